@@ -1,0 +1,1 @@
+"""Relay benchmark: load harness (loadgen), Crossbar.io reference (crossbar_env)."""

@@ -1,0 +1,1 @@
+"""The headless client core: what the desktop UI, the CLI and bots all drive."""

@@ -1,0 +1,162 @@
+"""Joining the relay as a WAMP client, with each of its authentication methods.
+
+`connect()` opens a WebSocket to the relay, joins the realm and fires with a
+joined `RelaySession`, or fails with `JoinRefused` carrying the relay's ABORT
+reason (`sc.error.wrong_password`, `sc.error.no_such_device`, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+import attrs
+from autobahn.twisted.wamp import ApplicationSession
+from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp import types
+from autobahn.wamp.cryptosign import CryptosignKey
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from twisted.internet import defer, endpoints, threads
+
+from securechat.protocol import scram, uris
+
+SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+
+
+class JoinRefused(Exception):
+    """The relay aborted the session; `reason` is its error URI."""
+
+    def __init__(self, reason: str, message: str | None) -> None:
+        super().__init__(f"{reason}: {message}" if message else reason)
+        self.reason = reason
+        self.message = message
+
+
+@attrs.frozen
+class Anonymous:
+    """May only register an account."""
+
+
+@attrs.frozen
+class Password:
+    """SCRAM login to an account (to enroll a device or fetch the recovery blob)."""
+
+    user_id: str
+    password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class DeviceKey:
+    """Cryptosign login of an enrolled device with its Ed25519 signing key."""
+
+    device_id: str
+    seed: bytes = attrs.field(repr=False)  # the 32-byte Ed25519 private seed
+
+    @classmethod
+    def generate(cls, device_id: str) -> DeviceKey:
+        return cls(device_id, os.urandom(32))
+
+    @property
+    def public_hex(self) -> str:
+        return str(CryptosignKey.from_bytes(self.seed).public_key())
+
+
+Credentials = Anonymous | Password | DeviceKey
+
+
+class RelaySession(ApplicationSession):
+    """An autobahn session that answers the relay's challenges for its credentials."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__(types.ComponentConfig(realm=uris.REALM))
+        self.credentials = credentials
+        self.joined: defer.Deferred[RelaySession] = defer.Deferred()
+        self.left: defer.Deferred[types.CloseDetails] = defer.Deferred()
+        self.details: types.SessionDetails | None = None
+        self._scram_state: tuple[str, bytes, bytes] | None = None  # nonce, salted, message
+
+    def onConnect(self) -> None:
+        c = self.credentials
+        if isinstance(c, DeviceKey):
+            self.join(uris.REALM, ["cryptosign"], c.device_id, authextra={"pubkey": c.public_hex})
+        elif isinstance(c, Password):
+            nonce = base64.b64encode(os.urandom(18)).decode("ascii")
+            self._scram_state = (nonce, b"", b"")
+            self.join(uris.REALM, ["scram"], c.user_id, authextra={"nonce": nonce})
+        else:
+            self.join(uris.REALM, ["anonymous"])
+
+    @defer.inlineCallbacks
+    def onChallenge(self, challenge: types.Challenge) -> Any:
+        c = self.credentials
+        if challenge.method == "cryptosign" and isinstance(c, DeviceKey):
+            return (yield CryptosignKey.from_bytes(c.seed).sign_challenge(challenge))
+        if challenge.method == "scram" and isinstance(c, Password) and self._scram_state:
+            extra = challenge.extra
+            if extra.get("kdf") != scram.KDF_ARGON2ID:
+                raise ValueError(f"unsupported SCRAM kdf {extra.get('kdf')!r}")
+            nonce = self._scram_state[0]
+            # Argon2id takes a noticeable fraction of a second: off the loop.
+            salted = yield threads.deferToThread(
+                scram.salted_password, c.password, extra["salt"], int(extra["iterations"]),
+                int(extra["memory"]))
+            message = scram.auth_message(c.user_id, nonce, extra["nonce"], extra["salt"],
+                                         int(extra["iterations"]))
+            self._scram_state = (nonce, salted, message)
+            return scram.client_proof(salted, message)
+        raise ValueError(f"unexpected {challenge.method} challenge")
+
+    def onWelcome(self, welcome: Any) -> str | None:
+        if isinstance(self.credentials, Password) and self._scram_state:
+            _, salted, message = self._scram_state
+            expected = scram.expected_server_signature(salted, message)
+            got = (welcome.authextra or {}).get("scram_server_signature", "")
+            if not hmac.compare_digest(expected, str(got)):
+                return "the relay did not prove it knows this account's verifier"
+        return None
+
+    def onJoin(self, details: types.SessionDetails) -> None:
+        self.details = details
+        if not self.joined.called:
+            self.joined.callback(self)
+
+    def onLeave(self, details: types.CloseDetails) -> Any:
+        if not self.joined.called:
+            self.joined.errback(JoinRefused(details.reason, details.message))
+        if not self.left.called:
+            self.left.callback(details)
+        return super().onLeave(details)
+
+    def onDisconnect(self) -> None:
+        if not self.joined.called:
+            self.joined.errback(JoinRefused("sc.error.connection_lost",
+                                            "the connection closed before joining"))
+        if not self.left.called:
+            self.left.callback(types.CloseDetails("sc.error.connection_lost"))
+        super().onDisconnect()
+
+
+def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = "msgpack",
+            endpoint: Any = None) -> defer.Deferred[RelaySession]:
+    """Join the relay at `url` (ws://host:port or wss://host:port).
+
+    `endpoint` overrides the client endpoint built from the URL (a TLS one
+    trusting a development certificate, say).
+    """
+    session = RelaySession(credentials)
+    factory = WampWebSocketClientFactory(lambda: session, url=url,
+                                         serializers=[SERIALIZERS[serializer]()])
+    factory.noisy = False
+    parsed = urlparse(url)
+    secure = parsed.scheme == "wss"
+    port = parsed.port or (443 if secure else 80)
+    host = parsed.hostname or "127.0.0.1"
+    description = f"{'tls' if secure else 'tcp'}:{host}:{port}"
+    if endpoint is None:
+        endpoint = endpoints.clientFromString(reactor, description)
+    d = endpoint.connect(factory)
+    d.addCallback(lambda _: session.joined)
+    return d

@@ -1,0 +1,90 @@
+"""Every procedure, topic, role and error URI of the relay, in one place.
+
+`docs/protocol.md` documents each of them for bot authors; keep the two in step.
+"""
+
+from __future__ import annotations
+
+REALM = "securechat"
+
+# --- roles -------------------------------------------------------------------
+ROLE_ANONYMOUS = "anonymous"  # may only register an account
+ROLE_ACCOUNT = "account"  # SCRAM password login: enroll a device, fetch the recovery blob
+ROLE_DEVICE = "device"  # cryptosign: everything a device does
+
+# --- procedures --------------------------------------------------------------
+ACCOUNT_REGISTER = "sc.account.register"
+ACCOUNT_RECOVERY = "sc.account.recovery"
+DEVICE_ENROLL = "sc.device.enroll"
+DEVICE_REMOVE = "sc.device.remove"
+DEVICE_LIST = "sc.device.list"
+PREKEYS_PUBLISH = "sc.prekeys.publish"
+PREKEYS_CLAIM = "sc.prekeys.claim"
+PREKEYS_COUNT = "sc.prekeys.count"
+MESSAGE_SEND = "sc.message.send"
+MAILBOX_FETCH = "sc.mailbox.fetch"
+MAILBOX_ACK = "sc.mailbox.ack"
+PRESENCE_DECLARE = "sc.presence.declare"
+PRESENCE_SESSIONS = "sc.presence.sessions"
+TURN_CREDENTIALS = "sc.turn.credentials"
+
+# --- per-device topics (only that device may subscribe) ----------------------
+INBOX_TOPIC_PREFIX = "sc.inbox."
+PRESENCE_TOPIC_PREFIX = "sc.presence."
+# A user's own namespace: its devices (and bots) may register, call, publish and
+# subscribe here; nothing under it is visible to any other user.
+USER_NAMESPACE_PREFIX = "sc.u."
+
+
+def inbox_topic(device_id: str) -> str:
+    return INBOX_TOPIC_PREFIX + device_id
+
+
+def presence_topic(device_id: str) -> str:
+    return PRESENCE_TOPIC_PREFIX + device_id
+
+
+def user_namespace(user_id: str) -> str:
+    return USER_NAMESPACE_PREFIX + user_id + "."
+
+
+# --- presence event kinds ----------------------------------------------------
+PEER_ONLINE = "PEER_ONLINE"
+PEER_OFFLINE = "PEER_OFFLINE"
+
+# --- errors ------------------------------------------------------------------
+# Standard WAMP error URIs we use.
+WAMP_PROTOCOL_VIOLATION = "wamp.error.protocol_violation"
+WAMP_NO_SUCH_REALM = "wamp.error.no_such_realm"
+WAMP_NO_SUCH_PROCEDURE = "wamp.error.no_such_procedure"
+WAMP_NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
+WAMP_NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"
+WAMP_PROCEDURE_ALREADY_EXISTS = "wamp.error.procedure_already_exists"
+WAMP_NOT_AUTHORIZED = "wamp.error.not_authorized"
+WAMP_AUTHENTICATION_FAILED = "wamp.error.authentication_failed"
+WAMP_NO_AUTH_METHOD = "wamp.error.no_auth_method"
+WAMP_NO_SUCH_PRINCIPAL = "wamp.error.no_such_principal"
+WAMP_INVALID_ARGUMENT = "wamp.error.invalid_argument"
+WAMP_CANCELED = "wamp.error.canceled"
+WAMP_CLOSE_NORMAL = "wamp.close.normal"
+WAMP_GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
+WAMP_SYSTEM_SHUTDOWN = "wamp.close.system_shutdown"
+
+# SecureChat-specific errors.
+ERR_INVALID_ARGUMENT = "sc.error.invalid_argument"
+ERR_ACCOUNT_EXISTS = "sc.error.account_exists"
+ERR_NO_SUCH_ACCOUNT = "sc.error.no_such_account"
+ERR_NO_SUCH_DEVICE = "sc.error.no_such_device"
+ERR_WRONG_PASSWORD = "sc.error.wrong_password"  # noqa: S105 - a URI
+ERR_WRONG_KEY = "sc.error.wrong_key"
+ERR_DEVICE_EXISTS = "sc.error.device_exists"
+ERR_TOO_MANY_DEVICES = "sc.error.too_many_devices"
+ERR_BAD_SIGNATURE = "sc.error.bad_signature"
+ERR_DEVICE_MISMATCH = "sc.error.device_mismatch"
+ERR_PAYLOAD_TOO_LARGE = "sc.error.payload_too_large"
+ERR_RATE_LIMITED = "sc.error.rate_limited"
+ERR_MAILBOX_FULL = "sc.error.mailbox_full"
+ERR_TOO_MANY_PREKEYS = "sc.error.too_many_prekeys"
+ERR_TURN_DISABLED = "sc.error.turn_disabled"
+ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"
+ERR_INTERNAL = "sc.error.internal"

@@ -1,0 +1,1 @@
+"""The SecureChat relay: a WAMP router that moves ciphertext and presence only."""

@@ -1,0 +1,153 @@
+"""Account registration and recovery, device enrollment and removal."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from securechat.protocol import scram, uris
+from securechat.protocol.keys import device_certificate
+from securechat.relay import arguments
+from securechat.relay.dealer import Caller
+from securechat.relay.errors import invalid, refuse
+from securechat.relay.limits import BucketsByKey
+from securechat.relay.records import Account, Device
+from securechat.relay.storage import AccountExists, DeviceExists, TooManyDevices
+
+if TYPE_CHECKING:
+    from securechat.relay.router import Router
+
+MAX_RECOVERY_BLOB = 16 * 1024
+
+
+class Accounts:
+    log = Logger()
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self._storage = router.storage
+        self._directory = router.directory
+        config = router.config
+        self._registrations = BucketsByKey(router.clock, config.register_rate,
+                                           config.register_burst)
+
+    def procedures(self) -> dict[str, Any]:
+        return {
+            uris.ACCOUNT_REGISTER: self.register,
+            uris.ACCOUNT_RECOVERY: self.recovery,
+            uris.DEVICE_ENROLL: self.enroll,
+            uris.DEVICE_REMOVE: self.remove_device,
+            uris.DEVICE_LIST: self.list_devices,
+        }
+
+    @defer.inlineCallbacks
+    def register(self, caller: Caller, user_id: Any, identity_key: Any, scram_verifier: Any,
+                 recovery_blob: Any) -> Any:
+        """Create an account: its id, public identity key, SCRAM verifier, recovery blob."""
+        wait = self._registrations.take(caller.peer)
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
+                   retry_after=round(wait, 3))
+        arguments.user_id("user_id", user_id)
+        arguments.b64_bytes("identity_key", identity_key, 32)
+        v = arguments.mapping("scram_verifier", scram_verifier)
+        if v.get("kdf") != scram.KDF_ARGON2ID:
+            invalid(f"scram_verifier.kdf must be {scram.KDF_ARGON2ID!r}")
+        arguments.b64_bytes("scram_verifier.salt", v.get("salt"), 16)
+        account = Account(
+            user_id=user_id,
+            identity_key=identity_key,
+            scram_kdf=scram.KDF_ARGON2ID,
+            scram_salt=v["salt"],
+            scram_iterations=arguments.integer("scram_verifier.iterations", v.get("iterations"),
+                                               scram.MIN_ITERATIONS, scram.MAX_ITERATIONS),
+            scram_memory=arguments.integer("scram_verifier.memory", v.get("memory"),
+                                           scram.MIN_MEMORY_KIB, scram.MAX_MEMORY_KIB),
+            stored_key=arguments.b64_bytes("scram_verifier.stored_key", v.get("stored_key"), 32),
+            server_key=arguments.b64_bytes("scram_verifier.server_key", v.get("server_key"), 32),
+            recovery_blob=_as_bytes(arguments.blob("recovery_blob", recovery_blob,
+                                                   MAX_RECOVERY_BLOB)),
+        )
+        try:
+            yield self._storage.create_account(account)
+        except AccountExists:
+            refuse(uris.ERR_ACCOUNT_EXISTS, "an account with this user id already exists")
+        self.log.info("account registered from {peer}", peer=caller.peer)
+        return {"user_id": user_id}
+
+    @defer.inlineCallbacks
+    def recovery(self, caller: Caller) -> Any:
+        """The caller's account identity key (public) and its encrypted recovery blob."""
+        account = yield self._directory.account(caller.principal.user_id)
+        if account is None:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "the account no longer exists")
+        return {"identity_key": account.identity_key, "recovery_blob": account.recovery_blob}
+
+    @defer.inlineCallbacks
+    def enroll(self, caller: Caller, device_id: Any, signing_key: Any, identity_key: Any,
+               signature: Any) -> Any:
+        """Enroll a device whose keys the account identity key signed."""
+        user_id = caller.principal.user_id
+        arguments.device_id("device_id", device_id)
+        arguments.text("signing_key", signing_key, 64, arguments.HEX_KEY)
+        arguments.b64_bytes("identity_key", identity_key, 32)
+        raw_signature = arguments.b64_bytes("signature", signature, 64)
+        account = yield self._directory.account(user_id)
+        if account is None:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "the account no longer exists")
+        account_key = Ed25519PublicKey.from_public_bytes(_b64(account.identity_key))
+        try:
+            account_key.verify(raw_signature,
+                               device_certificate(user_id, device_id, signing_key, identity_key))
+        except InvalidSignature:
+            refuse(uris.ERR_BAD_SIGNATURE,
+                   "the device keys are not signed by the account identity key")
+        device = Device(device_id, user_id, signing_key, identity_key, signature,
+                        int(self._router.clock.seconds() * 1000))
+        try:
+            yield self._storage.add_device(device, self._router.config.max_devices)
+        except DeviceExists:
+            refuse(uris.ERR_DEVICE_EXISTS, "a device with this id or key is already enrolled")
+        except TooManyDevices:
+            refuse(uris.ERR_TOO_MANY_DEVICES,
+                   f"the account already has {self._router.config.max_devices} devices; "
+                   "remove one first", max_devices=self._router.config.max_devices)
+        finally:
+            self._directory.forget_devices(user_id)
+        self.log.info("device enrolled for an account from {peer}", peer=caller.peer)
+        return device.public()
+
+    @defer.inlineCallbacks
+    def remove_device(self, caller: Caller, device_id: Any) -> Any:
+        """Remove one of the caller's own devices (its prekeys and mailbox go too)."""
+        arguments.device_id("device_id", device_id)
+        user_id = caller.principal.user_id
+        removed = yield self._storage.remove_device(user_id, device_id)
+        self._directory.forget_devices(user_id)
+        if not removed:
+            refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no device with this id")
+        self._router.kick_device(device_id, "sc.close.device_removed",
+                                 "this device was removed from its account")
+        return True
+
+    @defer.inlineCallbacks
+    def list_devices(self, caller: Caller, user_id: Any = None) -> Any:
+        """A user's devices with their public keys (an account login sees only its own)."""
+        if user_id is None or caller.principal.role == uris.ROLE_ACCOUNT:
+            user_id = caller.principal.user_id
+        arguments.user_id("user_id", user_id)
+        devices = yield self._directory.devices(user_id)
+        return [d.public() for d in devices]
+
+
+def _b64(value: str) -> bytes:
+    return base64.b64decode(value + "=" * (-len(value) % 4))
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8")

@@ -1,0 +1,140 @@
+"""Sending envelopes to every device of a user, and each device's mailbox.
+
+Every accepted envelope is written to the mailbox first (group-committed
+with its neighbours), then pushed live to its device if online; it stays
+until that device acks it or it expires. So the sender's RESULT means
+"durably accepted", and a device that drops off mid-delivery gets it again
+from `sc.mailbox.fetch`: clients de-duplicate by envelope id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from securechat.protocol import uris
+from securechat.relay import arguments
+from securechat.relay.dealer import Caller
+from securechat.relay.errors import invalid, refuse
+from securechat.relay.limits import BucketsByKey
+from securechat.relay.records import Envelope
+from securechat.relay.storage import MailboxFull
+
+if TYPE_CHECKING:
+    from securechat.relay.router import Router
+
+MAX_ACK_IDS = 1000
+
+
+class Delivery:
+    log = Logger()
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        config = router.config
+        self._accounts = BucketsByKey(router.clock, config.account_rate, config.account_burst)
+
+    def procedures(self) -> dict[str, Any]:
+        return {
+            uris.MESSAGE_SEND: self.send,
+            uris.MAILBOX_FETCH: self.fetch,
+            uris.MAILBOX_ACK: self.ack,
+        }
+
+    def _now_ms(self) -> int:
+        return int(self._router.clock.seconds() * 1000)
+
+    @defer.inlineCallbacks
+    def send(self, caller: Caller, recipient: Any, envelopes: Any) -> Any:
+        """Fan one message out: an envelope per device of `recipient`, plus any of the
+        sender's own other devices. The device set must match the relay's exactly."""
+        router = self._router
+        config = router.config
+        sender, sender_device = caller.principal.user_id, caller.principal.device_id
+        assert sender is not None and sender_device is not None
+        arguments.user_id("recipient", recipient)
+        arguments.listing("envelopes", envelopes, 2 * config.max_devices)
+        if not envelopes:
+            invalid("envelopes must not be empty")
+        wait = self._accounts.take(sender, len(envelopes))
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "this account is sending too fast",
+                   retry_after=round(wait, 3))
+
+        ts = self._now_ms()
+        parsed = [self._envelope(e, sender, sender_device, ts) for e in envelopes]
+        targets = [e.device_id for e in parsed]
+        if len(set(targets)) != len(targets):
+            invalid("each device may be listed once")
+
+        recipient_devices = {d.device_id for d in (yield router.directory.devices(recipient))}
+        if not recipient_devices:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
+        own_devices = {d.device_id for d in (yield router.directory.devices(sender))}
+        own_devices.discard(sender_device)
+        allowed = recipient_devices | own_devices
+        allowed.discard(sender_device)
+        required = recipient_devices - {sender_device}
+        missing = sorted(required - set(targets))
+        unknown = sorted(set(targets) - allowed)
+        if missing or unknown:
+            refuse(uris.ERR_DEVICE_MISMATCH,
+                   "the envelopes do not match the recipient's devices",
+                   missing=missing, unknown=unknown)
+
+        try:
+            yield router.storage.store_envelopes(
+                parsed, ts + int(config.mailbox_ttl * 1000), config.mailbox_max_count,
+                config.mailbox_max_bytes)
+        except MailboxFull as full:
+            refuse(uris.ERR_MAILBOX_FULL, "a recipient device's mailbox is full",
+                   device_id=full.device_id)
+        for envelope in parsed:
+            router.broker.deliver(uris.inbox_topic(envelope.device_id), [envelope.event()])
+        return {"ts": ts, "ids": {e.device_id: e.id for e in parsed}}
+
+    def _envelope(self, raw: Any, sender: str, sender_device: str, ts: int) -> Envelope:
+        e = arguments.mapping("envelopes[]", raw)
+        body = e.get("body")
+        if type(body) in (bytes, str) and len(body) > self._router.config.max_envelope_bytes:
+            refuse(uris.ERR_PAYLOAD_TOO_LARGE,
+                   f"an envelope may carry at most {self._router.config.max_envelope_bytes} bytes",
+                   max_bytes=self._router.config.max_envelope_bytes)
+        return Envelope(
+            id=uuid.uuid4().hex,
+            device_id=arguments.device_id("envelopes[].device_id", e.get("device_id")),
+            from_user=sender,
+            from_device=sender_device,
+            ts=ts,
+            v=arguments.integer("envelopes[].v", e.get("v"), 1, 255),
+            alg=arguments.text("envelopes[].alg", e.get("alg"), 32),
+            type=arguments.integer("envelopes[].type", e.get("type"), 0, 255),
+            body=arguments.blob("envelopes[].body", body, self._router.config.max_envelope_bytes),
+        )
+
+    @defer.inlineCallbacks
+    def fetch(self, caller: Caller, limit: Any = None) -> Any:
+        """The oldest unacknowledged envelopes of this device."""
+        most = self._router.config.mailbox_fetch_limit
+        limit = most if limit is None else arguments.integer("limit", limit, 1, most)
+        envelopes = yield self._router.storage.fetch_mailbox(
+            caller.principal.device_id, self._now_ms(), limit + 1)
+        return {"envelopes": [e.event() for e in envelopes[:limit]],
+                "more": len(envelopes) > limit}
+
+    def ack(self, caller: Caller, ids: Any) -> defer.Deferred[int]:
+        """Delete delivered envelopes of this device; returns how many were deleted."""
+        arguments.listing("ids", ids, MAX_ACK_IDS)
+        for i in ids:
+            arguments.text("ids[]", i, 64)
+        return self._router.storage.ack(caller.principal.device_id, ids)
+
+    @defer.inlineCallbacks
+    def purge(self) -> Any:
+        gone = yield self._router.storage.purge_expired(self._now_ms())
+        if gone:
+            self.log.info("purged {count} expired envelopes", count=gone)
+        return gone

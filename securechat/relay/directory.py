@@ -1,0 +1,54 @@
+"""Accounts and devices, read through a small cache (every send needs the device list)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from twisted.internet import defer
+
+from securechat.relay.records import Account, Device
+from securechat.relay.storage import IRelayStorage
+
+
+class Directory:
+    def __init__(self, storage: IRelayStorage, size: int = 10_000) -> None:
+        self._storage = storage
+        self._size = size
+        self._devices: OrderedDict[str, list[Device]] = OrderedDict()
+        self._accounts: OrderedDict[str, Account] = OrderedDict()
+        # Bumped by every change, so a read that raced a change is not cached.
+        self._generation: dict[str, int] = {}
+
+    @defer.inlineCallbacks
+    def account(self, user_id: str) -> Any:
+        """Deferred[Account | None]."""
+        if user_id in self._accounts:
+            self._accounts.move_to_end(user_id)
+            return self._accounts[user_id]
+        account = yield self._storage.get_account(user_id)
+        if account is not None:
+            self._remember(self._accounts, user_id, account)
+        return account
+
+    @defer.inlineCallbacks
+    def devices(self, user_id: str) -> Any:
+        """Deferred[list[Device]]: the user's devices, oldest first."""
+        if user_id in self._devices:
+            self._devices.move_to_end(user_id)
+            return self._devices[user_id]
+        generation = self._generation.get(user_id, 0)
+        devices = yield self._storage.list_devices(user_id)
+        if self._generation.get(user_id, 0) == generation:
+            self._remember(self._devices, user_id, devices)
+        return devices
+
+    def forget_devices(self, user_id: str) -> None:
+        """Call after enrolling or removing a device of this user."""
+        self._devices.pop(user_id, None)
+        self._generation[user_id] = self._generation.get(user_id, 0) + 1
+
+    def _remember(self, cache: OrderedDict[str, Any], key: str, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > self._size:
+            cache.popitem(last=False)

@@ -1,0 +1,86 @@
+"""One-time and fallback keys: published by a device, claimed by whoever starts a session."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+
+from securechat.protocol import uris
+from securechat.relay import arguments
+from securechat.relay.dealer import Caller
+from securechat.relay.errors import refuse
+from securechat.relay.records import OneTimeKey
+from securechat.relay.storage import TooManyPrekeys
+
+if TYPE_CHECKING:
+    from securechat.relay.router import Router
+
+KEY_ID_MAX = 64
+
+
+class Prekeys:
+    def __init__(self, router: Router) -> None:
+        self._router = router
+
+    def procedures(self) -> dict[str, Any]:
+        return {
+            uris.PREKEYS_PUBLISH: self.publish,
+            uris.PREKEYS_CLAIM: self.claim,
+            uris.PREKEYS_COUNT: self.count,
+        }
+
+    @defer.inlineCallbacks
+    def publish(self, caller: Caller, one_time_keys: Any, fallback_key: Any = None) -> Any:
+        """Add one-time keys ({key_id: key}) and optionally replace the fallback key."""
+        config = self._router.config
+        if type(one_time_keys) is not dict or len(one_time_keys) > config.max_prekeys_per_call:
+            arguments.invalid(
+                f"one_time_keys must be an object of at most {config.max_prekeys_per_call} keys"
+            )
+        keys = [
+            OneTimeKey(arguments.text("key_id", key_id, KEY_ID_MAX),
+                       _curve_key(f"one_time_keys[{key_id}]", key))
+            for key_id, key in one_time_keys.items()
+        ]
+        if fallback_key is not None:
+            fb = arguments.mapping("fallback_key", fallback_key)
+            keys.append(OneTimeKey(arguments.text("fallback_key.key_id", fb.get("key_id"),
+                                                  KEY_ID_MAX),
+                                   _curve_key("fallback_key.key", fb.get("key")), fallback=True))
+        try:
+            count = yield self._router.storage.add_prekeys(caller.principal.device_id, keys,
+                                                           config.max_prekeys)
+        except TooManyPrekeys:
+            refuse(uris.ERR_TOO_MANY_PREKEYS,
+                   f"a device may hold at most {config.max_prekeys} unclaimed one-time keys",
+                   max_prekeys=config.max_prekeys)
+        return {"count": count}
+
+    @defer.inlineCallbacks
+    def claim(self, caller: Caller, user_id: Any) -> Any:
+        """One bundle per device of the user; each one-time key is handed out once only."""
+        arguments.user_id("user_id", user_id)
+        devices = yield self._router.directory.devices(user_id)
+        if not devices:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
+        claimed = yield self._router.storage.claim_prekeys(user_id)
+        bundles = []
+        for device in devices:
+            key = claimed.get(device.device_id)
+            bundle: dict[str, Any] = device.public()
+            bundle["one_time_key"] = (
+                None if key is None
+                else {"key_id": key.key_id, "key": key.key, "fallback": key.fallback}
+            )
+            bundles.append(bundle)
+        return bundles
+
+    def count(self, caller: Caller) -> defer.Deferred[int]:
+        """How many one-time keys this device still has on the relay."""
+        return self._router.storage.count_prekeys(caller.principal.device_id)
+
+
+def _curve_key(name: str, value: Any) -> str:
+    arguments.b64_bytes(name, value, 32)
+    return str(value)

@@ -1,0 +1,76 @@
+"""Plain records the relay's storage hands back to its handlers."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class Account:
+    user_id: str
+    identity_key: str  # Ed25519 public key of the account, base64
+    scram_kdf: str
+    scram_salt: str
+    scram_iterations: int
+    scram_memory: int
+    stored_key: bytes
+    server_key: bytes
+    recovery_blob: bytes
+
+
+@attrs.frozen
+class Device:
+    device_id: str
+    user_id: str
+    signing_key: str  # Ed25519, hex: the cryptosign key of its WAMP sessions
+    identity_key: str  # Curve25519 Olm identity key, base64
+    signature: str  # account identity key's signature over `signed_bytes()`, base64
+    created: int
+
+    def public(self) -> dict[str, object]:
+        """What any device may learn about this one (to start an Olm session)."""
+        return {
+            "device_id": self.device_id,
+            "user_id": self.user_id,
+            "signing_key": self.signing_key,
+            "identity_key": self.identity_key,
+            "signature": self.signature,
+        }
+
+
+@attrs.frozen
+class OneTimeKey:
+    key_id: str
+    key: str
+    fallback: bool = False
+
+
+@attrs.frozen
+class Envelope:
+    """One ciphertext addressed to one device, as stored and as delivered."""
+
+    id: str
+    device_id: str  # recipient device
+    from_user: str
+    from_device: str
+    ts: int  # milliseconds since the epoch, relay clock
+    v: int  # crypto version
+    alg: str  # algorithm id, e.g. "olm.v1"
+    type: int  # algorithm-specific message type (Olm: 0 pre-key, 1 normal)
+    body: bytes | str
+
+    def event(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "from_user": self.from_user,
+            "from_device": self.from_device,
+            "ts": self.ts,
+            "v": self.v,
+            "alg": self.alg,
+            "type": self.type,
+            "body": self.body,
+        }
+
+    @property
+    def size(self) -> int:
+        return len(self.body)

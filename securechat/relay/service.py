@@ -1,0 +1,69 @@
+"""The relay as a Twisted service: storage, router, listening endpoints, housekeeping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application import service
+from twisted.internet import defer, endpoints, task
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+
+from securechat.relay.config import RelayConfig
+from securechat.relay.router import Router
+from securechat.relay.storage import IRelayStorage, SQLiteStorage
+from securechat.relay.transport import make_factory
+
+
+class RelayService(service.Service):
+    """Starts listening on every endpoint once the database is open.
+
+    `ready` fires with the listening ports (tests read the bound port there).
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor: Any, listen: list[str], db_path: str,
+                 config: RelayConfig | None = None, storage: IRelayStorage | None = None,
+                 clock: Any = None) -> None:
+        self._reactor = reactor
+        self._listen = listen
+        self.config = config or RelayConfig()
+        self.storage = storage or SQLiteStorage(db_path, reactor)
+        # `clock` times policies (TTL, rate limits); tests may pass a task.Clock.
+        self.router = Router(self.config, self.storage, clock or reactor)
+        self.ports: list[IListeningPort] = []
+        self.ready: defer.Deferred[list[IListeningPort]] = defer.Deferred()
+        self._purge = task.LoopingCall(self.router.delivery.purge)
+        self._purge.clock = reactor
+
+    def startService(self) -> None:
+        super().startService()
+        self.storage.start()
+        self._purge.start(self.config.purge_interval, now=True).addErrback(
+            lambda f: self.log.failure("mailbox purge stopped", f))
+        factory = make_factory(self.router.session_factory, self.config)
+        d = defer.gatherResults(
+            [endpoints.serverFromString(self._reactor, desc).listen(factory)
+             for desc in self._listen],
+            consumeErrors=True,
+        )
+        d.addCallback(self._listening)
+        d.chainDeferred(self.ready)
+
+    def _listening(self, ports: list[IListeningPort]) -> list[IListeningPort]:
+        self.ports = ports
+        for port in ports:
+            address = port.getHost()
+            self.log.info("relay listening on {host}:{port}", host=address.host,
+                          port=address.port)
+        return ports
+
+    @defer.inlineCallbacks
+    def stopService(self) -> Any:
+        super().stopService()
+        if self._purge.running:
+            self._purge.stop()
+        self.router.shutdown()
+        yield defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self.ports])
+        yield self.storage.stop()

@@ -1,0 +1,247 @@
+"""One client's WAMP session on the router, from WebSocket open to close.
+
+Lifecycle: NEW --HELLO--> AUTHENTICATING --(CHALLENGE)--> CHALLENGED
+--AUTHENTICATE--> ESTABLISHED --GOODBYE/close--> CLOSED. A message that does
+not belong in the current state is a protocol violation: the session is
+aborted with `wamp.error.protocol_violation` and nobody else is affected.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from autobahn.util import id as new_id
+from autobahn.wamp import message as wamp
+from autobahn.wamp import role
+from autobahn.wamp.exception import SerializationError, TransportLost
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from securechat.protocol import uris
+from securechat.relay.auth import AuthRefused, Challenge, Welcome
+from securechat.relay.authorization import Principal
+from securechat.relay.limits import TokenBucket
+
+if TYPE_CHECKING:
+    from securechat.relay.router import Router
+
+_ROLES = {
+    "broker": role.RoleBrokerFeatures(publisher_exclusion=True),
+    "dealer": role.RoleDealerFeatures(
+        caller_identification=True, call_canceling=True, progressive_call_results=True
+    ),
+}
+_NOBODY = Principal(role="", authid="")
+_RATE_LIMITED = (wamp.Call, wamp.Publish, wamp.Subscribe, wamp.Register)
+
+
+class State(enum.Enum):
+    NEW = "new"
+    AUTHENTICATING = "authenticating"
+    CHALLENGED = "challenged"
+    ESTABLISHED = "established"
+    CLOSED = "closed"
+
+
+class RouterSession:
+    """Implements autobahn's ITransportHandler for the WebSocket transport."""
+
+    log = Logger()
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.id: int = new_id()
+        self.principal: Principal = _NOBODY
+        self.peer = ""
+        self.subscriptions: set[int] = set()
+        self.registrations: set[int] = set()
+        self.state = State.NEW
+        self.welcomed = False
+        self._transport: Any = None
+        self._challenge: Challenge | None = None
+        self._request_ids = itertools.count(1)
+        self._rate: TokenBucket | None = None
+        self._hello_timer: IDelayedCall | None = None
+
+    # --- ITransportHandler -------------------------------------------------------
+
+    def onOpen(self, transport: Any) -> None:
+        self._transport = transport
+        address = transport.transport.getPeer()
+        self.peer = getattr(address, "host", str(address))
+        self.log.debug("connection from {peer}", peer=self.peer)
+        self._hello_timer = self.router.clock.callLater(
+            self.router.config.hello_timeout, self._hello_timed_out
+        )
+        self.router.opened(self)
+
+    def onMessage(self, msg: wamp.Message) -> None:
+        if self.state is State.ESTABLISHED:
+            self._established(msg)
+        elif isinstance(msg, wamp.Abort | wamp.Goodbye):
+            self._close()
+        elif self.state is State.NEW and isinstance(msg, wamp.Hello):
+            self._hello(msg)
+        elif self.state is State.CHALLENGED and isinstance(msg, wamp.Authenticate):
+            self._authenticate(msg)
+        elif self.state is not State.CLOSED:
+            self.protocol_violation(
+                f"{type(msg).__name__.upper()} is not allowed before the session is established"
+            )
+
+    def onClose(self, wasClean: bool) -> None:
+        self.state = State.CLOSED
+        if self._hello_timer is not None and self._hello_timer.active():
+            self._hello_timer.cancel()
+        self.router.closed(self, was_established=self.welcomed)
+
+    # --- sending -----------------------------------------------------------------
+
+    def send(self, msg: wamp.Message) -> None:
+        if self._transport is None or self.state is State.CLOSED:
+            return
+        try:
+            self._transport.send(msg)
+        except TransportLost:
+            pass
+        except SerializationError:
+            self.log.failure("could not serialize a message for {authid}",
+                             authid=self.principal.authid)
+
+    def send_error(self, request: Any, uri: str, *args: Any, **kwargs: Any) -> None:
+        self.send(wamp.Error(request.MESSAGE_TYPE, request.request, uri,
+                             args=list(args) or None, kwargs=kwargs or None))
+
+    def next_request_id(self) -> int:
+        return next(self._request_ids)
+
+    def abort(self, reason: str, message: str) -> None:
+        """End the session with ABORT (before WELCOME) or GOODBYE (after)."""
+        if self.state is State.CLOSED:
+            return
+        self.log.info("closing session of {peer} ({authid}): {reason}", peer=self.peer,
+                      authid=self.principal.authid or "-", reason=reason)
+        if self.state is State.ESTABLISHED:
+            self.send(wamp.Goodbye(reason, message))
+        else:
+            self.send(wamp.Abort(reason, message))
+        self._close()
+
+    def protocol_violation(self, message: str) -> None:
+        self.abort(uris.WAMP_PROTOCOL_VIOLATION, message)
+
+    def _close(self) -> None:
+        if self._transport is not None and self.state is not State.CLOSED:
+            self.state = State.CLOSED
+            self._transport.sendClose(1000)
+
+    # --- opening handshake -------------------------------------------------------
+
+    def _hello_timed_out(self) -> None:
+        self._hello_timer = None
+        if self.state is not State.ESTABLISHED:
+            self.abort(uris.ERR_AUTH_TIMEOUT, "no successful authentication in time")
+
+    def _hello(self, msg: wamp.Hello) -> None:
+        self.state = State.AUTHENTICATING
+        d = self.router.authenticator.hello(msg)
+        d.addCallbacks(self._hello_answered, self._refused)
+
+    def _hello_answered(self, answer: Welcome | Challenge) -> None:
+        if self.state is not State.AUTHENTICATING:
+            return  # closed meanwhile
+        if isinstance(answer, Welcome):
+            self._welcome(answer)
+        else:
+            self._challenge = answer
+            self.state = State.CHALLENGED
+            self.send(wamp.Challenge(answer.method, answer.extra))
+
+    def _authenticate(self, msg: wamp.Authenticate) -> None:
+        assert self._challenge is not None
+        challenge, self._challenge = self._challenge, None
+        self.state = State.AUTHENTICATING
+        try:
+            welcome = challenge.verify(msg)
+        except AuthRefused as refusal:
+            self._refused(Failure(refusal))
+            return
+        self._welcome(welcome)
+
+    def _refused(self, failure: Failure) -> None:
+        if self.state is State.CLOSED:
+            return
+        if failure.check(AuthRefused):
+            refusal: AuthRefused = failure.value
+            self.log.info("authentication refused for {peer}: {reason}", peer=self.peer,
+                          reason=refusal.reason)
+            self.abort(refusal.reason, refusal.message)
+        else:
+            self.log.failure("authentication failed", failure)
+            self.abort(uris.ERR_INTERNAL, "the relay could not authenticate this session")
+
+    def _welcome(self, welcome: Welcome) -> None:
+        self.principal = welcome.principal
+        self.state = State.ESTABLISHED
+        self.welcomed = True
+        if self._hello_timer is not None and self._hello_timer.active():
+            self._hello_timer.cancel()
+        config = self.router.config
+        self._rate = TokenBucket(self.router.clock, config.session_rate, config.session_burst)
+        self.log.info("{peer} authenticated as {authid} ({role}, {method})", peer=self.peer,
+                      authid=self.principal.authid, role=self.principal.role,
+                      method=welcome.authmethod)
+        self.send(wamp.Welcome(
+            self.id, _ROLES, authid=self.principal.authid, authrole=self.principal.role,
+            authmethod=welcome.authmethod, authprovider="securechat",
+            authextra=welcome.authextra or None,
+        ))
+        self.router.attach(self)
+
+    # --- an established session --------------------------------------------------
+
+    def _established(self, msg: wamp.Message) -> None:
+        assert self._rate is not None
+        if isinstance(msg, _RATE_LIMITED):
+            wait = self._rate.take()
+            if wait:
+                self._rate_limited(msg, wait)
+                return
+        router = self.router
+        if isinstance(msg, wamp.Call):
+            router.dealer.call(self, msg)
+        elif isinstance(msg, wamp.Publish):
+            router.broker.publish(self, msg)
+        elif isinstance(msg, wamp.Yield):
+            router.dealer.yield_(self, msg)
+        elif isinstance(msg, wamp.Subscribe):
+            router.broker.subscribe(self, msg)
+        elif isinstance(msg, wamp.Unsubscribe):
+            router.broker.unsubscribe(self, msg)
+        elif isinstance(msg, wamp.Register):
+            router.dealer.register(self, msg)
+        elif isinstance(msg, wamp.Unregister):
+            router.dealer.unregister(self, msg)
+        elif isinstance(msg, wamp.Cancel):
+            router.dealer.cancel(self, msg)
+        elif isinstance(msg, wamp.Error) and msg.request_type == wamp.Invocation.MESSAGE_TYPE:
+            router.dealer.invocation_error(self, msg)
+        elif isinstance(msg, wamp.Goodbye):
+            self.send(wamp.Goodbye(uris.WAMP_GOODBYE_AND_OUT))
+            self._close()
+        elif isinstance(msg, wamp.Abort):
+            self._close()
+        else:
+            self.protocol_violation(
+                f"{type(msg).__name__.upper()} is not allowed in an established session"
+            )
+
+    def _rate_limited(self, msg: Any, wait: float) -> None:
+        self.log.info("rate limited {authid}", authid=self.principal.authid)
+        if isinstance(msg, wamp.Publish) and not msg.acknowledge:
+            return  # WAMP gives an unacknowledged publish no way to answer
+        self.send_error(msg, uris.ERR_RATE_LIMITED, "too many requests; slow down",
+                        retry_after=round(wait, 3))

@@ -1,0 +1,504 @@
+"""The relay's persistent state behind a small interface; SQLite by default.
+
+Every database operation runs on one dedicated thread, never on the reactor.
+Operations queue up while one batch runs and the next batch runs them all in a
+single transaction (group commit): under load a thousand sends cost one commit,
+and when idle a lone operation runs at once. Each operation gets a SAVEPOINT so
+one failing (a full mailbox, say) does not undo its neighbours.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IReactorThreads
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+from zope.interface import Interface, implementer
+
+from securechat.relay.records import Account, Device, Envelope, OneTimeKey
+
+T = TypeVar("T")
+
+
+class StorageError(Exception):
+    """Base of the refusals the storage layer reports to handlers."""
+
+
+class AccountExists(StorageError):
+    pass
+
+
+class DeviceExists(StorageError):
+    pass
+
+
+class TooManyDevices(StorageError):
+    pass
+
+
+class NoSuchDevice(StorageError):
+    pass
+
+
+class TooManyPrekeys(StorageError):
+    pass
+
+
+class MailboxFull(StorageError):
+    def __init__(self, device_id: str) -> None:
+        super().__init__(device_id)
+        self.device_id = device_id
+
+
+class IRelayStorage(Interface):
+    """Accounts, devices, prekeys and mailboxes. Every method returns a Deferred."""
+
+    def start() -> None:
+        """Open the store; call before anything else."""
+
+    def stop() -> defer.Deferred[None]:
+        """Finish queued work and close."""
+
+    def create_account(account: Account) -> defer.Deferred[None]:
+        """Store a new account; fails with AccountExists."""
+
+    def get_account(user_id: str) -> defer.Deferred[Account | None]:
+        """The account, or None."""
+
+    def add_device(device: Device, max_devices: int) -> defer.Deferred[None]:
+        """Enroll a device; fails with DeviceExists or TooManyDevices."""
+
+    def remove_device(user_id: str, device_id: str) -> defer.Deferred[bool]:
+        """Forget a device with its prekeys and mailbox; False if it was not the user's."""
+
+    def get_device(device_id: str) -> defer.Deferred[Device | None]:
+        """The device, or None."""
+
+    def get_device_by_signing_key(signing_key: str) -> defer.Deferred[Device | None]:
+        """The device whose cryptosign key this is, or None."""
+
+    def list_devices(user_id: str) -> defer.Deferred[list[Device]]:
+        """Every device of a user, oldest first."""
+
+    def add_prekeys(
+        device_id: str, keys: Sequence[OneTimeKey], max_total: int
+    ) -> defer.Deferred[int]:
+        """Add one-time keys (and replace the fallback key); returns the one-time count."""
+
+    def claim_prekeys(user_id: str) -> defer.Deferred[dict[str, OneTimeKey | None]]:
+        """Atomically take one one-time key per device of the user (else its fallback)."""
+
+    def count_prekeys(device_id: str) -> defer.Deferred[int]:
+        """How many unclaimed one-time keys the device has left."""
+
+    def store_envelopes(
+        envelopes: Sequence[Envelope], expires: int, max_count: int, max_bytes: int
+    ) -> defer.Deferred[None]:
+        """Store all of them or none (MailboxFull names the first full mailbox)."""
+
+    def fetch_mailbox(device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
+        """Unexpired envelopes for the device, oldest first."""
+
+    def ack(device_id: str, ids: Sequence[str]) -> defer.Deferred[int]:
+        """Delete the device's envelopes with these ids; returns how many went."""
+
+    def purge_expired(now: int) -> defer.Deferred[int]:
+        """Delete expired envelopes; returns how many."""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    user_id TEXT PRIMARY KEY,
+    identity_key TEXT NOT NULL,
+    scram_kdf TEXT NOT NULL,
+    scram_salt TEXT NOT NULL,
+    scram_iterations INTEGER NOT NULL,
+    scram_memory INTEGER NOT NULL,
+    stored_key BLOB NOT NULL,
+    server_key BLOB NOT NULL,
+    recovery_blob BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES accounts(user_id),
+    signing_key TEXT NOT NULL UNIQUE,
+    identity_key TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS devices_by_user ON devices(user_id);
+CREATE TABLE IF NOT EXISTS one_time_keys (
+    device_id TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (device_id, key_id)
+);
+CREATE TABLE IF NOT EXISTS fallback_keys (
+    device_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    key TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailbox (
+    id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    from_user TEXT NOT NULL,
+    from_device TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    expires INTEGER NOT NULL,
+    v INTEGER NOT NULL,
+    alg TEXT NOT NULL,
+    type INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mailbox_by_device ON mailbox(device_id, ts);
+CREATE INDEX IF NOT EXISTS mailbox_by_expiry ON mailbox(expires);
+CREATE TABLE IF NOT EXISTS mailbox_usage (
+    device_id TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+"""
+
+_Op = tuple[Callable[..., Any], tuple[Any, ...], "defer.Deferred[Any]"]
+
+
+@implementer(IRelayStorage)
+class SQLiteStorage:
+    """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
+
+    log = Logger()
+
+    def __init__(self, path: str, reactor: IReactorThreads) -> None:
+        self._path = path
+        self._reactor = reactor
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="relay-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[_Op] = []
+        self._running = False
+        self._idle: list[defer.Deferred[None]] = []
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        # The pool runs jobs in order on its one thread, so every operation
+        # queued from now on finds the connection open.
+        self._pool.start()
+        self._pool.callInThread(self._open)
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        yield self._run(lambda conn: None)  # a barrier: everything queued before is done
+        yield threads.deferToThreadPool(self._reactor, self._pool, self._close)
+        self._pool.stop()
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- the queue -------------------------------------------------------------
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        d: defer.Deferred[T] = defer.Deferred()
+        self._queue.append((fn, args, d))
+        if not self._running:
+            self._next_batch()
+        return d
+
+    def _next_batch(self) -> None:
+        batch, self._queue = self._queue, []
+        if batch:
+            self._run_batch_now(batch)
+
+    def _run_batch_now(self, batch: list[_Op]) -> None:
+        self._running = True
+        self._pool.callInThreadWithCallback(
+            lambda ok, results: self._reactor.callFromThread(self._batch_done, batch, results),
+            self._execute,
+            batch,
+        )
+
+    def _execute(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
+        """Runs on the database thread: the whole batch in one transaction."""
+        conn = self._conn
+        if conn is None:
+            return [(False, StorageError("the relay database is not open"))] * len(batch)
+        results = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for fn, args, _ in batch:
+                conn.execute("SAVEPOINT op")
+                ok, value = self._call(fn, conn, args)
+                conn.execute("RELEASE op" if ok else "ROLLBACK TO op")
+                if not ok:
+                    conn.execute("RELEASE op")
+                results.append((ok, value))
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:  # the commit itself failed: nothing was written
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(False, e)] * len(batch)
+        return results
+
+    @staticmethod
+    def _call(fn: Callable[..., Any], conn: Any, args: tuple[Any, ...]) -> tuple[bool, Any]:
+        try:
+            return True, fn(conn, *args)
+        except Exception as e:
+            return False, e
+
+    def _batch_done(self, batch: list[_Op], results: Any) -> None:
+        self._running = False
+        if isinstance(results, BaseException):  # the pool itself failed
+            results = [(False, results)] * len(batch)
+        for (_, _, d), (ok, value) in zip(batch, results, strict=True):
+            if ok:
+                d.callback(value)
+            else:
+                if not isinstance(value, StorageError):
+                    self.log.failure("storage operation failed", defer.Failure(value))
+                d.errback(value)
+        self._next_batch()
+
+    # --- accounts --------------------------------------------------------------
+
+    def create_account(self, account: Account) -> defer.Deferred[None]:
+        return self._run(_create_account, account)
+
+    def get_account(self, user_id: str) -> defer.Deferred[Account | None]:
+        return self._run(_get_account, user_id)
+
+    # --- devices ---------------------------------------------------------------
+
+    def add_device(self, device: Device, max_devices: int) -> defer.Deferred[None]:
+        return self._run(_add_device, device, max_devices)
+
+    def remove_device(self, user_id: str, device_id: str) -> defer.Deferred[bool]:
+        return self._run(_remove_device, user_id, device_id)
+
+    def get_device(self, device_id: str) -> defer.Deferred[Device | None]:
+        return self._run(_one_device, "device_id", device_id)
+
+    def get_device_by_signing_key(self, signing_key: str) -> defer.Deferred[Device | None]:
+        return self._run(_one_device, "signing_key", signing_key)
+
+    def list_devices(self, user_id: str) -> defer.Deferred[list[Device]]:
+        return self._run(_list_devices, user_id)
+
+    # --- prekeys ---------------------------------------------------------------
+
+    def add_prekeys(
+        self, device_id: str, keys: Sequence[OneTimeKey], max_total: int
+    ) -> defer.Deferred[int]:
+        return self._run(_add_prekeys, device_id, list(keys), max_total)
+
+    def claim_prekeys(self, user_id: str) -> defer.Deferred[dict[str, OneTimeKey | None]]:
+        return self._run(_claim_prekeys, user_id)
+
+    def count_prekeys(self, device_id: str) -> defer.Deferred[int]:
+        return self._run(_count_prekeys, device_id)
+
+    # --- mailbox ---------------------------------------------------------------
+
+    def store_envelopes(
+        self, envelopes: Sequence[Envelope], expires: int, max_count: int, max_bytes: int
+    ) -> defer.Deferred[None]:
+        return self._run(_store_envelopes, list(envelopes), expires, max_count, max_bytes)
+
+    def fetch_mailbox(self, device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
+        return self._run(_fetch_mailbox, device_id, now, limit)
+
+    def ack(self, device_id: str, ids: Sequence[str]) -> defer.Deferred[int]:
+        return self._run(_ack, device_id, list(ids))
+
+    def purge_expired(self, now: int) -> defer.Deferred[int]:
+        return self._run(_purge_expired, now)
+
+
+# --- the operations, each run on the database thread inside a savepoint -------
+
+
+def _create_account(conn: sqlite3.Connection, a: Account) -> None:
+    try:
+        conn.execute(
+            "INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?)",
+            (a.user_id, a.identity_key, a.scram_kdf, a.scram_salt, a.scram_iterations,
+             a.scram_memory, a.stored_key, a.server_key, a.recovery_blob),
+        )
+    except sqlite3.IntegrityError:
+        raise AccountExists(a.user_id) from None
+
+
+def _get_account(conn: sqlite3.Connection, user_id: str) -> Account | None:
+    row = conn.execute("SELECT * FROM accounts WHERE user_id=?", (user_id,)).fetchone()
+    return Account(*row) if row else None
+
+
+def _add_device(conn: sqlite3.Connection, d: Device, max_devices: int) -> None:
+    (count,) = conn.execute(
+        "SELECT COUNT(*) FROM devices WHERE user_id=?", (d.user_id,)
+    ).fetchone()
+    if count >= max_devices:
+        raise TooManyDevices(d.user_id)
+    try:
+        conn.execute(
+            "INSERT INTO devices VALUES (?,?,?,?,?,?)",
+            (d.device_id, d.user_id, d.signing_key, d.identity_key, d.signature, d.created),
+        )
+    except sqlite3.IntegrityError:
+        raise DeviceExists(d.device_id) from None
+
+
+def _remove_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> bool:
+    gone = conn.execute(
+        "DELETE FROM devices WHERE device_id=? AND user_id=?", (device_id, user_id)
+    ).rowcount
+    if gone:
+        for table in ("one_time_keys", "fallback_keys", "mailbox", "mailbox_usage"):
+            conn.execute(f"DELETE FROM {table} WHERE device_id=?", (device_id,))  # noqa: S608
+    return bool(gone)
+
+
+def _one_device(conn: sqlite3.Connection, column: str, value: str) -> Device | None:
+    assert column in ("device_id", "signing_key")
+    row = conn.execute(f"SELECT * FROM devices WHERE {column}=?", (value,)).fetchone()  # noqa: S608
+    return Device(*row) if row else None
+
+
+def _list_devices(conn: sqlite3.Connection, user_id: str) -> list[Device]:
+    rows = conn.execute(
+        "SELECT * FROM devices WHERE user_id=? ORDER BY created, device_id", (user_id,)
+    )
+    return [Device(*row) for row in rows]
+
+
+def _count_prekeys(conn: sqlite3.Connection, device_id: str) -> int:
+    (count,) = conn.execute(
+        "SELECT COUNT(*) FROM one_time_keys WHERE device_id=?", (device_id,)
+    ).fetchone()
+    return int(count)
+
+
+def _add_prekeys(
+    conn: sqlite3.Connection, device_id: str, keys: list[OneTimeKey], max_total: int
+) -> int:
+    one_time = [k for k in keys if not k.fallback]
+    if _count_prekeys(conn, device_id) + len(one_time) > max_total:
+        raise TooManyPrekeys(device_id)
+    conn.executemany(
+        "INSERT OR IGNORE INTO one_time_keys VALUES (?,?,?)",
+        [(device_id, k.key_id, k.key) for k in one_time],
+    )
+    for k in keys:
+        if k.fallback:
+            conn.execute(
+                "INSERT OR REPLACE INTO fallback_keys VALUES (?,?,?)", (device_id, k.key_id, k.key)
+            )
+    return _count_prekeys(conn, device_id)
+
+
+def _claim_prekeys(conn: sqlite3.Connection, user_id: str) -> dict[str, OneTimeKey | None]:
+    # One transaction on one thread: no key can be handed out twice, however
+    # many claims race, because claims are serialised and the row is deleted
+    # in the same savepoint that reads it.
+    claimed: dict[str, OneTimeKey | None] = {}
+    for (device_id,) in conn.execute(
+        "SELECT device_id FROM devices WHERE user_id=? ORDER BY created, device_id", (user_id,)
+    ).fetchall():
+        row = conn.execute(
+            "SELECT key_id, key FROM one_time_keys WHERE device_id=? ORDER BY rowid LIMIT 1",
+            (device_id,),
+        ).fetchone()
+        if row:
+            conn.execute(
+                "DELETE FROM one_time_keys WHERE device_id=? AND key_id=?", (device_id, row[0])
+            )
+            claimed[device_id] = OneTimeKey(row[0], row[1])
+            continue
+        row = conn.execute(
+            "SELECT key_id, key FROM fallback_keys WHERE device_id=?", (device_id,)
+        ).fetchone()
+        claimed[device_id] = OneTimeKey(row[0], row[1], fallback=True) if row else None
+    return claimed
+
+
+def _store_envelopes(
+    conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, max_count: int,
+    max_bytes: int,
+) -> None:
+    for e in envelopes:
+        row = conn.execute(
+            "SELECT count, bytes FROM mailbox_usage WHERE device_id=?", (e.device_id,)
+        ).fetchone()
+        count, size = row or (0, 0)
+        if count + 1 > max_count or size + e.size > max_bytes:
+            raise MailboxFull(e.device_id)
+        conn.execute(
+            "INSERT INTO mailbox VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (e.id, e.device_id, e.from_user, e.from_device, e.ts, expires, e.v, e.alg, e.type,
+             e.body, e.size),
+        )
+        conn.execute(
+            "INSERT INTO mailbox_usage VALUES (?,1,?) ON CONFLICT(device_id) DO UPDATE SET "
+            "count=count+1, bytes=bytes+excluded.bytes",
+            (e.device_id, e.size),
+        )
+
+
+_ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body"
+
+
+def _fetch_mailbox(
+    conn: sqlite3.Connection, device_id: str, now: int, limit: int
+) -> list[Envelope]:
+    rows = conn.execute(
+        f"SELECT {_ENVELOPE_COLUMNS} FROM mailbox WHERE device_id=? AND expires>? "  # noqa: S608
+        "ORDER BY ts, rowid LIMIT ?",
+        (device_id, now, limit),
+    )
+    return [Envelope(*row) for row in rows]
+
+
+def _delete_envelopes(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, int]]) -> int:
+    gone = 0
+    for envelope_id, device_id, size in rows:
+        conn.execute("DELETE FROM mailbox WHERE id=?", (envelope_id,))
+        conn.execute(
+            "UPDATE mailbox_usage SET count=count-1, bytes=bytes-? WHERE device_id=?",
+            (size, device_id),
+        )
+        gone += 1
+    return gone
+
+
+def _ack(conn: sqlite3.Connection, device_id: str, ids: list[str]) -> int:
+    # Owner check in the query itself: a device can only ever delete its own.
+    rows = [
+        row
+        for envelope_id in ids
+        for row in conn.execute(
+            "SELECT id, device_id, size FROM mailbox WHERE id=? AND device_id=?",
+            (envelope_id, device_id),
+        )
+    ]
+    return _delete_envelopes(conn, rows)
+
+
+def _purge_expired(conn: sqlite3.Connection, now: int) -> int:
+    rows = conn.execute(
+        "SELECT id, device_id, size FROM mailbox WHERE expires<=?", (now,)
+    ).fetchall()
+    return _delete_envelopes(conn, rows)

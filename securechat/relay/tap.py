@@ -1,0 +1,116 @@
+"""`twistd securechat-relay`: command-line options and the service they build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.python import usage
+
+from securechat.relay.config import RelayConfig
+
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+_DEFAULTS = RelayConfig()
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "The SecureChat relay: a WAMP router (realm 'securechat') that authenticates "
+        "devices, routes end-to-end-encrypted envelopes, keeps presence and a mailbox "
+        "for offline devices, and hands out TURN credentials. It never sees plaintext."
+    )
+    optParameters = [
+        ["db", None, "relay.sqlite", "SQLite database file (created if missing)."],
+        ["max-message-bytes", None, _DEFAULTS.max_message_bytes,
+         "Largest WebSocket message accepted.", int],
+        ["max-envelope-bytes", None, _DEFAULTS.max_envelope_bytes,
+         "Largest ciphertext in one envelope.", int],
+        ["hello-timeout", None, _DEFAULTS.hello_timeout,
+         "Seconds a connection has to authenticate.", float],
+        ["ping-interval", None, _DEFAULTS.ping_interval,
+         "Seconds of silence before a WebSocket ping.", float],
+        ["ping-timeout", None, _DEFAULTS.ping_timeout,
+         "Seconds to wait for a pong before dropping the connection.", float],
+        ["session-rate", None, _DEFAULTS.session_rate,
+         "WAMP requests per second allowed per session.", float],
+        ["session-burst", None, _DEFAULTS.session_burst, "Burst allowance per session.", float],
+        ["account-rate", None, _DEFAULTS.account_rate,
+         "Envelopes per second allowed per account.", float],
+        ["account-burst", None, _DEFAULTS.account_burst, "Burst allowance per account.", float],
+        ["register-rate", None, _DEFAULTS.register_rate,
+         "Account registrations per second per address.", float],
+        ["register-burst", None, _DEFAULTS.register_burst,
+         "Registration burst per address.", float],
+        ["max-pending-handshakes", None, _DEFAULTS.max_pending_handshakes,
+         "Unauthenticated connections allowed per address.", int],
+        ["max-devices", None, _DEFAULTS.max_devices, "Devices per account.", int],
+        ["max-prekeys", None, _DEFAULTS.max_prekeys,
+         "Unclaimed one-time keys per device.", int],
+        ["mailbox-ttl", None, _DEFAULTS.mailbox_ttl,
+         "Seconds an undelivered envelope is kept.", float],
+        ["mailbox-max-count", None, _DEFAULTS.mailbox_max_count,
+         "Envelopes a device's mailbox may hold.", int],
+        ["mailbox-max-bytes", None, _DEFAULTS.mailbox_max_bytes,
+         "Bytes a device's mailbox may hold.", int],
+        ["purge-interval", None, _DEFAULTS.purge_interval,
+         "Seconds between purges of expired envelopes.", float],
+        ["turn-secret-file", None, None,
+         "File holding coturn's static-auth-secret (enables TURN credentials)."],
+        ["turn-ttl", None, _DEFAULTS.turn_ttl, "Lifetime of TURN credentials (s).", int],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["turn-uri"] = []
+
+    def opt_listen(self, endpoint: str) -> None:
+        """Twisted endpoint to listen on, e.g. tcp:8080:interface=127.0.0.1 or
+        ssl:8443:privateKey=key.pem:certKey=cert.pem (repeatable;
+        default tcp:8080:interface=127.0.0.1)."""
+        self["listen"].append(endpoint)
+
+    def opt_turn_uri(self, uri: str) -> None:
+        """A TURN server URI handed to clients, e.g. turn:127.0.0.1:3478 (repeatable)."""
+        self["turn-uri"].append(uri)
+
+    def postOptions(self) -> None:
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        secret = None
+        if self["turn-secret-file"]:
+            with open(self["turn-secret-file"], encoding="utf-8") as f:
+                secret = f.read().strip()
+            if not secret:
+                raise usage.UsageError("--turn-secret-file is empty")
+        self["config"] = RelayConfig(
+            max_message_bytes=self["max-message-bytes"],
+            max_envelope_bytes=self["max-envelope-bytes"],
+            hello_timeout=self["hello-timeout"],
+            ping_interval=self["ping-interval"],
+            ping_timeout=self["ping-timeout"],
+            session_rate=self["session-rate"],
+            session_burst=self["session-burst"],
+            account_rate=self["account-rate"],
+            account_burst=self["account-burst"],
+            register_rate=self["register-rate"],
+            register_burst=self["register-burst"],
+            max_pending_handshakes=self["max-pending-handshakes"],
+            max_devices=self["max-devices"],
+            max_prekeys=self["max-prekeys"],
+            mailbox_ttl=self["mailbox-ttl"],
+            mailbox_max_count=self["mailbox-max-count"],
+            mailbox_max_bytes=self["mailbox-max-bytes"],
+            purge_interval=self["purge-interval"],
+            turn_secret=secret,
+            turn_uris=tuple(self["turn-uri"]),
+            turn_ttl=self["turn-ttl"],
+        )
+
+
+def makeService(options: Options) -> Any:
+    from twisted.internet import reactor
+
+    from securechat.relay.service import RelayService
+
+    return RelayService(reactor, options["listen"], options["db"], options["config"])

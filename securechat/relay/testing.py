@@ -1,0 +1,150 @@
+"""Helpers for driving a real relay from tests and benchmarks (no fakes inside).
+
+`start_relay` runs the real `RelayService` on a loopback port; `register_account`
+and `enroll_device` go through the relay's real procedures with real keys,
+exactly as the client core does, minus the client's local storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from twisted.internet import defer, threads
+
+from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect
+from securechat.protocol import scram, uris
+from securechat.protocol.keys import device_certificate, user_id_for_email
+from securechat.relay.config import RelayConfig
+from securechat.relay.service import RelayService
+
+# Argon2id at the relay's minimum cost keeps test logins fast; real clients
+# use scram.DEFAULT_MEMORY_KIB.
+TEST_SCRAM_MEMORY = scram.MIN_MEMORY_KIB
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _raw_public(key: Any) -> bytes:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+@defer.inlineCallbacks
+def start_relay(reactor: Any, db_path: str, config: RelayConfig | None = None,
+                clock: Any = None, listen: str = "tcp:0:interface=127.0.0.1") -> Any:
+    """Deferred[(RelayService, url)]: a started relay and its ws:// URL."""
+    service = RelayService(reactor, [listen], db_path, config, clock=clock)
+    service.startService()
+    ports = yield service.ready
+    return service, f"ws://127.0.0.1:{ports[0].getHost().port}"
+
+
+@attrs.define
+class TestAccount:
+    email: str
+    password: str = attrs.field(repr=False)
+    user_id: str
+    identity: Ed25519PrivateKey = attrs.field(repr=False)
+    recovery_blob: bytes = attrs.field(repr=False)
+
+    @property
+    def identity_public(self) -> str:
+        return b64(_raw_public(self.identity))
+
+
+@attrs.define
+class TestDevice:
+    account: TestAccount
+    key: DeviceKey
+    identity_key: str  # Curve25519 public, base64
+
+    @property
+    def device_id(self) -> str:
+        return self.key.device_id
+
+    @property
+    def user_id(self) -> str:
+        return self.account.user_id
+
+
+def registration_args(email: str, password: str, memory: int = TEST_SCRAM_MEMORY) -> tuple[
+        TestAccount, list[Any]]:
+    """A new account's keys and the arguments of sc.account.register (slow: Argon2id)."""
+    identity = Ed25519PrivateKey.generate()
+    verifier = scram.make_verifier(password, iterations=1, memory=memory)
+    account = TestAccount(email, password, user_id_for_email(email), identity, os.urandom(96))
+    args = [
+        account.user_id,
+        account.identity_public,
+        {
+            "kdf": verifier.kdf,
+            "salt": verifier.salt,
+            "iterations": verifier.iterations,
+            "memory": verifier.memory,
+            "stored_key": b64(verifier.stored_key),
+            "server_key": b64(verifier.server_key),
+        },
+        account.recovery_blob,
+    ]
+    return account, args
+
+
+@defer.inlineCallbacks
+def register_account(reactor: Any, url: str, email: str, password: str,
+                     serializer: str = "msgpack") -> Any:
+    """Deferred[TestAccount], registered anonymously on the relay."""
+    account, args = yield threads.deferToThread(registration_args, email, password)
+    session = yield connect(reactor, url, Anonymous(), serializer)
+    try:
+        yield session.call(uris.ACCOUNT_REGISTER, *args)
+    finally:
+        yield leave(session)
+    return account
+
+
+def device_enrollment(account: TestAccount, device_id: str | None = None) -> tuple[
+        TestDevice, list[Any]]:
+    """New device keys signed by the account key, and the sc.device.enroll arguments."""
+    key = DeviceKey.generate(device_id or os.urandom(8).hex())
+    identity_key = b64(_raw_public(X25519PrivateKey.generate()))
+    device = TestDevice(account, key, identity_key)
+    signature = account.identity.sign(
+        device_certificate(account.user_id, key.device_id, key.public_hex, identity_key))
+    return device, [key.device_id, key.public_hex, identity_key, b64(signature)]
+
+
+@defer.inlineCallbacks
+def enroll_device(reactor: Any, url: str, account: TestAccount, device_id: str | None = None,
+                  serializer: str = "msgpack", session: RelaySession | None = None) -> Any:
+    """Deferred[TestDevice]: log in with the password (SCRAM) and enroll new device keys."""
+    device, args = device_enrollment(account, device_id)
+    own = session is None
+    if session is None:
+        session = yield connect(reactor, url, Password(account.user_id, account.password),
+                                serializer)
+    try:
+        yield session.call(uris.DEVICE_ENROLL, *args)
+    finally:
+        if own:
+            yield leave(session)
+    return device
+
+
+def connect_device(reactor: Any, url: str, device: TestDevice,
+                   serializer: str = "msgpack") -> defer.Deferred[RelaySession]:
+    return connect(reactor, url, device.key, serializer)
+
+
+@defer.inlineCallbacks
+def leave(session: RelaySession) -> Any:
+    """Leave and wait until the relay has seen the session go."""
+    if session.is_attached():
+        session.leave()
+    yield session.left

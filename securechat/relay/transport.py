@@ -1,0 +1,70 @@
+"""WAMP over WebSocket for the router: negotiation, validation, size limits, pings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
+from autobahn.wamp.exception import TransportLost
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+
+from securechat.protocol.wamp_validation import InvalidMessage, parse
+from securechat.relay.config import RelayConfig
+
+
+class RelayServerProtocol(WampWebSocketServerProtocol):
+    """Decodes each WebSocket message and validates every WAMP message in it
+    before the session sees it; anything malformed aborts only this session."""
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        session = self._session
+        if session is None:
+            return
+        serializer = self._serializer._serializer  # the object serializer underneath
+        try:
+            if isBinary != serializer.BINARY:
+                raise InvalidMessage(
+                    f"{'binary' if isBinary else 'text'} WebSocket message on a "
+                    f"{'binary' if serializer.BINARY else 'text'} serializer"
+                )
+            try:
+                raws = serializer.unserialize(payload)
+            except Exception as e:
+                raise InvalidMessage(f"undecodable {serializer.NAME} ({type(e).__name__})") from e
+            messages = [parse(raw) for raw in raws]
+        except InvalidMessage as e:
+            session.protocol_violation(str(e))
+            return
+        for msg in messages:
+            if self._session is None:
+                return
+            session.onMessage(msg)
+
+    def send(self, msg: Any) -> None:
+        # autobahn's send() formats a trace line for every message even with
+        # tracing off; the router sends a lot of messages, so skip that.
+        if self._session is None:
+            raise TransportLost()
+        payload, is_binary = self._serializer.serialize(msg)
+        self.sendMessage(payload, is_binary)
+
+
+def make_factory(session_factory: Callable[[], Any], config: RelayConfig) -> Any:
+    factory = WampWebSocketServerFactory(
+        session_factory,
+        serializers=[CBORSerializer(), MsgPackSerializer(), JsonSerializer()],
+    )
+    factory.protocol = RelayServerProtocol
+    factory.setProtocolOptions(
+        maxFramePayloadSize=config.max_message_bytes,
+        maxMessagePayloadSize=config.max_message_bytes,
+        autoPingInterval=config.ping_interval,
+        autoPingTimeout=config.ping_timeout,
+        openHandshakeTimeout=config.hello_timeout,
+        closeHandshakeTimeout=5,
+        # The relay never serves browsers pages; any Origin may connect, auth decides.
+        allowedOrigins=["*"],
+    )
+    factory.noisy = False
+    return factory

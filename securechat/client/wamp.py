@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import attrs
 from autobahn.twisted.wamp import ApplicationSession
-from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocketClientProtocol
 from autobahn.wamp import types
 from autobahn.wamp.cryptosign import CryptosignKey
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
@@ -75,6 +75,7 @@ class RelaySession(ApplicationSession):
         self.credentials = credentials
         self.joined: defer.Deferred[RelaySession] = defer.Deferred()
         self.left: defer.Deferred[types.CloseDetails] = defer.Deferred()
+        self.disconnected: defer.Deferred[None] = defer.Deferred()  # the transport is gone
         self.details: types.SessionDetails | None = None
         self._scram_state: tuple[str, bytes, bytes] | None = None  # nonce, salted, message
 
@@ -137,6 +138,23 @@ class RelaySession(ApplicationSession):
         if not self.left.called:
             self.left.callback(types.CloseDetails("sc.error.connection_lost"))
         super().onDisconnect()
+        self.disconnected.callback(None)
+
+
+class _ClientProtocol(WampWebSocketClientProtocol):
+    """Reports a connection that closes before the WebSocket opens (a failed TLS
+    handshake, an HTTP refusal) to the waiting session instead of leaving it hanging."""
+
+    def onClose(self, wasClean: bool, code: int, reason: str | None) -> None:
+        if self._session is None:
+            session = self.factory.pending_session
+            if not session.joined.called:
+                session.joined.errback(JoinRefused(
+                    "sc.error.connection_failed",
+                    reason or "the connection closed before the WebSocket opened"))
+            if not session.disconnected.called:
+                session.disconnected.callback(None)
+        super().onClose(wasClean, code, reason)
 
 
 def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = "msgpack",
@@ -149,6 +167,8 @@ def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = 
     session = RelaySession(credentials)
     factory = WampWebSocketClientFactory(lambda: session, url=url,
                                          serializers=[SERIALIZERS[serializer]()])
+    factory.protocol = _ClientProtocol
+    factory.pending_session = session
     factory.noisy = False
     parsed = urlparse(url)
     secure = parsed.scheme == "wss"

@@ -59,13 +59,15 @@ class Presence:
         new = {arguments.user_id("contacts[]", c) for c in contacts} - {user}
         old = self._contacts.get(user, set())
         self._contacts[user] = new
-        # Pairs that became (or stopped being) mutual learn of each other now.
+        # Pairs that became (or stopped being) mutual learn of each other now;
+        # the calling device learns from the session list it gets back.
+        caller_device = caller.principal.device_id
         for peer in new - old:
             if user in self._contacts.get(peer, ()):
-                self._introduce(user, peer, uris.PEER_ONLINE)
+                self._introduce(user, peer, uris.PEER_ONLINE, caller_device)
         for peer in old - new:
             if user in self._contacts.get(peer, ()):
-                self._introduce(user, peer, uris.PEER_OFFLINE)
+                self._introduce(user, peer, uris.PEER_OFFLINE, caller_device)
         return self.sessions(caller)
 
     def sessions(self, caller: Caller) -> list[dict[str, Any]]:
@@ -87,9 +89,9 @@ class Presence:
     def _watchers(self, user: str) -> set[str]:
         return self._mutual(user) | {user}
 
-    def _introduce(self, a: str, b: str, event: str) -> None:
+    def _introduce(self, a: str, b: str, event: str, caller_device: str | None) -> None:
         """Tell each side's online devices about the other's online devices."""
-        self._tell(a, event, b, self._online.get(b, ()))
+        self._tell(a, event, b, self._online.get(b, ()), skip=caller_device)
         self._tell(b, event, a, self._online.get(a, ()))
 
     def _tell(self, watcher: str, event: str, user_id: str, devices: Iterable[str],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -36,7 +37,8 @@ class Router:
         self.authenticator = Authenticator(storage, config, clock)
         self.presence = Presence(self.broker)
         self.delivery = Delivery(self)
-        self.sessions: dict[int, RouterSession] = {}
+        self.sessions: dict[int, RouterSession] = {}  # welcomed sessions
+        self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
         self._handshakes: Counter[str] = Counter()  # peer address -> sessions not yet welcomed
         for handler in (Accounts(self), Prekeys(self), self.delivery, self.presence,
@@ -49,6 +51,7 @@ class Router:
     # --- what sessions tell the router -----------------------------------------------
 
     def opened(self, session: RouterSession) -> None:
+        self._connected.add(session)
         self._handshakes[session.peer] += 1
         if self._handshakes[session.peer] > self.config.max_pending_handshakes:
             session.abort(uris.ERR_RATE_LIMITED,
@@ -71,6 +74,7 @@ class Router:
             self.presence.device_online(session.principal.user_id or "", device_id)
 
     def closed(self, session: RouterSession, was_established: bool) -> None:
+        self._connected.discard(session)
         if not was_established:
             self._handshake_done(session.peer)
             return
@@ -97,7 +101,9 @@ class Router:
     def is_online(self, device_id: str) -> bool:
         return device_id in self._devices
 
-    def shutdown(self) -> list[Any]:
-        for session in list(self.sessions.values()):
+    def shutdown(self) -> defer.Deferred[Any]:
+        """Close every connection; fires when all are gone."""
+        sessions = list(self._connected)
+        for session in sessions:
             session.abort(uris.WAMP_SYSTEM_SHUTDOWN, "the relay is shutting down")
-        return []
+        return defer.gatherResults([s.closed for s in sessions])

@@ -64,6 +64,6 @@ class RelayService(service.Service):
         super().stopService()
         if self._purge.running:
             self._purge.stop()
-        self.router.shutdown()
         yield defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self.ports])
+        yield self.router.shutdown()
         yield self.storage.stop()

@@ -16,6 +16,7 @@ from autobahn.util import id as new_id
 from autobahn.wamp import message as wamp
 from autobahn.wamp import role
 from autobahn.wamp.exception import SerializationError, TransportLost
+from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -65,6 +66,7 @@ class RouterSession:
         self._request_ids = itertools.count(1)
         self._rate: TokenBucket | None = None
         self._hello_timer: IDelayedCall | None = None
+        self.closed: defer.Deferred[None] = defer.Deferred()  # fires once the connection is gone
 
     # --- ITransportHandler -------------------------------------------------------
 
@@ -97,6 +99,7 @@ class RouterSession:
         if self._hello_timer is not None and self._hello_timer.active():
             self._hello_timer.cancel()
         self.router.closed(self, was_established=self.welcomed)
+        self.closed.callback(None)
 
     # --- sending -----------------------------------------------------------------
 

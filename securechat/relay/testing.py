@@ -144,7 +144,7 @@ def connect_device(reactor: Any, url: str, device: TestDevice,
 
 @defer.inlineCallbacks
 def leave(session: RelaySession) -> Any:
-    """Leave and wait until the relay has seen the session go."""
+    """Leave and wait until the connection is closed."""
     if session.is_attached():
         session.leave()
-    yield session.left
+    yield session.disconnected

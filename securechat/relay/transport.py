@@ -41,6 +41,14 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
                 return
             session.onMessage(msg)
 
+    def _connectionLost(self, reason: Any) -> None:
+        # autobahn leaves the close-handshake timer armed when the peer drops
+        # the TCP connection first; a dead timer per closed connection adds up.
+        if self.closeHandshakeTimeoutCall is not None:
+            self.closeHandshakeTimeoutCall.cancel()
+            self.closeHandshakeTimeoutCall = None
+        super()._connectionLost(reason)
+
     def send(self, msg: Any) -> None:
         # autobahn's send() formats a trace line for every message even with
         # tracing off; the router sends a lot of messages, so skip that.
@@ -63,6 +71,8 @@ def make_factory(session_factory: Callable[[], Any], config: RelayConfig) -> Any
         autoPingTimeout=config.ping_timeout,
         openHandshakeTimeout=config.hello_timeout,
         closeHandshakeTimeout=5,
+        # Tell a misbehaving peer why (1009 too big, 1007 bad UTF-8) before closing.
+        failByDrop=False,
         # The relay never serves browsers pages; any Origin may connect, auth decides.
         allowedOrigins=["*"],
     )

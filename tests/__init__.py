@@ -1,0 +1,1 @@
+"""SecureChat's tests: a real relay on loopback, real autobahn clients, real SQLite."""

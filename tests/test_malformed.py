@@ -7,6 +7,7 @@ from typing import Any
 
 import cbor2
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, endpoints, reactor
 
 from securechat.client.wamp import Anonymous
@@ -166,3 +167,57 @@ class HelloTimeoutTests(RelayTestCase):
         self.assertEqual(client.received[-1][:3],
                          [3, {"message": "no successful authentication in time"},
                           uris.ERR_AUTH_TIMEOUT])
+
+
+class DeadPeerTests(RelayTestCase):
+    # autobahn quantizes its timers to whole seconds: keep these >= 1 s apart.
+    config = RelayConfig(ping_interval=1, ping_timeout=2)
+
+    @defer.inlineCallbacks
+    def test_a_peer_that_stops_answering_pings_is_dropped(self) -> Any:
+        bystander = yield self.join(Anonymous())
+        client = yield self.raw_welcomed()
+        closed = next(s for s in self.relay.router.sessions.values()
+                      if s.id != bystander._session_id).closed
+        client.transport.pauseProducing()  # reads nothing more, so never pongs
+        yield closed
+        self.assertNotIn(client, self.relay.router.sessions.values())
+        self.assertTrue(bystander.is_attached())
+        client.transport.resumeProducing()
+        yield client.closed
+
+    @defer.inlineCallbacks
+    def raw_welcomed(self) -> Any:
+        factory = WebSocketClientFactory(self.url, protocols=["wamp.2.json"])
+        factory.protocol = RawClient
+        port = int(self.url.rsplit(":", 1)[1])
+        client = yield endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(factory)
+        yield client.opened
+        client.welcomed = defer.Deferred()
+        received = client.onMessage
+
+        def on_message(payload: bytes, is_binary: bool) -> None:
+            received(payload, is_binary)
+            if not client.welcomed.called:
+                client.welcomed.callback(None)
+
+        client.onMessage = on_message
+        client.sendMessage(json.dumps(HELLO).encode())
+        yield client.welcomed
+        return client
+
+
+class RegistrationLimitTests(RelayTestCase):
+    use_clock = True
+    config = RelayConfig(register_rate=0.1, register_burst=2)
+
+    @defer.inlineCallbacks
+    def test_anonymous_registration_is_rate_limited_per_address(self) -> Any:
+        yield self.account("a@example.org")
+        yield self.account("b@example.org")
+        with self.assertRaises(ApplicationError) as caught:
+            yield self.account("c@example.org")
+        self.assertEqual(caught.exception.error, uris.ERR_RATE_LIMITED)
+        self.assertEqual(caught.exception.kwargs, {"retry_after": 10.0})
+        self.clock.advance(10)
+        yield self.account("c@example.org")

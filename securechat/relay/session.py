@@ -74,7 +74,7 @@ class RouterSession:
         self._transport = transport
         address = transport.transport.getPeer()
         self.peer = getattr(address, "host", str(address))
-        self.log.debug("connection from {peer}", peer=self.peer)
+        self.log.info("connection from {peer}", peer=self.peer)
         self._hello_timer = self.router.clock.callLater(
             self.router.config.hello_timeout, self._hello_timed_out
         )

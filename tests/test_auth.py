@@ -61,6 +61,14 @@ class AuthenticationTests(RelayTestCase):
                          {"user_id": alice.user_id, "device_id": "laptop"})
 
     @defer.inlineCallbacks
+    def test_any_device_may_look_up_an_accounts_public_identity_key(self) -> Any:
+        alice = yield self.account("alice@example.org")
+        bob = yield self.account("bob@example.org")
+        session = yield self.join((yield self.device(alice)).key)
+        public = yield session.call(uris.ACCOUNT_PUBLIC, bob.user_id)
+        self.assertEqual(public, {"user_id": bob.user_id, "identity_key": bob.identity_public})
+
+    @defer.inlineCallbacks
     def test_unenrolled_key_is_refused(self) -> Any:
         refusal = yield self.refused(DeviceKey.generate("ghost"))
         self.assertEqual(refusal.reason, uris.ERR_NO_SUCH_DEVICE)

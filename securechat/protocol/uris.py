@@ -15,6 +15,7 @@ ROLE_DEVICE = "device"  # cryptosign: everything a device does
 # --- procedures --------------------------------------------------------------
 ACCOUNT_REGISTER = "sc.account.register"
 ACCOUNT_RECOVERY = "sc.account.recovery"
+ACCOUNT_PUBLIC = "sc.account.public"
 DEVICE_ENROLL = "sc.device.enroll"
 DEVICE_REMOVE = "sc.device.remove"
 DEVICE_LIST = "sc.device.list"

@@ -40,6 +40,7 @@ class Accounts:
         return {
             uris.ACCOUNT_REGISTER: self.register,
             uris.ACCOUNT_RECOVERY: self.recovery,
+            uris.ACCOUNT_PUBLIC: self.public,
             uris.DEVICE_ENROLL: self.enroll,
             uris.DEVICE_REMOVE: self.remove_device,
             uris.DEVICE_LIST: self.list_devices,
@@ -87,6 +88,15 @@ class Accounts:
         if account is None:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "the account no longer exists")
         return {"identity_key": account.identity_key, "recovery_blob": account.recovery_blob}
+
+    @defer.inlineCallbacks
+    def public(self, caller: Caller, user_id: Any) -> Any:
+        """Any account's public identity key: what its device certificates are signed by."""
+        arguments.user_id("user_id", user_id)
+        account = yield self._directory.account(user_id)
+        if account is None:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id")
+        return {"user_id": user_id, "identity_key": account.identity_key}
 
     @defer.inlineCallbacks
     def enroll(self, caller: Caller, device_id: Any, signing_key: Any, identity_key: Any,

@@ -37,6 +37,7 @@ ACCOUNT_PROCEDURES = frozenset(
 DEVICE_PROCEDURES = frozenset(
     {
         uris.ACCOUNT_RECOVERY,
+        uris.ACCOUNT_PUBLIC,
         uris.DEVICE_LIST,
         uris.DEVICE_REMOVE,
         uris.PREKEYS_PUBLISH,

@@ -1,27 +1,21 @@
 """The relay's persistent state behind a small interface; SQLite by default.
 
-Every database operation runs on one dedicated thread, never on the reactor.
-Operations queue up while one batch runs and the next batch runs them all in a
-single transaction (group commit): under load a thousand sends cost one commit,
-and when idle a lone operation runs at once. Each operation gets a SAVEPOINT so
-one failing (a full mailbox, say) does not undo its neighbours.
+Every operation runs on the database's own thread, group-committed with its
+neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from twisted.internet import defer, threads
-from twisted.internet.interfaces import IReactorThreads
-from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
+from twisted.internet import defer
 from zope.interface import Interface, implementer
 
 from securechat.relay.records import Account, Device, Envelope, OneTimeKey
+from securechat.sqlite import SerialDatabase
 
-T = TypeVar("T")
 
 
 class StorageError(Exception):
@@ -57,8 +51,8 @@ class MailboxFull(StorageError):
 class IRelayStorage(Interface):
     """Accounts, devices, prekeys and mailboxes. Every method returns a Deferred."""
 
-    def start() -> None:
-        """Open the store; call before anything else."""
+    def start() -> defer.Deferred[None]:
+        """Open the store; operations may be queued at once."""
 
     def stop() -> defer.Deferred[None]:
         """Finish queued work and close."""
@@ -164,114 +158,20 @@ CREATE TABLE IF NOT EXISTS mailbox_usage (
 );
 """
 
-_Op = tuple[Callable[..., Any], tuple[Any, ...], "defer.Deferred[Any]"]
-
-
 @implementer(IRelayStorage)
 class SQLiteStorage:
     """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
 
-    log = Logger()
+    def __init__(self, path: str, reactor: Any) -> None:
+        self._db = SerialDatabase(path, reactor, lambda conn: conn.executescript(_SCHEMA),
+                                  expected_errors=(StorageError,), name="relay-sqlite")
+        self._run = self._db.run
 
-    def __init__(self, path: str, reactor: IReactorThreads) -> None:
-        self._path = path
-        self._reactor = reactor
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="relay-sqlite")
-        self._conn: sqlite3.Connection | None = None
-        self._queue: list[_Op] = []
-        self._running = False
-        self._idle: list[defer.Deferred[None]] = []
+    def start(self) -> defer.Deferred[None]:
+        return self._db.start()
 
-    # --- lifecycle -----------------------------------------------------------
-
-    def start(self) -> None:
-        # The pool runs jobs in order on its one thread, so every operation
-        # queued from now on finds the connection open.
-        self._pool.start()
-        self._pool.callInThread(self._open)
-
-    @defer.inlineCallbacks
-    def stop(self) -> Any:
-        yield self._run(lambda conn: None)  # a barrier: everything queued before is done
-        yield threads.deferToThreadPool(self._reactor, self._pool, self._close)
-        self._pool.stop()
-
-    def _open(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(_SCHEMA)
-        self._conn = conn
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    # --- the queue -------------------------------------------------------------
-
-    def _run(self, fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
-        d: defer.Deferred[T] = defer.Deferred()
-        self._queue.append((fn, args, d))
-        if not self._running:
-            self._next_batch()
-        return d
-
-    def _next_batch(self) -> None:
-        batch, self._queue = self._queue, []
-        if batch:
-            self._run_batch_now(batch)
-
-    def _run_batch_now(self, batch: list[_Op]) -> None:
-        self._running = True
-        self._pool.callInThreadWithCallback(
-            lambda ok, results: self._reactor.callFromThread(self._batch_done, batch, results),
-            self._execute,
-            batch,
-        )
-
-    def _execute(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
-        """Runs on the database thread: the whole batch in one transaction."""
-        conn = self._conn
-        if conn is None:
-            return [(False, StorageError("the relay database is not open"))] * len(batch)
-        results = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for fn, args, _ in batch:
-                conn.execute("SAVEPOINT op")
-                ok, value = self._call(fn, conn, args)
-                conn.execute("RELEASE op" if ok else "ROLLBACK TO op")
-                if not ok:
-                    conn.execute("RELEASE op")
-                results.append((ok, value))
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:  # the commit itself failed: nothing was written
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return [(False, e)] * len(batch)
-        return results
-
-    @staticmethod
-    def _call(fn: Callable[..., Any], conn: Any, args: tuple[Any, ...]) -> tuple[bool, Any]:
-        try:
-            return True, fn(conn, *args)
-        except Exception as e:
-            return False, e
-
-    def _batch_done(self, batch: list[_Op], results: Any) -> None:
-        self._running = False
-        if isinstance(results, BaseException):  # the pool itself failed
-            results = [(False, results)] * len(batch)
-        for (_, _, d), (ok, value) in zip(batch, results, strict=True):
-            if ok:
-                d.callback(value)
-            else:
-                if not isinstance(value, StorageError):
-                    self.log.failure("storage operation failed", defer.Failure(value))
-                d.errback(value)
-        self._next_batch()
+    def stop(self) -> defer.Deferred[None]:
+        return self._db.stop()
 
     # --- accounts --------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+"""The payload frames of feature-spec.md, as they travel inside Olm envelopes.
+
+Plaintext of every envelope is one JSON object `{"t": TYPE, "sid": ..., "data": {...}}`.
+`parse()` checks the shape of each frame type; anything else is rejected with a
+reason and never reaches storage or the UI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+MSG = "MSG"
+DELETE = "DELETE"
+RECEIPT = "RECEIPT"
+TYPING = "TYPING"
+FRIEND_REQUEST = "FRIEND_REQUEST"
+FRIEND_ACCEPT = "FRIEND_ACCEPT"
+FRIEND_DENY = "FRIEND_DENY"
+
+MAX_TEXT = 64 * 1024
+RECEIPT_DELIVERED = "delivered"
+RECEIPT_READ = "read"
+
+# Per frame type: the required data fields and their types.
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    MSG: {"id": (str,), "text": (str,), "timestamp": (int,), "replyTo": (str, type(None))},
+    DELETE: {"id": (str,)},
+    RECEIPT: {"ids": (list,), "status": (str,)},
+    TYPING: {"typing": (bool,)},
+    FRIEND_REQUEST: {"email": (str,), "name": (str,)},
+    FRIEND_ACCEPT: {"email": (str,), "name": (str,)},
+    FRIEND_DENY: {"email": (str,)},
+}
+
+
+class InvalidFrame(Exception):
+    pass
+
+
+@attrs.frozen
+class Frame:
+    type: str
+    sid: str
+    data: dict[str, Any]
+    # For copies sent to my own other devices: whom the original went to.
+    to: str | None = None
+
+    def encode(self) -> bytes:
+        body: dict[str, Any] = {"t": self.type, "sid": self.sid, "data": self.data}
+        if self.to is not None:
+            body["to"] = self.to
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def parse(plaintext: bytes) -> Frame:
+    try:
+        raw = json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InvalidFrame(f"not a JSON frame ({type(e).__name__})") from None
+    if type(raw) is not dict:
+        raise InvalidFrame("a frame must be an object")
+    kind, sid, data, to = raw.get("t"), raw.get("sid"), raw.get("data"), raw.get("to")
+    fields = _FIELDS.get(kind) if type(kind) is str else None
+    if fields is None:
+        raise InvalidFrame(f"unknown frame type {kind!r}")
+    if type(sid) is not str or type(data) is not dict or not (to is None or type(to) is str):
+        raise InvalidFrame(f"{kind}: sid, data or to has the wrong type")
+    for name, types in fields.items():
+        if type(data.get(name)) not in types:
+            raise InvalidFrame(f"{kind}.data.{name} is missing or has the wrong type")
+    if kind == MSG and len(data["text"]) > MAX_TEXT:
+        raise InvalidFrame("MSG.data.text is too long")
+    if kind == RECEIPT and (
+        data["status"] not in (RECEIPT_DELIVERED, RECEIPT_READ)
+        or not all(type(i) is str for i in data["ids"])
+    ):
+        raise InvalidFrame("RECEIPT.data is malformed")
+    return Frame(kind, sid, data, to)

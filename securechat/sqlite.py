@@ -1,0 +1,128 @@
+"""SQLite off the reactor: one thread per database, operations group-committed.
+
+Operations queue up while a batch runs; the next batch runs them all in one
+transaction, each inside a SAVEPOINT so one failing does not undo its
+neighbours. Under load a thousand writes cost one commit; a lone operation
+runs at once. Used by the relay's storage and by each account's client store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IReactorFromThreads, IReactorThreads
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.threadpool import ThreadPool
+
+T = TypeVar("T")
+_Op = tuple[Callable[..., Any], tuple[Any, ...], "defer.Deferred[Any]"]
+
+
+class DatabaseClosed(Exception):
+    """An operation reached a database that is not open."""
+
+
+class SerialDatabase:
+    log = Logger()
+
+    def __init__(self, path: str, reactor: Any, schema: Callable[[sqlite3.Connection], None],
+                 expected_errors: tuple[type[Exception], ...] = (), name: str = "sqlite") -> None:
+        """`schema(conn)` creates or migrates the tables when the file opens.
+
+        Exceptions of `expected_errors` are refusals the callers handle; any other
+        failure of an operation is also logged.
+        """
+        self._path = path
+        self._reactor: IReactorThreads & IReactorFromThreads = reactor
+        self._schema = schema
+        self._expected = expected_errors
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name=name)
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[_Op] = []
+        self._running = False
+
+    def start(self) -> defer.Deferred[None]:
+        # The pool runs jobs in order on its one thread, so every operation
+        # queued from now on finds the connection open.
+        self._pool.start()
+        return threads.deferToThreadPool(self._reactor, self._pool, self._open)
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        yield self.run(lambda conn: None)  # a barrier: everything queued before is done
+        yield threads.deferToThreadPool(self._reactor, self._pool, self._close)
+        self._pool.stop()
+
+    def run(self, fn: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        """Run `fn(conn, *args)` on the database thread inside a transaction."""
+        d: defer.Deferred[T] = defer.Deferred()
+        self._queue.append((fn, args, d))
+        if not self._running:
+            self._next_batch()
+        return d
+
+    # --- internals -----------------------------------------------------------------
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        self._schema(conn)
+        self._conn = conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _next_batch(self) -> None:
+        batch, self._queue = self._queue, []
+        if batch:
+            self._running = True
+            self._pool.callInThreadWithCallback(
+                lambda ok, results: self._reactor.callFromThread(self._batch_done, batch, results),
+                self._execute,
+                batch,
+            )
+
+    def _execute(self, batch: list[_Op]) -> list[tuple[bool, Any]]:
+        """Runs on the database thread: the whole batch in one transaction."""
+        conn = self._conn
+        if conn is None:
+            return [(False, DatabaseClosed(self._path))] * len(batch)
+        results = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for fn, args, _ in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    ok, value = True, fn(conn, *args)
+                except Exception as e:
+                    ok, value = False, e
+                    conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                results.append((ok, value))
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:  # the commit itself failed: nothing was written
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(False, e)] * len(batch)
+        return results
+
+    def _batch_done(self, batch: list[_Op], results: Any) -> None:
+        self._running = False
+        if isinstance(results, BaseException | Failure):  # the pool itself failed
+            results = [(False, results)] * len(batch)
+        for (_, _, d), (ok, value) in zip(batch, results, strict=True):
+            if ok:
+                d.callback(value)
+                continue
+            if not isinstance(value, self._expected):
+                self.log.failure("database operation failed", Failure(value))
+            d.errback(value)
+        self._next_batch()

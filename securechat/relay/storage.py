@@ -17,7 +17,6 @@ from securechat.relay.records import Account, Device, Envelope, OneTimeKey
 from securechat.sqlite import SerialDatabase
 
 
-
 class StorageError(Exception):
     """Base of the refusals the storage layer reports to handlers."""
 

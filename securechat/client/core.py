@@ -1,0 +1,817 @@
+"""The client core: one account on one device, driven by the reactor, no GUI inside.
+
+`SecureChatClient.register` / `.login` / `.open` give a client for an account;
+`start()` connects (in the background, reconnecting as needed) and everything
+else is a method returning a Deferred or an event on `client.events`.
+
+Every frame goes to every device of the peer and, as a copy marked with `to`,
+to my own other devices, each through its own Olm session (the Sesame
+pattern). The relay stores what it accepts until each device acks it; the
+outbox keeps what the relay has not accepted yet, across crashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from autobahn.wamp.exception import ApplicationError, TransportLost
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from twisted.internet import defer, threads
+from twisted.logger import Logger
+
+from securechat.client import events as ev
+from securechat.client.connection import ConnectionMachine
+from securechat.client.keys import (
+    AccountSecrets,
+    WrongPassword,
+    open_recovery,
+    safety_number,
+    safety_qr_payload,
+    seal_recovery,
+    session_id,
+)
+from securechat.client.olm import ALG, CRYPTO_VERSION, DecryptionFailed, OlmMachine
+from securechat.client.secrets import SecretStore
+from securechat.client.storage import (
+    STATUS_DELIVERED,
+    STATUS_PENDING,
+    STATUS_READ,
+    STATUS_SENT,
+    AccountStore,
+    Contact,
+    Me,
+    Request,
+    StoredMessage,
+)
+from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect
+from securechat.protocol import frames, scram, uris
+from securechat.protocol.frames import Frame
+from securechat.protocol.keys import device_certificate, normalise_email, user_id_for_email
+
+PREKEY_LOW_WATER = 20
+PREKEY_BATCH = 50
+
+
+class ClientError(Exception):
+    """A request the client core refuses, with a message fit for the user."""
+
+
+class IdentityKeyChangedError(ClientError):
+    pass
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class KdfCost:
+    """Argon2id costs for the password-derived keys (tests lower the memory)."""
+
+    def __init__(self, memory_kib: int = scram.DEFAULT_MEMORY_KIB,
+                 iterations: int = scram.DEFAULT_ITERATIONS) -> None:
+        self.memory_kib = memory_kib
+        self.iterations = iterations
+
+
+class SecureChatClient:
+    log = Logger()
+
+    def __init__(self, reactor: Any, url: str, store: AccountStore, me: Me,
+                 secrets: AccountSecrets, device_key: DeviceKey, olm: OlmMachine,
+                 serializer: str = "msgpack") -> None:
+        self.reactor = reactor
+        self.url = url
+        self.store = store
+        self.me = me
+        self.events = ev.EventBus()
+        self._secrets = secrets
+        self._device_key = device_key
+        self._olm = olm
+        self._serializer = serializer
+        self.connection = ConnectionMachine(reactor, self._dial, self._online, self.events.emit)
+        self.contacts: dict[str, Contact] = {}
+        self.blocked: set[str] = set()
+        self._identity_keys: dict[str, str] = {}  # pinned account keys
+        self._devices: dict[str, dict[str, str]] = {}  # user -> device -> curve key
+        self._inbound = defer.DeferredLock()  # envelopes are handled one at a time, in order
+        self._outbound = defer.DeferredLock()  # sends too: Olm ratchets are sequential
+        self._acks: list[str] = []
+        self._ack_call: Any = None
+
+    # === creating and opening accounts ============================================
+
+    @classmethod
+    @defer.inlineCallbacks
+    def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+                 name: str = "", cost: KdfCost | None = None, serializer: str = "msgpack") -> Any:
+        """Create an account and this device. Fires with (client, mnemonic): show the
+        mnemonic once; it is the master key."""
+        cost = cost or KdfCost()
+        user_id = user_id_for_email(email)
+        if os.path.exists(os.path.join(data_dir, user_id)):
+            raise ClientError("this account already exists on this device")
+        secrets = AccountSecrets.generate()
+        verifier, blob = yield threads.deferToThread(
+            lambda: (scram.make_verifier(password, cost.iterations, cost.memory_kib),
+                     seal_recovery(secrets, password, user_id, cost.iterations, cost.memory_kib)))
+        session = yield connect(reactor, url, Anonymous(), serializer)
+        try:
+            yield session.call(uris.ACCOUNT_REGISTER, user_id, _b64(secrets.identity_public), {
+                "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
+                "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
+                "server_key": _b64(verifier.server_key)}, blob)
+        except ApplicationError as e:
+            if e.error == uris.ERR_ACCOUNT_EXISTS:
+                raise ClientError("an account with this email already exists") from None
+            raise
+        finally:
+            yield _leave(session)
+        client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
+                                   serializer, name)
+        return client, secrets.mnemonic
+
+    @classmethod
+    @defer.inlineCallbacks
+    def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+              cost: KdfCost | None = None, serializer: str = "msgpack") -> Any:
+        """Sign in on a new device with email and master password; enrolls this device.
+        A wrong password raises WrongPassword and changes nothing, here or on the relay."""
+        user_id = user_id_for_email(email)
+        if os.path.exists(os.path.join(data_dir, user_id)):
+            raise ClientError("this account is already set up on this device: open it")
+        try:
+            session = yield connect(reactor, url, Password(user_id, password), serializer)
+        except JoinRefused as e:
+            if e.reason == uris.ERR_WRONG_PASSWORD:
+                raise WrongPassword("wrong password") from None
+            if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
+                raise ClientError("there is no account with this email") from None
+            raise
+        try:
+            recovery = yield session.call(uris.ACCOUNT_RECOVERY)
+        finally:
+            yield _leave(session)
+        blob = recovery["recovery_blob"]
+        secrets = yield threads.deferToThread(open_recovery, bytes(blob), password, user_id)
+        client = yield cls._enroll(reactor, data_dir, url, email, password, secrets,
+                                   cost or KdfCost(), serializer)
+        return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _enroll(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "") -> Any:
+        user_id = user_id_for_email(email)
+        local_key = os.urandom(32)
+        olm = OlmMachine.create(local_key)
+        device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
+        certificate = device_certificate(user_id, device_key.device_id, device_key.public_hex,
+                                         olm.identity_key)
+        session = yield connect(reactor, url, Password(user_id, password), serializer)
+        try:
+            yield session.call(uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex,
+                               olm.identity_key, _b64(secrets.identity.sign(certificate)))
+        except ApplicationError as e:
+            if e.error == uris.ERR_TOO_MANY_DEVICES:
+                raise ClientError("this account has too many devices: remove one first") from None
+            raise
+        finally:
+            yield _leave(session)
+        account_dir = os.path.join(data_dir, user_id)
+        os.makedirs(account_dir, mode=0o700, exist_ok=True)
+        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
+        yield store.start()
+        yield store.set_me(normalise_email(email), user_id, device_key.device_id)
+        if name:
+            yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
+        yield store.save_olm_account(olm.pickle_account())
+        yield threads.deferToThread(
+            SecretStore(account_dir, user_id, password, cost.memory_kib).save, {
+                "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
+                "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
+        me = yield store.me()
+        client = cls(reactor, url, store, me, secrets, device_key, olm, serializer)
+        yield client._load()
+        return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+             serializer: str = "msgpack") -> Any:
+        """Open an account already on this device, without the network (phase 1).
+        Call `start()` to connect in the background (phase 2)."""
+        user_id = user_id_for_email(email)
+        account_dir = os.path.join(data_dir, user_id)
+        if not os.path.isdir(account_dir):
+            raise ClientError("this account is not set up on this device")
+        stored = yield threads.deferToThread(
+            SecretStore(account_dir, user_id, password).load)
+        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
+        yield store.start()
+        me = yield store.me()
+        local_key = bytes.fromhex(stored["local_key"])
+        olm = OlmMachine.restore((yield store.olm_account()), (yield store.olm_sessions()),
+                                 local_key)
+        client = cls(reactor, url, store, me,
+                     AccountSecrets(bytes.fromhex(stored["identity_seed"]), stored["mnemonic"]),
+                     DeviceKey(me.device_id, bytes.fromhex(stored["device_seed"])), olm,
+                     serializer)
+        yield client._load()
+        return client
+
+    @defer.inlineCallbacks
+    def _load(self) -> Any:
+        self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+        self.blocked = yield self.store.blocked()
+        self._identity_keys = yield self.store.identity_keys()
+        self._identity_keys[self.me.user_id] = _b64(self._secrets.identity_public)
+        for user_id, device_id, identity_key, _ in (yield self.store.known_devices()):
+            self._devices.setdefault(user_id, {})[device_id] = identity_key
+
+    # === lifecycle ====================================================================
+
+    def start(self) -> None:
+        """Connect in the background; reconnects with backoff until `stop()`."""
+        self.connection.start()
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        session = self.connection.session
+        self.connection.stop()
+        if self._ack_call is not None and self._ack_call.active():
+            self._ack_call.cancel()
+        if session is not None:
+            yield session.disconnected
+        yield self._inbound.run(lambda: None)  # let a handled envelope finish storing
+        yield self._outbound.run(lambda: None)
+        yield self.store.stop()
+
+    @property
+    def online(self) -> bool:
+        return self.connection.session is not None
+
+    def _dial(self) -> defer.Deferred[Any]:
+        return connect(self.reactor, self.url, self._device_key, self._serializer)
+
+    @defer.inlineCallbacks
+    def _online(self, session: Any) -> Any:
+        try:
+            yield session.subscribe(self._envelope_arrived, uris.inbox_topic(self.me.device_id))
+            yield session.subscribe(self._presence_event, uris.presence_topic(self.me.device_id))
+            yield self._declare_contacts()
+            yield self._top_up_prekeys(session)
+            while True:
+                page = yield session.call(uris.MAILBOX_FETCH)
+                for envelope in page["envelopes"]:
+                    yield self._inbound.run(self._receive, envelope)
+                if not page["more"]:
+                    break
+            yield self.flush_outbox()
+        except (TransportLost, ApplicationError) as e:
+            self.log.info("connection lost while catching up: {error}", error=type(e).__name__)
+
+    @defer.inlineCallbacks
+    def _declare_contacts(self) -> Any:
+        session = self.connection.session
+        if session is None:
+            return
+        listing = yield session.call(uris.PRESENCE_DECLARE, sorted(self.contacts))
+        for entry in listing:
+            for device_id in entry["devices"]:
+                self.events.emit(ev.PresenceChanged(entry["user_id"], device_id, True))
+
+    @defer.inlineCallbacks
+    def _top_up_prekeys(self, session: Any) -> Any:
+        count = yield session.call(uris.PREKEYS_COUNT)
+        if count >= PREKEY_LOW_WATER:
+            return
+        keys = self._olm.new_one_time_keys(PREKEY_BATCH - count)
+        yield session.call(uris.PREKEYS_PUBLISH, keys, self._olm.new_fallback_key())
+        self._olm.mark_published()
+        yield self.store.save_olm_account(self._olm.pickle_account())
+
+    def _presence_event(self, event: dict[str, Any]) -> None:
+        online = event.get("event") == uris.PEER_ONLINE
+        self.events.emit(ev.PresenceChanged(event.get("user_id", ""), event.get("device_id", ""),
+                                            online))
+        if online:
+            self.flush_outbox()
+
+    # === friends ========================================================================
+
+    @defer.inlineCallbacks
+    def add_friend(self, email: str) -> Any:
+        """Send a FRIEND_REQUEST (the first Olm pre-key message to each of their devices)."""
+        email = normalise_email(email)
+        peer = user_id_for_email(email)
+        if peer == self.me.user_id:
+            raise ClientError("you cannot add yourself")
+        if peer in self.contacts:
+            raise ClientError("already a contact")
+        request = Request(peer, email, "", "out", "pending", _now_ms())
+        yield self.store.set_request(request)
+        yield self._queue(peer, Frame(frames.FRIEND_REQUEST, session_id(email, self.me.email),
+                                      {"email": self.me.email, "name": self.me.public_name,
+                                       "to_email": email}))
+        return request
+
+    @defer.inlineCallbacks
+    def accept_friend(self, peer_user_id: str) -> Any:
+        request = yield self._pending_request(peer_user_id, "in")
+        yield self._become_contacts(request.user_id, request.email, request.name)
+        yield self.store.set_request(Request(request.user_id, request.email, request.name, "in",
+                                             "accepted", _now_ms()))
+        yield self._queue(peer_user_id, Frame(
+            frames.FRIEND_ACCEPT, session_id(request.email, self.me.email),
+            {"email": self.me.email, "name": self.me.public_name, "to_email": request.email}))
+        return self.contacts[peer_user_id]
+
+    @defer.inlineCallbacks
+    def deny_friend(self, peer_user_id: str) -> Any:
+        request = yield self._pending_request(peer_user_id, "in")
+        yield self.store.set_request(Request(request.user_id, request.email, request.name, "in",
+                                             "denied", _now_ms()))
+        yield self._queue(peer_user_id, Frame(
+            frames.FRIEND_DENY, session_id(request.email, self.me.email),
+            {"email": self.me.email, "to_email": request.email}))
+
+    @defer.inlineCallbacks
+    def _pending_request(self, peer_user_id: str, direction: str) -> Any:
+        for request in (yield self.store.requests()):
+            if (request.user_id == peer_user_id and request.direction == direction
+                    and request.action == "pending"):
+                return request
+        raise ClientError("there is no pending friend request from this user")
+
+    def requests(self) -> defer.Deferred[list[Request]]:
+        return self.store.requests()
+
+    @defer.inlineCallbacks
+    def _become_contacts(self, peer: str, email: str, name: str) -> Any:
+        key = self._identity_keys.get(peer)
+        if key is None:
+            key = yield self._fetch_identity_key(peer)
+        sid = session_id(email, self.me.email)
+        yield self.store.add_contact(sid, peer, email, name, key, _now_ms())
+        self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+        yield self._declare_contacts().addErrback(lambda _: None)
+
+    @defer.inlineCallbacks
+    def block(self, peer_user_id: str, blocked: bool = True) -> Any:
+        """Blocked users' envelopes are dropped unread; nothing is sent to them."""
+        contact = self.contacts.get(peer_user_id)
+        email = contact.peer_email if contact else ""
+        yield self.store.set_blocked(peer_user_id, email, blocked, _now_ms())
+        self.blocked = yield self.store.blocked()
+
+    # === trust ==========================================================================
+
+    def safety_number(self, peer_user_id: str) -> str:
+        contact = self.contacts[peer_user_id]
+        return safety_number(self._secrets.identity_public, self.me.user_id,
+                             _unb64(contact.peer_identity_key), peer_user_id)
+
+    def safety_qr(self, peer_user_id: str) -> bytes:
+        contact = self.contacts[peer_user_id]
+        return safety_qr_payload(self._secrets.identity_public, self.me.user_id,
+                                 _unb64(contact.peer_identity_key), peer_user_id)
+
+    @defer.inlineCallbacks
+    def accept_identity_key(self, peer_user_id: str) -> Any:
+        """The user has seen the key-change warning and accepts the contact's new key."""
+        contact = self.contacts.get(peer_user_id)
+        if contact is None or contact.changed_identity_key is None:
+            raise ClientError("no changed key to accept for this contact")
+        yield self.store.accept_identity_key(peer_user_id)
+        yield self.store.pin_identity_key(peer_user_id, contact.changed_identity_key)
+        self._identity_keys[peer_user_id] = contact.changed_identity_key
+        self._devices.pop(peer_user_id, None)
+        self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+        yield self.flush_outbox()
+
+    # === messages =========================================================================
+
+    @defer.inlineCallbacks
+    def send_text(self, peer_user_id: str, text: str, reply_to: str | None = None) -> Any:
+        """Store the message at once (optimistic, status pending) and send it."""
+        contact = self._contact(peer_user_id)
+        if not text.strip():
+            raise ClientError("the message is empty")
+        if len(text) > frames.MAX_TEXT:
+            raise ClientError("the message is too long")
+        message = StoredMessage(uuid.uuid4().hex, contact.sid, "me", text, "text", _now_ms(),
+                                STATUS_PENDING, True, reply_to)
+        frame = Frame(frames.MSG, contact.sid, {"id": message.id, "text": text,
+                                                "timestamp": message.timestamp,
+                                                "replyTo": reply_to})
+        yield self._queue(peer_user_id, frame, message)
+        return message
+
+    def messages(self, peer_user_id: str, limit: int = 50,
+                 before: tuple[int, str] | None = None) -> defer.Deferred[list[StoredMessage]]:
+        return self.store.messages(self._contact(peer_user_id).sid, limit, before)
+
+    def unread_count(self, peer_user_id: str) -> defer.Deferred[int]:
+        return self.store.unread_count(self._contact(peer_user_id).sid)
+
+    @defer.inlineCallbacks
+    def mark_read(self, peer_user_id: str) -> Any:
+        """Mark the conversation read and send a read receipt for what was unread."""
+        contact = self._contact(peer_user_id)
+        ids = yield self.store.mark_read(contact.sid)
+        if ids:
+            yield self._queue(peer_user_id, Frame(frames.RECEIPT, contact.sid,
+                                                  {"ids": ids, "status": frames.RECEIPT_READ}),
+                              copy_to_own=False)
+        return ids
+
+    @defer.inlineCallbacks
+    def delete_message(self, message_id: str) -> Any:
+        """Mine: unsend (hard delete here and on every device). Theirs: delete here only."""
+        message = yield self.store.message(message_id)
+        if message is None:
+            raise ClientError("no such message")
+        yield self.store.delete_message(message_id, message.sid, message.sender)
+        self.events.emit(ev.MessageDeleted(message_id, message.sid))
+        if message.sender == "me":
+            peer = next(c.peer_user_id for c in self.contacts.values() if c.sid == message.sid)
+            yield self._queue(peer, Frame(frames.DELETE, message.sid, {"id": message_id}))
+
+    @defer.inlineCallbacks
+    def send_typing(self, peer_user_id: str, typing: bool = True) -> Any:
+        """Ephemeral: sent now if online, never queued."""
+        contact = self._contact(peer_user_id)
+        if not self.online:
+            return
+        frame = Frame(frames.TYPING, contact.sid, {"typing": typing})
+        try:
+            yield self._outbound.run(self._deliver, peer_user_id, frame, False)
+        except (ClientError, ApplicationError, TransportLost) as e:
+            self.log.info("typing indicator not sent: {error}", error=type(e).__name__)
+
+    def _contact(self, peer_user_id: str) -> Contact:
+        contact = self.contacts.get(peer_user_id)
+        if contact is None:
+            raise ClientError("not a contact")
+        if peer_user_id in self.blocked:
+            raise ClientError("this contact is blocked")
+        return contact
+
+    # === the send path ======================================================================
+
+    @defer.inlineCallbacks
+    def _queue(self, recipient: str, frame: Frame, message: StoredMessage | None = None,
+               copy_to_own: bool = True) -> Any:
+        stored = {"frame": frame.encode().decode(), "own": copy_to_own}
+        yield self.store.queue(recipient, json.dumps(stored).encode(), message)
+        if message is not None:
+            self.events.emit(ev.MessageSent(message))
+        self.flush_outbox()
+
+    def flush_outbox(self) -> defer.Deferred[None]:
+        """Send everything queued, in order; stops at the first thing that must wait."""
+        return self._outbound.run(self._flush)
+
+    @defer.inlineCallbacks
+    def _flush(self) -> Any:
+        for seq, recipient, stored, message_id in (yield self.store.outbox()):
+            if self.connection.session is None:
+                return
+            entry = json.loads(stored)
+            frame = frames.parse(entry["frame"].encode())
+            try:
+                pickles = yield self._deliver(recipient, frame, entry["own"])
+            except IdentityKeyChangedError:
+                continue  # waits for the user to accept the new key
+            except ApplicationError as e:
+                if e.error in (uris.ERR_NO_SUCH_ACCOUNT, uris.ERR_INVALID_ARGUMENT,
+                               uris.ERR_PAYLOAD_TOO_LARGE):
+                    self.log.warn("dropping an undeliverable outbox entry: {error}",
+                                  error=e.error)
+                    yield self.store.drop_outbox(seq)
+                    continue
+                self.log.info("outbox paused: {error}", error=e.error)
+                return
+            except TransportLost:
+                return
+            yield self.store.sent(seq, pickles, message_id)
+            if message_id is not None:
+                self.events.emit(ev.MessageUpdated(message_id, STATUS_SENT))
+
+    @defer.inlineCallbacks
+    def _deliver(self, recipient: str, frame: Frame, copy_to_own: bool) -> Any:
+        """Encrypt `frame` for every device of `recipient` (and copies for my other devices)
+        and hand it to the relay. Returns the Olm session pickles to persist."""
+        session = self.connection.session
+        if session is None:
+            raise TransportLost()
+        if recipient in self.contacts and self.contacts[recipient].changed_identity_key:
+            raise IdentityKeyChangedError("the contact's key changed: accept it first")
+        refresh = False
+        for _attempt in range(3):
+            peer_devices = yield self._devices_of(recipient, refresh)
+            own_devices = {}
+            if copy_to_own and recipient != self.me.user_id:
+                own_devices = yield self._devices_of(self.me.user_id, refresh)
+            targets = [(recipient, d, k) for d, k in peer_devices.items()]
+            targets += [(self.me.user_id, d, k) for d, k in own_devices.items()
+                        if d != self.me.device_id]
+            targets = [t for t in targets if t[1] != self.me.device_id]
+            yield self._ensure_sessions(targets)
+            copy = Frame(frame.type, frame.sid, frame.data, to=recipient)
+            envelopes = []
+            for user, device_id, _ in targets:
+                if not self._olm.has_session(device_id):
+                    continue  # no key to start one: the relay will name it as missing
+                plaintext = (copy if user == self.me.user_id and recipient != user
+                             else frame).encode()
+                kind, body = self._olm.encrypt(device_id, plaintext)
+                envelopes.append({"device_id": device_id, "v": CRYPTO_VERSION, "alg": ALG,
+                                  "type": kind, "body": body})
+            if not envelopes:
+                raise ClientError("none of the recipient's devices can be reached")
+            try:
+                yield session.call(uris.MESSAGE_SEND, recipient, envelopes)
+            except ApplicationError as e:
+                if e.error != uris.ERR_DEVICE_MISMATCH:
+                    raise
+                self.log.info("device list changed for a recipient; refreshing")
+                refresh = True
+                continue
+            pickles = [self._olm.pickle_sessions(e["device_id"]) for e in envelopes]
+            return pickles
+        raise ApplicationError(uris.ERR_DEVICE_MISMATCH, "device list kept changing")
+
+    @defer.inlineCallbacks
+    def _ensure_sessions(self, targets: Sequence[tuple[str, str, str]]) -> Any:
+        by_user: dict[str, list[tuple[str, str]]] = {}
+        for user, device_id, identity_key in targets:
+            if not self._olm.has_session(device_id):
+                by_user.setdefault(user, []).append((device_id, identity_key))
+        for user, missing in by_user.items():
+            bundles = yield self.connection.session.call(uris.PREKEYS_CLAIM, user)
+            wanted = dict(missing)
+            for bundle in bundles:
+                key = bundle.get("one_time_key")
+                device_id = bundle["device_id"]
+                # Only keys of devices we verified, with the identity key we verified.
+                if key and wanted.get(device_id) == bundle["identity_key"]:
+                    self._olm.start_session(user, device_id, bundle["identity_key"], key["key"])
+
+    @defer.inlineCallbacks
+    def _devices_of(self, user_id: str, refresh: bool = False) -> Any:
+        """The user's devices whose certificates verify under their pinned account key."""
+        if not refresh and user_id in self._devices:
+            return self._devices[user_id]
+        key = yield self._account_key(user_id)
+        listed = yield self.connection.session.call(uris.DEVICE_LIST, user_id)
+        verifier = Ed25519PublicKey.from_public_bytes(_unb64(key))
+        verified = []
+        for d in listed:
+            try:
+                verifier.verify(_unb64(d["signature"]), device_certificate(
+                    user_id, d["device_id"], d["signing_key"], d["identity_key"]))
+            except (InvalidSignature, ValueError, KeyError):
+                self.log.warn("ignoring a device whose certificate does not verify")
+                continue
+            verified.append((d["device_id"], d["identity_key"], d["signing_key"]))
+        yield self.store.replace_devices(user_id, verified)
+        current = {d: ik for d, ik, _ in verified}
+        for device_id in set(self._devices.get(user_id, {})) - set(current):
+            self._olm.forget(device_id)
+        self._devices[user_id] = current
+        return current
+
+    @defer.inlineCallbacks
+    def _account_key(self, user_id: str) -> Any:
+        pinned = self._identity_keys.get(user_id)
+        if user_id == self.me.user_id:
+            return pinned
+        current = yield self._fetch_identity_key(user_id)
+        if pinned is not None and current != pinned:
+            contact = self.contacts.get(user_id)
+            if contact is not None and contact.changed_identity_key != current:
+                yield self.store.set_changed_identity_key(user_id, current)
+                self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+                self.events.emit(ev.IdentityKeyChanged(user_id, contact.peer_email))
+            raise IdentityKeyChangedError("this contact's identity key changed")
+        return current
+
+    @defer.inlineCallbacks
+    def _fetch_identity_key(self, user_id: str) -> Any:
+        public = yield self.connection.session.call(uris.ACCOUNT_PUBLIC, user_id)
+        key = public["identity_key"]
+        if user_id not in self._identity_keys:
+            yield self.store.pin_identity_key(user_id, key)  # trust on first use
+            self._identity_keys[user_id] = key
+        return key
+
+    # === the receive path =====================================================================
+
+    def _envelope_arrived(self, envelope: dict[str, Any]) -> None:
+        self._inbound.run(self._receive, envelope).addErrback(
+            lambda f: self.log.failure("handling an envelope failed", f))
+
+    @defer.inlineCallbacks
+    def _receive(self, envelope: dict[str, Any]) -> Any:
+        envelope_id = str(envelope.get("id"))
+        sender, device_id = envelope.get("from_user", ""), envelope.get("from_device", "")
+        if (yield self.store.seen(envelope_id)):
+            self._ack(envelope_id)  # a replay or a re-delivery: handled once already
+            return
+        if sender in self.blocked:
+            yield self.store.receive(envelope_id, _now_ms(), None, None, None)
+            self._ack(envelope_id)
+            return
+        if envelope.get("alg") != ALG or envelope.get("v") != CRYPTO_VERSION:
+            yield self._reject(envelope_id, sender, "unsupported crypto version or algorithm")
+            return
+        identity_key = yield self._sender_identity_key(sender, device_id)
+        if identity_key is None:
+            yield self._reject(envelope_id, sender, "the sending device is not verified")
+            return
+        try:
+            plaintext, account_changed = self._olm.decrypt(
+                sender, device_id, identity_key, int(envelope.get("type", -1)),
+                bytes(envelope.get("body", b"")))
+        except DecryptionFailed as e:
+            yield self._reject(envelope_id, sender, f"decryption failed: {e}")
+            return
+        pickles = self._olm.pickle_sessions(device_id)
+        account = self._olm.pickle_account() if account_changed else None
+        try:
+            frame = frames.parse(plaintext)
+        except frames.InvalidFrame as e:
+            yield self.store.receive(envelope_id, _now_ms(), pickles, account, None)
+            yield self._reject(envelope_id, sender, f"invalid frame: {e}", stored=True)
+            return
+        message, after = self._interpret(frame, sender, envelope)
+        stored = yield self.store.receive(envelope_id, _now_ms(), pickles, account, message)
+        self._ack(envelope_id)
+        if stored and after is not None:
+            yield after()
+
+    @defer.inlineCallbacks
+    def _reject(self, envelope_id: str, sender: str, reason: str, stored: bool = False) -> Any:
+        self.log.warn("rejected envelope {id}: {reason}", id=envelope_id, reason=reason)
+        if not stored:
+            yield self.store.receive(envelope_id, _now_ms(), None, None, None)
+        self._ack(envelope_id)
+        self.events.emit(ev.EnvelopeRejected(envelope_id, sender, reason))
+
+    @defer.inlineCallbacks
+    def _sender_identity_key(self, sender: str, device_id: str) -> Any:
+        known = self._devices.get(sender, {}).get(device_id)
+        if known is not None or self.connection.session is None:
+            return known
+        try:
+            devices = yield self._devices_of(sender, refresh=True)
+        except (IdentityKeyChangedError, ApplicationError):
+            return None
+        return devices.get(device_id)
+
+    def _interpret(self, frame: Frame, sender: str,
+                   envelope: dict[str, Any]) -> tuple[StoredMessage | None, Any]:
+        """What a frame means: a message to store with the envelope, and what to do after."""
+        from_me = sender == self.me.user_id
+        peer = frame.to if from_me else sender
+        if from_me and (peer is None or peer == self.me.user_id):
+            return None, None
+        contact = self.contacts.get(peer or "")
+        data = frame.data
+        if frame.type in (frames.FRIEND_REQUEST, frames.FRIEND_ACCEPT, frames.FRIEND_DENY):
+            return None, lambda: self._friend_frame(frame, sender, from_me)
+        if contact is None or frame.sid != contact.sid:
+            self.log.info("ignoring a {type} frame from a non-contact", type=frame.type)
+            return None, None
+        if frame.type == frames.MSG:
+            message = StoredMessage(data["id"], contact.sid, "me" if from_me else "other",
+                                    data["text"], "text", data["timestamp"],
+                                    STATUS_SENT if from_me else STATUS_DELIVERED, from_me,
+                                    data["replyTo"])
+            if from_me:
+                return message, lambda: self._emit(ev.MessageSent(message))
+            return message, lambda: self._received(message, contact)
+        if frame.type == frames.RECEIPT and not from_me:
+            status = STATUS_READ if data["status"] == frames.RECEIPT_READ else STATUS_DELIVERED
+            return None, lambda: self._receipt(contact.sid, data["ids"], status)
+        if frame.type == frames.TYPING and not from_me:
+            return None, lambda: self._emit(ev.TypingChanged(contact.sid, sender, data["typing"]))
+        if frame.type == frames.DELETE:
+            return None, lambda: self._unsent(data["id"], contact.sid, "me" if from_me else "other")
+        return None, None
+
+    def _emit(self, event: object) -> defer.Deferred[None]:
+        self.events.emit(event)
+        return defer.succeed(None)
+
+    @defer.inlineCallbacks
+    def _received(self, message: StoredMessage, contact: Contact) -> Any:
+        self.events.emit(ev.MessageReceived(message, contact.peer_user_id))
+        yield self._queue(contact.peer_user_id, Frame(
+            frames.RECEIPT, contact.sid, {"ids": [message.id],
+                                          "status": frames.RECEIPT_DELIVERED}),
+            copy_to_own=False)
+
+    @defer.inlineCallbacks
+    def _receipt(self, sid: str, ids: list[str], status: int) -> Any:
+        for message_id in (yield self.store.raise_status(sid, ids, status)):
+            self.events.emit(ev.MessageUpdated(message_id, status))
+
+    @defer.inlineCallbacks
+    def _unsent(self, message_id: str, sid: str, sender: str) -> Any:
+        if (yield self.store.delete_message(message_id, sid, sender)):
+            self.events.emit(ev.MessageDeleted(message_id, sid))
+
+    @defer.inlineCallbacks
+    def _friend_frame(self, frame: Frame, sender: str, from_me: bool) -> Any:
+        data = frame.data
+        if from_me:  # my other device's request or answer: mirror it here
+            email = normalise_email(str(data.get("to_email", "")))
+            peer = frame.to
+            if user_id_for_email(email) != peer:
+                return
+            if frame.type == frames.FRIEND_REQUEST:
+                yield self.store.set_request(Request(peer, email, "", "out", "pending",
+                                                     _now_ms()))
+            elif frame.type == frames.FRIEND_ACCEPT:
+                yield self._become_contacts(peer, email, "")
+                yield self._answer_request(peer, "in", "accepted")
+            else:
+                yield self._answer_request(peer, "in", "denied")
+            return
+        email = normalise_email(data["email"])
+        if user_id_for_email(email) != sender or frame.sid != session_id(email, self.me.email):
+            self.log.warn("ignoring a friend frame whose email does not match its sender")
+            return
+        if frame.type == frames.FRIEND_REQUEST:
+            if sender in self.contacts:
+                return  # already friends (a repeat, or my other device accepted)
+            yield self.store.set_request(Request(sender, email, data["name"], "in", "pending",
+                                                 _now_ms()))
+            self.events.emit(ev.FriendRequestReceived(sender, email, data["name"]))
+        elif frame.type == frames.FRIEND_ACCEPT:
+            outgoing = yield self._request_with(sender, "out")
+            if outgoing is None and sender not in self.contacts:
+                return  # nobody asked
+            yield self._become_contacts(sender, email, data["name"])
+            yield self._answer_request(sender, "out", "accepted")
+            self.events.emit(ev.FriendRequestAnswered(sender, email, True,
+                                                      self.contacts[sender].sid))
+        else:
+            if (yield self._request_with(sender, "out")) is not None:
+                yield self._answer_request(sender, "out", "denied")
+                self.events.emit(ev.FriendRequestAnswered(sender, email, False, None))
+
+    @defer.inlineCallbacks
+    def _request_with(self, peer: str, direction: str) -> Any:
+        for request in (yield self.store.requests()):
+            if request.user_id == peer and request.direction == direction:
+                return request
+        return None
+
+    @defer.inlineCallbacks
+    def _answer_request(self, peer: str, direction: str, action: str) -> Any:
+        request = yield self._request_with(peer, direction)
+        if request is not None:
+            yield self.store.set_request(Request(peer, request.email, request.name, direction,
+                                                 action, _now_ms()))
+
+    # --- acks are batched: the relay deletes an envelope only after we stored it ------------
+
+    def _ack(self, envelope_id: str) -> None:
+        self._acks.append(envelope_id)
+        if self._ack_call is None or not self._ack_call.active():
+            self._ack_call = self.reactor.callLater(0.05, self._send_acks)
+
+    def _send_acks(self) -> None:
+        ids, self._acks = self._acks[:1000], self._acks[1000:]
+        session = self.connection.session
+        if session is None or not ids:
+            return  # unacked envelopes come again from the mailbox and are skipped as seen
+        session.call(uris.MAILBOX_ACK, ids).addErrback(
+            lambda f: self.log.info("ack failed; the relay will re-deliver: {e}", e=f.value))
+        if self._acks:
+            self._ack_call = self.reactor.callLater(0, self._send_acks)
+
+
+@defer.inlineCallbacks
+def _leave(session: Any) -> Any:
+    if session.is_attached():
+        session.leave()
+    yield session.disconnected

@@ -1,0 +1,118 @@
+"""What the client core tells its users (the GUI, the CLI, bots): typed events.
+
+Subscribe with `client.events.subscribe(callback)` (every event) or
+`subscribe(callback, MessageReceived)` (one kind). Callbacks run on the
+reactor thread and must not block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+from twisted.logger import Logger
+
+from securechat.client.storage import StoredMessage
+
+E = TypeVar("E")
+
+
+@attrs.frozen
+class MessageReceived:
+    message: StoredMessage
+    peer_user_id: str
+
+
+@attrs.frozen
+class MessageSent:
+    """My own message, optimistically stored (status pending) or synced from my other device."""
+
+    message: StoredMessage
+
+
+@attrs.frozen
+class MessageUpdated:
+    message_id: str
+    status: int  # storage.STATUS_*
+
+
+@attrs.frozen
+class MessageDeleted:
+    message_id: str
+    sid: str
+
+
+@attrs.frozen
+class TypingChanged:
+    sid: str
+    peer_user_id: str
+    typing: bool
+
+
+@attrs.frozen
+class PresenceChanged:
+    peer_user_id: str
+    device_id: str
+    online: bool
+
+
+@attrs.frozen
+class FriendRequestReceived:
+    peer_user_id: str
+    email: str
+    name: str
+
+
+@attrs.frozen
+class FriendRequestAnswered:
+    peer_user_id: str
+    email: str
+    accepted: bool
+    sid: str | None
+
+
+@attrs.frozen
+class IdentityKeyChanged:
+    """A contact's account key changed: sending to them waits until the user accepts it."""
+
+    peer_user_id: str
+    email: str
+
+
+@attrs.frozen
+class ConnectionStateChanged:
+    state: str  # "connecting" | "online" | "offline" | "failed"
+    reason: str | None = None
+    retry_in: float | None = None
+
+
+@attrs.frozen
+class EnvelopeRejected:
+    """An envelope that could not be decrypted or parsed; logged, never shown."""
+
+    envelope_id: str
+    from_user: str
+    reason: str
+
+
+class EventBus:
+    log = Logger()
+
+    def __init__(self) -> None:
+        self._subscribers: list[tuple[Callable[[Any], None], type | None]] = []
+
+    def subscribe(self, callback: Callable[[E], None], kind: type[E] | None = None) -> None:
+        self._subscribers.append((callback, kind))
+
+    def unsubscribe(self, callback: Callable[[Any], None]) -> None:
+        self._subscribers = [s for s in self._subscribers if s[0] is not callback]
+
+    def emit(self, event: object) -> None:
+        for callback, kind in list(self._subscribers):
+            if kind is None or isinstance(event, kind):
+                try:
+                    callback(event)
+                except Exception:
+                    self.log.failure("an event subscriber failed on {event}",
+                                     event=type(event).__name__)

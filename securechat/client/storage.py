@@ -1,0 +1,363 @@
+"""One account's local database: the spec's tables, Olm state and the outbox.
+
+One SQLite file per account (WAL), driven from its own thread by
+`SerialDatabase`. Olm pickles are encrypted by vodozemac with the device's
+local key before they reach this file. Schema changes are numbered
+migrations run in order (PRAGMA user_version).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from twisted.internet import defer
+
+from securechat.sqlite import SerialDatabase
+
+STATUS_PENDING, STATUS_SENT, STATUS_DELIVERED, STATUS_READ = 0, 1, 2, 3
+
+MIGRATIONS = [
+    """
+    CREATE TABLE me (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        email TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        public_name TEXT NOT NULL DEFAULT '', name_version INTEGER NOT NULL DEFAULT 0,
+        avatar_version INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        sid TEXT PRIMARY KEY,
+        peer_user_id TEXT NOT NULL UNIQUE,
+        peer_email TEXT NOT NULL,
+        peer_name TEXT NOT NULL DEFAULT '',
+        peer_name_ver INTEGER NOT NULL DEFAULT 0,
+        alias_name TEXT, notes TEXT,
+        alias_timestamp INTEGER NOT NULL DEFAULT 0,
+        last_manifest_sync INTEGER NOT NULL DEFAULT 0,
+        peer_identity_key TEXT NOT NULL,       -- pinned account key (base64)
+        changed_identity_key TEXT,             -- a new key seen, not yet accepted
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY, sid TEXT NOT NULL, sender TEXT NOT NULL,
+        text TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'text',
+        timestamp INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,
+        is_read INTEGER NOT NULL DEFAULT 0, reply_to TEXT
+    );
+    CREATE INDEX messages_by_session ON messages(sid, timestamp, id);
+    CREATE TABLE blocked_users (
+        user_id TEXT PRIMARY KEY, email TEXT NOT NULL,
+        action TEXT NOT NULL DEFAULT 'block', timestamp INTEGER NOT NULL
+    );
+    CREATE TABLE pending_requests (
+        user_id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+        direction TEXT NOT NULL, action TEXT NOT NULL DEFAULT 'pending',
+        timestamp INTEGER NOT NULL
+    );
+    CREATE TABLE devices (
+        user_id TEXT NOT NULL, device_id TEXT NOT NULL, identity_key TEXT NOT NULL,
+        signing_key TEXT NOT NULL, PRIMARY KEY (user_id, device_id)
+    );
+    CREATE TABLE olm_account (id INTEGER PRIMARY KEY CHECK (id = 1), pickle TEXT NOT NULL);
+    CREATE TABLE olm_sessions (
+        device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, pickle TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL,
+        frame BLOB NOT NULL, message_id TEXT
+    );
+    CREATE TABLE seen_envelopes (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+    CREATE TABLE identity_keys (user_id TEXT PRIMARY KEY, identity_key TEXT NOT NULL);
+    """,
+]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+
+@attrs.frozen
+class Me:
+    email: str
+    user_id: str
+    device_id: str
+    public_name: str
+    name_version: int
+    avatar_version: int
+
+
+@attrs.frozen
+class Contact:
+    sid: str
+    peer_user_id: str
+    peer_email: str
+    peer_name: str
+    alias_name: str | None
+    peer_identity_key: str
+    changed_identity_key: str | None
+
+    @property
+    def display_name(self) -> str:
+        return self.alias_name or self.peer_name or self.peer_email
+
+
+@attrs.frozen
+class StoredMessage:
+    id: str
+    sid: str
+    sender: str  # "me" or "other"
+    text: str
+    type: str
+    timestamp: int
+    status: int
+    is_read: bool
+    reply_to: str | None
+
+
+@attrs.frozen
+class Request:
+    user_id: str
+    email: str
+    name: str
+    direction: str  # "in" or "out"
+    action: str  # pending | accepted | denied
+    timestamp: int
+
+
+_CONTACT_COLUMNS = ("sid, peer_user_id, peer_email, peer_name, alias_name, peer_identity_key, "
+                    "changed_identity_key")
+_MESSAGE_COLUMNS = "id, sid, sender, text, type, timestamp, status, is_read, reply_to"
+
+
+class AccountStore:
+    """Every read and write of one account's local state, as Deferreds."""
+
+    def __init__(self, path: str, reactor: Any) -> None:
+        self._db = SerialDatabase(path, reactor, _migrate, name="client-sqlite")
+        self.run = self._db.run
+
+    def start(self) -> defer.Deferred[None]:
+        return self._db.start()
+
+    def stop(self) -> defer.Deferred[None]:
+        return self._db.stop()
+
+    # --- me ------------------------------------------------------------------------
+
+    def set_me(self, email: str, user_id: str, device_id: str) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO me (id, email, user_id, device_id) VALUES (1,?,?,?)",
+            (email, user_id, device_id)) and None)
+
+    def me(self) -> defer.Deferred[Me | None]:
+        def q(c: sqlite3.Connection) -> Me | None:
+            row = c.execute("SELECT email, user_id, device_id, public_name, name_version, "
+                            "avatar_version FROM me").fetchone()
+            return Me(*row) if row else None
+        return self.run(q)
+
+    # --- olm -----------------------------------------------------------------------
+
+    def save_olm_account(self, pickle: str) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO olm_account VALUES (1, ?)", (pickle,)) and None)
+
+    def olm_account(self) -> defer.Deferred[str | None]:
+        def q(c: sqlite3.Connection) -> str | None:
+            row = c.execute("SELECT pickle FROM olm_account").fetchone()
+            return row[0] if row else None
+        return self.run(q)
+
+    def olm_sessions(self) -> defer.Deferred[list[tuple[str, str, str]]]:
+        return self.run(lambda c: c.execute(
+            "SELECT device_id, user_id, pickle FROM olm_sessions").fetchall())
+
+    # --- devices of other users -----------------------------------------------------
+
+    def known_devices(self) -> defer.Deferred[list[tuple[str, str, str, str]]]:
+        return self.run(lambda c: c.execute(
+            "SELECT user_id, device_id, identity_key, signing_key FROM devices").fetchall())
+
+    def replace_devices(self, user_id: str,
+                        devices: Sequence[tuple[str, str, str]]) -> defer.Deferred[None]:
+        """Set a user's verified devices; sessions with devices now gone are dropped."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM devices WHERE user_id=?", (user_id,))
+            c.executemany("INSERT INTO devices VALUES (?,?,?,?)",
+                          [(user_id, d, ik, sk) for d, ik, sk in devices])
+            keep = [d for d, _, _ in devices]
+            c.execute(f"DELETE FROM olm_sessions WHERE user_id=? AND device_id NOT IN "  # noqa: S608
+                      f"({','.join('?' * len(keep))})", (user_id, *keep))
+        return self.run(q)
+
+    def identity_keys(self) -> defer.Deferred[dict[str, str]]:
+        """Account keys pinned on first use (TOFU), by user id."""
+        return self.run(lambda c: dict(
+            c.execute("SELECT user_id, identity_key FROM identity_keys")))
+
+    def pin_identity_key(self, user_id: str, key: str) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO identity_keys VALUES (?,?)", (user_id, key)) and None)
+
+    # --- contacts -----------------------------------------------------------------------
+
+    def contacts(self) -> defer.Deferred[list[Contact]]:
+        return self.run(lambda c: [Contact(*r) for r in c.execute(
+            f"SELECT {_CONTACT_COLUMNS} FROM sessions ORDER BY sid DESC")])  # noqa: S608
+
+    def add_contact(self, sid: str, user_id: str, email: str, name: str, identity_key: str,
+                    now: int) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR IGNORE INTO sessions (sid, peer_user_id, peer_email, peer_name, "
+            "peer_identity_key, created) VALUES (?,?,?,?,?,?)",
+            (sid, user_id, email, name, identity_key, now)) and None)
+
+    def set_changed_identity_key(self, user_id: str, key: str | None) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "UPDATE sessions SET changed_identity_key=? WHERE peer_user_id=?",
+            (key, user_id)) and None)
+
+    def accept_identity_key(self, user_id: str) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "UPDATE sessions SET peer_identity_key=changed_identity_key, "
+            "changed_identity_key=NULL WHERE peer_user_id=? AND changed_identity_key IS NOT NULL",
+            (user_id,)) and None)
+
+    # --- requests and blocks ---------------------------------------------------------------
+
+    def set_request(self, r: Request) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO pending_requests VALUES (?,?,?,?,?,?)",
+            (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp)) and None)
+
+    def requests(self) -> defer.Deferred[list[Request]]:
+        return self.run(lambda c: [Request(*r) for r in c.execute(
+            "SELECT * FROM pending_requests ORDER BY timestamp")])
+
+    def set_blocked(self, user_id: str, email: str, blocked: bool,
+                    now: int) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO blocked_users VALUES (?,?,?,?)",
+            (user_id, email, "block" if blocked else "unblock", now)) and None)
+
+    def blocked(self) -> defer.Deferred[set[str]]:
+        return self.run(lambda c: {r[0] for r in c.execute(
+            "SELECT user_id FROM blocked_users WHERE action='block'")})
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def messages(self, sid: str, limit: int = 50,
+                 before: tuple[int, str] | None = None) -> defer.Deferred[list[StoredMessage]]:
+        """Newest `limit` messages before `before` (timestamp, id), returned oldest first."""
+        def q(c: sqlite3.Connection) -> list[StoredMessage]:
+            ts, mid = before or (2**63 - 1, "")
+            rows = c.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE sid=? AND "  # noqa: S608
+                "(timestamp < ? OR (timestamp = ? AND id < ?)) "
+                "ORDER BY timestamp DESC, id DESC LIMIT ?", (sid, ts, ts, mid, limit)).fetchall()
+            return [StoredMessage(*r) for r in reversed(rows)]
+        return self.run(q)
+
+    def message(self, message_id: str) -> defer.Deferred[StoredMessage | None]:
+        def q(c: sqlite3.Connection) -> StoredMessage | None:
+            row = c.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id=?",  # noqa: S608
+                            (message_id,)).fetchone()
+            return StoredMessage(*row) if row else None
+        return self.run(q)
+
+    def unread_count(self, sid: str) -> defer.Deferred[int]:
+        return self.run(lambda c: c.execute(
+            "SELECT COUNT(*) FROM messages WHERE sid=? AND sender='other' AND is_read=0",
+            (sid,)).fetchone()[0])
+
+    def mark_read(self, sid: str) -> defer.Deferred[list[str]]:
+        """Mark the session's received messages read; returns the ids newly read."""
+        def q(c: sqlite3.Connection) -> list[str]:
+            ids = [r[0] for r in c.execute(
+                "SELECT id FROM messages WHERE sid=? AND sender='other' AND is_read=0", (sid,))]
+            c.execute("UPDATE messages SET is_read=1 WHERE sid=? AND sender='other'", (sid,))
+            return ids
+        return self.run(q)
+
+    def raise_status(self, sid: str, ids: Sequence[str],
+                     status: int) -> defer.Deferred[list[str]]:
+        """Move my messages' ticks forward (never back); returns the ids that changed."""
+        def q(c: sqlite3.Connection) -> list[str]:
+            changed = []
+            for mid in ids:
+                if c.execute("UPDATE messages SET status=? WHERE id=? AND sid=? AND sender='me' "
+                             "AND status<?", (status, mid, sid, status)).rowcount:
+                    changed.append(mid)
+            return changed
+        return self.run(q)
+
+    def delete_message(self, message_id: str, sid: str,
+                       sender: str) -> defer.Deferred[bool]:
+        """Hard delete (no placeholder) of a message of this session and sender."""
+        return self.run(lambda c: bool(c.execute(
+            "DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
+            (message_id, sid, sender)).rowcount))
+
+    # --- the receive path: one transaction per envelope -------------------------------------------
+
+    def receive(self, envelope_id: str, now: int, session_pickle: tuple[str, str, str] | None,
+                account_pickle: str | None, message: StoredMessage | None) -> defer.Deferred[bool]:
+        """Record an envelope as handled, with the Olm state it advanced and the message
+        it carried, atomically. Returns False if it was already handled (a replay)."""
+        def q(c: sqlite3.Connection) -> bool:
+            if c.execute("INSERT OR IGNORE INTO seen_envelopes VALUES (?,?)",
+                         (envelope_id, now)).rowcount == 0:
+                return False
+            if session_pickle is not None:
+                c.execute("INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", session_pickle)
+            if account_pickle is not None:
+                c.execute("INSERT OR REPLACE INTO olm_account VALUES (1, ?)", (account_pickle,))
+            if message is not None:
+                c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
+                          "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message))
+            return True
+        return self.run(q)
+
+    def seen(self, envelope_id: str) -> defer.Deferred[bool]:
+        return self.run(lambda c: c.execute(
+            "SELECT 1 FROM seen_envelopes WHERE id=?", (envelope_id,)).fetchone() is not None)
+
+    # --- the send path -----------------------------------------------------------------------
+
+    def queue(self, recipient: str, frame: bytes,
+              message: StoredMessage | None) -> defer.Deferred[int]:
+        """Store a message (optimistically) and its frame in the outbox, atomically."""
+        def q(c: sqlite3.Connection) -> int:
+            if message is not None:
+                c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
+                          "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message))
+            return int(c.execute("INSERT INTO outbox (recipient, frame, message_id) VALUES "
+                                 "(?,?,?)", (recipient, frame,
+                                             message.id if message else None)).lastrowid or 0)
+        return self.run(q)
+
+    def outbox(self) -> defer.Deferred[list[tuple[int, str, bytes, str | None]]]:
+        return self.run(lambda c: c.execute(
+            "SELECT seq, recipient, frame, message_id FROM outbox ORDER BY seq").fetchall())
+
+    def sent(self, seq: int, sessions: Sequence[tuple[str, str, str]],
+             message_id: str | None) -> defer.Deferred[None]:
+        """The relay accepted an outbox entry: drop it, keep the ratchets it advanced."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+            c.executemany("INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", sessions)
+            if message_id is not None:
+                c.execute("UPDATE messages SET status=? WHERE id=? AND status<?",
+                          (STATUS_SENT, message_id, STATUS_SENT))
+        return self.run(q)
+
+    def save_sessions(self, sessions: Sequence[tuple[str, str, str]]) -> defer.Deferred[None]:
+        return self.run(lambda c: c.executemany(
+            "INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", sessions) and None)
+
+    def drop_outbox(self, seq: int) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute("DELETE FROM outbox WHERE seq=?", (seq,)) and None)

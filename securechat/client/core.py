@@ -13,6 +13,7 @@ outbox keeps what the relay has not accepted yet, across crashes.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import time
@@ -77,6 +78,15 @@ def _unb64(text: str) -> bytes:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_id_counter = itertools.count()
+
+
+def new_message_id(timestamp_ms: int) -> str:
+    """Time-ordered ids (like UUIDv7): messages with equal timestamps still sort in the
+    order this device created them, and ids never collide across devices."""
+    return f"{timestamp_ms:012x}{next(_id_counter) % 65536:04x}{os.urandom(8).hex()}"
 
 
 class KdfCost:
@@ -414,7 +424,8 @@ class SecureChatClient:
             raise ClientError("the message is empty")
         if len(text) > frames.MAX_TEXT:
             raise ClientError("the message is too long")
-        message = StoredMessage(uuid.uuid4().hex, contact.sid, "me", text, "text", _now_ms(),
+        now = _now_ms()
+        message = StoredMessage(new_message_id(now), contact.sid, "me", text, "text", now,
                                 STATUS_PENDING, True, reply_to)
         frame = Frame(frames.MSG, contact.sid, {"id": message.id, "text": text,
                                                 "timestamp": message.timestamp,
@@ -496,8 +507,9 @@ class SecureChatClient:
             frame = frames.parse(entry["frame"].encode())
             try:
                 pickles = yield self._deliver(recipient, frame, entry["own"])
-            except IdentityKeyChangedError:
-                continue  # waits for the user to accept the new key
+            except ClientError as e:  # a changed key to accept, no reachable device...
+                self.log.info("outbox entry waits: {why}", why=str(e))
+                continue
             except ApplicationError as e:
                 if e.error in (uris.ERR_NO_SUCH_ACCOUNT, uris.ERR_INVALID_ARGUMENT,
                                uris.ERR_PAYLOAD_TOO_LARGE):
@@ -752,6 +764,8 @@ class SecureChatClient:
             elif frame.type == frames.FRIEND_ACCEPT:
                 yield self._become_contacts(peer, email, "")
                 yield self._answer_request(peer, "in", "accepted")
+                self.events.emit(ev.FriendRequestAnswered(peer, email, True,
+                                                          self.contacts[peer].sid))
             else:
                 yield self._answer_request(peer, "in", "denied")
             return

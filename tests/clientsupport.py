@@ -1,0 +1,135 @@
+"""Clients of the real core against the real relay, and waiting on their events."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer, reactor
+
+from securechat.client import events as ev
+from securechat.client.core import KdfCost, SecureChatClient
+from tests.support import RelayTestCase
+
+FAST = KdfCost(memory_kib=8192, iterations=1)  # the relay's minimum: fast tests
+
+
+class EventLog:
+    """Records a client's events; `wait_for` fires on the first match, past or future."""
+
+    def __init__(self, client: SecureChatClient) -> None:
+        self.events: list[Any] = []
+        self._waiters: list[tuple[type, Callable[[Any], bool], defer.Deferred[Any]]] = []
+        client.events.subscribe(self._record)
+
+    def _record(self, event: Any) -> None:
+        self.events.append(event)
+        for waiter in list(self._waiters):
+            kind, match, d = waiter
+            if isinstance(event, kind) and match(event):
+                self._waiters.remove(waiter)
+                d.callback(event)
+
+    def wait_for(self, kind: type, match: Callable[[Any], bool] = lambda e: True,
+                 since: int = 0) -> defer.Deferred[Any]:
+        for event in self.events[since:]:
+            if isinstance(event, kind) and match(event):
+                return defer.succeed(event)
+        d: defer.Deferred[Any] = defer.Deferred()
+        self._waiters.append((kind, match, d))
+        return d
+
+    def mark(self) -> int:
+        """A position: `wait_for(..., since=mark)` ignores what came before."""
+        return len(self.events)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+class ClientTestCase(RelayTestCase):
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        yield super().setUp()
+        self.data = os.path.abspath(self.mktemp())
+        self.clients: list[SecureChatClient] = []
+        self.logs: dict[int, EventLog] = {}
+
+    @defer.inlineCallbacks
+    def tearDown(self) -> Any:
+        for client in self.clients:
+            yield client.stop()
+        yield super().tearDown()
+
+    def _track(self, client: SecureChatClient) -> SecureChatClient:
+        self.clients.append(client)
+        self.logs[id(client)] = EventLog(client)
+        return client
+
+    def log(self, client: SecureChatClient) -> EventLog:
+        return self.logs[id(client)]
+
+    def device_dir(self, name: str) -> str:
+        return os.path.join(self.data, name)
+
+    @defer.inlineCallbacks
+    def register(self, name: str, email: str, password: str = "pw-" + "x" * 10) -> Any:
+        client, _ = yield SecureChatClient.register(
+            reactor, self.device_dir(name), self.url, email, password, name, FAST)
+        return self._track(client)
+
+    @defer.inlineCallbacks
+    def login(self, name: str, email: str, password: str = "pw-" + "x" * 10) -> Any:
+        client = yield SecureChatClient.login(reactor, self.device_dir(name), self.url, email,
+                                              password, FAST)
+        return self._track(client)
+
+    @defer.inlineCallbacks
+    def reopen(self, client: SecureChatClient, name: str,
+               password: str = "pw-" + "x" * 10) -> Any:
+        """Stop a client and open its account again from disk, as after a restart."""
+        yield client.stop()
+        self.clients.remove(client)
+        again = yield SecureChatClient.open(reactor, self.device_dir(name), self.url,
+                                            client.me.email, password)
+        return self._track(again)
+
+    @defer.inlineCallbacks
+    def online(self, *clients: SecureChatClient) -> Any:
+        for client in clients:
+            mark = self.log(client).mark()
+            client.start()
+            yield self.log(client).wait_for(ev.ConnectionStateChanged,
+                                            lambda e: e.state == "online", since=mark)
+            # Caught up: the mailbox is drained and the outbox flushed.
+            yield client.flush_outbox()
+
+    @defer.inlineCallbacks
+    def befriend(self, a: SecureChatClient, b: SecureChatClient,
+                 *others_of_a: SecureChatClient) -> Any:
+        """a asks, b accepts; waits until a and a's other devices know b as a contact."""
+        marks = {id(c): self.log(c).mark() for c in (a, b, *others_of_a)}
+        yield a.add_friend(b.me.email)
+        yield self.log(b).wait_for(ev.FriendRequestReceived, since=marks[id(b)])
+        yield b.accept_friend(a.me.user_id)
+        yield self.log(a).wait_for(ev.FriendRequestAnswered, since=marks[id(a)])
+        for other in others_of_a:
+            yield self.wait_until(other, lambda o=other: b.me.user_id in o.contacts)
+
+    @defer.inlineCallbacks
+    def wait_until(self, client: SecureChatClient, condition: Callable[[], bool]) -> Any:
+        """Wait for a condition that changes when the client handles an event."""
+        while not condition():
+            d: defer.Deferred[None] = defer.Deferred()
+
+            def any_event(_: Any, d: defer.Deferred[None] = d) -> None:
+                if not d.called:
+                    d.callback(None)
+
+            client.events.subscribe(any_event)
+            try:
+                if not condition():
+                    yield d
+            finally:
+                client.events.unsubscribe(any_event)

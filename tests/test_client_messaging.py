@@ -1,0 +1,109 @@
+"""The client core end to end: friends, messages, ticks, typing, unsend, several devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from securechat.client import events as ev
+from securechat.client.storage import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from tests.clientsupport import ClientTestCase
+
+
+class TwoDevicesAndAFriendTests(ClientTestCase):
+    """Alice has a laptop and a phone; Bob has one device."""
+
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        yield super().setUp()
+        self.laptop = yield self.register("alice-laptop", "alice@example.org")
+        self.phone = yield self.login("alice-phone", "alice@example.org")
+        self.bob = yield self.register("bob", "bob@example.org")
+        yield self.online(self.laptop, self.phone, self.bob)
+        yield self.befriend(self.laptop, self.bob, self.phone)
+
+    @defer.inlineCallbacks
+    def test_friendship_is_known_on_every_device_with_the_same_sid(self) -> Any:
+        alice_sid = self.laptop.contacts[self.bob.me.user_id].sid
+        self.assertEqual(self.phone.contacts[self.bob.me.user_id].sid, alice_sid)
+        self.assertEqual(self.bob.contacts[self.laptop.me.user_id].sid, alice_sid)
+        requests = yield self.bob.requests()
+        self.assertEqual([(r.direction, r.action) for r in requests], [("in", "accepted")])
+        self.assertEqual(self.laptop.safety_number(self.bob.me.user_id),
+                         self.bob.safety_number(self.laptop.me.user_id))
+        self.assertEqual(len(self.bob.safety_number(self.laptop.me.user_id)), 60)
+
+    @defer.inlineCallbacks
+    def test_messages_reach_every_device_both_ways(self) -> Any:
+        bob_log, phone_log = self.log(self.bob), self.log(self.phone)
+        sent = yield self.laptop.send_text(self.bob.me.user_id, "hi Bob")
+        got = yield bob_log.wait_for(ev.MessageReceived)
+        self.assertEqual((got.message.id, got.message.text), (sent.id, "hi Bob"))
+        self.assertEqual(got.peer_user_id, self.laptop.me.user_id)
+        # Alice's phone gets her own message as hers.
+        copy = yield phone_log.wait_for(ev.MessageSent, lambda e: e.message.id == sent.id)
+        self.assertEqual(copy.message.sender, "me")
+        reply = yield self.bob.send_text(self.laptop.me.user_id, "hi Alice", reply_to=sent.id)
+        for device in (self.laptop, self.phone):
+            got = yield self.log(device).wait_for(ev.MessageReceived)
+            self.assertEqual((got.message.text, got.message.reply_to), ("hi Alice", sent.id))
+        history = yield self.phone.messages(self.bob.me.user_id)
+        self.assertEqual([(m.sender, m.text) for m in history],
+                         [("me", "hi Bob"), ("other", "hi Alice")])
+        self.assertEqual(history[1].id, reply.id)
+
+    @defer.inlineCallbacks
+    def test_ticks_go_sent_then_delivered_then_read(self) -> Any:
+        log = self.log(self.laptop)
+        sent = yield self.laptop.send_text(self.bob.me.user_id, "tick tock")
+        for status in (STATUS_SENT, STATUS_DELIVERED):
+            yield log.wait_for(ev.MessageUpdated,
+                               lambda e, s=status: (e.message_id, e.status) == (sent.id, s))
+        self.assertEqual((yield self.bob.unread_count(self.laptop.me.user_id)), 1)
+        read_ids = yield self.bob.mark_read(self.laptop.me.user_id)
+        self.assertEqual(read_ids, [sent.id])
+        self.assertEqual((yield self.bob.unread_count(self.laptop.me.user_id)), 0)
+        yield log.wait_for(ev.MessageUpdated, lambda e: (e.message_id, e.status)
+                           == (sent.id, STATUS_READ))
+        stored = yield self.laptop.store.message(sent.id)
+        self.assertEqual(stored.status, STATUS_READ)
+
+    @defer.inlineCallbacks
+    def test_typing_indicator(self) -> Any:
+        yield self.bob.send_typing(self.laptop.me.user_id, True)
+        event = yield self.log(self.laptop).wait_for(ev.TypingChanged)
+        self.assertEqual((event.peer_user_id, event.typing), (self.bob.me.user_id, True))
+
+    @defer.inlineCallbacks
+    def test_unsend_removes_the_message_on_every_device(self) -> Any:
+        sent = yield self.laptop.send_text(self.bob.me.user_id, "oops")
+        yield self.log(self.bob).wait_for(ev.MessageReceived)
+        yield self.log(self.phone).wait_for(ev.MessageSent, lambda e: e.message.id == sent.id)
+        yield self.laptop.delete_message(sent.id)
+        for device in (self.bob, self.phone):
+            yield self.log(device).wait_for(ev.MessageDeleted, lambda e: e.message_id == sent.id)
+        for device, peer in ((self.bob, self.laptop), (self.phone, self.bob),
+                             (self.laptop, self.bob)):
+            self.assertEqual((yield device.messages(peer.me.user_id)), [])
+
+    @defer.inlineCallbacks
+    def test_deleting_a_received_message_is_local_only(self) -> Any:
+        sent = yield self.laptop.send_text(self.bob.me.user_id, "keep this")
+        yield self.log(self.bob).wait_for(ev.MessageReceived)
+        yield self.bob.delete_message(sent.id)
+        self.assertEqual((yield self.bob.messages(self.laptop.me.user_id)), [])
+        yield self.laptop.flush_outbox()
+        history = yield self.laptop.messages(self.bob.me.user_id)
+        self.assertEqual([m.text for m in history], ["keep this"])
+
+    @defer.inlineCallbacks
+    def test_history_pages_by_timestamp_then_id(self) -> Any:
+        sent = []
+        for i in range(5):
+            sent.append((yield self.laptop.send_text(self.bob.me.user_id, f"m{i}")))
+        newest = yield self.laptop.messages(self.bob.me.user_id, limit=2)
+        self.assertEqual([m.text for m in newest], ["m3", "m4"])
+        older = yield self.laptop.messages(self.bob.me.user_id, limit=10,
+                                           before=(newest[0].timestamp, newest[0].id))
+        self.assertEqual([m.text for m in older], ["m0", "m1", "m2"])

@@ -100,10 +100,7 @@ class ClientTestCase(RelayTestCase):
         for client in clients:
             mark = self.log(client).mark()
             client.start()
-            yield self.log(client).wait_for(ev.ConnectionStateChanged,
-                                            lambda e: e.state == "online", since=mark)
-            # Caught up: the mailbox is drained and the outbox flushed.
-            yield client.flush_outbox()
+            yield self.log(client).wait_for(ev.CaughtUp, since=mark)
 
     @defer.inlineCallbacks
     def befriend(self, a: SecureChatClient, b: SecureChatClient,

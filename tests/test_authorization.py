@@ -98,7 +98,7 @@ class AuthorizationTests(RelayTestCase):
         laptop, _ = yield self.online(self.alice_laptop)
         yield laptop.call(uris.DEVICE_REMOVE, "alice-phone")
         details = yield phone_session.left
-        self.assertEqual(details.reason, "sc.close.device_removed")
+        self.assertEqual(details.reason, uris.CLOSE_DEVICE_REMOVED)
         refusal = yield self.refused(phone.key)
         self.assertEqual(refusal.reason, uris.ERR_NO_SUCH_DEVICE)
 

@@ -13,6 +13,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 
 from securechat.client.wamp import Anonymous, JoinRefused, connect
+from securechat.protocol import uris
 from securechat.relay import devcert, testing
 from tests.support import RelayTestCase
 
@@ -120,7 +121,7 @@ class TLSTests(RelayTestCase):
         with self.assertRaises(JoinRefused) as caught:
             yield connect(reactor, f"wss://127.0.0.1:{self.port}", Anonymous(),
                           endpoint=endpoint)
-        self.assertEqual(caught.exception.reason, "sc.error.connection_failed")
+        self.assertEqual(caught.exception.reason, uris.ERR_CONNECTION_FAILED)
 
 
 class DevcertTests(unittest.TestCase):

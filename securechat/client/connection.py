@@ -23,7 +23,7 @@ from securechat.client.wamp import JoinRefused, RelaySession
 from securechat.protocol import uris
 
 # Refusals that retrying cannot fix.
-FATAL = frozenset({uris.ERR_NO_SUCH_DEVICE, uris.ERR_WRONG_KEY, "sc.close.device_removed"})
+FATAL = frozenset({uris.ERR_NO_SUCH_DEVICE, uris.ERR_WRONG_KEY, uris.CLOSE_DEVICE_REMOVED})
 
 
 class Backoff:
@@ -170,6 +170,7 @@ class ConnectionMachine:
         self._emit(ConnectionStateChanged("offline", "stopped"))
 
     idle.upon(start, enter=connecting, outputs=[_dial])
+    idle.upon(stop, enter=stopped, outputs=[])
     connecting.upon(joined, enter=online, outputs=[_went_online])
     connecting.upon(failed, enter=waiting, outputs=[_schedule_retry])
     connecting.upon(refused, enter=stopped, outputs=[_report_refusal])

@@ -292,6 +292,7 @@ class SecureChatClient:
                 if not page["more"]:
                     break
             yield self.flush_outbox()
+            self.events.emit(ev.CaughtUp())
         except (TransportLost, ApplicationError) as e:
             self.log.info("connection lost while catching up: {error}", error=type(e).__name__)
 

@@ -88,6 +88,11 @@ class ConnectionStateChanged:
 
 
 @attrs.frozen
+class CaughtUp:
+    """Online and in sync: the mailbox is drained and the outbox flushed."""
+
+
+@attrs.frozen
 class EnvelopeRejected:
     """An envelope that could not be decrypted or parsed; logged, never shown."""
 

@@ -133,10 +133,10 @@ class RelaySession(ApplicationSession):
 
     def onDisconnect(self) -> None:
         if not self.joined.called:
-            self.joined.errback(JoinRefused("sc.error.connection_lost",
+            self.joined.errback(JoinRefused(uris.ERR_CONNECTION_LOST,
                                             "the connection closed before joining"))
         if not self.left.called:
-            self.left.callback(types.CloseDetails("sc.error.connection_lost"))
+            self.left.callback(types.CloseDetails(uris.ERR_CONNECTION_LOST))
         super().onDisconnect()
         self.disconnected.callback(None)
 
@@ -145,12 +145,16 @@ class _ClientProtocol(WampWebSocketClientProtocol):
     """Reports a connection that closes before the WebSocket opens (a failed TLS
     handshake, an HTTP refusal) to the waiting session instead of leaving it hanging."""
 
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.transport.setTcpNoDelay(True)  # see RelayServerProtocol.connectionMade
+
     def onClose(self, wasClean: bool, code: int, reason: str | None) -> None:
         if self._session is None:
             session = self.factory.pending_session
             if not session.joined.called:
                 session.joined.errback(JoinRefused(
-                    "sc.error.connection_failed",
+                    uris.ERR_CONNECTION_FAILED,
                     reason or "the connection closed before the WebSocket opened"))
             if not session.disconnected.called:
                 session.disconnected.callback(None)

@@ -62,12 +62,9 @@ WAMP_NO_SUCH_SUBSCRIPTION = "wamp.error.no_such_subscription"
 WAMP_NO_SUCH_REGISTRATION = "wamp.error.no_such_registration"
 WAMP_PROCEDURE_ALREADY_EXISTS = "wamp.error.procedure_already_exists"
 WAMP_NOT_AUTHORIZED = "wamp.error.not_authorized"
-WAMP_AUTHENTICATION_FAILED = "wamp.error.authentication_failed"
 WAMP_NO_AUTH_METHOD = "wamp.error.no_auth_method"
-WAMP_NO_SUCH_PRINCIPAL = "wamp.error.no_such_principal"
 WAMP_INVALID_ARGUMENT = "wamp.error.invalid_argument"
 WAMP_CANCELED = "wamp.error.canceled"
-WAMP_CLOSE_NORMAL = "wamp.close.normal"
 WAMP_GOODBYE_AND_OUT = "wamp.close.goodbye_and_out"
 WAMP_SYSTEM_SHUTDOWN = "wamp.close.system_shutdown"
 
@@ -89,3 +86,10 @@ ERR_TOO_MANY_PREKEYS = "sc.error.too_many_prekeys"
 ERR_TURN_DISABLED = "sc.error.turn_disabled"
 ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"
 ERR_INTERNAL = "sc.error.internal"
+# Client-side: the connection failed before (or while) joining.
+ERR_CONNECTION_FAILED = "sc.error.connection_failed"
+ERR_CONNECTION_LOST = "sc.error.connection_lost"
+
+# Why the relay ended an established session (GOODBYE reasons).
+CLOSE_REPLACED = "sc.close.replaced"  # the same device connected again
+CLOSE_DEVICE_REMOVED = "sc.close.device_removed"  # the device was removed from its account

@@ -141,7 +141,7 @@ class Accounts:
         self._directory.forget_devices(user_id)
         if not removed:
             refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no device with this id")
-        self._router.kick_device(device_id, "sc.close.device_removed",
+        self._router.kick_device(device_id, uris.CLOSE_DEVICE_REMOVED,
                                  "this device was removed from its account")
         return True
 

@@ -53,6 +53,7 @@ class PendingCall:
     callee: RouterSession | None = None
     invocation: int | None = None  # the callee's INVOCATION request id
     canceled: bool = False
+    progress: bool = False  # the caller asked for progressive results
 
 
 class Dealer:
@@ -90,7 +91,8 @@ class Dealer:
         if reg is None:
             session.send_error(msg, uris.WAMP_NO_SUCH_PROCEDURE, f"no procedure {msg.procedure}")
             return
-        pending = PendingCall(session, msg.request, reg.callee, session.next_request_id())
+        pending = PendingCall(session, msg.request, reg.callee, reg.callee.next_request_id(),
+                              progress=bool(msg.receive_progress))
         self._calls[(session.id, msg.request)] = pending
         self._invocations[(reg.callee.id, pending.invocation)] = pending
         reg.callee.send(wamp.Invocation(
@@ -137,7 +139,8 @@ class Dealer:
         pending.canceled = True
         if pending.callee is not None and pending.invocation is not None:
             self._invocations.pop((pending.callee.id, pending.invocation), None)
-            pending.callee.send(wamp.Interrupt(pending.invocation, mode=msg.mode or "kill"))
+            if msg.mode != "skip":
+                pending.callee.send(wamp.Interrupt(pending.invocation, mode=msg.mode or "kill"))
         session.send(wamp.Error(wamp.Call.MESSAGE_TYPE, msg.request, uris.WAMP_CANCELED,
                                 args=["the call was canceled"]))
 
@@ -148,6 +151,8 @@ class Dealer:
         pending = self._invocations.get(key)
         if pending is None:
             return  # the caller left or canceled
+        if msg.progress and not pending.progress:
+            return  # the caller did not ask for progressive results
         if not msg.progress:
             del self._invocations[key]
             self._calls.pop((pending.caller.id, pending.request), None)

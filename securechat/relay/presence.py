@@ -38,13 +38,13 @@ class Presence:
         if devices is None:
             return
         devices.discard(device_id)
-        if not devices:
-            del self._online[user_id]
         for watcher in self._watchers(user_id):
             self._tell(watcher, uris.PEER_OFFLINE, user_id, [device_id], skip=device_id)
-
-    def online_devices(self, user_id: str) -> set[str]:
-        return self._online.get(user_id, set())
+        if not devices:
+            # Nobody of this user is online: forget the list; a device that
+            # connects declares it again.
+            del self._online[user_id]
+            self._contacts.pop(user_id, None)
 
     # --- procedures --------------------------------------------------------------
 

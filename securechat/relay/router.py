@@ -69,7 +69,7 @@ class Router:
         if previous is not None:
             # One live session per device: the newer one wins (a reconnect
             # that raced the old connection's timeout, say).
-            previous.abort("sc.close.replaced", "this device connected again elsewhere")
+            previous.abort(uris.CLOSE_REPLACED, "this device connected again elsewhere")
         else:
             self.presence.device_online(session.principal.user_id or "", device_id)
 
@@ -97,9 +97,6 @@ class Router:
         session = self._devices.get(device_id)
         if session is not None:
             session.abort(reason, message)
-
-    def is_online(self, device_id: str) -> bool:
-        return device_id in self._devices
 
     def shutdown(self) -> defer.Deferred[Any]:
         """Close every connection; fires when all are gone."""

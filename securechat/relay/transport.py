@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from autobahn.exception import Disconnected
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp.exception import TransportLost
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
@@ -55,7 +56,17 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
         if self._session is None:
             raise TransportLost()
         payload, is_binary = self._serializer.serialize(msg)
-        self.sendMessage(payload, is_binary)
+        try:
+            self.sendMessage(payload, is_binary)
+        except Disconnected:
+            raise TransportLost() from None
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        # autobahn means to set this from its factory option but does so before
+        # reading it, and swallows the error: without it, small EVENTs wait for
+        # delayed ACKs (up to 40 ms) whenever the peer also sends (acks, calls).
+        self.transport.setTcpNoDelay(True)
 
 
 def make_factory(session_factory: Callable[[], Any], config: RelayConfig) -> Any:

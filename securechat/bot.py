@@ -1,0 +1,193 @@
+"""Helpers for bots and scripts on top of `SecureChatClient`, with a Deferred API.
+
+    def echo(client, event):
+        return f"echo: {event.message.text}"
+
+    client = yield run_bot(reactor, data_dir, "wss://relay.example", "bot@example.org",
+                           password, echo)
+
+`run_bot` opens the account on this device, or signs in as a new device, or
+registers it; starts the client; accepts friend requests (unless told not to)
+and answers each incoming message with what the handler returns.
+
+`SyncingClient` adds what one-shot scripts need and the core does not offer
+yet: `caught_up()`, a Deferred that fires once a connection has fetched the
+whole mailbox and flushed the outbox.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from securechat.client import events as ev
+from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.keys import WrongPassword
+from securechat.client.wamp import JoinRefused, Password, connect
+from securechat.protocol import uris
+from securechat.protocol.keys import user_id_for_email
+
+E = TypeVar("E")
+
+DEFAULT_RELAY = "ws://127.0.0.1:8080"
+
+log = Logger()
+
+# What a message handler may return: a reply, or None for no reply (or a Deferred of either).
+Reply = str | None | defer.Deferred[str | None]
+OnMessage = Callable[[SecureChatClient, ev.MessageReceived], Reply]
+
+
+def default_data_dir() -> str:
+    """Where accounts live: $SECURECHAT_DATA_DIR, else ~/.local/share/securechat."""
+    return os.environ.get("SECURECHAT_DATA_DIR") or os.path.expanduser(
+        "~/.local/share/securechat")
+
+
+class SyncingClient(SecureChatClient):
+    """A `SecureChatClient` that says when it has caught up with the relay."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._catch_up_waiters: list[defer.Deferred[None]] = []
+
+    def caught_up(self) -> defer.Deferred[None]:
+        """Fires when the next connection (or the current one, if it is still catching up)
+        has fetched the whole mailbox, topped up pre-keys and flushed the outbox."""
+        d: defer.Deferred[None] = defer.Deferred(self._catch_up_waiters.remove)
+        self._catch_up_waiters.append(d)
+        return d
+
+    def _online(self, session: Any) -> defer.Deferred[None]:
+        # The core's catch-up, followed by telling whoever waits for it. A connection lost
+        # meanwhile is not "caught up": the next one will be.
+        d: defer.Deferred[None] = super()._online(session)
+        d.addErrback(lambda f: self.log.failure("catching up with the relay failed", f))
+        d.addCallback(lambda _: self._caught_up(session))
+        return d
+
+    def _caught_up(self, session: Any) -> None:
+        if self.connection.session is not session:
+            return
+        waiters, self._catch_up_waiters = self._catch_up_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+
+def next_event(client: SecureChatClient, kind: type[E],
+               match: Callable[[E], bool] | None = None) -> defer.Deferred[E]:
+    """The client's next event of `kind` (that `match`es). Cancel it (or use `addTimeout`)
+    to stop waiting."""
+    def stop_waiting(_: object) -> None:
+        client.events.unsubscribe(arrived)
+
+    d: defer.Deferred[E] = defer.Deferred(stop_waiting)
+
+    def arrived(event: E) -> None:
+        if not d.called and (match is None or match(event)):
+            client.events.unsubscribe(arrived)
+            d.callback(event)
+
+    client.events.subscribe(arrived, kind)
+    return d
+
+
+@defer.inlineCallbacks
+def account_exists(reactor: Any, url: str, email: str, password: str) -> Any:
+    """Deferred[bool]: whether the relay has this account; WrongPassword if it does and
+    the password is not its password."""
+    try:
+        session = yield connect(reactor, url, Password(user_id_for_email(email), password))
+    except JoinRefused as e:
+        if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
+            return False
+        if e.reason == uris.ERR_WRONG_PASSWORD:
+            raise WrongPassword("wrong password") from None
+        raise
+    if session.is_attached():
+        session.leave()
+    yield session.disconnected
+    return True
+
+
+@defer.inlineCallbacks
+def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str, *,
+                register_if_missing: bool = True, name: str = "",
+                cost: KdfCost | None = None) -> Any:
+    """Deferred[SyncingClient], not started: the account as set up on this device, else
+    signed in as a new device, else (if `register_if_missing`) a new account."""
+    if os.path.isdir(os.path.join(data_dir, user_id_for_email(email))):
+        client = yield SyncingClient.open(reactor, data_dir, url, email, password)
+        return client
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    if register_if_missing and not (yield account_exists(reactor, url, email, password)):
+        client, _mnemonic = yield SyncingClient.register(reactor, data_dir, url, email,
+                                                         password, name, cost)
+        # The mnemonic stays in this device's secret store; a bot has nobody to show it to.
+        log.info("registered a new account for {email}", email=email)
+        return client
+    client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost)
+    log.info("signed in to {email} as a new device", email=email)
+    return client
+
+
+class _Bot:
+    """Answers messages with the handler's replies and accepts friend requests."""
+
+    def __init__(self, client: SyncingClient, on_message: OnMessage) -> None:
+        self._client = client
+        self._on_message = on_message
+        self._accepting: set[str] = set()
+
+    def message_received(self, event: ev.MessageReceived) -> None:
+        d = defer.maybeDeferred(self._on_message, self._client, event)
+        d.addCallback(self._reply, event)
+        d.addErrback(lambda f: log.failure("handling a message failed", f))
+
+    @defer.inlineCallbacks
+    def _reply(self, reply: str | None, event: ev.MessageReceived) -> Any:
+        if reply is not None:
+            yield self._client.send_text(event.peer_user_id, reply)
+        yield self._client.mark_read(event.peer_user_id)
+
+    def friend_request(self, event: ev.FriendRequestReceived) -> None:
+        self.accept(event.peer_user_id, event.email)
+
+    @defer.inlineCallbacks
+    def accept_pending(self) -> Any:
+        """Requests that came while nobody accepted them (auto-accept was off, say)."""
+        for request in (yield self._client.requests()):
+            if request.direction == "in" and request.action == "pending":
+                self.accept(request.user_id, request.email)
+
+    def accept(self, peer_user_id: str, email: str) -> None:
+        if peer_user_id in self._accepting or peer_user_id in self._client.contacts:
+            return
+        self._accepting.add(peer_user_id)
+        log.info("accepting the friend request of {email}", email=email)
+        d = self._client.accept_friend(peer_user_id)
+        d.addErrback(lambda f: log.failure("accepting a friend request failed", f))
+        d.addBoth(lambda _: self._accepting.discard(peer_user_id))
+
+
+@defer.inlineCallbacks
+def run_bot(reactor: Any, data_dir: str, url: str, email: str, password: str,
+            on_message: OnMessage, *, register_if_missing: bool = True,
+            auto_accept_friends: bool = True, cost: KdfCost | None = None) -> Any:
+    """Deferred[SyncingClient], started: open (or sign in, or register) the account and
+    answer each incoming message with `on_message(client, event)`'s reply, if it returns
+    a str (or a Deferred firing with one). Stop it with `client.stop()`."""
+    client = yield open_client(reactor, data_dir, url, email, password,
+                               register_if_missing=register_if_missing, cost=cost)
+    bot = _Bot(client, on_message)
+    client.events.subscribe(bot.message_received, ev.MessageReceived)
+    if auto_accept_friends:
+        client.events.subscribe(bot.friend_request, ev.FriendRequestReceived)
+        client.caught_up().addCallback(lambda _: bot.accept_pending()).addErrback(
+            lambda f: log.failure("accepting pending friend requests failed", f))
+    client.start()
+    return client

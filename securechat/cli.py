@@ -1,0 +1,480 @@
+"""securechat-cli: one SecureChat account on this device, from the shell.
+
+    securechat-cli register --email alice@example.org --name Alice
+    securechat-cli add-friend --email alice@example.org --friend bob@example.org
+    securechat-cli send --email alice@example.org --to bob@example.org --text "hi Bob"
+    securechat-cli listen --email alice@example.org --json
+
+The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt. Each command
+opens the account, catches up with the relay (fetching what came while it was away),
+does its work and stops; `listen` runs until Ctrl-C or SIGTERM. User errors are one
+line on stderr and exit status 1; logs go to stderr only with --verbose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer, task
+from twisted.internet.error import ConnectError
+from twisted.logger import (
+    FilteringLogObserver,
+    Logger,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    textFileLogObserver,
+)
+
+from securechat.bot import DEFAULT_RELAY, SyncingClient, default_data_dir, next_event
+from securechat.client import events as ev
+from securechat.client.core import ClientError, KdfCost
+from securechat.client.keys import CorruptBlob, WrongPassword
+from securechat.client.storage import STATUS_SENT, StoredMessage
+from securechat.client.wamp import JoinRefused
+from securechat.protocol import scram, uris
+from securechat.protocol.keys import normalise_email, user_id_for_email
+
+PROG = "securechat-cli"
+PASSWORD_ENV = "SECURECHAT_PASSWORD"
+STATUS_NAMES = {0: "pending", 1: "sent", 2: "delivered", 3: "read"}
+EXIT_INTERRUPTED = 130
+
+log = Logger()
+
+Command = Callable[[Any, argparse.Namespace], defer.Deferred[Any]]
+
+
+# === output ============================================================================
+
+
+def say(text: str = "") -> None:
+    """User-facing output (stdout), flushed at once so pipes see it as it happens."""
+    print(text, flush=True)
+
+
+def note(text: str) -> None:
+    """User-facing remarks that are not the command's output (stderr)."""
+    print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+
+def _when(timestamp_ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp_ms / 1000))
+
+
+# === opening the account and talking to the relay ========================================
+
+
+def _cost(args: argparse.Namespace) -> KdfCost:
+    return KdfCost(memory_kib=args.kdf_memory)
+
+
+def _open(reactor: Any, args: argparse.Namespace) -> defer.Deferred[SyncingClient]:
+    return SyncingClient.open(reactor, args.data_dir, args.relay, args.email, args.password)
+
+
+@defer.inlineCallbacks
+def _catch_up(reactor: Any, client: SyncingClient, args: argparse.Namespace,
+              required: bool = True) -> Any:
+    """Start the client and wait until it has caught up with the relay. If it cannot
+    (the relay is unreachable, refuses this device, or is too slow): an error when
+    `required`, else a warning and carry on with what this device has stored."""
+    caught_up = client.caught_up()
+    trouble = next_event(client, ev.ConnectionStateChanged,
+                         lambda e: e.state in ("offline", "failed") and e.reason != "stopped")
+    client.start()
+    problem = f"the relay at {args.relay} did not answer within {args.timeout:g}s"
+    try:
+        index, event = yield defer.race([caught_up, trouble]).addTimeout(args.timeout, reactor)
+    except defer.TimeoutError:
+        pass
+    else:
+        if index == 0:
+            return
+        problem = (f"the relay refused this device ({event.reason})" if event.state == "failed"
+                   else f"could not reach the relay at {args.relay}: {event.reason}")
+    if required:
+        raise ClientError(problem)
+    note(f"warning: {problem}; showing what this device has stored")
+
+
+@defer.inlineCallbacks
+def _send_queued(reactor: Any, client: SyncingClient, args: argparse.Namespace,
+                 before: set[int]) -> Any:
+    """Wait until what was queued since `before` (outbox seqs) has gone to the relay."""
+    deadline = reactor.seconds() + args.timeout
+    while True:
+        yield client.flush_outbox()
+        left = [seq for seq, *_ in (yield client.store.outbox()) if seq not in before]
+        if not left:
+            return
+        try:  # not sent yet (the connection dropped): the next catch-up flushes again
+            yield client.caught_up().addTimeout(max(deadline - reactor.seconds(), 0), reactor)
+        except defer.TimeoutError:
+            raise ClientError(
+                f"could not hand it to the relay within {args.timeout:g}s; it stays "
+                "queued and goes out the next time this account is online") from None
+
+
+@defer.inlineCallbacks
+def _outbox_seqs(client: SyncingClient) -> Any:
+    return {seq for seq, *_ in (yield client.store.outbox())}
+
+
+@defer.inlineCallbacks
+def _require_account(client: SyncingClient, email: str) -> Any:
+    """Refuse early (and without storing anything) when the relay has no such account."""
+    session = client.connection.session
+    if session is None:
+        return
+    try:
+        yield session.call(uris.ACCOUNT_PUBLIC, user_id_for_email(email))
+    except ApplicationError as e:
+        if e.error == uris.ERR_NO_SUCH_ACCOUNT:
+            raise ClientError(f"there is no account for {email}") from None
+        raise
+
+
+def _forget(d: defer.Deferred[Any]) -> None:
+    """Stop waiting on `d`, quietly."""
+    if not d.called:
+        d.addErrback(lambda _: None)
+        d.cancel()
+
+
+def _contact_id(client: SyncingClient, email: str) -> str:
+    peer = user_id_for_email(email)
+    if peer not in client.contacts:
+        raise ClientError(f"{normalise_email(email)} is not a contact of {client.me.email}")
+    return peer
+
+
+def _with_account(work: Callable[[Any, SyncingClient, argparse.Namespace], Any],
+                  online: bool = True, required: bool = True) -> Command:
+    """A command that opens the account, catches up (if `online`), runs `work` and stops."""
+    @defer.inlineCallbacks
+    def command(reactor: Any, args: argparse.Namespace) -> Any:
+        client = yield _open(reactor, args)
+        try:
+            if online:
+                yield _catch_up(reactor, client, args, required)
+            yield work(reactor, client, args)
+        finally:
+            yield client.stop()
+    return command
+
+
+# === commands ============================================================================
+
+
+@defer.inlineCallbacks
+def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    client, mnemonic = yield SyncingClient.register(
+        reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args))
+    try:
+        say(f"Registered {client.me.email} on this device.")
+        say()
+        say("Your recovery phrase is below. WRITE THESE 12 WORDS DOWN and keep them somewhere")
+        say("safe: they are the master key of your account, and this is the only time they")
+        say("are shown.")
+        say()
+        say(f"    {mnemonic}")
+        say()
+        # Publishes this device's pre-keys, so that others can start sessions with it.
+        yield _catch_up(reactor, client, args, required=False)
+    finally:
+        yield client.stop()
+
+
+@defer.inlineCallbacks
+def cmd_login(reactor: Any, args: argparse.Namespace) -> Any:
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    client = yield SyncingClient.login(reactor, args.data_dir, args.relay, args.email,
+                                       args.password, _cost(args))
+    try:
+        say(f"Signed in as {client.me.email} on this new device.")
+        yield _catch_up(reactor, client, args, required=False)
+    finally:
+        yield client.stop()
+
+
+@defer.inlineCallbacks
+def _add_friend(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    yield _require_account(client, args.friend)
+    before = yield _outbox_seqs(client)
+    request = yield client.add_friend(args.friend)
+    yield _send_queued(reactor, client, args, before)
+    say(f"Friend request sent to {request.email}.")
+
+
+@defer.inlineCallbacks
+def _requests(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    pending = [r for r in (yield client.requests()) if r.action == "pending"]
+    for r in pending:
+        if r.direction == "in":
+            name = f" ({r.name})" if r.name else ""
+            say(f"from {r.email}{name}")
+        else:
+            say(f"to   {r.email} (waiting for an answer)")
+    if not pending:
+        say("No pending friend requests.")
+
+
+def _answer(accept: bool) -> Callable[[Any, SyncingClient, argparse.Namespace], Any]:
+    @defer.inlineCallbacks
+    def answer(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+        before = yield _outbox_seqs(client)
+        peer = user_id_for_email(args.friend)
+        if accept:
+            yield client.accept_friend(peer)
+        else:
+            yield client.deny_friend(peer)
+        yield _send_queued(reactor, client, args, before)
+        friend = normalise_email(args.friend)
+        say(f"You and {friend} are now friends." if accept
+            else f"Declined the friend request of {friend}.")
+    return answer
+
+
+@defer.inlineCallbacks
+def _send(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    peer = _contact_id(client, args.to)
+    sending: list[str] = []
+    sent = next_event(client, ev.MessageUpdated,
+                      lambda e: e.message_id in sending and e.status >= STATUS_SENT)
+    try:
+        # send_text fires (with the stored message) before the relay can have answered.
+        message = yield client.send_text(peer, args.text)
+        sending.append(message.id)
+        yield sent.addTimeout(args.timeout, reactor)
+    except defer.TimeoutError:
+        raise ClientError(f"the relay did not take the message within {args.timeout:g}s; it "
+                          "stays queued and goes out the next time this account is online"
+                          ) from None
+    finally:
+        _forget(sent)
+    say(f"Sent to {client.contacts[peer].peer_email}.")
+
+
+def _message_json(message: StoredMessage, who: str) -> str:
+    return json.dumps({"type": "message", "id": message.id, "from": who, "text": message.text,
+                       "timestamp": message.timestamp, "reply_to": message.reply_to,
+                       "status": STATUS_NAMES.get(message.status, str(message.status))})
+
+
+@defer.inlineCallbacks
+def _history(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    peer = _contact_id(client, args.peer)
+    email = client.contacts[peer].peer_email
+    for m in (yield client.messages(peer, args.limit)):
+        who = "me" if m.sender == "me" else email
+        if args.json:
+            say(_message_json(m, who))
+        else:
+            status = f"  [{STATUS_NAMES.get(m.status, m.status)}]" if m.sender == "me" else ""
+            say(f"{_when(m.timestamp)}  {who}: {m.text}{status}")
+
+
+@defer.inlineCallbacks
+def cmd_listen(reactor: Any, args: argparse.Namespace) -> Any:
+    client = yield _open(reactor, args)
+    stopped: defer.Deferred[None] = defer.Deferred()
+
+    def show(event: Any) -> None:
+        if isinstance(event, ev.MessageReceived):
+            contact = client.contacts.get(event.peer_user_id)
+            who = contact.peer_email if contact else event.peer_user_id
+            say(_message_json(event.message, who) if args.json
+                else f"[{_when(event.message.timestamp)}] {who}: {event.message.text}")
+        elif isinstance(event, ev.FriendRequestReceived):
+            say(json.dumps({"type": "friend_request", "from": event.email, "name": event.name})
+                if args.json else f"Friend request from {event.email}"
+                + (f" ({event.name})" if event.name else ""))
+        elif isinstance(event, ev.FriendRequestAnswered):
+            say(json.dumps({"type": "friend_answer", "from": event.email,
+                            "accepted": event.accepted}) if args.json
+                else f"{event.email} {'accepted' if event.accepted else 'declined'} "
+                     "your friend request")
+        elif (isinstance(event, ev.ConnectionStateChanged) and event.state == "failed"
+              and not stopped.called):
+            stopped.errback(ClientError(f"the relay refused this device ({event.reason})"))
+
+    client.events.subscribe(show)
+    client.caught_up().addCallback(lambda _: note(
+        f"listening for {client.me.email} (Ctrl-C to stop)"))
+    client.start()
+    try:
+        yield stopped  # until the relay refuses us, or Ctrl-C / SIGTERM cancels this
+    except defer.CancelledError:
+        pass
+    finally:
+        yield client.stop()
+
+
+COMMANDS: dict[str, Command] = {
+    "register": cmd_register,
+    "login": cmd_login,
+    "add-friend": _with_account(_add_friend),
+    "requests": _with_account(_requests, required=False),
+    "accept": _with_account(_answer(accept=True)),
+    "deny": _with_account(_answer(accept=False)),
+    "send": _with_account(_send),
+    "listen": cmd_listen,
+    "history": _with_account(_history, required=False),
+}
+
+
+# === the command line ====================================================================
+
+
+def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    # Given on the top parser, or after the command: defaults only on the top one, so a
+    # value before the command is not overwritten by the subcommand's default.
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument("--relay", default=default(DEFAULT_RELAY),
+                        help=f"the relay's URL (default {DEFAULT_RELAY})")
+    parser.add_argument("--data-dir", default=default(None),
+                        help="where accounts are kept (default $SECURECHAT_DATA_DIR or "
+                             "~/.local/share/securechat)")
+    parser.add_argument("--kdf-memory", type=int, default=default(scram.DEFAULT_MEMORY_KIB),
+                        metavar="KIB", help="Argon2id memory for new password keys "
+                                            f"(default {scram.DEFAULT_MEMORY_KIB})")
+    parser.add_argument("--timeout", type=float, default=default(30.0), metavar="SECONDS",
+                        help="how long to wait for the relay (default 30)")
+    parser.add_argument("--verbose", "-v", action="store_true", default=default(False),
+                        help="log to stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="SecureChat from the command line.")
+    _add_global_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--email", required=True, help="your account's email")
+        _add_global_options(sub, top=False)
+        return sub
+
+    command("register", "create an account and this device").add_argument(
+        "--name", default="", help="the name your friends see")
+    command("login", "sign in to an existing account on this (new) device")
+    command("add-friend", "send a friend request").add_argument(
+        "--friend", required=True, metavar="EMAIL")
+    command("requests", "list pending friend requests")
+    command("accept", "accept a friend request").add_argument(
+        "--friend", required=True, metavar="EMAIL")
+    command("deny", "decline a friend request").add_argument(
+        "--friend", required=True, metavar="EMAIL")
+    send = command("send", "send a message and wait until the relay has it")
+    send.add_argument("--to", required=True, metavar="EMAIL")
+    send.add_argument("--text", required=True)
+    command("listen", "print messages and friend requests as they arrive").add_argument(
+        "--json", action="store_true", help="one JSON object a line")
+    history = command("history", "print the conversation with a contact")
+    history.add_argument("--with", dest="peer", required=True, metavar="EMAIL")
+    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--json", action="store_true", help="one JSON object a line")
+    return parser
+
+
+def _read_password(email: str, confirm: bool) -> str:
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        return password
+    password = getpass.getpass(f"Password for {email}: ")
+    if not password:
+        raise ClientError(f"no password given (type it, or set {PASSWORD_ENV})")
+    if confirm and getpass.getpass("Repeat the password: ") != password:
+        raise ClientError("the passwords do not match")
+    return password
+
+
+def _user_error(error: BaseException, args: argparse.Namespace) -> str | None:
+    """The one line to show for an error the user can act on; None for a bug."""
+    if isinstance(error, ClientError | WrongPassword | CorruptBlob):
+        return str(error)
+    if isinstance(error, JoinRefused):
+        return f"the relay refused the connection: {error}"
+    if isinstance(error, ConnectError):
+        return f"could not reach the relay at {args.relay}: {error}"
+    if isinstance(error, ApplicationError):
+        return f"the relay refused the request: {error.error_message()}"
+    return None
+
+
+@defer.inlineCallbacks
+def _run(reactor: Any, args: argparse.Namespace) -> Any:
+    """Run the command; turn its outcome into an exit status (react exits with it)."""
+    try:
+        yield COMMANDS[args.command](reactor, args)
+    except defer.CancelledError:
+        raise SystemExit(0 if args.command == "listen" else EXIT_INTERRUPTED) from None
+    except Exception as e:
+        message = _user_error(e, args)
+        if message is None:
+            traceback.print_exception(e)
+            message = f"internal error: {type(e).__name__}: {e}"
+        note(f"error: {message}")
+        raise SystemExit(1) from None
+
+
+def _main(reactor: Any, args: argparse.Namespace) -> defer.Deferred[Any]:
+    """The command, cancelled (and so cleaned up: the client stopped) by Ctrl-C or SIGTERM
+    before the reactor stops."""
+    running = _run(reactor, args)
+    finished: defer.Deferred[None] = defer.Deferred()
+
+    def on_shutdown() -> defer.Deferred[None] | None:
+        if running.called:
+            return None
+        running.cancel()
+        return finished
+
+    def done(result: Any) -> Any:
+        finished.callback(None)
+        return result
+
+    reactor.addSystemEventTrigger("before", "shutdown", on_shutdown)
+    running.addBoth(done)
+    return running
+
+
+def _start_logging(verbose: bool) -> None:
+    observers = []
+    if verbose:
+        observers.append(FilteringLogObserver(textFileLogObserver(sys.stderr),
+                                              [LogLevelFilterPredicate(LogLevel.info)]))
+    # With no observers, log events are dropped; stdout stays the command's alone.
+    globalLogBeginner.beginLoggingTo(observers, redirectStandardIO=False)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = build_parser().parse_args(argv)
+    args.data_dir = args.data_dir or default_data_dir()
+    args.email = normalise_email(args.email)
+    try:
+        args.password = _read_password(args.email, confirm=args.command == "register")
+    except ClientError as e:
+        note(f"error: {e}")
+        sys.exit(1)
+    except (KeyboardInterrupt, EOFError):
+        sys.exit(EXIT_INTERRUPTED)
+    _start_logging(args.verbose)
+    task.react(_main, [args])
+
+
+if __name__ == "__main__":
+    main()

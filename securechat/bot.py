@@ -10,9 +10,8 @@
 registers it; starts the client; accepts friend requests (unless told not to)
 and answers each incoming message with what the handler returns.
 
-`SyncingClient` adds what one-shot scripts need and the core does not offer
-yet: `caught_up()`, a Deferred that fires once a connection has fetched the
-whole mailbox and flushed the outbox.
+`SyncingClient.caught_up()` fires once the client is online and has fetched
+its whole mailbox and flushed its outbox (at once if it already has).
 """
 
 from __future__ import annotations
@@ -49,33 +48,28 @@ def default_data_dir() -> str:
 
 
 class SyncingClient(SecureChatClient):
-    """A `SecureChatClient` that says when it has caught up with the relay."""
+    """A `SecureChatClient` that knows whether it is caught up with the relay now."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._catch_up_waiters: list[defer.Deferred[None]] = []
+        self._caught_up_on: Any = None  # the connection that last caught up
+        self.events.subscribe(self._caught_up, ev.CaughtUp)
 
-    def caught_up(self) -> defer.Deferred[None]:
-        """Fires when the next connection (or the current one, if it is still catching up)
-        has fetched the whole mailbox, topped up pre-keys and flushed the outbox."""
-        d: defer.Deferred[None] = defer.Deferred(self._catch_up_waiters.remove)
-        self._catch_up_waiters.append(d)
-        return d
+    def _caught_up(self, event: ev.CaughtUp) -> None:
+        self._caught_up_on = self.connection.session
 
-    def _online(self, session: Any) -> defer.Deferred[None]:
-        # The core's catch-up, followed by telling whoever waits for it. A connection lost
-        # meanwhile is not "caught up": the next one will be.
-        d: defer.Deferred[None] = super()._online(session)
-        d.addErrback(lambda f: self.log.failure("catching up with the relay failed", f))
-        d.addCallback(lambda _: self._caught_up(session))
-        return d
+    @property
+    def is_caught_up(self) -> bool:
+        """Online, and this connection has drained the mailbox and flushed the outbox."""
+        session = self.connection.session
+        return session is not None and session is self._caught_up_on
 
-    def _caught_up(self, session: Any) -> None:
-        if self.connection.session is not session:
-            return
-        waiters, self._catch_up_waiters = self._catch_up_waiters, []
-        for d in waiters:
-            d.callback(None)
+    def caught_up(self) -> defer.Deferred[Any]:
+        """Fires at once if the client is caught up, else when the current or next
+        connection is (start the client first, or soon). Cancellable."""
+        if self.is_caught_up:
+            return defer.succeed(None)
+        return next_event(self, ev.CaughtUp)
 
 
 def next_event(client: SecureChatClient, kind: type[E],

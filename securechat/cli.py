@@ -39,14 +39,21 @@ from securechat.bot import DEFAULT_RELAY, SyncingClient, default_data_dir, next_
 from securechat.client import events as ev
 from securechat.client.core import ClientError, KdfCost
 from securechat.client.keys import CorruptBlob, WrongPassword
-from securechat.client.storage import STATUS_SENT, StoredMessage
+from securechat.client.storage import (
+    STATUS_DELIVERED,
+    STATUS_PENDING,
+    STATUS_READ,
+    STATUS_SENT,
+    StoredMessage,
+)
 from securechat.client.wamp import JoinRefused
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
 
 PROG = "securechat-cli"
-PASSWORD_ENV = "SECURECHAT_PASSWORD"
-STATUS_NAMES = {0: "pending", 1: "sent", 2: "delivered", 3: "read"}
+PASSWORD_ENV = "SECURECHAT_PASSWORD"  # noqa: S105 - the variable's name
+STATUS_NAMES = {STATUS_PENDING: "pending", STATUS_SENT: "sent", STATUS_DELIVERED: "delivered",
+                STATUS_READ: "read"}
 EXIT_INTERRUPTED = 130
 
 log = Logger()
@@ -117,7 +124,10 @@ def _send_queued(reactor: Any, client: SyncingClient, args: argparse.Namespace,
         left = [seq for seq, *_ in (yield client.store.outbox()) if seq not in before]
         if not left:
             return
-        try:  # not sent yet (the connection dropped): the next catch-up flushes again
+        if client.online:  # the outbox is held up by something other than the connection
+            raise ClientError("it could not be handed to the relay (--verbose says why); it "
+                              "stays queued and goes out when the account is next online")
+        try:  # the connection dropped: the next catch-up flushes the outbox again
             yield client.caught_up().addTimeout(max(deadline - reactor.seconds(), 0), reactor)
         except defer.TimeoutError:
             raise ClientError(

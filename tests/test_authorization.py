@@ -175,6 +175,35 @@ class UserNamespaceTests(RelayTestCase):
         self.assertEqual(caught.exception.error, uris.WAMP_CANCELED)
 
     @defer.inlineCallbacks
+    def test_one_bot_serves_several_callers_at_once(self) -> Any:
+        waiting: list[defer.Deferred[Any]] = []
+
+        def slow(n: int) -> defer.Deferred[Any]:
+            d: defer.Deferred[Any] = defer.Deferred()
+            d.addCallback(lambda _: n * 10)
+            waiting.append(d)
+            return d
+
+        yield self.bot.register(slow, self.ns + "slow")
+        phone, _ = yield self.online((yield self.device(self.alice, "phone")))
+        calls = [self.laptop.call(self.ns + "slow", 1), phone.call(self.ns + "slow", 2)]
+        while len(waiting) < 2:  # both invocations are in the bot at once
+            yield self.laptop.call(uris.PRESENCE_SESSIONS)
+        for d in waiting:
+            d.callback(None)
+        self.assertEqual((yield defer.gatherResults(calls)), [10, 20])
+
+    @defer.inlineCallbacks
+    def test_a_result_too_large_to_send_is_an_error_not_a_hang(self) -> Any:
+        # 900 KB fits the bot's msgpack YIELD but not the caller's JSON RESULT (base64).
+        yield self.bot.register(lambda: b"x" * (900 * 1024), self.ns + "huge")
+        caller, _ = yield self.online((yield self.device(self.alice, "json-caller")), "json")
+        with self.assertRaises(ApplicationError) as caught:
+            yield caller.call(self.ns + "huge")
+        self.assertEqual(caught.exception.error, uris.ERR_PAYLOAD_TOO_LARGE)
+        self.assertTrue(self.bot.is_attached())  # nobody was cut off
+
+    @defer.inlineCallbacks
     def test_publish_reaches_my_other_devices_but_not_me(self) -> Any:
         got = []
         yield self.laptop.subscribe(got.append, self.ns + "news")

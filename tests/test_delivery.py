@@ -112,6 +112,24 @@ class FanOutTests(RelayTestCase):
         self.assertEqual(seen, [str(i) for i in range(7)])
 
     @defer.inlineCallbacks
+    def test_a_page_of_the_mailbox_always_fits_in_one_message(self) -> Any:
+        sender, _ = yield self.online(self.alice_laptop)
+        big = b"x" * (200 * 1024)
+        for _ in range(6):  # 1.2 MB in all: more than one WebSocket message may carry
+            yield sender.call(uris.MESSAGE_SEND, self.bob.user_id,
+                              [envelope(self.bob_laptop, big), envelope(self.bob_phone, b".")])
+        laptop, _ = yield self.online(self.bob_laptop, "json")
+        pages = []
+        while True:
+            page = yield laptop.call(uris.MAILBOX_FETCH)
+            pages.append(len(page["envelopes"]))
+            yield laptop.call(uris.MAILBOX_ACK, [e["id"] for e in page["envelopes"]])
+            if not page["more"]:
+                break
+        self.assertEqual(sum(pages), 6)
+        self.assertGreater(len(pages), 1)
+
+    @defer.inlineCallbacks
     def test_a_live_envelope_stays_in_the_mailbox_until_acked(self) -> Any:
         """A device that drops right after a live push gets it again on reconnect."""
         sender, _ = yield self.online(self.alice_laptop)

@@ -25,8 +25,9 @@ DEFAULT_ITERATIONS = 3
 DEFAULT_MEMORY_KIB = 65536
 # What the relay accepts at registration: weak enough parameters would make
 # an offline attack on a stolen verifier cheap, huge ones are a DoS on clients.
-MIN_ITERATIONS, MAX_ITERATIONS = 1, 16
-MIN_MEMORY_KIB, MAX_MEMORY_KIB = 8192, 1048576
+# The upper limits keep a login within the relay's hello timeout on a modest device.
+MIN_ITERATIONS, MAX_ITERATIONS = 1, 8
+MIN_MEMORY_KIB, MAX_MEMORY_KIB = 8192, 262144
 
 
 @attrs.frozen

@@ -50,16 +50,13 @@ class Accounts:
     def register(self, caller: Caller, user_id: Any, identity_key: Any, scram_verifier: Any,
                  recovery_blob: Any) -> Any:
         """Create an account: its id, public identity key, SCRAM verifier, recovery blob."""
-        wait = self._registrations.take(caller.peer)
-        if wait:
-            refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
-                   retry_after=round(wait, 3))
         arguments.user_id("user_id", user_id)
         arguments.b64_bytes("identity_key", identity_key, 32)
         v = arguments.mapping("scram_verifier", scram_verifier)
         if v.get("kdf") != scram.KDF_ARGON2ID:
             invalid(f"scram_verifier.kdf must be {scram.KDF_ARGON2ID!r}")
-        arguments.b64_bytes("scram_verifier.salt", v.get("salt"), 16)
+        # Clients decode the salt exactly as sent (autobahn without fixing padding).
+        arguments.b64_bytes("scram_verifier.salt", v.get("salt"), 16, padded=True)
         account = Account(
             user_id=user_id,
             identity_key=identity_key,
@@ -74,6 +71,10 @@ class Accounts:
             recovery_blob=_as_bytes(arguments.blob("recovery_blob", recovery_blob,
                                                    MAX_RECOVERY_BLOB)),
         )
+        wait = self._registrations.take(caller.peer)
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
+                   retry_after=round(wait, 3))
         try:
             yield self._storage.create_account(account)
         except AccountExists:

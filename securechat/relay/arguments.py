@@ -36,24 +36,33 @@ def integer(name: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def b64_bytes(name: str, value: Any, size: int | None = None, max_size: int = 4096) -> bytes:
-    """A base64 string (padding optional) that decodes to `size` bytes."""
+def b64_bytes(name: str, value: Any, length: int | None = None, max_size: int = 4096,
+              padded: bool = False) -> bytes:
+    """A base64 string that decodes to `length` bytes. Padding is optional unless
+    `padded` (then the string must be the canonical padded encoding)."""
     if type(value) is not str or len(value) > max_size * 2:
         invalid(f"{name} must be a base64 string")
     try:
         raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
         invalid(f"{name} must be a base64 string")
-    if (size is not None and len(raw) != size) or len(raw) > max_size:
-        invalid(f"{name} must decode to {size or max_size} bytes")
+    if (length is not None and len(raw) != length) or len(raw) > max_size:
+        invalid(f"{name} must decode to {length or max_size} bytes")
+    if padded and base64.b64encode(raw).decode("ascii") != value:
+        invalid(f"{name} must be standard padded base64")
     return raw
+
+
+def size(value: bytes | str) -> int:
+    """Bytes on the wire: a string counts as its UTF-8 encoding."""
+    return len(value) if isinstance(value, bytes) else len(value.encode("utf-8"))
 
 
 def blob(name: str, value: Any, max_size: int) -> bytes | str:
     """Opaque data: bytes (binary serializers) or a string (JSON); never inspected."""
     if type(value) not in (bytes, str):
         invalid(f"{name} must be bytes or a string")
-    if len(value) > max_size:
+    if size(value) > max_size:
         invalid(f"{name} is larger than {max_size} bytes")
     return value
 

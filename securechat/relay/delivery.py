@@ -9,7 +9,7 @@ from `sc.mailbox.fetch`: clients de-duplicate by envelope id.
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
@@ -47,64 +47,71 @@ class Delivery:
     def _now_ms(self) -> int:
         return int(self._router.clock.seconds() * 1000)
 
-    @defer.inlineCallbacks
-    def send(self, caller: Caller, recipient: Any, envelopes: Any) -> Any:
+    def send(self, caller: Caller, recipient: Any, envelopes: Any) -> defer.Deferred[Any]:
         """Fan one message out: an envelope per device of `recipient`, plus any of the
         sender's own other devices. The device set must match the relay's exactly."""
-        router = self._router
-        config = router.config
+        # The hot path of the relay: plain callbacks, and no database read when the
+        # device lists are cached.
+        config = self._router.config
         sender, sender_device = caller.principal.user_id, caller.principal.device_id
         assert sender is not None and sender_device is not None
         arguments.user_id("recipient", recipient)
         arguments.listing("envelopes", envelopes, 2 * config.max_devices)
         if not envelopes:
             invalid("envelopes must not be empty")
+        ts = self._now_ms()
+        parsed = [self._envelope(e, sender, sender_device, ts) for e in envelopes]
+        if len({e.device_id for e in parsed}) != len(parsed):
+            invalid("each device may be listed once")
         wait = self._accounts.take(sender, len(envelopes))
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "this account is sending too fast",
                    retry_after=round(wait, 3))
+        directory = self._router.directory
+        d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
+        d.addCallback(self._check_and_store, parsed, sender_device, ts)
+        return d
 
-        ts = self._now_ms()
-        parsed = [self._envelope(e, sender, sender_device, ts) for e in envelopes]
-        targets = [e.device_id for e in parsed]
-        if len(set(targets)) != len(targets):
-            invalid("each device may be listed once")
-
-        recipient_devices = {d.device_id for d in (yield router.directory.devices(recipient))}
+    def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
+                         sender_device: str, ts: int) -> defer.Deferred[Any]:
+        recipient_devices = {d.device_id for d in device_lists[0]}
         if not recipient_devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
-        own_devices = {d.device_id for d in (yield router.directory.devices(sender))}
-        own_devices.discard(sender_device)
-        allowed = recipient_devices | own_devices
-        allowed.discard(sender_device)
-        required = recipient_devices - {sender_device}
-        missing = sorted(required - set(targets))
-        unknown = sorted(set(targets) - allowed)
+        allowed = (recipient_devices | {d.device_id for d in device_lists[1]}) - {sender_device}
+        targets = {e.device_id for e in parsed}
+        missing = sorted(recipient_devices - {sender_device} - targets)
+        unknown = sorted(targets - allowed)
         if missing or unknown:
             refuse(uris.ERR_DEVICE_MISMATCH,
                    "the envelopes do not match the recipient's devices",
                    missing=missing, unknown=unknown)
+        config = self._router.config
+        d = self._router.storage.store_envelopes(
+            parsed, ts + int(config.mailbox_ttl * 1000), config.mailbox_max_count,
+            config.mailbox_max_bytes)
+        d.addCallbacks(self._stored, self._not_stored, callbackArgs=(parsed, ts))
+        return d
 
-        try:
-            yield router.storage.store_envelopes(
-                parsed, ts + int(config.mailbox_ttl * 1000), config.mailbox_max_count,
-                config.mailbox_max_bytes)
-        except MailboxFull as full:
-            refuse(uris.ERR_MAILBOX_FULL, "a recipient device's mailbox is full",
-                   device_id=full.device_id)
+    def _stored(self, _: None, parsed: list[Envelope], ts: int) -> dict[str, Any]:
         for envelope in parsed:
-            router.broker.deliver(uris.inbox_topic(envelope.device_id), [envelope.event()])
+            self._router.broker.deliver(uris.inbox_topic(envelope.device_id), [envelope.event()])
         return {"ts": ts, "ids": {e.device_id: e.id for e in parsed}}
+
+    @staticmethod
+    def _not_stored(failure: Any) -> None:
+        full = failure.trap(MailboxFull) and failure.value
+        refuse(uris.ERR_MAILBOX_FULL, "a recipient device's mailbox is full",
+               device_id=full.device_id)
 
     def _envelope(self, raw: Any, sender: str, sender_device: str, ts: int) -> Envelope:
         e = arguments.mapping("envelopes[]", raw)
         body = e.get("body")
-        if type(body) in (bytes, str) and len(body) > self._router.config.max_envelope_bytes:
-            refuse(uris.ERR_PAYLOAD_TOO_LARGE,
-                   f"an envelope may carry at most {self._router.config.max_envelope_bytes} bytes",
-                   max_bytes=self._router.config.max_envelope_bytes)
+        most = self._router.config.max_envelope_bytes
+        if type(body) in (bytes, str) and arguments.size(body) > most:
+            refuse(uris.ERR_PAYLOAD_TOO_LARGE, f"an envelope may carry at most {most} bytes",
+                   max_bytes=most)
         return Envelope(
-            id=uuid.uuid4().hex,
+            id=os.urandom(16).hex(),
             device_id=arguments.device_id("envelopes[].device_id", e.get("device_id")),
             from_user=sender,
             from_device=sender_device,
@@ -122,8 +129,15 @@ class Delivery:
         limit = most if limit is None else arguments.integer("limit", limit, 1, most)
         envelopes = yield self._router.storage.fetch_mailbox(
             caller.principal.device_id, self._now_ms(), limit + 1)
-        return {"envelopes": [e.event() for e in envelopes[:limit]],
-                "more": len(envelopes) > limit}
+        # A page must fit in one WebSocket message, whatever the serializer adds.
+        budget = self._router.config.max_message_bytes // 2
+        page: list[dict[str, Any]] = []
+        for envelope in envelopes[:limit]:
+            budget -= envelope.size + 256
+            if page and budget < 0:
+                break
+            page.append(envelope.event())
+        return {"envelopes": page, "more": len(envelopes) > len(page)}
 
     def ack(self, caller: Caller, ids: Any) -> defer.Deferred[int]:
         """Delete delivered envelopes of this device; returns how many were deleted."""

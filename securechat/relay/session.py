@@ -12,6 +12,7 @@ import enum
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from autobahn.exception import PayloadExceededError
 from autobahn.util import id as new_id
 from autobahn.wamp import message as wamp
 from autobahn.wamp import role
@@ -113,6 +114,15 @@ class RouterSession:
         except SerializationError:
             self.log.failure("could not serialize a message for {authid}",
                              authid=self.principal.authid)
+        except PayloadExceededError:
+            # Bigger than a WebSocket message may be (a callee's huge result, say):
+            # the caller gets an error instead of waiting forever.
+            self.log.info("a {kind} for {authid} was too large to send",
+                          kind=type(msg).__name__, authid=self.principal.authid)
+            if isinstance(msg, wamp.Result):
+                self.send(wamp.Error(wamp.Call.MESSAGE_TYPE, msg.request,
+                                     uris.ERR_PAYLOAD_TOO_LARGE,
+                                     args=["the result is larger than a message may be"]))
 
     def send_error(self, request: Any, uri: str, *args: Any, **kwargs: Any) -> None:
         self.send(wamp.Error(request.MESSAGE_TYPE, request.request, uri,

@@ -338,23 +338,21 @@ def _store_envelopes(
     conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, max_count: int,
     max_bytes: int,
 ) -> None:
+    # Insert first, check the quota from the updated counters: a full mailbox
+    # raises and the operation's savepoint undoes both writes.
     for e in envelopes:
-        row = conn.execute(
-            "SELECT count, bytes FROM mailbox_usage WHERE device_id=?", (e.device_id,)
-        ).fetchone()
-        count, size = row or (0, 0)
-        if count + 1 > max_count or size + e.size > max_bytes:
-            raise MailboxFull(e.device_id)
         conn.execute(
             "INSERT INTO mailbox VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (e.id, e.device_id, e.from_user, e.from_device, e.ts, expires, e.v, e.alg, e.type,
              e.body, e.size),
         )
-        conn.execute(
+        count, size = conn.execute(
             "INSERT INTO mailbox_usage VALUES (?,1,?) ON CONFLICT(device_id) DO UPDATE SET "
-            "count=count+1, bytes=bytes+excluded.bytes",
+            "count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
             (e.device_id, e.size),
-        )
+        ).fetchone()
+        if count > max_count or size > max_bytes:
+            raise MailboxFull(e.device_id)
 
 
 _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body"
@@ -371,33 +369,33 @@ def _fetch_mailbox(
     return [Envelope(*row) for row in rows]
 
 
-def _delete_envelopes(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, int]]) -> int:
-    gone = 0
-    for envelope_id, device_id, size in rows:
-        conn.execute("DELETE FROM mailbox WHERE id=?", (envelope_id,))
-        conn.execute(
-            "UPDATE mailbox_usage SET count=count-1, bytes=bytes-? WHERE device_id=?",
-            (size, device_id),
-        )
-        gone += 1
-    return gone
+def _forget_usage(conn: sqlite3.Connection, removed: Iterable[tuple[str, int]]) -> int:
+    """Update the mailbox counters for removed (device id, size) rows; returns how many."""
+    per_device: dict[str, list[int]] = {}
+    for device_id, size in removed:
+        totals = per_device.setdefault(device_id, [0, 0])
+        totals[0] += 1
+        totals[1] += size
+    conn.executemany(
+        "UPDATE mailbox_usage SET count=count-?, bytes=bytes-? WHERE device_id=?",
+        [(count, size, device_id) for device_id, (count, size) in per_device.items()],
+    )
+    return sum(count for count, _ in per_device.values())
 
 
 def _ack(conn: sqlite3.Connection, device_id: str, ids: list[str]) -> int:
     # Owner check in the query itself: a device can only ever delete its own.
-    rows = [
-        row
-        for envelope_id in ids
-        for row in conn.execute(
-            "SELECT id, device_id, size FROM mailbox WHERE id=? AND device_id=?",
-            (envelope_id, device_id),
-        )
-    ]
-    return _delete_envelopes(conn, rows)
+    placeholders = ",".join("?" * len(ids))
+    removed = conn.execute(
+        f"DELETE FROM mailbox WHERE device_id=? AND id IN ({placeholders}) "  # noqa: S608
+        "RETURNING device_id, size",
+        (device_id, *ids),
+    ).fetchall()
+    return _forget_usage(conn, removed)
 
 
 def _purge_expired(conn: sqlite3.Connection, now: int) -> int:
-    rows = conn.execute(
-        "SELECT id, device_id, size FROM mailbox WHERE expires<=?", (now,)
+    removed = conn.execute(
+        "DELETE FROM mailbox WHERE expires<=? RETURNING device_id, size", (now,)
     ).fetchall()
-    return _delete_envelopes(conn, rows)
+    return _forget_usage(conn, removed)

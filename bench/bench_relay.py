@@ -15,7 +15,13 @@ with :func:`bench.loadgen.measure_router`:
   as a real client does, so the mailbox does not grow);
 * messages/s and p50/p99 one-way latency (send -> inbox event);
 * resident memory of the relay process per idle device session (cryptosign
-  login, subscribed to its inbox).
+  login, subscribed to its inbox; ``--idle-devices-per-account`` of them share
+  an account, 10 by default: the relay's default device limit).
+
+The relay runs with its default rate limits; only registration, device and
+handshake limits are raised so that provisioning thousands of devices from one
+address is not throttled (see :func:`relay_args`).  ``--no-ack`` turns the
+receivers' acks off; the ack line reports what was acked and what was left.
 
 The Crossbar half (installed from PyPI into ``bench/.crossbar-venv`` on first
 use) runs the same shape: acknowledged PUBLISH to the topic the receiver
@@ -38,12 +44,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from autobahn.twisted.wamp import ApplicationSession
 from twisted.internet import error as twisted_error
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReactorCore
+from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReactorCore, IReactorTime
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater, react
 from twisted.logger import (
@@ -295,13 +301,13 @@ class _Acker:
     def __init__(
         self,
         session: RelaySession,
-        reactor: IReactorCore,
+        clock: IReactorTime,
         stats: AckStats,
         batch: int,
         interval_s: float,
     ) -> None:
         self._session = session
-        self._reactor = reactor
+        self._clock = clock
         self._stats = stats
         self._batch = batch
         self._interval_s = interval_s
@@ -314,9 +320,7 @@ class _Acker:
         if len(self._ids) >= self._batch:
             self.flush()
         elif self._timer is None:
-            self._timer = self._reactor.callLater(  # type: ignore[attr-defined]
-                self._interval_s, self.flush
-            )
+            self._timer = self._clock.callLater(self._interval_s, self.flush)
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -352,10 +356,10 @@ class _Acker:
             await DeferredList(list(self._in_flight), consumeErrors=True)
 
 
-async def leave_bounded(session: ApplicationSession, timeout_s: float = 10.0) -> None:
+async def leave_bounded(
+    session: ApplicationSession, clock: IReactorTime, timeout_s: float = 10.0
+) -> None:
     """Leave and wait until the relay has seen it; drop the TCP connection if it hangs."""
-    from twisted.internet import reactor
-
     assert isinstance(session, RelaySession)
     if session.is_attached():
         try:
@@ -366,7 +370,7 @@ async def leave_bounded(session: ApplicationSession, timeout_s: float = 10.0) ->
         return
     waiter: Deferred[None] = Deferred()
     session.left.addBoth(lambda result: (waiter.called or waiter.callback(None), result)[1])
-    waiter.addTimeout(timeout_s, reactor)
+    waiter.addTimeout(timeout_s, clock)
     try:
         await waiter
     except Exception:
@@ -404,13 +408,14 @@ class RelayWorkload:
         assert isinstance(session, RelaySession)
         acker = None
         if role == "receiver" and self.ack:
-            acker = _Acker(session, self.reactor, self.stats, self.ack_batch, self.ack_interval_s)
+            clock = cast(IReactorTime, self.reactor)
+            acker = _Acker(session, clock, self.stats, self.ack_batch, self.ack_interval_s)
             self._ackers[id(session)] = acker
 
         def on_envelope(envelope: dict[str, Any]) -> None:
-            handler(envelope["body"])
-            if acker is not None:
+            if acker is not None:  # first: the handler may finish the run and close us
                 acker.add(envelope["id"])
+            handler(envelope["body"])
 
         topic = uris.inbox_topic(self.identities.device(role, index).device_id)
         return session.subscribe(on_envelope, topic)
@@ -430,11 +435,33 @@ class RelayWorkload:
         acker = self._ackers.pop(id(session), None)
         if acker is not None:
             await acker.drain()
-        await leave_bounded(session)
+        await leave_bounded(session, cast(IReactorTime, self.reactor))
 
-    def ack_line(self, label: str) -> str:
+    async def unacked_envelopes(self) -> int:
+        """Envelopes still in the receivers' mailboxes (each receiver logs in again)."""
+
+        async def left(device: TestDevice) -> int:
+            session = await connect(self.reactor, self.url, device.key, self.serializer)
+            try:
+                total = 0
+                while True:  # mailbox_fetch_limit per call; ``more`` says if there is more
+                    page = await session.call(uris.MAILBOX_FETCH)
+                    total += len(page["envelopes"])
+                    if not page["more"] or not page["envelopes"]:
+                        return total
+                    await session.call(uris.MAILBOX_ACK, [e["id"] for e in page["envelopes"]])
+            finally:
+                await leave_bounded(session, cast(IReactorTime, self.reactor))
+
+        counts = await bounded_gather(
+            [partial(left, device) for device in self.identities.receivers], 8
+        )
+        return sum(counts)
+
+    def ack_line(self, label: str, unacked: int | None = None) -> str:
+        left = "" if unacked is None else f"; {unacked} left in the receivers' mailboxes afterwards"
         if not self.ack:
-            return f"{label} acks: off (envelopes stay in the mailbox)"
+            return f"{label} acks: off (envelopes stay in the mailbox){left}"
         s = self.stats
         line = (
             f"{label} acks: on (sc.mailbox.ack every {self.ack_batch} ids or "
@@ -443,7 +470,7 @@ class RelayWorkload:
         )
         if s.failed_calls or s.dropped:
             line += f", {s.failed_calls} failed calls, {s.dropped} ids not acked"
-        return line
+        return line + left
 
 
 # --------------------------------------------------------------------------- our half
@@ -491,8 +518,9 @@ async def run_our_half(
             reactor, node.url, identities, options.serializer, ack=settings.ack
         )
         result = await measure_router("ours", workload.workload(), [node.pid], options)
+        unacked = await workload.unacked_envelopes()
         count = 2 * options.pairs + options.idle
-        return OurResult(result, workload.ack_line("ours"), provision_s, count)
+        return OurResult(result, workload.ack_line("ours", unacked), provision_s, count)
     finally:
         await node.stop()
 
@@ -607,7 +635,8 @@ def main(argv: list[str] | None = None) -> None:
         if ours is not None and theirs is not None:
             print("\n".join(comparison_lines(ours.result, theirs)))
         if ours is not None:
-            print("\n".join(target_lines(ours.result, theirs)))
+            for line in target_lines(ours.result, theirs):
+                print(line)
         if settings.profile is not None:
             print(f"relay profile: {settings.profile}")
         print(

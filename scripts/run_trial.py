@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -24,8 +25,11 @@ def trial_options() -> list[str]:
 def main(argv: list[str]) -> int:
     tests = argv or ["tests"]
     command = [sys.executable, "-m", "twisted.trial", *trial_options(), *tests]
+    # The checkout itself on the path: `tests` is not an installed package.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+                               stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     counts: dict[str, int] = {}
     assert process.stdout is not None
     for line in process.stdout:

@@ -88,9 +88,15 @@ class FriendsTests(ClientTestCase):
             ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_SENT))
         self.assertNotIn(old_device, self.alice._devices[bob.me.user_id])
         self.assertEqual(self.log(self.alice).of(ev.IdentityKeyChanged), [])
-        # The new device has no local history of the friendship yet: a later issue
-        # (MANIFEST sync) brings contacts over; the envelope itself must decrypt.
+        # The new device does not know Alice yet (MANIFEST sync will bring contacts
+        # over): it holds her message, asks her again, she answers at once, and the
+        # held message appears.
         self.assertEqual(self.log(bob).of(ev.EnvelopeRejected), [])
+        yield bob.add_friend("alice@example.org")
+        got = yield self.log(bob).wait_for(ev.MessageReceived)
+        self.assertEqual(got.message.text, "welcome back")
+        self.assertEqual([m.text for m in (yield bob.messages(self.alice.me.user_id))],
+                         ["welcome back"])
 
     @defer.inlineCallbacks
     def test_a_changed_account_key_is_surfaced_and_blocks_sending(self) -> Any:
@@ -135,6 +141,49 @@ class FriendsTests(ClientTestCase):
         yield self.alice.send_text(self.bob.me.user_id, "still here?")
         got = yield self.log(self.bob).wait_for(ev.MessageReceived)
         self.assertEqual(got.message.text, "still here?")
+
+    @defer.inlineCallbacks
+    def test_accepting_a_changed_key_lets_sending_resume(self) -> Any:
+        yield self.test_a_changed_account_key_is_surfaced_and_blocks_sending()
+        yield self.alice.accept_identity_key(self.bob.me.user_id)
+        contact = self.alice.contacts[self.bob.me.user_id]
+        self.assertIsNone(contact.changed_identity_key)
+        self.assertEqual(contact.peer_identity_key, "A" * 43 + "=")
+        # Bob's devices are not signed by that (forged) key, so nothing reaches them:
+        # the message stays queued rather than going to an unverified device.
+        self.assertEqual(len((yield self.alice.store.outbox())), 1)
+
+    @defer.inlineCallbacks
+    def test_pending_requests_survive_a_restart(self) -> Any:
+        carol = yield self.register("carol", "carol@example.org")
+        yield self.online(carol)
+        mark = self.log(self.bob).mark()
+        yield carol.add_friend("bob@example.org")
+        yield self.log(self.bob).wait_for(ev.FriendRequestReceived, since=mark)
+        bob = yield self.reopen(self.bob, "bob")
+        requests = yield bob.requests()
+        self.assertEqual([(r.email, r.direction, r.action) for r in requests],
+                         [("alice@example.org", "in", "accepted"),
+                          ("carol@example.org", "in", "pending")])
+        yield self.online(bob)
+        yield bob.accept_friend(carol.me.user_id)
+        yield self.log(carol).wait_for(ev.FriendRequestAnswered)
+        self.assertIn(bob.me.user_id, carol.contacts)
+
+    @defer.inlineCallbacks
+    def test_presence_of_friends_is_reported(self) -> Any:
+        mark = self.log(self.alice).mark()
+        yield self.bob.stop()
+        self.clients.remove(self.bob)
+        gone = yield self.log(self.alice).wait_for(ev.PresenceChanged, since=mark)
+        self.assertEqual((gone.peer_user_id, gone.online), (self.bob.me.user_id, False))
+        bob = yield SecureChatClient.open(reactor, self.device_dir("bob"), self.url,
+                                          "bob@example.org", "pw-" + "x" * 10)
+        self._track(bob)
+        yield self.online(bob)
+        back = yield self.log(self.alice).wait_for(ev.PresenceChanged, lambda e: e.online,
+                                                   since=mark)
+        self.assertEqual(back.device_id, bob.me.device_id)
 
     @defer.inlineCallbacks
     def test_a_blocked_users_messages_never_appear(self) -> Any:

@@ -381,6 +381,13 @@ class SecureChatClient:
         yield self.store.add_contact(sid, peer, email, name, key, _now_ms())
         self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
         yield self._declare_contacts().addErrback(lambda _: None)
+        for held in (yield self.store.take_held(peer)):
+            frame = frames.parse(held)
+            message, after = self._interpret(frame, peer, {})
+            if message is not None:
+                yield self.store.add_message(message)
+            if after is not None:
+                yield after()
 
     @defer.inlineCallbacks
     def block(self, peer_user_id: str, blocked: bool = True) -> Any:
@@ -709,8 +716,13 @@ class SecureChatClient:
         data = frame.data
         if frame.type in (frames.FRIEND_REQUEST, frames.FRIEND_ACCEPT, frames.FRIEND_DENY):
             return None, lambda: self._friend_frame(frame, sender, from_me)
+        if contact is None and not from_me:
+            # Not a contact on this device (yet): keep it for when the friendship is
+            # known here, rather than lose it.
+            self.log.info("holding a {type} frame from a user not known here", type=frame.type)
+            return None, lambda: self.store.hold(sender, frame.encode())
         if contact is None or frame.sid != contact.sid:
-            self.log.info("ignoring a {type} frame from a non-contact", type=frame.type)
+            self.log.info("ignoring a {type} frame for an unknown session", type=frame.type)
             return None, None
         if frame.type == frames.MSG:
             message = StoredMessage(data["id"], contact.sid, "me" if from_me else "other",
@@ -776,7 +788,12 @@ class SecureChatClient:
             return
         if frame.type == frames.FRIEND_REQUEST:
             if sender in self.contacts:
-                return  # already friends (a repeat, or my other device accepted)
+                # Already friends here: their device lost its state (a reinstall).
+                # The account key is the pinned one, so answer at once.
+                yield self._queue(sender, Frame(
+                    frames.FRIEND_ACCEPT, frame.sid,
+                    {"email": self.me.email, "name": self.me.public_name, "to_email": email}))
+                return
             yield self.store.set_request(Request(sender, email, data["name"], "in", "pending",
                                                  _now_ms()))
             self.events.emit(ev.FriendRequestReceived(sender, email, data["name"]))

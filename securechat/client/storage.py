@@ -70,6 +70,11 @@ MIGRATIONS = [
     );
     CREATE TABLE seen_envelopes (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
     CREATE TABLE identity_keys (user_id TEXT PRIMARY KEY, identity_key TEXT NOT NULL);
+    -- Frames from users this device does not know as contacts yet (a reinstalled
+    -- device, say): kept, and replayed once the friendship is known here.
+    CREATE TABLE held_frames (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, frame BLOB NOT NULL
+    );
     """,
 ]
 
@@ -302,6 +307,9 @@ class AccountStore:
             "DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
             (message_id, sid, sender)).rowcount))
 
+    def add_message(self, message: StoredMessage) -> defer.Deferred[None]:
+        return self.run(_insert_message, message)
+
     # --- the receive path: one transaction per envelope -------------------------------------------
 
     def receive(self, envelope_id: str, now: int, session_pickle: tuple[str, str, str] | None,
@@ -317,8 +325,7 @@ class AccountStore:
             if account_pickle is not None:
                 c.execute("INSERT OR REPLACE INTO olm_account VALUES (1, ?)", (account_pickle,))
             if message is not None:
-                c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
-                          "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message))
+                _insert_message(c, message)
             return True
         return self.run(q)
 
@@ -333,8 +340,7 @@ class AccountStore:
         """Store a message (optimistically) and its frame in the outbox, atomically."""
         def q(c: sqlite3.Connection) -> int:
             if message is not None:
-                c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
-                          "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message))
+                _insert_message(c, message)
             return int(c.execute("INSERT INTO outbox (recipient, frame, message_id) VALUES "
                                  "(?,?,?)", (recipient, frame,
                                              message.id if message else None)).lastrowid or 0)
@@ -355,9 +361,27 @@ class AccountStore:
                           (STATUS_SENT, message_id, STATUS_SENT))
         return self.run(q)
 
+    def hold(self, sender: str, frame: bytes) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT INTO held_frames (sender, frame) VALUES (?,?)", (sender, frame)) and None)
+
+    def take_held(self, sender: str) -> defer.Deferred[list[bytes]]:
+        def q(c: sqlite3.Connection) -> list[bytes]:
+            frames = [r[0] for r in c.execute(
+                "SELECT frame FROM held_frames WHERE sender=? ORDER BY seq", (sender,))]
+            c.execute("DELETE FROM held_frames WHERE sender=?", (sender,))
+            return frames
+        return self.run(q)
+
     def save_sessions(self, sessions: Sequence[tuple[str, str, str]]) -> defer.Deferred[None]:
         return self.run(lambda c: c.executemany(
             "INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", sessions) and None)
 
     def drop_outbox(self, seq: int) -> defer.Deferred[None]:
         return self.run(lambda c: c.execute("DELETE FROM outbox WHERE seq=?", (seq,)) and None)
+
+
+def _insert_message(c: sqlite3.Connection, message: StoredMessage) -> None:
+    """Insert-or-ignore by id: receiving the same message twice stores it once."""
+    c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
+              "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message))

@@ -24,10 +24,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.client import events as ev
-from securechat.client.core import KdfCost, SecureChatClient
-from securechat.client.keys import WrongPassword
-from securechat.client.wamp import JoinRefused, Password, connect
-from securechat.protocol import uris
+from securechat.client.core import KdfCost, NoSuchAccount, SecureChatClient
 from securechat.protocol.keys import user_id_for_email
 
 E = TypeVar("E")
@@ -91,24 +88,6 @@ def next_event(client: SecureChatClient, kind: type[E],
 
 
 @defer.inlineCallbacks
-def account_exists(reactor: Any, url: str, email: str, password: str) -> Any:
-    """Deferred[bool]: whether the relay has this account; WrongPassword if it does and
-    the password is not its password."""
-    try:
-        session = yield connect(reactor, url, Password(user_id_for_email(email), password))
-    except JoinRefused as e:
-        if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
-            return False
-        if e.reason == uris.ERR_WRONG_PASSWORD:
-            raise WrongPassword("wrong password") from None
-        raise
-    if session.is_attached():
-        session.leave()
-    yield session.disconnected
-    return True
-
-
-@defer.inlineCallbacks
 def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str, *,
                 register_if_missing: bool = True, name: str = "",
                 cost: KdfCost | None = None) -> Any:
@@ -118,13 +97,16 @@ def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str
         client = yield SyncingClient.open(reactor, data_dir, url, email, password)
         return client
     os.makedirs(data_dir, mode=0o700, exist_ok=True)
-    if register_if_missing and not (yield account_exists(reactor, url, email, password)):
+    try:
+        client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost)
+    except NoSuchAccount:
+        if not register_if_missing:
+            raise
         client, _mnemonic = yield SyncingClient.register(reactor, data_dir, url, email,
                                                          password, name, cost)
         # The mnemonic stays in this device's secret store; a bot has nobody to show it to.
         log.info("registered a new account for {email}", email=email)
         return client
-    client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost)
     log.info("signed in to {email} as a new device", email=email)
     return client
 

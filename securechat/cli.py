@@ -98,17 +98,23 @@ def _catch_up(reactor: Any, client: SyncingClient, args: argparse.Namespace,
     caught_up = client.caught_up()
     trouble = next_event(client, ev.ConnectionStateChanged,
                          lambda e: e.state in ("offline", "failed") and e.reason != "stopped")
+    outcome: defer.Deferred[ev.ConnectionStateChanged | None] = defer.Deferred()
+    caught_up.addCallback(lambda _: outcome.called or outcome.callback(None))
+    trouble.addCallback(lambda e: outcome.called or outcome.callback(e))
     client.start()
     problem = f"the relay at {args.relay} did not answer within {args.timeout:g}s"
     try:
-        index, event = yield defer.race([caught_up, trouble]).addTimeout(args.timeout, reactor)
+        event = yield outcome.addTimeout(args.timeout, reactor)
     except defer.TimeoutError:
         pass
     else:
-        if index == 0:
+        if event is None:
             return
         problem = (f"the relay refused this device ({event.reason})" if event.state == "failed"
                    else f"could not reach the relay at {args.relay}: {event.reason}")
+    finally:
+        _forget(caught_up)
+        _forget(trouble)
     if required:
         raise ClientError(problem)
     note(f"warning: {problem}; showing what this device has stored")
@@ -116,8 +122,8 @@ def _catch_up(reactor: Any, client: SyncingClient, args: argparse.Namespace,
 
 @defer.inlineCallbacks
 def _send_queued(reactor: Any, client: SyncingClient, args: argparse.Namespace,
-                 before: set[int]) -> Any:
-    """Wait until what was queued since `before` (outbox seqs) has gone to the relay."""
+                 before: set[int], what: str) -> Any:
+    """Wait until `what` was queued since `before` (outbox seqs) has gone to the relay."""
     deadline = reactor.seconds() + args.timeout
     while True:
         yield client.flush_outbox()
@@ -125,14 +131,15 @@ def _send_queued(reactor: Any, client: SyncingClient, args: argparse.Namespace,
         if not left:
             return
         if client.online:  # the outbox is held up by something other than the connection
-            raise ClientError("it could not be handed to the relay (--verbose says why); it "
-                              "stays queued and goes out when the account is next online")
+            raise ClientError(f"{what} could not be handed to the relay (--verbose says "
+                              "why); it stays queued and goes out when this account is next "
+                              "online")
         try:  # the connection dropped: the next catch-up flushes the outbox again
             yield client.caught_up().addTimeout(max(deadline - reactor.seconds(), 0), reactor)
         except defer.TimeoutError:
             raise ClientError(
-                f"could not hand it to the relay within {args.timeout:g}s; it stays "
-                "queued and goes out the next time this account is online") from None
+                f"{what} could not be handed to the relay within {args.timeout:g}s; it "
+                "stays queued and goes out when this account is next online") from None
 
 
 @defer.inlineCallbacks
@@ -169,14 +176,14 @@ def _contact_id(client: SyncingClient, email: str) -> str:
 
 
 def _with_account(work: Callable[[Any, SyncingClient, argparse.Namespace], Any],
-                  online: bool = True, required: bool = True) -> Command:
-    """A command that opens the account, catches up (if `online`), runs `work` and stops."""
+                  required: bool = True) -> Command:
+    """A command that opens the account, catches up with the relay (`required`, or else
+    a warning), runs `work` and stops the client."""
     @defer.inlineCallbacks
     def command(reactor: Any, args: argparse.Namespace) -> Any:
         client = yield _open(reactor, args)
         try:
-            if online:
-                yield _catch_up(reactor, client, args, required)
+            yield _catch_up(reactor, client, args, required)
             yield work(reactor, client, args)
         finally:
             yield client.stop()
@@ -223,7 +230,7 @@ def _add_friend(reactor: Any, client: SyncingClient, args: argparse.Namespace) -
     yield _require_account(client, args.friend)
     before = yield _outbox_seqs(client)
     request = yield client.add_friend(args.friend)
-    yield _send_queued(reactor, client, args, before)
+    yield _send_queued(reactor, client, args, before, "the friend request")
     say(f"Friend request sent to {request.email}.")
 
 
@@ -249,7 +256,7 @@ def _answer(accept: bool) -> Callable[[Any, SyncingClient, argparse.Namespace], 
             yield client.accept_friend(peer)
         else:
             yield client.deny_friend(peer)
-        yield _send_queued(reactor, client, args, before)
+        yield _send_queued(reactor, client, args, before, "the answer")
         friend = normalise_email(args.friend)
         say(f"You and {friend} are now friends." if accept
             else f"Declined the friend request of {friend}.")

@@ -68,6 +68,14 @@ class IdentityKeyChangedError(ClientError):
     pass
 
 
+class NoSuchAccount(ClientError):
+    pass
+
+
+class AccountExists(ClientError):
+    pass
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -147,7 +155,7 @@ class SecureChatClient:
                 "server_key": _b64(verifier.server_key)}, blob)
         except ApplicationError as e:
             if e.error == uris.ERR_ACCOUNT_EXISTS:
-                raise ClientError("an account with this email already exists") from None
+                raise AccountExists("an account with this email already exists") from None
             raise
         finally:
             yield _leave(session)
@@ -170,7 +178,7 @@ class SecureChatClient:
             if e.reason == uris.ERR_WRONG_PASSWORD:
                 raise WrongPassword("wrong password") from None
             if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
-                raise ClientError("there is no account with this email") from None
+                raise NoSuchAccount("there is no account with this email") from None
             raise
         try:
             recovery = yield session.call(uris.ACCOUNT_RECOVERY)
@@ -263,6 +271,8 @@ class SecureChatClient:
     def stop(self) -> Any:
         session = self.connection.session
         self.connection.stop()
+        if session is not None:
+            yield self._flush_acks()  # what was stored need not come again
         if self._ack_call is not None and self._ack_call.active():
             self._ack_call.cancel()
         if session is not None:
@@ -289,6 +299,7 @@ class SecureChatClient:
                 page = yield session.call(uris.MAILBOX_FETCH)
                 for envelope in page["envelopes"]:
                     yield self._inbound.run(self._receive, envelope)
+                yield self._flush_acks()  # before the next page, or it would be this one
                 if not page["more"]:
                     break
             yield self.flush_outbox()
@@ -334,6 +345,13 @@ class SecureChatClient:
             raise ClientError("you cannot add yourself")
         if peer in self.contacts:
             raise ClientError("already a contact")
+        if self.connection.session is not None:  # offline, the request waits in the outbox
+            try:
+                yield self._fetch_identity_key(peer)
+            except ApplicationError as e:
+                if e.error == uris.ERR_NO_SUCH_ACCOUNT:
+                    raise NoSuchAccount("there is no account with this email") from None
+                raise
         request = Request(peer, email, "", "out", "pending", _now_ms())
         yield self.store.set_request(request)
         yield self._queue(peer, Frame(frames.FRIEND_REQUEST, session_id(email, self.me.email),
@@ -832,14 +850,20 @@ class SecureChatClient:
             self._ack_call = self.reactor.callLater(0.05, self._send_acks)
 
     def _send_acks(self) -> None:
-        ids, self._acks = self._acks[:1000], self._acks[1000:]
-        session = self.connection.session
-        if session is None or not ids:
-            return  # unacked envelopes come again from the mailbox and are skipped as seen
-        session.call(uris.MAILBOX_ACK, ids).addErrback(
-            lambda f: self.log.info("ack failed; the relay will re-deliver: {e}", e=f.value))
-        if self._acks:
-            self._ack_call = self.reactor.callLater(0, self._send_acks)
+        self._flush_acks()
+
+    @defer.inlineCallbacks
+    def _flush_acks(self) -> Any:
+        while self._acks:
+            ids, self._acks = self._acks[:1000], self._acks[1000:]
+            session = self.connection.session
+            if session is None:
+                return  # unacked envelopes come again from the mailbox and are skipped
+            try:
+                yield session.call(uris.MAILBOX_ACK, ids)
+            except (ApplicationError, TransportLost) as e:
+                self.log.info("ack failed; the relay will re-deliver: {e}", e=type(e).__name__)
+                return
 
 
 @defer.inlineCallbacks

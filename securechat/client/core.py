@@ -147,18 +147,13 @@ class SecureChatClient:
         verifier, blob = yield threads.deferToThread(
             lambda: (scram.make_verifier(password, cost.iterations, cost.memory_kib),
                      seal_recovery(secrets, password, user_id, cost.iterations, cost.memory_kib)))
-        session = yield connect(reactor, url, Anonymous(), serializer)
-        try:
-            yield session.call(uris.ACCOUNT_REGISTER, user_id, _b64(secrets.identity_public), {
+        yield _call_once(
+            reactor, url, Anonymous(), serializer,
+            {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists")},
+            uris.ACCOUNT_REGISTER, user_id, _b64(secrets.identity_public), {
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
                 "server_key": _b64(verifier.server_key)}, blob)
-        except ApplicationError as e:
-            if e.error == uris.ERR_ACCOUNT_EXISTS:
-                raise AccountExists("an account with this email already exists") from None
-            raise
-        finally:
-            yield _leave(session)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
                                    serializer, name)
         return client, secrets.mnemonic
@@ -200,16 +195,12 @@ class SecureChatClient:
         device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
         certificate = device_certificate(user_id, device_key.device_id, device_key.public_hex,
                                          olm.identity_key)
-        session = yield connect(reactor, url, Password(user_id, password), serializer)
-        try:
-            yield session.call(uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex,
-                               olm.identity_key, _b64(secrets.identity.sign(certificate)))
-        except ApplicationError as e:
-            if e.error == uris.ERR_TOO_MANY_DEVICES:
-                raise ClientError("this account has too many devices: remove one first") from None
-            raise
-        finally:
-            yield _leave(session)
+        yield _call_once(
+            reactor, url, Password(user_id, password), serializer,
+            {uris.ERR_TOO_MANY_DEVICES:
+             ClientError("this account has too many devices: remove one first")},
+            uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
+            _b64(secrets.identity.sign(certificate)))
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
@@ -864,6 +855,21 @@ class SecureChatClient:
             except (ApplicationError, TransportLost) as e:
                 self.log.info("ack failed; the relay will re-deliver: {e}", e=type(e).__name__)
                 return
+
+
+@defer.inlineCallbacks
+def _call_once(reactor: Any, url: str, credentials: Any, serializer: str,
+               errors: dict[str, ClientError], procedure: str, *args: Any) -> Any:
+    """Join, make one call, leave; relay errors in `errors` become those ClientErrors."""
+    session = yield connect(reactor, url, credentials, serializer)
+    try:
+        return (yield session.call(procedure, *args))
+    except ApplicationError as e:
+        if e.error in errors:
+            raise errors[e.error] from None
+        raise
+    finally:
+        yield _leave(session)
 
 
 @defer.inlineCallbacks

@@ -20,7 +20,7 @@ class InvalidMessage(Exception):
 
 
 def _id(value: Any) -> bool:
-    return type(value) is int and 0 <= value <= MAX_ID
+    return type(value) is int and 1 <= value <= MAX_ID
 
 
 def _dict(value: Any) -> bool:

@@ -14,7 +14,7 @@ class RelayConfig:
     ping_interval: float = 30.0  # WebSocket ping when the peer is silent this long
     ping_timeout: float = 15.0  # no pong in this long: the connection is dead
     # Rate limits (token buckets: a sustained rate and a burst).
-    session_rate: float = 2000.0  # WAMP messages per second, per session
+    session_rate: float = 2000.0  # CALL/PUBLISH/SUBSCRIBE/REGISTER per second, per session
     session_burst: float = 4000.0
     account_rate: float = 4000.0  # envelopes per second, per account (all its devices)
     account_burst: float = 8000.0

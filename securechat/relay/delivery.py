@@ -3,8 +3,10 @@
 Every accepted envelope is written to the mailbox first (group-committed
 with its neighbours), then pushed live to its device if online; it stays
 until that device acks it or it expires. So the sender's RESULT means
-"durably accepted", and a device that drops off mid-delivery gets it again
-from `sc.mailbox.fetch`: clients de-duplicate by envelope id.
+"stored": it survives a relay crash or restart (SQLite WAL, synchronous=NORMAL;
+a power cut may lose the last commits), and a device that drops off
+mid-delivery gets it again from `sc.mailbox.fetch`: clients de-duplicate by
+envelope id.
 """
 
 from __future__ import annotations

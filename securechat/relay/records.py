@@ -24,7 +24,7 @@ class Device:
     user_id: str
     signing_key: str  # Ed25519, hex: the cryptosign key of its WAMP sessions
     identity_key: str  # Curve25519 Olm identity key, base64
-    signature: str  # account identity key's signature over `signed_bytes()`, base64
+    signature: str  # the account identity key's signature of keys.device_certificate(), base64
     created: int
 
     def public(self) -> dict[str, object]:

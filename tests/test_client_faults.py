@@ -232,6 +232,32 @@ class FriendsTests(ClientTestCase):
         self.assertTrue(all("decryption failed" in r.reason for r in rejected))
 
 
+    @defer.inlineCallbacks
+    def test_an_envelope_the_client_cannot_use_does_not_block_the_ones_after_it(self) -> Any:
+        yield self.alice.stop()
+        self.clients.remove(self.alice)
+        raw = yield connect(reactor, self.url, self.alice._device_key, "json")
+        yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
+            "device_id": self.bob.me.device_id, "v": 1, "alg": "olm.v1", "type": 1,
+            "body": "bm90IGJpbmFyeQ=="}])
+        raw.leave()
+        yield raw.disconnected
+        rejected = yield self.log(self.bob).wait_for(ev.EnvelopeRejected)
+        self.assertEqual(rejected.reason, "the ciphertext is not binary")
+        alice = yield self.reopen_stopped("alice", "alice@example.org")
+        yield alice.send_text(self.bob.me.user_id, "and this one?")
+        got = yield self.log(self.bob).wait_for(ev.MessageReceived)
+        self.assertEqual(got.message.text, "and this one?")
+
+    @defer.inlineCallbacks
+    def reopen_stopped(self, name: str, email: str) -> Any:
+        client = yield SecureChatClient.open(reactor, self.device_dir(name), self.url, email,
+                                             "pw-" + "x" * 10)
+        self._track(client)
+        yield self.online(client)
+        return client
+
+
 class LoginTests(ClientTestCase):
     @defer.inlineCallbacks
     def test_wrong_password_changes_nothing_here_or_on_the_relay(self) -> Any:

@@ -57,6 +57,17 @@ class PrekeyTests(RelayTestCase):
         self.assertEqual((yield laptop.call(uris.PREKEYS_COUNT)), 0)
 
     @defer.inlineCallbacks
+    def test_a_claim_can_name_the_devices_it_needs(self) -> Any:
+        for device in (self.bob_laptop, self.bob_phone):
+            session, _ = yield self.online(device)
+            yield session.call(uris.PREKEYS_PUBLISH, {"k1": curve_key(), "k2": curve_key()})
+        bundles = yield self.claimers[0].call(uris.PREKEYS_CLAIM, self.bob.user_id,
+                                              ["bob-phone"])
+        self.assertEqual([b["device_id"] for b in bundles], ["bob-phone"])
+        laptop, _ = yield self.online(self.bob_laptop)
+        self.assertEqual((yield laptop.call(uris.PREKEYS_COUNT)), 2)  # none of its were used
+
+    @defer.inlineCallbacks
     def test_keys_survive_a_relay_restart(self) -> Any:
         laptop, _ = yield self.online(self.bob_laptop)
         yield laptop.call(uris.PREKEYS_PUBLISH, {"k1": curve_key()})

@@ -18,9 +18,10 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 from autobahn.wamp.exception import ApplicationError, TransportLost
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -260,16 +261,17 @@ class SecureChatClient:
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
+        """Finish what is in hand, ack what was stored, disconnect, close the database."""
+        yield self._inbound.run(_nothing)
+        yield self._flush_acks()  # what was stored need not come again
         session = self.connection.session
         self.connection.stop()
         if session is not None:
-            yield self._flush_acks()  # what was stored need not come again
-        if self._ack_call is not None and self._ack_call.active():
-            self._ack_call.cancel()
-        if session is not None:
             yield session.disconnected
-        yield self._inbound.run(lambda: None)  # let a handled envelope finish storing
-        yield self._outbound.run(lambda: None)
+        yield self._inbound.run(_nothing)
+        yield self._outbound.run(_nothing)
+        if self._ack_call is not None and self._ack_call.active():
+            self._ack_call.cancel()  # unsent acks: those envelopes come again, are skipped
         yield self.store.stop()
 
     @property
@@ -391,12 +393,11 @@ class SecureChatClient:
         self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
         yield self._declare_contacts().addErrback(lambda _: None)
         for held in (yield self.store.take_held(peer)):
-            frame = frames.parse(held)
-            message, after = self._interpret(frame, peer, {})
-            if message is not None:
-                yield self.store.add_message(message)
-            if after is not None:
-                yield after()
+            outcome = self._interpret(frames.parse(held), peer)
+            yield outcome.apply()
+            if outcome.message is not None:
+                yield self.store.add_message(outcome.message)
+            yield outcome.notify()
 
     @defer.inlineCallbacks
     def block(self, peer_user_id: str, blocked: bool = True) -> Any:
@@ -584,7 +585,8 @@ class SecureChatClient:
                 continue
             pickles = [self._olm.pickle_sessions(e["device_id"]) for e in envelopes]
             return pickles
-        raise ApplicationError(uris.ERR_DEVICE_MISMATCH, "device list kept changing")
+        # A device without keys to start a session, say: this entry waits, others go on.
+        raise ClientError("the recipient's devices cannot all be reached yet")
 
     @defer.inlineCallbacks
     def _ensure_sessions(self, targets: Sequence[tuple[str, str, str]]) -> Any:
@@ -593,8 +595,9 @@ class SecureChatClient:
             if not self._olm.has_session(device_id):
                 by_user.setdefault(user, []).append((device_id, identity_key))
         for user, missing in by_user.items():
-            bundles = yield self.connection.session.call(uris.PREKEYS_CLAIM, user)
             wanted = dict(missing)
+            bundles = yield self.connection.session.call(uris.PREKEYS_CLAIM, user,
+                                                         sorted(wanted))
             for bundle in bundles:
                 key = bundle.get("one_time_key")
                 device_id = bundle["device_id"]
@@ -674,26 +677,42 @@ class SecureChatClient:
         if identity_key is None:
             yield self._reject(envelope_id, sender, "the sending device is not verified")
             return
+        body = envelope.get("body")
+        if not isinstance(body, bytes):
+            yield self._reject(envelope_id, sender, "the ciphertext is not binary")
+            return
         try:
             plaintext, account_changed = self._olm.decrypt(
-                sender, device_id, identity_key, int(envelope.get("type", -1)),
-                bytes(envelope.get("body", b"")))
+                sender, device_id, identity_key, int(envelope.get("type", -1)), body)
         except DecryptionFailed as e:
             yield self._reject(envelope_id, sender, f"decryption failed: {e}")
             return
         pickles = self._olm.pickle_sessions(device_id)
         account = self._olm.pickle_account() if account_changed else None
+        if account_changed:
+            self.reactor.callLater(0, self._refill_prekeys)  # a one-time key was used up
         try:
-            frame = frames.parse(plaintext)
-        except frames.InvalidFrame as e:
+            outcome = self._interpret(frames.parse(plaintext), sender)
+            # State changes first: if we crash before the envelope is marked handled,
+            # it is decrypted again from the older pickle and they are re-applied.
+            yield outcome.apply()
+        except Exception as e:  # a frame that cannot be handled must not wedge the queue
+            if not isinstance(e, frames.InvalidFrame):
+                self.log.failure("handling a frame failed")
             yield self.store.receive(envelope_id, _now_ms(), pickles, account, None)
             yield self._reject(envelope_id, sender, f"invalid frame: {e}", stored=True)
             return
-        message, after = self._interpret(frame, sender, envelope)
-        stored = yield self.store.receive(envelope_id, _now_ms(), pickles, account, message)
+        stored = yield self.store.receive(envelope_id, _now_ms(), pickles, account,
+                                          outcome.message)
         self._ack(envelope_id)
-        if stored and after is not None:
-            yield after()
+        if stored:
+            yield outcome.notify()
+
+    def _refill_prekeys(self) -> None:
+        session = self.connection.session
+        if session is not None:
+            self._top_up_prekeys(session).addErrback(
+                lambda f: self.log.info("prekey top-up failed: {e}", e=type(f.value).__name__))
 
     @defer.inlineCallbacks
     def _reject(self, envelope_id: str, sender: str, reason: str, stored: bool = False) -> Any:
@@ -714,41 +733,43 @@ class SecureChatClient:
             return None
         return devices.get(device_id)
 
-    def _interpret(self, frame: Frame, sender: str,
-                   envelope: dict[str, Any]) -> tuple[StoredMessage | None, Any]:
-        """What a frame means: a message to store with the envelope, and what to do after."""
+    def _interpret(self, frame: Frame, sender: str) -> _Outcome:
+        """What a frame means: state to change, a message to store with the envelope,
+        and who to tell once it is stored."""
         from_me = sender == self.me.user_id
         peer = frame.to if from_me else sender
         if from_me and (peer is None or peer == self.me.user_id):
-            return None, None
+            return _Outcome()
         contact = self.contacts.get(peer or "")
         data = frame.data
         if frame.type in (frames.FRIEND_REQUEST, frames.FRIEND_ACCEPT, frames.FRIEND_DENY):
-            return None, lambda: self._friend_frame(frame, sender, from_me)
-        if contact is None and not from_me:
+            return _Outcome(apply=lambda: self._friend_frame(frame, sender, from_me))
+        if contact is None and not from_me and frame.type != frames.TYPING:
             # Not a contact on this device (yet): keep it for when the friendship is
             # known here, rather than lose it.
             self.log.info("holding a {type} frame from a user not known here", type=frame.type)
-            return None, lambda: self.store.hold(sender, frame.encode())
+            return _Outcome(apply=lambda: self.store.hold(sender, frame.encode()))
         if contact is None or frame.sid != contact.sid:
             self.log.info("ignoring a {type} frame for an unknown session", type=frame.type)
-            return None, None
+            return _Outcome()
         if frame.type == frames.MSG:
             message = StoredMessage(data["id"], contact.sid, "me" if from_me else "other",
                                     data["text"], "text", data["timestamp"],
                                     STATUS_SENT if from_me else STATUS_DELIVERED, from_me,
                                     data["replyTo"])
             if from_me:
-                return message, lambda: self._emit(ev.MessageSent(message))
-            return message, lambda: self._received(message, contact)
+                return _Outcome(message, notify=lambda: self._emit(ev.MessageSent(message)))
+            return _Outcome(message, notify=lambda: self._received(message, contact))
         if frame.type == frames.RECEIPT and not from_me:
             status = STATUS_READ if data["status"] == frames.RECEIPT_READ else STATUS_DELIVERED
-            return None, lambda: self._receipt(contact.sid, data["ids"], status)
+            return _Outcome(apply=lambda: self._receipt(contact.sid, data["ids"], status))
         if frame.type == frames.TYPING and not from_me:
-            return None, lambda: self._emit(ev.TypingChanged(contact.sid, sender, data["typing"]))
+            return _Outcome(notify=lambda: self._emit(
+                ev.TypingChanged(contact.sid, sender, data["typing"])))
         if frame.type == frames.DELETE:
-            return None, lambda: self._unsent(data["id"], contact.sid, "me" if from_me else "other")
-        return None, None
+            return _Outcome(apply=lambda: self._unsent(data["id"], contact.sid,
+                                                       "me" if from_me else "other"))
+        return _Outcome()
 
     def _emit(self, event: object) -> defer.Deferred[None]:
         self.events.emit(event)
@@ -855,6 +876,19 @@ class SecureChatClient:
             except (ApplicationError, TransportLost) as e:
                 self.log.info("ack failed; the relay will re-deliver: {e}", e=type(e).__name__)
                 return
+
+
+def _nothing() -> defer.Deferred[None]:
+    return defer.succeed(None)
+
+
+@attrs.frozen
+class _Outcome:
+    """What handling one frame does (see SecureChatClient._interpret)."""
+
+    message: StoredMessage | None = None
+    apply: Callable[[], defer.Deferred[Any]] = _nothing  # before the envelope is marked
+    notify: Callable[[], defer.Deferred[Any]] = _nothing  # after it is stored
 
 
 @defer.inlineCallbacks

@@ -112,6 +112,10 @@ class Delivery:
         if type(body) in (bytes, str) and arguments.size(body) > most:
             refuse(uris.ERR_PAYLOAD_TOO_LARGE, f"an envelope may carry at most {most} bytes",
                    max_bytes=most)
+        if type(body) is str and not (body.isascii() and body.isprintable()):
+            # JSON clients send base64 text; anything else could expand several-fold
+            # when escaped for a JSON recipient and no longer fit in one message.
+            invalid("a string envelope body must be printable ASCII (base64)")
         return Envelope(
             id=os.urandom(16).hex(),
             device_id=arguments.device_id("envelopes[].device_id", e.get("device_id")),

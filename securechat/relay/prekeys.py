@@ -58,13 +58,19 @@ class Prekeys:
         return {"count": count}
 
     @defer.inlineCallbacks
-    def claim(self, caller: Caller, user_id: Any) -> Any:
-        """One bundle per device of the user; each one-time key is handed out once only."""
+    def claim(self, caller: Caller, user_id: Any, device_ids: Any = None) -> Any:
+        """One bundle per device of the user (or of the listed devices only); each
+        one-time key is handed out once only."""
         arguments.user_id("user_id", user_id)
         devices = yield self._router.directory.devices(user_id)
         if not devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
-        claimed = yield self._router.storage.claim_prekeys(user_id)
+        if device_ids is not None:
+            wanted = {arguments.device_id("device_ids[]", d)
+                      for d in arguments.listing("device_ids", device_ids, 1000)}
+            devices = [d for d in devices if d.device_id in wanted]
+        claimed = yield self._router.storage.claim_prekeys(
+            user_id, [d.device_id for d in devices])
         bundles = []
         for device in devices:
             key = claimed.get(device.device_id)

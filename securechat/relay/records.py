@@ -73,4 +73,5 @@ class Envelope:
 
     @property
     def size(self) -> int:
-        return len(self.body)
+        """Bytes, as the mailbox quota counts them (a string as UTF-8)."""
+        return len(self.body) if isinstance(self.body, bytes) else len(self.body.encode())

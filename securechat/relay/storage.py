@@ -82,8 +82,11 @@ class IRelayStorage(Interface):
     ) -> defer.Deferred[int]:
         """Add one-time keys (and replace the fallback key); returns the one-time count."""
 
-    def claim_prekeys(user_id: str) -> defer.Deferred[dict[str, OneTimeKey | None]]:
-        """Atomically take one one-time key per device of the user (else its fallback)."""
+    def claim_prekeys(
+        user_id: str, device_ids: Sequence[str]
+    ) -> defer.Deferred[dict[str, OneTimeKey | None]]:
+        """Atomically take one one-time key per listed device of the user (else its
+        fallback key)."""
 
     def count_prekeys(device_id: str) -> defer.Deferred[int]:
         """How many unclaimed one-time keys the device has left."""
@@ -204,8 +207,10 @@ class SQLiteStorage:
     ) -> defer.Deferred[int]:
         return self._run(_add_prekeys, device_id, list(keys), max_total)
 
-    def claim_prekeys(self, user_id: str) -> defer.Deferred[dict[str, OneTimeKey | None]]:
-        return self._run(_claim_prekeys, user_id)
+    def claim_prekeys(
+        self, user_id: str, device_ids: Sequence[str]
+    ) -> defer.Deferred[dict[str, OneTimeKey | None]]:
+        return self._run(_claim_prekeys, user_id, list(device_ids))
 
     def count_prekeys(self, device_id: str) -> defer.Deferred[int]:
         return self._run(_count_prekeys, device_id)
@@ -309,7 +314,9 @@ def _add_prekeys(
     return _count_prekeys(conn, device_id)
 
 
-def _claim_prekeys(conn: sqlite3.Connection, user_id: str) -> dict[str, OneTimeKey | None]:
+def _claim_prekeys(
+    conn: sqlite3.Connection, user_id: str, device_ids: list[str]
+) -> dict[str, OneTimeKey | None]:
     # One transaction on one thread: no key can be handed out twice, however
     # many claims race, because claims are serialised and the row is deleted
     # in the same savepoint that reads it.
@@ -317,6 +324,8 @@ def _claim_prekeys(conn: sqlite3.Connection, user_id: str) -> dict[str, OneTimeK
     for (device_id,) in conn.execute(
         "SELECT device_id FROM devices WHERE user_id=? ORDER BY created, device_id", (user_id,)
     ).fetchall():
+        if device_id not in device_ids:
+            continue
         row = conn.execute(
             "SELECT key_id, key FROM one_time_keys WHERE device_id=? ORDER BY rowid LIMIT 1",
             (device_id,),

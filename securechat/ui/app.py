@@ -1,0 +1,66 @@
+"""`securechat`: the desktop client.
+
+QApplication → qasync.QEventLoop (the asyncio loop) → Twisted's asyncio reactor on it,
+installed before anything imports the reactor. Closing the last window stops the
+client and then the reactor, which ends the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+DEFAULT_RELAY = "ws://127.0.0.1:8080"
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(base, "securechat")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="securechat", description="SecureChat desktop client")
+    parser.add_argument("--relay", default=os.environ.get("SECURECHAT_RELAY", DEFAULT_RELAY),
+                        help="the relay's ws:// or wss:// URL (default %(default)s)")
+    parser.add_argument("--data-dir", default=os.environ.get("SECURECHAT_DATA",
+                                                             default_data_dir()),
+                        help="where accounts are stored (default %(default)s)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from securechat.ui import loop
+
+    app, reactor = loop.install([sys.argv[0]])  # before anything imports the reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
+    from securechat.ui import strings as S
+    from securechat.ui import theme
+    from securechat.ui.windows.shell import ShellWindow
+
+    app.setApplicationName(S.APP_NAME)
+    app.setOrganizationName(S.APP_NAME)
+    theme.apply(app)
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    window = ShellWindow(reactor, args.data_dir, args.relay)
+    theme.follow_system(app, window.update)
+    app.setQuitOnLastWindowClosed(False)
+
+    def last_window_closed() -> None:
+        def stop(_: Any) -> None:
+            if reactor.running:
+                reactor.stop()
+        window.shutdown().addBoth(stop)
+
+    app.lastWindowClosed.connect(last_window_closed)
+    window.show()
+    reactor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The client core's events as Qt signals, plus the state the UI derives from them
+(presence, typing). Only forwards: no crypto, storage or networking here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from securechat.client import events as ev
+from securechat.client.core import SecureChatClient
+
+TYPING_TIMEOUT_MS = 6000  # a peer's "typing" lapses if not refreshed
+
+
+class ClientBridge(QObject):
+    log = Logger()
+
+    message_received = pyqtSignal(object)  # ev.MessageReceived
+    message_sent = pyqtSignal(object)  # ev.MessageSent
+    message_updated = pyqtSignal(object)  # ev.MessageUpdated
+    message_deleted = pyqtSignal(object)  # ev.MessageDeleted
+    typing_changed = pyqtSignal(str, bool)  # peer user id, typing
+    presence_changed = pyqtSignal(str, bool)  # peer user id, online (any device)
+    request_received = pyqtSignal(object)  # ev.FriendRequestReceived
+    request_answered = pyqtSignal(object)  # ev.FriendRequestAnswered
+    identity_changed = pyqtSignal(object)  # ev.IdentityKeyChanged
+    connection_changed = pyqtSignal(object)  # ev.ConnectionStateChanged
+    caught_up = pyqtSignal()
+    contacts_changed = pyqtSignal()
+
+    def __init__(self, client: SecureChatClient, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.connection_state = "connecting"
+        self._online: dict[str, set[str]] = {}
+        self._typing: dict[str, QTimer] = {}
+        client.events.subscribe(self._event)
+
+    def close(self) -> None:
+        self.client.events.unsubscribe(self._event)
+        for timer in self._typing.values():
+            timer.stop()
+
+    def is_online(self, peer: str) -> bool:
+        return bool(self._online.get(peer))
+
+    def is_typing(self, peer: str) -> bool:
+        timer = self._typing.get(peer)
+        return timer is not None and timer.isActive()
+
+    def _event(self, event: Any) -> None:
+        if isinstance(event, ev.MessageReceived):
+            self._set_typing(event.peer_user_id, False)
+            self.message_received.emit(event)
+        elif isinstance(event, ev.MessageSent):
+            self.message_sent.emit(event)
+        elif isinstance(event, ev.MessageUpdated):
+            self.message_updated.emit(event)
+        elif isinstance(event, ev.MessageDeleted):
+            self.message_deleted.emit(event)
+        elif isinstance(event, ev.TypingChanged):
+            self._set_typing(event.peer_user_id, event.typing)
+        elif isinstance(event, ev.PresenceChanged):
+            devices = self._online.setdefault(event.peer_user_id, set())
+            was = bool(devices)
+            (devices.add if event.online else devices.discard)(event.device_id)
+            if bool(devices) != was:
+                self.presence_changed.emit(event.peer_user_id, bool(devices))
+        elif isinstance(event, ev.FriendRequestReceived):
+            self.request_received.emit(event)
+        elif isinstance(event, ev.FriendRequestAnswered):
+            self.request_answered.emit(event)
+            if event.accepted:
+                self.contacts_changed.emit()
+        elif isinstance(event, ev.IdentityKeyChanged):
+            self.identity_changed.emit(event)
+        elif isinstance(event, ev.ConnectionStateChanged):
+            self.connection_state = event.state
+            if event.state != "online":
+                for peer in [p for p, d in self._online.items() if d]:
+                    self._online[peer] = set()
+                    self.presence_changed.emit(peer, False)
+            self.connection_changed.emit(event)
+        elif isinstance(event, ev.CaughtUp):
+            self.caught_up.emit()
+
+    def _set_typing(self, peer: str, typing: bool) -> None:
+        timer = self._typing.get(peer)
+        if timer is None:
+            timer = QTimer(self)
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda p=peer: self.typing_changed.emit(p, False))
+            self._typing[peer] = timer
+        was = timer.isActive()
+        if typing:
+            timer.start(TYPING_TIMEOUT_MS)
+        else:
+            timer.stop()
+        if was != typing:
+            self.typing_changed.emit(peer, typing)
+
+
+def call(d: defer.Deferred[Any], ok: Callable[[Any], Any] | None = None,
+         failed: Callable[[str], Any] | None = None) -> defer.Deferred[Any]:
+    """Attach UI callbacks to a core Deferred: `ok(result)`, or `failed(message)` with a
+    message fit for the user. Unexpected errors are logged. Returns the Deferred."""
+    def good(result: Any) -> Any:
+        if ok is not None:
+            ok(result)
+        return result
+
+    def bad(f: Failure) -> None:
+        message = str(f.value) or type(f.value).__name__
+        from securechat.client.core import ClientError
+        from securechat.client.keys import WrongPassword
+
+        if not f.check(ClientError, WrongPassword):
+            ClientBridge.log.failure("a request to the client core failed", f)
+        if failed is not None:
+            failed(message)
+    return d.addCallbacks(good, bad)

@@ -1,0 +1,219 @@
+"""Painting: session rows (avatar, name, preview, time, badge, presence) and chat bubbles."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
+from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_READ, STATUS_SENT
+from securechat.ui import theme
+from securechat.ui.models import Roles
+
+_Index = QModelIndex | QPersistentModelIndex
+AVATAR_COLOURS = ["#ef4444", "#f97316", "#eab308", "#22c55e", "#14b8a6", "#3b82f6",
+                  "#8b5cf6", "#ec4899"]
+
+
+def avatar_colour(key: str) -> QColor:
+    return QColor(AVATAR_COLOURS[sum(key.encode()) % len(AVATAR_COLOURS)])
+
+
+def tick_text(status: int) -> str:
+    return {STATUS_PENDING: "🕓", STATUS_SENT: "✓", STATUS_DELIVERED: "✓✓",
+            STATUS_READ: "✓✓"}.get(status, "")
+
+
+class SessionDelegate(QStyledItemDelegate):
+    HEIGHT = 64
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        return QSize(option.rect.width(), self.HEIGHT)
+
+    def paint(self, p: QPainter | None, option: QStyleOptionViewItem, index: _Index) -> None:
+        assert p is not None
+        t = theme.current()
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = option.rect
+        if option.state & QStyle.StateFlag.State_Selected:
+            p.fillRect(r, option.palette.color(QPalette.ColorRole.Highlight).lighter(
+                170 if not t.dark else 60))
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            p.fillRect(r, QColor(t.separator))
+        # avatar with initials and the online dot
+        peer = index.data(Roles.PEER) or ""
+        avatar = QRectF(r.left() + 12, r.top() + 10, 44, 44)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(avatar_colour(peer))
+        p.drawEllipse(avatar)
+        font = QFont(option.font)
+        font.setBold(True)
+        p.setFont(font)
+        p.setPen(QColor("#ffffff"))
+        p.drawText(avatar, Qt.AlignmentFlag.AlignCenter, index.data(Roles.INITIALS) or "?")
+        if index.data(Roles.ONLINE):
+            dot = QRectF(avatar.right() - 12, avatar.bottom() - 12, 12, 12)
+            p.setBrush(QColor(t.online))
+            p.setPen(QColor(t.base))
+            p.drawEllipse(dot)
+        left = int(avatar.right()) + 12
+        right = r.right() - 12
+        # time, then name
+        small = QFont(option.font)
+        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
+        p.setFont(small)
+        p.setPen(QColor(t.muted))
+        time_text = index.data(Roles.TIME) or ""
+        time_w = QFontMetrics(small).horizontalAdvance(time_text)
+        p.drawText(QRect(right - time_w, r.top() + 12, time_w, 18),
+                   Qt.AlignmentFlag.AlignRight, time_text)
+        p.setFont(font)
+        p.setPen(QColor(t.text))
+        name = QFontMetrics(font).elidedText(index.data(Roles.NAME) or "",
+                                             Qt.TextElideMode.ElideRight,
+                                             right - time_w - 8 - left)
+        p.drawText(QRect(left, r.top() + 10, right - time_w - 8 - left, 20),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        # preview and unread badge
+        unread = int(index.data(Roles.UNREAD) or 0)
+        badge_w = 0
+        if unread:
+            badge = str(unread) if unread < 1000 else "999+"
+            badge_w = max(22, QFontMetrics(small).horizontalAdvance(badge) + 12)
+            rect = QRectF(right - badge_w, r.top() + 34, badge_w, 20)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.accent))
+            p.drawRoundedRect(rect, 10, 10)
+            p.setFont(small)
+            p.setPen(QColor("#ffffff"))
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, badge)
+        preview_font = QFont(option.font)
+        preview_font.setItalic(bool(index.data(Roles.TYPING)))
+        p.setFont(preview_font)
+        p.setPen(QColor(t.accent if index.data(Roles.TYPING) else t.muted))
+        width = right - left - (badge_w + 8 if badge_w else 0)
+        preview = QFontMetrics(preview_font).elidedText(
+            index.data(Roles.LAST_TEXT) or "", Qt.TextElideMode.ElideRight, width)
+        p.drawText(QRect(left, r.top() + 34, width, 20),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, preview)
+        p.restore()
+
+
+class BubbleDelegate(QStyledItemDelegate):
+    """Chat bubbles: text, time and ticks, an optional reply quote and day separator."""
+
+    PAD = 10  # inside the bubble
+    MARGIN = 12  # bubble to the view's edge
+    GAP = 4  # between bubbles
+    DAY_H = 30
+    QUOTE_H = 22
+    FOOT_H = 16
+
+    def __init__(self, view: QAbstractItemView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._cache: dict[tuple[str, int, int], QSize] = {}
+
+    def _max_text_width(self) -> int:
+        viewport = self._view.viewport()
+        width = viewport.width() if viewport is not None else 600
+        return max(120, int(width * 0.72) - 2 * self.PAD)
+
+    def _text_rect(self, option: QStyleOptionViewItem, text: str, width: int) -> QRect:
+        return QFontMetrics(option.font).boundingRect(
+            QRect(0, 0, width, 100000), int(Qt.TextFlag.TextWordWrap), text)
+
+    def _layout(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QSize, QRect]:
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        width = self._max_text_width()
+        body = self._text_rect(option, text, width)
+        foot_w = QFontMetrics(option.font).horizontalAdvance("00:00 ✓✓") + 8
+        inner_w = max(body.width(), foot_w, 160 if index.data(Roles.REPLY_QUOTE) else 0)
+        inner_h = body.height() + self.FOOT_H + (
+            self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0)
+        bubble = QSize(min(inner_w, width) + 2 * self.PAD, inner_h + 2 * self.PAD - 4)
+        return bubble, body
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        key = (index.data(Roles.MESSAGE_ID) or "", self._max_text_width(),
+               1 if index.data(Roles.DAY) else 0)
+        size = self._cache.get(key)
+        if size is None:
+            bubble, _ = self._layout(option, index)
+            height = bubble.height() + self.GAP + (self.DAY_H if index.data(Roles.DAY) else 0)
+            size = self._cache[key] = QSize(bubble.width() + 2 * self.MARGIN, height)
+        return size
+
+    def paint(self, p: QPainter | None, option: QStyleOptionViewItem, index: _Index) -> None:
+        assert p is not None
+        t = theme.current()
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = option.rect
+        top = r.top()
+        day = index.data(Roles.DAY)
+        small = QFont(option.font)
+        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.5))
+        if day:
+            p.setFont(small)
+            w = QFontMetrics(small).horizontalAdvance(day) + 20
+            pill = QRectF(r.center().x() - w / 2, top + 6, w, 20)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.separator))
+            p.drawRoundedRect(pill, 10, 10)
+            p.setPen(QColor(t.muted))
+            p.drawText(pill, Qt.AlignmentFlag.AlignCenter, day)
+            top += self.DAY_H
+        mine = bool(index.data(Roles.FROM_ME))
+        bubble_size, body = self._layout(option, index)
+        x = (r.right() - self.MARGIN - bubble_size.width()) if mine else r.left() + self.MARGIN
+        bubble = QRectF(x, top, bubble_size.width(), bubble_size.height())
+        fill = QColor(t.bubble_me if mine else t.bubble_other)
+        ink = QColor(t.bubble_me_text if mine else t.bubble_other_text)
+        if option.state & QStyle.StateFlag.State_Selected:
+            fill = fill.darker(115)
+        path = QPainterPath()
+        path.addRoundedRect(bubble, 14, 14)
+        p.fillPath(path, fill)
+        y = int(bubble.top()) + self.PAD - 2
+        left = int(bubble.left()) + self.PAD
+        inner_w = int(bubble.width()) - 2 * self.PAD
+        quote = index.data(Roles.REPLY_QUOTE)
+        if quote:
+            bar = QColor(ink)
+            bar.setAlpha(60)
+            p.fillRect(QRectF(left, y, inner_w, self.QUOTE_H), bar)
+            p.fillRect(QRectF(left, y, 3, self.QUOTE_H), ink)
+            p.setFont(small)
+            p.setPen(ink)
+            p.drawText(QRect(left + 8, y, inner_w - 10, self.QUOTE_H),
+                       Qt.AlignmentFlag.AlignVCenter,
+                       QFontMetrics(small).elidedText(quote.replace("\n", " "),
+                                                      Qt.TextElideMode.ElideRight,
+                                                      inner_w - 10))
+            y += self.QUOTE_H + 4
+        p.setFont(option.font)
+        p.setPen(ink)
+        p.drawText(QRect(left, y, inner_w, body.height()),
+                   int(Qt.TextFlag.TextWordWrap), index.data(Qt.ItemDataRole.DisplayRole) or "")
+        y += body.height()
+        foot = index.data(Roles.TIME) or ""
+        p.setFont(small)
+        muted = QColor(ink)
+        muted.setAlpha(170)
+        foot_rect = QRect(left, y, inner_w, self.FOOT_H)
+        if mine:
+            status = int(index.data(Roles.STATUS))
+            ticks = tick_text(status)
+            tick_w = QFontMetrics(small).horizontalAdvance(ticks)
+            p.setPen(QColor(t.tick_read) if status == STATUS_READ else muted)
+            p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       ticks)
+            foot_rect.setRight(foot_rect.right() - tick_w - 4)
+        p.setPen(muted)
+        p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, foot)
+        p.restore()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()

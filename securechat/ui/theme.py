@@ -1,0 +1,87 @@
+"""Light and dark palettes that follow the system colour scheme."""
+
+from __future__ import annotations
+
+import attrs
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor, QGuiApplication, QPalette
+from PyQt6.QtWidgets import QApplication
+
+
+@attrs.frozen
+class Theme:
+    dark: bool
+    window: str
+    base: str
+    text: str
+    muted: str
+    accent: str
+    bubble_me: str
+    bubble_me_text: str
+    bubble_other: str
+    bubble_other_text: str
+    tick_read: str
+    online: str
+    banner: str
+    separator: str
+
+
+LIGHT = Theme(False, "#f4f5f7", "#ffffff", "#1c1e21", "#6b7280", "#2563eb", "#2563eb",
+              "#ffffff", "#e9ebef", "#1c1e21", "#a7f3d0", "#22c55e", "#fef3c7", "#e5e7eb")
+DARK = Theme(True, "#18191c", "#222327", "#e8e9ec", "#9ca3af", "#60a5fa", "#1d4ed8",
+             "#ffffff", "#2f3136", "#e8e9ec", "#6ee7b7", "#22c55e", "#4a3b12", "#2f3136")
+
+_current = LIGHT
+
+
+def current() -> Theme:
+    return _current
+
+
+def system_is_dark() -> bool:
+    app = QGuiApplication.instance()
+    if not isinstance(app, QGuiApplication):
+        return False
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def apply(app: QApplication, dark: bool | None = None) -> Theme:
+    """Style the application for the system's (or the given) colour scheme."""
+    global _current
+    _current = DARK if (system_is_dark() if dark is None else dark) else LIGHT
+    t = _current
+    app.setStyle("Fusion")
+    palette = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: t.window, QPalette.ColorRole.Base: t.base,
+        QPalette.ColorRole.AlternateBase: t.window, QPalette.ColorRole.Text: t.text,
+        QPalette.ColorRole.WindowText: t.text, QPalette.ColorRole.Button: t.base,
+        QPalette.ColorRole.ButtonText: t.text, QPalette.ColorRole.Highlight: t.accent,
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: t.base,
+        QPalette.ColorRole.ToolTipText: t.text, QPalette.ColorRole.PlaceholderText: t.muted,
+        QPalette.ColorRole.Link: t.accent,
+    }
+    for role, colour in roles.items():
+        palette.setColor(role, QColor(colour))
+    app.setPalette(palette)
+    app.setStyleSheet(
+        f"QLineEdit, QPlainTextEdit {{ border: 1px solid {t.separator}; border-radius: 8px;"
+        f" padding: 6px; background: {t.base}; }}"
+        f"QPushButton {{ border: 1px solid {t.separator}; border-radius: 8px; padding: 6px 14px;"
+        f" background: {t.base}; }}"
+        f"QPushButton:default, QPushButton[primary=\"true\"] {{ background: {t.accent};"
+        f" color: white; border: none; }}"
+        f"QListView {{ border: none; background: {t.base}; }}"
+        f"#banner {{ background: {t.banner}; border-radius: 8px; }}"
+        f"#muted {{ color: {t.muted}; }}"
+        f"#title {{ font-size: 20px; font-weight: 600; }}")
+    return t
+
+
+def follow_system(app: QApplication, on_change: object = None) -> None:
+    """Re-apply the theme whenever the system switches between light and dark."""
+    def changed(_scheme: Qt.ColorScheme) -> None:
+        apply(app)
+        if callable(on_change):
+            on_change()
+    app.styleHints().colorSchemeChanged.connect(changed)

@@ -1,0 +1,363 @@
+"""One conversation: bubbles painted by a delegate over ChatModel, the composer, the
+typing indicator, the key-change banner and infinite scroll back through history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QPoint, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QGuiApplication, QKeyEvent
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from securechat.client.core import SecureChatClient
+from securechat.client.storage import StoredMessage
+from securechat.ui import strings as S
+from securechat.ui.bridge import ClientBridge, call
+from securechat.ui.delegates import BubbleDelegate
+from securechat.ui.models import ChatModel
+
+TYPING_REFRESH_MS = 3000  # resend "typing" at most this often
+TYPING_IDLE_MS = 4000  # "stopped typing" after this long without a keystroke
+
+
+class Composer(QPlainTextEdit):
+    """Enter sends, Shift+Enter starts a new line."""
+
+    submitted = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText(S.COMPOSER_PLACEHOLDER)
+        self.setTabChangesFocus(True)
+        self.setFixedHeight(64)
+
+    def keyPressEvent(self, e: QKeyEvent | None) -> None:
+        assert e is not None
+        if (e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not e.modifiers() & Qt.KeyboardModifier.ShiftModifier):
+            self.submitted.emit()
+            return
+        super().keyPressEvent(e)
+
+
+class ChatView(QWidget):
+    profile_requested = pyqtSignal(str)
+    error = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client: SecureChatClient | None = None
+        self.bridge: ClientBridge | None = None
+        self.peer: str | None = None
+        self.loading_older = False
+        self.reply_to: StoredMessage | None = None
+        self._typing_sent = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        # header
+        header = QFrame()
+        header_layout = QHBoxLayout(header)
+        self.title = QLabel(S.NO_CHAT_SELECTED)
+        self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("muted")
+        self.profile_button = QPushButton("ⓘ")
+        self.profile_button.setToolTip(S.ACTION_PROFILE)
+        self.profile_button.clicked.connect(
+            lambda: self.peer and self.profile_requested.emit(self.peer))
+        titles = QVBoxLayout()
+        titles.addWidget(self.title)
+        titles.addWidget(self.subtitle)
+        header_layout.addLayout(titles, 1)
+        header_layout.addWidget(self.profile_button)
+        layout.addWidget(header)
+        # key-change banner
+        self.banner = QFrame()
+        self.banner.setObjectName("banner")
+        banner_layout = QHBoxLayout(self.banner)
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        self.banner_button = QPushButton(S.KEY_ACCEPT)
+        self.banner_button.clicked.connect(self.accept_key)
+        banner_layout.addWidget(self.banner_text, 1)
+        banner_layout.addWidget(self.banner_button)
+        self.banner.hide()
+        layout.addWidget(self.banner)
+        # messages
+        self.model = ChatModel(self)
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.delegate = BubbleDelegate(self.view)
+        self.view.setItemDelegate(self.delegate)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setUniformItemSizes(False)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setWordWrap(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.verticalScrollBar().valueChanged.connect(self._scrolled)
+        layout.addWidget(self.view, 1)
+        # reply bar and composer
+        self.reply_bar = QFrame()
+        reply_layout = QHBoxLayout(self.reply_bar)
+        self.reply_label = QLabel()
+        self.reply_label.setObjectName("muted")
+        cancel = QPushButton(S.CANCEL)
+        cancel.clicked.connect(self.cancel_reply)
+        reply_layout.addWidget(self.reply_label, 1)
+        reply_layout.addWidget(cancel)
+        self.reply_bar.hide()
+        layout.addWidget(self.reply_bar)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(8, 8, 8, 8)
+        self.composer = Composer()
+        self.composer.submitted.connect(self.send)
+        self.composer.textChanged.connect(self._typed)
+        self.send_button = QPushButton(S.SEND)
+        self.send_button.setProperty("primary", True)
+        self.send_button.clicked.connect(self.send)
+        bottom.addWidget(self.composer, 1)
+        bottom.addWidget(self.send_button)
+        layout.addLayout(bottom)
+        self._idle = QTimer(self)
+        self._idle.setSingleShot(True)
+        self._idle.timeout.connect(lambda: self._send_typing(False))
+        self._typing_throttle = QTimer(self)
+        self._typing_throttle.setSingleShot(True)
+        self._set_enabled(False)
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> None:
+        if self.bridge is not None:
+            for signal, slot in self._connections():
+                signal.disconnect(slot)
+        self.client, self.bridge = client, bridge
+        self.peer = None
+        self.model.reset(None, [])
+        self.title.setText(S.NO_CHAT_SELECTED)
+        self.subtitle.clear()
+        self.banner.hide()
+        self.cancel_reply()
+        self._set_enabled(False)
+        if bridge is not None:
+            for signal, slot in self._connections():
+                signal.connect(slot)
+
+    def _connections(self) -> list[tuple[Any, Any]]:
+        b = self.bridge
+        assert b is not None
+        return [(b.message_received, self._received), (b.message_sent, self._sent),
+                (b.message_updated, self._updated), (b.message_deleted, self._deleted),
+                (b.typing_changed, self._typing_changed),
+                (b.presence_changed, self._presence_changed),
+                (b.identity_changed, self._identity_changed)]
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (self.composer, self.send_button, self.profile_button):
+            widget.setEnabled(enabled)
+
+    def open_peer(self, peer: str) -> Any:
+        """Show the conversation with `peer`: its newest page, scrolled to the bottom."""
+        assert self.client is not None
+        if self._typing_sent and self.peer:
+            self._send_typing(False)
+        self.peer = peer
+        self.cancel_reply()
+        contact = self.client.contacts[peer]
+        self.title.setText(contact.display_name)
+        self._update_subtitle()
+        self._refresh_banner()
+        self._set_enabled(True)
+        self.model.reset(peer, [])
+        self.delegate.clear_cache()
+
+        def loaded(messages: list[StoredMessage]) -> None:
+            if self.peer != peer:
+                return
+            self.model.reset(peer, messages)
+            self.view.scrollToBottom()
+            self.mark_read()
+
+        d = call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
+        self.composer.setFocus()
+        return d
+
+    def mark_read(self) -> None:
+        if self.client is None or self.peer is None or not self.isVisible():
+            return
+        self.model.mark_all_read()
+        call(self.client.mark_read(self.peer), failed=self.error.emit)
+
+    # --- history --------------------------------------------------------------------------
+
+    def _scrolled(self, value: int) -> None:
+        if value == self.view.verticalScrollBar().minimum() and self.model.rowCount():
+            self.load_older()
+
+    def load_older(self) -> Any:
+        """Prepend the previous page, keeping what is on screen where it is."""
+        if (self.client is None or self.peer is None or self.loading_older
+                or self.model.at_start):
+            return None
+        self.loading_older = True
+        peer = self.peer
+        bar = self.view.verticalScrollBar()
+
+        def loaded(older: list[StoredMessage]) -> None:
+            self.loading_older = False
+            if self.peer != peer:
+                return
+            from_bottom = bar.maximum() - bar.value()
+            if self.model.prepend(older):
+                self.view.doItemsLayout()
+                bar.setValue(bar.maximum() - from_bottom)
+
+        def failed(message: str) -> None:
+            self.loading_older = False
+            self.error.emit(message)
+
+        return call(self.client.messages(peer, ChatModel.PAGE, before=self.model.oldest_key()),
+                    loaded, failed)
+
+    # --- core events ----------------------------------------------------------------------
+
+    def _sid(self) -> str | None:
+        if self.client is None or self.peer is None:
+            return None
+        contact = self.client.contacts.get(self.peer)
+        return contact.sid if contact else None
+
+    def _append(self, message: StoredMessage) -> None:
+        bar = self.view.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 40
+        if self.model.add(message) and (at_bottom or message.sender == "me"):
+            QTimer.singleShot(0, self.view.scrollToBottom)
+
+    def _received(self, event: Any) -> None:
+        if event.message.sid == self._sid():
+            self._append(event.message)
+            window = self.window()
+            if window is not None and window.isActiveWindow():
+                self.mark_read()
+
+    def _sent(self, event: Any) -> None:
+        if event.message.sid == self._sid():
+            self._append(event.message)
+
+    def _updated(self, event: Any) -> None:
+        self.model.set_status(event.message_id, event.status)
+
+    def _deleted(self, event: Any) -> None:
+        if event.sid == self._sid():
+            self.model.remove(event.message_id)
+
+    def _typing_changed(self, peer: str, _typing: bool) -> None:
+        if peer == self.peer:
+            self._update_subtitle()
+
+    def _presence_changed(self, peer: str, _online: bool) -> None:
+        if peer == self.peer:
+            self._update_subtitle()
+
+    def _identity_changed(self, _event: Any) -> None:
+        self._refresh_banner()
+
+    def _update_subtitle(self) -> None:
+        if self.bridge is None or self.peer is None:
+            self.subtitle.clear()
+            return
+        if self.bridge.is_typing(self.peer):
+            self.subtitle.setText(S.TYPING)
+        else:
+            self.subtitle.setText(S.ONLINE if self.bridge.is_online(self.peer) else S.OFFLINE)
+
+    def _refresh_banner(self) -> None:
+        if self.client is None or self.peer is None:
+            self.banner.hide()
+            return
+        contact = self.client.contacts.get(self.peer)
+        if contact is not None and contact.changed_identity_key:
+            self.banner_text.setText(S.KEY_CHANGED.format(name=contact.display_name))
+            self.banner.show()
+        else:
+            self.banner.hide()
+
+    def accept_key(self) -> None:
+        if self.client is None or self.peer is None:
+            return
+        call(self.client.accept_identity_key(self.peer), lambda _: self._refresh_banner(),
+             self.error.emit)
+
+    # --- composing ------------------------------------------------------------------------
+
+    def send(self) -> None:
+        text = self.composer.toPlainText()
+        if self.client is None or self.peer is None or not text.strip():
+            return
+        reply = self.reply_to.id if self.reply_to else None
+        self.composer.clear()
+        self.cancel_reply()
+        self._idle.stop()
+        self._typing_sent = False  # a message ends "typing" on the other side
+        call(self.client.send_text(self.peer, text, reply), failed=self.error.emit)
+
+    def _typed(self) -> None:
+        if self.client is None or self.peer is None or not self.composer.toPlainText():
+            return
+        self._idle.start(TYPING_IDLE_MS)
+        if not self._typing_throttle.isActive():
+            self._typing_throttle.start(TYPING_REFRESH_MS)
+            self._send_typing(True)
+
+    def _send_typing(self, typing: bool) -> None:
+        if self.client is None or self.peer is None or (not typing and not self._typing_sent):
+            return
+        self._typing_sent = typing
+        call(self.client.send_typing(self.peer, typing))
+
+    def start_reply(self, message: StoredMessage) -> None:
+        self.reply_to = message
+        self.reply_label.setText(S.REPLYING_TO.format(text=message.text.replace("\n", " ")[:80]))
+        self.reply_bar.show()
+        self.composer.setFocus()
+
+    def cancel_reply(self) -> None:
+        self.reply_to = None
+        self.reply_bar.hide()
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = self.context_menu(index.row())
+        viewport = self.view.viewport()
+        assert viewport is not None
+        menu.exec(viewport.mapToGlobal(pos))
+
+    def context_menu(self, row: int) -> QMenu:
+        message = self.model.message(row)
+        menu = QMenu(self)
+        menu.addAction(S.REPLY, lambda: self.start_reply(message))
+        menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
+        menu.addSeparator()
+        menu.addAction(S.UNSEND if message.sender == "me" else S.DELETE_FOR_ME,
+                       lambda: self.delete(message.id))
+        return menu
+
+    def delete(self, message_id: str) -> Any:
+        assert self.client is not None
+        return call(self.client.delete_message(message_id), failed=self.error.emit)

@@ -1,0 +1,368 @@
+"""The signed-in window's content: sessions, friend requests, add contact, the chat,
+the connection indicator and desktop notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QModelIndex, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
+from twisted.internet import defer
+
+from securechat.client import events as ev
+from securechat.client.core import SecureChatClient
+from securechat.client.storage import Request, StoredMessage
+from securechat.ui import strings as S
+from securechat.ui import theme
+from securechat.ui.bridge import ClientBridge, call
+from securechat.ui.delegates import SessionDelegate
+from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
+from securechat.ui.windows.chat import ChatView
+from securechat.ui.windows.profile import ProfileDialog
+
+
+def app_icon() -> QIcon:
+    pixmap = QPixmap(64, 64)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(QColor(theme.LIGHT.accent))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawEllipse(2, 2, 60, 60)
+    font = QFont()
+    font.setPixelSize(34)
+    font.setBold(True)
+    p.setFont(font)
+    p.setPen(QColor("#ffffff"))
+    p.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "S")
+    p.end()
+    return QIcon(pixmap)
+
+
+class Notifier(QObject):
+    """Desktop notifications through the tray icon, where the desktop has a tray."""
+
+    activated = pyqtSignal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.shown: list[tuple[str, str]] = []  # what was notified, newest last
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip(S.APP_NAME)
+            self.tray.activated.connect(lambda _reason: self.activated.emit())
+            self.tray.messageClicked.connect(self.activated)
+            self.tray.show()
+
+    def notify(self, title: str, body: str) -> None:
+        self.shown.append((title, body))
+        if self.tray is not None:
+            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)
+
+
+class ConnectionIndicator(QLabel):
+    """connecting / online / offline with the retry countdown."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(S.CONN_CONNECTING, parent)
+        self._retry_left = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self._tick)
+
+    def show_state(self, event: ev.ConnectionStateChanged) -> None:
+        self._timer.stop()
+        t = theme.current()
+        colour = {"online": t.online, "connecting": t.muted}.get(event.state, "#dc2626")
+        self.setStyleSheet(f"color: {colour}; padding: 0 8px;")
+        if event.state == "online":
+            self.setText("● " + S.CONN_ONLINE)
+        elif event.state == "connecting":
+            self.setText("● " + S.CONN_CONNECTING)
+        elif event.state == "failed":
+            self.setText("● " + S.CONN_FAILED.format(reason=event.reason or ""))
+        elif event.retry_in:
+            self._retry_left = max(1, round(event.retry_in))
+            self.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
+            self._timer.start()
+        else:
+            self.setText("● " + S.CONN_OFFLINE)
+
+    def _tick(self) -> None:
+        self._retry_left -= 1
+        if self._retry_left <= 0:
+            self._timer.stop()
+            self.setText("● " + S.CONN_CONNECTING)
+        else:
+            self.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
+
+
+class RequestsPanel(QFrame):
+    """Pending incoming friend requests, each with Accept and Deny."""
+
+    changed = pyqtSignal()  # a request was answered
+    rendered = pyqtSignal()  # the list shows the pending requests
+    error = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client: SecureChatClient | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        self.title = QLabel(f"<b>{S.REQUESTS_TITLE}</b>")
+        layout.addWidget(self.title)
+        self.list = QListWidget()
+        self.list.setMaximumHeight(140)
+        layout.addWidget(self.list)
+        self.pending: list[Request] = []
+        self.hide()
+
+    def refresh(self) -> Any:
+        if self.client is None:
+            self.pending = []
+            self._render()
+            return None
+
+        def got(requests: list[Request]) -> None:
+            self.pending = [r for r in requests if r.direction == "in" and r.action == "pending"]
+            self._render()
+        return call(self.client.requests(), got, self.error.emit)
+
+    def _render(self) -> None:
+        self.list.clear()
+        for request in self.pending:
+            item = QListWidgetItem()
+            row = QWidget()
+            layout = QHBoxLayout(row)
+            layout.setContentsMargins(4, 2, 4, 2)
+            label = QLabel(request.name or request.email)
+            label.setToolTip(request.email)
+            accept = QPushButton(S.ACCEPT)
+            accept.setProperty("primary", True)
+            accept.clicked.connect(lambda _=False, u=request.user_id: self.answer(u, True))
+            deny = QPushButton(S.DENY)
+            deny.clicked.connect(lambda _=False, u=request.user_id: self.answer(u, False))
+            layout.addWidget(label, 1)
+            layout.addWidget(accept)
+            layout.addWidget(deny)
+            item.setSizeHint(row.sizeHint())
+            self.list.addItem(item)
+            self.list.setItemWidget(item, row)
+        self.setVisible(bool(self.pending))
+        self.rendered.emit()
+
+    def answer(self, user_id: str, accept: bool) -> Any:
+        assert self.client is not None
+        d = self.client.accept_friend(user_id) if accept else self.client.deny_friend(user_id)
+
+        def done(_: Any) -> None:
+            self.changed.emit()
+            self.refresh()
+        return call(d, done, self.error.emit)
+
+
+class MainPage(QWidget):
+    error = pyqtSignal(str)
+
+    def __init__(self, notifier: Notifier, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client: SecureChatClient | None = None
+        self.bridge: ClientBridge | None = None
+        self.notifier = notifier
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.splitter = QSplitter()
+        layout.addWidget(self.splitter)
+        # left: search, sessions, requests, add contact
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 8, 0, 8)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(S.SEARCH)
+        self.search.setClearButtonEnabled(True)
+        search_row = QHBoxLayout()
+        search_row.setContentsMargins(8, 0, 8, 0)
+        search_row.addWidget(self.search)
+        left_layout.addLayout(search_row)
+        self.sessions = SessionListModel(self)
+        self.filtered = SessionFilterModel(self)
+        self.filtered.setSourceModel(self.sessions)
+        self.search.textChanged.connect(self.filtered.setFilterFixedString)
+        self.session_view = QListView()
+        self.session_view.setModel(self.filtered)
+        self.session_view.setItemDelegate(SessionDelegate(self.session_view))
+        self.session_view.setMouseTracking(True)
+        self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.session_view.selectionModel().currentChanged.connect(self._selected)
+        left_layout.addWidget(self.session_view, 1)
+        self.requests = RequestsPanel()
+        self.requests.changed.connect(self.reload_contacts)
+        self.requests.error.connect(self.error)
+        left_layout.addWidget(self.requests)
+        add_row = QHBoxLayout()
+        add_row.setContentsMargins(8, 0, 8, 0)
+        self.add_email = QLineEdit()
+        self.add_email.setPlaceholderText(S.ADD_CONTACT_PLACEHOLDER)
+        self.add_email.returnPressed.connect(self.add_contact)
+        self.add_button = QPushButton(S.ADD_CONTACT)
+        self.add_button.clicked.connect(self.add_contact)
+        add_row.addWidget(self.add_email, 1)
+        add_row.addWidget(self.add_button)
+        left_layout.addLayout(add_row)
+        self.add_status = QLabel()
+        self.add_status.setObjectName("muted")
+        self.add_status.setWordWrap(True)
+        self.add_status.setContentsMargins(8, 0, 8, 0)
+        left_layout.addWidget(self.add_status)
+        self.splitter.addWidget(left)
+        # right: the chat
+        self.chat = ChatView()
+        self.chat.profile_requested.connect(self.show_profile)
+        self.chat.error.connect(self.error)
+        self.splitter.addWidget(self.chat)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 600])
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> Any:
+        self.client, self.bridge = client, bridge
+        self.chat.set_client(client, bridge)
+        self.requests.client = client
+        self.sessions.set_contacts([])
+        self.search.clear()
+        self.add_status.clear()
+        if bridge is None:
+            self.requests.refresh()
+            return None
+        bridge.message_received.connect(self._received)
+        bridge.message_sent.connect(lambda e: self._last(e.message))
+        bridge.message_deleted.connect(lambda e: self._refresh_peer_by_sid(e.sid))
+        bridge.typing_changed.connect(lambda p, t: self.sessions.update(p, typing=t))
+        bridge.presence_changed.connect(lambda p, o: self.sessions.update(p, online=o))
+        bridge.request_received.connect(self._request_received)
+        bridge.request_answered.connect(lambda _e: self.requests.refresh())
+        bridge.contacts_changed.connect(self.reload_contacts)
+        bridge.identity_changed.connect(lambda _e: self.reload_contacts())
+        self.requests.refresh()
+        return self.reload_contacts()
+
+    def reload_contacts(self) -> Any:
+        """Rows for the client's contacts, with last message and unread count each."""
+        if self.client is None or self.bridge is None:
+            return None
+        client, bridge = self.client, self.bridge
+        self.sessions.set_contacts(list(client.contacts.values()), bridge.is_online)
+        return defer.gatherResults([self.refresh_peer(p) for p in client.contacts],
+                                   consumeErrors=True)
+
+    def refresh_peer(self, peer: str) -> Any:
+        if self.client is None:
+            return defer.succeed(None)
+        client = self.client
+
+        def last(messages: list[StoredMessage]) -> None:
+            self.sessions.set_last(peer, messages[-1] if messages else None)
+
+        def unread(count: int) -> None:
+            self.sessions.update(peer, unread=count)
+
+        return defer.gatherResults([call(client.messages(peer, 1), last),
+                                    call(client.unread_count(peer), unread)],
+                                   consumeErrors=True)
+
+    def _refresh_peer_by_sid(self, sid: str) -> None:
+        if self.client is None:
+            return
+        for peer, contact in self.client.contacts.items():
+            if contact.sid == sid:
+                self.refresh_peer(peer)
+
+    def _last(self, message: StoredMessage) -> None:
+        if self.client is None:
+            return
+        for peer, contact in self.client.contacts.items():
+            if contact.sid == message.sid:
+                row = self.sessions.session(peer)
+                if row is not None and message.timestamp >= row.last_timestamp:
+                    self.sessions.set_last(peer, message)
+
+    def _received(self, event: ev.MessageReceived) -> None:
+        peer = event.peer_user_id
+        self._last(event.message)
+        window = self.window()
+        focused = (self.chat.peer == peer and window is not None and window.isActiveWindow())
+        if focused:
+            self.sessions.update(peer, unread=0)
+            return
+        row = self.sessions.session(peer)
+        if row is not None:
+            self.sessions.update(peer, unread=row.unread + 1)
+            self.notifier.notify(S.NOTIFY_MESSAGE.format(name=row.name), event.message.text)
+
+    def _request_received(self, event: ev.FriendRequestReceived) -> None:
+        self.requests.refresh()
+        self.notifier.notify(S.NOTIFY_REQUEST, S.NOTIFY_REQUEST_BODY.format(email=event.email))
+
+    # --- actions --------------------------------------------------------------------------
+
+    def _selected(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        peer = current.data(Roles.PEER) if current.isValid() else None
+        if peer:
+            self.open_chat(peer)
+
+    def open_chat(self, peer: str) -> Any:
+        self.sessions.update(peer, unread=0)
+        source = self.sessions.index(self.sessions.row_for(peer))
+        proxy = self.filtered.mapFromSource(source)
+        if proxy.isValid() and self.session_view.currentIndex() != proxy:
+            self.session_view.setCurrentIndex(proxy)  # comes back through _selected
+            return None
+        return self.chat.open_peer(peer)
+
+    def add_contact(self) -> Any:
+        if self.client is None:
+            return None
+        email = self.add_email.text().strip()
+        if not email:
+            return None
+        self.add_button.setEnabled(False)
+
+        def sent(_: Any) -> None:
+            self.add_button.setEnabled(True)
+            self.add_email.clear()
+            self.add_status.setText(S.REQUEST_SENT.format(email=email))
+
+        def failed(message: str) -> None:
+            self.add_button.setEnabled(True)
+            self.add_status.setText(message)
+
+        return call(self.client.add_friend(email), sent, failed)
+
+    def show_profile(self, peer: str) -> ProfileDialog | None:
+        if self.client is None or peer not in self.client.contacts:
+            return None
+        contact = self.client.contacts[peer]
+        dialog = ProfileDialog(contact.display_name, contact.peer_email,
+                               self.client.safety_number(peer), self.client.safety_qr(peer),
+                               self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog

@@ -1,0 +1,273 @@
+"""First run and new devices: create an account (with the recovery phrase shown once)
+or sign in with email and master password."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from securechat.client.core import KdfCost, SecureChatClient
+from securechat.ui import strings as S
+from securechat.ui.bridge import call
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+
+
+def password_strength(password: str) -> int:
+    """0 (too short) to 4 (strong): length and variety, a hint only."""
+    if len(password) < MIN_PASSWORD:
+        return 0
+    classes = sum(bool(re.search(p, password)) for p in
+                  (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]"))
+    score = 1 + (len(password) >= 14) + (len(password) >= 20) + (classes >= 3)
+    return min(4, score)
+
+
+def _title(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("title")
+    return label
+
+
+def _muted(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("muted")
+    label.setWordWrap(True)
+    return label
+
+
+class OnboardingPage(QWidget):
+    """Emits `done(client, email)` with an opened (not yet started) client."""
+
+    done = pyqtSignal(object, str)
+    cancelled = pyqtSignal()
+
+    def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._reactor, self._data_dir, self._url, self._cost = reactor, data_dir, url, cost
+        self._pending: tuple[SecureChatClient, str] | None = None
+        self._word = 0
+        self._words: list[str] = []
+        self.stack = QStackedWidget()
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addWidget(self.stack, 2)
+        outer.addStretch(1)
+        self.stack.addWidget(self._welcome())
+        self.stack.addWidget(self._register())
+        self.stack.addWidget(self._login())
+        self.stack.addWidget(self._mnemonic())
+
+    # --- pages -------------------------------------------------------------------------
+
+    def _welcome(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(_title(S.WELCOME_TITLE))
+        layout.addWidget(_muted(S.WELCOME_BODY))
+        self.create_button = QPushButton(S.CREATE_ACCOUNT)
+        self.create_button.setProperty("primary", True)
+        self.create_button.clicked.connect(lambda: self.stack.setCurrentIndex(1))
+        self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
+        self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
+        self.cancel_button = QPushButton(S.BACK)
+        self.cancel_button.clicked.connect(self.cancelled)
+        for button in (self.create_button, self.login_button, self.cancel_button):
+            layout.addWidget(button)
+        layout.addStretch(2)
+        return page
+
+    def _register(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(_title(S.CREATE_ACCOUNT))
+        form = QFormLayout()
+        self.reg_email = QLineEdit()
+        self.reg_name = QLineEdit()
+        self.reg_password = QLineEdit()
+        self.reg_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.reg_confirm = QLineEdit()
+        self.reg_confirm.setEchoMode(QLineEdit.EchoMode.Password)
+        self.strength = _muted(S.STRENGTH[0])
+        self.reg_password.textChanged.connect(
+            lambda text: self.strength.setText(S.STRENGTH[password_strength(text)]))
+        form.addRow(S.EMAIL, self.reg_email)
+        form.addRow(S.DISPLAY_NAME, self.reg_name)
+        form.addRow(S.MASTER_PASSWORD, self.reg_password)
+        form.addRow("", self.strength)
+        form.addRow(S.CONFIRM_PASSWORD, self.reg_confirm)
+        layout.addLayout(form)
+        self.reg_error = QLabel()
+        self.reg_error.setWordWrap(True)
+        self.reg_error.setStyleSheet("color: #dc2626")
+        layout.addWidget(self.reg_error)
+        row = QHBoxLayout()
+        back = QPushButton(S.BACK)
+        back.clicked.connect(lambda: self.stack.setCurrentIndex(0))
+        self.register_button = QPushButton(S.REGISTER)
+        self.register_button.setProperty("primary", True)
+        self.register_button.clicked.connect(self.submit_register)
+        self.reg_confirm.returnPressed.connect(self.submit_register)
+        row.addWidget(back)
+        row.addStretch(1)
+        row.addWidget(self.register_button)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
+    def _login(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(_title(S.SIGN_IN_NEW_DEVICE))
+        form = QFormLayout()
+        self.login_email = QLineEdit()
+        self.login_password = QLineEdit()
+        self.login_password.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow(S.EMAIL, self.login_email)
+        form.addRow(S.MASTER_PASSWORD, self.login_password)
+        layout.addLayout(form)
+        self.login_error = QLabel()
+        self.login_error.setWordWrap(True)
+        self.login_error.setStyleSheet("color: #dc2626")
+        layout.addWidget(self.login_error)
+        row = QHBoxLayout()
+        back = QPushButton(S.BACK)
+        back.clicked.connect(lambda: self.stack.setCurrentIndex(0))
+        self.signin_button = QPushButton(S.SIGN_IN)
+        self.signin_button.setProperty("primary", True)
+        self.signin_button.clicked.connect(self.submit_login)
+        self.login_password.returnPressed.connect(self.submit_login)
+        row.addWidget(back)
+        row.addStretch(1)
+        row.addWidget(self.signin_button)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
+    def _mnemonic(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(_title(S.MNEMONIC_TITLE))
+        layout.addWidget(_muted(S.MNEMONIC_BODY))
+        self.mnemonic_label = QLabel()
+        self.mnemonic_label.setWordWrap(True)
+        self.mnemonic_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.mnemonic_label.setStyleSheet("font-family: monospace; font-size: 15px; padding: 12px;")
+        layout.addWidget(self.mnemonic_label)
+        self.confirm_prompt = QLabel()
+        layout.addWidget(self.confirm_prompt)
+        self.confirm_word = QLineEdit()
+        self.confirm_word.returnPressed.connect(self.confirm_mnemonic)
+        layout.addWidget(self.confirm_word)
+        self.confirm_error = QLabel()
+        self.confirm_error.setStyleSheet("color: #dc2626")
+        layout.addWidget(self.confirm_error)
+        self.confirm_button = QPushButton(S.MNEMONIC_DONE)
+        self.confirm_button.setProperty("primary", True)
+        self.confirm_button.clicked.connect(self.confirm_mnemonic)
+        layout.addWidget(self.confirm_button)
+        layout.addStretch(2)
+        return page
+
+    def reset(self, can_cancel: bool) -> None:
+        self.cancel_button.setVisible(can_cancel)
+        for field in (self.reg_password, self.reg_confirm, self.login_password,
+                      self.confirm_word):
+            field.clear()
+        self.reg_error.clear()
+        self.login_error.clear()
+        self.stack.setCurrentIndex(0)
+
+    # --- actions -----------------------------------------------------------------------
+
+    def _busy(self, busy: bool, label: QLabel) -> None:
+        for button in (self.register_button, self.signin_button):
+            button.setEnabled(not busy)
+        label.setText(S.WORKING if busy else "")
+
+    def submit_register(self) -> None:
+        email = self.reg_email.text().strip()
+        password = self.reg_password.text()
+        if not EMAIL_RE.match(email):
+            self.reg_error.setText(S.EMAIL_INVALID)
+            return
+        if len(password) < MIN_PASSWORD:
+            self.reg_error.setText(S.PASSWORD_TOO_SHORT)
+            return
+        if password != self.reg_confirm.text():
+            self.reg_error.setText(S.PASSWORDS_DIFFER)
+            return
+        self._busy(True, self.reg_error)
+
+        def registered(result: tuple[SecureChatClient, str]) -> None:
+            self._busy(False, self.reg_error)
+            client, mnemonic = result
+            self._pending = (client, email)
+            self._words = mnemonic.split()
+            self._word = random.randrange(len(self._words))  # noqa: S311 - not a secret
+            self.mnemonic_label.setText(mnemonic)
+            self.confirm_prompt.setText(S.MNEMONIC_CONFIRM_PROMPT.format(n=self._word + 1))
+            self.stack.setCurrentIndex(3)
+            self.confirm_word.setFocus()
+
+        def failed(message: str) -> None:
+            self._busy(False, self.reg_error)
+            self.reg_error.setText(message)
+
+        call(SecureChatClient.register(self._reactor, self._data_dir, self._url, email,
+                                       password, self.reg_name.text().strip(), self._cost),
+             registered, failed)
+
+    def confirm_mnemonic(self) -> None:
+        if self._pending is None:
+            return
+        if self.confirm_word.text().strip().lower() != self._words[self._word]:
+            self.confirm_error.setText(S.MNEMONIC_WRONG.format(n=self._word + 1))
+            return
+        client, email = self._pending
+        self._pending, self._words = None, []
+        self.mnemonic_label.clear()  # shown once
+        self.confirm_error.clear()
+        self.done.emit(client, email)
+
+    @property
+    def mnemonic_word(self) -> tuple[int, str]:
+        """(index, word) being asked for (for tests and accessibility tooling)."""
+        return self._word, self._words[self._word] if self._words else ""
+
+    def submit_login(self) -> None:
+        email = self.login_email.text().strip()
+        if not EMAIL_RE.match(email):
+            self.login_error.setText(S.EMAIL_INVALID)
+            return
+        self._busy(True, self.login_error)
+
+        def failed(message: str) -> None:
+            self._busy(False, self.login_error)
+            self.login_error.setText(message)
+
+        def logged_in(client: SecureChatClient) -> None:
+            self._busy(False, self.login_error)
+            self.done.emit(client, email)
+
+        call(SecureChatClient.login(self._reactor, self._data_dir, self._url, email,
+                                    self.login_password.text(), self._cost), logged_in, failed)

@@ -1,0 +1,166 @@
+"""The one top-level window: onboarding, lock screen or the signed-in main page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QSettings, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from securechat.client.core import KdfCost, SecureChatClient
+from securechat.ui import accounts
+from securechat.ui import strings as S
+from securechat.ui.bridge import ClientBridge
+from securechat.ui.windows.lock import LockPage
+from securechat.ui.windows.main import ConnectionIndicator, MainPage, Notifier, app_icon
+from securechat.ui.windows.onboarding import OnboardingPage
+
+
+class ShellWindow(QMainWindow):
+    log = Logger()
+    signed_in = pyqtSignal(object)  # the started client
+    locked = pyqtSignal()
+
+    def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
+                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.reactor, self.data_dir, self.url = reactor, data_dir, url
+        self.settings = settings or QSettings()
+        self.client: SecureChatClient | None = None
+        self.bridge: ClientBridge | None = None
+        self.email: str | None = None
+        self.setWindowTitle(S.APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.resize(980, 680)
+        self.notifier = Notifier(self)
+        self.notifier.activated.connect(self._raise)
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.onboarding = OnboardingPage(reactor, data_dir, url, cost)
+        self.onboarding.done.connect(self.signed_in_with)
+        self.onboarding.cancelled.connect(self.show_lock)
+        self.lock_page = LockPage(reactor, data_dir, url)
+        self.lock_page.unlocked.connect(self.signed_in_with)
+        self.lock_page.add_account.connect(self.show_onboarding)
+        self.main = MainPage(self.notifier)
+        self.main.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        for page in (self.onboarding, self.lock_page, self.main):
+            self.stack.addWidget(page)
+        self.connection = ConnectionIndicator()
+        self.statusBar().addPermanentWidget(self.connection)
+        self.statusBar().hide()
+        self._menus()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        splitter = self.settings.value("window/splitter")
+        if splitter is not None:
+            self.main.splitter.restoreState(splitter)
+        self.show_start()
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        assert bar is not None
+        menu = bar.addMenu(S.MENU_ACCOUNT)
+        assert menu is not None
+
+        def action(text: str, shortcut: QKeySequence | str, slot: Any) -> QAction:
+            act = QAction(text, self)
+            act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            self.addAction(act)
+            return act
+
+        self.find_action = action(S.ACTION_FIND, QKeySequence.StandardKey.Find,
+                                  lambda: self.main.search.setFocus())
+        self.add_action = action(S.ACTION_ADD_CONTACT, "Ctrl+N",
+                                 lambda: self.main.add_email.setFocus())
+        self.profile_action = action(S.ACTION_PROFILE, "Ctrl+I",
+                                     lambda: self.main.chat.peer
+                                     and self.main.show_profile(self.main.chat.peer))
+        menu.addSeparator()
+        self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", lambda: self.lock())
+        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", lambda: self.lock())
+        self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.close)
+        self._signed_in_actions(False)
+
+    def _signed_in_actions(self, on: bool) -> None:
+        for act in (self.find_action, self.add_action, self.profile_action, self.lock_action,
+                    self.switch_action):
+            act.setEnabled(on)
+
+    # --- pages ----------------------------------------------------------------------------
+
+    def show_start(self) -> None:
+        if accounts.known_accounts(self.data_dir):
+            self.show_lock()
+        else:
+            self.show_onboarding()
+
+    def show_onboarding(self) -> None:
+        self.onboarding.reset(can_cancel=bool(accounts.known_accounts(self.data_dir)))
+        self.stack.setCurrentWidget(self.onboarding)
+
+    def show_lock(self) -> None:
+        self.lock_page.refresh(self.email)
+        self.stack.setCurrentWidget(self.lock_page)
+
+    def signed_in_with(self, client: SecureChatClient, email: str) -> None:
+        """An opened client (phase 1 done): show its data now, connect in the background."""
+        accounts.remember(self.data_dir, email)
+        self.client, self.email = client, email
+        self.bridge = ClientBridge(client, self)
+        self.bridge.connection_changed.connect(self.connection.show_state)
+        self.main.set_client(client, self.bridge)
+        self.stack.setCurrentWidget(self.main)
+        self.statusBar().show()
+        self.setWindowTitle(f"{S.APP_NAME} — {email}")
+        self._signed_in_actions(True)
+        client.start()
+        self.signed_in.emit(client)
+
+    @defer.inlineCallbacks
+    def lock(self) -> Any:
+        """Stop the client (closing its database) and go back to the lock screen."""
+        client, bridge = self.client, self.bridge
+        self.client = self.bridge = None
+        self._signed_in_actions(False)
+        self.main.set_client(None, None)
+        self.statusBar().hide()
+        self.setWindowTitle(S.APP_NAME)
+        if bridge is not None:
+            bridge.close()
+            bridge.deleteLater()
+        self.show_lock()
+        if client is not None:
+            yield client.stop()
+        self.locked.emit()
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    def closeEvent(self, e: QCloseEvent | None) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.main.splitter.saveState())
+        if self.notifier.tray is not None:
+            self.notifier.tray.hide()
+        super().closeEvent(e)
+
+    def shutdown(self) -> defer.Deferred[Any]:
+        """Stop the client cleanly (the app stops the reactor after this)."""
+        client = self.client
+        self.client = None
+        if client is None:
+            return defer.succeed(None)
+        return client.stop()
+
+    def _raise(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def show_error(self, message: str) -> None:
+        QMessageBox.warning(self, S.ERROR, message)

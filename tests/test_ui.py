@@ -1,0 +1,328 @@
+"""The desktop client against a real relay and real client cores, driven like a user.
+
+Runs under Twisted's asyncio reactor on a qasync (Qt) loop: scripts/run_trial.py starts
+this module through tests/ui_trial.py. Waits on signals and core events, never sleeps.
+Screenshots of the main screens are saved under $SECURECHAT_SCREENSHOTS.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer, reactor
+from twisted.trial import unittest
+
+from securechat.ui import loop
+
+if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
+    raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
+
+from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QApplication, QPushButton, QWidget
+
+from securechat.client import events as ev
+from securechat.client.core import SecureChatClient
+from securechat.client.storage import (
+    STATUS_DELIVERED,
+    STATUS_READ,
+)
+from securechat.ui import accounts, theme
+from securechat.ui.delegates import tick_text
+from securechat.ui.models import Roles
+from securechat.ui.windows.shell import ShellWindow
+from tests.clientsupport import FAST, ClientTestCase, EventLog
+
+PASSWORD = "correct horse battery"
+SHOTS = os.environ.get("SECURECHAT_SCREENSHOTS") or os.path.abspath("screenshots")
+SHARED_SHOTS = "/tmp/ui-shots"
+
+
+def screenshot(widget: QWidget, name: str) -> str:
+    os.makedirs(SHOTS, exist_ok=True)
+    QApplication.processEvents()
+    path = os.path.join(SHOTS, f"{name}.png")
+    assert widget.grab().save(path), path
+    try:
+        os.makedirs(SHARED_SHOTS, exist_ok=True)
+        shutil.copy(path, SHARED_SHOTS)
+    except OSError:
+        pass
+    return path
+
+
+def until(condition: Callable[[], bool], *signals: Any) -> defer.Deferred[None]:
+    """Fires once `condition()` holds, checked now and whenever one of `signals` fires."""
+    d: defer.Deferred[None] = defer.Deferred()
+
+    def check(*_: Any) -> None:
+        if not d.called and condition():
+            for signal in signals:
+                signal.disconnect(check)
+            d.callback(None)
+
+    for signal in signals:
+        signal.connect(check)
+    check()
+    return d
+
+
+def rows(model: Any) -> list[Any]:
+    return [model.index(i) for i in range(model.rowCount())]
+
+
+def model_signals(model: Any) -> list[Any]:
+    return [model.rowsInserted, model.rowsRemoved, model.dataChanged, model.modelReset,
+            model.layoutChanged]
+
+
+class UITestCase(ClientTestCase):
+    timeout = 90
+
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        yield super().setUp()
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        self.app = app
+        theme.apply(app, dark=False)
+        self.settings = QSettings(os.path.abspath(self.mktemp() + ".ini"),
+                                  QSettings.Format.IniFormat)
+        self.windows: list[ShellWindow] = []
+
+    @defer.inlineCallbacks
+    def tearDown(self) -> Any:
+        for window in self.windows:
+            client = window.client
+            yield window.shutdown()
+            if client in self.clients:
+                self.clients.remove(client)
+            window.close()
+            window.deleteLater()
+        yield super().tearDown()
+
+    def shell(self, name: str) -> ShellWindow:
+        window = ShellWindow(reactor, self.device_dir(name), self.url, FAST, self.settings)
+        window.resize(960, 640)
+        window.show()
+        self.windows.append(window)
+        return window
+
+    @defer.inlineCallbacks
+    def signed_in(self, window: ShellWindow, start: Callable[[], Any]) -> Any:
+        """Run `start` (a click) and wait until the window's client has caught up."""
+        d: defer.Deferred[Any] = defer.Deferred()
+        logs: list[EventLog] = []
+
+        def got(client: SecureChatClient) -> None:
+            window.signed_in.disconnect(got)
+            logs.append(self._track(client) and self.log(client))
+            d.callback(client)
+
+        window.signed_in.connect(got)
+        start()
+        client = yield d
+        yield logs[0].wait_for(ev.CaughtUp)
+        return client
+
+    @defer.inlineCallbacks
+    def account_on_disk(self, name: str, email: str) -> Any:
+        """An account registered by the core and closed, as a previous run leaves it."""
+        client, _ = yield SecureChatClient.register(reactor, self.device_dir(name), self.url,
+                                                    email, PASSWORD, name.title(), FAST)
+        yield client.stop()
+        accounts.remember(self.device_dir(name), email)
+
+    @defer.inlineCallbacks
+    def unlock(self, window: ShellWindow, email: str, password: str = PASSWORD) -> Any:
+        lock = window.lock_page
+        self.assertIs(window.stack.currentWidget(), lock)
+        lock.account.setCurrentText(email)
+        QTest.keyClicks(lock.password, password)
+        client = yield self.signed_in(
+            window, lambda: QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton))
+        return client
+
+
+class OnboardingAndChatTests(UITestCase):
+    @defer.inlineCallbacks
+    def test_register_befriend_chat_lock_switch(self) -> Any:
+        # --- Alice registers through the onboarding UI ---------------------------------
+        alice_win = self.shell("alice")
+        page = alice_win.onboarding
+        self.assertIs(alice_win.stack.currentWidget(), page)
+        screenshot(alice_win, "01-welcome")
+        QTest.mouseClick(page.create_button, Qt.MouseButton.LeftButton)
+        QTest.keyClicks(page.reg_email, "alice@example.org")
+        QTest.keyClicks(page.reg_name, "Alice Liddell")
+        QTest.keyClicks(page.reg_password, PASSWORD)
+        self.assertIn("Strength", page.strength.text())
+        QTest.keyClicks(page.reg_confirm, PASSWORD + "!")
+        QTest.mouseClick(page.register_button, Qt.MouseButton.LeftButton)
+        self.assertTrue(page.reg_error.text())  # passwords differ: nothing sent
+        page.reg_confirm.clear()
+        QTest.keyClicks(page.reg_confirm, PASSWORD)
+        screenshot(alice_win, "02-register")
+        QTest.mouseClick(page.register_button, Qt.MouseButton.LeftButton)
+        yield until(lambda: page.stack.currentIndex() == 3, page.stack.currentChanged)
+        self.assertIn(len(page.mnemonic_label.text().split()), (12, 24))
+        screenshot(alice_win, "03-mnemonic")
+        index, word = page.mnemonic_word
+        QTest.keyClicks(page.confirm_word, "wrong")
+        QTest.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton)
+        self.assertIn(str(index + 1), page.confirm_error.text())
+        page.confirm_word.clear()
+        QTest.keyClicks(page.confirm_word, word)
+        alice = yield self.signed_in(
+            alice_win, lambda: QTest.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton))
+        self.assertEqual(page.mnemonic_label.text(), "")  # shown once
+        self.assertIs(alice_win.stack.currentWidget(), alice_win.main)
+        yield until(lambda: "Online" in alice_win.connection.text(),
+                    alice_win.bridge.connection_changed)
+
+        # --- Bob: an account on disk, opened through the lock screen -----------------
+        yield self.account_on_disk("bob", "bob@example.org")
+        bob_win = self.shell("bob")
+        QTest.keyClicks(bob_win.lock_page.password, "not the password")
+        QTest.mouseClick(bob_win.lock_page.unlock_button, Qt.MouseButton.LeftButton)
+        yield until(lambda: bob_win.lock_page.error.text() not in ("", "Unlocking…"),
+                    bob_win.lock_page.failed)
+        self.assertIn("password", bob_win.lock_page.error.text().lower())
+        screenshot(bob_win, "04-lock")
+        bob_win.lock_page.password.clear()
+        bob = yield self.unlock(bob_win, "bob@example.org")
+
+        # --- Alice adds Bob by email; Bob accepts in the requests panel ---------------
+        main_a, main_b = alice_win.main, bob_win.main
+        QTest.keyClicks(main_a.add_email, "bob@example.org")
+        QTest.keyClick(main_a.add_email, Qt.Key.Key_Return)
+        yield self.log(bob).wait_for(ev.FriendRequestReceived)
+        yield until(lambda: len(main_b.requests.pending) == 1, main_b.requests.rendered)
+        self.assertTrue(main_b.requests.isVisible())
+        self.assertIn(("Friend request", "alice@example.org wants to chat with you."),
+                      main_b.notifier.shown)
+        screenshot(bob_win, "05-friend-request")
+        item = main_b.requests.list.itemWidget(main_b.requests.list.item(0))
+        accept = next(b for b in item.findChildren(QPushButton) if b.text() == "Accept")
+        QTest.mouseClick(accept, Qt.MouseButton.LeftButton)
+        yield self.log(alice).wait_for(ev.FriendRequestAnswered)
+        yield until(lambda: main_a.sessions.rowCount() == 1, *model_signals(main_a.sessions))
+        yield until(lambda: main_b.sessions.rowCount() == 1, *model_signals(main_b.sessions))
+        self.assertEqual(main_a.sessions.index(0).data(Roles.NAME), "Bob")
+        self.assertEqual(main_b.sessions.index(0).data(Roles.INITIALS), "AL")
+
+        # --- Alice writes; Bob sees it with an unread badge, then reads it -----------
+        main_a.open_chat(bob.me.user_id)
+        chat_a = main_a.chat
+        yield until(lambda: chat_a.peer == bob.me.user_id and chat_a.composer.isEnabled(),
+                    chat_a.model.modelReset)
+        alice_win.activateWindow()
+        QTest.keyClicks(chat_a.composer, "Hello Bob")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+        QTest.keyClicks(chat_a.composer, "second line")
+        self.assertEqual(chat_a.composer.toPlainText(), "Hello Bob\nsecond line")
+        yield self.log(bob).wait_for(ev.TypingChanged)  # Bob sees Alice typing
+        yield until(lambda: main_b.sessions.index(0).data(Roles.TYPING),
+                    *model_signals(main_b.sessions))
+        self.assertEqual(main_b.sessions.index(0).data(Roles.LAST_TEXT), "typing…")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        self.assertEqual(chat_a.composer.toPlainText(), "")
+        yield until(lambda: chat_a.model.rowCount() == 1, *model_signals(chat_a.model))
+        self.assertEqual(chat_a.model.index(0).data(Qt.ItemDataRole.DisplayRole),
+                         "Hello Bob\nsecond line")
+        self.assertTrue(chat_a.model.index(0).data(Roles.FROM_ME))
+        yield self.log(bob).wait_for(ev.MessageReceived)
+        yield until(lambda: main_b.sessions.index(0).data(Roles.UNREAD) == 1,
+                    *model_signals(main_b.sessions))
+        self.assertFalse(main_b.sessions.index(0).data(Roles.TYPING))
+        self.assertIn("Hello Bob", main_b.sessions.index(0).data(Roles.LAST_TEXT))
+        self.assertTrue(any(t == "New message from Alice Liddell"
+                            for t, _ in main_b.notifier.shown))
+        yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) >= STATUS_DELIVERED,
+                    *model_signals(chat_a.model))
+        self.assertEqual(tick_text(chat_a.model.index(0).data(Roles.STATUS)), "✓✓")
+        screenshot(bob_win, "06-unread-badge")
+        bob_win.activateWindow()
+        main_b.open_chat(alice.me.user_id)
+        chat_b = main_b.chat
+        yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
+        received = chat_b.model.index(0)
+        self.assertEqual(received.data(Qt.ItemDataRole.DisplayRole), "Hello Bob\nsecond line")
+        self.assertFalse(received.data(Roles.FROM_ME))
+        self.assertEqual(received.data(Roles.DAY), "Today")
+        self.assertEqual(main_b.sessions.index(0).data(Roles.UNREAD), 0)
+        # Bob read it: Alice's ticks turn to read
+        yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) == STATUS_READ,
+                    *model_signals(chat_a.model))
+
+        # --- Bob replies to it; Alice sees the quote ---------------------------------
+        chat_b.start_reply(chat_b.model.message(0))
+        self.assertTrue(chat_b.reply_bar.isVisibleTo(chat_b))
+        QTest.keyClicks(chat_b.composer, "Hi Alice!")
+        QTest.keyClick(chat_b.composer, Qt.Key.Key_Enter)
+        yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
+        reply = chat_a.model.index(1)
+        self.assertEqual(reply.data(Roles.REPLY_QUOTE), "Hello Bob\nsecond line")
+        self.assertFalse(reply.data(Roles.FROM_ME))
+        for text in ("Shall we meet tomorrow at the station? I can bring the book you "
+                     "wanted, and we could have lunch afterwards.", "Sure 👍"):
+            chat_a.composer.insertPlainText(text)  # QTest types ASCII only
+            QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.rowCount() == 4, *model_signals(chat_b.model))
+        yield until(lambda: all(chat_a.model.index(i).data(Roles.STATUS) >= STATUS_DELIVERED
+                                for i in (2, 3)), *model_signals(chat_a.model))
+        screenshot(alice_win, "07-chat-alice")
+        screenshot(bob_win, "08-chat-bob")
+
+        # --- the profile: safety number and QR, the same on both sides ---------------
+        dialog = main_a.show_profile(bob.me.user_id)
+        number = dialog.number.text()
+        self.assertEqual([len(g) for g in number.split()], [5] * 12)
+        self.assertEqual(number.replace("\n", " ").replace(" ", ""),
+                         bob.safety_number(alice.me.user_id))
+        self.assertFalse(dialog.qr.pixmap().isNull())
+        screenshot(dialog, "09-profile")
+        dialog.close()
+
+        # --- Alice unsends her last message from the context menu -------------------
+        menu = chat_a.context_menu(3)
+        unsend = next(a for a in menu.actions() if a.text().startswith("Unsend"))
+        unsend.trigger()
+        yield until(lambda: chat_b.model.rowCount() == 3, *model_signals(chat_b.model))
+        self.assertEqual(chat_a.model.rowCount(), 3)
+        # Bob deletes Alice's first message for himself only
+        menu = chat_b.context_menu(0)
+        delete = next(a for a in menu.actions() if a.text() == "Delete for me")
+        delete.trigger()
+        yield until(lambda: chat_b.model.rowCount() == 2, *model_signals(chat_b.model))
+        self.assertEqual(chat_a.model.rowCount(), 3)
+
+        # --- lock, a second account, switching between them -------------------------
+        yield self.account_on_disk("alice", "carol@example.org")
+        yield alice_win.lock()
+        self.clients.remove(alice)
+        self.assertIs(alice_win.stack.currentWidget(), alice_win.lock_page)
+        emails = [alice_win.lock_page.account.itemText(i)
+                  for i in range(alice_win.lock_page.account.count())]
+        self.assertEqual(sorted(emails), ["alice@example.org", "carol@example.org"])
+        carol = yield self.unlock(alice_win, "carol@example.org")
+        self.assertEqual(carol.me.email, "carol@example.org")
+        self.assertEqual(alice_win.main.sessions.rowCount(), 0)
+        yield alice_win.lock()
+        self.clients.remove(carol)
+        alice = yield self.unlock(alice_win, "alice@example.org")
+        yield until(lambda: main_a.sessions.rowCount() == 1
+                    and main_a.sessions.index(0).data(Roles.TIMESTAMP) > 0,
+                    *model_signals(main_a.sessions))
+        self.assertEqual(main_a.sessions.index(0).data(Roles.LAST_TEXT),
+                         "You: Shall we meet tomorrow at the station? I can bring the book "
+                         "you wanted, and we could have lunch afterwards.")
+        screenshot(alice_win, "10-after-switch")
+        theme.apply(self.app, dark=True)
+        main_a.open_chat(bob.me.user_id)
+        yield until(lambda: main_a.chat.model.rowCount() == 3, *model_signals(main_a.chat.model))
+        screenshot(alice_win, "11-dark")
+        theme.apply(self.app, dark=False)

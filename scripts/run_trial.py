@@ -1,4 +1,9 @@
-"""Run trial over tests/ with the options in trial.cfg; end with 'N passed, N failed'."""
+"""Run trial over tests/ with the options in trial.cfg; end with 'N passed, N failed'.
+
+The UI tests (tests.test_ui) need Twisted's asyncio reactor on a Qt (qasync) loop,
+installed before anything imports the reactor, so they run in a second trial process
+started through tests/ui_trial.py; the counts of both processes are added up.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^(PASSED|FAILED) \((.*)\)$")
+UI_MODULE = "tests.test_ui"
 
 
 def trial_options() -> list[str]:
@@ -22,12 +28,24 @@ def trial_options() -> list[str]:
     return options
 
 
-def main(argv: list[str]) -> int:
-    tests = argv or ["tests"]
-    command = [sys.executable, "-m", "twisted.trial", *trial_options(), *tests]
-    # The checkout itself on the path: `tests` is not an installed package.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+def split_tests(tests: list[str]) -> tuple[list[str], list[str]]:
+    """(for the default reactor, for the Qt reactor)."""
+    plain: list[str] = []
+    ui: list[str] = []
+    for name in tests:
+        if name.rstrip("/") in ("tests", str(ROOT / "tests")):
+            plain += sorted(f"tests.{p.stem}" for p in (ROOT / "tests").glob("test_*.py")
+                            if f"tests.{p.stem}" != UI_MODULE)
+            if (ROOT / "tests" / "test_ui.py").exists():
+                ui.append(UI_MODULE)
+        elif name == UI_MODULE or name.startswith(UI_MODULE + "."):
+            ui.append(name)
+        else:
+            plain.append(name)
+    return plain, ui
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, int], int]:
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     counts: dict[str, int] = {}
@@ -38,17 +56,42 @@ def main(argv: list[str]) -> int:
         if match:
             counts = {k: int(v) for k, v in
                       (item.split("=") for item in match.group(2).split(", ") if "=" in item)}
-    code = process.wait()
-    passed = counts.get("successes", 0) + counts.get("expectedFailures", 0)
-    failed = (counts.get("failures", 0) + counts.get("errors", 0)
-              + counts.get("unexpectedSuccesses", 0))
-    if not counts and code:
-        failed = max(failed, 1)  # trial died before summarising: never report green
+    return counts, process.wait()
+
+
+def main(argv: list[str]) -> int:
+    plain, ui = split_tests(argv or ["tests"])
+    options = trial_options()
+    # The checkout itself on the path: `tests` is not an installed package.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    runs = []
+    if plain:
+        runs.append([sys.executable, "-m", "twisted.trial", *options, *plain])
+    if ui:
+        ui_options = [o for o in options if not o.startswith("--temp-directory")]
+        ui_env = {**env, "QT_QPA_PLATFORM": env.get("QT_QPA_PLATFORM", "offscreen"),
+                  "SECURECHAT_SCREENSHOTS": str(ROOT / "_trial_temp" / "screenshots")}
+        runs.append(([sys.executable, "-m", "tests.ui_trial", *ui_options,
+                      "--temp-directory=_trial_temp/ui", *ui], ui_env))
+    passed = failed = skipped = 0
+    worst = 0
+    for spec in runs:
+        command, run_env = spec if isinstance(spec, tuple) else (spec, env)
+        counts, code = run(command, run_env)
+        passed += counts.get("successes", 0) + counts.get("expectedFailures", 0)
+        bad = (counts.get("failures", 0) + counts.get("errors", 0)
+               + counts.get("unexpectedSuccesses", 0))
+        if not counts and code:
+            bad = max(bad, 1)  # trial died before summarising: never report green
+        failed += bad
+        skipped += counts.get("skips", 0)
+        worst = worst or code
     line = f"{passed} passed, {failed} failed"
-    if counts.get("skips"):
-        line += f", {counts['skips']} skipped"
+    if skipped:
+        line += f", {skipped} skipped"
     sys.stdout.write("\n" + line + "\n")
-    return code or (1 if failed else 0)
+    return worst or (1 if failed else 0)
 
 
 if __name__ == "__main__":

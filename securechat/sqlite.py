@@ -12,13 +12,14 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from twisted.internet import defer, threads
+from twisted.internet import defer, task, threads
 from twisted.internet.interfaces import IReactorFromThreads, IReactorThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 T = TypeVar("T")
+CHECKPOINT_INTERVAL = 5.0  # seconds between passive WAL checkpoints
 _Op = tuple[Callable[..., Any], tuple[Any, ...], "defer.Deferred[Any]"]
 
 
@@ -44,15 +45,22 @@ class SerialDatabase:
         self._conn: sqlite3.Connection | None = None
         self._queue: list[_Op] = []
         self._running = False
+        # Checkpoints happen here, off the hot path, rather than inside whichever
+        # commit crosses SQLite's default 1000-page threshold.
+        self._checkpoints = task.LoopingCall(self._checkpoint)
+        self._checkpoints.clock = reactor
 
     def start(self) -> defer.Deferred[None]:
         # The pool runs jobs in order on its one thread, so every operation
         # queued from now on finds the connection open.
         self._pool.start()
+        self._checkpoints.start(CHECKPOINT_INTERVAL, now=False)
         return threads.deferToThreadPool(self._reactor, self._pool, self._open)
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
+        if self._checkpoints.running:
+            self._checkpoints.stop()
         yield self.run(lambda conn: None)  # a barrier: everything queued before is done
         yield threads.deferToThreadPool(self._reactor, self._pool, self._close)
         self._pool.stop()
@@ -71,6 +79,7 @@ class SerialDatabase:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint=20000")  # a safety net; see _checkpoint
         conn.execute("PRAGMA foreign_keys=ON")
         self._schema(conn)
         self._conn = conn
@@ -79,6 +88,16 @@ class SerialDatabase:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _checkpoint(self) -> None:
+        if self._running or self._queue or self._conn is None:
+            return  # busy: try again next time
+        self._pool.callInThread(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> None:
+        conn = self._conn
+        if conn is not None and not conn.in_transaction:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _next_batch(self) -> None:
         batch, self._queue = self._queue, []

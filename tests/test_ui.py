@@ -28,11 +28,15 @@ from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
 from securechat.client.storage import (
     STATUS_DELIVERED,
+    STATUS_PENDING,
     STATUS_READ,
+    Contact,
+    StoredMessage,
 )
 from securechat.ui import accounts, theme
 from securechat.ui.delegates import tick_text
-from securechat.ui.models import Roles
+from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
+from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
 
@@ -326,3 +330,63 @@ class OnboardingAndChatTests(UITestCase):
         yield until(lambda: main_a.chat.model.rowCount() == 3, *model_signals(main_a.chat.model))
         screenshot(alice_win, "11-dark")
         theme.apply(self.app, dark=False)
+
+
+class HistoryTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_infinite_scroll_and_search(self) -> Any:
+        """Scrolling to the top loads older pages, keeping the view where it was."""
+        yield self.account_on_disk("dave", "dave@example.org")
+        dave_win = self.shell("dave")
+        dave = yield self.unlock(dave_win, "dave@example.org")
+        erin = yield self.register("erin", "erin@example.org")
+        yield self.online(erin)
+        main = dave_win.main
+        yield erin.add_friend("dave@example.org")
+        yield until(lambda: len(main.requests.pending) == 1, main.requests.rendered)
+        yield main.requests.answer(erin.me.user_id, True)
+        yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
+        sid = dave.contacts[erin.me.user_id].sid
+        start = 1_700_000_000_000
+        for i in range(120):  # history written straight into the store, as after a sync
+            yield dave.store.add_message(StoredMessage(
+                f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
+                f"message {i}", "text", start + i * 60_000, STATUS_READ, True, None))
+        yield main.open_chat(erin.me.user_id)
+        chat = main.chat
+        yield until(lambda: chat.model.rowCount() == ChatModel.PAGE, *model_signals(chat.model))
+        self.assertEqual(chat.model.index(ChatModel.PAGE - 1).data(Qt.ItemDataRole.DisplayRole),
+                         "message 119")
+        screenshot(dave_win, "12-history")
+        bar = chat.view.verticalScrollBar()
+        for expected in (100, 120):
+            d = until(lambda n=expected: chat.model.rowCount() >= n, chat.model.rowsInserted)
+            bar.setValue(bar.maximum())
+            bar.setValue(bar.minimum())  # the user reaches the top
+            yield d
+        self.assertTrue(chat.model.at_start)
+        self.assertEqual(chat.model.index(0).data(Qt.ItemDataRole.DisplayRole), "message 0")
+        self.assertGreater(chat.view.verticalScrollBar().value(), 0)  # stayed in place
+        # the search box filters the session list
+        QTest.keyClicks(main.search, "nobody")
+        self.assertEqual(main.filtered.rowCount(), 0)
+        main.search.clear()
+        QTest.keyClicks(main.search, "ERIN")
+        self.assertEqual(main.filtered.rowCount(), 1)
+
+
+class ModelTests(unittest.TestCase):
+    def test_session_order_and_initials(self) -> None:
+        model = SessionListModel()
+        self.assertEqual(initials("Alice Liddell"), "AL")
+        self.assertEqual(initials("bob@example.org"), "BO")
+        model.set_contacts([Contact("s1", "u1", "a@x.org", "Ann", None, "k", None),
+                            Contact("s2", "u2", "b@x.org", "Ben", None, "k", "new")])
+        model.set_last("u2", StoredMessage("m", "s2", "me", "hi", "text", 5, STATUS_PENDING,
+                                           True, None))
+        self.assertEqual([i.data(Roles.NAME) for i in rows(model)], ["Ben", "Ann"])
+        self.assertEqual(model.index(0).data(Roles.LAST_TEXT), "You: hi")
+        self.assertTrue(model.index(0).data(Roles.KEY_CHANGED))
+        self.assertEqual(format_safety_number("1234567890" * 6).split("\n")[0],
+                         "12345 67890 12345 67890")

@@ -13,6 +13,7 @@ outbox keeps what the relay has not accepted yet, across crashes.
 from __future__ import annotations
 
 import base64
+import collections
 import itertools
 import json
 import os
@@ -27,6 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from twisted.internet import defer, threads
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client.connection import ConnectionMachine
@@ -59,6 +61,9 @@ from securechat.protocol.keys import device_certificate, normalise_email, user_i
 
 PREKEY_LOW_WATER = 20
 PREKEY_BATCH = 50
+RECEIPT_DELAY = 0.05  # seconds delivery receipts wait to be sent together
+MAX_RECEIPT_IDS = 500
+RECENT_ENVELOPES = 4096
 
 
 class ClientError(Exception):
@@ -131,6 +136,12 @@ class SecureChatClient:
         self._outbound = defer.DeferredLock()  # sends too: Olm ratchets are sequential
         self._acks: list[str] = []
         self._ack_call: Any = None
+        self._flush_requested = False
+        self._flush_waiters: list[defer.Deferred[None]] = []
+        self._recent: set[str] = set()  # envelope ids handled by this process, newest last
+        self._recent_order: collections.deque[str] = collections.deque()
+        self._receipts: dict[str, list[str]] = {}  # peer -> delivered ids not yet receipted
+        self._receipt_call: Any = None
 
     # === creating and opening accounts ============================================
 
@@ -272,6 +283,10 @@ class SecureChatClient:
         yield self._outbound.run(_nothing)
         if self._ack_call is not None and self._ack_call.active():
             self._ack_call.cancel()  # unsent acks: those envelopes come again, are skipped
+        if self._receipt_call is not None and self._receipt_call.active():
+            self._receipt_call.cancel()
+            self._send_receipts()  # into the outbox: sent at the next start
+            yield self._outbound.run(_nothing)
         yield self.store.stop()
 
     @property
@@ -513,8 +528,27 @@ class SecureChatClient:
         self.flush_outbox()
 
     def flush_outbox(self) -> defer.Deferred[None]:
-        """Send everything queued, in order; stops at the first thing that must wait."""
-        return self._outbound.run(self._flush)
+        """Send everything queued, in order; stops at the first thing that must wait.
+        Fires once a pass that started after this request is done; requests made
+        while a pass waits to start are served by that one pass."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self._flush_waiters.append(d)
+        if not self._flush_requested:
+            self._flush_requested = True
+            self._outbound.run(self._flush_pass)
+        return d
+
+    def _flush_pass(self) -> defer.Deferred[None]:
+        self._flush_requested = False
+        waiters, self._flush_waiters = self._flush_waiters, []
+
+        def done(result: Any) -> None:
+            if isinstance(result, Failure):
+                self.log.failure("sending the outbox failed", result)
+            for waiter in waiters:
+                waiter.callback(None)
+
+        return self._flush().addBoth(done)
 
     @defer.inlineCallbacks
     def _flush(self) -> Any:
@@ -656,16 +690,22 @@ class SecureChatClient:
     # === the receive path =====================================================================
 
     def _envelope_arrived(self, envelope: dict[str, Any]) -> None:
-        self._inbound.run(self._receive, envelope).addErrback(
+        # Live: new unless this process handled it already; the database's own
+        # check (receive() ignores an id it has) covers anything older.
+        self._inbound.run(self._receive, envelope, False).addErrback(
             lambda f: self.log.failure("handling an envelope failed", f))
 
     @defer.inlineCallbacks
-    def _receive(self, envelope: dict[str, Any]) -> Any:
+    def _receive(self, envelope: dict[str, Any], check_store: bool = True) -> Any:
         envelope_id = str(envelope.get("id"))
         sender, device_id = envelope.get("from_user", ""), envelope.get("from_device", "")
-        if (yield self.store.seen(envelope_id)):
+        if envelope_id in self._recent or (check_store and (yield self.store.seen(envelope_id))):
             self._ack(envelope_id)  # a replay or a re-delivery: handled once already
             return
+        self._recent.add(envelope_id)
+        self._recent_order.append(envelope_id)
+        if len(self._recent_order) > RECENT_ENVELOPES:
+            self._recent.discard(self._recent_order.popleft())
         if sender in self.blocked:
             yield self.store.receive(envelope_id, _now_ms(), None, None, None)
             self._ack(envelope_id)
@@ -775,13 +815,26 @@ class SecureChatClient:
         self.events.emit(event)
         return defer.succeed(None)
 
-    @defer.inlineCallbacks
-    def _received(self, message: StoredMessage, contact: Contact) -> Any:
+    def _received(self, message: StoredMessage, contact: Contact) -> defer.Deferred[None]:
         self.events.emit(ev.MessageReceived(message, contact.peer_user_id))
-        yield self._queue(contact.peer_user_id, Frame(
-            frames.RECEIPT, contact.sid, {"ids": [message.id],
-                                          "status": frames.RECEIPT_DELIVERED}),
-            copy_to_own=False)
+        # Delivery receipts are gathered for a moment and sent as one frame per
+        # contact: a burst of messages costs one receipt, not one each.
+        self._receipts.setdefault(contact.peer_user_id, []).append(message.id)
+        if self._receipt_call is None or not self._receipt_call.active():
+            self._receipt_call = self.reactor.callLater(RECEIPT_DELAY, self._send_receipts)
+        return defer.succeed(None)
+
+    def _send_receipts(self) -> None:
+        pending, self._receipts = self._receipts, {}
+        for peer, ids in pending.items():
+            contact = self.contacts.get(peer)
+            if contact is None:
+                continue
+            for start in range(0, len(ids), MAX_RECEIPT_IDS):
+                self._queue(peer, Frame(frames.RECEIPT, contact.sid, {
+                    "ids": ids[start:start + MAX_RECEIPT_IDS],
+                    "status": frames.RECEIPT_DELIVERED}), copy_to_own=False).addErrback(
+                    lambda f: self.log.failure("queueing a receipt failed", f))
 
     @defer.inlineCallbacks
     def _receipt(self, sid: str, ids: list[str], status: int) -> Any:

@@ -20,7 +20,7 @@ def avatar_colour(key: str) -> QColor:
 
 
 def tick_text(status: int) -> str:
-    return {STATUS_PENDING: "🕓", STATUS_SENT: "✓", STATUS_DELIVERED: "✓✓",
+    return {STATUS_PENDING: "○", STATUS_SENT: "✓", STATUS_DELIVERED: "✓✓",
             STATUS_READ: "✓✓"}.get(status, "")
 
 

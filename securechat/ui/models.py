@@ -36,7 +36,9 @@ class Roles:
 
 
 def initials(name: str) -> str:
-    words = [w for w in name.replace("@", " ").replace(".", " ").split() if w]
+    if "@" in name:  # an email: its local part
+        name = name.split("@", 1)[0]
+    words = [w for w in name.replace(".", " ").replace("_", " ").split() if w]
     if not words:
         return "?"
     if len(words) == 1:

@@ -74,6 +74,7 @@ CONN_FAILED = "Cannot connect: {reason}"
 # --- chat -----------------------------------------------------------------------------
 COMPOSER_PLACEHOLDER = "Message (Enter to send, Shift+Enter for a new line)"
 SEND = "Send"
+PROFILE_BUTTON = "Profile"
 REPLY = "Reply"
 REPLYING_TO = "Replying to: {text}"
 CANCEL = "Cancel"

@@ -73,7 +73,7 @@ class ChatView(QWidget):
         self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
         self.subtitle = QLabel()
         self.subtitle.setObjectName("muted")
-        self.profile_button = QPushButton("ⓘ")
+        self.profile_button = QPushButton(S.PROFILE_BUTTON)
         self.profile_button.setToolTip(S.ACTION_PROFILE)
         self.profile_button.clicked.connect(
             lambda: self.peer and self.profile_requested.emit(self.peer))
@@ -121,7 +121,8 @@ class ChatView(QWidget):
         reply_layout.addWidget(cancel)
         self.reply_bar.hide()
         layout.addWidget(self.reply_bar)
-        bottom = QHBoxLayout()
+        self.bottom = QWidget()
+        bottom = QHBoxLayout(self.bottom)
         bottom.setContentsMargins(8, 8, 8, 8)
         self.composer = Composer()
         self.composer.submitted.connect(self.send)
@@ -131,7 +132,7 @@ class ChatView(QWidget):
         self.send_button.clicked.connect(self.send)
         bottom.addWidget(self.composer, 1)
         bottom.addWidget(self.send_button)
-        layout.addLayout(bottom)
+        layout.addWidget(self.bottom)
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.timeout.connect(lambda: self._send_typing(False))
@@ -169,6 +170,8 @@ class ChatView(QWidget):
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (self.composer, self.send_button, self.profile_button):
             widget.setEnabled(enabled)
+        self.bottom.setVisible(enabled)
+        self.profile_button.setVisible(enabled)
 
     def open_peer(self, peer: str) -> Any:
         """Show the conversation with `peer`: its newest page, scrolled to the bottom."""

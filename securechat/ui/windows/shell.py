@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QSettings, pyqtSignal
+from PyQt6.QtCore import QEvent, QSettings, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
@@ -148,6 +148,14 @@ class ShellWindow(QMainWindow):
         if self.notifier.tray is not None:
             self.notifier.tray.hide()
         super().closeEvent(e)
+
+    def changeEvent(self, e: QEvent | None) -> None:
+        super().changeEvent(e)
+        if (e is not None and e.type() == QEvent.Type.ActivationChange
+                and self.isActiveWindow() and self.main.chat.peer):
+            # back to an open conversation: what arrived meanwhile is now read
+            self.main.sessions.update(self.main.chat.peer, unread=0)
+            self.main.chat.mark_read()
 
     def shutdown(self) -> defer.Deferred[Any]:
         """Stop the client cleanly (the app stops the reactor after this)."""

@@ -1,6 +1,6 @@
 """Run trial over tests/ with the options in trial.cfg; end with 'N passed, N failed'.
 
-The UI tests (tests.test_ui) need Twisted's asyncio reactor on a Qt (qasync) loop,
+The UI tests (tests.test_ui*) need Twisted's asyncio reactor on a Qt (qasync) loop,
 installed before anything imports the reactor, so they run in a second trial process
 started through tests/ui_trial.py; the counts of both processes are added up.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^(PASSED|FAILED) \((.*)\)$")
-UI_MODULE = "tests.test_ui"
+UI_PREFIX = "tests.test_ui"  # tests/test_ui*.py run on the Qt reactor
 
 
 def trial_options() -> list[str]:
@@ -34,11 +34,9 @@ def split_tests(tests: list[str]) -> tuple[list[str], list[str]]:
     ui: list[str] = []
     for name in tests:
         if name.rstrip("/") in ("tests", str(ROOT / "tests")):
-            plain += sorted(f"tests.{p.stem}" for p in (ROOT / "tests").glob("test_*.py")
-                            if f"tests.{p.stem}" != UI_MODULE)
-            if (ROOT / "tests" / "test_ui.py").exists():
-                ui.append(UI_MODULE)
-        elif name == UI_MODULE or name.startswith(UI_MODULE + "."):
+            for module in sorted(f"tests.{p.stem}" for p in (ROOT / "tests").glob("test_*.py")):
+                (ui if module.startswith(UI_PREFIX) else plain).append(module)
+        elif name.startswith(UI_PREFIX):
             ui.append(name)
         else:
             plain.append(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
 from securechat.client.core import KdfCost, SecureChatClient
+from securechat.relay import testing
 from tests.support import RelayTestCase
 
 FAST = KdfCost(memory_kib=8192, iterations=1)  # the relay's minimum: fast tests
@@ -113,6 +115,30 @@ class ClientTestCase(RelayTestCase):
         yield self.log(a).wait_for(ev.FriendRequestAnswered, since=marks[id(a)])
         for other in others_of_a:
             yield self.wait_until(other, lambda o=other: b.me.user_id in o.contacts)
+
+    @defer.inlineCallbacks
+    def restart_relay_with(self, change: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Restart the relay on the same port after `change(db)` edits its database (a
+        relay that lies, say); waits until every client is back online."""
+        yield self.relay.stopService()
+        db = sqlite3.connect(self.db_path)
+        change(db)
+        db.commit()
+        db.close()
+        yield self.start_relay_again()
+
+    @defer.inlineCallbacks
+    def start_relay_again(self, wait_online: bool = True) -> Any:
+        """Start the (stopped) relay on its old port and database."""
+        port = int(self.url.rsplit(":", 1)[1])
+        self.relay, _ = yield testing.start_relay(reactor, self.db_path, self.config,
+                                                  listen=f"tcp:{port}:interface=127.0.0.1")
+        self.addCleanup(self._stop, self.relay)
+        for client in self.clients if wait_online else ():
+            if not client.online:
+                yield self.log(client).wait_for(ev.ConnectionStateChanged,
+                                                lambda e: e.state == "online",
+                                                since=self.log(client).mark())
 
     @defer.inlineCallbacks
     def wait_until(self, client: SecureChatClient, condition: Callable[[], bool]) -> Any:

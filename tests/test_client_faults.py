@@ -113,25 +113,6 @@ class FriendsTests(ClientTestCase):
         self.assertIsNotNone(self.alice.contacts[self.bob.me.user_id].changed_identity_key)
 
     @defer.inlineCallbacks
-    def restart_relay_with(self, change: Any) -> Any:
-        yield self.relay.stopService()
-        db = sqlite3.connect(self.db_path)
-        change(db)
-        db.commit()
-        db.close()
-        port = int(self.url.rsplit(":", 1)[1])
-        from securechat.relay import testing
-
-        self.relay, _ = yield testing.start_relay(reactor, self.db_path, self.config,
-                                                  listen=f"tcp:{port}:interface=127.0.0.1")
-        self.addCleanup(self._stop, self.relay)
-        for client in self.clients:
-            if not client.online:
-                yield self.log(client).wait_for(ev.ConnectionStateChanged,
-                                                lambda e: e.state == "online",
-                                                since=self.log(client).mark())
-
-    @defer.inlineCallbacks
     def test_clients_reconnect_by_themselves_after_a_relay_restart(self) -> Any:
         mark = self.log(self.bob).mark()
         yield self.restart_relay_with(lambda db: None)

@@ -7,6 +7,7 @@ from typing import Any
 from twisted.internet import defer
 
 from securechat.client import events as ev
+from securechat.client.core import ClientError
 from securechat.client.storage import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
 from tests.clientsupport import ClientTestCase
 
@@ -80,7 +81,7 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         sent = yield self.laptop.send_text(self.bob.me.user_id, "oops")
         yield self.log(self.bob).wait_for(ev.MessageReceived)
         yield self.log(self.phone).wait_for(ev.MessageSent, lambda e: e.message.id == sent.id)
-        yield self.laptop.delete_message(sent.id)
+        yield self.laptop.unsend_message(sent.id)
         for device in (self.bob, self.phone):
             yield self.log(device).wait_for(ev.MessageDeleted, lambda e: e.message_id == sent.id)
         for device, peer in ((self.bob, self.laptop), (self.phone, self.bob),
@@ -96,6 +97,35 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         yield self.laptop.flush_outbox()
         history = yield self.laptop.messages(self.bob.me.user_id)
         self.assertEqual([m.text for m in history], ["keep this"])
+
+    @defer.inlineCallbacks
+    def test_deleting_my_own_message_for_me_keeps_it_elsewhere(self) -> Any:
+        sent = yield self.laptop.send_text(self.bob.me.user_id, "only off my laptop")
+        yield self.log(self.bob).wait_for(ev.MessageReceived)
+        yield self.log(self.phone).wait_for(ev.MessageSent, lambda e: e.message.id == sent.id)
+        yield self.laptop.delete_message(sent.id)
+        self.assertEqual((yield self.laptop.messages(self.bob.me.user_id)), [])
+        yield self.laptop.flush_outbox()  # nothing was queued to tell anyone
+        for device, peer in ((self.bob, self.laptop), (self.phone, self.bob)):
+            history = yield device.messages(peer.me.user_id)
+            self.assertEqual([m.text for m in history], ["only off my laptop"])
+        with self.assertRaises(ClientError):  # theirs cannot be unsent by me
+            yield self.bob.unsend_message(sent.id)
+
+    @defer.inlineCallbacks
+    def test_reading_on_one_device_marks_read_on_the_others(self) -> Any:
+        phone_log = self.log(self.phone)
+        sent = yield self.bob.send_text(self.laptop.me.user_id, "read me once")
+        yield phone_log.wait_for(ev.MessageReceived)
+        yield self.log(self.laptop).wait_for(ev.MessageReceived)
+        summary = (yield self.phone.summaries())[self.bob.me.user_id]
+        self.assertEqual((summary.last_message.text, summary.unread), ("read me once", 1))
+        yield self.laptop.mark_read(self.bob.me.user_id)
+        read = yield phone_log.wait_for(ev.MessagesRead)
+        self.assertEqual((read.peer_user_id, read.message_ids), (self.bob.me.user_id, (sent.id,)))
+        self.assertEqual((yield self.phone.unread_count(self.bob.me.user_id)), 0)
+        summary = (yield self.phone.summaries())[self.bob.me.user_id]
+        self.assertEqual(summary.unread, 0)
 
     @defer.inlineCallbacks
     def test_history_pages_by_timestamp_then_id(self) -> Any:

@@ -332,6 +332,94 @@ class OnboardingAndChatTests(UITestCase):
         theme.apply(self.app, dark=False)
 
 
+class DevicesTrustAndConnectionTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_new_device_sign_in_read_sync_and_key_change_banner(self) -> Any:
+        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD)
+        carol = yield self.register("carol", "carol@example.org", PASSWORD)
+        yield self.online(laptop, carol)
+        # --- Alice signs in on her phone through the onboarding screen ---------------
+        win = self.shell("alice-phone")
+        page = win.onboarding
+        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
+        QTest.keyClicks(page.login_email, "alice@example.org")
+        QTest.keyClicks(page.login_password, "not the password")
+        refused = until(lambda: "password" in page.login_error.text().lower(), page.failed)
+        QTest.mouseClick(page.signin_button, Qt.MouseButton.LeftButton)
+        yield refused
+        self.assertEqual(accounts.known_accounts(self.device_dir("alice-phone")), [])
+        page.login_password.clear()
+        QTest.keyClicks(page.login_password, PASSWORD)
+        screenshot(win, "15-sign-in-new-device")
+        phone = yield self.signed_in(
+            win, lambda: QTest.mouseClick(page.signin_button, Qt.MouseButton.LeftButton))
+        self.assertIs(win.stack.currentWidget(), win.main)
+        self.assertEqual(phone.me.user_id, laptop.me.user_id)
+        self.assertNotEqual(phone.me.device_id, laptop.me.device_id)
+        self.assertEqual(accounts.known_accounts(self.device_dir("alice-phone")),
+                         ["alice@example.org"])
+        # --- the laptop befriends Carol: the phone's session list shows her too ------
+        main = win.main
+        yield self.befriend(laptop, carol, phone)
+        yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
+        # --- Carol writes: unread on the phone until Alice reads it on her laptop ----
+        yield carol.send_text(laptop.me.user_id, "hello to both of your devices")
+        yield until(lambda: main.sessions.index(0).data(Roles.UNREAD) == 1,
+                    *model_signals(main.sessions))
+        yield self.log(laptop).wait_for(ev.MessageReceived)
+        yield laptop.mark_read(carol.me.user_id)
+        yield until(lambda: main.sessions.index(0).data(Roles.UNREAD) == 0,
+                    *model_signals(main.sessions))
+        # --- the relay lies: a device of its own for Carol, under a forged account key
+        yield self.restart_relay_with(lambda db: (
+            db.execute("UPDATE accounts SET identity_key=? WHERE user_id=?",
+                       ("A" * 43 + "=", carol.me.user_id)),
+            db.execute("INSERT INTO devices VALUES (?,?,?,?,?,?)",
+                       ("relaysdevice0001", carol.me.user_id, "B" * 64, "C" * 43, "D" * 86,
+                        0))))
+        main.open_chat(carol.me.user_id)
+        chat = main.chat
+        yield until(lambda: chat.peer == carol.me.user_id and chat.composer.isEnabled(),
+                    chat.model.modelReset)
+        QTest.keyClicks(chat.composer, "is this really you?")
+        QTest.keyClick(chat.composer, Qt.Key.Key_Return)
+        yield self.log(phone).wait_for(ev.IdentityKeyChanged)
+        yield until(lambda: chat.model.rowCount() == 2, *model_signals(chat.model))
+        self.assertTrue(chat.banner.isVisibleTo(chat))
+        self.assertIn("carol's security key changed", chat.banner_text.text())
+        self.assertTrue(main.sessions.index(0).data(Roles.KEY_CHANGED))
+        sent = chat.model.index(chat.model.rowCount() - 1)
+        self.assertEqual(sent.data(Qt.ItemDataRole.DisplayRole), "is this really you?")
+        self.assertEqual(sent.data(Roles.STATUS), STATUS_PENDING)  # held, not sent
+        screenshot(win, "16-key-changed")
+        accepted = until(lambda: not chat.banner.isVisibleTo(chat),
+                         *model_signals(main.sessions))
+        QTest.mouseClick(chat.banner_button, Qt.MouseButton.LeftButton)
+        yield accepted
+        self.assertFalse(main.sessions.index(0).data(Roles.KEY_CHANGED))
+
+    @defer.inlineCallbacks
+    def test_offline_status_counts_down_and_retry_now_reconnects(self) -> Any:
+        yield self.account_on_disk("erin", "erin@example.org")
+        win = self.shell("erin")
+        yield self.unlock(win, "erin@example.org")
+        bridge = win.bridge
+        yield until(lambda: "Online" in win.connection.text(), bridge.connection_changed)
+        self.assertFalse(win.connection.retry_button.isVisibleTo(win))
+        retrying = until(lambda: "retrying in" in win.connection.text(),
+                         bridge.connection_changed)
+        yield self.relay.stopService()
+        yield retrying
+        self.assertTrue(win.connection.retry_button.isVisibleTo(win))
+        screenshot(win, "17-offline")
+        yield self.start_relay_again(wait_online=False)
+        online = until(lambda: "Online" in win.connection.text(), bridge.connection_changed)
+        QTest.mouseClick(win.connection.retry_button, Qt.MouseButton.LeftButton)
+        yield online
+        self.assertFalse(win.connection.retry_button.isVisibleTo(win))
+
+
 class HistoryTests(UITestCase):
 
     @defer.inlineCallbacks

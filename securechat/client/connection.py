@@ -106,6 +106,10 @@ class ConnectionMachine:
         "the backoff timer fired"
 
     @_machine.input()
+    def retry_now(self) -> None:
+        "the user asked to reconnect without waiting for the backoff"
+
+    @_machine.input()
     def stop(self) -> None:
         "stop and stay stopped"
 
@@ -155,14 +159,21 @@ class ConnectionMachine:
         self._timer = self._clock.callLater(delay, self.retry)
 
     @_machine.output()
+    def _cancel_retry(self) -> None:
+        self._stop_timer()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    @_machine.output()
     def _report_refusal(self, reason: str) -> None:
         self._emit(ConnectionStateChanged("failed", reason))
 
     @_machine.output()
     def _cancel_everything(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        self._stop_timer()
         if self._attempt is not None:
             self._attempt.cancel()
         if self.session is not None and self.session.is_attached():
@@ -179,6 +190,10 @@ class ConnectionMachine:
     online.upon(refused, enter=stopped, outputs=[_forget_session, _report_refusal])
     online.upon(stop, enter=stopped, outputs=[_cancel_everything])
     waiting.upon(retry, enter=connecting, outputs=[_dial])
+    waiting.upon(retry_now, enter=connecting, outputs=[_cancel_retry, _dial])
+    for _state in (idle, connecting, online, stopped):  # nothing to hurry
+        _state.upon(retry_now, enter=_state, outputs=[])
+    del _state
     waiting.upon(stop, enter=stopped, outputs=[_cancel_everything])
     stopped.upon(stop, enter=stopped, outputs=[])
     stopped.upon(lost, enter=stopped, outputs=[_forget_session])

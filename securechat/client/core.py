@@ -112,6 +112,12 @@ class KdfCost:
         self.iterations = iterations
 
 
+@attrs.frozen
+class ConversationSummary:
+    last_message: StoredMessage | None
+    unread: int
+
+
 class SecureChatClient:
     log = Logger()
 
@@ -288,6 +294,10 @@ class SecureChatClient:
             self._send_receipts()  # into the outbox: sent at the next start
             yield self._outbound.run(_nothing)
         yield self.store.stop()
+
+    def reconnect_now(self) -> None:
+        """While offline and waiting to retry: try again at once (a user's "Retry")."""
+        self.connection.retry_now()
 
     @property
     def online(self) -> bool:
@@ -474,27 +484,49 @@ class SecureChatClient:
         return self.store.unread_count(self._contact(peer_user_id).sid)
 
     @defer.inlineCallbacks
+    def summaries(self) -> Any:
+        """{contact user id: ConversationSummary}: what the session list shows, in one
+        query however many conversations there are."""
+        by_sid = yield self.store.summaries()
+        return {peer: ConversationSummary(*by_sid.get(c.sid, (None, 0)))
+                for peer, c in self.contacts.items()}
+
+    @defer.inlineCallbacks
     def mark_read(self, peer_user_id: str) -> Any:
-        """Mark the conversation read and send a read receipt for what was unread."""
+        """Mark the conversation read and send a read receipt for what was unread; my
+        other devices get a copy and mark the same messages read."""
         contact = self._contact(peer_user_id)
         ids = yield self.store.mark_read(contact.sid)
         if ids:
             yield self._queue(peer_user_id, Frame(frames.RECEIPT, contact.sid,
-                                                  {"ids": ids, "status": frames.RECEIPT_READ}),
-                              copy_to_own=False)
+                                                  {"ids": ids, "status": frames.RECEIPT_READ}))
         return ids
 
     @defer.inlineCallbacks
     def delete_message(self, message_id: str) -> Any:
-        """Mine: unsend (hard delete here and on every device). Theirs: delete here only."""
+        """Delete a message on this device only ("delete for me"), mine or theirs."""
         message = yield self.store.message(message_id)
         if message is None:
             raise ClientError("no such message")
         yield self.store.delete_message(message_id, message.sid, message.sender)
         self.events.emit(ev.MessageDeleted(message_id, message.sid))
-        if message.sender == "me":
-            peer = next(c.peer_user_id for c in self.contacts.values() if c.sid == message.sid)
-            yield self._queue(peer, Frame(frames.DELETE, message.sid, {"id": message_id}))
+
+    @defer.inlineCallbacks
+    def unsend_message(self, message_id: str) -> Any:
+        """Delete one of my messages for everyone: here, on my other devices and on the
+        recipient's (hard delete, no placeholder)."""
+        message = yield self.store.message(message_id)
+        if message is None:
+            raise ClientError("no such message")
+        if message.sender != "me":
+            raise ClientError("only your own messages can be unsent")
+        peer = next((c.peer_user_id for c in self.contacts.values() if c.sid == message.sid),
+                    None)
+        if peer is None:
+            raise ClientError("this conversation is gone")
+        yield self.store.delete_message(message_id, message.sid, message.sender)
+        self.events.emit(ev.MessageDeleted(message_id, message.sid))
+        yield self._queue(peer, Frame(frames.DELETE, message.sid, {"id": message_id}))
 
     @defer.inlineCallbacks
     def send_typing(self, peer_user_id: str, typing: bool = True) -> Any:
@@ -803,6 +835,9 @@ class SecureChatClient:
         if frame.type == frames.RECEIPT and not from_me:
             status = STATUS_READ if data["status"] == frames.RECEIPT_READ else STATUS_DELIVERED
             return _Outcome(apply=lambda: self._receipt(contact.sid, data["ids"], status))
+        if frame.type == frames.RECEIPT and data["status"] == frames.RECEIPT_READ:
+            # I read their messages on another device: they are read here too.
+            return _Outcome(apply=lambda: self._read_elsewhere(contact, data["ids"]))
         if frame.type == frames.TYPING and not from_me:
             return _Outcome(notify=lambda: self._emit(
                 ev.TypingChanged(contact.sid, sender, data["typing"])))
@@ -840,6 +875,12 @@ class SecureChatClient:
     def _receipt(self, sid: str, ids: list[str], status: int) -> Any:
         for message_id in (yield self.store.raise_status(sid, ids, status)):
             self.events.emit(ev.MessageUpdated(message_id, status))
+
+    @defer.inlineCallbacks
+    def _read_elsewhere(self, contact: Contact, ids: list[str]) -> Any:
+        read = yield self.store.mark_ids_read(contact.sid, ids)
+        if read:
+            self.events.emit(ev.MessagesRead(contact.peer_user_id, contact.sid, tuple(read)))
 
     @defer.inlineCallbacks
     def _unsent(self, message_id: str, sid: str, sender: str) -> Any:

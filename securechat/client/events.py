@@ -44,6 +44,15 @@ class MessageDeleted:
 
 
 @attrs.frozen
+class MessagesRead:
+    """Received messages marked read on another of my devices."""
+
+    peer_user_id: str
+    sid: str
+    message_ids: tuple[str, ...]
+
+
+@attrs.frozen
 class TypingChanged:
     sid: str
     peer_user_id: str

@@ -76,6 +76,10 @@ MIGRATIONS = [
         seq INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, frame BLOB NOT NULL
     );
     """,
+    # Unread counts without scanning a long conversation.
+    """
+    CREATE INDEX messages_unread ON messages(sid) WHERE sender = 'other' AND is_read = 0;
+    """,
 ]
 
 
@@ -275,17 +279,37 @@ class AccountStore:
         return self.run(q)
 
     def unread_count(self, sid: str) -> defer.Deferred[int]:
-        return self.run(lambda c: c.execute(
-            "SELECT COUNT(*) FROM messages WHERE sid=? AND sender='other' AND is_read=0",
-            (sid,)).fetchone()[0])
+        return self.run(_unread, sid)
+
+    def summaries(self) -> defer.Deferred[dict[str, tuple[StoredMessage | None, int]]]:
+        """Every session's newest message and unread count, in one trip to the database
+        (the session list needs them all at once)."""
+        def q(c: sqlite3.Connection) -> dict[str, tuple[StoredMessage | None, int]]:
+            result: dict[str, tuple[StoredMessage | None, int]] = {}
+            for (sid,) in c.execute("SELECT sid FROM sessions").fetchall():
+                row = c.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE sid=? "  # noqa: S608
+                    "ORDER BY timestamp DESC, id DESC LIMIT 1", (sid,)).fetchone()
+                result[sid] = (StoredMessage(*row) if row else None, _unread(c, sid))
+            return result
+        return self.run(q)
 
     def mark_read(self, sid: str) -> defer.Deferred[list[str]]:
         """Mark the session's received messages read; returns the ids newly read."""
         def q(c: sqlite3.Connection) -> list[str]:
             ids = [r[0] for r in c.execute(
                 "SELECT id FROM messages WHERE sid=? AND sender='other' AND is_read=0", (sid,))]
-            c.execute("UPDATE messages SET is_read=1 WHERE sid=? AND sender='other'", (sid,))
+            c.execute("UPDATE messages SET is_read=1 WHERE sid=? AND sender='other' "
+                      "AND is_read=0", (sid,))
             return ids
+        return self.run(q)
+
+    def mark_ids_read(self, sid: str, ids: Sequence[str]) -> defer.Deferred[list[str]]:
+        """Received messages read on another of my devices; returns those newly read here."""
+        def q(c: sqlite3.Connection) -> list[str]:
+            return [mid for mid in ids if c.execute(
+                "UPDATE messages SET is_read=1 WHERE id=? AND sid=? AND sender='other' "
+                "AND is_read=0", (mid, sid)).rowcount]
         return self.run(q)
 
     def raise_status(self, sid: str, ids: Sequence[str],
@@ -379,6 +403,11 @@ class AccountStore:
 
     def drop_outbox(self, seq: int) -> defer.Deferred[None]:
         return self.run(lambda c: c.execute("DELETE FROM outbox WHERE seq=?", (seq,)) and None)
+
+
+def _unread(c: sqlite3.Connection, sid: str) -> int:
+    return int(c.execute("SELECT COUNT(*) FROM messages WHERE sid=? AND sender='other' "
+                         "AND is_read=0", (sid,)).fetchone()[0])
 
 
 def _insert_message(c: sqlite3.Connection, message: StoredMessage) -> None:

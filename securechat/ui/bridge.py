@@ -24,6 +24,7 @@ class ClientBridge(QObject):
     message_sent = pyqtSignal(object)  # ev.MessageSent
     message_updated = pyqtSignal(object)  # ev.MessageUpdated
     message_deleted = pyqtSignal(object)  # ev.MessageDeleted
+    messages_read = pyqtSignal(object)  # ev.MessagesRead (on another of my devices)
     typing_changed = pyqtSignal(str, bool)  # peer user id, typing
     presence_changed = pyqtSignal(str, bool)  # peer user id, online (any device)
     request_received = pyqtSignal(object)  # ev.FriendRequestReceived
@@ -63,6 +64,8 @@ class ClientBridge(QObject):
             self.message_updated.emit(event)
         elif isinstance(event, ev.MessageDeleted):
             self.message_deleted.emit(event)
+        elif isinstance(event, ev.MessagesRead):
+            self.messages_read.emit(event)
         elif isinstance(event, ev.TypingChanged):
             self._set_typing(event.peer_user_id, event.typing)
         elif isinstance(event, ev.PresenceChanged):

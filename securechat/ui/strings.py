@@ -70,6 +70,7 @@ CONN_ONLINE = "Online"
 CONN_OFFLINE = "Offline"
 CONN_RETRY = "Offline — retrying in {seconds} s"
 CONN_FAILED = "Cannot connect: {reason}"
+CONN_RETRY_NOW = "Retry now"
 
 # --- chat -----------------------------------------------------------------------------
 COMPOSER_PLACEHOLDER = "Message (Enter to send, Shift+Enter for a new line)"

@@ -53,6 +53,7 @@ class Composer(QPlainTextEdit):
 
 class ChatView(QWidget):
     profile_requested = pyqtSignal(str)
+    key_accepted = pyqtSignal(str)  # the user accepted this contact's new key
     error = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -302,8 +303,12 @@ class ChatView(QWidget):
     def accept_key(self) -> None:
         if self.client is None or self.peer is None:
             return
-        call(self.client.accept_identity_key(self.peer), lambda _: self._refresh_banner(),
-             self.error.emit)
+        peer = self.peer
+
+        def accepted(_: Any) -> None:
+            self._refresh_banner()
+            self.key_accepted.emit(peer)
+        call(self.client.accept_identity_key(peer), accepted, self.error.emit)
 
     # --- composing ------------------------------------------------------------------------
 
@@ -357,10 +362,17 @@ class ChatView(QWidget):
         menu.addAction(S.REPLY, lambda: self.start_reply(message))
         menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
         menu.addSeparator()
-        menu.addAction(S.UNSEND if message.sender == "me" else S.DELETE_FOR_ME,
-                       lambda: self.delete(message.id))
+        menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
+        if message.sender == "me":
+            menu.addAction(S.UNSEND, lambda: self.unsend(message.id))
         return menu
 
     def delete(self, message_id: str) -> Any:
+        """Delete for me: this device only."""
         assert self.client is not None
         return call(self.client.delete_message(message_id), failed=self.error.emit)
+
+    def unsend(self, message_id: str) -> Any:
+        """Delete for everyone: one of my messages, on every device."""
+        assert self.client is not None
+        return call(self.client.unsend_message(message_id), failed=self.error.emit)

@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 from twisted.internet import defer
 
 from securechat.client import events as ev
-from securechat.client.core import SecureChatClient
+from securechat.client.core import ConversationSummary, SecureChatClient
 from securechat.client.storage import Request, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui import theme
@@ -76,41 +76,57 @@ class Notifier(QObject):
             self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)
 
 
-class ConnectionIndicator(QLabel):
-    """connecting / online / offline with the retry countdown."""
+class ConnectionIndicator(QWidget):
+    """connecting / online / offline with the retry countdown and a "Retry now" button."""
+
+    retry_requested = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(S.CONN_CONNECTING, parent)
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(S.CONN_CONNECTING)
+        self.retry_button = QPushButton(S.CONN_RETRY_NOW)
+        self.retry_button.setFlat(True)
+        self.retry_button.clicked.connect(self.retry_requested)
+        self.retry_button.hide()
+        layout.addWidget(self.label)
+        layout.addWidget(self.retry_button)
         self._retry_left = 0
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self._tick)
 
+    def text(self) -> str:
+        return self.label.text()
+
     def show_state(self, event: ev.ConnectionStateChanged) -> None:
         self._timer.stop()
         t = theme.current()
         colour = {"online": t.online, "connecting": t.muted}.get(event.state, "#dc2626")
-        self.setStyleSheet(f"color: {colour}; padding: 0 8px;")
+        self.label.setStyleSheet(f"color: {colour}; padding: 0 8px;")
+        waiting = event.state == "offline" and bool(event.retry_in)
+        self.retry_button.setVisible(waiting)
         if event.state == "online":
-            self.setText("● " + S.CONN_ONLINE)
+            self.label.setText("● " + S.CONN_ONLINE)
         elif event.state == "connecting":
-            self.setText("● " + S.CONN_CONNECTING)
+            self.label.setText("● " + S.CONN_CONNECTING)
         elif event.state == "failed":
-            self.setText("● " + S.CONN_FAILED.format(reason=event.reason or ""))
-        elif event.retry_in:
-            self._retry_left = max(1, round(event.retry_in))
-            self.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
+            self.label.setText("● " + S.CONN_FAILED.format(reason=event.reason or ""))
+        elif waiting:
+            self._retry_left = max(1, round(event.retry_in or 0))
+            self.label.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
             self._timer.start()
         else:
-            self.setText("● " + S.CONN_OFFLINE)
+            self.label.setText("● " + S.CONN_OFFLINE)
 
     def _tick(self) -> None:
         self._retry_left -= 1
         if self._retry_left <= 0:
             self._timer.stop()
-            self.setText("● " + S.CONN_CONNECTING)
+            self.label.setText("● " + S.CONN_CONNECTING)
         else:
-            self.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
+            self.label.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
 
 
 class RequestsPanel(QFrame):
@@ -234,6 +250,7 @@ class MainPage(QWidget):
         # right: the chat
         self.chat = ChatView()
         self.chat.profile_requested.connect(self.show_profile)
+        self.chat.key_accepted.connect(lambda _peer: self.reload_contacts())
         self.chat.error.connect(self.error)
         self.splitter.addWidget(self.chat)
         self.splitter.setStretchFactor(0, 0)
@@ -255,6 +272,7 @@ class MainPage(QWidget):
         bridge.message_received.connect(self._received)
         bridge.message_sent.connect(lambda e: self._last(e.message))
         bridge.message_deleted.connect(lambda e: self._refresh_peer_by_sid(e.sid))
+        bridge.messages_read.connect(lambda e: self.refresh_peer(e.peer_user_id))
         bridge.typing_changed.connect(lambda p, t: self.sessions.update(p, typing=t))
         bridge.presence_changed.connect(lambda p, o: self.sessions.update(p, online=o))
         bridge.request_received.connect(self._request_received)
@@ -270,8 +288,14 @@ class MainPage(QWidget):
             return None
         client, bridge = self.client, self.bridge
         self.sessions.set_contacts(list(client.contacts.values()), bridge.is_online)
-        return defer.gatherResults([self.refresh_peer(p) for p in client.contacts],
-                                   consumeErrors=True)
+
+        def summarised(summaries: dict[str, ConversationSummary]) -> None:
+            if self.client is not client:
+                return  # locked or switched meanwhile
+            for peer, summary in summaries.items():
+                self.sessions.set_last(peer, summary.last_message)
+                self.sessions.update(peer, unread=summary.unread)
+        return call(client.summaries(), summarised, self.error.emit)
 
     def refresh_peer(self, peer: str) -> Any:
         if self.client is None:

@@ -55,6 +55,7 @@ class OnboardingPage(QWidget):
 
     done = pyqtSignal(object, str)
     cancelled = pyqtSignal()
+    failed = pyqtSignal(str)  # registering or signing in failed: the message shown
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
                  parent: QWidget | None = None) -> None:
@@ -232,6 +233,7 @@ class OnboardingPage(QWidget):
         def failed(message: str) -> None:
             self._busy(False, self.reg_error)
             self.reg_error.setText(message)
+            self.failed.emit(message)
 
         call(SecureChatClient.register(self._reactor, self._data_dir, self._url, email,
                                        password, self.reg_name.text().strip(), self._cost),
@@ -264,6 +266,7 @@ class OnboardingPage(QWidget):
         def failed(message: str) -> None:
             self._busy(False, self.login_error)
             self.login_error.setText(message)
+            self.failed.emit(message)
 
         def logged_in(client: SecureChatClient) -> None:
             self._busy(False, self.login_error)

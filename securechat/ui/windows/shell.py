@@ -50,6 +50,8 @@ class ShellWindow(QMainWindow):
         for page in (self.onboarding, self.lock_page, self.main):
             self.stack.addWidget(page)
         self.connection = ConnectionIndicator()
+        self.connection.retry_requested.connect(
+            lambda: self.client is not None and self.client.reconnect_now())
         self.statusBar().addPermanentWidget(self.connection)
         self.statusBar().hide()
         self._menus()

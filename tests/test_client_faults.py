@@ -9,7 +9,7 @@ from typing import Any
 from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
-from securechat.client.core import ClientError, SecureChatClient
+from securechat.client.core import AccountInUse, ClientError, SecureChatClient
 from securechat.client.keys import WrongPassword
 from securechat.client.storage import STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import connect
@@ -260,6 +260,23 @@ class LoginTests(ClientTestCase):
         with self.assertRaises(WrongPassword):
             yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
                                         "alice@example.org", "the wrong password")
+
+    @defer.inlineCallbacks
+    def test_an_account_runs_in_one_client_at_a_time(self) -> Any:
+        """A second window (or a bot) on an open account would fork its Olm ratchets."""
+        alice = yield self.register("alice", "alice@example.org", "the right password")
+        with self.assertRaises(AccountInUse):
+            yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                        "alice@example.org", "the right password")
+        yield alice.stop()
+        self.clients.remove(alice)
+        with self.assertRaises(WrongPassword):  # a failed open leaves the account free
+            yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                        "alice@example.org", "the wrong password")
+        again = yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                            "alice@example.org", "the right password")
+        self._track(again)
+        self.assertEqual(again.me.user_id, alice.me.user_id)
 
     @defer.inlineCallbacks
     def test_registering_an_existing_email_is_a_clear_error(self) -> Any:

@@ -31,6 +31,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from securechat.client import events as ev
+from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
 from securechat.client.keys import (
     AccountSecrets,
@@ -82,6 +83,10 @@ class AccountExists(ClientError):
     pass
 
 
+class AccountInUse(ClientError):
+    pass
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -123,8 +128,9 @@ class SecureChatClient:
 
     def __init__(self, reactor: Any, url: str, store: AccountStore, me: Me,
                  secrets: AccountSecrets, device_key: DeviceKey, olm: OlmMachine,
-                 serializer: str = "msgpack") -> None:
+                 serializer: str = "msgpack", lock: AccountLock | None = None) -> None:
         self.reactor = reactor
+        self._lock = lock  # held until stop()
         self.url = url
         self.store = store
         self.me = me
@@ -221,6 +227,7 @@ class SecureChatClient:
             _b64(secrets.identity.sign(certificate)))
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
+        lock = _lock_account(account_dir)
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
         yield store.start()
         yield store.set_me(normalise_email(email), user_id, device_key.device_id)
@@ -232,7 +239,7 @@ class SecureChatClient:
                 "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
                 "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
         me = yield store.me()
-        client = cls(reactor, url, store, me, secrets, device_key, olm, serializer)
+        client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
         yield client._load()
         return client
 
@@ -246,19 +253,36 @@ class SecureChatClient:
         account_dir = os.path.join(data_dir, user_id)
         if not os.path.isdir(account_dir):
             raise ClientError("this account is not set up on this device")
-        stored = yield threads.deferToThread(
-            SecretStore(account_dir, user_id, password).load)
+        lock = _lock_account(account_dir)
+        try:
+            client = yield cls._open_locked(reactor, account_dir, url, user_id, password,
+                                            serializer, lock)
+        except BaseException:
+            lock.release()  # a wrong password, say: the account is free again
+            raise
+        return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _open_locked(cls, reactor: Any, account_dir: str, url: str, user_id: str,
+                     password: str, serializer: str, lock: AccountLock) -> Any:
+        stored = yield threads.deferToThread(SecretStore(account_dir, user_id, password).load)
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
         yield store.start()
-        me = yield store.me()
-        local_key = bytes.fromhex(stored["local_key"])
-        olm = OlmMachine.restore((yield store.olm_account()), (yield store.olm_sessions()),
-                                 local_key)
-        client = cls(reactor, url, store, me,
-                     AccountSecrets(bytes.fromhex(stored["identity_seed"]), stored["mnemonic"]),
-                     DeviceKey(me.device_id, bytes.fromhex(stored["device_seed"])), olm,
-                     serializer)
-        yield client._load()
+        try:
+            me = yield store.me()
+            local_key = bytes.fromhex(stored["local_key"])
+            olm = OlmMachine.restore((yield store.olm_account()), (yield store.olm_sessions()),
+                                     local_key)
+            client = cls(reactor, url, store, me,
+                         AccountSecrets(bytes.fromhex(stored["identity_seed"]),
+                                        stored["mnemonic"]),
+                         DeviceKey(me.device_id, bytes.fromhex(stored["device_seed"])), olm,
+                         serializer, lock)
+            yield client._load()
+        except BaseException:
+            yield store.stop()
+            raise
         return client
 
     @defer.inlineCallbacks
@@ -294,6 +318,8 @@ class SecureChatClient:
             self._send_receipts()  # into the outbox: sent at the next start
             yield self._outbound.run(_nothing)
         yield self.store.stop()
+        if self._lock is not None:
+            self._lock.release()
 
     def reconnect_now(self) -> None:
         """While offline and waiting to retry: try again at once (a user's "Retry")."""
@@ -970,6 +996,13 @@ class SecureChatClient:
             except (ApplicationError, TransportLost) as e:
                 self.log.info("ack failed; the relay will re-deliver: {e}", e=type(e).__name__)
                 return
+
+
+def _lock_account(account_dir: str) -> AccountLock:
+    lock = AccountLock(account_dir)
+    if not lock.acquire():
+        raise AccountInUse("this account is open in another SecureChat window or program")
+    return lock
 
 
 def _nothing() -> defer.Deferred[None]:

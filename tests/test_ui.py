@@ -20,7 +20,7 @@ from securechat.ui import loop
 if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
     raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
 
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import QCoreApplication, QSettings, Qt, QTranslator
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication, QPushButton, QWidget
 
@@ -34,8 +34,10 @@ from securechat.client.storage import (
     StoredMessage,
 )
 from securechat.ui import accounts, theme
+from securechat.ui import strings as S
 from securechat.ui.delegates import tick_text
 from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
+from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
@@ -462,6 +464,31 @@ class HistoryTests(UITestCase):
         main.search.clear()
         QTest.keyClicks(main.search, "ERIN")
         self.assertEqual(main.filtered.rowCount(), 1)
+
+
+class TranslationTests(unittest.TestCase):
+    def test_an_installed_translator_translates_every_window(self) -> None:
+        class French(QTranslator):
+            WORDS = {"Unlock": "Déverrouiller", "Strength: weak": "Solidité : faible"}
+
+            def translate(self, context: str | None, source: str | None,
+                          disambiguation: str | None = None, n: int = -1) -> str | None:
+                return self.WORDS.get(source or "") if context == "securechat" else None
+
+        french = French()
+        S.use_translator(french)
+
+        def back_to_english() -> None:
+            QCoreApplication.removeTranslator(french)
+            S.retranslate()
+        self.addCleanup(back_to_english)
+        page = LockPage(reactor, self.mktemp(), "ws://127.0.0.1:1")
+        self.assertEqual(page.unlock_button.text(), "Déverrouiller")
+        self.assertEqual(S.STRENGTH[1], "Solidité : faible")
+        self.assertEqual(S.ADD_ACCOUNT, "Add account…")  # untranslated: the English
+        back_to_english()
+        english = LockPage(reactor, self.mktemp(), "ws://127.0.0.1:1")
+        self.assertEqual(english.unlock_button.text(), "Unlock")
 
 
 class ModelTests(unittest.TestCase):

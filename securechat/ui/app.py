@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from securechat.ui import theme
     from securechat.ui.windows.shell import ShellWindow
 
+    S.install_system_translation()  # before any window is built
     app.setApplicationName(S.APP_NAME)
     app.setOrganizationName(S.APP_NAME)
     theme.apply(app)

@@ -1,11 +1,20 @@
 # ruff: noqa: S105 - labels that mention passwords are not passwords
 """Every user-facing string of the desktop client, in one place, ready for translation.
 
-Wrap with a translator later (QCoreApplication.translate("securechat", s)); the UI
-only ever reads these names.
+The UI only ever reads these names (`S.UNLOCK`), when it builds a widget. `retranslate()`
+re-binds them all through Qt's translators (`QCoreApplication.translate`, context
+"securechat"), so installing a `QTranslator` (`use_translator`, or a .qm file found by
+`install_system_translation`) before the windows are built translates the whole client.
+The English text is the source text: it is what a .ts file lists.
 """
 
 from __future__ import annotations
+
+import os
+from typing import Any
+
+CONTEXT = "securechat"
+I18N_DIR = os.path.join(os.path.dirname(__file__), "i18n")
 
 APP_NAME = "SecureChat"
 
@@ -104,3 +113,42 @@ NOTIFY_REQUEST_BODY = "{email} wants to chat with you."
 TRAY_SHOW = "Show SecureChat"
 
 ERROR = "Error"
+
+
+# --- translation (keep this section last: it snapshots every string above) -----------
+
+_SOURCE: dict[str, Any] = {name: value for name, value in list(globals().items())
+                           if name.isupper() and isinstance(value, str | dict)
+                           and name not in ("CONTEXT", "I18N_DIR")}
+
+
+def retranslate() -> None:
+    """Re-bind every string through the installed translators (none: the English)."""
+    from PyQt6.QtCore import QCoreApplication
+
+    def tr(text: str) -> str:
+        return QCoreApplication.translate(CONTEXT, text) or text
+
+    for name, value in _SOURCE.items():
+        globals()[name] = ({k: tr(v) for k, v in value.items()} if isinstance(value, dict)
+                           else tr(value))
+
+
+def use_translator(translator: Any) -> None:
+    """Install a QTranslator for the whole client (build windows after this)."""
+    from PyQt6.QtCore import QCoreApplication
+
+    QCoreApplication.installTranslator(translator)
+    retranslate()
+
+
+def install_system_translation() -> Any:
+    """Load securechat_<locale>.qm for the system's languages from securechat/ui/i18n/,
+    if there is one; returns the installed QTranslator or None."""
+    from PyQt6.QtCore import QLocale, QTranslator
+
+    translator = QTranslator()
+    if not translator.load(QLocale.system(), CONTEXT, "_", I18N_DIR):
+        return None
+    use_translator(translator)
+    return translator

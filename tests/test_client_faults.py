@@ -11,7 +11,7 @@ from twisted.internet import defer, reactor
 from securechat.client import events as ev
 from securechat.client.core import AccountInUse, ClientError, SecureChatClient
 from securechat.client.keys import WrongPassword
-from securechat.client.storage import STATUS_PENDING, STATUS_SENT
+from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import connect
 from securechat.protocol import uris
 from tests.clientsupport import FAST, ClientTestCase
@@ -40,6 +40,15 @@ class FriendsTests(ClientTestCase):
         yield self.online(bob)
         history = yield bob.messages(self.alice.me.user_id)
         self.assertEqual([m.text for m in history], ["one", "two", "three"])
+
+    @defer.inlineCallbacks
+    def test_quitting_right_after_a_message_arrives_still_sends_its_receipt(self) -> Any:
+        sent = yield self.alice.send_text(self.bob.me.user_id, "quick, before you quit")
+        yield self.log(self.bob).wait_for(ev.MessageReceived)
+        bob = yield self.reopen(self.bob, "bob")  # stop() with the receipt still gathering
+        yield self.online(bob)
+        yield self.log(self.alice).wait_for(
+            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_DELIVERED))
 
     @defer.inlineCallbacks
     def test_messages_survive_a_relay_restart(self) -> Any:

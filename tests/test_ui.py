@@ -466,6 +466,53 @@ class HistoryTests(UITestCase):
         self.assertEqual(main.filtered.rowCount(), 1)
 
 
+class NotificationsAndKeyboardTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_notification_privacy_unread_total_and_keyboard(self) -> Any:
+        yield self.account_on_disk("gina", "gina@example.org")
+        win = self.shell("gina")
+        gina = yield self.unlock(win, "gina@example.org")
+        main = win.main
+        friends = []
+        for name in ("hal", "ivy"):
+            friend = yield self.register(name, f"{name}@example.org")
+            yield self.online(friend)
+            yield self.befriend(friend, gina)
+            friends.append(friend)
+        hal, ivy = friends
+        yield until(lambda: main.sessions.rowCount() == 2, *model_signals(main.sessions))
+        # --- what a notification shows is the user's choice ----------------------------
+        shown = len(main.notifier.shown)
+        main.notifier.content = main.notifier.NAME_ONLY
+        yield hal.send_text(gina.me.user_id, "the secret plan")
+        yield self.log(gina).wait_for(ev.MessageReceived)  # the window saw it first
+        self.assertEqual(main.notifier.shown[-1], ("New message from hal", "New message"))
+        main.notifier.content = main.notifier.NOTHING
+        yield ivy.send_text(gina.me.user_id, "another secret")
+        yield self.log(gina).wait_for(ev.MessageReceived,
+                                      lambda e: e.peer_user_id == ivy.me.user_id)
+        self.assertEqual(len(main.notifier.shown), shown + 2)
+        self.assertEqual(main.notifier.shown[-1], ("SecureChat", "You have something new"))
+        self.assertFalse(any("secret" in title + body for title, body in main.notifier.shown))
+        self.assertEqual(main.unread_total, 2)
+        # --- Alt+Down / Alt+Up walk the conversations; Escape drops a reply --------------
+        main.select_relative(1)
+        first = main.chat.peer
+        main.select_relative(1)
+        second = main.chat.peer
+        self.assertEqual({first, second}, {hal.me.user_id, ivy.me.user_id})
+        main.select_relative(-1)
+        self.assertEqual(main.chat.peer, first)
+        chat = main.chat
+        yield until(lambda: chat.model.rowCount() == 1, *model_signals(chat.model))
+        chat.start_reply(chat.model.message(0))
+        self.assertTrue(chat.reply_bar.isVisibleTo(chat))
+        QTest.keyClick(chat.composer, Qt.Key.Key_Escape)
+        self.assertFalse(chat.reply_bar.isVisibleTo(chat))
+        self.assertIsNone(chat.reply_to)
+
+
 class TranslationTests(unittest.TestCase):
     def test_an_installed_translator_translates_every_window(self) -> None:
         class French(QTranslator):

@@ -154,6 +154,7 @@ class SecureChatClient:
         self._recent_order: collections.deque[str] = collections.deque()
         self._receipts: dict[str, list[str]] = {}  # peer -> delivered ids not yet receipted
         self._receipt_call: Any = None
+        self._closed = False  # stop() closed the database
 
     # === creating and opening accounts ============================================
 
@@ -315,8 +316,9 @@ class SecureChatClient:
             self._ack_call.cancel()  # unsent acks: those envelopes come again, are skipped
         if self._receipt_call is not None and self._receipt_call.active():
             self._receipt_call.cancel()
-            self._send_receipts()  # into the outbox: sent at the next start
+            yield self._send_receipts()  # into the outbox: sent at the next start
             yield self._outbound.run(_nothing)
+        self._closed = True
         yield self.store.stop()
         if self._lock is not None:
             self._lock.release()
@@ -442,6 +444,7 @@ class SecureChatClient:
         sid = session_id(email, self.me.email)
         yield self.store.add_contact(sid, peer, email, name, key, _now_ms())
         self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+        self.events.emit(ev.ContactAdded(peer, sid))
         yield self._declare_contacts().addErrback(lambda _: None)
         for held in (yield self.store.take_held(peer)):
             outcome = self._interpret(frames.parse(held), peer)
@@ -589,6 +592,8 @@ class SecureChatClient:
         """Send everything queued, in order; stops at the first thing that must wait.
         Fires once a pass that started after this request is done; requests made
         while a pass waits to start are served by that one pass."""
+        if self._closed:
+            return defer.succeed(None)  # stopped: the outbox is sent at the next start
         d: defer.Deferred[None] = defer.Deferred()
         self._flush_waiters.append(d)
         if not self._flush_requested:
@@ -885,17 +890,20 @@ class SecureChatClient:
             self._receipt_call = self.reactor.callLater(RECEIPT_DELAY, self._send_receipts)
         return defer.succeed(None)
 
-    def _send_receipts(self) -> None:
+    def _send_receipts(self) -> defer.Deferred[Any]:
+        """Queue the gathered receipts; fires once they are in the outbox."""
         pending, self._receipts = self._receipts, {}
+        queued = []
         for peer, ids in pending.items():
             contact = self.contacts.get(peer)
             if contact is None:
                 continue
             for start in range(0, len(ids), MAX_RECEIPT_IDS):
-                self._queue(peer, Frame(frames.RECEIPT, contact.sid, {
+                queued.append(self._queue(peer, Frame(frames.RECEIPT, contact.sid, {
                     "ids": ids[start:start + MAX_RECEIPT_IDS],
                     "status": frames.RECEIPT_DELIVERED}), copy_to_own=False).addErrback(
-                    lambda f: self.log.failure("queueing a receipt failed", f))
+                    lambda f: self.log.failure("queueing a receipt failed", f)))
+        return defer.gatherResults(queued)
 
     @defer.inlineCallbacks
     def _receipt(self, sid: str, ids: list[str], status: int) -> Any:

@@ -82,6 +82,15 @@ class FriendRequestAnswered:
 
 
 @attrs.frozen
+class ContactAdded:
+    """A friendship is now known on this device, however it came about: accepted here
+    or on another of my devices, or my request accepted by them."""
+
+    peer_user_id: str
+    sid: str
+
+
+@attrs.frozen
 class IdentityKeyChanged:
     """A contact's account key changed: sending to them waits until the user accepts it."""
 

@@ -78,8 +78,8 @@ class ClientBridge(QObject):
             self.request_received.emit(event)
         elif isinstance(event, ev.FriendRequestAnswered):
             self.request_answered.emit(event)
-            if event.accepted:
-                self.contacts_changed.emit()
+        elif isinstance(event, ev.ContactAdded):
+            self.contacts_changed.emit()
         elif isinstance(event, ev.IdentityKeyChanged):
             self.identity_changed.emit(event)
         elif isinstance(event, ev.ConnectionStateChanged):

@@ -71,6 +71,7 @@ def day_label(timestamp_ms: int, now: datetime.datetime | None = None) -> str:
 @attrs.define
 class SessionRow:
     peer: str
+    sid: str
     name: str
     email: str
     last_text: str = ""
@@ -137,6 +138,9 @@ class SessionListModel(QAbstractListModel):
         i = self.row_for(peer)
         return self._rows[i] if i >= 0 else None
 
+    def peer_for_sid(self, sid: str) -> str | None:
+        return next((row.peer for row in self._rows if row.sid == sid), None)
+
     def set_contacts(self, contacts: list[Contact], online: Any = None) -> None:
         """Add rows for new contacts, drop rows of removed ones, refresh names."""
         known = {c.peer_user_id: c for c in contacts}
@@ -150,7 +154,7 @@ class SessionListModel(QAbstractListModel):
             if i < 0:
                 self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
                 self._rows.append(SessionRow(
-                    contact.peer_user_id, contact.display_name, contact.peer_email,
+                    contact.peer_user_id, contact.sid, contact.display_name, contact.peer_email,
                     online=bool(online and online(contact.peer_user_id)),
                     key_changed=contact.changed_identity_key is not None))
                 self.endInsertRows()

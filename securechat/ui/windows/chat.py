@@ -32,9 +32,10 @@ TYPING_IDLE_MS = 4000  # "stopped typing" after this long without a keystroke
 
 
 class Composer(QPlainTextEdit):
-    """Enter sends, Shift+Enter starts a new line."""
+    """Enter sends, Shift+Enter starts a new line, Escape cancels a reply."""
 
     submitted = pyqtSignal()
+    escaped = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +48,9 @@ class Composer(QPlainTextEdit):
         if (e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
                 and not e.modifiers() & Qt.KeyboardModifier.ShiftModifier):
             self.submitted.emit()
+            return
+        if e.key() == Qt.Key.Key_Escape:
+            self.escaped.emit()
             return
         super().keyPressEvent(e)
 
@@ -127,6 +131,7 @@ class ChatView(QWidget):
         bottom.setContentsMargins(8, 8, 8, 8)
         self.composer = Composer()
         self.composer.submitted.connect(self.send)
+        self.composer.escaped.connect(self.cancel_reply)
         self.composer.textChanged.connect(self._typed)
         self.send_button = QPushButton(S.SEND)
         self.send_button.setProperty("primary", True)

@@ -55,13 +55,19 @@ def app_icon() -> QIcon:
 
 
 class Notifier(QObject):
-    """Desktop notifications through the tray icon, where the desktop has a tray."""
+    """Desktop notifications through the tray icon, where the desktop has a tray.
 
+    What they reveal is the user's choice (as in Signal): sender and text, the sender
+    only, or nothing but that something arrived: a notification is on screen for
+    whoever stands nearby, and desktop notification daemons may keep a history."""
+
+    FULL, NAME_ONLY, NOTHING = "full", "name", "none"
     activated = pyqtSignal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.shown: list[tuple[str, str]] = []  # what was notified, newest last
+        self.content = self.FULL
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
@@ -69,6 +75,20 @@ class Notifier(QObject):
             self.tray.activated.connect(lambda _reason: self.activated.emit())
             self.tray.messageClicked.connect(self.activated)
             self.tray.show()
+
+    def message(self, name: str, text: str) -> None:
+        if self.content == self.FULL:
+            self.notify(S.NOTIFY_MESSAGE.format(name=name), text)
+        elif self.content == self.NAME_ONLY:
+            self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT)
+        else:
+            self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
+
+    def request(self, email: str) -> None:
+        if self.content == self.NOTHING:
+            self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
+        else:
+            self.notify(S.NOTIFY_REQUEST, S.NOTIFY_REQUEST_BODY.format(email=email))
 
     def notify(self, title: str, body: str) -> None:
         self.shown.append((title, body))
@@ -132,7 +152,6 @@ class ConnectionIndicator(QWidget):
 class RequestsPanel(QFrame):
     """Pending incoming friend requests, each with Accept and Deny."""
 
-    changed = pyqtSignal()  # a request was answered
     rendered = pyqtSignal()  # the list shows the pending requests
     error = pyqtSignal(str)
 
@@ -187,14 +206,12 @@ class RequestsPanel(QFrame):
         assert self.client is not None
         d = self.client.accept_friend(user_id) if accept else self.client.deny_friend(user_id)
 
-        def done(_: Any) -> None:
-            self.changed.emit()
-            self.refresh()
-        return call(d, done, self.error.emit)
+        return call(d, lambda _: self.refresh(), self.error.emit)
 
 
 class MainPage(QWidget):
     error = pyqtSignal(str)
+    unread_total_changed = pyqtSignal(int)  # for the window title and the tray
 
     def __init__(self, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -217,6 +234,10 @@ class MainPage(QWidget):
         search_row.addWidget(self.search)
         left_layout.addLayout(search_row)
         self.sessions = SessionListModel(self)
+        self.unread_total = 0
+        for signal in (self.sessions.dataChanged, self.sessions.rowsInserted,
+                       self.sessions.rowsRemoved, self.sessions.modelReset):
+            signal.connect(self._count_unread)
         self.filtered = SessionFilterModel(self)
         self.filtered.setSourceModel(self.sessions)
         self.search.textChanged.connect(self.filtered.setFilterFixedString)
@@ -228,7 +249,6 @@ class MainPage(QWidget):
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
         self.requests = RequestsPanel()
-        self.requests.changed.connect(self.reload_contacts)
         self.requests.error.connect(self.error)
         left_layout.addWidget(self.requests)
         add_row = QHBoxLayout()
@@ -276,7 +296,7 @@ class MainPage(QWidget):
         bridge.typing_changed.connect(lambda p, t: self.sessions.update(p, typing=t))
         bridge.presence_changed.connect(lambda p, o: self.sessions.update(p, online=o))
         bridge.request_received.connect(self._request_received)
-        bridge.request_answered.connect(lambda _e: self.requests.refresh())
+        bridge.request_answered.connect(self._request_answered)
         bridge.contacts_changed.connect(self.reload_contacts)
         bridge.identity_changed.connect(lambda _e: self.reload_contacts())
         self.requests.refresh()
@@ -313,20 +333,15 @@ class MainPage(QWidget):
                                    consumeErrors=True)
 
     def _refresh_peer_by_sid(self, sid: str) -> None:
-        if self.client is None:
-            return
-        for peer, contact in self.client.contacts.items():
-            if contact.sid == sid:
-                self.refresh_peer(peer)
+        peer = self.sessions.peer_for_sid(sid)
+        if peer is not None:
+            self.refresh_peer(peer)
 
     def _last(self, message: StoredMessage) -> None:
-        if self.client is None:
-            return
-        for peer, contact in self.client.contacts.items():
-            if contact.sid == message.sid:
-                row = self.sessions.session(peer)
-                if row is not None and message.timestamp >= row.last_timestamp:
-                    self.sessions.set_last(peer, message)
+        peer = self.sessions.peer_for_sid(message.sid)
+        row = self.sessions.session(peer) if peer is not None else None
+        if peer is not None and row is not None and message.timestamp >= row.last_timestamp:
+            self.sessions.set_last(peer, message)
 
     def _received(self, event: ev.MessageReceived) -> None:
         peer = event.peer_user_id
@@ -339,11 +354,22 @@ class MainPage(QWidget):
         row = self.sessions.session(peer)
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
-            self.notifier.notify(S.NOTIFY_MESSAGE.format(name=row.name), event.message.text)
+            self.notifier.message(row.name, event.message.text)
+
+    def _request_answered(self, _event: ev.FriendRequestAnswered) -> None:
+        self.add_status.clear()  # "request sent" is no longer news
+        self.requests.refresh()
+
+    def _count_unread(self, *_: Any) -> None:
+        total = sum(self.sessions.index(i).data(Roles.UNREAD) or 0
+                    for i in range(self.sessions.rowCount()))
+        if total != self.unread_total:
+            self.unread_total = total
+            self.unread_total_changed.emit(total)
 
     def _request_received(self, event: ev.FriendRequestReceived) -> None:
         self.requests.refresh()
-        self.notifier.notify(S.NOTIFY_REQUEST, S.NOTIFY_REQUEST_BODY.format(email=event.email))
+        self.notifier.request(event.email)
 
     # --- actions --------------------------------------------------------------------------
 
@@ -360,6 +386,16 @@ class MainPage(QWidget):
             self.session_view.setCurrentIndex(proxy)  # comes back through _selected
             return None
         return self.chat.open_peer(peer)
+
+    def select_relative(self, step: int) -> None:
+        """The next (1) or previous (-1) conversation in the list, as shown."""
+        rows = self.filtered.rowCount()
+        if not rows:
+            return
+        current = self.session_view.currentIndex()
+        row = current.row() + step if current.isValid() else (0 if step > 0 else rows - 1)
+        if 0 <= row < rows:
+            self.session_view.setCurrentIndex(self.filtered.index(row, 0))
 
     def add_contact(self) -> Any:
         if self.client is None:

@@ -134,10 +134,14 @@ class FriendsTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def test_accepting_a_changed_key_lets_sending_resume(self) -> Any:
+        yield self.alice.set_verified(self.bob.me.user_id)  # verified the old key
         yield self.test_a_changed_account_key_is_surfaced_and_blocks_sending()
+        with self.assertRaises(ClientError):  # an unaccepted key cannot be marked verified
+            yield self.alice.set_verified(self.bob.me.user_id)
         yield self.alice.accept_identity_key(self.bob.me.user_id)
         contact = self.alice.contacts[self.bob.me.user_id]
         self.assertIsNone(contact.changed_identity_key)
+        self.assertFalse(contact.verified)
         self.assertEqual(contact.peer_identity_key, "A" * 43 + "=")
         # Bob's devices are not signed by that (forged) key, so nothing reaches them:
         # the message stays queued rather than going to an unverified device.

@@ -128,6 +128,24 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         self.assertEqual(summary.unread, 0)
 
     @defer.inlineCallbacks
+    def test_nickname_and_verified_mark_are_mine_alone(self) -> Any:
+        bob_id = self.bob.me.user_id
+        yield self.laptop.set_alias(bob_id, "  Bobby  ")
+        yield self.laptop.set_verified(bob_id)
+        self.assertEqual(self.laptop.contacts[bob_id].display_name, "Bobby")
+        self.assertTrue(self.laptop.contacts[bob_id].verified)
+        updated = self.log(self.laptop).of(ev.ContactUpdated)
+        self.assertEqual([e.peer_user_id for e in updated], [bob_id, bob_id])
+        laptop = yield self.reopen(self.laptop, "alice-laptop")
+        self.assertEqual(laptop.contacts[bob_id].display_name, "Bobby")  # stored
+        self.assertTrue(laptop.contacts[bob_id].verified)
+        self.assertEqual(self.bob.contacts[laptop.me.user_id].display_name, "alice-laptop")
+        with self.assertRaises(ClientError):
+            yield laptop.set_alias(bob_id, "x" * 65)
+        yield laptop.set_alias(bob_id, "")  # back to their own name
+        self.assertEqual(laptop.contacts[bob_id].display_name, "bob")
+
+    @defer.inlineCallbacks
     def test_history_pages_by_timestamp_then_id(self) -> Any:
         sent = []
         for i in range(5):

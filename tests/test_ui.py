@@ -291,6 +291,17 @@ class OnboardingAndChatTests(UITestCase):
                          bob.safety_number(alice.me.user_id))
         self.assertFalse(dialog.qr.pixmap().isNull())
         screenshot(dialog, "09-profile")
+        # a nickname only Alice sees, and the verified mark after comparing numbers
+        dialog.alias.setText("Bobby")
+        QTest.keyClick(dialog.alias, Qt.Key.Key_Return)
+        yield until(lambda: main_a.sessions.index(0).data(Roles.NAME) == "Bobby",
+                    *model_signals(main_a.sessions))
+        self.assertEqual(chat_a.title.text(), "Bobby")
+        QTest.mouseClick(dialog.verified, Qt.MouseButton.LeftButton)
+        yield self.log(alice).wait_for(ev.ContactUpdated, lambda e: alice.contacts[
+            bob.me.user_id].verified)
+        self.assertIn("✓ verified", chat_a.subtitle.text())
+        self.assertEqual(main_b.sessions.index(0).data(Roles.NAME), "Alice Liddell")
         dialog.close()
 
         # --- Alice unsends her last message from the context menu -------------------

@@ -65,6 +65,7 @@ PREKEY_BATCH = 50
 RECEIPT_DELAY = 0.05  # seconds delivery receipts wait to be sent together
 MAX_RECEIPT_IDS = 500
 RECENT_ENVELOPES = 4096
+MAX_ALIAS = 64
 
 
 class ClientError(Exception):
@@ -483,8 +484,34 @@ class SecureChatClient:
         yield self.store.pin_identity_key(peer_user_id, contact.changed_identity_key)
         self._identity_keys[peer_user_id] = contact.changed_identity_key
         self._devices.pop(peer_user_id, None)
-        self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+        yield self._contact_updated(peer_user_id)
         yield self.flush_outbox()
+
+    @defer.inlineCallbacks
+    def set_verified(self, peer_user_id: str, verified: bool = True) -> Any:
+        """The user compared safety numbers (in person, or by scanning the QR code)."""
+        if peer_user_id not in self.contacts:
+            raise ClientError("not a contact")
+        if verified and self.contacts[peer_user_id].changed_identity_key:
+            raise ClientError("accept the contact's new key before verifying it")
+        yield self.store.set_verified(peer_user_id, verified)
+        yield self._contact_updated(peer_user_id)
+
+    @defer.inlineCallbacks
+    def set_alias(self, peer_user_id: str, alias: str | None) -> Any:
+        """A name for the contact that only I see (None or blank: their own name)."""
+        if peer_user_id not in self.contacts:
+            raise ClientError("not a contact")
+        alias = (alias or "").strip() or None
+        if alias is not None and len(alias) > MAX_ALIAS:
+            raise ClientError(f"a nickname can have at most {MAX_ALIAS} characters")
+        yield self.store.set_alias(peer_user_id, alias, _now_ms())
+        yield self._contact_updated(peer_user_id)
+
+    @defer.inlineCallbacks
+    def _contact_updated(self, peer_user_id: str) -> Any:
+        self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
+        self.events.emit(ev.ContactUpdated(peer_user_id))
 
     # === messages =========================================================================
 

@@ -91,6 +91,13 @@ class ContactAdded:
 
 
 @attrs.frozen
+class ContactUpdated:
+    """A contact's alias or verified mark changed, or their new key was accepted."""
+
+    peer_user_id: str
+
+
+@attrs.frozen
 class IdentityKeyChanged:
     """A contact's account key changed: sending to them waits until the user accepts it."""
 

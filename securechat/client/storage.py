@@ -80,6 +80,10 @@ MIGRATIONS = [
     """
     CREATE INDEX messages_unread ON messages(sid) WHERE sender = 'other' AND is_read = 0;
     """,
+    # The user compared safety numbers with this contact (reset when their key changes).
+    """
+    ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -108,6 +112,7 @@ class Contact:
     alias_name: str | None
     peer_identity_key: str
     changed_identity_key: str | None
+    verified: bool = False
 
     @property
     def display_name(self) -> str:
@@ -138,7 +143,7 @@ class Request:
 
 
 _CONTACT_COLUMNS = ("sid, peer_user_id, peer_email, peer_name, alias_name, peer_identity_key, "
-                    "changed_identity_key")
+                    "changed_identity_key, verified")
 _MESSAGE_COLUMNS = "id, sid, sender, text, type, timestamp, status, is_read, reply_to"
 
 
@@ -215,7 +220,7 @@ class AccountStore:
     # --- contacts -----------------------------------------------------------------------
 
     def contacts(self) -> defer.Deferred[list[Contact]]:
-        return self.run(lambda c: [Contact(*r) for r in c.execute(
+        return self.run(lambda c: [Contact(*r[:-1], verified=bool(r[-1])) for r in c.execute(
             f"SELECT {_CONTACT_COLUMNS} FROM sessions ORDER BY sid DESC")])  # noqa: S608
 
     def add_contact(self, sid: str, user_id: str, email: str, name: str, identity_key: str,
@@ -231,10 +236,21 @@ class AccountStore:
             (key, user_id)) and None)
 
     def accept_identity_key(self, user_id: str) -> defer.Deferred[None]:
+        """The new key replaces the pinned one; it has not been verified."""
         return self.run(lambda c: c.execute(
             "UPDATE sessions SET peer_identity_key=changed_identity_key, "
-            "changed_identity_key=NULL WHERE peer_user_id=? AND changed_identity_key IS NOT NULL",
-            (user_id,)) and None)
+            "changed_identity_key=NULL, verified=0 WHERE peer_user_id=? "
+            "AND changed_identity_key IS NOT NULL", (user_id,)) and None)
+
+    def set_alias(self, user_id: str, alias: str | None, now: int) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "UPDATE sessions SET alias_name=?, alias_timestamp=? WHERE peer_user_id=?",
+            (alias, now, user_id)) and None)
+
+    def set_verified(self, user_id: str, verified: bool) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "UPDATE sessions SET verified=? WHERE peer_user_id=?",
+            (int(verified), user_id)) and None)
 
     # --- requests and blocks ---------------------------------------------------------------
 

@@ -78,7 +78,7 @@ class ClientBridge(QObject):
             self.request_received.emit(event)
         elif isinstance(event, ev.FriendRequestAnswered):
             self.request_answered.emit(event)
-        elif isinstance(event, ev.ContactAdded):
+        elif isinstance(event, ev.ContactAdded | ev.ContactUpdated):
             self.contacts_changed.emit()
         elif isinstance(event, ev.IdentityKeyChanged):
             self.identity_changed.emit(event)

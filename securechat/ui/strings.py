@@ -105,6 +105,10 @@ SAFETY_NUMBER = "Safety number"
 SAFETY_HELP = ("Compare these numbers with {name} in person, or scan the code. If they "
                "match, your conversation is end-to-end encrypted with the right person.")
 CLOSE = "Close"
+NICKNAME = "Nickname (only you see it)"
+SAVE = "Save"
+MARK_VERIFIED = "I compared the safety numbers: mark as verified"
+VERIFIED_SUBTITLE = "{state} · ✓ verified"
 
 # --- notifications --------------------------------------------------------------------
 NOTIFY_MESSAGE = "New message from {name}"

@@ -57,7 +57,6 @@ class Composer(QPlainTextEdit):
 
 class ChatView(QWidget):
     profile_requested = pyqtSignal(str)
-    key_accepted = pyqtSignal(str)  # the user accepted this contact's new key
     error = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -171,7 +170,8 @@ class ChatView(QWidget):
                 (b.message_updated, self._updated), (b.message_deleted, self._deleted),
                 (b.typing_changed, self._typing_changed),
                 (b.presence_changed, self._presence_changed),
-                (b.identity_changed, self._identity_changed)]
+                (b.identity_changed, self._identity_changed),
+                (b.contacts_changed, self._contact_changed)]
 
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (self.composer, self.send_button, self.profile_button):
@@ -285,14 +285,26 @@ class ChatView(QWidget):
     def _identity_changed(self, _event: Any) -> None:
         self._refresh_banner()
 
+    def _contact_changed(self) -> None:
+        """A nickname, the verified mark or an accepted key: the header shows it."""
+        if self.client is None or self.peer not in self.client.contacts:
+            return
+        self.title.setText(self.client.contacts[self.peer].display_name)
+        self._update_subtitle()
+        self._refresh_banner()
+
     def _update_subtitle(self) -> None:
         if self.bridge is None or self.peer is None:
             self.subtitle.clear()
             return
         if self.bridge.is_typing(self.peer):
-            self.subtitle.setText(S.TYPING)
+            text = S.TYPING
         else:
-            self.subtitle.setText(S.ONLINE if self.bridge.is_online(self.peer) else S.OFFLINE)
+            text = S.ONLINE if self.bridge.is_online(self.peer) else S.OFFLINE
+        contact = self.bridge.client.contacts.get(self.peer)
+        if contact is not None and contact.verified:
+            text = S.VERIFIED_SUBTITLE.format(state=text)
+        self.subtitle.setText(text)
 
     def _refresh_banner(self) -> None:
         if self.client is None or self.peer is None:
@@ -308,12 +320,7 @@ class ChatView(QWidget):
     def accept_key(self) -> None:
         if self.client is None or self.peer is None:
             return
-        peer = self.peer
-
-        def accepted(_: Any) -> None:
-            self._refresh_banner()
-            self.key_accepted.emit(peer)
-        call(self.client.accept_identity_key(peer), accepted, self.error.emit)
+        call(self.client.accept_identity_key(self.peer), failed=self.error.emit)
 
     # --- composing ------------------------------------------------------------------------
 

@@ -270,7 +270,6 @@ class MainPage(QWidget):
         # right: the chat
         self.chat = ChatView()
         self.chat.profile_requested.connect(self.show_profile)
-        self.chat.key_accepted.connect(lambda _peer: self.reload_contacts())
         self.chat.error.connect(self.error)
         self.splitter.addWidget(self.chat)
         self.splitter.setStretchFactor(0, 0)
@@ -419,10 +418,13 @@ class MainPage(QWidget):
     def show_profile(self, peer: str) -> ProfileDialog | None:
         if self.client is None or peer not in self.client.contacts:
             return None
-        contact = self.client.contacts[peer]
-        dialog = ProfileDialog(contact.display_name, contact.peer_email,
-                               self.client.safety_number(peer), self.client.safety_qr(peer),
-                               self)
+        client = self.client
+        contact = client.contacts[peer]
+        dialog = ProfileDialog(contact, client.safety_number(peer), client.safety_qr(peer), self)
+        dialog.alias_changed.connect(
+            lambda alias: call(client.set_alias(peer, alias), failed=dialog.show_error))
+        dialog.verified_changed.connect(
+            lambda verified: call(client.set_verified(peer, verified), failed=dialog.show_error))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

@@ -1,12 +1,25 @@
-"""A contact's profile: name, email, safety number (12 groups of 5) and its QR code."""
+"""A contact's profile: name, email, nickname, safety number (12 groups of 5), its QR code
+and the verified mark."""
 
 from __future__ import annotations
 
 import qrcode
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPixmap
-from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from securechat.client.core import MAX_ALIAS
+from securechat.client.storage import Contact
 from securechat.ui import strings as S
 
 
@@ -33,17 +46,33 @@ def qr_image(payload: bytes, scale: int = 6) -> QImage:
 
 
 class ProfileDialog(QDialog):
-    def __init__(self, name: str, email: str, safety_number: str, qr_payload: bytes,
+    """Shows a contact; the nickname and verified mark go back as signals (the page
+    owning the dialog calls the core)."""
+
+    alias_changed = pyqtSignal(str)
+    verified_changed = pyqtSignal(bool)
+
+    def __init__(self, contact: Contact, safety_number: str, qr_payload: bytes,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(S.PROFILE_TITLE)
         layout = QVBoxLayout(self)
-        title = QLabel(name)
+        title = QLabel(contact.display_name)
         title.setObjectName("title")
         layout.addWidget(title)
-        email_label = QLabel(email)
+        email_label = QLabel(contact.peer_email)
         email_label.setObjectName("muted")
         layout.addWidget(email_label)
+        alias_row = QHBoxLayout()
+        self.alias = QLineEdit(contact.alias_name or "")
+        self.alias.setPlaceholderText(S.NICKNAME)
+        self.alias.setMaxLength(MAX_ALIAS)
+        self.alias.returnPressed.connect(self._save_alias)
+        save = QPushButton(S.SAVE)
+        save.clicked.connect(self._save_alias)
+        alias_row.addWidget(self.alias, 1)
+        alias_row.addWidget(save)
+        layout.addLayout(alias_row)
         layout.addWidget(QLabel(f"<b>{S.SAFETY_NUMBER}</b>"))
         self.number = QLabel(format_safety_number(safety_number))
         self.number.setStyleSheet("font-family: monospace; font-size: 16px;")
@@ -54,10 +83,26 @@ class ProfileDialog(QDialog):
         self.qr.setPixmap(QPixmap.fromImage(qr_image(qr_payload)))
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.qr)
-        help_text = QLabel(S.SAFETY_HELP.format(name=name))
+        help_text = QLabel(S.SAFETY_HELP.format(name=contact.display_name))
         help_text.setWordWrap(True)
         help_text.setObjectName("muted")
         layout.addWidget(help_text)
+        self.verified = QCheckBox(S.MARK_VERIFIED)
+        self.verified.setChecked(contact.verified)
+        self.verified.toggled.connect(self.verified_changed)
+        layout.addWidget(self.verified)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #dc2626")
+        self.error.hide()
+        layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _save_alias(self) -> None:
+        self.alias_changed.emit(self.alias.text())
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.show()

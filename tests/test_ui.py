@@ -38,6 +38,7 @@ from securechat.ui import strings as S
 from securechat.ui.delegates import tick_text
 from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
 from securechat.ui.windows.lock import LockPage
+from securechat.ui.windows.main import Notifier
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
@@ -495,11 +496,11 @@ class NotificationsAndKeyboardTests(UITestCase):
         yield until(lambda: main.sessions.rowCount() == 2, *model_signals(main.sessions))
         # --- what a notification shows is the user's choice ----------------------------
         shown = len(main.notifier.shown)
-        main.notifier.content = main.notifier.NAME_ONLY
+        win.notification_actions[Notifier.NAME_ONLY].trigger()  # Account ▸ Notifications
         yield hal.send_text(gina.me.user_id, "the secret plan")
         yield self.log(gina).wait_for(ev.MessageReceived)  # the window saw it first
         self.assertEqual(main.notifier.shown[-1], ("New message from hal", "New message"))
-        main.notifier.content = main.notifier.NOTHING
+        win.notification_actions[Notifier.NOTHING].trigger()
         yield ivy.send_text(gina.me.user_id, "another secret")
         yield self.log(gina).wait_for(ev.MessageReceived,
                                       lambda e: e.peer_user_id == ivy.me.user_id)
@@ -507,13 +508,15 @@ class NotificationsAndKeyboardTests(UITestCase):
         self.assertEqual(main.notifier.shown[-1], ("SecureChat", "You have something new"))
         self.assertFalse(any("secret" in title + body for title, body in main.notifier.shown))
         self.assertEqual(main.unread_total, 2)
+        self.assertEqual(win.windowTitle(), "(2) SecureChat — gina@example.org")
+        self.assertEqual(self.settings.value("notifications/content"), Notifier.NOTHING)
         # --- Alt+Down / Alt+Up walk the conversations; Escape drops a reply --------------
-        main.select_relative(1)
+        win.next_action.trigger()
         first = main.chat.peer
-        main.select_relative(1)
+        win.next_action.trigger()
         second = main.chat.peer
         self.assertEqual({first, second}, {hal.me.user_id, ivy.me.user_id})
-        main.select_relative(-1)
+        win.previous_action.trigger()
         self.assertEqual(main.chat.peer, first)
         chat = main.chat
         yield until(lambda: chat.model.rowCount() == 1, *model_signals(chat.model))

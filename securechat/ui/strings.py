@@ -70,6 +70,8 @@ ACTION_QUIT = "&Quit"
 ACTION_PROFILE = "Contact &profile"
 ACTION_FIND = "&Find conversation"
 ACTION_ADD_CONTACT = "&Add contact"
+ACTION_NEXT_CHAT = "&Next conversation"
+ACTION_PREVIOUS_CHAT = "P&revious conversation"
 NO_MESSAGES = "No messages yet"
 YOU = "You: "
 
@@ -121,6 +123,7 @@ NOTIFY_SHOW_FULL = "Name and message"
 NOTIFY_SHOW_NAME = "Name only"
 NOTIFY_SHOW_NOTHING = "No name or message"
 TRAY_SHOW = "Show SecureChat"
+TRAY_UNREAD = "SecureChat: {count} unread"
 
 ERROR = "Error"
 

@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QSplitter,
     QSystemTrayIcon,
@@ -63,6 +64,7 @@ class Notifier(QObject):
 
     FULL, NAME_ONLY, NOTHING = "full", "name", "none"
     activated = pyqtSignal()
+    quit_requested = pyqtSignal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -74,6 +76,10 @@ class Notifier(QObject):
             self.tray.setToolTip(S.APP_NAME)
             self.tray.activated.connect(lambda _reason: self.activated.emit())
             self.tray.messageClicked.connect(self.activated)
+            self.menu = QMenu()
+            self.menu.addAction(S.TRAY_SHOW, self.activated.emit)
+            self.menu.addAction(S.ACTION_QUIT.replace("&", ""), self.quit_requested.emit)
+            self.tray.setContextMenu(self.menu)
             self.tray.show()
 
     def message(self, name: str, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt6.QtCore import QEvent, QSettings, pyqtSignal
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -37,6 +37,7 @@ class ShellWindow(QMainWindow):
         self.resize(980, 680)
         self.notifier = Notifier(self)
         self.notifier.activated.connect(self._raise)
+        self.notifier.quit_requested.connect(self.close)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.onboarding = OnboardingPage(reactor, data_dir, url, cost)
@@ -46,6 +47,7 @@ class ShellWindow(QMainWindow):
         self.lock_page.unlocked.connect(self.signed_in_with)
         self.lock_page.add_account.connect(self.show_onboarding)
         self.main = MainPage(self.notifier)
+        self.main.unread_total_changed.connect(self._show_unread)
         self.main.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
         for page in (self.onboarding, self.lock_page, self.main):
             self.stack.addWidget(page)
@@ -58,6 +60,9 @@ class ShellWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        content = self.settings.value("notifications/content", Notifier.FULL)
+        self.set_notification_content(content if content in self.notification_actions
+                                      else Notifier.FULL)
         splitter = self.settings.value("window/splitter")
         if splitter is not None:
             self.main.splitter.restoreState(splitter)
@@ -84,6 +89,23 @@ class ShellWindow(QMainWindow):
         self.profile_action = action(S.ACTION_PROFILE, "Ctrl+I",
                                      lambda: self.main.chat.peer
                                      and self.main.show_profile(self.main.chat.peer))
+        self.next_action = action(S.ACTION_NEXT_CHAT, "Alt+Down",
+                                  lambda: self.main.select_relative(1))
+        self.previous_action = action(S.ACTION_PREVIOUS_CHAT, "Alt+Up",
+                                      lambda: self.main.select_relative(-1))
+        menu.addSeparator()
+        shown = menu.addMenu(S.MENU_NOTIFICATIONS)
+        assert shown is not None
+        group = QActionGroup(self)
+        self.notification_actions: dict[str, QAction] = {}
+        for content, text in ((Notifier.FULL, S.NOTIFY_SHOW_FULL),
+                              (Notifier.NAME_ONLY, S.NOTIFY_SHOW_NAME),
+                              (Notifier.NOTHING, S.NOTIFY_SHOW_NOTHING)):
+            act = QAction(text, group)
+            act.setCheckable(True)
+            act.triggered.connect(lambda _=False, c=content: self.set_notification_content(c))
+            shown.addAction(act)
+            self.notification_actions[content] = act
         menu.addSeparator()
         self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", lambda: self.lock())
         self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", lambda: self.lock())
@@ -91,9 +113,22 @@ class ShellWindow(QMainWindow):
         self._signed_in_actions(False)
 
     def _signed_in_actions(self, on: bool) -> None:
-        for act in (self.find_action, self.add_action, self.profile_action, self.lock_action,
-                    self.switch_action):
+        for act in (self.find_action, self.add_action, self.profile_action, self.next_action,
+                    self.previous_action, self.lock_action, self.switch_action):
             act.setEnabled(on)
+
+    def set_notification_content(self, content: str) -> None:
+        """What desktop notifications reveal (remembered for next time)."""
+        self.notifier.content = content
+        self.notification_actions[content].setChecked(True)
+        self.settings.setValue("notifications/content", content)
+
+    def _show_unread(self, total: int) -> None:
+        title = f"{S.APP_NAME} — {self.email}" if self.email else S.APP_NAME
+        self.setWindowTitle(f"({total}) {title}" if total else title)
+        if self.notifier.tray is not None:
+            self.notifier.tray.setToolTip(
+                S.TRAY_UNREAD.format(count=total) if total else S.APP_NAME)
 
     # --- pages ----------------------------------------------------------------------------
 
@@ -120,7 +155,7 @@ class ShellWindow(QMainWindow):
         self.main.set_client(client, self.bridge)
         self.stack.setCurrentWidget(self.main)
         self.statusBar().show()
-        self.setWindowTitle(f"{S.APP_NAME} — {email}")
+        self._show_unread(self.main.unread_total)
         self._signed_in_actions(True)
         client.start()
         self.signed_in.emit(client)

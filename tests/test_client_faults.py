@@ -6,6 +6,8 @@ import os
 import sqlite3
 from typing import Any
 
+import keyring
+from keyring.backend import KeyringBackend
 from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
@@ -15,6 +17,25 @@ from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_S
 from securechat.client.wamp import connect
 from securechat.protocol import uris
 from tests.clientsupport import FAST, ClientTestCase
+
+
+class InMemoryKeychain(KeyringBackend):
+    """Stands in for the desktop's keychain (Secret Service, KWallet, macOS Keychain)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
 
 
 class FriendsTests(ClientTestCase):
@@ -273,6 +294,26 @@ class LoginTests(ClientTestCase):
         with self.assertRaises(WrongPassword):
             yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
                                         "alice@example.org", "the wrong password")
+
+    @defer.inlineCallbacks
+    def test_with_an_os_keychain_only_the_password_opens_the_account(self) -> Any:
+        keychain = InMemoryKeychain()
+        previous = keyring.get_keyring()
+        keyring.set_keyring(keychain)
+        self.addCleanup(keyring.set_keyring, previous)
+        alice = yield self.register("alice", "alice@example.org", "the right password")
+        yield alice.stop()
+        self.clients.remove(alice)
+        self.assertFalse(os.path.exists(os.path.join(alice.account_dir, "secrets.bin")))
+        (stored,) = keychain.items.values()
+        self.assertNotIn(alice._secrets.mnemonic.split()[0], stored)  # sealed, not plain
+        with self.assertRaises(WrongPassword):
+            yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                        "alice@example.org", "the wrong password")
+        again = yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                            "alice@example.org", "the right password")
+        self._track(again)
+        self.assertEqual(again._secrets.mnemonic, alice._secrets.mnemonic)
 
     @defer.inlineCallbacks
     def test_an_account_runs_in_one_client_at_a_time(self) -> Any:

@@ -17,6 +17,7 @@ class AccountLock:
     FILE = "lock"
 
     def __init__(self, account_dir: str) -> None:
+        self.account_dir = account_dir
         self._path = os.path.join(account_dir, self.FILE)
         self._fd: int | None = None
 

@@ -31,8 +31,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from securechat.client import events as ev
+from securechat.client import pin as pin_lock
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
+from securechat.client.errors import ClientError
 from securechat.client.keys import (
     AccountSecrets,
     WrongPassword,
@@ -66,10 +68,6 @@ RECEIPT_DELAY = 0.05  # seconds delivery receipts wait to be sent together
 MAX_RECEIPT_IDS = 500
 RECENT_ENVELOPES = 4096
 MAX_ALIAS = 64
-
-
-class ClientError(Exception):
-    """A request the client core refuses, with a message fit for the user."""
 
 
 class IdentityKeyChangedError(ClientError):
@@ -122,6 +120,9 @@ class KdfCost:
 class ConversationSummary:
     last_message: StoredMessage | None
     unread: int
+
+
+PIN_COST = KdfCost(memory_kib=131072, iterations=3)  # per PIN guess: about a second
 
 
 class SecureChatClient:
@@ -246,17 +247,37 @@ class SecureChatClient:
         return client
 
     @classmethod
-    @defer.inlineCallbacks
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             serializer: str = "msgpack") -> Any:
+             serializer: str = "msgpack") -> defer.Deferred[Any]:
         """Open an account already on this device, without the network (phase 1).
         Call `start()` to connect in the background (phase 2)."""
+        return cls._open(reactor, data_dir, url, email, serializer,
+                         lambda _account_dir: defer.succeed(password))
+
+    @classmethod
+    def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
+                      serializer: str = "msgpack") -> defer.Deferred[Any]:
+        """`open` with the account's quick-unlock PIN (see `set_pin`). Raises WrongPin
+        with the tries left, or PinLocked once too many were wrong."""
+        return cls._open(reactor, data_dir, url, email, serializer,
+                         lambda account_dir: threads.deferToThread(
+                             pin_lock.unlock, account_dir, pin))
+
+    @staticmethod
+    def has_pin(data_dir: str, email: str) -> bool:
+        return pin_lock.has_pin(os.path.join(data_dir, user_id_for_email(email)))
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _open(cls, reactor: Any, data_dir: str, url: str, email: str, serializer: str,
+              password_for: Callable[[str], defer.Deferred[str]]) -> Any:
         user_id = user_id_for_email(email)
         account_dir = os.path.join(data_dir, user_id)
         if not os.path.isdir(account_dir):
             raise ClientError("this account is not set up on this device")
         lock = _lock_account(account_dir)
         try:
+            password = yield password_for(account_dir)
             client = yield cls._open_locked(reactor, account_dir, url, user_id, password,
                                             serializer, lock)
         except BaseException:
@@ -323,6 +344,27 @@ class SecureChatClient:
         yield self.store.stop()
         if self._lock is not None:
             self._lock.release()
+
+    # === quick unlock =================================================================
+
+    @defer.inlineCallbacks
+    def set_pin(self, password: str, pin: str, cost: KdfCost | None = None) -> Any:
+        """Let `pin` unlock this account on this device instead of the master password,
+        which must be given (and is checked) to set it."""
+        pin_lock.check_format(pin)
+        account_dir = self.account_dir
+        yield threads.deferToThread(SecretStore(account_dir, self.me.user_id, password).load)
+        cost = cost or PIN_COST
+        yield threads.deferToThread(pin_lock.set_pin, account_dir, pin, password,
+                                    cost.iterations, cost.memory_kib)
+
+    def remove_pin(self) -> defer.Deferred[None]:
+        return threads.deferToThread(pin_lock.remove_pin, self.account_dir)
+
+    @property
+    def account_dir(self) -> str:
+        assert self._lock is not None
+        return self._lock.account_dir
 
     def reconnect_now(self) -> None:
         """While offline and waiting to retry: try again at once (a user's "Retry")."""

@@ -1,14 +1,17 @@
 """Where a device keeps its secrets: the OS keychain, else an encrypted file.
 
 The secrets of one account on one device (its local database key, device
-signing seed, account identity seed, master mnemonic) are one JSON object.
-With a usable `keyring` backend it is stored there; where there is none
-(headless servers, tests, bots) it lives in `secrets.bin` next to the account's
-database, AES-256-GCM under a key Argon2id derives from the account password.
+signing seed, account identity seed, master mnemonic) are one JSON object,
+sealed with AES-256-GCM under a key Argon2id derives from the account password,
+so that only the password opens the account (the lock screen checks nothing else).
+With a usable `keyring` backend the sealed object is kept there; where there is
+none (headless servers, tests, bots) it lives in `secrets.bin` next to the
+account's database.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import struct
@@ -24,8 +27,45 @@ from keyring.backends import fail
 from securechat.client.keys import WrongPassword
 
 SERVICE = "securechat"
-_FILE_HEADER = struct.Struct(">4sBI16s12s")
-_FILE_MAGIC = b"SCS1"
+_HEADER = struct.Struct(">4sBI16s12s")  # magic, Argon2id time, memory KiB, salt, nonce
+_SECRETS_MAGIC = b"SCS1"
+
+
+def seal(plaintext: bytes, secret: str, magic: bytes, time_cost: int, memory_kib: int) -> bytes:
+    """AES-256-GCM under a key Argon2id derives from `secret`; the header (with the KDF
+    parameters) is authenticated too. Slow on purpose: call from a thread."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    header = _HEADER.pack(magic, time_cost, memory_kib, salt, nonce)
+    key = _derive(secret, salt, time_cost, memory_kib)
+    return header + AESGCM(key).encrypt(nonce, plaintext, header)
+
+
+def unseal(sealed: bytes, secret: str, magic: bytes) -> bytes:
+    """The plaintext of `seal`; raises InvalidTag for a wrong secret (or a damaged file)
+    and ValueError for something that is not a file of this kind."""
+    if len(sealed) < _HEADER.size + 16:
+        raise ValueError("the file is too short")
+    found, time_cost, memory, salt, nonce = _HEADER.unpack_from(sealed)
+    if found != magic:
+        raise ValueError("the file has an unknown format")
+    key = _derive(secret, salt, time_cost, memory)
+    return AESGCM(key).decrypt(nonce, sealed[_HEADER.size:], sealed[:_HEADER.size])
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Write `data` readable by this user only, atomically (a crash leaves the old file)."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _derive(secret: str, salt: bytes, time_cost: int, memory_kib: int) -> bytes:
+    return hash_secret_raw(secret.encode(), salt, time_cost=time_cost, memory_cost=memory_kib,
+                           parallelism=1, hash_len=32, type=Type.ID)
 
 
 def keychain_available() -> bool:
@@ -45,42 +85,26 @@ class SecretStore:
         self._keychain = keychain_available()
 
     def save(self, secrets: dict[str, str]) -> None:
-        """Slow when file-backed (Argon2id): call from a thread."""
-        data = json.dumps(secrets).encode()
+        """Slow (Argon2id): call from a thread."""
+        sealed = seal(json.dumps(secrets).encode(), self._password, _SECRETS_MAGIC, 3,
+                      self._memory)
         if self._keychain:
-            keyring.set_password(SERVICE, self._user_id, data.decode())
-            return
-        salt, nonce = os.urandom(16), os.urandom(12)
-        header = _FILE_HEADER.pack(_FILE_MAGIC, 3, self._memory, salt, nonce)
-        key = self._derive(salt, 3, self._memory)
-        sealed = header + AESGCM(key).encrypt(nonce, data, header)
-        tmp = self._path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(sealed)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
+            keyring.set_password(SERVICE, self._user_id, base64.b64encode(sealed).decode())
+        else:
+            write_private(self._path, sealed)
 
     def load(self) -> dict[str, Any]:
-        """Raises WrongPassword if the file does not open with this password."""
+        """Raises WrongPassword if the secrets do not open with this password."""
         if self._keychain:
             stored = keyring.get_password(SERVICE, self._user_id)
             if stored is None:
                 raise FileNotFoundError("no secrets for this account in the keychain")
-            return dict(json.loads(stored))
-        with open(self._path, "rb") as f:
-            sealed = f.read()
-        magic, time_cost, memory, salt, nonce = _FILE_HEADER.unpack_from(sealed)
-        if magic != _FILE_MAGIC:
-            raise ValueError("secrets.bin has an unknown format")
+            sealed = base64.b64decode(stored)
+        else:
+            with open(self._path, "rb") as f:
+                sealed = f.read()
         try:
-            data = AESGCM(self._derive(salt, time_cost, memory)).decrypt(
-                nonce, sealed[_FILE_HEADER.size:], sealed[:_FILE_HEADER.size])
+            data = unseal(sealed, self._password, _SECRETS_MAGIC)
         except InvalidTag:
             raise WrongPassword("wrong password for this account on this device") from None
         return dict(json.loads(data))
-
-    def _derive(self, salt: bytes, time_cost: int, memory: int) -> bytes:
-        return hash_secret_raw(self._password.encode(), salt, time_cost=time_cost,
-                               memory_cost=memory, parallelism=1, hash_len=32, type=Type.ID)

@@ -478,6 +478,62 @@ class HistoryTests(UITestCase):
         self.assertEqual(main.filtered.rowCount(), 1)
 
 
+class PinUnlockTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_set_a_pin_then_unlock_with_it(self) -> Any:
+        yield self.account_on_disk("judy", "judy@example.org")
+        win = self.shell("judy")
+        lock = win.lock_page
+        self.assertFalse(lock.using_pin)  # no PIN yet: the master password
+        judy = yield self.unlock(win, "judy@example.org")
+        self.assertFalse(win.remove_pin_action.isEnabled())
+        dialog = win.show_set_pin()
+        QTest.keyClicks(dialog.password, PASSWORD)
+        QTest.keyClicks(dialog.pin, "2468")
+        QTest.keyClicks(dialog.repeat, "2469")
+        dialog.submit()
+        self.assertEqual(dialog.error.text(), "The PINs do not match.")
+        dialog.repeat.clear()
+        QTest.keyClicks(dialog.repeat, "24ab68")  # the field takes digits only
+        self.assertEqual(dialog.repeat.text(), "2468")
+        dialog.password.setText("not the password")
+        failed = until(lambda: "password" in dialog.error.text().lower(), dialog.failed)
+        dialog.submit()
+        yield failed
+        dialog.password.setText(PASSWORD)
+        done = until(lambda: win.remove_pin_action.isEnabled(), dialog.pin_set)
+        dialog.submit()
+        yield done
+        yield win.lock()
+        self.clients.remove(judy)
+        # --- the lock screen now asks for the PIN ---------------------------------------
+        self.assertTrue(lock.using_pin)
+        self.assertTrue(lock.pin.isVisibleTo(lock))
+        self.assertFalse(lock.password.isVisibleTo(lock))
+        QTest.keyClicks(lock.pin, "1357")
+        wrong = until(lambda: "tries left" in lock.error.text(), lock.failed)
+        QTest.keyClick(lock.pin, Qt.Key.Key_Return)
+        yield wrong
+        self.assertEqual(lock.error.text(), "wrong PIN: 4 tries left")
+        screenshot(win, "13-pin-lock")
+        lock.pin.clear()
+        QTest.keyClicks(lock.pin, "2468")
+        judy = yield self.signed_in(
+            win, lambda: QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton))
+        self.assertIs(win.stack.currentWidget(), win.main)
+        # --- remove it: the password is back --------------------------------------------
+        removed = until(lambda: not win.remove_pin_action.isEnabled(),
+                        win.statusBar().messageChanged)
+        win.remove_pin_action.trigger()
+        yield removed
+        yield win.lock()
+        self.clients.remove(judy)
+        self.assertFalse(lock.using_pin)
+        self.assertTrue(lock.password.isVisibleTo(lock))
+        self.assertFalse(lock.pin.isVisibleTo(lock))
+
+
 class NotificationsAndKeyboardTests(UITestCase):
 
     @defer.inlineCallbacks

@@ -50,6 +50,22 @@ UNLOCK = "Unlock"
 ADD_ACCOUNT = "Add account…"
 NO_ACCOUNTS = "No account on this device yet."
 UNLOCKING = "Unlocking…"
+PIN = "PIN"
+USE_PASSWORD_INSTEAD = "Use the master password instead"
+
+# --- PIN ------------------------------------------------------------------------------
+ACTION_SET_PIN = "Set &PIN…"
+ACTION_REMOVE_PIN = "&Remove PIN"
+SET_PIN_TITLE = "Unlock with a PIN"
+SET_PIN_BODY = ("A PIN unlocks this account on this device instead of the master password. "
+                "It protects against someone at your desk, not against someone who copies "
+                "your disk: use the master password alone if that worries you. Five wrong "
+                "PINs erase it.")
+NEW_PIN = "PIN (4 to 12 digits)"
+REPEAT_PIN = "Repeat the PIN"
+PINS_DIFFER = "The PINs do not match."
+PIN_SET = "PIN set: use it on the lock screen."
+PIN_REMOVED = "PIN removed: the master password unlocks this account."
 
 # --- main window ----------------------------------------------------------------------
 SEARCH = "Search"

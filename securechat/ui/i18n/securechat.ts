@@ -132,6 +132,50 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>PIN</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Use the master password instead</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Set &amp;PIN…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Remove PIN</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unlock with a PIN</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A PIN unlocks this account on this device instead of the master password. It protects against someone at your desk, not against someone who copies your disk: use the master password alone if that worries you. Five wrong PINs erase it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN (4 to 12 digits)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Repeat the PIN</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The PINs do not match.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN set: use it on the lock screen.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN removed: the master password unlocks this account.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Search</source>
         <translation type="unfinished"></translation>
     </message>
@@ -201,6 +245,14 @@
     </message>
     <message>
         <source>&amp;Add contact</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Next conversation</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>P&amp;revious conversation</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -312,6 +364,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Nickname (only you see it)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>I compared the safety numbers: mark as verified</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{state} · ✓ verified</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>New message from {name}</source>
         <translation type="unfinished"></translation>
     </message>
@@ -324,7 +392,35 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>New message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>You have something new</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;Notifications show</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name and message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Name only</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No name or message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Show SecureChat</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>SecureChat: {count} unread</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -1,4 +1,5 @@
-"""The lock screen: pick an account on this device and unlock it with its password.
+"""The lock screen: pick an account on this device and unlock it with its PIN, if it
+has one, or its master password.
 
 Unlocking opens the local database without the network (phase 1); the shell then
 starts the client, which connects in the background (phase 2)."""
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QRegularExpression, pyqtSignal
+from PyQt6.QtGui import QRegularExpressionValidator
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -44,12 +46,26 @@ class LockPage(QWidget):
         column.addWidget(title)
         column.addWidget(QLabel(S.CHOOSE_ACCOUNT))
         self.account = QComboBox()
+        self.account.currentTextChanged.connect(lambda _: self._choose_mode())
         column.addWidget(self.account)
-        column.addWidget(QLabel(S.MASTER_PASSWORD))
+        self.password_label = QLabel(S.MASTER_PASSWORD)
+        column.addWidget(self.password_label)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.returnPressed.connect(self.unlock)
         column.addWidget(self.password)
+        self.pin_label = QLabel(S.PIN)
+        column.addWidget(self.pin_label)
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9]{0,12}")))
+        self.pin.returnPressed.connect(self.unlock)
+        column.addWidget(self.pin)
+        self.use_password = QPushButton(S.USE_PASSWORD_INSTEAD)
+        self.use_password.setFlat(True)
+        self.use_password.clicked.connect(lambda: self._set_mode(pin=False))
+        column.addWidget(self.use_password)
+        self.using_pin = False
         self.error = QLabel()
         self.error.setWordWrap(True)
         column.addWidget(self.error)
@@ -71,10 +87,24 @@ class LockPage(QWidget):
         self.account.addItems(emails)
         if select in emails:
             self.account.setCurrentText(select)
-        self.password.clear()
         self.error.setText("" if emails else S.NO_ACCOUNTS)
         self.unlock_button.setEnabled(bool(emails))
-        self.password.setFocus()
+        self._choose_mode()
+
+    def _choose_mode(self) -> None:
+        """The PIN when the chosen account has one, else the master password."""
+        email = self.account.currentText()
+        self._set_mode(pin=bool(email) and SecureChatClient.has_pin(self._data_dir, email))
+
+    def _set_mode(self, pin: bool) -> None:
+        self.using_pin = pin
+        self.password.clear()
+        self.pin.clear()
+        for widget in (self.pin_label, self.pin, self.use_password):
+            widget.setVisible(pin)
+        for widget in (self.password_label, self.password):
+            widget.setVisible(not pin)
+        (self.pin if pin else self.password).setFocus()
 
     def unlock(self) -> None:
         email = self.account.currentText()
@@ -83,17 +113,27 @@ class LockPage(QWidget):
         self.unlock_button.setEnabled(False)
         self.error.setText(S.UNLOCKING)
 
+        using_pin = self.using_pin
+
         def opened(client: SecureChatClient) -> None:
             self.unlock_button.setEnabled(True)
             self.password.clear()
+            self.pin.clear()
             self.error.clear()
             self.unlocked.emit(client, email)
 
         def failed(message: str) -> None:
             self.unlock_button.setEnabled(True)
+            if using_pin and not SecureChatClient.has_pin(self._data_dir, email):
+                self._set_mode(pin=False)  # too many wrong PINs: the PIN is gone
             self.error.setText(message)
-            self.password.selectAll()
+            (self.pin if self.using_pin else self.password).selectAll()
             self.failed.emit(message)
 
-        call(SecureChatClient.open(self._reactor, self._data_dir, self._url, email,
-                                   self.password.text()), opened, failed)
+        if using_pin:
+            d = SecureChatClient.open_with_pin(self._reactor, self._data_dir, self._url, email,
+                                               self.pin.text())
+        else:
+            d = SecureChatClient.open(self._reactor, self._data_dir, self._url, email,
+                                      self.password.text())
+        call(d, opened, failed)

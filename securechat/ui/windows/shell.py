@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QSettings, pyqtSignal
+from PyQt6.QtCore import QEvent, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
@@ -13,10 +13,11 @@ from twisted.logger import Logger
 from securechat.client.core import KdfCost, SecureChatClient
 from securechat.ui import accounts
 from securechat.ui import strings as S
-from securechat.ui.bridge import ClientBridge
+from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.main import ConnectionIndicator, MainPage, Notifier, app_icon
 from securechat.ui.windows.onboarding import OnboardingPage
+from securechat.ui.windows.pin import SetPinDialog
 
 
 class ShellWindow(QMainWindow):
@@ -107,6 +108,8 @@ class ShellWindow(QMainWindow):
             shown.addAction(act)
             self.notification_actions[content] = act
         menu.addSeparator()
+        self.set_pin_action = action(S.ACTION_SET_PIN, "", self.show_set_pin)
+        self.remove_pin_action = action(S.ACTION_REMOVE_PIN, "", self.remove_pin)
         self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", lambda: self.lock())
         self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", lambda: self.lock())
         self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.close)
@@ -114,8 +117,30 @@ class ShellWindow(QMainWindow):
 
     def _signed_in_actions(self, on: bool) -> None:
         for act in (self.find_action, self.add_action, self.profile_action, self.next_action,
-                    self.previous_action, self.lock_action, self.switch_action):
+                    self.previous_action, self.set_pin_action, self.lock_action,
+                    self.switch_action):
             act.setEnabled(on)
+        self.remove_pin_action.setEnabled(
+            on and self.email is not None and SecureChatClient.has_pin(self.data_dir, self.email))
+
+    def show_set_pin(self) -> SetPinDialog | None:
+        if self.client is None:
+            return None
+        dialog = SetPinDialog(self.client, self)
+        dialog.pin_set.connect(lambda: self._pin_changed(S.PIN_SET))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def remove_pin(self) -> Any:
+        if self.client is None:
+            return None
+        return call(self.client.remove_pin(), lambda _: self._pin_changed(S.PIN_REMOVED),
+                    lambda m: self.statusBar().showMessage(m, 8000))
+
+    def _pin_changed(self, message: str) -> None:
+        self._signed_in_actions(self.client is not None)
+        self.statusBar().showMessage(message, 8000)
 
     def set_notification_content(self, content: str) -> None:
         """What desktop notifications reveal (remembered for next time)."""

@@ -1,0 +1,77 @@
+"""Set a quick-unlock PIN: the master password (to prove it is you) and the PIN twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt6.QtCore import QRegularExpression, pyqtSignal
+from PyQt6.QtGui import QRegularExpressionValidator
+from PyQt6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from securechat.client.core import SecureChatClient
+from securechat.ui import strings as S
+from securechat.ui.bridge import call
+
+
+class SetPinDialog(QDialog):
+    pin_set = pyqtSignal()
+    failed = pyqtSignal(str)
+
+    def __init__(self, client: SecureChatClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.setWindowTitle(S.SET_PIN_TITLE)
+        layout = QVBoxLayout(self)
+        body = QLabel(S.SET_PIN_BODY)
+        body.setWordWrap(True)
+        body.setObjectName("muted")
+        layout.addWidget(body)
+        form = QFormLayout()
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        digits = QRegularExpressionValidator(QRegularExpression(r"[0-9]{0,12}"), self)
+        self.pin = QLineEdit()
+        self.repeat = QLineEdit()
+        for field in (self.pin, self.repeat):
+            field.setEchoMode(QLineEdit.EchoMode.Password)
+            field.setValidator(digits)
+        form.addRow(S.MASTER_PASSWORD, self.password)
+        form.addRow(S.NEW_PIN, self.pin)
+        form.addRow(S.REPEAT_PIN, self.repeat)
+        layout.addLayout(form)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #dc2626")
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def submit(self) -> Any:
+        if self.pin.text() != self.repeat.text():
+            self.error.setText(S.PINS_DIFFER)
+            return None
+        self.buttons.setEnabled(False)
+        self.error.setText(S.WORKING)
+
+        def done(_: Any) -> None:
+            self.password.clear()
+            self.pin_set.emit()
+            self.accept()
+
+        def failed(message: str) -> None:
+            self.buttons.setEnabled(True)
+            self.error.setText(message)
+            self.failed.emit(message)
+
+        return call(self.client.set_pin(self.password.text(), self.pin.text()), done, failed)

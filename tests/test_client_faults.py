@@ -19,25 +19,6 @@ from securechat.protocol import uris
 from tests.clientsupport import FAST, ClientTestCase
 
 
-class InMemoryKeychain(KeyringBackend):
-    """Stands in for the desktop's keychain (Secret Service, KWallet, macOS Keychain)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
 class FriendsTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
@@ -297,16 +278,44 @@ class LoginTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def test_with_an_os_keychain_only_the_password_opens_the_account(self) -> Any:
-        keychain = InMemoryKeychain()
+        # keyring picks its backend on first use among every KeyringBackend subclass
+        # defined by then: pick it (the real one) before defining this stand-in.
         previous = keyring.get_keyring()
+
+        class InMemoryKeychain(KeyringBackend):
+            """Stands in for the desktop's keychain (Secret Service, KWallet...)."""
+
+            priority = 1  # type: ignore[assignment]
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.items: dict[tuple[str, str], str] = {}
+
+            def get_password(self, service: str, username: str) -> str | None:
+                return self.items.get((service, username))
+
+            def set_password(self, service: str, username: str, password: str) -> None:
+                self.items[(service, username)] = password
+
+            def delete_password(self, service: str, username: str) -> None:
+                self.items.pop((service, username), None)
+
+        keychain = InMemoryKeychain()
         keyring.set_keyring(keychain)
         self.addCleanup(keyring.set_keyring, previous)
         alice = yield self.register("alice", "alice@example.org", "the right password")
-        yield alice.stop()
-        self.clients.remove(alice)
+        # a second copy of the account on this machine keeps its own keychain entry
+        phone = yield self.login("phone", "alice@example.org", "the right password")
+        for client in (alice, phone):
+            yield client.stop()
+            self.clients.remove(client)
         self.assertFalse(os.path.exists(os.path.join(alice.account_dir, "secrets.bin")))
-        (stored,) = keychain.items.values()
-        self.assertNotIn(alice._secrets.mnemonic.split()[0], stored)  # sealed, not plain
+        self.assertEqual(len(keychain.items), 2)
+        for stored in keychain.items.values():
+            self.assertNotIn(alice._secrets.mnemonic.split()[0], stored)  # sealed
+        phone = yield SecureChatClient.open(reactor, self.device_dir("phone"), self.url,
+                                            "alice@example.org", "the right password")
+        self._track(phone)
         with self.assertRaises(WrongPassword):
             yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
                                         "alice@example.org", "the wrong password")

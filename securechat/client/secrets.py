@@ -79,6 +79,9 @@ class SecretStore:
     def __init__(self, account_dir: str, user_id: str, password: str,
                  memory_kib: int = 65536) -> None:
         self._path = os.path.join(account_dir, "secrets.bin")
+        # Two copies of an account on one machine (two data directories) must not share
+        # a keychain entry: each account directory names its own slot.
+        self._slot_path = os.path.join(account_dir, "keychain-slot")
         self._user_id = user_id
         self._password = password
         self._memory = memory_kib
@@ -89,14 +92,19 @@ class SecretStore:
         sealed = seal(json.dumps(secrets).encode(), self._password, _SECRETS_MAGIC, 3,
                       self._memory)
         if self._keychain:
-            keyring.set_password(SERVICE, self._user_id, base64.b64encode(sealed).decode())
+            slot = os.urandom(8).hex()
+            keyring.set_password(SERVICE, f"{self._user_id}/{slot}",
+                                 base64.b64encode(sealed).decode())
+            write_private(self._slot_path, slot.encode())
         else:
             write_private(self._path, sealed)
 
     def load(self) -> dict[str, Any]:
         """Raises WrongPassword if the secrets do not open with this password."""
-        if self._keychain:
-            stored = keyring.get_password(SERVICE, self._user_id)
+        if self._keychain and os.path.exists(self._slot_path):
+            with open(self._slot_path, encoding="ascii") as f:
+                slot = f.read().strip()
+            stored = keyring.get_password(SERVICE, f"{self._user_id}/{slot}")
             if stored is None:
                 raise FileNotFoundError("no secrets for this account in the keychain")
             sealed = base64.b64decode(stored)

@@ -13,6 +13,7 @@ from twisted.internet import defer, reactor
 from securechat.client import events as ev
 from securechat.client.core import AccountInUse, ClientError, SecureChatClient
 from securechat.client.keys import WrongPassword
+from securechat.client.secrets import MissingSecrets
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import connect
 from securechat.protocol import uris
@@ -323,6 +324,27 @@ class LoginTests(ClientTestCase):
                                             "alice@example.org", "the right password")
         self._track(again)
         self.assertEqual(again._secrets.mnemonic, alice._secrets.mnemonic)
+
+    @defer.inlineCallbacks
+    def test_lost_or_damaged_keys_are_a_clear_error(self) -> Any:
+        alice = yield self.register("alice", "alice@example.org", "the right password")
+        yield alice.stop()
+        self.clients.remove(alice)
+        path = os.path.join(alice.account_dir, "secrets.bin")
+        with open(path, "rb") as f:
+            sealed = f.read()
+        for damage, words in ((b"SCS1\x07" + b"\xff" * 4 + sealed[9:], "damaged"),
+                              (None, "no longer has this account's keys")):
+            if damage is None:
+                os.remove(path)
+            else:
+                with open(path, "wb") as f:
+                    f.write(damage)
+            with self.assertRaises(MissingSecrets) as caught:
+                yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                            "alice@example.org", "the right password")
+            self.assertIn(words, str(caught.exception))
+            self.assertNotIn("the right password", str(caught.exception))
 
     @defer.inlineCallbacks
     def test_an_account_runs_in_one_client_at_a_time(self) -> Any:

@@ -98,11 +98,15 @@ class PinTests(ClientTestCase):
     def test_a_damaged_pin_file_is_a_clear_error_and_the_password_still_works(self) -> Any:
         yield self.alice.set_pin(PASSWORD, "482916", PIN_TEST_COST)
         yield self.closed()
+        with open(self.pin_path, "rb") as f:
+            sealed = f.read()
+        # a header asking Argon2id for no passes (or for gigabytes): damaged, not a guess
         with open(self.pin_path, "wb") as f:
-            f.write(b"garbage")
+            f.write(sealed[:4] + b"\x00" + sealed[5:])
         with self.assertRaises(ClientError) as caught:
             yield self.open_with_pin("482916")
         self.assertIn("damaged", str(caught.exception))
+        self.assertFalse(os.path.exists(self.pin_path))
         alice = yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
                                             EMAIL, PASSWORD)
         self._track(alice)

@@ -122,7 +122,7 @@ class ConversationSummary:
     unread: int
 
 
-PIN_COST = KdfCost(memory_kib=131072, iterations=3)  # per PIN guess: about a second
+PIN_COST = KdfCost(memory_kib=131072, iterations=3)  # about half a second per PIN guess
 
 
 class SecureChatClient:

@@ -56,7 +56,7 @@ def has_pin(account_dir: str) -> bool:
 def set_pin(account_dir: str, pin: str, password: str, time_cost: int, memory_kib: int) -> None:
     """Seal `password` under `pin` (slow: call from a thread)."""
     check_format(pin)
-    sealed = seal(password.encode(), pin, _MAGIC, time_cost, memory_kib)
+    sealed = seal(password.encode(), pin, _MAGIC, time_cost, memory_kib, _context(account_dir))
     write_private(os.path.join(account_dir, PIN_FILE), sealed)
     _set_tries(account_dir, 0)
 
@@ -75,7 +75,7 @@ def unlock(account_dir: str, pin: str) -> str:
         remove_pin(account_dir)
         raise PinLocked()
     try:
-        password = unseal(sealed, pin, _MAGIC).decode()
+        password = unseal(sealed, pin, _MAGIC, _context(account_dir)).decode()
     except ValueError:
         remove_pin(account_dir)
         raise ClientError("the PIN file is damaged and was removed: use your master "
@@ -96,6 +96,11 @@ def remove_pin(account_dir: str) -> None:
     for name in (PIN_FILE, TRIES_FILE):
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(account_dir, name))
+
+
+def _context(account_dir: str) -> bytes:
+    """Binds the sealed password to its account (the directory is named by user id)."""
+    return b"pin:" + os.path.basename(os.path.normpath(account_dir)).encode()
 
 
 def _tries(account_dir: str) -> int:

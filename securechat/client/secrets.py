@@ -12,6 +12,7 @@ account's database.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import struct
@@ -24,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from keyring.backends import fail
 
+from securechat.client.errors import ClientError
 from securechat.client.keys import WrongPassword
 
 SERVICE = "securechat"
@@ -31,16 +33,22 @@ _HEADER = struct.Struct(">4sBI16s12s")  # magic, Argon2id time, memory KiB, salt
 _SECRETS_MAGIC = b"SCS1"
 
 
-def seal(plaintext: bytes, secret: str, magic: bytes, time_cost: int, memory_kib: int) -> bytes:
-    """AES-256-GCM under a key Argon2id derives from `secret`; the header (with the KDF
-    parameters) is authenticated too. Slow on purpose: call from a thread."""
+_TIME_COSTS = range(1, 9)
+_MEMORY_KIB = range(8192, 1048576 + 1)  # what a header may ask of Argon2id
+
+
+def seal(plaintext: bytes, secret: str, magic: bytes, time_cost: int, memory_kib: int,
+         context: bytes) -> bytes:
+    """AES-256-GCM under a key Argon2id derives from `secret`. The header (with the KDF
+    parameters) and `context` (whose data this is: the user id) are authenticated too.
+    Slow on purpose: call from a thread."""
     salt, nonce = os.urandom(16), os.urandom(12)
     header = _HEADER.pack(magic, time_cost, memory_kib, salt, nonce)
     key = _derive(secret, salt, time_cost, memory_kib)
-    return header + AESGCM(key).encrypt(nonce, plaintext, header)
+    return header + AESGCM(key).encrypt(nonce, plaintext, header + context)
 
 
-def unseal(sealed: bytes, secret: str, magic: bytes) -> bytes:
+def unseal(sealed: bytes, secret: str, magic: bytes, context: bytes) -> bytes:
     """The plaintext of `seal`; raises InvalidTag for a wrong secret (or a damaged file)
     and ValueError for something that is not a file of this kind."""
     if len(sealed) < _HEADER.size + 16:
@@ -48,8 +56,11 @@ def unseal(sealed: bytes, secret: str, magic: bytes) -> bytes:
     found, time_cost, memory, salt, nonce = _HEADER.unpack_from(sealed)
     if found != magic:
         raise ValueError("the file has an unknown format")
+    if time_cost not in _TIME_COSTS or memory not in _MEMORY_KIB:
+        raise ValueError("the file asks for key derivation costs out of bounds")
     key = _derive(secret, salt, time_cost, memory)
-    return AESGCM(key).decrypt(nonce, sealed[_HEADER.size:], sealed[:_HEADER.size])
+    header = sealed[:_HEADER.size]
+    return AESGCM(key).decrypt(nonce, sealed[_HEADER.size:], header + context)
 
 
 def write_private(path: str, data: bytes) -> None:
@@ -66,6 +77,10 @@ def write_private(path: str, data: bytes) -> None:
 def _derive(secret: str, salt: bytes, time_cost: int, memory_kib: int) -> bytes:
     return hash_secret_raw(secret.encode(), salt, time_cost=time_cost, memory_cost=memory_kib,
                            parallelism=1, hash_len=32, type=Type.ID)
+
+
+class MissingSecrets(ClientError):
+    """The account's keys are gone or damaged on this device."""
 
 
 def keychain_available() -> bool:
@@ -90,29 +105,45 @@ class SecretStore:
     def save(self, secrets: dict[str, str]) -> None:
         """Slow (Argon2id): call from a thread."""
         sealed = seal(json.dumps(secrets).encode(), self._password, _SECRETS_MAGIC, 3,
-                      self._memory)
+                      self._memory, self._user_id.encode())
         if self._keychain:
+            old = self._slot()
             slot = os.urandom(8).hex()
             keyring.set_password(SERVICE, f"{self._user_id}/{slot}",
                                  base64.b64encode(sealed).decode())
             write_private(self._slot_path, slot.encode())
+            if old is not None:
+                with contextlib.suppress(keyring.errors.PasswordDeleteError):
+                    keyring.delete_password(SERVICE, f"{self._user_id}/{old}")
         else:
             write_private(self._path, sealed)
 
     def load(self) -> dict[str, Any]:
         """Raises WrongPassword if the secrets do not open with this password."""
-        if self._keychain and os.path.exists(self._slot_path):
-            with open(self._slot_path, encoding="ascii") as f:
-                slot = f.read().strip()
-            stored = keyring.get_password(SERVICE, f"{self._user_id}/{slot}")
-            if stored is None:
-                raise FileNotFoundError("no secrets for this account in the keychain")
-            sealed = base64.b64decode(stored)
-        else:
-            with open(self._path, "rb") as f:
-                sealed = f.read()
+        slot = self._slot() if self._keychain else None
+        stored = keyring.get_password(SERVICE, f"{self._user_id}/{slot}") if slot else None
         try:
-            data = unseal(sealed, self._password, _SECRETS_MAGIC)
+            if stored is not None:
+                sealed = base64.b64decode(stored)
+            else:
+                with open(self._path, "rb") as f:
+                    sealed = f.read()
+        except (OSError, ValueError):
+            raise MissingSecrets("this device no longer has this account's keys (they are "
+                                 "neither in the keychain nor in secrets.bin): remove the "
+                                 "account here and sign in again") from None
+        try:
+            data = unseal(sealed, self._password, _SECRETS_MAGIC, self._user_id.encode())
         except InvalidTag:
             raise WrongPassword("wrong password for this account on this device") from None
+        except ValueError as e:
+            raise MissingSecrets(f"this account's keys on this device are damaged ({e})") \
+                from None
         return dict(json.loads(data))
+
+    def _slot(self) -> str | None:
+        try:
+            with open(self._slot_path, encoding="ascii") as f:
+                return f.read().strip() or None
+        except FileNotFoundError:
+            return None

@@ -65,7 +65,8 @@ class SetPinDialog(QDialog):
         self.error.setText(S.WORKING)
 
         def done(_: Any) -> None:
-            self.password.clear()
+            for field in (self.password, self.pin, self.repeat):
+                field.clear()
             self.pin_set.emit()
             self.accept()
 

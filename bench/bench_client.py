@@ -57,11 +57,9 @@ from typing import Any, TypeVar, cast
 
 import vodozemac
 from autobahn.wamp.exception import TransportLost
-from twisted.internet import error as twisted_error
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IProcessTransport, IReactorCore, IReactorTime
-from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.task import deferLater, react
+from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.task import react
 from twisted.logger import (
     FilteringLogObserver,
     LogEvent,
@@ -71,9 +69,10 @@ from twisted.logger import (
     globalLogBeginner,
     textFileLogObserver,
 )
-from twisted.python.failure import Failure
 
+from bench import relayproc
 from bench.loadgen import percentile
+from bench.relayproc import RelayNode
 from securechat.client import events as ev
 from securechat.client.core import KdfCost, SecureChatClient, new_message_id
 from securechat.client.storage import STATUS_DELIVERED
@@ -88,8 +87,6 @@ PASSWORD = "bench-password-" + "x" * 10
 RELAY_LIMITS = ("--session-rate=100000", "--session-burst=100000",
                 "--account-rate=100000", "--account-burst=100000")
 
-REPO = Path(__file__).resolve().parent.parent
-_LISTENING = re.compile(rb"relay listening on [0-9.]+:(\d+)")
 _SEQ = re.compile(r"^bench (\d+) ")
 
 T = TypeVar("T")
@@ -139,91 +136,15 @@ def stop_at_shutdown(reactor: IReactorCore,
 # --------------------------------------------------------------------------- relay process
 
 
-class _RelayProcess(ProcessProtocol):
-    """Copies the relay's output to a log; `listening` fires with the port it bound."""
-
-    def __init__(self, log_path: Path) -> None:
-        self._log = log_path.open("ab")
-        self._buffer = b""  # the listening line may arrive split across reads
-        self.listening: Deferred[int] = Deferred()
-        self.ended: Deferred[int | None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self._log.write(data)
-        if self.listening.called:
-            return
-        self._buffer = (self._buffer + data)[-4096:]
-        found = _LISTENING.search(self._buffer)
-        if found:
-            self.listening.callback(int(found.group(1)))
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        self._log.close()
-        code = getattr(reason.value, "exitCode", None)
-        if not self.listening.called:
-            self.listening.errback(BenchFailed(f"the relay exited during startup (rc={code})"))
-        self.ended.callback(code)
-
-
-@dataclass
-class Relay:
-    reactor: IReactorCore
-    transport: IProcessTransport
-    protocol: _RelayProcess
-    log_path: Path
-    port: int = 0
-    _withdraw: Callable[[], None] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._withdraw = stop_at_shutdown(self.reactor, lambda: self.stop(2.0))
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return int(self.transport.pid or 0)
-
-    async def stop(self, timeout_s: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if it has not ended within `timeout_s`."""
-        self._withdraw()
-        for sig in ("TERM", "KILL"):
-            if self.protocol.ended.called:
-                return
-            try:
-                self.transport.signalProcess(sig)
-            except twisted_error.ProcessExitedAlready:
-                return
-            deadline = time.monotonic() + timeout_s
-            while not self.protocol.ended.called and time.monotonic() < deadline:
-                await deferLater(self.reactor, 0.05, lambda: None)
-
-
-async def start_relay(reactor: IReactorCore, workdir: Path, timeout_s: float = 60.0) -> Relay:
-    twistd = Path(sys.executable).with_name("twistd")
-    args = [str(twistd), "-n", "--pidfile=", "securechat-relay",
-            "--listen=tcp:0:interface=127.0.0.1", f"--db={workdir / 'relay.sqlite'}",
-            *RELAY_LIMITS]
-    log_path = workdir / "relay.log"
-    protocol = _RelayProcess(log_path)
-    # The repository on the path: twistd finds the securechat-relay plugin in
-    # twisted/plugins/ whatever way the package was installed.
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
-    transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-        protocol, args[0], args, env=env, path=str(workdir))
-    relay = Relay(reactor, transport, protocol, log_path)
+async def start_relay(reactor: IReactorCore, workdir: Path, timeout_s: float = 60.0) -> RelayNode:
+    """The relay on a free loopback port, its database and log in `workdir`."""
     try:
-        relay.port = await bounded(protocol.listening, timeout_s, "the relay to listen")
-    except BaseException:
-        await relay.stop()
-        tail = log_path.read_text(errors="replace")[-3000:]
-        print(f"relay log ({log_path}):\n{tail}", file=sys.stderr)
-        raise
-    return relay
+        return await relayproc.start_relay(
+            reactor, workdir, ["--listen=tcp:0:interface=127.0.0.1",
+                               f"--db={workdir / 'relay.sqlite'}", *RELAY_LIMITS],
+            startup_timeout_s=timeout_s)
+    except relayproc.RelayFailed as e:
+        raise BenchFailed(str(e)) from e
 
 
 # --------------------------------------------------------------------------- clients
@@ -255,6 +176,7 @@ class Pair:
     alice: SecureChatClient
     bob: SecureChatClient
     _withdraw: Callable[[], None] = field(init=False, repr=False)
+    _stopped: list[SecureChatClient] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._withdraw = stop_at_shutdown(self.reactor, lambda: self.stop(2.0))
@@ -262,20 +184,31 @@ class Pair:
     async def stop(self, timeout_s: float = 15.0) -> None:
         self._withdraw()
         for client in (self.alice, self.bob):
-            try:
-                await bounded(client.stop(), timeout_s, f"{client.me.email} to stop")
-            except Exception as e:  # keep cleaning up
-                print(f"warning: {e}", file=sys.stderr)
+            await self.stop_one(client, timeout_s)
+
+    async def stop_one(self, client: SecureChatClient, timeout_s: float = 15.0) -> None:
+        """Stop one of the two (its database closed, its account free for another
+        process); `stop` later skips it."""
+        if any(c is client for c in self._stopped):
+            return
+        self._stopped.append(client)
+        try:
+            await bounded(client.stop(), timeout_s, f"{client.me.email} to stop")
+        except Exception as e:  # keep cleaning up
+            print(f"warning: {e}", file=sys.stderr)
 
 
-async def make_pair(reactor: IReactorCore, url: str, workdir: Path, timeout_s: float) -> Pair:
-    """Register Alice and Bob, bring both online and caught up, and make them friends."""
+async def make_pair(reactor: IReactorCore, url: str, workdir: Path, timeout_s: float,
+                    cost: KdfCost = FAST_KDF) -> Pair:
+    """Register Alice and Bob (password-derived keys at `cost`), bring both online and
+    caught up, and make them friends. Their data directories are workdir/alice and
+    workdir/bob."""
     clients: list[SecureChatClient] = []
     try:
         for name in ("alice", "bob"):
             client, _mnemonic = await bounded(SecureChatClient.register(
                 reactor, str(workdir / name), url, f"{name}@bench.invalid", PASSWORD, name,
-                FAST_KDF), timeout_s, f"{name} to register")
+                cost), timeout_s, f"{name} to register")
             clients.append(client)
     except BaseException:
         for client in clients:

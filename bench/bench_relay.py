@@ -34,9 +34,7 @@ writes the stats to FILE when it stops; ``--only ours`` skips Crossbar.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -47,11 +45,9 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from autobahn.twisted.wamp import ApplicationSession
-from twisted.internet import error as twisted_error
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReactorCore, IReactorTime
-from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.task import deferLater, react
+from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
+from twisted.internet.task import react
 from twisted.logger import (
     FilteringLogObserver,
     LogEvent,
@@ -63,7 +59,7 @@ from twisted.logger import (
 )
 from twisted.python.failure import Failure
 
-from bench import crossbar_env
+from bench import crossbar_env, relayproc
 from bench.bench_crossbar_only import run_crossbar_half
 from bench.loadgen import (
     BenchOptions,
@@ -78,6 +74,7 @@ from bench.loadgen import (
     options_from_args,
     raise_fd_limit,
 )
+from bench.relayproc import RelayNode
 from securechat.client.wamp import Password, RelaySession, connect
 from securechat.protocol import uris
 from securechat.relay.testing import TestDevice, enroll_device, leave, register_account
@@ -92,96 +89,9 @@ _LISTENING = b"relay listening on"
 # --------------------------------------------------------------------------- relay process
 
 
-class _RelayProcess(ProcessProtocol):
-    """Logs the relay's output to a file; ``listening`` fires on its "listening" line."""
-
-    def __init__(self, log_path: Path) -> None:
-        self._log = log_path.open("ab")
-        self._tail = b""  # the log line may be split across reads
-        self.listening: Deferred[None] = Deferred()
-        self.ended: Deferred[int | None] = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self._log.write(data)
-        if not self.listening.called:
-            seen = self._tail + data
-            if _LISTENING in seen:
-                self.listening.callback(None)
-            self._tail = seen[-len(_LISTENING) :]
-
-    errReceived = outReceived
-
-    def processEnded(self, reason: Failure) -> None:
-        self._log.close()
-        code = getattr(reason.value, "exitCode", None)
-        if not self.listening.called:
-            self.listening.errback(RuntimeError(f"the relay exited during startup (rc={code})"))
-        self.ended.callback(code)
-
-
-@dataclass
-class RelayNode:
-    """Our relay running as a child process; ``await node.stop()`` when done."""
-
-    reactor: IReactorCore
-    transport: IProcessTransport
-    protocol: _RelayProcess
-    workdir: Path
-    port: int
-    keep_workdir: bool = False
-    _shutdown_trigger: object = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return int(self.transport.pid)
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "relay.log"
-
-    def _stop_at_shutdown(self) -> Deferred[None]:
-        self._shutdown_trigger = None  # firing now; must not be removed
-        return Deferred.fromCoroutine(self.stop())
-
-    async def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM (twistd stops cleanly, writing a profile if asked), SIGKILL if it hangs."""
-        if self._shutdown_trigger is not None:
-            self.reactor.removeSystemEventTrigger(self._shutdown_trigger)
-            self._shutdown_trigger = None
-        for signal in ("TERM", "KILL"):
-            if self.protocol.ended.called:
-                break
-            try:
-                self.transport.signalProcess(signal)
-            except twisted_error.ProcessExitedAlready:
-                break
-            deadline = time.monotonic() + timeout_s
-            while not self.protocol.ended.called and time.monotonic() < deadline:
-                await deferLater(self.reactor, 0.05, lambda: None)
-        if not self.keep_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def twistd_executable() -> str:
-    beside = Path(sys.executable).with_name("twistd")
-    found = str(beside) if beside.is_file() else shutil.which("twistd")
-    if found is None:
-        raise RuntimeError("twistd not found next to this Python nor on PATH")
-    return found
-
-
-def relay_args(port: int, db: Path, profile: Path | None = None) -> list[str]:
-    """The twistd command line: limits raised only so provisioning is not throttled."""
-    args = [twistd_executable(), "-n", "--pidfile="]
-    if profile is not None:
-        args += [f"--profile={profile}", "--profiler=cprofile", "--savestats"]
+def relay_args(port: int, db: Path) -> list[str]:
+    """The relay's options: limits raised only so provisioning is not throttled."""
     return [
-        *args,
-        "securechat-relay",
         f"--listen=tcp:{port}:interface=127.0.0.1",
         f"--db={db}",
         "--max-devices=5000",
@@ -204,26 +114,15 @@ async def start_relay(
         raise RuntimeError(f"port 127.0.0.1:{port} is already in use")
     port = port or crossbar_env.free_port()
     workdir = Path(tempfile.mkdtemp(prefix="securechat-relay-bench-"))
-    protocol = _RelayProcess(workdir / "relay.log")
-    args = relay_args(port, workdir / "relay.sqlite", profile)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-        protocol, args[0], args, env=env, path=str(workdir)
+    profiling = [f"--profile={profile}", "--profiler=cprofile", "--savestats"] if profile else []
+    return await relayproc.start_relay(
+        reactor,
+        workdir,
+        relay_args(port, workdir / "relay.sqlite"),
+        twistd_options=profiling,
+        startup_timeout_s=startup_timeout_s,
+        remove_workdir=not keep_workdir,
     )
-    node = RelayNode(reactor, transport, protocol, workdir, port, keep_workdir)
-    # Ctrl-C / SIGTERM of the benchmark must not leave the relay running.
-    node._shutdown_trigger = reactor.addSystemEventTrigger(
-        "before", "shutdown", node._stop_at_shutdown
-    )
-    protocol.listening.addTimeout(startup_timeout_s, reactor)
-    try:
-        await protocol.listening
-    except BaseException as e:
-        node.keep_workdir = True
-        await node.stop()
-        tail = node.log_path.read_text(errors="replace")[-3000:]
-        raise RuntimeError(f"relay did not start ({e}); log {node.log_path}:\n{tail}") from e
-    return node
 
 
 # --------------------------------------------------------------------------- provisioning

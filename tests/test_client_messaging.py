@@ -155,3 +155,6 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         older = yield self.laptop.messages(self.bob.me.user_id, limit=10,
                                            before=(newest[0].timestamp, newest[0].id))
         self.assertEqual([m.text for m in older], ["m0", "m1", "m2"])
+        newer = yield self.laptop.messages(self.bob.me.user_id, limit=2,
+                                           after=(older[0].timestamp, older[0].id))
+        self.assertEqual([m.text for m in newer], ["m1", "m2"])

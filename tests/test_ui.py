@@ -20,7 +20,7 @@ from securechat.ui import loop
 if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
     raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
 
-from PyQt6.QtCore import QCoreApplication, QSettings, Qt, QTranslator
+from PyQt6.QtCore import QCoreApplication, QPoint, QSettings, Qt, QTranslator
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication, QPushButton, QWidget
 
@@ -437,8 +437,9 @@ class DevicesTrustAndConnectionTests(UITestCase):
 class HistoryTests(UITestCase):
 
     @defer.inlineCallbacks
-    def test_infinite_scroll_and_search(self) -> Any:
-        """Scrolling to the top loads older pages, keeping the view where it was."""
+    def test_infinite_scroll_in_a_bounded_window_and_search(self) -> Any:
+        """Scrolling to the top loads older pages, keeping the view where it was; the
+        window of loaded messages stays bounded and the newest come back on demand."""
         yield self.account_on_disk("dave", "dave@example.org")
         dave_win = self.shell("dave")
         dave = yield self.unlock(dave_win, "dave@example.org")
@@ -451,32 +452,55 @@ class HistoryTests(UITestCase):
         yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
         sid = dave.contacts[erin.me.user_id].sid
         start = 1_700_000_000_000
-        for i in range(120):  # history written straight into the store, as after a sync
+        for i in range(400):  # history written straight into the store, as after a sync
             yield dave.store.add_message(StoredMessage(
                 f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
                 f"message {i}", "text", start + i * 60_000, STATUS_READ, True, None))
-        yield main.open_chat(erin.me.user_id)
         chat = main.chat
-        yield until(lambda: chat.model.rowCount() == ChatModel.PAGE, *model_signals(chat.model))
+        chat.model.MAX_ROWS = 120  # the window, small enough to overflow here
+        opened = until(lambda: chat.model.rowCount() == ChatModel.PAGE, chat.page_loaded)
+        main.open_chat(erin.me.user_id)
+        yield opened
         self.assertEqual(chat.model.index(ChatModel.PAGE - 1).data(Qt.ItemDataRole.DisplayRole),
-                         "message 119")
+                         "message 399")
         screenshot(dave_win, "12-history")
         bar = chat.view.verticalScrollBar()
-        for expected in (100, 120):
-            d = until(lambda n=expected: chat.model.rowCount() >= n, chat.model.rowsInserted)
-            bar.setValue(bar.maximum())
+
+        def top_row_id() -> str:
+            return chat.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID)
+
+        while not chat.model.at_start:
+            before = chat.model.oldest_key()
+            loaded = until(lambda b=before: chat.model.oldest_key() != b
+                           or chat.model.at_start, chat.page_loaded)
+            bar.setValue(bar.minimum() + 1)
             bar.setValue(bar.minimum())  # the user reaches the top
-            yield d
-        self.assertTrue(chat.model.at_start)
+            anchor = top_row_id()
+            yield loaded
+            self.assertEqual(top_row_id(), anchor)  # what was on screen stayed there
+            self.assertLessEqual(chat.model.rowCount(), 120)
         self.assertEqual(chat.model.index(0).data(Qt.ItemDataRole.DisplayRole), "message 0")
-        self.assertGreater(chat.view.verticalScrollBar().value(), 0)  # stayed in place
+        self.assertFalse(chat.model.at_end)  # the newest were dropped from the window
+        # a new message from Erin meanwhile: in the session list, not in this window
+        yield erin.send_text(dave.me.user_id, "are you still there?")
+        yield self.log(dave).wait_for(ev.MessageReceived)
+        self.assertIn("still there", main.sessions.index(0).data(Roles.LAST_TEXT))
+        self.assertEqual(chat.model.index(0).data(Qt.ItemDataRole.DisplayRole), "message 0")
+        # writing from up there brings the newest page back, with it
+        QTest.keyClicks(chat.composer, "yes, reading old messages")
+        QTest.keyClick(chat.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat.model.at_end and chat.model.rowCount()
+                    and chat.model.index(chat.model.rowCount() - 1).data(
+                        Qt.ItemDataRole.DisplayRole) == "yes, reading old messages",
+                    *model_signals(chat.model))
+        texts = [i.data(Qt.ItemDataRole.DisplayRole) for i in rows(chat.model)]
+        self.assertEqual(texts[-2:], ["are you still there?", "yes, reading old messages"])
         # the search box filters the session list
         QTest.keyClicks(main.search, "nobody")
         self.assertEqual(main.filtered.rowCount(), 0)
         main.search.clear()
         QTest.keyClicks(main.search, "ERIN")
         self.assertEqual(main.filtered.rowCount(), 1)
-
 
 class PinUnlockTests(UITestCase):
 
@@ -609,6 +633,23 @@ class TranslationTests(unittest.TestCase):
 
 
 class ModelTests(unittest.TestCase):
+    def test_the_window_pages_down_again(self) -> None:
+        model = ChatModel()
+        model.MAX_ROWS = 100
+        page = [StoredMessage(f"{i:04d}", "s", "me", f"m{i}", "text", 1_700_000_000_000 + i,
+                              STATUS_READ, True, None) for i in range(300)]
+        model.reset("p", page[250:])
+        for first in (200, 150, 100):
+            model.prepend(page[first:first + 50])
+        self.assertEqual((model.rowCount(), model.at_end), (100, False))
+        self.assertEqual(model.message(0).text, "m100")
+        self.assertFalse(model.add(page[299]))  # outside the window: comes with its page
+        model.append(page[200:250])
+        self.assertEqual((model.message(0).text, model.message(99).text), ("m150", "m249"))
+        model.append(page[250:300][:10])  # a short page: the newest are back
+        self.assertTrue(model.at_end)
+        self.assertEqual(model.message(model.rowCount() - 1).text, "m259")
+
     def test_session_order_and_initials(self) -> None:
         model = SessionListModel()
         self.assertEqual(initials("Alice Liddell"), "AL")

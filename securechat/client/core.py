@@ -575,8 +575,11 @@ class SecureChatClient:
         return message
 
     def messages(self, peer_user_id: str, limit: int = 50,
-                 before: tuple[int, str] | None = None) -> defer.Deferred[list[StoredMessage]]:
-        return self.store.messages(self._contact(peer_user_id).sid, limit, before)
+                 before: tuple[int, str] | None = None,
+                 after: tuple[int, str] | None = None) -> defer.Deferred[list[StoredMessage]]:
+        """A page of the conversation, oldest first: the newest `limit` messages (before
+        the (timestamp, id) key `before`, if given), or the oldest `limit` after `after`."""
+        return self.store.messages(self._contact(peer_user_id).sid, limit, before, after)
 
     def unread_count(self, peer_user_id: str) -> defer.Deferred[int]:
         return self.store.unread_count(self._contact(peer_user_id).sid)

@@ -275,10 +275,18 @@ class AccountStore:
 
     # --- messages ---------------------------------------------------------------------------
 
-    def messages(self, sid: str, limit: int = 50,
-                 before: tuple[int, str] | None = None) -> defer.Deferred[list[StoredMessage]]:
-        """Newest `limit` messages before `before` (timestamp, id), returned oldest first."""
+    def messages(self, sid: str, limit: int = 50, before: tuple[int, str] | None = None,
+                 after: tuple[int, str] | None = None) -> defer.Deferred[list[StoredMessage]]:
+        """Oldest first: the newest `limit` messages before `before` (timestamp, id), or
+        with `after`, the oldest `limit` after it."""
         def q(c: sqlite3.Connection) -> list[StoredMessage]:
+            if after is not None:
+                ts, mid = after
+                rows = c.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE sid=? AND "  # noqa: S608
+                    "(timestamp > ? OR (timestamp = ? AND id > ?)) "
+                    "ORDER BY timestamp, id LIMIT ?", (sid, ts, ts, mid, limit)).fetchall()
+                return [StoredMessage(*r) for r in rows]
             ts, mid = before or (2**63 - 1, "")
             rows = c.execute(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE sid=? AND "  # noqa: S608

@@ -109,11 +109,13 @@ class BubbleDelegate(QStyledItemDelegate):
     DAY_H = 30
     QUOTE_H = 22
     FOOT_H = 16
+    CACHE_LIMIT = 5000
 
     def __init__(self, view: QAbstractItemView) -> None:
         super().__init__(view)
         self._view = view
-        self._cache: dict[tuple[str, int, int], QSize] = {}
+        self._cache: dict[tuple[str, bool], QSize] = {}  # by Roles.SIZE_KEY, at _width
+        self._width = 0
 
     def _max_text_width(self) -> int:
         viewport = self._view.viewport()
@@ -136,10 +138,16 @@ class BubbleDelegate(QStyledItemDelegate):
         return bubble, body
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        key = (index.data(Roles.MESSAGE_ID) or "", self._max_text_width(),
-               1 if index.data(Roles.DAY) else 0)
+        # The view asks for every row's size on every relayout: a dictionary lookup.
+        width = self._max_text_width()
+        if width != self._width:
+            self._cache.clear()
+            self._width = width
+        key = index.data(Roles.SIZE_KEY)
         size = self._cache.get(key)
         if size is None:
+            if len(self._cache) > self.CACHE_LIMIT:
+                self._cache.clear()  # rows long gone from the window
             bubble, _ = self._layout(option, index)
             height = bubble.height() + self.GAP + (self.DAY_H if index.data(Roles.DAY) else 0)
             size = self._cache[key] = QSize(bubble.width() + 2 * self.MARGIN, height)

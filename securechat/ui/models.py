@@ -33,6 +33,7 @@ class Roles:
     REPLY_QUOTE = R + 24
     MESSAGE_ID = R + 25
     TIMESTAMP = R + 26
+    SIZE_KEY = R + 27  # what a bubble's size depends on, besides the view's width
 
 
 def initials(name: str) -> str:
@@ -203,16 +204,26 @@ class SessionFilterModel(QSortFilterProxyModel):
 
 
 class ChatModel(QAbstractListModel):
-    """The loaded tail of one conversation, oldest first; older pages are prepended."""
+    """A window of one conversation, oldest first: at most MAX_ROWS messages.
+
+    Scrolling up prepends older pages and scrolling down appends newer ones; what
+    falls outside the window is dropped from the other end, so that a list view's
+    relayout on every insert stays bounded however long the history is. `at_start`
+    and `at_end` say whether the oldest and the newest messages are in the window.
+    Day separators and size keys are worked out once per insert, not in `data()`,
+    which the view calls for every row on every layout."""
 
     PAGE = 50
+    MAX_ROWS = 600
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[StoredMessage] = []
+        self._dates: list[int] = []  # each row's local calendar day (ordinal)
         self._by_id: dict[str, StoredMessage] = {}
         self.peer: str | None = None
-        self.at_start = False  # the whole history is loaded
+        self.at_start = False
+        self.at_end = True
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -226,7 +237,10 @@ class ChatModel(QAbstractListModel):
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        m = self._rows[index.row()]
+        row = index.row()
+        m = self._rows[row]
+        if role == Roles.SIZE_KEY:
+            return (m.id, self._starts_day(row))
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return m.text
         if role == Roles.MESSAGE:
@@ -242,7 +256,7 @@ class ChatModel(QAbstractListModel):
         if role == Roles.TIME:
             return datetime.datetime.fromtimestamp(m.timestamp / 1000).strftime("%H:%M")
         if role == Roles.DAY:
-            return self._day_header(index.row())
+            return day_label(m.timestamp) if self._starts_day(row) else None
         if role == Roles.REPLY_QUOTE:
             if not m.reply_to:
                 return None
@@ -250,44 +264,68 @@ class ChatModel(QAbstractListModel):
             return original.text if original is not None else S.DELETED_ORIGINAL
         return None
 
-    def _day_header(self, row: int) -> str | None:
-        this = datetime.datetime.fromtimestamp(self._rows[row].timestamp / 1000).date()
-        if row > 0:
-            previous = datetime.datetime.fromtimestamp(self._rows[row - 1].timestamp / 1000)
-            if previous.date() == this:
-                return None
-        return day_label(self._rows[row].timestamp)
+    def _starts_day(self, row: int) -> bool:
+        return row == 0 or self._dates[row - 1] != self._dates[row]
+
+    @staticmethod
+    def _date(message: StoredMessage) -> int:
+        return datetime.date.fromtimestamp(message.timestamp / 1000).toordinal()
 
     def reset(self, peer: str | None, messages: list[StoredMessage]) -> None:
+        """The newest page of a conversation."""
         self.beginResetModel()
         self.peer = peer
         self._rows = list(messages)
+        self._dates = [self._date(m) for m in messages]
         self._by_id = {m.id: m for m in messages}
         self.at_start = len(messages) < self.PAGE
+        self.at_end = True
         self.endResetModel()
 
     def oldest_key(self) -> tuple[int, str] | None:
         return (self._rows[0].timestamp, self._rows[0].id) if self._rows else None
 
+    def newest_key(self) -> tuple[int, str] | None:
+        return (self._rows[-1].timestamp, self._rows[-1].id) if self._rows else None
+
     def prepend(self, older: list[StoredMessage]) -> int:
-        """Older messages (oldest first) go on top; returns how many were new."""
+        """An older page (oldest first) on top; the newest rows beyond MAX_ROWS go.
+        Returns how many rows were added."""
         older = [m for m in older if m.id not in self._by_id]
         if len(older) < self.PAGE:
             self.at_start = True
         if not older:
             return 0
-        self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
-        self._rows[:0] = older
-        self._by_id.update((m.id, m) for m in older)
-        self.endInsertRows()
-        # the first previously loaded row may lose its day separator
-        first_old = self.index(len(older))
+        self._insert(0, older)
+        first_old = self.index(len(older))  # it may have lost its day separator
         self.dataChanged.emit(first_old, first_old)
+        excess = len(self._rows) - self.MAX_ROWS
+        if excess > 0:
+            self._remove(len(self._rows) - excess, len(self._rows))
+            self.at_end = False
         return len(older)
 
+    def append(self, newer: list[StoredMessage]) -> int:
+        """A newer page (oldest first) at the bottom; the oldest rows beyond MAX_ROWS go.
+        Returns how many rows were added."""
+        newer = [m for m in newer if m.id not in self._by_id]
+        if len(newer) < self.PAGE:
+            self.at_end = True
+        if not newer:
+            return 0
+        self._insert(len(self._rows), newer)
+        excess = len(self._rows) - self.MAX_ROWS
+        if excess > 0:
+            self._remove(0, excess)
+            self.at_start = False
+            first = self.index(0)
+            self.dataChanged.emit(first, first)
+        return len(newer)
+
     def add(self, message: StoredMessage) -> bool:
-        """A new message (sent or received): appended in (timestamp, id) order."""
-        if message.id in self._by_id:
+        """A new message (sent or received), in (timestamp, id) order. Not added when it
+        falls outside the window: it comes with its page."""
+        if message.id in self._by_id or not self.at_end:
             return False
         key = (message.timestamp, message.id)
         row = len(self._rows)
@@ -295,13 +333,31 @@ class ChatModel(QAbstractListModel):
             row -= 1
         if row == 0 and self._rows and not self.at_start:
             return False  # older than what is loaded: it comes with its page
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.insert(row, message)
-        self._by_id[message.id] = message
-        self.endInsertRows()
+        self._insert(row, [message])
+        if row + 1 < len(self._rows):
+            below = self.index(row + 1)
+            self.dataChanged.emit(below, below)
+        if len(self._rows) > self.MAX_ROWS:
+            self._remove(0, len(self._rows) - self.MAX_ROWS)
+            self.at_start = False
         return True
 
-    def _find(self, message_id: str) -> int:
+    def _insert(self, row: int, messages: list[StoredMessage]) -> None:
+        self.beginInsertRows(QModelIndex(), row, row + len(messages) - 1)
+        self._rows[row:row] = messages
+        self._dates[row:row] = [self._date(m) for m in messages]
+        self._by_id.update((m.id, m) for m in messages)
+        self.endInsertRows()
+
+    def _remove(self, start: int, end: int) -> None:
+        self.beginRemoveRows(QModelIndex(), start, end - 1)
+        for m in self._rows[start:end]:
+            del self._by_id[m.id]
+        del self._rows[start:end]
+        del self._dates[start:end]
+        self.endRemoveRows()
+
+    def row_of(self, message_id: str) -> int:
         if message_id not in self._by_id:
             return -1
         for i in range(len(self._rows) - 1, -1, -1):
@@ -310,27 +366,18 @@ class ChatModel(QAbstractListModel):
         return -1
 
     def set_status(self, message_id: str, status: int) -> None:
-        i = self._find(message_id)
+        i = self.row_of(message_id)
         if i < 0 or self._rows[i].status >= status:
             return
         self._rows[i] = self._by_id[message_id] = attrs.evolve(self._rows[i], status=status)
         index = self.index(i)
         self.dataChanged.emit(index, index, [Roles.STATUS, Roles.MESSAGE])
 
-    def mark_all_read(self) -> None:
-        """Received messages shown as read (after mark_read)."""
-        for i, m in enumerate(self._rows):
-            if m.sender == "other" and not m.is_read:
-                self._rows[i] = self._by_id[m.id] = attrs.evolve(m, is_read=True)
-
     def remove(self, message_id: str) -> None:
-        i = self._find(message_id)
+        i = self.row_of(message_id)
         if i < 0:
             return
-        self.beginRemoveRows(QModelIndex(), i, i)
-        del self._rows[i]
-        del self._by_id[message_id]
-        self.endRemoveRows()
+        self._remove(i, i + 1)
         if i < len(self._rows):
             index = self.index(i)
             self.dataChanged.emit(index, index)

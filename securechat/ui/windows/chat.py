@@ -25,7 +25,7 @@ from securechat.client.storage import StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
-from securechat.ui.models import ChatModel
+from securechat.ui.models import ChatModel, Roles
 
 TYPING_REFRESH_MS = 3000  # resend "typing" at most this often
 TYPING_IDLE_MS = 4000  # "stopped typing" after this long without a keystroke
@@ -57,6 +57,7 @@ class Composer(QPlainTextEdit):
 
 class ChatView(QWidget):
     profile_requested = pyqtSignal(str)
+    page_loaded = pyqtSignal()  # a page of the conversation is in, and the view settled
     error = pyqtSignal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -64,7 +65,7 @@ class ChatView(QWidget):
         self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
         self.peer: str | None = None
-        self.loading_older = False
+        self.loading_page = False
         self.reply_to: StoredMessage | None = None
         self._typing_sent = False
         layout = QVBoxLayout(self)
@@ -200,6 +201,7 @@ class ChatView(QWidget):
             self.model.reset(peer, messages)
             self.view.scrollToBottom()
             self.mark_read()
+            self.page_loaded.emit()
 
         d = call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
         self.composer.setFocus()
@@ -208,39 +210,76 @@ class ChatView(QWidget):
     def mark_read(self) -> None:
         if self.client is None or self.peer is None or not self.isVisible():
             return
-        self.model.mark_all_read()
         call(self.client.mark_read(self.peer), failed=self.error.emit)
 
     # --- history --------------------------------------------------------------------------
 
     def _scrolled(self, value: int) -> None:
-        if value == self.view.verticalScrollBar().minimum() and self.model.rowCount():
+        bar = self.view.verticalScrollBar()
+        if not self.model.rowCount():
+            return
+        if value == bar.minimum():
             self.load_older()
+        elif value == bar.maximum() and not self.model.at_end:
+            self.load_newer()
 
     def load_older(self) -> Any:
         """Prepend the previous page, keeping what is on screen where it is."""
-        if (self.client is None or self.peer is None or self.loading_older
-                or self.model.at_start):
+        if self.model.at_start:
             return None
-        self.loading_older = True
-        peer = self.peer
-        bar = self.view.verticalScrollBar()
+        return self._load_page(before=self.model.oldest_key())
 
-        def loaded(older: list[StoredMessage]) -> None:
-            self.loading_older = False
+    def load_newer(self) -> Any:
+        """Append the next page (after scrolling back, the window lost the newest)."""
+        if self.model.at_end:
+            return None
+        return self._load_page(after=self.model.newest_key())
+
+    def _load_page(self, before: tuple[int, str] | None = None,
+                   after: tuple[int, str] | None = None) -> Any:
+        if self.client is None or self.peer is None or self.loading_page:
+            return None
+        self.loading_page = True
+        peer = self.peer
+
+        def loaded(page: list[StoredMessage]) -> None:
+            self.loading_page = False
             if self.peer != peer:
                 return
-            from_bottom = bar.maximum() - bar.value()
-            if self.model.prepend(older):
+            anchor = self.view.indexAt(QPoint(8, 8))
+            anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
+            offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
+            added = self.model.prepend(page) if after is None else self.model.append(page)
+            if added and anchor_id is not None:
+                # the row that was at the top stays at the top, wherever rows went
                 self.view.doItemsLayout()
-                bar.setValue(bar.maximum() - from_bottom)
+                row = self.model.row_of(anchor_id)
+                if row >= 0:
+                    self.view.scrollTo(self.model.index(row),
+                                       QAbstractItemView.ScrollHint.PositionAtTop)
+                    bar = self.view.verticalScrollBar()
+                    bar.setValue(bar.value() - offset)
+            self.page_loaded.emit()
 
         def failed(message: str) -> None:
-            self.loading_older = False
+            self.loading_page = False
             self.error.emit(message)
 
-        return call(self.client.messages(peer, ChatModel.PAGE, before=self.model.oldest_key()),
+        return call(self.client.messages(peer, ChatModel.PAGE, before=before, after=after),
                     loaded, failed)
+
+    def jump_to_latest(self) -> Any:
+        """Back to the newest page (sending from far up in the history, say)."""
+        if self.client is None or self.peer is None:
+            return None
+        peer = self.peer
+
+        def loaded(messages: list[StoredMessage]) -> None:
+            if self.peer == peer:
+                self.model.reset(peer, messages)
+                self.view.scrollToBottom()
+                self.page_loaded.emit()
+        return call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
 
     # --- core events ----------------------------------------------------------------------
 
@@ -253,8 +292,11 @@ class ChatView(QWidget):
     def _append(self, message: StoredMessage) -> None:
         bar = self.view.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 40
-        if self.model.add(message) and (at_bottom or message.sender == "me"):
-            QTimer.singleShot(0, self.view.scrollToBottom)
+        if self.model.add(message):
+            if at_bottom or message.sender == "me":
+                QTimer.singleShot(0, self.view.scrollToBottom)
+        elif message.sender == "me" and not self.model.at_end:
+            self.jump_to_latest()  # I wrote it: show it, even from far up the history
 
     def _received(self, event: Any) -> None:
         if event.message.sid == self._sid():

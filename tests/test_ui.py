@@ -486,15 +486,17 @@ class HistoryTests(UITestCase):
         yield self.log(dave).wait_for(ev.MessageReceived)
         self.assertIn("still there", main.sessions.index(0).data(Roles.LAST_TEXT))
         self.assertEqual(chat.model.index(0).data(Qt.ItemDataRole.DisplayRole), "message 0")
+        self.assertTrue(chat.latest_button.isVisibleTo(chat))  # "↓": back to the newest
         # writing from up there brings the newest page back, with it
         QTest.keyClicks(chat.composer, "yes, reading old messages")
         QTest.keyClick(chat.composer, Qt.Key.Key_Return)
         yield until(lambda: chat.model.at_end and chat.model.rowCount()
                     and chat.model.index(chat.model.rowCount() - 1).data(
                         Qt.ItemDataRole.DisplayRole) == "yes, reading old messages",
-                    *model_signals(chat.model))
+                    chat.page_loaded)
         texts = [i.data(Qt.ItemDataRole.DisplayRole) for i in rows(chat.model)]
         self.assertEqual(texts[-2:], ["are you still there?", "yes, reading old messages"])
+        self.assertFalse(chat.latest_button.isVisibleTo(chat))
         # the search box filters the session list
         QTest.keyClicks(main.search, "nobody")
         self.assertEqual(main.filtered.rowCount(), 0)

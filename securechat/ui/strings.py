@@ -115,7 +115,7 @@ DELETED_ORIGINAL = "(original message not loaded)"
 KEY_CHANGED = ("{name}'s security key changed. Verify the new safety number before you "
                "continue; messages to them wait until you accept.")
 KEY_ACCEPT = "Accept new key"
-LOADING_OLDER = "Loading older messages…"
+JUMP_TO_LATEST = "Newest messages"
 
 # --- profile --------------------------------------------------------------------------
 PROFILE_TITLE = "Contact profile"

@@ -344,7 +344,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Loading older messages…</source>
+        <source>Newest messages</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

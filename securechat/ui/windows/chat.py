@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QPoint, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QGuiApplication, QKeyEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -115,6 +115,14 @@ class ChatView(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.verticalScrollBar().valueChanged.connect(self._scrolled)
         layout.addWidget(self.view, 1)
+        # "↓": back to the newest messages, over the view's bottom-right corner
+        self.latest_button = QPushButton("↓", self.view)
+        self.latest_button.setToolTip(S.JUMP_TO_LATEST)
+        self.latest_button.setFixedSize(40, 40)
+        self.latest_button.setStyleSheet("border-radius: 20px; font-size: 18px;")
+        self.latest_button.clicked.connect(self.to_latest)
+        self.latest_button.hide()
+        self.view.installEventFilter(self)
         # reply bar and composer
         self.reply_bar = QFrame()
         reply_layout = QHBoxLayout(self.reply_bar)
@@ -200,6 +208,7 @@ class ChatView(QWidget):
                 return
             self.model.reset(peer, messages)
             self.view.scrollToBottom()
+            self._update_latest_button()
             self.mark_read()
             self.page_loaded.emit()
 
@@ -214,8 +223,30 @@ class ChatView(QWidget):
 
     # --- history --------------------------------------------------------------------------
 
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
+        if watched is self.view and event is not None and event.type() == QEvent.Type.Resize:
+            self._place_latest_button()
+        return super().eventFilter(watched, event)
+
+    def _place_latest_button(self) -> None:
+        rect = self.view.rect()
+        self.latest_button.move(rect.right() - 60, rect.bottom() - 56)
+
+    def _update_latest_button(self) -> None:
+        bar = self.view.verticalScrollBar()
+        away = not self.model.at_end or bar.maximum() - bar.value() > self.view.height()
+        self.latest_button.setVisible(away and self.model.rowCount() > 0)
+
+    def to_latest(self) -> Any:
+        """The "↓" button: the newest messages, at the bottom."""
+        if self.model.at_end:
+            self.view.scrollToBottom()
+            return None
+        return self.jump_to_latest()
+
     def _scrolled(self, value: int) -> None:
         bar = self.view.verticalScrollBar()
+        self._update_latest_button()
         if not self.model.rowCount():
             return
         if value == bar.minimum():
@@ -278,6 +309,7 @@ class ChatView(QWidget):
             if self.peer == peer:
                 self.model.reset(peer, messages)
                 self.view.scrollToBottom()
+                self._update_latest_button()
                 self.page_loaded.emit()
         return call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
 

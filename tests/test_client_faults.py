@@ -54,6 +54,25 @@ class FriendsTests(ClientTestCase):
             ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_DELIVERED))
 
     @defer.inlineCallbacks
+    def test_a_relay_that_stops_answering_cannot_hold_up_stop(self) -> Any:
+        """Lock and quit must not hang on a dead connection, and the account must be
+        free again afterwards."""
+        yield self.bob.send_text(self.alice.me.user_id, "one last thing")
+        yield self.log(self.alice).wait_for(ev.MessageReceived)  # an ack is due
+        self.alice.stop_patience = 0.2
+        session = self.alice.connection.session
+        session._transport.transport.pauseProducing()  # nothing from the relay gets in
+        yield self.alice.stop()
+        self.clients.remove(self.alice)
+        self.assertFalse(session.is_attached())
+        alice = yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
+                                            "alice@example.org", "pw-" + "x" * 10)
+        self._track(alice)
+        yield self.online(alice)  # the unacked message comes again and is stored once
+        history = yield alice.messages(self.bob.me.user_id)
+        self.assertEqual([m.text for m in history], ["one last thing"])
+
+    @defer.inlineCallbacks
     def test_messages_survive_a_relay_restart(self) -> Any:
         yield self.bob.stop()
         self.clients.remove(self.bob)
@@ -362,6 +381,19 @@ class LoginTests(ClientTestCase):
                                             "alice@example.org", "the right password")
         self._track(again)
         self.assertEqual(again.me.user_id, alice.me.user_id)
+
+    @defer.inlineCallbacks
+    def test_a_second_sign_in_while_the_first_runs_enrolls_nothing(self) -> Any:
+        laptop = yield self.register("laptop", "alice@example.org")
+        first = SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
+                                       "alice@example.org", "pw-" + "x" * 10, FAST)
+        with self.assertRaises(ClientError):  # Enter pressed twice, say
+            yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
+                                         "alice@example.org", "pw-" + "x" * 10, FAST)
+        self._track((yield first))
+        yield self.online(laptop)
+        devices = yield laptop.connection.session.call(uris.DEVICE_LIST, laptop.me.user_id)
+        self.assertEqual(len(devices), 2)
 
     @defer.inlineCallbacks
     def test_registering_an_existing_email_is_a_clear_error(self) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 from twisted.internet import defer, reactor
 
+from securechat.client import pin
 from securechat.client.core import ClientError, KdfCost, SecureChatClient
 from securechat.client.keys import WrongPassword
 from securechat.client.pin import MAX_TRIES, PIN_FILE, InvalidPin, PinLocked, WrongPin
@@ -40,12 +41,16 @@ class PinTests(ClientTestCase):
         yield self.alice.set_pin(PASSWORD, "482916", PIN_TEST_COST)
         self.assertTrue(SecureChatClient.has_pin(self.device_dir("alice"), EMAIL))
         self.assertEqual(os.stat(self.pin_path).st_mode & 0o777, 0o600)
-        with open(self.pin_path, "rb") as f:
-            self.assertNotIn(PASSWORD.encode(), f.read())
         yield self.closed()
         alice = yield self.open_with_pin("482916")
         self._track(alice)
         self.assertEqual(alice.me.email, EMAIL)
+        # the PIN opened this device's keys only: not the account's identity seed or
+        # recovery phrase (which the master password alone unseals)
+        self.assertIsNone(alice._secrets)
+        keys = pin.unlock(alice.account_dir, "482916")
+        self.assertEqual(sorted(keys), ["device_seed", "identity_public", "local_key"])
+        self.assertNotIn(PASSWORD, repr(keys))
         yield self.online(alice)  # a working client: it connects and catches up
 
     @defer.inlineCallbacks

@@ -68,6 +68,7 @@ RECEIPT_DELAY = 0.05  # seconds delivery receipts wait to be sent together
 MAX_RECEIPT_IDS = 500
 RECENT_ENVELOPES = 4096
 MAX_ALIAS = 64
+STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
 
 
 class IdentityKeyChangedError(ClientError):
@@ -129,10 +130,14 @@ class SecureChatClient:
     log = Logger()
 
     def __init__(self, reactor: Any, url: str, store: AccountStore, me: Me,
-                 secrets: AccountSecrets, device_key: DeviceKey, olm: OlmMachine,
-                 serializer: str = "msgpack", lock: AccountLock | None = None) -> None:
+                 secrets: AccountSecrets | None, device_key: DeviceKey, olm: OlmMachine,
+                 serializer: str = "msgpack", lock: AccountLock | None = None,
+                 identity_public: bytes = b"") -> None:
         self.reactor = reactor
         self._lock = lock  # held until stop()
+        # The account's identity seed and mnemonic are here only when the account was
+        # opened with the master password; a PIN unlocks only what this device needs.
+        self._identity_public = secrets.identity_public if secrets else identity_public
         self.url = url
         self.store = store
         self.me = me
@@ -157,19 +162,25 @@ class SecureChatClient:
         self._receipts: dict[str, list[str]] = {}  # peer -> delivered ids not yet receipted
         self._receipt_call: Any = None
         self._closed = False  # stop() closed the database
+        self.stop_patience = STOP_PATIENCE
 
     # === creating and opening accounts ============================================
 
     @classmethod
-    @defer.inlineCallbacks
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                 name: str = "", cost: KdfCost | None = None, serializer: str = "msgpack") -> Any:
+                 name: str = "", cost: KdfCost | None = None,
+                 serializer: str = "msgpack") -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
         mnemonic once; it is the master key."""
-        cost = cost or KdfCost()
+        return _setting_up(data_dir, email, "this account already exists on this device",
+                           lambda: cls._register(reactor, data_dir, url, email, password, name,
+                                                 cost or KdfCost(), serializer))
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+                  name: str, cost: KdfCost, serializer: str) -> Any:
         user_id = user_id_for_email(email)
-        if os.path.exists(os.path.join(data_dir, user_id)):
-            raise ClientError("this account already exists on this device")
         secrets = AccountSecrets.generate()
         verifier, blob = yield threads.deferToThread(
             lambda: (scram.make_verifier(password, cost.iterations, cost.memory_kib),
@@ -186,14 +197,20 @@ class SecureChatClient:
         return client, secrets.mnemonic
 
     @classmethod
-    @defer.inlineCallbacks
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost | None = None, serializer: str = "msgpack") -> Any:
+              cost: KdfCost | None = None, serializer: str = "msgpack") -> defer.Deferred[Any]:
         """Sign in on a new device with email and master password; enrolls this device.
         A wrong password raises WrongPassword and changes nothing, here or on the relay."""
+        return _setting_up(data_dir, email,
+                           "this account is already set up on this device: open it",
+                           lambda: cls._login(reactor, data_dir, url, email, password,
+                                              cost or KdfCost(), serializer))
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+               cost: KdfCost, serializer: str) -> Any:
         user_id = user_id_for_email(email)
-        if os.path.exists(os.path.join(data_dir, user_id)):
-            raise ClientError("this account is already set up on this device: open it")
         try:
             session = yield connect(reactor, url, Password(user_id, password), serializer)
         except JoinRefused as e:
@@ -208,8 +225,8 @@ class SecureChatClient:
             yield _leave(session)
         blob = recovery["recovery_blob"]
         secrets = yield threads.deferToThread(open_recovery, bytes(blob), password, user_id)
-        client = yield cls._enroll(reactor, data_dir, url, email, password, secrets,
-                                   cost or KdfCost(), serializer)
+        client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
+                                   serializer)
         return client
 
     @classmethod
@@ -251,8 +268,10 @@ class SecureChatClient:
              serializer: str = "msgpack") -> defer.Deferred[Any]:
         """Open an account already on this device, without the network (phase 1).
         Call `start()` to connect in the background (phase 2)."""
+        user_id = user_id_for_email(email)
         return cls._open(reactor, data_dir, url, email, serializer,
-                         lambda _account_dir: defer.succeed(password))
+                         lambda account_dir: threads.deferToThread(
+                             SecretStore(account_dir, user_id, password).load))
 
     @classmethod
     def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
@@ -270,16 +289,17 @@ class SecureChatClient:
     @classmethod
     @defer.inlineCallbacks
     def _open(cls, reactor: Any, data_dir: str, url: str, email: str, serializer: str,
-              password_for: Callable[[str], defer.Deferred[str]]) -> Any:
+              keys_for: Callable[[str], defer.Deferred[dict[str, str]]]) -> Any:
+        """Open with the device keys `keys_for(account_dir)` unseals (with the password,
+        or with the PIN: then without the account's identity seed and mnemonic)."""
         user_id = user_id_for_email(email)
         account_dir = os.path.join(data_dir, user_id)
         if not os.path.isdir(account_dir):
             raise ClientError("this account is not set up on this device")
         lock = _lock_account(account_dir)
         try:
-            password = yield password_for(account_dir)
-            client = yield cls._open_locked(reactor, account_dir, url, user_id, password,
-                                            serializer, lock)
+            keys = yield keys_for(account_dir)
+            client = yield cls._open_locked(reactor, account_dir, url, keys, serializer, lock)
         except BaseException:
             lock.release()  # a wrong password, say: the account is free again
             raise
@@ -287,21 +307,20 @@ class SecureChatClient:
 
     @classmethod
     @defer.inlineCallbacks
-    def _open_locked(cls, reactor: Any, account_dir: str, url: str, user_id: str,
-                     password: str, serializer: str, lock: AccountLock) -> Any:
-        stored = yield threads.deferToThread(SecretStore(account_dir, user_id, password).load)
+    def _open_locked(cls, reactor: Any, account_dir: str, url: str, keys: dict[str, str],
+                     serializer: str, lock: AccountLock) -> Any:
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
         yield store.start()
         try:
             me = yield store.me()
-            local_key = bytes.fromhex(stored["local_key"])
+            local_key = bytes.fromhex(keys["local_key"])
             olm = OlmMachine.restore((yield store.olm_account()), (yield store.olm_sessions()),
                                      local_key)
-            client = cls(reactor, url, store, me,
-                         AccountSecrets(bytes.fromhex(stored["identity_seed"]),
-                                        stored["mnemonic"]),
-                         DeviceKey(me.device_id, bytes.fromhex(stored["device_seed"])), olm,
-                         serializer, lock)
+            secrets = (AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])
+                       if "identity_seed" in keys else None)
+            client = cls(reactor, url, store, me, secrets,
+                         DeviceKey(me.device_id, bytes.fromhex(keys["device_seed"])), olm,
+                         serializer, lock, bytes.fromhex(keys.get("identity_public", "")))
             yield client._load()
         except BaseException:
             yield store.stop()
@@ -313,7 +332,7 @@ class SecureChatClient:
         self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
         self.blocked = yield self.store.blocked()
         self._identity_keys = yield self.store.identity_keys()
-        self._identity_keys[self.me.user_id] = _b64(self._secrets.identity_public)
+        self._identity_keys[self.me.user_id] = _b64(self._identity_public)
         for user_id, device_id, identity_key, _ in (yield self.store.known_devices()):
             self._devices.setdefault(user_id, {})[device_id] = identity_key
 
@@ -325,37 +344,64 @@ class SecureChatClient:
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
-        """Finish what is in hand, ack what was stored, disconnect, close the database."""
-        yield self._inbound.run(_nothing)
-        yield self._flush_acks()  # what was stored need not come again
-        session = self.connection.session
-        self.connection.stop()
-        if session is not None:
-            yield session.disconnected
-        yield self._inbound.run(_nothing)
-        yield self._outbound.run(_nothing)
-        if self._ack_call is not None and self._ack_call.active():
-            self._ack_call.cancel()  # unsent acks: those envelopes come again, are skipped
-        if self._receipt_call is not None and self._receipt_call.active():
-            self._receipt_call.cancel()
-            yield self._send_receipts()  # into the outbox: sent at the next start
+        """Finish what is in hand, ack what was stored, disconnect, close the database
+        and free the account. A relay that stops answering cannot hold this up for more
+        than a few seconds: the connection is then dropped without a goodbye."""
+        try:
+            # What was stored need not come again: ack it, if the relay answers in time.
+            yield self._within(self._inbound.run(_nothing))
+            yield self._within(self._flush_acks())
+            session = self.connection.session
+            self.connection.stop()
+            if session is not None and not (yield self._within(session.disconnected)):
+                session.abort()
+                yield session.disconnected
+            # Offline now: whatever still waits on the relay fails at once.
+            yield self._inbound.run(_nothing)
             yield self._outbound.run(_nothing)
-        self._closed = True
-        yield self.store.stop()
-        if self._lock is not None:
-            self._lock.release()
+            if self._ack_call is not None and self._ack_call.active():
+                self._ack_call.cancel()  # unacked envelopes come again and are skipped
+            if self._receipt_call is not None and self._receipt_call.active():
+                self._receipt_call.cancel()
+                yield self._send_receipts()  # into the outbox: sent at the next start
+                yield self._outbound.run(_nothing)
+        finally:
+            self._closed = True
+            yield self.store.stop()
+            if self._lock is not None:
+                self._lock.release()
+
+    def _within(self, d: defer.Deferred[Any]) -> defer.Deferred[bool]:
+        """Fires True when `d` fires within `stop_patience` seconds, else False (`d` is
+        left alone)."""
+        result: defer.Deferred[bool] = defer.Deferred()
+        timer = self.reactor.callLater(self.stop_patience,
+                                       lambda: result.called or result.callback(False))
+
+        def fired(outcome: Any) -> Any:
+            if timer.active():
+                timer.cancel()
+            if not result.called:
+                result.callback(True)
+            return outcome
+        d.addBoth(fired)
+        return result
 
     # === quick unlock =================================================================
 
     @defer.inlineCallbacks
     def set_pin(self, password: str, pin: str, cost: KdfCost | None = None) -> Any:
         """Let `pin` unlock this account on this device instead of the master password,
-        which must be given (and is checked) to set it."""
+        which must be given (and is checked) to set it. The PIN seals only this device's
+        keys, never the password or the account's identity key (see client.pin)."""
         pin_lock.check_format(pin)
         account_dir = self.account_dir
-        yield threads.deferToThread(SecretStore(account_dir, self.me.user_id, password).load)
+        stored = yield threads.deferToThread(
+            SecretStore(account_dir, self.me.user_id, password).load)
+        device_keys = {"local_key": stored["local_key"], "device_seed": stored["device_seed"],
+                       "identity_public": self._identity_public.hex()}
         cost = cost or PIN_COST
-        yield threads.deferToThread(pin_lock.set_pin, account_dir, pin, password,
+        yield threads.deferToThread(pin_lock.set_pin, account_dir, pin, device_keys,
                                     cost.iterations, cost.memory_kib)
 
     def remove_pin(self) -> defer.Deferred[None]:
@@ -508,12 +554,12 @@ class SecureChatClient:
 
     def safety_number(self, peer_user_id: str) -> str:
         contact = self.contacts[peer_user_id]
-        return safety_number(self._secrets.identity_public, self.me.user_id,
+        return safety_number(self._identity_public, self.me.user_id,
                              _unb64(contact.peer_identity_key), peer_user_id)
 
     def safety_qr(self, peer_user_id: str) -> bytes:
         contact = self.contacts[peer_user_id]
-        return safety_qr_payload(self._secrets.identity_public, self.me.user_id,
+        return safety_qr_payload(self._identity_public, self.me.user_id,
                                  _unb64(contact.peer_identity_key), peer_user_id)
 
     @defer.inlineCallbacks
@@ -1076,6 +1122,26 @@ class SecureChatClient:
             except (ApplicationError, TransportLost) as e:
                 self.log.info("ack failed; the relay will re-deliver: {e}", e=type(e).__name__)
                 return
+
+
+_SETTING_UP: set[str] = set()  # account directories being registered or signed in here
+
+
+@defer.inlineCallbacks
+def _setting_up(data_dir: str, email: str, exists: str,
+                work: Callable[[], defer.Deferred[Any]]) -> Any:
+    """Run `work` (a registration or sign-in) unless the account is on this device
+    already or being set up by another call (a second click would enroll a device
+    the user never sees)."""
+    account_dir = os.path.abspath(os.path.join(data_dir, user_id_for_email(email)))
+    if os.path.exists(account_dir) or account_dir in _SETTING_UP:
+        raise ClientError(exists)
+    _SETTING_UP.add(account_dir)
+    try:
+        result = yield work()
+    finally:
+        _SETTING_UP.discard(account_dir)
+    return result
 
 
 def _lock_account(account_dir: str) -> AccountLock:

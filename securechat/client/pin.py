@@ -1,19 +1,24 @@
 """A quick-unlock PIN for one account on this device (the lock screen's "Enter PIN").
 
-The PIN seals the master password: `pin.bin` holds it encrypted (AES-256-GCM) under a
-key Argon2id derives from the PIN, with a memory-hard cost so that each guess takes a
-noticeable moment. Five wrong PINs in a row erase `pin.bin`; from then on only the
-master password opens the account (and the user may set a PIN again).
+The PIN seals this device's keys only: the local database key, the device's signing
+seed and the account's public identity key. `pin.bin` holds them encrypted (AES-256-GCM)
+under a key Argon2id derives from the PIN, with a memory-hard cost so that each guess
+takes a noticeable moment. Never the master password, the account's identity seed or
+its recovery phrase: those stay sealed under the password alone. Five wrong PINs in a
+row erase `pin.bin`; from then on only the master password opens the account.
 
-A PIN is weaker than the password it stands in for: someone who copies the account
-directory can guess PINs offline, without the attempt counter (which lives in the same
-directory), at the Argon2id cost per guess. It guards against a passer-by at the
-unlocked desk, not against a stolen disk; the UI says so when the PIN is set.
+A PIN is weaker than a password: someone who copies the account directory can guess
+PINs offline, without the attempt counter (which lives in the same directory), at the
+Argon2id cost per guess. What a correct guess gives them is this device: its stored
+messages, and acting as it towards the relay until the device is removed from the
+account. It does not give them the account (no new device can be enrolled without
+the password). The UI says so when the PIN is set.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 
@@ -25,7 +30,7 @@ from securechat.client.secrets import seal, unseal, write_private
 PIN_FILE = "pin.bin"
 TRIES_FILE = "pin.tries"  # wrong PINs since the last right one
 MAX_TRIES = 5
-_MAGIC = b"SCP1"
+_MAGIC = b"SCP2"
 _FORMAT = re.compile(r"[0-9]{4,12}")
 
 
@@ -53,17 +58,19 @@ def has_pin(account_dir: str) -> bool:
     return os.path.exists(os.path.join(account_dir, PIN_FILE))
 
 
-def set_pin(account_dir: str, pin: str, password: str, time_cost: int, memory_kib: int) -> None:
-    """Seal `password` under `pin` (slow: call from a thread)."""
+def set_pin(account_dir: str, pin: str, device_keys: dict[str, str], time_cost: int,
+            memory_kib: int) -> None:
+    """Seal `device_keys` under `pin` (slow: call from a thread)."""
     check_format(pin)
-    sealed = seal(password.encode(), pin, _MAGIC, time_cost, memory_kib, _context(account_dir))
+    sealed = seal(json.dumps(device_keys).encode(), pin, _MAGIC, time_cost, memory_kib,
+                  _context(account_dir))
     write_private(os.path.join(account_dir, PIN_FILE), sealed)
     _set_tries(account_dir, 0)
 
 
-def unlock(account_dir: str, pin: str) -> str:
-    """The master password the PIN seals (slow: call from a thread). Raises WrongPin,
-    or PinLocked (and erases the PIN) at the MAX_TRIES-th wrong PIN in a row."""
+def unlock(account_dir: str, pin: str) -> dict[str, str]:
+    """The device keys the PIN seals (slow: call from a thread). Raises WrongPin, or
+    PinLocked (and erases the PIN) at the MAX_TRIES-th wrong PIN in a row."""
     check_format(pin)  # a typo, not a guess: not counted
     try:
         with open(os.path.join(account_dir, PIN_FILE), "rb") as f:
@@ -75,7 +82,7 @@ def unlock(account_dir: str, pin: str) -> str:
         remove_pin(account_dir)
         raise PinLocked()
     try:
-        password = unseal(sealed, pin, _MAGIC, _context(account_dir)).decode()
+        device_keys = dict(json.loads(unseal(sealed, pin, _MAGIC, _context(account_dir))))
     except ValueError:
         remove_pin(account_dir)
         raise ClientError("the PIN file is damaged and was removed: use your master "
@@ -89,7 +96,7 @@ def unlock(account_dir: str, pin: str) -> str:
         raise WrongPin(MAX_TRIES - tries) from None
     if tries:
         _set_tries(account_dir, 0)
-    return password
+    return device_keys
 
 
 def remove_pin(account_dir: str) -> None:

@@ -121,7 +121,11 @@ class SecretStore:
     def load(self) -> dict[str, Any]:
         """Raises WrongPassword if the secrets do not open with this password."""
         slot = self._slot() if self._keychain else None
-        stored = keyring.get_password(SERVICE, f"{self._user_id}/{slot}") if slot else None
+        try:
+            stored = keyring.get_password(SERVICE, f"{self._user_id}/{slot}") if slot else None
+        except keyring.errors.KeyringError as e:
+            raise ClientError(f"the system keychain did not give this account's keys "
+                              f"({type(e).__name__}): unlock it and try again") from None
         try:
             if stored is not None:
                 sealed = base64.b64decode(stored)

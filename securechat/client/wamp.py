@@ -24,6 +24,8 @@ from twisted.internet import defer, endpoints, threads
 from securechat.protocol import scram, uris
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+KEEPALIVE_INTERVAL = 25  # seconds between WebSocket pings from the client
+KEEPALIVE_TIMEOUT = 10  # a pong later than this: the connection is dead
 
 
 class JoinRefused(Exception):
@@ -138,7 +140,15 @@ class RelaySession(ApplicationSession):
         if not self.left.called:
             self.left.callback(types.CloseDetails(uris.ERR_CONNECTION_LOST))
         super().onDisconnect()
-        self.disconnected.callback(None)
+        if not self.disconnected.called:
+            self.disconnected.callback(None)
+
+    def abort(self) -> None:
+        """Drop the connection now, without a goodbye (a relay that stopped answering)."""
+        protocol = self._transport
+        tcp = getattr(protocol, "transport", None)
+        if tcp is not None:
+            tcp.abortConnection()
 
 
 class _ClientProtocol(WampWebSocketClientProtocol):
@@ -174,6 +184,10 @@ def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = 
     factory.protocol = _ClientProtocol
     factory.pending_session = session
     factory.noisy = False
+    # A connection that died without a reset (sleep, a new network) reads as open:
+    # pings find it out and close it, and the client reconnects.
+    factory.setProtocolOptions(autoPingInterval=KEEPALIVE_INTERVAL,
+                               autoPingTimeout=KEEPALIVE_TIMEOUT)
     parsed = urlparse(url)
     secure = parsed.scheme == "wss"
     port = parsed.port or (443 if secure else 80)

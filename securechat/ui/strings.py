@@ -58,9 +58,10 @@ ACTION_SET_PIN = "Set &PIN…"
 ACTION_REMOVE_PIN = "&Remove PIN"
 SET_PIN_TITLE = "Unlock with a PIN"
 SET_PIN_BODY = ("A PIN unlocks this account on this device instead of the master password. "
-                "It protects against someone at your desk, not against someone who copies "
-                "your disk: use the master password alone if that worries you. Five wrong "
-                "PINs erase it.")
+                "Five wrong PINs erase it. It keeps out someone at your desk; someone who "
+                "copies your disk could guess a short PIN and read this device's messages "
+                "(not take over your account). Use a long PIN, or the master password alone, "
+                "if that worries you.")
 NEW_PIN = "PIN (4 to 12 digits)"
 REPEAT_PIN = "Repeat the PIN"
 PINS_DIFFER = "The PINs do not match."

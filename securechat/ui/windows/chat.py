@@ -29,6 +29,7 @@ from securechat.ui.models import ChatModel, Roles
 
 TYPING_REFRESH_MS = 3000  # resend "typing" at most this often
 TYPING_IDLE_MS = 4000  # "stopped typing" after this long without a keystroke
+READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
 
 class Composer(QPlainTextEdit):
@@ -152,11 +153,19 @@ class ChatView(QWidget):
         self._idle.timeout.connect(lambda: self._send_typing(False))
         self._typing_throttle = QTimer(self)
         self._typing_throttle.setSingleShot(True)
+        self._read_soon = QTimer(self)
+        self._read_soon.setSingleShot(True)
+        self._read_soon.timeout.connect(self._mark_read_now)
         self._set_enabled(False)
 
     # --- wiring ---------------------------------------------------------------------------
 
     def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> None:
+        if self._read_soon.isActive():
+            self._read_soon.stop()
+            self._mark_read_now()  # what was on screen was read, before the switch
+        if self._typing_sent and self.peer:
+            self._send_typing(False)  # locking: the other side stops seeing "typing…"
         if self.bridge is not None:
             for signal, slot in self._connections():
                 signal.disconnect(slot)
@@ -217,6 +226,11 @@ class ChatView(QWidget):
         return d
 
     def mark_read(self) -> None:
+        """Soon, once for a burst: a catch-up of many messages is one read receipt."""
+        if not self._read_soon.isActive():
+            self._read_soon.start(READ_DELAY_MS)
+
+    def _mark_read_now(self) -> None:
         if self.client is None or self.peer is None or not self.isVisible():
             return
         call(self.client.mark_read(self.peer), failed=self.error.emit)

@@ -108,8 +108,8 @@ class LockPage(QWidget):
 
     def unlock(self) -> None:
         email = self.account.currentText()
-        if not email:
-            return
+        if not email or not self.unlock_button.isEnabled():
+            return  # none chosen, or Enter pressed again while unlocking
         self.unlock_button.setEnabled(False)
         self.error.setText(S.UNLOCKING)
 

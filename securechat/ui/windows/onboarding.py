@@ -18,8 +18,10 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from twisted.internet import defer
 
 from securechat.client.core import KdfCost, SecureChatClient
+from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 
@@ -205,7 +207,16 @@ class OnboardingPage(QWidget):
             button.setEnabled(not busy)
         label.setText(S.WORKING if busy else "")
 
+    def discard_pending(self) -> defer.Deferred[Any]:
+        """Stop a client registered but not yet handed over (the app is closing)."""
+        pending, self._pending = self._pending, None
+        self._words = []
+        self.mnemonic_label.clear()
+        return pending[0].stop() if pending is not None else defer.succeed(None)
+
     def submit_register(self) -> None:
+        if not self.register_button.isEnabled():
+            return  # Enter pressed again while the first request runs
         email = self.reg_email.text().strip()
         password = self.reg_password.text()
         if not EMAIL_RE.match(email):
@@ -222,6 +233,9 @@ class OnboardingPage(QWidget):
         def registered(result: tuple[SecureChatClient, str]) -> None:
             self._busy(False, self.reg_error)
             client, mnemonic = result
+            # Listed on the lock screen from now on, even if the app closes before the
+            # phrase is confirmed (the account exists, here and on the relay).
+            accounts.remember(self._data_dir, email)
             self._pending = (client, email)
             self._words = mnemonic.split()
             self._word = random.randrange(len(self._words))  # noqa: S311 - not a secret
@@ -257,6 +271,8 @@ class OnboardingPage(QWidget):
         return self._word, self._words[self._word] if self._words else ""
 
     def submit_login(self) -> None:
+        if not self.signin_button.isEnabled():
+            return  # Enter pressed again while the first request runs
         email = self.login_email.text().strip()
         if not EMAIL_RE.match(email):
             self.login_error.setText(S.EMAIL_INVALID)

@@ -32,6 +32,7 @@ class ShellWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
+        self._stopping: set[defer.Deferred[Any]] = set()  # clients being stopped
         self.email: str | None = None
         self.setWindowTitle(S.APP_NAME)
         self.setWindowIcon(app_icon())
@@ -110,8 +111,8 @@ class ShellWindow(QMainWindow):
         menu.addSeparator()
         self.set_pin_action = action(S.ACTION_SET_PIN, "", self.show_set_pin)
         self.remove_pin_action = action(S.ACTION_REMOVE_PIN, "", self.remove_pin)
-        self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", lambda: self.lock())
-        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", lambda: self.lock())
+        self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self._lock_now)
+        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self._lock_now)
         self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.close)
         self._signed_in_actions(False)
 
@@ -199,8 +200,21 @@ class ShellWindow(QMainWindow):
             bridge.deleteLater()
         self.show_lock()
         if client is not None:
-            yield client.stop()
+            yield self._stop_client(client)
         self.locked.emit()
+
+    def _lock_now(self) -> None:
+        self.lock().addErrback(lambda f: self.log.failure("closing the account failed", f))
+
+    def _stop_client(self, client: SecureChatClient) -> defer.Deferred[Any]:
+        """client.stop(), remembered until it is done: quitting waits for it."""
+        d = client.stop()
+        self._stopping.add(d)
+
+        def done(result: Any) -> Any:
+            self._stopping.discard(d)
+            return result
+        return d.addBoth(done)
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -220,12 +234,15 @@ class ShellWindow(QMainWindow):
             self.main.chat.mark_read()
 
     def shutdown(self) -> defer.Deferred[Any]:
-        """Stop the client cleanly (the app stops the reactor after this)."""
+        """Stop every client this window holds or is still stopping, cleanly (the app
+        stops the reactor after this)."""
         client = self.client
         self.client = None
-        if client is None:
-            return defer.succeed(None)
-        return client.stop()
+        stops = list(self._stopping)
+        if client is not None:
+            stops.append(self._stop_client(client))
+        stops.append(self.onboarding.discard_pending())
+        return defer.gatherResults(stops, consumeErrors=True)
 
     def _raise(self) -> None:
         self.showNormal()

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 DEFAULT_RELAY = "ws://127.0.0.1:8080"
+SHUTDOWN_DEADLINE_S = 20
 
 
 def default_data_dir() -> str:
@@ -52,10 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)
 
     def last_window_closed() -> None:
-        def stop(_: Any) -> None:
+        def stop(_: Any = None) -> None:
             if reactor.running:
                 reactor.stop()
         window.shutdown().addBoth(stop)
+        # The clients give up on an unresponsive relay after a few seconds; whatever
+        # else goes wrong, the process still ends.
+        reactor.callLater(SHUTDOWN_DEADLINE_S, stop)
 
     app.lastWindowClosed.connect(last_window_closed)
     window.show()

@@ -665,3 +665,162 @@ class ModelTests(unittest.TestCase):
         self.assertTrue(model.index(0).data(Roles.KEY_CHANGED))
         self.assertEqual(format_safety_number("1234567890" * 6).split("\n")[0],
                          "12345 67890 12345 67890")
+
+
+class SessionListTests(unittest.TestCase):
+    """The session list's order, row moves, unread total and removals, without a relay."""
+
+    @staticmethod
+    def contact(n: int, name: str) -> Contact:
+        return Contact(f"s{n}", f"u{n}", f"{name.lower()}@x.org", name, None, "k", None)
+
+    @staticmethod
+    def message(n: int, timestamp: int) -> StoredMessage:
+        return StoredMessage(f"m{n}-{timestamp}", f"s{n}", "other", f"hi {n}", "text",
+                             timestamp, STATUS_READ, False, None)
+
+    def test_order_moves_unread_total_and_removal(self) -> None:
+        from PyQt6.QtCore import QPersistentModelIndex
+
+        from securechat.client.core import ConversationSummary
+
+        model = SessionListModel()
+        names = {1: "Ann", 2: "ben", 3: "Cid", 4: "Dee"}
+        totals: list[int] = []
+        moves: list[tuple[int, int]] = []
+        layouts: list[int] = []
+        model.unread_changed.connect(totals.append)
+        model.rowsMoved.connect(lambda _p, start, _e, _d, dest: moves.append((start, dest)))
+        model.layoutChanged.connect(lambda *_: layouts.append(1))
+
+        def order() -> list[str]:
+            return [i.data(Roles.NAME) for i in rows(model)]
+
+        def consistent() -> None:
+            for i, index in enumerate(rows(model)):
+                peer = index.data(Roles.PEER)
+                self.assertEqual(model.row_for(peer), i)
+                self.assertEqual(model.peer_for_sid("s" + peer[1:]), peer)
+            self.assertEqual(model.unread_total,
+                             sum(i.data(Roles.UNREAD) for i in rows(model)))
+
+        model.set_contacts([self.contact(n, name) for n, name in names.items()])
+        self.assertEqual(order(), ["Ann", "ben", "Cid", "Dee"])  # no messages: by name
+        cid = QPersistentModelIndex(model.index(2))
+        model.apply_summaries({"u2": ConversationSummary(self.message(2, 10), 2),
+                               "u4": ConversationSummary(self.message(4, 20), 1),
+                               "u9": ConversationSummary(self.message(9, 99), 7)})  # unknown
+        self.assertEqual(order(), ["Dee", "ben", "Ann", "Cid"])  # most recent first
+        self.assertEqual((model.unread_total, totals), (3, [3]))
+        self.assertEqual(cid.row(), 3)
+        consistent()
+        layouts.clear()
+
+        model.set_last("u1", self.message(1, 30))  # Ann's new message: up to the top
+        self.assertEqual(order(), ["Ann", "Dee", "ben", "Cid"])
+        self.assertEqual(moves, [(2, 0)])
+        self.assertEqual(model.index(0).data(Roles.LAST_TEXT), "hi 1")
+        model.update("u2", unread=5)  # no move
+        self.assertEqual((model.unread_total, totals[-1], len(moves)), (6, 6, 1))
+        model.set_last("u3", self.message(3, 30))  # a tie with Ann: by name, after her
+        self.assertEqual(order(), ["Ann", "Cid", "Dee", "ben"])
+        self.assertEqual((moves[-1], cid.row()), ((3, 1), 1))
+        model.set_last("u1", None)  # Ann's last message deleted: down to the bottom
+        self.assertEqual(order(), ["Cid", "Dee", "ben", "Ann"])
+        self.assertEqual(moves[-1], (0, 4))  # Qt's destination: before the old row 4
+        self.assertEqual(model.index(3).data(Roles.LAST_TEXT), S.NO_MESSAGES)
+        model.update("u4", name="Aaron")  # a rename moves nothing across timestamps
+        self.assertEqual(order(), ["Cid", "Aaron", "ben", "Ann"])
+        self.assertEqual(layouts, [])  # single rows moved, the list was never re-laid out
+        consistent()
+
+        # ben (5 unread) is removed, Eve arrives, Cid is renamed
+        model.set_contacts([self.contact(1, "Ann"), self.contact(3, "Cyd"),
+                            self.contact(4, "Aaron"), self.contact(5, "Eve")])
+        self.assertEqual(order(), ["Cyd", "Aaron", "Ann", "Eve"])
+        self.assertEqual((model.row_for("u2"), model.peer_for_sid("s2")), (-1, None))
+        self.assertIsNone(model.session("u2"))
+        self.assertEqual((model.unread_total, totals[-1]), (1, 1))
+        consistent()
+        model.update("u2", unread=9)  # a late update for a removed contact: ignored
+        self.assertEqual(model.unread_total, 1)
+        model.set_contacts([])
+        self.assertEqual((model.rowCount(), model.unread_total, totals[-1]), (0, 0, 0))
+
+
+class NotifierAccountsAndErrorsTests(unittest.TestCase):
+    def test_notifications_are_bounded_and_forgotten_on_lock(self) -> None:
+        from securechat.ui.windows.main import MainPage
+
+        notifier = Notifier()
+        notifier.tray = None  # nothing on the desktop
+        for i in range(Notifier.SHOWN_KEPT + 10):
+            notifier.notify("title", f"body {i}")
+        self.assertEqual(len(notifier.shown), Notifier.SHOWN_KEPT)
+        self.assertEqual(notifier.shown[0], ("title", "body 10"))
+        self.assertEqual(notifier.shown[-1], ("title", f"body {Notifier.SHOWN_KEPT + 9}"))
+        page = MainPage(notifier)
+        page.set_client(None, None)  # what locking does
+        self.assertEqual(list(notifier.shown), [])
+        page.deleteLater()
+
+    def test_the_accounts_index_is_private(self) -> None:
+        from securechat.protocol.keys import user_id_for_email
+
+        data_dir = self.mktemp()
+        accounts.remember(data_dir, "alice@example.org")
+        os.makedirs(os.path.join(data_dir, user_id_for_email("alice@example.org")))
+        self.assertEqual(os.stat(os.path.join(data_dir, accounts.INDEX)).st_mode & 0o777, 0o600)
+        self.assertEqual(accounts.known_accounts(data_dir), ["alice@example.org"])
+
+    def test_unexpected_failures_show_a_generic_message(self) -> None:
+        from securechat.client.errors import ClientError
+        from securechat.client.keys import WrongPassword
+        from securechat.ui.bridge import call
+
+        shown: list[str] = []
+        call(defer.fail(ClientError("That address is not registered.")), failed=shown.append)
+        call(defer.fail(WrongPassword("Wrong password.")), failed=shown.append)
+        call(defer.fail(KeyError("/home/alice/.securechat/u1/db")), failed=shown.append)
+        self.assertEqual(shown, ["That address is not registered.", "Wrong password.",
+                                 S.UNEXPECTED_ERROR])
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)  # logged in full
+
+    def test_a_late_reply_for_a_locked_account_is_dropped(self) -> None:
+        from securechat.client.core import ConversationSummary
+        from securechat.ui.windows.main import MainPage
+
+        class Fake:  # the little of a client and a bridge that the session list uses
+            def __init__(self, unread: int) -> None:
+                self.contacts = {"u1": SessionListTests.contact(1, "Ann")}
+                self.unread = unread
+                self.late: list[defer.Deferred[Any]] = []
+
+            def summaries(self) -> defer.Deferred[Any]:
+                return defer.succeed({"u1": ConversationSummary(None, self.unread)})
+
+            def messages(self, _peer: str, _count: int) -> defer.Deferred[Any]:
+                self.late.append(defer.Deferred())
+                return self.late[-1]
+
+            def unread_count(self, _peer: str) -> defer.Deferred[Any]:
+                self.late.append(defer.Deferred())
+                return self.late[-1]
+
+            def is_online(self, _peer: str) -> bool:
+                return False
+
+        page = MainPage(Notifier())
+        old, new = Fake(4), Fake(1)
+        page.client, page.bridge = old, old  # type: ignore[assignment]
+        page.reload_contacts()
+        self.assertEqual(page.unread_total, 4)
+        page.refresh_peer("u1")  # asked by the old account...
+        page.client, page.bridge = new, new  # type: ignore[assignment]  # ...switched
+        page.reload_contacts()
+        self.assertEqual(page.unread_total, 1)
+        old.late[0].callback([SessionListTests.message(1, 50)])
+        old.late[1].callback(7)
+        self.assertEqual(page.unread_total, 1)  # the old account's answers: dropped
+        self.assertEqual(page.sessions.index(0).data(Roles.TIMESTAMP), 0)
+        page.deleteLater()

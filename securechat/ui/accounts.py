@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 
+from securechat.client.secrets import write_private
 from securechat.protocol.keys import user_id_for_email
 
 INDEX = "accounts.json"
@@ -25,10 +26,8 @@ def known_accounts(data_dir: str) -> list[str]:
 
 
 def remember(data_dir: str, email: str) -> None:
-    """Put `email` first in the index (written atomically)."""
+    """Put `email` first in the index (written atomically, mode 0600)."""
     os.makedirs(data_dir, mode=0o700, exist_ok=True)
     emails = [email, *(e for e in known_accounts(data_dir) if e != email)]
-    path = os.path.join(data_dir, INDEX)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(emails, f)
-    os.replace(path + ".tmp", path)
+    # the user's email addresses: readable by this user only, like the account dirs
+    write_private(os.path.join(data_dir, INDEX), json.dumps(emails).encode())

@@ -13,6 +13,7 @@ from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
+from securechat.ui import strings as S
 
 TYPING_TIMEOUT_MS = 6000  # a peer's "typing" lapses if not refreshed
 
@@ -111,19 +112,22 @@ class ClientBridge(QObject):
 def call(d: defer.Deferred[Any], ok: Callable[[Any], Any] | None = None,
          failed: Callable[[str], Any] | None = None) -> defer.Deferred[Any]:
     """Attach UI callbacks to a core Deferred: `ok(result)`, or `failed(message)` with a
-    message fit for the user. Unexpected errors are logged. Returns the Deferred."""
+    message fit for the user: a ClientError's or WrongPassword's own, or for anything
+    else a generic one (that failure is logged in full). Returns the Deferred."""
     def good(result: Any) -> Any:
         if ok is not None:
             ok(result)
         return result
 
     def bad(f: Failure) -> None:
-        message = str(f.value) or type(f.value).__name__
         from securechat.client.core import ClientError
         from securechat.client.keys import WrongPassword
 
-        if not f.check(ClientError, WrongPassword):
+        if f.check(ClientError, WrongPassword):
+            message = str(f.value) or type(f.value).__name__  # written for the user
+        else:  # a bug or an internal failure: the details go to the log, not on screen
             ClientBridge.log.failure("a request to the client core failed", f)
+            message = S.UNEXPECTED_ERROR
         if failed is not None:
             failed(message)
     return d.addCallbacks(good, bad)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from typing import Any
 
 import attrs
-from PyQt6.QtCore import QAbstractListModel, QModelIndex, QObject, QSortFilterProxyModel, Qt
+from PyQt6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QSortFilterProxyModel,
+    Qt,
+    pyqtSignal,
+)
 
 from securechat.client.storage import Contact, StoredMessage
 from securechat.ui import strings as S
@@ -85,11 +93,25 @@ class SessionRow:
 
 
 class SessionListModel(QAbstractListModel):
-    """One row per contact, most recent conversation first."""
+    """One row per contact, most recent conversation first (ties: by name).
+
+    Built to stay cheap with thousands of contacts: rows are looked up through a
+    peer -> row dict, a whole list of contacts or summaries is applied with one sort,
+    one row's change moves only that row (beginMoveRows) to its new place, and the
+    unread total is kept as rows change (`unread_changed`), not recounted."""
+
+    unread_changed = pyqtSignal(int)  # the sum of every row's unread count
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[SessionRow] = []
+        self._row_of: dict[str, int] = {}  # peer -> row
+        self._peer_of_sid: dict[str, str] = {}
+        self.unread_total = 0
+
+    @staticmethod
+    def _key(row: SessionRow) -> tuple[int, str, str]:
+        return (-row.last_timestamp, row.name.lower(), row.peer)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -130,51 +152,147 @@ class SessionListModel(QAbstractListModel):
         return None
 
     def row_for(self, peer: str) -> int:
-        for i, row in enumerate(self._rows):
-            if row.peer == peer:
-                return i
-        return -1
+        return self._row_of.get(peer, -1)
 
     def session(self, peer: str) -> SessionRow | None:
-        i = self.row_for(peer)
+        i = self._row_of.get(peer, -1)
         return self._rows[i] if i >= 0 else None
 
     def peer_for_sid(self, sid: str) -> str | None:
-        return next((row.peer for row in self._rows if row.sid == sid), None)
+        return self._peer_of_sid.get(sid)
+
+    def peers(self) -> list[str]:
+        """The peers in display order."""
+        return [row.peer for row in self._rows]
+
+    # --- whole-list changes -----------------------------------------------------------
 
     def set_contacts(self, contacts: list[Contact], online: Any = None) -> None:
-        """Add rows for new contacts, drop rows of removed ones, refresh names."""
+        """Add rows for new contacts, drop rows of removed ones, refresh names; one sort."""
         known = {c.peer_user_id: c for c in contacts}
-        for i in reversed(range(len(self._rows))):
-            if self._rows[i].peer not in known:
-                self.beginRemoveRows(QModelIndex(), i, i)
-                del self._rows[i]
-                self.endRemoveRows()
-        for contact in contacts:
-            i = self.row_for(contact.peer_user_id)
-            if i < 0:
-                self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
-                self._rows.append(SessionRow(
-                    contact.peer_user_id, contact.sid, contact.display_name, contact.peer_email,
-                    online=bool(online and online(contact.peer_user_id)),
-                    key_changed=contact.changed_identity_key is not None))
-                self.endInsertRows()
-            else:
-                self.update(contact.peer_user_id, name=contact.display_name,
-                            key_changed=contact.changed_identity_key is not None)
+        if not self._rows or not known:  # the first fill, or the list emptied: a reset
+            self.beginResetModel()
+            self._rows = [self._new_row(c, online) for c in known.values()]
+            self._rows.sort(key=self._key)
+            self._reindex()
+            self.endResetModel()
+            self._recount_unread()
+            return
+        # removed contacts, bottom up, a contiguous run at a time
+        gone = [i for i, row in enumerate(self._rows) if row.peer not in known]
+        while gone:
+            last = first = gone.pop()
+            while gone and gone[-1] == first - 1:
+                first = gone.pop()
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for row in self._rows[first:last + 1]:
+                del self._row_of[row.peer]
+                if self._peer_of_sid.get(row.sid) == row.peer:
+                    del self._peer_of_sid[row.sid]
+            del self._rows[first:last + 1]
+            self._reindex(first)
+            self.endRemoveRows()
+        # renamed, re-keyed or moved to another session id
+        changed: list[SessionRow] = []
+        for peer, contact in known.items():
+            row = self.session(peer)
+            if row is None:
+                continue
+            key_changed = contact.changed_identity_key is not None
+            if (row.name, row.sid, row.email, row.key_changed) != (
+                    contact.display_name, contact.sid, contact.peer_email, key_changed):
+                if self._peer_of_sid.get(row.sid) == peer:
+                    del self._peer_of_sid[row.sid]
+                row.name, row.sid, row.email = contact.display_name, contact.sid, contact.peer_email
+                row.key_changed = key_changed
+                self._peer_of_sid[row.sid] = peer
+                changed.append(row)
+        # new contacts, at the end in one insert; the sort below puts them in place
+        new = [self._new_row(c, online) for p, c in known.items() if p not in self._row_of]
+        if new:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+            self._rows.extend(new)
+            self._reindex(start)
+            self.endInsertRows()
         self._resort()
+        for row in changed:
+            index = self.index(self._row_of[row.peer])
+            self.dataChanged.emit(index, index)
+        self._recount_unread()
+
+    def apply_summaries(self, summaries: dict[str, Any]) -> None:
+        """Each peer's last message and unread count (ConversationSummary-like: with
+        `last_message` and `unread`), applied at once: one sort, one dataChanged."""
+        for peer, summary in summaries.items():
+            row = self.session(peer)
+            if row is not None:
+                self._set_last_fields(row, summary.last_message)
+                row.unread = summary.unread
+        if not self._rows:
+            return
+        self._resort()
+        self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        self._recount_unread()
+
+    def _new_row(self, contact: Contact, online: Any) -> SessionRow:
+        return SessionRow(contact.peer_user_id, contact.sid, contact.display_name,
+                          contact.peer_email,
+                          online=bool(online and online(contact.peer_user_id)),
+                          key_changed=contact.changed_identity_key is not None)
+
+    def _reindex(self, start: int = 0) -> None:
+        """Row numbers from `start` on (the dicts hold no removed peers by then)."""
+        if start == 0:
+            self._row_of, self._peer_of_sid = {}, {}
+        for i in range(start, len(self._rows)):
+            row = self._rows[i]
+            self._row_of[row.peer] = i
+            self._peer_of_sid[row.sid] = row.peer
+
+    def _resort(self) -> None:
+        """Sort every row, as one layout change (only if the order is not right already)."""
+        keys = [self._key(row) for row in self._rows]
+        if all(keys[i] < keys[i + 1] for i in range(len(keys) - 1)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        peers = [self._rows[i.row()].peer if 0 <= i.row() < len(self._rows) else None
+                 for i in persistent]
+        self._rows.sort(key=self._key)
+        self._row_of = {row.peer: i for i, row in enumerate(self._rows)}
+        self.changePersistentIndexList(
+            persistent, [self.index(self._row_of[p]) if p is not None else QModelIndex()
+                         for p in peers])
+        self.layoutChanged.emit()
+
+    def _recount_unread(self) -> None:
+        self._set_unread_total(sum(row.unread for row in self._rows))
+
+    def _set_unread_total(self, total: int) -> None:
+        if total != self.unread_total:
+            self.unread_total = total
+            self.unread_changed.emit(total)
+
+    # --- one row's changes ------------------------------------------------------------
 
     def update(self, peer: str, **changes: Any) -> None:
-        i = self.row_for(peer)
+        """Change one row's fields; it moves to its new place if its order changed."""
+        i = self._row_of.get(peer, -1)
         if i < 0:
             return
         row = self._rows[i]
+        before, unread = self._key(row), row.unread
         for key, value in changes.items():
             setattr(row, key, value)
+        if "sid" in changes:
+            self._peer_of_sid = {r.sid: r.peer for r in self._rows}
+        if self._key(row) != before:
+            i = self._move(i)
         index = self.index(i)
         self.dataChanged.emit(index, index)
-        if "last_timestamp" in changes:
-            self._resort()
+        if row.unread != unread:
+            self._set_unread_total(self.unread_total + row.unread - unread)
 
     def set_last(self, peer: str, message: StoredMessage | None) -> None:
         if message is None:
@@ -183,15 +301,34 @@ class SessionListModel(QAbstractListModel):
             self.update(peer, last_text=message.text, last_timestamp=message.timestamp,
                         last_from_me=message.sender == "me")
 
-    def _resort(self) -> None:
-        self.layoutAboutToBeChanged.emit()
-        old = list(self._rows)
-        self._rows.sort(key=lambda r: (-r.last_timestamp, r.name.lower()))
-        moved = {id(r): i for i, r in enumerate(self._rows)}
-        self.changePersistentIndexList(
-            [self.index(i) for i in range(len(old))],
-            [self.index(moved[id(r)]) for r in old])
-        self.layoutChanged.emit()
+    @staticmethod
+    def _set_last_fields(row: SessionRow, message: StoredMessage | None) -> None:
+        if message is None:
+            row.last_text, row.last_timestamp, row.last_from_me = "", 0, False
+        else:
+            row.last_text, row.last_timestamp = message.text, message.timestamp
+            row.last_from_me = message.sender == "me"
+
+    def _move(self, i: int) -> int:
+        """Row i's key changed, the others are in order: move it where it belongs.
+        Returns its new row."""
+        rows, row = self._rows, self._rows[i]
+        key = self._key(row)
+        if i > 0 and key < self._key(rows[i - 1]):
+            j = bisect.bisect_left(rows, key, 0, i, key=self._key)  # moves up to j
+            destination = j
+        elif i + 1 < len(rows) and self._key(rows[i + 1]) < key:
+            j = bisect.bisect_left(rows, key, i + 1, len(rows), key=self._key) - 1
+            destination = j + 1  # before the row that is at j + 1 now
+        else:
+            return i
+        self.beginMoveRows(QModelIndex(), i, i, QModelIndex(), destination)
+        del rows[i]
+        rows.insert(j, row)
+        for k in range(min(i, j), max(i, j) + 1):
+            self._row_of[rows[k].peer] = k
+        self.endMoveRows()
+        return j
 
 
 class SessionFilterModel(QSortFilterProxyModel):

@@ -143,6 +143,7 @@ TRAY_SHOW = "Show SecureChat"
 TRAY_UNREAD = "SecureChat: {count} unread"
 
 ERROR = "Error"
+UNEXPECTED_ERROR = "Something went wrong; details are in the log."
 
 
 # --- translation (keep this section last: it snapshots every string above) -----------

@@ -152,7 +152,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>A PIN unlocks this account on this device instead of the master password. It protects against someone at your desk, not against someone who copies your disk: use the master password alone if that worries you. Five wrong PINs erase it.</source>
+        <source>A PIN unlocks this account on this device instead of the master password. Five wrong PINs erase it. It keeps out someone at your desk; someone who copies your disk could guess a short PIN and read this device's messages (not take over your account). Use a long PIN, or the master password alone, if that worries you.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -425,6 +425,10 @@
     </message>
     <message>
         <source>Error</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Something went wrong; details are in the log.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -3,6 +3,7 @@ the connection indicator and desktop notifications."""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from PyQt6.QtCore import QModelIndex, QObject, Qt, QTimer, pyqtSignal
@@ -63,12 +64,14 @@ class Notifier(QObject):
     whoever stands nearby, and desktop notification daemons may keep a history."""
 
     FULL, NAME_ONLY, NOTHING = "full", "name", "none"
+    SHOWN_KEPT = 50
     activated = pyqtSignal()
     quit_requested = pyqtSignal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.shown: list[tuple[str, str]] = []  # what was notified, newest last
+        # what was notified, newest last: the last SHOWN_KEPT only, forgotten on lock
+        self.shown: deque[tuple[str, str]] = deque(maxlen=self.SHOWN_KEPT)
         self.content = self.FULL
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -95,6 +98,10 @@ class Notifier(QObject):
             self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
         else:
             self.notify(S.NOTIFY_REQUEST, S.NOTIFY_REQUEST_BODY.format(email=email))
+
+    def clear(self) -> None:
+        """Forget what was notified (the account is locked)."""
+        self.shown.clear()
 
     def notify(self, title: str, body: str) -> None:
         self.shown.append((title, body))
@@ -241,9 +248,7 @@ class MainPage(QWidget):
         left_layout.addLayout(search_row)
         self.sessions = SessionListModel(self)
         self.unread_total = 0
-        for signal in (self.sessions.dataChanged, self.sessions.rowsInserted,
-                       self.sessions.rowsRemoved, self.sessions.modelReset):
-            signal.connect(self._count_unread)
+        self.sessions.unread_changed.connect(self._unread_changed)
         self.filtered = SessionFilterModel(self)
         self.filtered.setSourceModel(self.sessions)
         self.search.textChanged.connect(self.filtered.setFilterFixedString)
@@ -251,6 +256,7 @@ class MainPage(QWidget):
         self.session_view.setModel(self.filtered)
         self.session_view.setItemDelegate(SessionDelegate(self.session_view))
         self.session_view.setMouseTracking(True)
+        self.session_view.setUniformItemSizes(True)  # rows are SessionDelegate.HEIGHT high
         self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
@@ -291,6 +297,8 @@ class MainPage(QWidget):
         self.sessions.set_contacts([])
         self.search.clear()
         self.add_status.clear()
+        if client is None:
+            self.notifier.clear()  # locked: what was notified is not for the next user
         if bridge is None:
             self.requests.refresh()
             return None
@@ -317,10 +325,12 @@ class MainPage(QWidget):
         def summarised(summaries: dict[str, ConversationSummary]) -> None:
             if self.client is not client:
                 return  # locked or switched meanwhile
-            for peer, summary in summaries.items():
-                self.sessions.set_last(peer, summary.last_message)
-                self.sessions.update(peer, unread=summary.unread)
-        return call(client.summaries(), summarised, self.error.emit)
+            self.sessions.apply_summaries(summaries)
+
+        def failed(message: str) -> None:
+            if self.client is client:
+                self.error.emit(message)
+        return call(client.summaries(), summarised, failed)
 
     def refresh_peer(self, peer: str) -> Any:
         if self.client is None:
@@ -328,10 +338,12 @@ class MainPage(QWidget):
         client = self.client
 
         def last(messages: list[StoredMessage]) -> None:
-            self.sessions.set_last(peer, messages[-1] if messages else None)
+            if self.client is client:  # not locked or switched meanwhile
+                self.sessions.set_last(peer, messages[-1] if messages else None)
 
         def unread(count: int) -> None:
-            self.sessions.update(peer, unread=count)
+            if self.client is client:
+                self.sessions.update(peer, unread=count)
 
         return defer.gatherResults([call(client.messages(peer, 1), last),
                                     call(client.unread_count(peer), unread)],
@@ -365,9 +377,7 @@ class MainPage(QWidget):
         self.add_status.clear()  # "request sent" is no longer news
         self.requests.refresh()
 
-    def _count_unread(self, *_: Any) -> None:
-        total = sum(self.sessions.index(i).data(Roles.UNREAD) or 0
-                    for i in range(self.sessions.rowCount()))
+    def _unread_changed(self, total: int) -> None:
         if total != self.unread_total:
             self.unread_total = total
             self.unread_total_changed.emit(total)

@@ -189,6 +189,7 @@ class OnboardingAndChatTests(UITestCase):
         self.assertIs(alice_win.stack.currentWidget(), alice_win.main)
         yield until(lambda: "Online" in alice_win.connection.text(),
                     alice_win.bridge.connection_changed)
+        self.assertTrue(alice_win.main.empty_hint.isVisibleTo(alice_win))  # no one yet
 
         # --- Bob: an account on disk, opened through the lock screen -----------------
         yield self.account_on_disk("bob", "bob@example.org")
@@ -219,6 +220,7 @@ class OnboardingAndChatTests(UITestCase):
         yield until(lambda: main_a.sessions.rowCount() == 1, *model_signals(main_a.sessions))
         yield until(lambda: main_b.sessions.rowCount() == 1, *model_signals(main_b.sessions))
         self.assertEqual(main_a.sessions.index(0).data(Roles.NAME), "Bob")
+        self.assertFalse(main_a.empty_hint.isVisibleTo(alice_win))
         self.assertEqual(main_b.sessions.index(0).data(Roles.INITIALS), "AL")
 
         # --- Alice writes; Bob sees it with an unread badge, then reads it -----------

@@ -90,6 +90,8 @@ ACTION_ADD_CONTACT = "&Add contact"
 ACTION_NEXT_CHAT = "&Next conversation"
 ACTION_PREVIOUS_CHAT = "P&revious conversation"
 NO_MESSAGES = "No messages yet"
+NO_CONVERSATIONS = ("No conversations yet.\nAdd a contact by their email below; once they "
+                    "accept, you can chat.")
 YOU = "You: "
 
 # --- connection -----------------------------------------------------------------------

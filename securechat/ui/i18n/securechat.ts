@@ -260,6 +260,11 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>No conversations yet.
+Add a contact by their email below; once they accept, you can chat.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>You: </source>
         <translation type="unfinished"></translation>
     </message>

@@ -260,6 +260,15 @@ class MainPage(QWidget):
         self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
+        # a new account has no conversations yet: say how to start one
+        self.empty_hint = QLabel(S.NO_CONVERSATIONS, self.session_view.viewport())
+        self.empty_hint.setObjectName("muted")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setGeometry(16, 24, 260, 80)
+        for signal in (self.sessions.rowsInserted, self.sessions.rowsRemoved,
+                       self.sessions.modelReset):
+            signal.connect(self._show_empty_hint)
         self.requests = RequestsPanel()
         self.requests.error.connect(self.error)
         left_layout.addWidget(self.requests)
@@ -376,6 +385,9 @@ class MainPage(QWidget):
     def _request_answered(self, _event: ev.FriendRequestAnswered) -> None:
         self.add_status.clear()  # "request sent" is no longer news
         self.requests.refresh()
+
+    def _show_empty_hint(self, *_: Any) -> None:
+        self.empty_hint.setVisible(self.sessions.rowCount() == 0)
 
     def _unread_changed(self, total: int) -> None:
         if total != self.unread_total:

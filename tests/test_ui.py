@@ -409,6 +409,14 @@ class DevicesTrustAndConnectionTests(UITestCase):
         self.assertEqual(sent.data(Qt.ItemDataRole.DisplayRole), "is this really you?")
         self.assertEqual(sent.data(Roles.STATUS), STATUS_PENDING)  # held, not sent
         screenshot(win, "16-key-changed")
+        # verifying a key not accepted yet is refused, and the box says so
+        dialog = main.show_profile(carol.me.user_id)
+        refused = until(lambda: bool(dialog.error.text()), dialog.refused)
+        QTest.mouseClick(dialog.verified, Qt.MouseButton.LeftButton)
+        yield refused
+        self.assertIn("accept the contact's new key", dialog.error.text())
+        self.assertFalse(dialog.verified.isChecked())
+        dialog.close()
         accepted = until(lambda: not chat.banner.isVisibleTo(chat),
                          *model_signals(main.sessions))
         QTest.mouseClick(chat.banner_button, Qt.MouseButton.LeftButton)

@@ -452,7 +452,8 @@ class MainPage(QWidget):
         dialog.alias_changed.connect(
             lambda alias: call(client.set_alias(peer, alias), failed=dialog.show_error))
         dialog.verified_changed.connect(
-            lambda verified: call(client.set_verified(peer, verified), failed=dialog.show_error))
+            lambda verified: call(client.set_verified(peer, verified),
+                                  failed=dialog.verified_refused))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

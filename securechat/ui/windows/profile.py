@@ -51,6 +51,7 @@ class ProfileDialog(QDialog):
 
     alias_changed = pyqtSignal(str)
     verified_changed = pyqtSignal(bool)
+    refused = pyqtSignal(str)  # the core refused a change: the message shown
 
     def __init__(self, contact: Contact, safety_number: str, qr_payload: bytes,
                  parent: QWidget | None = None) -> None:
@@ -106,3 +107,11 @@ class ProfileDialog(QDialog):
     def show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.show()
+        self.refused.emit(message)
+
+    def verified_refused(self, message: str) -> None:
+        """The core did not take the mark: the box shows what is stored."""
+        self.verified.blockSignals(True)
+        self.verified.setChecked(not self.verified.isChecked())
+        self.verified.blockSignals(False)
+        self.show_error(message)

@@ -8,6 +8,7 @@ from typing import Any
 
 import keyring
 from keyring.backend import KeyringBackend
+from keyring.backends import fail
 from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
@@ -18,6 +19,37 @@ from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_S
 from securechat.client.wamp import connect
 from securechat.protocol import uris
 from tests.clientsupport import FAST, ClientTestCase
+
+
+def install_keychain(test: Any, refuse: bool = False) -> Any:
+    """An in-memory stand-in for the desktop's keychain (Secret Service, KWallet...),
+    installed for one test; `refuse`: it refuses to store anything (a locked keychain)."""
+    # keyring picks its backend on first use among every KeyringBackend subclass
+    # defined by then: let it pick the real one before this stand-in is defined.
+    previous = keyring.get_keyring()
+
+    class InMemoryKeychain(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.items: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.items.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            if refuse:
+                raise keyring.errors.PasswordSetError("the keychain is locked")
+            self.items[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.items.pop((service, username), None)
+
+    keychain = InMemoryKeychain()
+    keyring.set_keyring(keychain)
+    test.addCleanup(keyring.set_keyring, previous)
+    return keychain
 
 
 class FriendsTests(ClientTestCase):
@@ -298,31 +330,7 @@ class LoginTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def test_with_an_os_keychain_only_the_password_opens_the_account(self) -> Any:
-        # keyring picks its backend on first use among every KeyringBackend subclass
-        # defined by then: pick it (the real one) before defining this stand-in.
-        previous = keyring.get_keyring()
-
-        class InMemoryKeychain(KeyringBackend):
-            """Stands in for the desktop's keychain (Secret Service, KWallet...)."""
-
-            priority = 1  # type: ignore[assignment]
-
-            def __init__(self) -> None:
-                super().__init__()
-                self.items: dict[tuple[str, str], str] = {}
-
-            def get_password(self, service: str, username: str) -> str | None:
-                return self.items.get((service, username))
-
-            def set_password(self, service: str, username: str, password: str) -> None:
-                self.items[(service, username)] = password
-
-            def delete_password(self, service: str, username: str) -> None:
-                self.items.pop((service, username), None)
-
-        keychain = InMemoryKeychain()
-        keyring.set_keyring(keychain)
-        self.addCleanup(keyring.set_keyring, previous)
+        keychain = install_keychain(self)
         alice = yield self.register("alice", "alice@example.org", "the right password")
         # a second copy of the account on this machine keeps its own keychain entry
         phone = yield self.login("phone", "alice@example.org", "the right password")
@@ -364,6 +372,20 @@ class LoginTests(ClientTestCase):
                                             "alice@example.org", "the right password")
             self.assertIn(words, str(caught.exception))
             self.assertNotIn("the right password", str(caught.exception))
+
+    @defer.inlineCallbacks
+    def test_a_device_that_cannot_store_its_keys_leaves_nothing_half_made(self) -> Any:
+        install_keychain(self, refuse=True)
+        with self.assertRaises(ClientError) as caught:
+            yield self.register("alice", "alice@example.org", "the right password")
+        self.assertIn("keychain refused", str(caught.exception))
+        self.assertEqual(os.listdir(self.device_dir("alice")), [])
+        # the account exists on the relay: sign in, with no stray device left behind
+        keyring.set_keyring(fail.Keyring())
+        alice = yield self.login("alice", "alice@example.org", "the right password")
+        yield self.online(alice)
+        devices = yield alice.connection.session.call(uris.DEVICE_LIST, alice.me.user_id)
+        self.assertEqual([d["device_id"] for d in devices], [alice.me.device_id])
 
     @defer.inlineCallbacks
     def test_an_account_runs_in_one_client_at_a_time(self) -> Any:

@@ -656,11 +656,33 @@ class ModelTests(unittest.TestCase):
         self.assertEqual((model.rowCount(), model.at_end), (100, False))
         self.assertEqual(model.message(0).text, "m100")
         self.assertFalse(model.add(page[299]))  # outside the window: comes with its page
-        model.append(page[200:250])
-        self.assertEqual((model.message(0).text, model.message(99).text), ("m150", "m249"))
-        model.append(page[250:300][:10])  # a short page: the newest are back
+        late = StoredMessage("0120x", "s", "other", "late", "text", 1_700_000_000_120,
+                             STATUS_READ, True, None)  # delivered late, inside the window
+        self.assertTrue(model.add(late, keep_newest=False))
+        self.assertEqual(model.message(0).text, "m100")  # the top did not move
+        self.assertEqual(model.message(21).text, "late")
+        model.remove("0120x")
+
+        def newer_page(limit: int = 50) -> list[StoredMessage]:
+            """What the chat asks the core for: the page after the newest loaded."""
+            newest = model.newest_key()
+            assert newest is not None
+            return [m for m in page if (m.timestamp, m.id) > newest][:limit]
+
+        model.append(newer_page())  # m199 (dropped for "late") to m248
+        self.assertEqual((model.message(0).text, model.message(99).text), ("m149", "m248"))
+        model.append(newer_page(11))  # a short page: the newest are back
         self.assertTrue(model.at_end)
         self.assertEqual(model.message(model.rowCount() - 1).text, "m259")
+        # full, and the user reads further up: a new message must not shift the text
+        top = model.message(0).text
+        newest = StoredMessage("9999", "s", "other", "new", "text", 1_800_000_000_000,
+                               STATUS_READ, True, None)
+        self.assertFalse(model.add(newest, keep_newest=False))
+        self.assertEqual((model.message(0).text, model.at_end), (top, False))
+        generation = model.generation
+        model.reset("p", page[250:])
+        self.assertEqual(model.generation, generation + 1)  # pages asked before are stale
 
     def test_session_order_and_initials(self) -> None:
         model = SessionListModel()

@@ -17,6 +17,7 @@ import collections
 import itertools
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -249,18 +250,30 @@ class SecureChatClient:
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
-        yield store.start()
-        yield store.set_me(normalise_email(email), user_id, device_key.device_id)
-        if name:
-            yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
-        yield store.save_olm_account(olm.pickle_account())
-        yield threads.deferToThread(
-            SecretStore(account_dir, user_id, password, cost.memory_kib).save, {
-                "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
-                "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
-        me = yield store.me()
-        client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
-        yield client._load()
+        try:
+            yield store.start()
+            yield store.set_me(normalise_email(email), user_id, device_key.device_id)
+            if name:
+                yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
+            yield store.save_olm_account(olm.pickle_account())
+            yield threads.deferToThread(
+                SecretStore(account_dir, user_id, password, cost.memory_kib).save, {
+                    "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
+                    "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
+            me = yield store.me()
+            client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
+            yield client._load()
+        except BaseException:
+            # Nothing half-made stays behind: not the local account (it could be neither
+            # opened nor set up again) nor, if the relay lets us, the enrolled device.
+            yield store.stop()
+            lock.release()
+            shutil.rmtree(account_dir, ignore_errors=True)
+            yield _call_once(reactor, url, Password(user_id, password), serializer, {},
+                             uris.DEVICE_REMOVE, device_key.device_id).addErrback(
+                lambda f: cls.log.info("could not withdraw the half-enrolled device: {e}",
+                                       e=type(f.value).__name__))
+            raise
         return client
 
     @classmethod

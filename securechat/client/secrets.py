@@ -42,6 +42,9 @@ def seal(plaintext: bytes, secret: str, magic: bytes, time_cost: int, memory_kib
     """AES-256-GCM under a key Argon2id derives from `secret`. The header (with the KDF
     parameters) and `context` (whose data this is: the user id) are authenticated too.
     Slow on purpose: call from a thread."""
+    if time_cost not in _TIME_COSTS or memory_kib not in _MEMORY_KIB:
+        raise ClientError(f"key derivation costs out of bounds: {time_cost} passes, "
+                          f"{memory_kib} KiB")
     salt, nonce = os.urandom(16), os.urandom(12)
     header = _HEADER.pack(magic, time_cost, memory_kib, salt, nonce)
     key = _derive(secret, salt, time_cost, memory_kib)
@@ -109,8 +112,12 @@ class SecretStore:
         if self._keychain:
             old = self._slot()
             slot = os.urandom(8).hex()
-            keyring.set_password(SERVICE, f"{self._user_id}/{slot}",
-                                 base64.b64encode(sealed).decode())
+            try:
+                keyring.set_password(SERVICE, f"{self._user_id}/{slot}",
+                                     base64.b64encode(sealed).decode())
+            except keyring.errors.KeyringError as e:
+                raise ClientError(f"the system keychain refused this account's keys "
+                                  f"({type(e).__name__}): unlock it and try again") from None
             write_private(self._slot_path, slot.encode())
             if old is not None:
                 with contextlib.suppress(keyring.errors.PasswordDeleteError):

@@ -52,18 +52,28 @@ def main(argv: list[str] | None = None) -> int:
     theme.follow_system(app, window.update)
     app.setQuitOnLastWindowClosed(False)
 
+    overdue: list[bool] = []
+
     def last_window_closed() -> None:
         def stop(_: Any = None) -> None:
             if reactor.running:
                 reactor.stop()
+
+        def deadline() -> None:
+            overdue.append(True)
+            stop()
         window.shutdown().addBoth(stop)
         # The clients give up on an unresponsive relay after a few seconds; whatever
         # else goes wrong, the process still ends.
-        reactor.callLater(SHUTDOWN_DEADLINE_S, stop)
+        reactor.callLater(SHUTDOWN_DEADLINE_S, deadline)
 
     app.lastWindowClosed.connect(last_window_closed)
     window.show()
     reactor.run()
+    if overdue:  # a database thread may still be busy: it must not keep the process
+        sys.stderr.write("securechat: shutdown overran its deadline; exiting now\n")
+        sys.stderr.flush()
+        os._exit(1)
     return 0
 
 

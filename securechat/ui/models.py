@@ -361,6 +361,7 @@ class ChatModel(QAbstractListModel):
         self.peer: str | None = None
         self.at_start = False
         self.at_end = True
+        self.generation = 0
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -411,6 +412,7 @@ class ChatModel(QAbstractListModel):
     def reset(self, peer: str | None, messages: list[StoredMessage]) -> None:
         """The newest page of a conversation."""
         self.beginResetModel()
+        self.generation += 1  # pages asked for before this are stale
         self.peer = peer
         self._rows = list(messages)
         self._dates = [self._date(m) for m in messages]
@@ -459,25 +461,37 @@ class ChatModel(QAbstractListModel):
             self.dataChanged.emit(first, first)
         return len(newer)
 
-    def add(self, message: StoredMessage) -> bool:
-        """A new message (sent or received), in (timestamp, id) order. Not added when it
-        falls outside the window: it comes with its page."""
-        if message.id in self._by_id or not self.at_end:
+    def add(self, message: StoredMessage, keep_newest: bool = True) -> bool:
+        """A new message (sent or received), in (timestamp, id) order, if it falls inside
+        the window (else it comes with its page). When that overfills the window, the
+        oldest rows go (`keep_newest`: the user is at the bottom) or the newest do (the
+        user is reading further up: what is on screen must not move)."""
+        if message.id in self._by_id:
             return False
         key = (message.timestamp, message.id)
+        newest, oldest = self.newest_key(), self.oldest_key()
+        if newest is None:
+            if not self.at_end:
+                return False
+        elif (not self.at_end and key > newest) or (not self.at_start and key < oldest):
+            return False
         row = len(self._rows)
         while row > 0 and (self._rows[row - 1].timestamp, self._rows[row - 1].id) > key:
             row -= 1
-        if row == 0 and self._rows and not self.at_start:
-            return False  # older than what is loaded: it comes with its page
         self._insert(row, [message])
         if row + 1 < len(self._rows):
             below = self.index(row + 1)
             self.dataChanged.emit(below, below)
-        if len(self._rows) > self.MAX_ROWS:
-            self._remove(0, len(self._rows) - self.MAX_ROWS)
+        excess = len(self._rows) - self.MAX_ROWS
+        if excess > 0 and keep_newest:
+            self._remove(0, excess)
             self.at_start = False
-        return True
+            first = self.index(0)
+            self.dataChanged.emit(first, first)
+        elif excess > 0:
+            self._remove(len(self._rows) - excess, len(self._rows))
+            self.at_end = False
+        return message.id in self._by_id
 
     def _insert(self, row: int, messages: list[StoredMessage]) -> None:
         self.beginInsertRows(QModelIndex(), row, row + len(messages) - 1)

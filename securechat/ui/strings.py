@@ -50,6 +50,7 @@ UNLOCK = "Unlock"
 ADD_ACCOUNT = "Add account…"
 NO_ACCOUNTS = "No account on this device yet."
 UNLOCKING = "Unlocking…"
+CLOSING = "Closing the account…"
 PIN = "PIN"
 USE_PASSWORD_INSTEAD = "Use the master password instead"
 

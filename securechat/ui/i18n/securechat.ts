@@ -132,6 +132,10 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Closing the account…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>PIN</source>
         <translation type="unfinished"></translation>
     </message>

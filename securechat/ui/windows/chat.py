@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from twisted.internet import defer
 
 from securechat.client.core import SecureChatClient
 from securechat.client.storage import StoredMessage
@@ -160,12 +161,19 @@ class ChatView(QWidget):
 
     # --- wiring ---------------------------------------------------------------------------
 
-    def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> None:
+    def finish(self) -> defer.Deferred[Any]:
+        """Before the conversation goes away (another chat, a lock): what was on screen
+        was read, and the other side stops seeing "typing…". Fires when both are done."""
+        pending = []
         if self._read_soon.isActive():
             self._read_soon.stop()
-            self._mark_read_now()  # what was on screen was read, before the switch
+            pending.append(self._mark_read_now())
         if self._typing_sent and self.peer:
-            self._send_typing(False)  # locking: the other side stops seeing "typing…"
+            pending.append(self._send_typing(False))
+        return defer.gatherResults([d for d in pending if d is not None], consumeErrors=True)
+
+    def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> None:
+        self.finish()
         if self.bridge is not None:
             for signal, slot in self._connections():
                 signal.disconnect(slot)
@@ -200,9 +208,9 @@ class ChatView(QWidget):
     def open_peer(self, peer: str) -> Any:
         """Show the conversation with `peer`: its newest page, scrolled to the bottom."""
         assert self.client is not None
-        if self._typing_sent and self.peer:
-            self._send_typing(False)
+        self.finish()
         self.peer = peer
+        self.loading_page = False
         self.cancel_reply()
         contact = self.client.contacts[peer]
         self.title.setText(contact.display_name)
@@ -212,9 +220,11 @@ class ChatView(QWidget):
         self.model.reset(peer, [])
         self.delegate.clear_cache()
 
+        generation = self.model.generation
+
         def loaded(messages: list[StoredMessage]) -> None:
-            if self.peer != peer:
-                return
+            if self.model.generation != generation:
+                return  # another conversation (or this one again) was opened since
             self.model.reset(peer, messages)
             self.view.scrollToBottom()
             self._update_latest_button()
@@ -230,10 +240,10 @@ class ChatView(QWidget):
         if not self._read_soon.isActive():
             self._read_soon.start(READ_DELAY_MS)
 
-    def _mark_read_now(self) -> None:
+    def _mark_read_now(self) -> defer.Deferred[Any] | None:
         if self.client is None or self.peer is None or not self.isVisible():
-            return
-        call(self.client.mark_read(self.peer), failed=self.error.emit)
+            return None
+        return call(self.client.mark_read(self.peer), failed=self.error.emit)
 
     # --- history --------------------------------------------------------------------------
 
@@ -285,12 +295,12 @@ class ChatView(QWidget):
         if self.client is None or self.peer is None or self.loading_page:
             return None
         self.loading_page = True
-        peer = self.peer
+        peer, generation = self.peer, self.model.generation
 
         def loaded(page: list[StoredMessage]) -> None:
+            if self.model.generation != generation:
+                return  # the window was reset meanwhile: this page is no longer next to it
             self.loading_page = False
-            if self.peer != peer:
-                return
             anchor = self.view.indexAt(QPoint(8, 8))
             anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
             offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
@@ -304,10 +314,12 @@ class ChatView(QWidget):
                                        QAbstractItemView.ScrollHint.PositionAtTop)
                     bar = self.view.verticalScrollBar()
                     bar.setValue(bar.value() - offset)
+            self._update_latest_button()
             self.page_loaded.emit()
 
         def failed(message: str) -> None:
-            self.loading_page = False
+            if self.model.generation == generation:
+                self.loading_page = False
             self.error.emit(message)
 
         return call(self.client.messages(peer, ChatModel.PAGE, before=before, after=after),
@@ -317,11 +329,12 @@ class ChatView(QWidget):
         """Back to the newest page (sending from far up in the history, say)."""
         if self.client is None or self.peer is None:
             return None
-        peer = self.peer
+        peer, generation = self.peer, self.model.generation
 
         def loaded(messages: list[StoredMessage]) -> None:
-            if self.peer == peer:
+            if self.model.generation == generation:
                 self.model.reset(peer, messages)
+                self.loading_page = False
                 self.view.scrollToBottom()
                 self._update_latest_button()
                 self.page_loaded.emit()
@@ -338,11 +351,13 @@ class ChatView(QWidget):
     def _append(self, message: StoredMessage) -> None:
         bar = self.view.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 40
-        if self.model.add(message):
-            if at_bottom or message.sender == "me":
+        mine = message.sender == "me"
+        if self.model.add(message, keep_newest=at_bottom or mine):
+            if at_bottom or mine:
                 QTimer.singleShot(0, self.view.scrollToBottom)
-        elif message.sender == "me" and not self.model.at_end:
+        elif mine and not self.model.at_end:
             self.jump_to_latest()  # I wrote it: show it, even from far up the history
+        self._update_latest_button()
 
     def _received(self, event: Any) -> None:
         if event.message.sid == self._sid():
@@ -431,11 +446,11 @@ class ChatView(QWidget):
             self._typing_throttle.start(TYPING_REFRESH_MS)
             self._send_typing(True)
 
-    def _send_typing(self, typing: bool) -> None:
+    def _send_typing(self, typing: bool) -> defer.Deferred[Any] | None:
         if self.client is None or self.peer is None or (not typing and not self._typing_sent):
-            return
+            return None
         self._typing_sent = typing
-        call(self.client.send_typing(self.peer, typing))
+        return call(self.client.send_typing(self.peer, typing))
 
     def start_reply(self, message: StoredMessage) -> None:
         self.reply_to = message

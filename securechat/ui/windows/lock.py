@@ -91,6 +91,11 @@ class LockPage(QWidget):
         self.unlock_button.setEnabled(bool(emails))
         self._choose_mode()
 
+    def closing(self, busy: bool) -> None:
+        """While the account just locked is still closing, it cannot be opened."""
+        self.unlock_button.setEnabled(not busy and self.account.count() > 0)
+        self.error.setText(S.CLOSING if busy else "")
+
     def _choose_mode(self) -> None:
         """The PIN when the chosen account has one, else the master password."""
         email = self.account.currentText()

@@ -189,6 +189,7 @@ class ShellWindow(QMainWindow):
     @defer.inlineCallbacks
     def lock(self) -> Any:
         """Stop the client (closing its database) and go back to the lock screen."""
+        yield self.main.chat.finish()  # the read receipt and "stopped typing" go first
         client, bridge = self.client, self.bridge
         self.client = self.bridge = None
         self._signed_in_actions(False)
@@ -200,7 +201,11 @@ class ShellWindow(QMainWindow):
             bridge.deleteLater()
         self.show_lock()
         if client is not None:
-            yield self._stop_client(client)
+            self.lock_page.closing(True)  # unlocking it again must wait for this
+            try:
+                yield self._stop_client(client)
+            finally:
+                self.lock_page.closing(False)
         self.locked.emit()
 
     def _lock_now(self) -> None:

@@ -125,6 +125,8 @@ class RelaySession(ApplicationSession):
         self.details = details
         if not self.joined.called:
             self.joined.callback(self)
+        else:  # the attempt was cancelled (the client stopped) while joining: go
+            self.leave()
 
     def onLeave(self, details: types.CloseDetails) -> Any:
         if not self.joined.called:

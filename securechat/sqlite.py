@@ -45,8 +45,13 @@ class SerialDatabase:
         self._conn: sqlite3.Connection | None = None
         self._queue: list[_Op] = []
         self._running = False
-        # Checkpoints happen here, off the hot path, rather than inside whichever
-        # commit crosses SQLite's default 1000-page threshold.
+        # Checkpoints happen on a second connection and thread, rather than inside
+        # whichever commit crosses SQLite's default 1000-page threshold: copying the
+        # WAL back (and its fsync) can take a while on a large database, and WAL lets
+        # reads and writes go on meanwhile.
+        self._checkpoint_pool = ThreadPool(minthreads=1, maxthreads=1, name=f"{name}-checkpoint")
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpointing: defer.Deferred[None] | None = None
         self._checkpoints = task.LoopingCall(self._checkpoint)
         self._checkpoints.clock = reactor
 
@@ -61,6 +66,12 @@ class SerialDatabase:
     def stop(self) -> Any:
         if self._checkpoints.running:
             self._checkpoints.stop()
+        if self._checkpointing is not None:
+            yield self._checkpointing
+        if self._checkpoint_pool.started:
+            yield threads.deferToThreadPool(self._reactor, self._checkpoint_pool,
+                                            self._close_checkpointer)
+            self._checkpoint_pool.stop()
         yield self.run(lambda conn: None)  # a barrier: everything queued before is done
         yield threads.deferToThreadPool(self._reactor, self._pool, self._close)
         self._pool.stop()
@@ -90,14 +101,31 @@ class SerialDatabase:
             self._conn = None
 
     def _checkpoint(self) -> None:
-        if self._running or self._queue or self._conn is None:
-            return  # busy: try again next time
-        self._pool.callInThread(self._checkpoint_now)
+        if self._checkpointing is not None or self._conn is None:
+            return  # one at a time; not before the database is open
+        if not self._checkpoint_pool.started:
+            self._checkpoint_pool.start()
+
+        def done(result: Any) -> None:
+            self._checkpointing = None
+            if isinstance(result, Failure):
+                self.log.failure("a WAL checkpoint failed", result)
+        self._checkpointing = threads.deferToThreadPool(
+            self._reactor, self._checkpoint_pool, self._checkpoint_now)
+        self._checkpointing.addBoth(done)
 
     def _checkpoint_now(self) -> None:
-        conn = self._conn
-        if conn is not None and not conn.in_transaction:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        """On the checkpoint thread, with its own connection (PASSIVE: never waits on,
+        nor blocks, the database thread's readers and writers)."""
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = sqlite3.connect(self._path, isolation_level=None,
+                                                    check_same_thread=False)
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _close_checkpointer(self) -> None:
+        if self._checkpoint_conn is not None:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
 
     def _next_batch(self) -> None:
         batch, self._queue = self._queue, []

@@ -237,6 +237,10 @@ class OnboardingAndChatTests(UITestCase):
         yield until(lambda: main_b.sessions.index(0).data(Roles.TYPING),
                     *model_signals(main_b.sessions))
         self.assertEqual(main_b.sessions.index(0).data(Roles.LAST_TEXT), "typing…")
+        phase = main_b.sessions.index(0).data(Roles.TYPING_PHASE)  # the dots move
+        yield until(lambda: main_b.sessions.index(0).data(Roles.TYPING_PHASE) != phase,
+                    main_b.sessions.dataChanged)
+        screenshot(bob_win, "05b-typing")
         QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
         self.assertEqual(chat_a.composer.toPlainText(), "")
         yield until(lambda: chat_a.model.rowCount() == 1, *model_signals(chat_a.model))

@@ -7,6 +7,7 @@ from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPa
 from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_READ, STATUS_SENT
+from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.models import Roles
 
@@ -88,15 +89,25 @@ class SessionDelegate(QStyledItemDelegate):
             p.setFont(small)
             p.setPen(QColor("#ffffff"))
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, badge)
+        typing = bool(index.data(Roles.TYPING))
         preview_font = QFont(option.font)
-        preview_font.setItalic(bool(index.data(Roles.TYPING)))
+        preview_font.setItalic(typing)
         p.setFont(preview_font)
-        p.setPen(QColor(t.accent if index.data(Roles.TYPING) else t.muted))
+        p.setPen(QColor(t.accent if typing else t.muted))
         width = right - left - (badge_w + 8 if badge_w else 0)
-        preview = QFontMetrics(preview_font).elidedText(
-            index.data(Roles.LAST_TEXT) or "", Qt.TextElideMode.ElideRight, width)
+        text = S.TYPING_LABEL if typing else (index.data(Roles.LAST_TEXT) or "")
+        preview = QFontMetrics(preview_font).elidedText(text, Qt.TextElideMode.ElideRight, width)
         p.drawText(QRect(left, r.top() + 34, width, 20),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, preview)
+        if typing:  # three dots, one lit at a time (the page's timer steps the phase)
+            x = left + QFontMetrics(preview_font).horizontalAdvance(preview) + 6
+            phase = int(index.data(Roles.TYPING_PHASE) or 0)
+            p.setPen(Qt.PenStyle.NoPen)
+            for i in range(3):
+                dot = QColor(t.accent)
+                dot.setAlpha(255 if i == phase else 90)
+                p.setBrush(dot)
+                p.drawEllipse(QRectF(x + i * 9, r.top() + 42, 5, 5))
         p.restore()
 
 

@@ -42,6 +42,7 @@ class Roles:
     MESSAGE_ID = R + 25
     TIMESTAMP = R + 26
     SIZE_KEY = R + 27  # what a bubble's size depends on, besides the view's width
+    TYPING_PHASE = R + 28  # the typing dots' animation frame
 
 
 def initials(name: str) -> str:
@@ -108,6 +109,7 @@ class SessionListModel(QAbstractListModel):
         self._row_of: dict[str, int] = {}  # peer -> row
         self._peer_of_sid: dict[str, str] = {}
         self.unread_total = 0
+        self.typing_phase = 0  # which of the typing dots is lit
 
     @staticmethod
     def _key(row: SessionRow) -> tuple[int, str, str]:
@@ -126,6 +128,8 @@ class SessionListModel(QAbstractListModel):
             return row.peer
         if role == Roles.INITIALS:
             return initials(row.name)
+        if role == Roles.TYPING_PHASE:
+            return self.typing_phase
         if role == Roles.LAST_TEXT:
             if row.typing:
                 return S.TYPING
@@ -293,6 +297,15 @@ class SessionListModel(QAbstractListModel):
         self.dataChanged.emit(index, index)
         if row.unread != unread:
             self._set_unread_total(self.unread_total + row.unread - unread)
+
+    def advance_typing(self) -> bool:
+        """The next frame of the typing dots; False when nobody is typing."""
+        rows = [i for i, row in enumerate(self._rows) if row.typing]
+        self.typing_phase = (self.typing_phase + 1) % 3
+        for i in rows:
+            index = self.index(i)
+            self.dataChanged.emit(index, index, [Roles.TYPING_PHASE])
+        return bool(rows)
 
     def set_last(self, peer: str, message: StoredMessage | None) -> None:
         if message is None:

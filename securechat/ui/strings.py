@@ -79,6 +79,7 @@ ACCEPT = "Accept"
 DENY = "Deny"
 NO_CHAT_SELECTED = "Choose a conversation"
 TYPING = "typing…"
+TYPING_LABEL = "typing"  # followed by three animated dots
 ONLINE = "online"
 OFFLINE = "offline"
 MENU_ACCOUNT = "&Account"

@@ -216,6 +216,10 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>typing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>online</source>
         <translation type="unfinished"></translation>
     </message>

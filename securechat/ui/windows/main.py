@@ -37,6 +37,8 @@ from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.profile import ProfileDialog
 
+TYPING_DOTS_MS = 350  # one frame of the typing dots
+
 
 def app_icon() -> QIcon:
     pixmap = QPixmap(64, 64)
@@ -260,6 +262,9 @@ class MainPage(QWidget):
         self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
+        self._typing_dots = QTimer(self)
+        self._typing_dots.setInterval(TYPING_DOTS_MS)
+        self._typing_dots.timeout.connect(self._step_typing_dots)
         # a new account has no conversations yet: say how to start one
         self.empty_hint = QLabel(S.NO_CONVERSATIONS, self.session_view.viewport())
         self.empty_hint.setObjectName("muted")
@@ -315,7 +320,7 @@ class MainPage(QWidget):
         bridge.message_sent.connect(lambda e: self._last(e.message))
         bridge.message_deleted.connect(lambda e: self._refresh_peer_by_sid(e.sid))
         bridge.messages_read.connect(lambda e: self.refresh_peer(e.peer_user_id))
-        bridge.typing_changed.connect(lambda p, t: self.sessions.update(p, typing=t))
+        bridge.typing_changed.connect(self._typing_changed)
         bridge.presence_changed.connect(lambda p, o: self.sessions.update(p, online=o))
         bridge.request_received.connect(self._request_received)
         bridge.request_answered.connect(self._request_answered)
@@ -385,6 +390,15 @@ class MainPage(QWidget):
     def _request_answered(self, _event: ev.FriendRequestAnswered) -> None:
         self.add_status.clear()  # "request sent" is no longer news
         self.requests.refresh()
+
+    def _typing_changed(self, peer: str, typing: bool) -> None:
+        self.sessions.update(peer, typing=typing)
+        if typing and not self._typing_dots.isActive():
+            self._typing_dots.start()
+
+    def _step_typing_dots(self) -> None:
+        if not self.sessions.advance_typing():
+            self._typing_dots.stop()  # nobody types: no timer wakes the loop
 
     def _show_empty_hint(self, *_: Any) -> None:
         self.empty_hint.setVisible(self.sessions.rowCount() == 0)

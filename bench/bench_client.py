@@ -60,23 +60,14 @@ from autobahn.wamp.exception import TransportLost
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.internet.task import react
-from twisted.logger import (
-    FilteringLogObserver,
-    LogEvent,
-    LogLevel,
-    LogLevelFilterPredicate,
-    PredicateResult,
-    globalLogBeginner,
-    textFileLogObserver,
-)
 
 from bench import relayproc
-from bench.loadgen import percentile
+from bench.loadgen import install_warning_logger, percentile
 from bench.relayproc import RelayNode
 from securechat.client import events as ev
 from securechat.client.core import KdfCost, SecureChatClient, new_message_id
 from securechat.client.storage import STATUS_DELIVERED
-from securechat.protocol import frames, uris
+from securechat.protocol import frames
 
 #: What the issue asks for.
 TARGET_MSGS_PER_S = 500.0
@@ -566,20 +557,6 @@ def target_lines(results: Results) -> tuple[list[str], bool]:
 
 
 # --------------------------------------------------------------------------- entry point
-
-
-def _not_a_normal_goodbye(event: LogEvent) -> PredicateResult:
-    """autobahn warns when the relay answers GOODBYE with goodbye_and_out: a normal end."""
-    if event.get("reason") == uris.WAMP_GOODBYE_AND_OUT:
-        return PredicateResult.no
-    return PredicateResult.maybe
-
-
-def install_warning_logger() -> None:
-    observer = FilteringLogObserver(
-        textFileLogObserver(sys.stderr),
-        [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn), _not_a_normal_goodbye])
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
 def parse_args(argv: list[str] | None = None) -> Options:

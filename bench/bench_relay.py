@@ -48,15 +48,6 @@ from autobahn.twisted.wamp import ApplicationSession
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
 from twisted.internet.task import react
-from twisted.logger import (
-    FilteringLogObserver,
-    LogEvent,
-    LogLevel,
-    LogLevelFilterPredicate,
-    PredicateResult,
-    globalLogBeginner,
-    textFileLogObserver,
-)
 from twisted.python.failure import Failure
 
 from bench import crossbar_env, relayproc
@@ -70,6 +61,7 @@ from bench.loadgen import (
     add_bench_arguments,
     bounded_gather,
     comparison_lines,
+    install_warning_logger,
     measure_router,
     options_from_args,
     raise_fd_limit,
@@ -425,23 +417,6 @@ async def run_our_half(
 
 
 # --------------------------------------------------------------------------- report
-
-
-def _not_a_normal_goodbye(event: LogEvent) -> PredicateResult:
-    """autobahn warns when the router answers our GOODBYE with the spec's
-    ``wamp.close.goodbye_and_out``; that is how every session here ends."""
-    if event.get("reason") == uris.WAMP_GOODBYE_AND_OUT:
-        return PredicateResult.no
-    return PredicateResult.maybe
-
-
-def install_warning_logger() -> None:
-    """Twisted/autobahn warnings and errors to stderr, minus the normal goodbyes."""
-    observer = FilteringLogObserver(
-        textFileLogObserver(sys.stderr),
-        [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn), _not_a_normal_goodbye],
-    )
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 
 
 def target_lines(ours: RouterResult, crossbar: RouterResult | None) -> list[str]:

@@ -87,11 +87,11 @@ from bench.bench_client import (
     BenchFailed,
     Pair,
     bounded,
-    install_warning_logger,
     make_pair,
     start_relay,
     stop_at_shutdown,
 )
+from bench.loadgen import install_warning_logger
 from bench.relayproc import REPO
 from securechat.client.core import KdfCost, SecureChatClient, new_message_id
 from securechat.client.keys import session_id

@@ -905,17 +905,26 @@ async def measure_router(
 
 
 def install_warning_logger() -> None:
-    """Send Twisted/Autobahn log events of level warn and above to stderr."""
+    """Twisted/Autobahn log events of level warn and above to stderr, minus the warning
+    autobahn logs when a router answers GOODBYE with ``wamp.close.goodbye_and_out``:
+    that is how every session of a benchmark ends."""
     from twisted.logger import (
         FilteringLogObserver,
         LogLevel,
         LogLevelFilterPredicate,
+        PredicateResult,
         globalLogBeginner,
         textFileLogObserver,
     )
 
+    def not_a_normal_goodbye(event: dict[str, Any]) -> PredicateResult:
+        if event.get("reason") == "wamp.close.goodbye_and_out":
+            return PredicateResult.no
+        return PredicateResult.maybe
+
     observer = FilteringLogObserver(
-        textFileLogObserver(sys.stderr), [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)]
+        textFileLogObserver(sys.stderr),
+        [LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn), not_a_normal_goodbye],
     )
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
 

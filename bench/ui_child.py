@@ -519,7 +519,7 @@ def run_client(args: argparse.Namespace) -> int:
     app, reactor = loop.install([sys.argv[0]])  # before anything imports the reactor
     from twisted.internet.defer import Deferred
 
-    from bench.bench_client import install_warning_logger
+    from bench.loadgen import install_warning_logger
 
     install_warning_logger()
     status = {"code": 2}

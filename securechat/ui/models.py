@@ -165,10 +165,6 @@ class SessionListModel(QAbstractListModel):
     def peer_for_sid(self, sid: str) -> str | None:
         return self._peer_of_sid.get(sid)
 
-    def peers(self) -> list[str]:
-        """The peers in display order."""
-        return [row.peer for row in self._rows]
-
     # --- whole-list changes -----------------------------------------------------------
 
     def set_contacts(self, contacts: list[Contact], online: Any = None) -> None:
@@ -381,9 +377,6 @@ class ChatModel(QAbstractListModel):
 
     def message(self, row: int) -> StoredMessage:
         return self._rows[row]
-
-    def messages(self) -> list[StoredMessage]:
-        return list(self._rows)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -14,6 +14,7 @@ from twisted.internet import defer, reactor
 from securechat.client import events as ev
 from securechat.client.core import AccountInUse, ClientError, SecureChatClient
 from securechat.client.keys import WrongPassword
+from securechat.client.olm import ALG, CRYPTO_VERSION
 from securechat.client.secrets import MissingSecrets
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import connect
@@ -265,7 +266,7 @@ class FriendsTests(ClientTestCase):
         raw = yield connect(reactor, self.url, self.alice._device_key)
         for replay in (bytes(body[0]), bytes(tampered)):
             yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
-                "device_id": self.bob.me.device_id, "v": 1, "alg": "olm.v1",
+                "device_id": self.bob.me.device_id, "v": CRYPTO_VERSION, "alg": ALG,
                 "type": body[1], "body": replay}])
         raw.leave()
         yield raw.disconnected
@@ -286,7 +287,7 @@ class FriendsTests(ClientTestCase):
         self.clients.remove(self.alice)
         raw = yield connect(reactor, self.url, self.alice._device_key, "json")
         yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
-            "device_id": self.bob.me.device_id, "v": 1, "alg": "olm.v1", "type": 1,
+            "device_id": self.bob.me.device_id, "v": CRYPTO_VERSION, "alg": ALG, "type": 1,
             "body": "bm90IGJpbmFyeQ=="}])
         raw.leave()
         yield raw.disconnected

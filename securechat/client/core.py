@@ -61,7 +61,12 @@ from securechat.client.storage import (
 from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect
 from securechat.protocol import frames, scram, uris
 from securechat.protocol.frames import Frame
-from securechat.protocol.keys import device_certificate, normalise_email, user_id_for_email
+from securechat.protocol.keys import (
+    device_certificate,
+    normalise_email,
+    prekey_statement,
+    user_id_for_email,
+)
 
 PREKEY_LOW_WATER = 20
 PREKEY_BATCH = 50
@@ -70,6 +75,7 @@ MAX_RECEIPT_IDS = 500
 RECENT_ENVELOPES = 4096
 MAX_ALIAS = 64
 STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
+UNWEDGE_INTERVAL = 600.0  # seconds between two fresh sessions for the same device
 
 
 class IdentityKeyChangedError(ClientError):
@@ -152,6 +158,7 @@ class SecureChatClient:
         self.blocked: set[str] = set()
         self._identity_keys: dict[str, str] = {}  # pinned account keys
         self._devices: dict[str, dict[str, str]] = {}  # user -> device -> curve key
+        self._signing_keys: dict[tuple[str, str], str] = {}  # (user, device) -> Ed25519 hex
         self._inbound = defer.DeferredLock()  # envelopes are handled one at a time, in order
         self._outbound = defer.DeferredLock()  # sends too: Olm ratchets are sequential
         self._acks: list[str] = []
@@ -163,6 +170,11 @@ class SecureChatClient:
         self._receipts: dict[str, list[str]] = {}  # peer -> delivered ids not yet receipted
         self._receipt_call: Any = None
         self._closed = False  # stop() closed the database
+        # Devices that could not decrypt us or we them: a fresh session goes to each
+        # with a DUMMY frame (at most once per UNWEDGE_INTERVAL per device).
+        self._unwedge: dict[tuple[str, str], None] = {}
+        self._unwedged_at: dict[tuple[str, str], float] = {}
+        self._devices_checked: dict[str, float] = {}  # user -> when its devices were re-read
         self.stop_patience = STOP_PATIENCE
 
     # === creating and opening accounts ============================================
@@ -346,8 +358,9 @@ class SecureChatClient:
         self.blocked = yield self.store.blocked()
         self._identity_keys = yield self.store.identity_keys()
         self._identity_keys[self.me.user_id] = _b64(self._identity_public)
-        for user_id, device_id, identity_key, _ in (yield self.store.known_devices()):
+        for user_id, device_id, identity_key, signing_key in (yield self.store.known_devices()):
             self._devices.setdefault(user_id, {})[device_id] = identity_key
+            self._signing_keys[(user_id, device_id)] = signing_key
 
     # === lifecycle ====================================================================
 
@@ -466,14 +479,26 @@ class SecureChatClient:
                 self.events.emit(ev.PresenceChanged(entry["user_id"], device_id, True))
 
     @defer.inlineCallbacks
-    def _top_up_prekeys(self, session: Any) -> Any:
+    def _top_up_prekeys(self, session: Any, rotate_fallback: bool = False) -> Any:
+        """Publish one-time keys when few are left, each signed by this device, with a
+        new fallback key; `rotate_fallback` replaces the fallback key in any case (a
+        session was just made: perhaps with it)."""
         count = yield session.call(uris.PREKEYS_COUNT)
-        if count >= PREKEY_LOW_WATER:
+        if count >= PREKEY_LOW_WATER and not rotate_fallback:
             return
-        keys = self._olm.new_one_time_keys(PREKEY_BATCH - count)
-        yield session.call(uris.PREKEYS_PUBLISH, keys, self._olm.new_fallback_key())
+        keys = self._olm.new_one_time_keys(max(0, PREKEY_BATCH - count)
+                                           if count < PREKEY_LOW_WATER else 0)
+        fallback = self._olm.new_fallback_key()
+        fallback["signature"] = self._sign_prekey(fallback["key_id"], fallback["key"], True)
+        yield session.call(uris.PREKEYS_PUBLISH, {
+            key_id: {"key": key, "signature": self._sign_prekey(key_id, key, False)}
+            for key_id, key in keys.items()}, fallback)
         self._olm.mark_published()
         yield self.store.save_olm_account(self._olm.pickle_account())
+
+    def _sign_prekey(self, key_id: str, key: str, fallback: bool) -> str:
+        return _b64(self._device_key.sign(prekey_statement(
+            self.me.user_id, self.me.device_id, key_id, key, fallback)))
 
     def _presence_event(self, event: dict[str, Any]) -> None:
         online = event.get("event") == uris.PEER_ONLINE
@@ -792,15 +817,16 @@ class SecureChatClient:
             targets = [t for t in targets if t[1] != self.me.device_id]
             yield self._ensure_sessions(targets)
             copy = Frame(frame.type, frame.sid, frame.data, to=recipient)
-            envelopes = []
-            for user, device_id, _ in targets:
-                if not self._olm.has_session(device_id):
+            envelopes, sent_to = [], []
+            for user, device_id, identity_key in targets:
+                if not self._olm.has_session(user, device_id, identity_key):
                     continue  # no key to start one: the relay will name it as missing
                 plaintext = (copy if user == self.me.user_id and recipient != user
-                             else frame).encode()
-                kind, body = self._olm.encrypt(device_id, plaintext)
+                             else frame).encode(self._binding(user, device_id, identity_key))
+                kind, body = self._olm.encrypt(user, device_id, identity_key, plaintext)
                 envelopes.append({"device_id": device_id, "v": CRYPTO_VERSION, "alg": ALG,
                                   "type": kind, "body": body})
+                sent_to.append((user, device_id))
             if not envelopes:
                 raise ClientError("none of the recipient's devices can be reached")
             try:
@@ -811,8 +837,7 @@ class SecureChatClient:
                 self.log.info("device list changed for a recipient; refreshing")
                 refresh = True
                 continue
-            pickles = [self._olm.pickle_sessions(e["device_id"]) for e in envelopes]
-            return pickles
+            return [self._olm.pickle_sessions(user, device_id) for user, device_id in sent_to]
         # A device without keys to start a session, say: this entry waits, others go on.
         raise ClientError("the recipient's devices cannot all be reached yet")
 
@@ -820,7 +845,8 @@ class SecureChatClient:
     def _ensure_sessions(self, targets: Sequence[tuple[str, str, str]]) -> Any:
         by_user: dict[str, list[tuple[str, str]]] = {}
         for user, device_id, identity_key in targets:
-            if not self._olm.has_session(device_id):
+            if ((user, device_id) in self._unwedge or
+                    not self._olm.has_session(user, device_id, identity_key)):
                 by_user.setdefault(user, []).append((device_id, identity_key))
         for user, missing in by_user.items():
             wanted = dict(missing)
@@ -829,9 +855,24 @@ class SecureChatClient:
             for bundle in bundles:
                 key = bundle.get("one_time_key")
                 device_id = bundle["device_id"]
-                # Only keys of devices we verified, with the identity key we verified.
-                if key and wanted.get(device_id) == bundle["identity_key"]:
+                # Only keys of devices we verified, with the identity key we verified,
+                # signed by that device.
+                if (key and wanted.get(device_id) == bundle["identity_key"]
+                        and self._prekey_signed(user, device_id, key)):
                     self._olm.start_session(user, device_id, bundle["identity_key"], key["key"])
+                    self._unwedge.pop((user, device_id), None)
+
+    def _prekey_signed(self, user_id: str, device_id: str, key: dict[str, Any]) -> bool:
+        signing_key = self._signing_keys.get((user_id, device_id))
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(signing_key or "")).verify(
+                _unb64(str(key.get("signature") or "")), prekey_statement(
+                    user_id, device_id, str(key["key_id"]), str(key["key"]),
+                    bool(key.get("fallback"))))
+        except (InvalidSignature, ValueError, KeyError, TypeError):
+            self.log.warn("ignoring a prekey without a valid signature of its device")
+            return False
+        return True
 
     @defer.inlineCallbacks
     def _devices_of(self, user_id: str, refresh: bool = False) -> Any:
@@ -852,8 +893,11 @@ class SecureChatClient:
             verified.append((d["device_id"], d["identity_key"], d["signing_key"]))
         yield self.store.replace_devices(user_id, verified)
         current = {d: ik for d, ik, _ in verified}
-        for device_id in set(self._devices.get(user_id, {})) - set(current):
-            self._olm.forget(device_id)
+        for device_id, _, signing_key in verified:
+            self._signing_keys[(user_id, device_id)] = signing_key
+        for device_id, identity_key in self._devices.get(user_id, {}).items():
+            if current.get(device_id) != identity_key:  # gone, or re-enrolled with a new key
+                self._olm.forget(user_id, device_id)
         self._devices[user_id] = current
         return current
 
@@ -916,17 +960,22 @@ class SecureChatClient:
             yield self._reject(envelope_id, sender, "the ciphertext is not binary")
             return
         try:
-            plaintext, account_changed = self._olm.decrypt(
+            plaintext, account_changed, identity_key = yield self._decrypt(
                 sender, device_id, identity_key, int(envelope.get("type", -1)), body)
         except DecryptionFailed as e:
             yield self._reject(envelope_id, sender, f"decryption failed: {e}")
+            self._recover_session(sender, device_id)
             return
-        pickles = self._olm.pickle_sessions(device_id)
+        pickles = self._olm.pickle_sessions(sender, device_id)
         account = self._olm.pickle_account() if account_changed else None
         if account_changed:
-            self.reactor.callLater(0, self._refill_prekeys)  # a one-time key was used up
+            # A one-time key was used up, or the fallback key: replace what went.
+            self.reactor.callLater(0, self._refill_prekeys)
         try:
-            outcome = self._interpret(frames.parse(plaintext), sender)
+            frame, binding = frames.parse_bound(plaintext)
+            binding.check(frames.Binding(sender, device_id, identity_key, self.me.user_id,
+                                         self.me.device_id, self._olm.identity_key))
+            outcome = self._interpret(frame, sender)
             # State changes first: if we crash before the envelope is marked handled,
             # it is decrypted again from the older pickle and they are re-applied.
             yield outcome.apply()
@@ -942,10 +991,60 @@ class SecureChatClient:
         if stored:
             yield outcome.notify()
 
+    @defer.inlineCallbacks
+    def _decrypt(self, sender: str, device_id: str, identity_key: str, message_type: int,
+                 body: bytes) -> Any:
+        """(plaintext, account changed, the sender device's key). When nothing decrypts,
+        the device may have been enrolled again with new keys: look at its user's
+        devices again (at most once a minute per user) and, if its key changed, retry."""
+        try:
+            plaintext, account_changed = self._olm.decrypt(
+                sender, device_id, identity_key, message_type, body)
+            return plaintext, account_changed, identity_key
+        except DecryptionFailed as e:
+            failed = e
+        now = self.reactor.seconds()
+        if (self.connection.session is None
+                or now - self._devices_checked.get(sender, -60.0) < 60.0):
+            raise failed
+        self._devices_checked[sender] = now
+        try:
+            devices = yield self._devices_of(sender, refresh=True)
+        except (IdentityKeyChangedError, ApplicationError, TransportLost):
+            raise failed from None
+        newer = devices.get(device_id)
+        if newer is None or newer == identity_key:
+            raise failed
+        plaintext, account_changed = self._olm.decrypt(sender, device_id, newer, message_type,
+                                                       body)
+        return plaintext, account_changed, newer
+
+    def _binding(self, user_id: str, device_id: str, identity_key: str) -> frames.Binding:
+        return frames.Binding(self.me.user_id, self.me.device_id, self._olm.identity_key,
+                              user_id, device_id, identity_key)
+
+    def _recover_session(self, user_id: str, device_id: str) -> None:
+        """A device of a contact (or mine) sent what no session decrypts: its state and
+        ours parted (a restore, a lost pickle). Start a fresh session and send it an
+        empty frame, so its next messages come in a session we both have."""
+        if user_id != self.me.user_id and user_id not in self.contacts:
+            return  # strangers get nothing, not even a claimed one-time key
+        peer = (user_id, device_id)
+        now = self.reactor.seconds()
+        if now - self._unwedged_at.get(peer, -UNWEDGE_INTERVAL) < UNWEDGE_INTERVAL:
+            return
+        self._unwedged_at[peer] = now
+        self._unwedge[peer] = None
+        contact = self.contacts.get(user_id)
+        self.log.info("starting a fresh session with a device that cannot decrypt")
+        self._queue(user_id, Frame(frames.DUMMY, contact.sid if contact else "", {}),
+                    copy_to_own=False).addErrback(
+            lambda f: self.log.failure("queueing a session restart failed", f))
+
     def _refill_prekeys(self) -> None:
         session = self.connection.session
         if session is not None:
-            self._top_up_prekeys(session).addErrback(
+            self._top_up_prekeys(session, rotate_fallback=True).addErrback(
                 lambda f: self.log.info("prekey top-up failed: {e}", e=type(f.value).__name__))
 
     @defer.inlineCallbacks
@@ -978,7 +1077,7 @@ class SecureChatClient:
         data = frame.data
         if frame.type in (frames.FRIEND_REQUEST, frames.FRIEND_ACCEPT, frames.FRIEND_DENY):
             return _Outcome(apply=lambda: self._friend_frame(frame, sender, from_me))
-        if contact is None and not from_me and frame.type != frames.TYPING:
+        if contact is None and not from_me and frame.type not in (frames.TYPING, frames.DUMMY):
             # Not a contact on this device (yet): keep it for when the friendship is
             # known here, rather than lose it.
             self.log.info("holding a {type} frame from a user not known here", type=frame.type)
@@ -1003,6 +1102,8 @@ class SecureChatClient:
         if frame.type == frames.TYPING and not from_me:
             return _Outcome(notify=lambda: self._emit(
                 ev.TypingChanged(contact.sid, sender, data["typing"])))
+        if frame.type == frames.DUMMY and not from_me:
+            return _Outcome(notify=lambda: self._emit(ev.SessionReset(sender)))
         if frame.type == frames.DELETE:
             return _Outcome(apply=lambda: self._unsent(data["id"], contact.sid,
                                                        "me" if from_me else "other"))

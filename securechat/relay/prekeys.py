@@ -32,22 +32,21 @@ class Prekeys:
 
     @defer.inlineCallbacks
     def publish(self, caller: Caller, one_time_keys: Any, fallback_key: Any = None) -> Any:
-        """Add one-time keys ({key_id: key}) and optionally replace the fallback key."""
+        """Add one-time keys ({key_id: key or {"key", "signature"}}) and optionally replace
+        the fallback key. The relay stores signatures as given: clients verify them."""
         config = self._router.config
         if type(one_time_keys) is not dict or len(one_time_keys) > config.max_prekeys_per_call:
             arguments.invalid(
                 f"one_time_keys must be an object of at most {config.max_prekeys_per_call} keys"
             )
-        keys = [
-            OneTimeKey(arguments.text("key_id", key_id, KEY_ID_MAX),
-                       _curve_key(f"one_time_keys[{key_id}]", key))
-            for key_id, key in one_time_keys.items()
-        ]
+        keys = [_one_time_key(key_id, key) for key_id, key in one_time_keys.items()]
         if fallback_key is not None:
             fb = arguments.mapping("fallback_key", fallback_key)
             keys.append(OneTimeKey(arguments.text("fallback_key.key_id", fb.get("key_id"),
                                                   KEY_ID_MAX),
-                                   _curve_key("fallback_key.key", fb.get("key")), fallback=True))
+                                   _curve_key("fallback_key.key", fb.get("key")), fallback=True,
+                                   signature=_signature("fallback_key.signature",
+                                                        fb.get("signature"))))
         try:
             count = yield self._router.storage.add_prekeys(caller.principal.device_id, keys,
                                                            config.max_prekeys)
@@ -77,7 +76,8 @@ class Prekeys:
             bundle: dict[str, Any] = device.public()
             bundle["one_time_key"] = (
                 None if key is None
-                else {"key_id": key.key_id, "key": key.key, "fallback": key.fallback}
+                else {"key_id": key.key_id, "key": key.key, "fallback": key.fallback,
+                      "signature": key.signature}
             )
             bundles.append(bundle)
         return bundles
@@ -85,6 +85,22 @@ class Prekeys:
     def count(self, caller: Caller) -> defer.Deferred[int]:
         """How many one-time keys this device still has on the relay."""
         return self._router.storage.count_prekeys(caller.principal.device_id)
+
+
+def _one_time_key(key_id: Any, value: Any) -> OneTimeKey:
+    key_id = arguments.text("key_id", key_id, KEY_ID_MAX)
+    if type(value) is dict:
+        return OneTimeKey(key_id, _curve_key(f"one_time_keys[{key_id}].key", value.get("key")),
+                          signature=_signature(f"one_time_keys[{key_id}].signature",
+                                               value.get("signature")))
+    return OneTimeKey(key_id, _curve_key(f"one_time_keys[{key_id}]", value))
+
+
+def _signature(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    arguments.b64_bytes(name, value, 64)
+    return str(value)
 
 
 def _curve_key(name: str, value: Any) -> str:

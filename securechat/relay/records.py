@@ -43,6 +43,7 @@ class OneTimeKey:
     key_id: str
     key: str
     fallback: bool = False
+    signature: str | None = None  # by the device's signing key (protocol.keys.prekey_statement)
 
 
 @attrs.frozen

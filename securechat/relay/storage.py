@@ -131,12 +131,14 @@ CREATE TABLE IF NOT EXISTS one_time_keys (
     device_id TEXT NOT NULL,
     key_id TEXT NOT NULL,
     key TEXT NOT NULL,
+    signature TEXT,
     PRIMARY KEY (device_id, key_id)
 );
 CREATE TABLE IF NOT EXISTS fallback_keys (
     device_id TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
-    key TEXT NOT NULL
+    key TEXT NOT NULL,
+    signature TEXT
 );
 CREATE TABLE IF NOT EXISTS mailbox (
     id TEXT PRIMARY KEY,
@@ -160,12 +162,26 @@ CREATE TABLE IF NOT EXISTS mailbox_usage (
 );
 """
 
+# Columns added after the first release: (table, column, declaration).
+_ADDED_COLUMNS = [
+    ("one_time_keys", "signature", "TEXT"),  # the device's signature over the key
+    ("fallback_keys", "signature", "TEXT"),
+]
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(_SCHEMA)
+    for table, column, declaration in _ADDED_COLUMNS:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 @implementer(IRelayStorage)
 class SQLiteStorage:
     """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
 
     def __init__(self, path: str, reactor: Any) -> None:
-        self._db = SerialDatabase(path, reactor, lambda conn: conn.executescript(_SCHEMA),
+        self._db = SerialDatabase(path, reactor, _create_schema,
                                   expected_errors=(StorageError,), name="relay-sqlite")
         self._run = self._db.run
 
@@ -303,13 +319,14 @@ def _add_prekeys(
     if _count_prekeys(conn, device_id) + len(one_time) > max_total:
         raise TooManyPrekeys(device_id)
     conn.executemany(
-        "INSERT OR IGNORE INTO one_time_keys VALUES (?,?,?)",
-        [(device_id, k.key_id, k.key) for k in one_time],
+        "INSERT OR IGNORE INTO one_time_keys VALUES (?,?,?,?)",
+        [(device_id, k.key_id, k.key, k.signature) for k in one_time],
     )
     for k in keys:
         if k.fallback:
             conn.execute(
-                "INSERT OR REPLACE INTO fallback_keys VALUES (?,?,?)", (device_id, k.key_id, k.key)
+                "INSERT OR REPLACE INTO fallback_keys VALUES (?,?,?,?)",
+                (device_id, k.key_id, k.key, k.signature),
             )
     return _count_prekeys(conn, device_id)
 
@@ -327,19 +344,21 @@ def _claim_prekeys(
         if device_id not in device_ids:
             continue
         row = conn.execute(
-            "SELECT key_id, key FROM one_time_keys WHERE device_id=? ORDER BY rowid LIMIT 1",
+            "SELECT key_id, key, signature FROM one_time_keys WHERE device_id=? "
+            "ORDER BY rowid LIMIT 1",
             (device_id,),
         ).fetchone()
         if row:
             conn.execute(
                 "DELETE FROM one_time_keys WHERE device_id=? AND key_id=?", (device_id, row[0])
             )
-            claimed[device_id] = OneTimeKey(row[0], row[1])
+            claimed[device_id] = OneTimeKey(row[0], row[1], signature=row[2])
             continue
         row = conn.execute(
-            "SELECT key_id, key FROM fallback_keys WHERE device_id=?", (device_id,)
+            "SELECT key_id, key, signature FROM fallback_keys WHERE device_id=?", (device_id,)
         ).fetchone()
-        claimed[device_id] = OneTimeKey(row[0], row[1], fallback=True) if row else None
+        claimed[device_id] = (OneTimeKey(row[0], row[1], fallback=True, signature=row[2])
+                              if row else None)
     return claimed
 
 

@@ -67,6 +67,23 @@ class HostileRelay:
         self._wrap(uri, around)
         return calls
 
+    def answered(self, uri: str) -> defer.Deferred[Any]:
+        """Fires with (caller, answer) once the next call of `uri` has been answered."""
+        d: defer.Deferred[Any] = defer.Deferred()
+
+        def around(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(caller: Caller, *args: Any, **kwargs: Any) -> Any:
+                result = defer.maybeDeferred(fn, caller, *args, **kwargs)
+
+                def tell(answer: Any) -> Any:
+                    if not d.called:
+                        d.callback((caller, answer))
+                    return answer
+                return result.addCallback(tell)
+            return call
+        self._wrap(uri, around)
+        return d
+
     def inject(self, device_id: str, envelope: dict[str, Any]) -> int:
         """Push `envelope` to a connected device as if the relay delivered it; returns
         how many sessions got it (0: the device is not online)."""

@@ -197,6 +197,24 @@ class PrekeyTests(HostileRelayTestCase):
         yield self.log(self.bob).wait_for(ev.FriendRequestReceived, since=mark)
 
 
+    @defer.inlineCallbacks
+    def test_a_device_whose_one_time_keys_run_low_tops_up_at_once(self) -> Any:
+        """Review M4: a stranger drains Bob's one-time keys; the relay tells Bob, who
+        publishes new ones while online instead of waiting for his next connect."""
+        account = yield testing.register_account(reactor, self.url, "eve@example.org",
+                                                 "eve-password")
+        eve = yield testing.enroll_device(reactor, self.url, account)
+        session = yield testing.connect_device(reactor, self.url, eve)
+        self.addCleanup(testing.leave, session)
+        before = yield self.relay.storage.count_prekeys(self.bob.me.device_id)
+        topped_up = self.hostile.answered(uris.PREKEYS_PUBLISH)
+        for _ in range(before - 19):  # one under the low-water mark
+            yield session.call(uris.PREKEYS_CLAIM, self.bob.me.user_id)
+        caller, answer = yield topped_up
+        self.assertEqual(caller.principal.device_id, self.bob.me.device_id)
+        self.assertGreaterEqual(answer["count"], 20)
+
+
 class RecoveryTests(HostileRelayTestCase):
     @defer.inlineCallbacks
     def test_a_pair_that_cannot_decrypt_recovers_by_itself(self) -> Any:

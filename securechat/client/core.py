@@ -174,7 +174,8 @@ class SecureChatClient:
         # with a DUMMY frame (at most once per UNWEDGE_INTERVAL per device).
         self._unwedge: dict[tuple[str, str], None] = {}
         self._unwedged_at: dict[tuple[str, str], float] = {}
-        self._devices_checked: dict[str, float] = {}  # user -> when its devices were re-read
+        self._devices_checked: dict[str, float] = {}
+        self._topping_up = False  # user -> when its devices were re-read
         self.stop_patience = STOP_PATIENCE
 
     # === creating and opening accounts ============================================
@@ -483,6 +484,16 @@ class SecureChatClient:
         """Publish one-time keys when few are left, each signed by this device, with a
         new fallback key; `rotate_fallback` replaces the fallback key in any case (a
         session was just made: perhaps with it)."""
+        if self._topping_up:
+            return  # one top-up at a time: a second would publish the same keys again
+        self._topping_up = True
+        try:
+            yield self._publish_prekeys(session, rotate_fallback)
+        finally:
+            self._topping_up = False
+
+    @defer.inlineCallbacks
+    def _publish_prekeys(self, session: Any, rotate_fallback: bool) -> Any:
         count = yield session.call(uris.PREKEYS_COUNT)
         if count >= PREKEY_LOW_WATER and not rotate_fallback:
             return
@@ -501,6 +512,9 @@ class SecureChatClient:
             self.me.user_id, self.me.device_id, key_id, key, fallback)))
 
     def _presence_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == uris.PREKEYS_LOW:
+            self._refill_prekeys(rotate_fallback=False)
+            return
         online = event.get("event") == uris.PEER_ONLINE
         self.events.emit(ev.PresenceChanged(event.get("user_id", ""), event.get("device_id", ""),
                                             online))
@@ -1041,10 +1055,10 @@ class SecureChatClient:
                     copy_to_own=False).addErrback(
             lambda f: self.log.failure("queueing a session restart failed", f))
 
-    def _refill_prekeys(self) -> None:
+    def _refill_prekeys(self, rotate_fallback: bool = True) -> None:
         session = self.connection.session
         if session is not None:
-            self._top_up_prekeys(session, rotate_fallback=True).addErrback(
+            self._top_up_prekeys(session, rotate_fallback=rotate_fallback).addErrback(
                 lambda f: self.log.info("prekey top-up failed: {e}", e=type(f.value).__name__))
 
     @defer.inlineCallbacks

@@ -52,6 +52,8 @@ def user_namespace(user_id: str) -> str:
 # --- presence event kinds ----------------------------------------------------
 PEER_ONLINE = "PEER_ONLINE"
 PEER_OFFLINE = "PEER_OFFLINE"
+# On a device's own presence topic: few of its one-time keys are left on the relay.
+PREKEYS_LOW = "PREKEYS_LOW"
 
 # --- errors ------------------------------------------------------------------
 # Standard WAMP error URIs we use.

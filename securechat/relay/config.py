@@ -25,6 +25,7 @@ class RelayConfig:
     max_devices: int = 10
     max_prekeys: int = 200  # unclaimed one-time keys per device
     max_prekeys_per_call: int = 100
+    prekeys_low: int = 20  # below this many one-time keys a claim tells the device
     # Mailbox.
     mailbox_ttl: float = 7 * 24 * 3600.0
     mailbox_max_count: int = 10_000

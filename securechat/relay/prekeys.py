@@ -70,6 +70,9 @@ class Prekeys:
             devices = [d for d in devices if d.device_id in wanted]
         claimed = yield self._router.storage.claim_prekeys(
             user_id, [d.device_id for d in devices])
+        for device_id, key in claimed.items():
+            if key is not None and not key.fallback:
+                self._tell_if_low(device_id)
         bundles = []
         for device in devices:
             key = claimed.get(device.device_id)
@@ -81,6 +84,15 @@ class Prekeys:
             )
             bundles.append(bundle)
         return bundles
+
+    def _tell_if_low(self, device_id: str) -> None:
+        """A device whose one-time keys run low hears it on its presence topic, so it
+        tops up while online instead of at its next connect."""
+        def check(count: int) -> None:
+            if count < self._router.config.prekeys_low:
+                self._router.broker.deliver(uris.presence_topic(device_id),
+                                            [{"event": uris.PREKEYS_LOW, "count": count}])
+        self._router.storage.count_prekeys(device_id).addCallback(check)
 
     def count(self, caller: Caller) -> defer.Deferred[int]:
         """How many one-time keys this device still has on the relay."""

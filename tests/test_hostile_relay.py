@@ -16,6 +16,7 @@ from securechat.client.wamp import Password, connect
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Binding, Frame
 from securechat.relay import testing
+from securechat.relay.config import RelayConfig
 from tests.clientsupport import ClientTestCase
 from tests.hostile import CannotDecrypt, HostileRelay, RawDevice, envelopes_to, forged_envelope
 
@@ -174,6 +175,7 @@ class ReplayTests(HostileRelayTestCase):
 
 
 class PrekeyTests(HostileRelayTestCase):
+    config = RelayConfig(claim_burst=100)  # the drain test claims more than a client would
     @defer.inlineCallbacks
     def test_a_substituted_one_time_key_is_refused_and_the_message_waits(self) -> Any:
         """Review M4: one-time keys are signed by their device; a relay that hands out a

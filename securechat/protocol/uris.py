@@ -84,6 +84,7 @@ ERR_DEVICE_MISMATCH = "sc.error.device_mismatch"
 ERR_PAYLOAD_TOO_LARGE = "sc.error.payload_too_large"
 ERR_RATE_LIMITED = "sc.error.rate_limited"
 ERR_MAILBOX_FULL = "sc.error.mailbox_full"
+ERR_STORAGE_FULL = "sc.error.storage_full"  # the relay's disk budget for mailboxes is used up
 ERR_TOO_MANY_PREKEYS = "sc.error.too_many_prekeys"
 ERR_TURN_DISABLED = "sc.error.turn_disabled"
 ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"

@@ -10,6 +10,7 @@ from securechat.protocol import uris
 from securechat.relay import arguments
 from securechat.relay.dealer import Caller
 from securechat.relay.errors import refuse
+from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import OneTimeKey
 from securechat.relay.storage import TooManyPrekeys
 
@@ -22,6 +23,12 @@ KEY_ID_MAX = 64
 class Prekeys:
     def __init__(self, router: Router) -> None:
         self._router = router
+        config = router.config
+        # Each claim uses up a one-time key of every device it names: a stranger may
+        # not drain someone's keys (which would force everyone onto the fallback key).
+        self._per_target = BucketsByKey(router.clock, config.claim_rate, config.claim_burst)
+        self._per_claimer = BucketsByKey(router.clock, config.claimer_rate,
+                                         config.claimer_burst)
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -61,6 +68,12 @@ class Prekeys:
         """One bundle per device of the user (or of the listed devices only); each
         one-time key is handed out once only."""
         arguments.user_id("user_id", user_id)
+        claimer = caller.principal.user_id
+        wait = (self._per_target.take(f"{claimer}:{user_id}")
+                or self._per_claimer.take(claimer))
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "too many prekey claims: try again later",
+                   retry_after=round(wait, 3))
         devices = yield self._router.directory.devices(user_id)
         if not devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")

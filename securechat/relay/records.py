@@ -47,6 +47,18 @@ class OneTimeKey:
 
 
 @attrs.frozen
+class MailboxQuota:
+    """What storing envelopes may fill (RelayConfig's mailbox limits)."""
+
+    max_count: int  # per device
+    max_bytes: int
+    sender_share: float  # of those, for one other user
+    stranger_count: int  # for a user the device's user never wrote to
+    stranger_bytes: int
+    total_bytes: int  # every mailbox together
+
+
+@attrs.frozen
 class Envelope:
     """One ciphertext addressed to one device, as stored and as delivered."""
 

@@ -6,6 +6,7 @@ neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from twisted.internet import defer
 from zope.interface import Interface, implementer
 
-from securechat.relay.records import Account, Device, Envelope, OneTimeKey
+from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
 from securechat.sqlite import SerialDatabase
 
 
@@ -42,9 +43,14 @@ class TooManyPrekeys(StorageError):
 
 
 class MailboxFull(StorageError):
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, device_id: str, sender_share: bool = False) -> None:
         super().__init__(device_id)
         self.device_id = device_id
+        self.sender_share = sender_share  # the sender's share of it is full, not all of it
+
+
+class StorageFull(StorageError):
+    """Every mailbox together has reached the relay's disk budget."""
 
 
 class IRelayStorage(Interface):
@@ -92,9 +98,10 @@ class IRelayStorage(Interface):
         """How many unclaimed one-time keys the device has left."""
 
     def store_envelopes(
-        envelopes: Sequence[Envelope], expires: int, max_count: int, max_bytes: int
+        envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
     ) -> defer.Deferred[None]:
-        """Store all of them or none (MailboxFull names the first full mailbox)."""
+        """Store all of them or none (MailboxFull names the first full mailbox,
+        StorageFull says the relay's disk budget is used up)."""
 
     def fetch_mailbox(device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
         """Unexpired envelopes for the device, oldest first."""
@@ -155,6 +162,14 @@ CREATE TABLE IF NOT EXISTS mailbox (
 );
 CREATE INDEX IF NOT EXISTS mailbox_by_device ON mailbox(device_id, ts);
 CREATE INDEX IF NOT EXISTS mailbox_by_expiry ON mailbox(expires);
+CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox(device_id, from_user);
+-- Pairs of users the relay has carried an envelope between (sender -> recipient), as
+-- SHA-256 of "sender:recipient": who counts as a stranger for mailbox shares.
+CREATE TABLE IF NOT EXISTS routed_pairs (pair BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS storage_usage (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    bytes INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mailbox_usage (
     device_id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -174,6 +189,8 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for table, column, declaration in _ADDED_COLUMNS:
         if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    conn.execute("INSERT OR IGNORE INTO storage_usage SELECT 1, COALESCE(SUM(bytes), 0) "
+                 "FROM mailbox_usage")
 
 
 @implementer(IRelayStorage)
@@ -234,9 +251,9 @@ class SQLiteStorage:
     # --- mailbox ---------------------------------------------------------------
 
     def store_envelopes(
-        self, envelopes: Sequence[Envelope], expires: int, max_count: int, max_bytes: int
+        self, envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
     ) -> defer.Deferred[None]:
-        return self._run(_store_envelopes, list(envelopes), expires, max_count, max_bytes)
+        return self._run(_store_envelopes, list(envelopes), expires, quota)
 
     def fetch_mailbox(self, device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
         return self._run(_fetch_mailbox, device_id, now, limit)
@@ -287,6 +304,8 @@ def _remove_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> bo
         "DELETE FROM devices WHERE device_id=? AND user_id=?", (device_id, user_id)
     ).rowcount
     if gone:
+        conn.execute("UPDATE storage_usage SET bytes=bytes-COALESCE((SELECT bytes FROM "
+                     "mailbox_usage WHERE device_id=?), 0)", (device_id,))
         for table in ("one_time_keys", "fallback_keys", "mailbox", "mailbox_usage"):
             conn.execute(f"DELETE FROM {table} WHERE device_id=?", (device_id,))  # noqa: S608
     return bool(gone)
@@ -363,11 +382,11 @@ def _claim_prekeys(
 
 
 def _store_envelopes(
-    conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, max_count: int,
-    max_bytes: int,
+    conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, quota: MailboxQuota,
 ) -> None:
     # Insert first, check the quota from the updated counters: a full mailbox
-    # raises and the operation's savepoint undoes both writes.
+    # raises and the operation's savepoint undoes every write.
+    owners: dict[str, str] = {}
     for e in envelopes:
         conn.execute(
             "INSERT INTO mailbox VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -379,8 +398,45 @@ def _store_envelopes(
             "count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
             (e.device_id, e.size),
         ).fetchone()
-        if count > max_count or size > max_bytes:
+        if count > quota.max_count or size > quota.max_bytes:
             raise MailboxFull(e.device_id)
+        owner = owners.get(e.device_id)
+        if owner is None:
+            row = conn.execute("SELECT user_id FROM devices WHERE device_id=?",
+                               (e.device_id,)).fetchone()
+            owner = owners[e.device_id] = row[0] if row else ""
+        if owner != e.from_user:
+            _check_sender_share(conn, e, owner, quota)
+    total = sum(e.size for e in envelopes)
+    (used,) = conn.execute(
+        "INSERT INTO storage_usage VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET "
+        "bytes=bytes+excluded.bytes RETURNING bytes", (total,)).fetchone()
+    if used > quota.total_bytes:
+        raise StorageFull()
+
+
+def _pair(sender: str, recipient: str) -> bytes:
+    return hashlib.sha256(f"{sender}:{recipient}".encode()).digest()
+
+
+def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
+                        quota: MailboxQuota) -> None:
+    """One other user may fill only a share of a device's mailbox, and a stranger (its
+    owner never wrote to them through this relay) only a little: a flood by one sender
+    leaves room for everyone else's messages."""
+    conn.execute("INSERT OR IGNORE INTO routed_pairs VALUES (?)", (_pair(e.from_user, owner),))
+    stranger = conn.execute("SELECT 1 FROM routed_pairs WHERE pair=?",
+                            (_pair(owner, e.from_user),)).fetchone() is None
+    count, size = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM mailbox WHERE device_id=? AND "
+        "from_user=?", (e.device_id, e.from_user)).fetchone()
+    if stranger:
+        most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
+    else:
+        most_count = max(1, int(quota.max_count * quota.sender_share))
+        most_bytes = max(1, int(quota.max_bytes * quota.sender_share))
+    if count > most_count or size > most_bytes:
+        raise MailboxFull(e.device_id, sender_share=True)
 
 
 _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body"
@@ -408,6 +464,8 @@ def _forget_usage(conn: sqlite3.Connection, removed: Iterable[tuple[str, int]]) 
         "UPDATE mailbox_usage SET count=count-?, bytes=bytes-? WHERE device_id=?",
         [(count, size, device_id) for device_id, (count, size) in per_device.items()],
     )
+    conn.execute("UPDATE storage_usage SET bytes=bytes-?",
+                 (sum(size for _, size in per_device.values()),))
     return sum(count for count, _ in per_device.values())
 
 

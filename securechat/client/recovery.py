@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mnemonic import Mnemonic
 from twisted.internet import defer, threads
+from twisted.internet.error import ConnectError
 from twisted.logger import Logger
 
 from securechat.client.accountlock import AccountLock
@@ -300,7 +301,11 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
         verifier = yield threads.deferToThread(scram.make_verifier, new_password, iterations,
                                                memory_kib)
         new = verifier_argument(verifier)
-        session = yield connect(reactor, url, Anonymous(), serializer)
+        try:
+            session = yield connect(reactor, url, Anonymous(), serializer)
+        except ConnectError as e:
+            raise ClientError(f"could not reach the relay ({type(e).__name__}): nothing "
+                              "was changed") from None
         try:
             answer = yield session.call(uris.ACCOUNT_RECOVERY_FETCH, user_id)
             secrets = open_blob(bytes(answer["recovery_blob"]), phrase, user_id)
@@ -333,7 +338,11 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
 def _call(reactor: Any, url: str, credentials: Credentials, serializer: str,
           procedure: str | None, *args: Any) -> Any:
     """Join, make one call (none: only prove the credentials), leave."""
-    session = yield connect(reactor, url, credentials, serializer)
+    try:
+        session = yield connect(reactor, url, credentials, serializer)
+    except ConnectError as e:
+        raise ClientError(f"could not reach the relay ({type(e).__name__}): nothing was "
+                          "changed") from None
     try:
         if procedure is not None:
             return (yield session.call(procedure, *args))

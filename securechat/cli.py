@@ -444,10 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_password(email: str, confirm: bool, variable: str = PASSWORD_ENV,
-                   prompt: str = "Password") -> str:
+                   prompt: str = "Password", needs_terminal: bool = False) -> str:
     password = os.environ.get(variable)
     if password:
         return password
+    if needs_terminal and not sys.stdin.isatty():
+        raise ClientError(f"{prompt.lower()} needed: set {variable} or run in a terminal to "
+                          "type it")
     password = getpass.getpass(f"{prompt} for {email}: ")
     if not password:
         raise ClientError(f"no password given (type it, or set {variable})")
@@ -478,7 +481,7 @@ def _read_secrets(args: argparse.Namespace) -> None:
         args.recovery_phrase = _read_phrase()
     if args.command in ("change-password", "reset-password"):
         args.new_password = _read_password(args.email, True, NEW_PASSWORD_ENV,
-                                           "New password")
+                                           "New password", needs_terminal=True)
 
 
 def _user_error(error: BaseException, args: argparse.Namespace) -> str | None:

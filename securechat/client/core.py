@@ -33,16 +33,15 @@ from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client import pin as pin_lock
+from securechat.client import recovery
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
-from securechat.client.errors import ClientError
+from securechat.client.errors import AccountInUse, ClientError, NoSuchAccount
 from securechat.client.keys import (
     AccountSecrets,
     WrongPassword,
-    open_recovery,
     safety_number,
     safety_qr_payload,
-    seal_recovery,
     session_id,
 )
 from securechat.client.olm import ALG, CRYPTO_VERSION, DecryptionFailed, OlmMachine
@@ -82,15 +81,7 @@ class IdentityKeyChangedError(ClientError):
     pass
 
 
-class NoSuchAccount(ClientError):
-    pass
-
-
 class AccountExists(ClientError):
-    pass
-
-
-class AccountInUse(ClientError):
     pass
 
 
@@ -174,8 +165,9 @@ class SecureChatClient:
         # with a DUMMY frame (at most once per UNWEDGE_INTERVAL per device).
         self._unwedge: dict[tuple[str, str], None] = {}
         self._unwedged_at: dict[tuple[str, str], float] = {}
-        self._devices_checked: dict[str, float] = {}
-        self._topping_up = False  # user -> when its devices were re-read
+        self._devices_checked: dict[str, float] = {}  # user -> when its devices were re-read
+        self._topping_up = False  # a prekey top-up is under way
+        self._recovery_sealed = False  # the relay's blob is checked to be under the phrase
         self.stop_patience = STOP_PATIENCE
 
     # === creating and opening accounts ============================================
@@ -196,9 +188,9 @@ class SecureChatClient:
                   name: str, cost: KdfCost, serializer: str) -> Any:
         user_id = user_id_for_email(email)
         secrets = AccountSecrets.generate()
-        verifier, blob = yield threads.deferToThread(
-            lambda: (scram.make_verifier(password, cost.iterations, cost.memory_kib),
-                     seal_recovery(secrets, password, user_id, cost.iterations, cost.memory_kib)))
+        verifier = yield threads.deferToThread(scram.make_verifier, password, cost.iterations,
+                                               cost.memory_kib)
+        blob = recovery.seal_blob(secrets, user_id)  # under the phrase, never the password
         yield _call_once(
             reactor, url, Anonymous(), serializer,
             {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists")},
@@ -206,25 +198,35 @@ class SecureChatClient:
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
                 "server_key": _b64(verifier.server_key)}, blob)
-        client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer, name)
+        try:
+            client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
+                                       serializer, name)
+        except ClientError as e:
+            # The account exists now: without its phrase no device could ever get its key.
+            raise recovery.CreatedNotSetUp(str(e), secrets.mnemonic) from None
         return client, secrets.mnemonic
 
     @classmethod
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost | None = None, serializer: str = "msgpack") -> defer.Deferred[Any]:
-        """Sign in on a new device with email and master password; enrolls this device.
-        A wrong password raises WrongPassword and changes nothing, here or on the relay."""
+              cost: KdfCost | None = None, serializer: str = "msgpack",
+              recovery_phrase: str | None = None) -> defer.Deferred[Any]:
+        """Sign in on a new device with email, master password (which logs in to the relay)
+        and the recovery phrase (which opens the account key); enrolls this device.
+        A mistyped phrase raises InvalidRecoveryPhrase before any network use; a wrong
+        password WrongPassword, a wrong phrase WrongRecoveryPhrase, no phrase
+        RecoveryPhraseNeeded: each changes nothing, here or on the relay."""
         return _setting_up(data_dir, email,
                            "this account is already set up on this device: open it",
                            lambda: cls._login(reactor, data_dir, url, email, password,
-                                              cost or KdfCost(), serializer))
+                                              cost or KdfCost(), serializer, recovery_phrase))
 
     @classmethod
     @defer.inlineCallbacks
     def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-               cost: KdfCost, serializer: str) -> Any:
+               cost: KdfCost, serializer: str, phrase: str | None) -> Any:
         user_id = user_id_for_email(email)
+        if phrase is not None:
+            phrase = recovery.check_phrase(phrase)
         try:
             session = yield connect(reactor, url, Password(user_id, password), serializer)
         except JoinRefused as e:
@@ -234,11 +236,14 @@ class SecureChatClient:
                 raise NoSuchAccount("there is no account with this email") from None
             raise
         try:
-            recovery = yield session.call(uris.ACCOUNT_RECOVERY)
+            answer = yield session.call(uris.ACCOUNT_RECOVERY)
         finally:
             yield _leave(session)
-        blob = recovery["recovery_blob"]
-        secrets = yield threads.deferToThread(open_recovery, bytes(blob), password, user_id)
+        if phrase is None:
+            raise recovery.RecoveryPhraseNeeded(
+                "signing in on a new device takes the account's 12-word recovery phrase too")
+        secrets = yield recovery.secrets_from_relay(bytes(answer["recovery_blob"]), phrase,
+                                                    password, user_id)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
                                    serializer)
         return client
@@ -269,10 +274,11 @@ class SecureChatClient:
             if name:
                 yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
             yield store.save_olm_account(olm.pickle_account())
+            keys = {"local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
+                    "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic}
             yield threads.deferToThread(
-                SecretStore(account_dir, user_id, password, cost.memory_kib).save, {
-                    "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
-                    "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
+                SecretStore(account_dir, user_id, password, cost.memory_kib).save, keys)
+            recovery.save_local_copy(account_dir, user_id, keys)
             me = yield store.me()
             client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
             yield client._load()
@@ -344,6 +350,7 @@ class SecureChatClient:
                                      local_key)
             secrets = (AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])
                        if "identity_seed" in keys else None)
+            recovery.keep_local_copy(account_dir, me.user_id, keys)
             client = cls(reactor, url, store, me, secrets,
                          DeviceKey(me.device_id, bytes.fromhex(keys["device_seed"])), olm,
                          serializer, lock, bytes.fromhex(keys.get("identity_public", "")))
@@ -434,6 +441,31 @@ class SecureChatClient:
     def remove_pin(self) -> defer.Deferred[None]:
         return threads.deferToThread(pin_lock.remove_pin, self.account_dir)
 
+    # === master password ==============================================================
+
+    def change_password(self, old: str, new: str,
+                        cost: KdfCost | None = None) -> defer.Deferred[None]:
+        """Change the master password: checked here (WrongPassword), then the relay takes a
+        new verifier (from a login with the old one), then this device's keys are sealed
+        under the new one. The PIN stays valid; other devices keep their own password."""
+        cost = cost or KdfCost()
+        return recovery.change_password(self.reactor, self.url, self._serializer,
+                                        self.account_dir, self.me.user_id, old, new,
+                                        cost.iterations, cost.memory_kib)
+
+    @staticmethod
+    def reset_password(reactor: Any, data_dir: str, url: str, email: str, recovery_phrase: str,
+                       new_password: str, cost: KdfCost | None = None,
+                       serializer: str = "msgpack") -> defer.Deferred[bool | None]:
+        """Forgot password: the recovery phrase sets a new one on the relay and, if this
+        device has the account (closed), seals its keys under it. Fires True (this device's
+        account re-sealed), False (it could not be: sign in again here) or None (this device
+        has no copy of the account). See client.recovery."""
+        cost = cost or KdfCost()
+        return recovery.reset_password(reactor, data_dir, url, email, recovery_phrase,
+                                       new_password, cost.iterations, cost.memory_kib,
+                                       serializer)
+
     @property
     def account_dir(self) -> str:
         assert self._lock is not None
@@ -457,6 +489,9 @@ class SecureChatClient:
             yield session.subscribe(self._presence_event, uris.presence_topic(self.me.device_id))
             yield self._declare_contacts()
             yield self._top_up_prekeys(session)
+            if self._secrets is not None and not self._recovery_sealed:
+                self._recovery_sealed = yield recovery.keep_relay_blob_sealed(
+                    session, self._secrets, self.me.user_id)
             while True:
                 page = yield session.call(uris.MAILBOX_FETCH)
                 for envelope in page["envelopes"]:

@@ -14,6 +14,7 @@ from typing import Any
 from twisted.internet import defer
 from zope.interface import Interface, implementer
 
+from securechat.protocol.scram import ScramVerifier
 from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
 from securechat.sqlite import SerialDatabase
 
@@ -67,6 +68,14 @@ class IRelayStorage(Interface):
 
     def get_account(user_id: str) -> defer.Deferred[Account | None]:
         """The account, or None."""
+
+    def set_recovery_blob(user_id: str, blob: bytes) -> defer.Deferred[bool]:
+        """Replace the account's recovery blob; False if there is no such account."""
+
+    def replace_verifier(user_id: str, verifier: ScramVerifier,
+                         current_salt: str | None = None) -> defer.Deferred[bool]:
+        """Replace the account's SCRAM verifier; only while its salt is still
+        `current_salt`, when given. False if nothing was replaced."""
 
     def add_device(device: Device, max_devices: int) -> defer.Deferred[None]:
         """Enroll a device; fails with DeviceExists or TooManyDevices."""
@@ -216,6 +225,13 @@ class SQLiteStorage:
     def get_account(self, user_id: str) -> defer.Deferred[Account | None]:
         return self._run(_get_account, user_id)
 
+    def set_recovery_blob(self, user_id: str, blob: bytes) -> defer.Deferred[bool]:
+        return self._run(_set_recovery_blob, user_id, blob)
+
+    def replace_verifier(self, user_id: str, verifier: ScramVerifier,
+                         current_salt: str | None = None) -> defer.Deferred[bool]:
+        return self._run(_replace_verifier, user_id, verifier, current_salt)
+
     # --- devices ---------------------------------------------------------------
 
     def add_device(self, device: Device, max_devices: int) -> defer.Deferred[None]:
@@ -282,6 +298,23 @@ def _create_account(conn: sqlite3.Connection, a: Account) -> None:
 def _get_account(conn: sqlite3.Connection, user_id: str) -> Account | None:
     row = conn.execute("SELECT * FROM accounts WHERE user_id=?", (user_id,)).fetchone()
     return Account(*row) if row else None
+
+
+def _set_recovery_blob(conn: sqlite3.Connection, user_id: str, blob: bytes) -> bool:
+    return bool(conn.execute("UPDATE accounts SET recovery_blob=? WHERE user_id=?",
+                             (blob, user_id)).rowcount)
+
+
+def _replace_verifier(conn: sqlite3.Connection, user_id: str, v: ScramVerifier,
+                      current_salt: str | None) -> bool:
+    query = ("UPDATE accounts SET scram_kdf=?, scram_salt=?, scram_iterations=?, "
+             "scram_memory=?, stored_key=?, server_key=? WHERE user_id=?")
+    values: tuple[object, ...] = (v.kdf, v.salt, v.iterations, v.memory, v.stored_key,
+                                  v.server_key, user_id)
+    if current_salt is not None:  # compare and set: a replayed reset changes nothing
+        query += " AND scram_salt=?"
+        values += (current_salt,)
+    return bool(conn.execute(query, values).rowcount)
 
 
 def _add_device(conn: sqlite3.Connection, d: Device, max_devices: int) -> None:

@@ -57,7 +57,7 @@ from securechat.client.storage import (
     Request,
     StoredMessage,
 )
-from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect
+from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect, leave
 from securechat.protocol import frames, scram, uris
 from securechat.protocol.frames import Frame
 from securechat.protocol.keys import (
@@ -238,7 +238,7 @@ class SecureChatClient:
         try:
             answer = yield session.call(uris.ACCOUNT_RECOVERY)
         finally:
-            yield _leave(session)
+            yield leave(session)
         if phrase is None:
             raise recovery.RecoveryPhraseNeeded(
                 "signing in on a new device takes the account's 12-word recovery phrase too")
@@ -1339,11 +1339,5 @@ def _call_once(reactor: Any, url: str, credentials: Any, serializer: str,
             raise errors[e.error] from None
         raise
     finally:
-        yield _leave(session)
+        yield leave(session)
 
-
-@defer.inlineCallbacks
-def _leave(session: Any) -> Any:
-    if session.is_attached():
-        session.leave()
-    yield session.disconnected

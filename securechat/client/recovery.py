@@ -47,7 +47,7 @@ from securechat.client.accountlock import AccountLock
 from securechat.client.errors import AccountInUse, ClientError, NoSuchAccount
 from securechat.client.keys import AccountSecrets, CorruptBlob, open_recovery
 from securechat.client.secrets import SecretStore, write_private
-from securechat.client.wamp import Anonymous, Credentials, JoinRefused, Password, connect
+from securechat.client.wamp import Anonymous, Credentials, JoinRefused, Password, connect, leave
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
 from securechat.protocol.recovery import (
@@ -320,7 +320,7 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
         except ApplicationError as e:
             raise _relay_error(e) from None
         finally:
-            yield _leave(session)
+            yield leave(session)
         if local is not None:
             yield threads.deferToThread(
                 SecretStore(account_dir, user_id, new_password, memory_kib).save, local)
@@ -350,14 +350,8 @@ def _call(reactor: Any, url: str, credentials: Credentials, serializer: str,
     except ApplicationError as e:
         raise _relay_error(e) from None
     finally:
-        yield _leave(session)
+        yield leave(session)
 
-
-@defer.inlineCallbacks
-def _leave(session: Any) -> Any:
-    if session.is_attached():
-        session.leave()
-    yield session.disconnected
 
 
 def _relay_error(e: ApplicationError) -> Exception:

@@ -205,3 +205,11 @@ def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = 
     d = endpoint.connect(factory)
     d.addCallback(lambda _: session.joined)
     return d
+
+
+@defer.inlineCallbacks
+def leave(session: RelaySession) -> Any:
+    """Leave (if still attached) and wait until the connection is closed."""
+    if session.is_attached():
+        session.leave()
+    yield session.disconnected

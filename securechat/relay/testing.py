@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twisted.internet import defer, threads
 
-from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect
+from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect, leave
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import device_certificate, user_id_for_email
 from securechat.relay.config import RelayConfig
@@ -141,10 +141,3 @@ def connect_device(reactor: Any, url: str, device: TestDevice,
                    serializer: str = "msgpack") -> defer.Deferred[RelaySession]:
     return connect(reactor, url, device.key, serializer)
 
-
-@defer.inlineCallbacks
-def leave(session: RelaySession) -> Any:
-    """Leave and wait until the connection is closed."""
-    if session.is_attached():
-        session.leave()
-    yield session.disconnected

@@ -52,6 +52,9 @@ def user_namespace(user_id: str) -> str:
 # --- presence event kinds ----------------------------------------------------
 PEER_ONLINE = "PEER_ONLINE"
 PEER_OFFLINE = "PEER_OFFLINE"
+# On one's own devices' presence topics: a device of the same user was enrolled or removed
+# (a hint to fetch the device list again; the list itself is what a client verifies).
+DEVICES_CHANGED = "DEVICES_CHANGED"
 
 # --- errors ------------------------------------------------------------------
 # Standard WAMP error URIs we use.

@@ -5,7 +5,9 @@
     securechat-cli send --email alice@example.org --to bob@example.org --text "hi Bob"
     securechat-cli listen --email alice@example.org --json
 
-The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt. Each command
+The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt; likewise the
+recovery phrase (`login`, `reset-password`) from $SECURECHAT_RECOVERY_PHRASE and a new
+password (`change-password`, `reset-password`) from $SECURECHAT_NEW_PASSWORD. Each command
 opens the account, catches up with the relay (fetching what came while it was away),
 does its work and stops; `listen` runs until Ctrl-C or SIGTERM. User errors are one
 line on stderr and exit status 1; logs go to stderr only with --verbose.
@@ -53,6 +55,8 @@ from securechat.protocol.keys import normalise_email, user_id_for_email
 
 PROG = "securechat-cli"
 PASSWORD_ENV = "SECURECHAT_PASSWORD"  # noqa: S105 - the variable's name
+NEW_PASSWORD_ENV = "SECURECHAT_NEW_PASSWORD"  # noqa: S105 - the variable's name
+PHRASE_ENV = "SECURECHAT_RECOVERY_PHRASE"
 STATUS_NAMES = {STATUS_PENDING: "pending", STATUS_SENT: "sent", STATUS_DELIVERED: "delivered",
                 STATUS_READ: "read"}
 EXIT_INTERRUPTED = 130
@@ -225,12 +229,39 @@ def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
 def cmd_login(reactor: Any, args: argparse.Namespace) -> Any:
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
     client = yield SyncingClient.login(reactor, args.data_dir, args.relay, args.email,
-                                       args.password, _cost(args))
+                                       args.password, _cost(args),
+                                       recovery_phrase=args.recovery_phrase)
     try:
         say(f"Signed in as {client.me.email} on this new device.")
         yield _catch_up(reactor, client, args, required=False)
     finally:
         yield client.stop()
+
+
+@defer.inlineCallbacks
+def cmd_change_password(reactor: Any, args: argparse.Namespace) -> Any:
+    client = yield _open(reactor, args)  # checks the current password on this device
+    try:
+        yield client.change_password(args.password, args.new_password, _cost(args))
+    finally:
+        yield client.stop()
+    say(f"Changed the master password of {args.email}: the relay and this device take the "
+        "new one. Your other devices keep opening with the password they had until you "
+        "change it there too.")
+
+
+@defer.inlineCallbacks
+def cmd_reset_password(reactor: Any, args: argparse.Namespace) -> Any:
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    here = yield SyncingClient.reset_password(reactor, args.data_dir, args.relay, args.email,
+                                              args.recovery_phrase, args.new_password,
+                                              _cost(args))
+    say(f"Reset the master password of {args.email}: sign in with the new one.")
+    if here:
+        say("The account on this device opens with the new password too.")
+    elif here is False:
+        say("The account on this device could not be re-sealed (it has no copy under the "
+            "recovery phrase yet): remove it here and sign in again.")
 
 
 @defer.inlineCallbacks
@@ -393,6 +424,8 @@ def cmd_listen(reactor: Any, args: argparse.Namespace) -> Any:
 COMMANDS: dict[str, Command] = {
     "register": cmd_register,
     "login": cmd_login,
+    "change-password": cmd_change_password,
+    "reset-password": cmd_reset_password,
     "add-friend": _with_account(_add_friend),
     "requests": _with_account(_requests, required=False),
     "accept": _with_account(_answer(accept=True)),
@@ -441,7 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("register", "create an account and this device").add_argument(
         "--name", default="", help="the name your friends see")
-    command("login", "sign in to an existing account on this (new) device")
+    command("login", "sign in to an existing account on this (new) device, with the password "
+                     "and the recovery phrase")
+    command("change-password", "change the master password (on the relay and this device)")
+    command("reset-password", "forgot the password: set a new one with the recovery phrase")
     command("add-friend", "send a friend request").add_argument(
         "--friend", required=True, metavar="EMAIL")
     command("requests", "list pending friend requests")
@@ -466,16 +502,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_password(email: str, confirm: bool) -> str:
-    password = os.environ.get(PASSWORD_ENV)
+def _read_password(email: str, confirm: bool, variable: str = PASSWORD_ENV,
+                   prompt: str = "Password", needs_terminal: bool = False) -> str:
+    password = os.environ.get(variable)
     if password:
         return password
-    password = getpass.getpass(f"Password for {email}: ")
+    if needs_terminal and not sys.stdin.isatty():
+        raise ClientError(f"{prompt.lower()} needed: set {variable} or run in a terminal to "
+                          "type it")
+    password = getpass.getpass(f"{prompt} for {email}: ")
     if not password:
-        raise ClientError(f"no password given (type it, or set {PASSWORD_ENV})")
+        raise ClientError(f"no password given (type it, or set {variable})")
     if confirm and getpass.getpass("Repeat the password: ") != password:
         raise ClientError("the passwords do not match")
     return password
+
+
+def _read_phrase() -> str:
+    """The recovery phrase from the environment, else typed (not echoed) at a terminal."""
+    phrase = os.environ.get(PHRASE_ENV, "").strip()
+    if phrase:
+        return phrase
+    if not sys.stdin.isatty():
+        raise ClientError(f"this needs the account's 12-word recovery phrase: set "
+                          f"{PHRASE_ENV} or run in a terminal to type it")
+    phrase = getpass.getpass("Recovery phrase (the 12 words shown at registration): ").strip()
+    if not phrase:
+        raise ClientError(f"no recovery phrase given (type it, or set {PHRASE_ENV})")
+    return phrase
+
+
+def _read_secrets(args: argparse.Namespace) -> None:
+    """Everything the command needs typed or from the environment, before it starts."""
+    if args.command != "reset-password":  # which is for a forgotten password
+        args.password = _read_password(args.email, confirm=args.command == "register")
+    if args.command in ("login", "reset-password"):
+        args.recovery_phrase = _read_phrase()
+    if args.command in ("change-password", "reset-password"):
+        args.new_password = _read_password(args.email, True, NEW_PASSWORD_ENV,
+                                           "New password", needs_terminal=True)
 
 
 def _user_error(error: BaseException, args: argparse.Namespace) -> str | None:
@@ -542,7 +607,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args.data_dir = args.data_dir or default_data_dir()
     args.email = normalise_email(args.email)
     try:
-        args.password = _read_password(args.email, confirm=args.command == "register")
+        _read_secrets(args)
     except ClientError as e:
         note(f"error: {e}")
         sys.exit(1)

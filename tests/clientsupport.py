@@ -57,6 +57,7 @@ class ClientTestCase(RelayTestCase):
         self.data = os.path.abspath(self.mktemp())
         self.clients: list[SecureChatClient] = []
         self.logs: dict[int, EventLog] = {}
+        self.phrases: dict[str, str] = {}  # email -> recovery phrase, shown at registration
 
     @defer.inlineCallbacks
     def tearDown(self) -> Any:
@@ -77,14 +78,16 @@ class ClientTestCase(RelayTestCase):
 
     @defer.inlineCallbacks
     def register(self, name: str, email: str, password: str = "pw-" + "x" * 10) -> Any:
-        client, _ = yield SecureChatClient.register(
+        client, phrase = yield SecureChatClient.register(
             reactor, self.device_dir(name), self.url, email, password, name, FAST)
+        self.phrases[email] = phrase
         return self._track(client)
 
     @defer.inlineCallbacks
     def login(self, name: str, email: str, password: str = "pw-" + "x" * 10) -> Any:
         client = yield SecureChatClient.login(reactor, self.device_dir(name), self.url, email,
-                                              password, FAST)
+                                              password, FAST,
+                                              recovery_phrase=self.phrases[email])
         return self._track(client)
 
     @defer.inlineCallbacks

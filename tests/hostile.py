@@ -18,12 +18,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import vodozemac
 from twisted.internet import defer
 
 from securechat.client.olm import ALG, CRYPTO_VERSION
+from securechat.client.wamp import DeviceKey, Password, connect
 from securechat.protocol import uris
+from securechat.protocol.frames import Binding, Frame
+from securechat.protocol.keys import device_certificate, prekey_statement
 from securechat.relay.dealer import Caller
 from securechat.relay.service import RelayService
+from securechat.relay.testing import TestAccount, TestDevice, b64, leave
 
 Rewrite = Callable[..., Any]  # (caller, answer, *args, **kwargs) -> answer
 
@@ -62,6 +67,23 @@ class HostileRelay:
         self._wrap(uri, around)
         return calls
 
+    def answered(self, uri: str) -> defer.Deferred[Any]:
+        """Fires with (caller, answer) once the next call of `uri` has been answered."""
+        d: defer.Deferred[Any] = defer.Deferred()
+
+        def around(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(caller: Caller, *args: Any, **kwargs: Any) -> Any:
+                result = defer.maybeDeferred(fn, caller, *args, **kwargs)
+
+                def tell(answer: Any) -> Any:
+                    if not d.called:
+                        d.callback((caller, answer))
+                    return answer
+                return result.addCallback(tell)
+            return call
+        self._wrap(uri, around)
+        return d
+
     def inject(self, device_id: str, envelope: dict[str, Any]) -> int:
         """Push `envelope` to a connected device as if the relay delivered it; returns
         how many sessions got it (0: the device is not online)."""
@@ -89,3 +111,89 @@ def envelopes_to(calls: list[tuple[Caller, tuple[Any, ...], dict[str, Any]]],
         envelopes = args[1] if len(args) > 1 else kwargs.get("envelopes", [])
         found += [e for e in envelopes if e.get("device_id") == device_id]
     return found
+
+
+class RawDevice:
+    """A device the test drives by hand, with real keys: an Olm account (vodozemac) and
+    a cryptosign key enrolled on the relay with a certificate signed by the account
+    key it is given. It plays the attacker's own devices, or a third-party client."""
+
+    def __init__(self, device: TestDevice, account: vodozemac.Account) -> None:
+        self.device = device
+        self.olm = account
+        self.sessions: dict[str, vodozemac.Session] = {}  # peer device id -> session
+
+    @classmethod
+    @defer.inlineCallbacks
+    def enroll(cls, reactor: Any, url: str, account: TestAccount,
+               device_id: str | None = None) -> Any:
+        olm = vodozemac.Account()
+        key = DeviceKey.generate(device_id or os.urandom(8).hex())
+        identity_key = olm.curve25519_key.to_base64()
+        device = TestDevice(account, key, identity_key)
+        signature = account.identity.sign(device_certificate(
+            account.user_id, key.device_id, key.public_hex, identity_key))
+        session = yield connect(reactor, url, Password(account.user_id, account.password))
+        try:
+            yield session.call(uris.DEVICE_ENROLL, key.device_id, key.public_hex,
+                               identity_key, b64(signature))
+        finally:
+            yield leave(session)
+        return cls(device, olm)
+
+    def certificate_for(self, user_id: str, device_id: str,
+                        signer: TestAccount) -> dict[str, Any]:
+        """A `sc.device.list` entry presenting this device's keys as `(user_id,
+        device_id)`, signed by `signer`'s account key (valid when signer is user_id)."""
+        return {"device_id": device_id, "signing_key": self.device.key.public_hex,
+                "identity_key": self.device.identity_key,
+                "signature": b64(signer.identity.sign(device_certificate(
+                    user_id, device_id, self.device.key.public_hex,
+                    self.device.identity_key)))}
+
+    def signed_prekeys(self, count: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`sc.prekeys.publish` arguments: one-time keys and a fallback key, signed."""
+        self.olm.generate_one_time_keys(count)
+        self.olm.generate_fallback_key()
+
+        def signed(key_id: str, key: str, fallback: bool) -> dict[str, Any]:
+            return {"key": key, "signature": b64(self.device.key.sign(prekey_statement(
+                self.device.user_id, self.device.device_id, key_id, key, fallback)))}
+        keys = {k: signed(k, v.to_base64(), False) for k, v in self.olm.one_time_keys.items()}
+        ((fb_id, fb_key),) = self.olm.fallback_key.items()
+        fallback = {"key_id": fb_id, **signed(fb_id, fb_key.to_base64(), True)}
+        self.olm.mark_keys_as_published()
+        return keys, fallback
+
+    def start_session(self, peer_device: str, identity_key: str, one_time_key: str) -> None:
+        self.sessions[peer_device] = self.olm.create_outbound_session(
+            vodozemac.Curve25519PublicKey.from_base64(identity_key),
+            vodozemac.Curve25519PublicKey.from_base64(one_time_key))
+
+    def encrypt(self, peer_device: str, frame: Frame, binding: Binding) -> tuple[int, bytes]:
+        message_type, body = self.sessions[peer_device].encrypt(
+            frame.encode(binding)).to_parts()
+        return int(message_type), bytes(body)
+
+    def decrypt(self, envelope: dict[str, Any], sender_key: str) -> bytes:
+        """The plaintext of an envelope for this device; CannotDecrypt if no session of
+        this device, nor a new one from a pre-key message, decrypts it."""
+        message = vodozemac.AnyOlmMessage.from_parts(envelope["type"], envelope["body"])
+        for session in self.sessions.values():
+            try:
+                return bytes(session.decrypt(message))
+            except Exception:  # not this session: try the next
+                continue
+        if envelope["type"] != 0:
+            raise CannotDecrypt("no session decrypts this message")
+        try:
+            session, plaintext = self.olm.create_inbound_session(
+                vodozemac.Curve25519PublicKey.from_base64(sender_key), message.to_pre_key())
+        except Exception as e:
+            raise CannotDecrypt(f"no session can be made ({type(e).__name__})") from None
+        self.sessions[envelope.get("from_device", "")] = session
+        return bytes(plaintext)
+
+
+class CannotDecrypt(Exception):
+    pass

@@ -9,12 +9,14 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from mnemonic import Mnemonic
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.utils import getProcessOutputAndValue
 
 from securechat.bot import SyncingClient, next_event, run_bot
 from securechat.client import events as ev
 from securechat.client.storage import STATUS_READ
+from securechat.protocol.keys import user_id_for_email
 from tests.clientsupport import FAST, EventLog
 from tests.support import RelayTestCase
 
@@ -68,11 +70,14 @@ class CLITests(RelayTestCase):
         self.home = os.path.abspath(self.mktemp())
         return super().setUp()
 
-    def env(self, email: str, password: str | None = None) -> dict[str, str]:
+    def env(self, email: str, password: str | None = None, **extra: str) -> dict[str, str]:
         env = dict(os.environ, SECURECHAT_PASSWORD=password or PASSWORDS[email],
                    # The encrypted-file secret store, never the developer's keychain.
-                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-        env.pop("SECURECHAT_DATA_DIR", None)
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring", **extra)
+        for name in ("SECURECHAT_DATA_DIR", "SECURECHAT_RECOVERY_PHRASE",
+                     "SECURECHAT_NEW_PASSWORD"):
+            if name not in extra:
+                env.pop(name, None)
         return env
 
     def argv(self, device: str, command: str, email: str, *args: str,
@@ -83,11 +88,12 @@ class CLITests(RelayTestCase):
 
     @defer.inlineCallbacks
     def cli(self, device: str, command: str, email: str, *args: str, password: str | None = None,
-            relay: str | None = None, status: int = 0) -> Any:
-        """Run one command to its end; returns (stdout, stderr) as text."""
+            relay: str | None = None, status: int = 0, **env: str) -> Any:
+        """Run one command to its end; returns (stdout, stderr) as text. `env`: more
+        environment variables (SECURECHAT_RECOVERY_PHRASE=...)."""
         out, err, code = yield getProcessOutputAndValue(
             sys.executable, self.argv(device, command, email, *args, relay=relay),
-            env=self.env(email, password))
+            env=self.env(email, password, **env))
         self.assertEqual(code, status, f"{command} {args}: exit {code}\n{out!r}\n{err!r}")
         return out.decode(), err.decode()
 
@@ -152,8 +158,8 @@ class CLITests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_devices_lists_linked_devices_and_remove_device_needs_the_password(self) -> Any:
-        yield self.cli("alice", "register", ALICE)
-        yield self.cli("alice-phone", "login", ALICE)
+        phrase = yield self.register("alice", ALICE)
+        yield self.cli("alice-phone", "login", ALICE, SECURECHAT_RECOVERY_PHRASE=phrase)
         out, _ = yield self.cli("alice", "devices", ALICE, "--json")
         devices = [json.loads(line) for line in out.splitlines()]
         self.assertEqual(len(devices), 2)
@@ -179,13 +185,20 @@ class CLITests(RelayTestCase):
         self.assertOneLineError(err, "the device you are using")
 
     @defer.inlineCallbacks
+    def register(self, device: str, email: str) -> Any:
+        """Register; returns the recovery phrase it printed."""
+        out, _ = yield self.cli(device, "register", email)
+        (phrase,) = [line.strip() for line in out.splitlines() if line.startswith("    ")]
+        return phrase
+
+    @defer.inlineCallbacks
     def test_user_errors_are_one_line_and_exit_1(self) -> Any:
-        yield self.cli("alice", "register", ALICE)
+        phrase = yield self.register("alice", ALICE)
         _, err = yield self.cli("alice", "history", ALICE, "--with", BOB,
                                 password="not-the-password", status=1)
         self.assertOneLineError(err, "wrong password")
         _, err = yield self.cli("alice-phone", "login", ALICE, password="not-the-password",
-                                status=1)
+                                status=1, SECURECHAT_RECOVERY_PHRASE=phrase)
         self.assertOneLineError(err, "wrong password")
         _, err = yield self.cli("alice", "add-friend", ALICE, "--friend", BOB, status=1)
         self.assertOneLineError(err, f"there is no account for {BOB}")
@@ -196,6 +209,66 @@ class CLITests(RelayTestCase):
         _, err = yield self.cli("alice", "send", ALICE, "--to", BOB, "--text", "hi",
                                 relay="ws://127.0.0.1:1", status=1)
         self.assertOneLineError(err, "could not reach the relay at ws://127.0.0.1:1")
+
+
+    @defer.inlineCallbacks
+    def test_sign_in_with_the_recovery_phrase_from_the_environment(self) -> Any:
+        phrase = yield self.register("alice", ALICE)
+        # no phrase and no terminal to type it on: a clear error naming the variable
+        _, err = yield self.cli("alice-phone", "login", ALICE, status=1)
+        self.assertOneLineError(err, "SECURECHAT_RECOVERY_PHRASE")
+        words = phrase.split()
+        _, err = yield self.cli("alice-phone", "login", ALICE, status=1,
+                                SECURECHAT_RECOVERY_PHRASE=" ".join([*words[:11], "zzz"]))
+        self.assertOneLineError(err, "word 12 ('zzz') is not a recovery-phrase word")
+        _, err = yield self.cli("alice-phone", "login", ALICE, status=1,
+                                SECURECHAT_RECOVERY_PHRASE=_another_phrase())
+        self.assertOneLineError(err, "not the recovery phrase of this account")
+        self.assertFalse(os.path.exists(os.path.join(self.home, "alice-phone",
+                                                     user_id_for_email(ALICE))))
+        out, _ = yield self.cli("alice-phone", "login", ALICE,
+                                SECURECHAT_RECOVERY_PHRASE=phrase)
+        self.assertEqual(out.splitlines()[0], f"Signed in as {ALICE} on this new device.")
+        yield self.register("bob", BOB)
+        yield self.cli("bob", "add-friend", BOB, "--friend", ALICE)
+        yield self.cli("alice-phone", "accept", ALICE, "--friend", BOB)
+        out, _ = yield self.cli("alice-phone", "send", ALICE, "--to", BOB, "--text", "hi")
+        self.assertEqual(out, f"Sent to {BOB}.\n")
+
+    @defer.inlineCallbacks
+    def test_change_and_reset_the_password(self) -> Any:
+        phrase = yield self.register("alice", ALICE)
+        new, newer = "alice-password-2", "alice-password-3"
+        _, err = yield self.cli("alice", "change-password", ALICE, status=1)
+        self.assertOneLineError(err, "SECURECHAT_NEW_PASSWORD")  # no terminal to type it
+        out, _ = yield self.cli("alice", "change-password", ALICE,
+                                SECURECHAT_NEW_PASSWORD=new)
+        self.assertIn(f"Changed the master password of {ALICE}", out)
+        _, err = yield self.cli("alice", "requests", ALICE, status=1)
+        self.assertOneLineError(err, "wrong password")
+        yield self.cli("alice", "requests", ALICE, password=new)
+        _, err = yield self.cli("alice-phone", "login", ALICE, status=1,
+                                SECURECHAT_RECOVERY_PHRASE=phrase)
+        self.assertOneLineError(err, "wrong password")
+
+        # forgot it: the phrase sets a new one, here and on the relay
+        _, err = yield self.cli("alice", "reset-password", ALICE, status=1,
+                                SECURECHAT_NEW_PASSWORD=newer,
+                                SECURECHAT_RECOVERY_PHRASE=_another_phrase())
+        self.assertOneLineError(err, "not the recovery phrase of this account")
+        out, _ = yield self.cli("alice", "reset-password", ALICE, password="unused",
+                                SECURECHAT_NEW_PASSWORD=newer,
+                                SECURECHAT_RECOVERY_PHRASE=phrase)
+        self.assertIn("The account on this device opens with the new password too.", out)
+        _, err = yield self.cli("alice", "requests", ALICE, password=new, status=1)
+        self.assertOneLineError(err, "wrong password")
+        yield self.cli("alice", "requests", ALICE, password=newer)
+        yield self.cli("alice-phone", "login", ALICE, password=newer,
+                       SECURECHAT_RECOVERY_PHRASE=phrase)
+
+
+def _another_phrase() -> str:
+    return str(Mnemonic("english").generate(strength=128))
 
 
 class EchoBotTests(RelayTestCase):

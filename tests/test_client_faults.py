@@ -14,6 +14,8 @@ from twisted.internet import defer, reactor
 from securechat.client import events as ev
 from securechat.client.core import AccountInUse, ClientError, SecureChatClient
 from securechat.client.keys import WrongPassword
+from securechat.client.olm import ALG, CRYPTO_VERSION
+from securechat.client.recovery import CreatedNotSetUp
 from securechat.client.secrets import MissingSecrets
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import connect
@@ -265,7 +267,7 @@ class FriendsTests(ClientTestCase):
         raw = yield connect(reactor, self.url, self.alice._device_key)
         for replay in (bytes(body[0]), bytes(tampered)):
             yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
-                "device_id": self.bob.me.device_id, "v": 1, "alg": "olm.v1",
+                "device_id": self.bob.me.device_id, "v": CRYPTO_VERSION, "alg": ALG,
                 "type": body[1], "body": replay}])
         raw.leave()
         yield raw.disconnected
@@ -286,7 +288,7 @@ class FriendsTests(ClientTestCase):
         self.clients.remove(self.alice)
         raw = yield connect(reactor, self.url, self.alice._device_key, "json")
         yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
-            "device_id": self.bob.me.device_id, "v": 1, "alg": "olm.v1", "type": 1,
+            "device_id": self.bob.me.device_id, "v": CRYPTO_VERSION, "alg": ALG, "type": 1,
             "body": "bm90IGJpbmFyeQ=="}])
         raw.leave()
         yield raw.disconnected
@@ -312,7 +314,8 @@ class LoginTests(ClientTestCase):
         alice = yield self.register("alice", "alice@example.org", "the right password")
         with self.assertRaises(WrongPassword):
             yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                         "alice@example.org", "the wrong password", FAST)
+                                         "alice@example.org", "the wrong password", FAST,
+                                         recovery_phrase=self.phrases["alice@example.org"])
         self.assertFalse(os.path.exists(os.path.join(self.device_dir("phone"),
                                                      alice.me.user_id)))
         yield self.online(alice)
@@ -376,9 +379,12 @@ class LoginTests(ClientTestCase):
     @defer.inlineCallbacks
     def test_a_device_that_cannot_store_its_keys_leaves_nothing_half_made(self) -> Any:
         install_keychain(self, refuse=True)
-        with self.assertRaises(ClientError) as caught:
+        with self.assertRaises(CreatedNotSetUp) as caught:
             yield self.register("alice", "alice@example.org", "the right password")
         self.assertIn("keychain refused", str(caught.exception))
+        # the account exists on the relay: its phrase is still given, to sign in with
+        self.phrases["alice@example.org"] = caught.exception.recovery_phrase
+        self.assertNotIn(caught.exception.recovery_phrase, repr(caught.exception))
         self.assertEqual(os.listdir(self.device_dir("alice")), [])
         # the account exists on the relay: sign in, with no stray device left behind
         keyring.set_keyring(fail.Keyring())
@@ -407,11 +413,14 @@ class LoginTests(ClientTestCase):
     @defer.inlineCallbacks
     def test_a_second_sign_in_while_the_first_runs_enrolls_nothing(self) -> Any:
         laptop = yield self.register("laptop", "alice@example.org")
+        phrase = self.phrases["alice@example.org"]
         first = SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                       "alice@example.org", "pw-" + "x" * 10, FAST)
+                                       "alice@example.org", "pw-" + "x" * 10, FAST,
+                                       recovery_phrase=phrase)
         with self.assertRaises(ClientError):  # Enter pressed twice, say
             yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                         "alice@example.org", "pw-" + "x" * 10, FAST)
+                                         "alice@example.org", "pw-" + "x" * 10, FAST,
+                                         recovery_phrase=phrase)
         self._track((yield first))
         yield self.online(laptop)
         devices = yield laptop.connection.session.call(uris.DEVICE_LIST, laptop.me.user_id)

@@ -226,3 +226,56 @@ class LimitTests(RelayTestCase):
         with self.assertRaises(ApplicationError) as caught:
             yield self.sender.call(uris.MESSAGE_SEND, self.bob.user_id)
         self.assertEqual(caught.exception.error, uris.WAMP_INVALID_ARGUMENT)
+
+
+class MailboxShareTests(RelayTestCase):
+    """Review M1: a stranger (or one sender) fills only a share of a mailbox."""
+
+    config = RelayConfig(mailbox_max_count=20, mailbox_stranger_count=3,
+                         mailbox_sender_share=0.5, storage_max_bytes=10_000)
+
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        yield super().setUp()
+        self.alice = yield self.account("alice@example.org")
+        self.bob = yield self.account("bob@example.org")
+        self.mallory = yield self.account("mallory@example.org")
+        self.alice_laptop = yield self.device(self.alice, "alice-laptop")
+        self.bob_laptop = yield self.device(self.bob, "bob-laptop")
+        self.mallory_laptop = yield self.device(self.mallory, "mallory-laptop")
+        self.from_alice, _ = yield self.online(self.alice_laptop)
+        self.from_mallory, _ = yield self.online(self.mallory_laptop)
+        # Bob has written to Alice before (through this relay): she is no stranger to him.
+        from_bob, _ = yield self.online(self.bob_laptop)
+        yield from_bob.call(uris.MESSAGE_SEND, self.alice.user_id,
+                            [envelope(self.alice_laptop, b"hi alice")])
+
+    def to_bob(self, session: Any, body: bytes = b"x") -> defer.Deferred[Any]:
+        return session.call(uris.MESSAGE_SEND, self.bob.user_id,
+                            [envelope(self.bob_laptop, body)])
+
+    @defer.inlineCallbacks
+    def test_a_stranger_flooding_a_mailbox_leaves_room_for_contacts(self) -> Any:
+        for _ in range(3):
+            yield self.to_bob(self.from_mallory)
+        with self.assertRaises(ApplicationError) as caught:
+            yield self.to_bob(self.from_mallory)
+        self.assertEqual(caught.exception.error, uris.ERR_MAILBOX_FULL)
+        self.assertEqual(caught.exception.kwargs,
+                         {"device_id": "bob-laptop", "sender_share": True})
+        for _ in range(10):  # a contact gets half of the mailbox
+            yield self.to_bob(self.from_alice, b"from alice")
+        with self.assertRaises(ApplicationError) as caught:
+            yield self.to_bob(self.from_alice)
+        self.assertEqual(caught.exception.kwargs["sender_share"], True)
+
+    @defer.inlineCallbacks
+    def test_the_relays_disk_budget_is_a_clear_error(self) -> Any:
+        yield self.to_bob(self.from_alice, b"x" * 5_000)
+        with self.assertRaises(ApplicationError) as caught:
+            yield self.to_bob(self.from_alice, b"x" * 5_000)
+        self.assertEqual(caught.exception.error, uris.ERR_STORAGE_FULL)
+        bob = yield self.join(self.bob_laptop.key)
+        page = yield bob.call(uris.MAILBOX_FETCH)
+        yield bob.call(uris.MAILBOX_ACK, [e["id"] for e in page["envelopes"]])
+        yield self.to_bob(self.from_alice, b"x" * 5_000)  # room again

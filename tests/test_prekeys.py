@@ -86,3 +86,29 @@ class PrekeyTests(RelayTestCase):
         with self.assertRaises(ApplicationError) as caught:
             yield laptop.call(uris.PREKEYS_PUBLISH, {"bad": "not base64 of 32 bytes"})
         self.assertEqual(caught.exception.error, uris.ERR_INVALID_ARGUMENT)
+
+
+class ClaimLimitTests(RelayTestCase):
+    """Review M4: a stranger cannot drain someone's one-time keys."""
+
+    use_clock = True
+    config = RelayConfig(claim_rate=0.1, claim_burst=3)
+
+    @defer.inlineCallbacks
+    def test_claims_for_one_target_are_rate_limited_and_others_still_served(self) -> Any:
+        bob = yield self.account("bob@example.org")
+        carol = yield self.account("carol@example.org")
+        mallory = yield self.account("mallory@example.org")
+        for target in (bob, carol):
+            session, _ = yield self.online((yield self.device(target)))
+            yield session.call(uris.PREKEYS_PUBLISH, {f"k{i}": curve_key() for i in range(10)})
+        claimer, _ = yield self.online((yield self.device(mallory)))
+        for _ in range(3):
+            yield claimer.call(uris.PREKEYS_CLAIM, bob.user_id)
+        with self.assertRaises(ApplicationError) as caught:
+            yield claimer.call(uris.PREKEYS_CLAIM, bob.user_id)
+        self.assertEqual(caught.exception.error, uris.ERR_RATE_LIMITED)
+        self.assertGreater(caught.exception.kwargs["retry_after"], 0)
+        yield claimer.call(uris.PREKEYS_CLAIM, carol.user_id)  # another target: served
+        self.clock.advance(10)
+        yield claimer.call(uris.PREKEYS_CLAIM, bob.user_id)  # and Bob again, later

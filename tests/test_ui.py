@@ -142,8 +142,10 @@ class UITestCase(ClientTestCase):
     @defer.inlineCallbacks
     def account_on_disk(self, name: str, email: str) -> Any:
         """An account registered by the core and closed, as a previous run leaves it."""
-        client, _ = yield SecureChatClient.register(reactor, self.device_dir(name), self.url,
-                                                    email, PASSWORD, name.title(), FAST)
+        client, phrase = yield SecureChatClient.register(reactor, self.device_dir(name),
+                                                         self.url, email, PASSWORD,
+                                                         name.title(), FAST)
+        self.phrases[email] = phrase  # for signing in on another device
         yield client.stop()
         accounts.remember(self.device_dir(name), email)
 
@@ -368,6 +370,7 @@ class DevicesTrustAndConnectionTests(UITestCase):
         page = win.onboarding
         QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
         QTest.keyClicks(page.login_email, "alice@example.org")
+        QTest.keyClicks(page.login_phrase, self.phrases["alice@example.org"])
         QTest.keyClicks(page.login_password, "not the password")
         refused = until(lambda: "password" in page.login_error.text().lower(), page.failed)
         QTest.mouseClick(page.signin_button, Qt.MouseButton.LeftButton)
@@ -521,6 +524,66 @@ class HistoryTests(UITestCase):
         main.search.clear()
         QTest.keyClicks(main.search, "ERIN")
         self.assertEqual(main.filtered.rowCount(), 1)
+
+class MasterPasswordTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_sign_in_needs_the_phrase_change_the_password_then_reset_it(self) -> Any:
+        yield self.register("laptop", "alice@example.org", PASSWORD)
+        win = self.shell("alice-phone")
+        page = win.onboarding
+        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
+        QTest.keyClicks(page.login_email, "alice@example.org")
+        QTest.keyClicks(page.login_password, PASSWORD)
+        QTest.keyClicks(page.login_phrase, "these are not twelve words")
+        refused = until(lambda: "12 words" in page.login_error.text(), page.failed)
+        QTest.mouseClick(page.signin_button, Qt.MouseButton.LeftButton)
+        yield refused
+        page.login_phrase.setText(self.phrases["alice@example.org"])
+        phone = yield self.signed_in(
+            win, lambda: QTest.mouseClick(page.signin_button, Qt.MouseButton.LeftButton))
+        # --- Account ▸ Change master password… ------------------------------------------
+        new = "a new master password"
+        dialog = win.show_change_password()
+        dialog.current.setText("not the password")
+        dialog.new.setText(new)
+        dialog.repeat.setText(new)
+        failed = until(lambda: "password" in dialog.error.text().lower(), dialog.failed)
+        dialog.submit()
+        yield failed
+        dialog.current.setText(PASSWORD)
+        changed = until(lambda: win.statusBar().currentMessage() == S.PASSWORD_CHANGED,
+                        dialog.changed)
+        dialog.submit()
+        yield changed
+        yield win.lock()
+        self.clients.remove(phone)
+        # --- forgot it: "Forgot password?" on the lock screen, with the phrase ----------
+        QTest.mouseClick(win.lock_page.forgot_button, Qt.MouseButton.LeftButton)
+        self.assertIs(win.stack.currentWidget(), win.onboarding)
+        self.assertEqual(page.reset_email.text(), "alice@example.org")
+        newer = "the newest master password"
+        page.reset_phrase.setText(self.phrases["alice@example.org"])
+        page.reset_password.setText(newer)
+        page.reset_confirm.setText(newer)
+        screenshot(win, "16-forgot-password")
+        back = until(lambda: win.stack.currentWidget() is win.lock_page
+                     or page.reset_error.text() not in ("", S.WORKING),
+                     page.password_reset, page.failed)  # failed: its message in the assert
+        QTest.mouseClick(page.reset_button, Qt.MouseButton.LeftButton)
+        yield back
+        self.assertIs(win.stack.currentWidget(), win.lock_page, page.reset_error.text())
+        self.assertEqual(win.lock_page.error.text(), S.RESET_DONE)
+        for password, opens in ((new, False), (newer, True)):
+            win.lock_page.password.setText(password)
+            if opens:
+                yield self.signed_in(win, win.lock_page.unlock)
+            else:
+                wrong = until(lambda: "wrong password" in win.lock_page.error.text().lower(),
+                              win.lock_page.failed)
+                win.lock_page.unlock()
+                yield wrong
+
 
 class PinUnlockTests(UITestCase):
 

@@ -34,17 +34,16 @@ from twisted.python.failure import Failure
 from securechat.client import devices as device_set
 from securechat.client import events as ev
 from securechat.client import pin as pin_lock
+from securechat.client import recovery
 from securechat.client.accountlock import AccountLock
 from securechat.client.clock import message_timestamp, relay_timestamp
 from securechat.client.connection import ConnectionMachine
-from securechat.client.errors import ClientError
+from securechat.client.errors import AccountInUse, ClientError, NoSuchAccount
 from securechat.client.keys import (
     AccountSecrets,
     WrongPassword,
-    open_recovery,
     safety_number,
     safety_qr_payload,
-    seal_recovery,
     session_id,
 )
 from securechat.client.olm import ALG, CRYPTO_VERSION, DecryptionFailed, OlmMachine
@@ -64,7 +63,12 @@ from securechat.client.storage import (
 from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect
 from securechat.protocol import frames, scram, uris
 from securechat.protocol.frames import Frame
-from securechat.protocol.keys import device_certificate, normalise_email, user_id_for_email
+from securechat.protocol.keys import (
+    device_certificate,
+    normalise_email,
+    prekey_statement,
+    user_id_for_email,
+)
 
 PREKEY_LOW_WATER = 20
 PREKEY_BATCH = 50
@@ -73,21 +77,14 @@ MAX_RECEIPT_IDS = 500
 RECENT_ENVELOPES = 4096
 MAX_ALIAS = 64
 STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
+UNWEDGE_INTERVAL = 600.0  # seconds between two fresh sessions for the same device
 
 
 class IdentityKeyChangedError(ClientError):
     pass
 
 
-class NoSuchAccount(ClientError):
-    pass
-
-
 class AccountExists(ClientError):
-    pass
-
-
-class AccountInUse(ClientError):
     pass
 
 
@@ -155,6 +152,7 @@ class SecureChatClient:
         self.blocked: set[str] = set()
         self._identity_keys: dict[str, str] = {}  # pinned account keys
         self._devices: dict[str, dict[str, str]] = {}  # user -> device -> curve key
+        self._signing_keys: dict[tuple[str, str], str] = {}  # (user, device) -> Ed25519 hex
         self._inbound = defer.DeferredLock()  # envelopes are handled one at a time, in order
         self._outbound = defer.DeferredLock()  # sends too: Olm ratchets are sequential
         self._acks: list[str] = []
@@ -166,6 +164,13 @@ class SecureChatClient:
         self._receipts: dict[str, list[str]] = {}  # peer -> delivered ids not yet receipted
         self._receipt_call: Any = None
         self._closed = False  # stop() closed the database
+        # Devices that could not decrypt us or we them: a fresh session goes to each
+        # with a DUMMY frame (at most once per UNWEDGE_INTERVAL per device).
+        self._unwedge: dict[tuple[str, str], None] = {}
+        self._unwedged_at: dict[tuple[str, str], float] = {}
+        self._devices_checked: dict[str, float] = {}  # user -> when its devices were re-read
+        self._topping_up = False  # a prekey top-up is under way
+        self._recovery_sealed = False  # the relay's blob is checked to be under the phrase
         self.stop_patience = STOP_PATIENCE
         self._device_watch = device_set.DeviceWatch(self, new_message_id)
 
@@ -187,9 +192,9 @@ class SecureChatClient:
                   name: str, cost: KdfCost, serializer: str) -> Any:
         user_id = user_id_for_email(email)
         secrets = AccountSecrets.generate()
-        verifier, blob = yield threads.deferToThread(
-            lambda: (scram.make_verifier(password, cost.iterations, cost.memory_kib),
-                     seal_recovery(secrets, password, user_id, cost.iterations, cost.memory_kib)))
+        verifier = yield threads.deferToThread(scram.make_verifier, password, cost.iterations,
+                                               cost.memory_kib)
+        blob = recovery.seal_blob(secrets, user_id)  # under the phrase, never the password
         yield _call_once(
             reactor, url, Anonymous(), serializer,
             {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists")},
@@ -197,25 +202,35 @@ class SecureChatClient:
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
                 "server_key": _b64(verifier.server_key)}, blob)
-        client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer, name)
+        try:
+            client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
+                                       serializer, name)
+        except ClientError as e:
+            # The account exists now: without its phrase no device could ever get its key.
+            raise recovery.CreatedNotSetUp(str(e), secrets.mnemonic) from None
         return client, secrets.mnemonic
 
     @classmethod
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost | None = None, serializer: str = "msgpack") -> defer.Deferred[Any]:
-        """Sign in on a new device with email and master password; enrolls this device.
-        A wrong password raises WrongPassword and changes nothing, here or on the relay."""
+              cost: KdfCost | None = None, serializer: str = "msgpack",
+              recovery_phrase: str | None = None) -> defer.Deferred[Any]:
+        """Sign in on a new device with email, master password (which logs in to the relay)
+        and the recovery phrase (which opens the account key); enrolls this device.
+        A mistyped phrase raises InvalidRecoveryPhrase before any network use; a wrong
+        password WrongPassword, a wrong phrase WrongRecoveryPhrase, no phrase
+        RecoveryPhraseNeeded: each changes nothing, here or on the relay."""
         return _setting_up(data_dir, email,
                            "this account is already set up on this device: open it",
                            lambda: cls._login(reactor, data_dir, url, email, password,
-                                              cost or KdfCost(), serializer))
+                                              cost or KdfCost(), serializer, recovery_phrase))
 
     @classmethod
     @defer.inlineCallbacks
     def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-               cost: KdfCost, serializer: str) -> Any:
+               cost: KdfCost, serializer: str, phrase: str | None) -> Any:
         user_id = user_id_for_email(email)
+        if phrase is not None:
+            phrase = recovery.check_phrase(phrase)
         try:
             session = yield connect(reactor, url, Password(user_id, password), serializer)
         except JoinRefused as e:
@@ -225,11 +240,14 @@ class SecureChatClient:
                 raise NoSuchAccount("there is no account with this email") from None
             raise
         try:
-            recovery = yield session.call(uris.ACCOUNT_RECOVERY)
+            answer = yield session.call(uris.ACCOUNT_RECOVERY)
         finally:
             yield _leave(session)
-        blob = recovery["recovery_blob"]
-        secrets = yield threads.deferToThread(open_recovery, bytes(blob), password, user_id)
+        if phrase is None:
+            raise recovery.RecoveryPhraseNeeded(
+                "signing in on a new device takes the account's 12-word recovery phrase too")
+        secrets = yield recovery.secrets_from_relay(bytes(answer["recovery_blob"]), phrase,
+                                                    password, user_id)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
                                    serializer)
         return client
@@ -260,10 +278,11 @@ class SecureChatClient:
             if name:
                 yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
             yield store.save_olm_account(olm.pickle_account())
+            keys = {"local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
+                    "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic}
             yield threads.deferToThread(
-                SecretStore(account_dir, user_id, password, cost.memory_kib).save, {
-                    "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
-                    "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
+                SecretStore(account_dir, user_id, password, cost.memory_kib).save, keys)
+            recovery.save_local_copy(account_dir, user_id, keys)
             me = yield store.me()
             client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
             yield client._load()
@@ -335,6 +354,7 @@ class SecureChatClient:
                                      local_key)
             secrets = (AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])
                        if "identity_seed" in keys else None)
+            recovery.keep_local_copy(account_dir, me.user_id, keys)
             client = cls(reactor, url, store, me, secrets,
                          DeviceKey(me.device_id, bytes.fromhex(keys["device_seed"])), olm,
                          serializer, lock, bytes.fromhex(keys.get("identity_public", "")))
@@ -350,8 +370,9 @@ class SecureChatClient:
         self.blocked = yield self.store.blocked()
         self._identity_keys = yield self.store.identity_keys()
         self._identity_keys[self.me.user_id] = _b64(self._identity_public)
-        for user_id, device_id, identity_key, _ in (yield self.store.known_devices()):
+        for user_id, device_id, identity_key, signing_key in (yield self.store.known_devices()):
             self._devices.setdefault(user_id, {})[device_id] = identity_key
+            self._signing_keys[(user_id, device_id)] = signing_key
 
     # === lifecycle ====================================================================
 
@@ -424,6 +445,31 @@ class SecureChatClient:
     def remove_pin(self) -> defer.Deferred[None]:
         return threads.deferToThread(pin_lock.remove_pin, self.account_dir)
 
+    # === master password ==============================================================
+
+    def change_password(self, old: str, new: str,
+                        cost: KdfCost | None = None) -> defer.Deferred[None]:
+        """Change the master password: checked here (WrongPassword), then the relay takes a
+        new verifier (from a login with the old one), then this device's keys are sealed
+        under the new one. The PIN stays valid; other devices keep their own password."""
+        cost = cost or KdfCost()
+        return recovery.change_password(self.reactor, self.url, self._serializer,
+                                        self.account_dir, self.me.user_id, old, new,
+                                        cost.iterations, cost.memory_kib)
+
+    @staticmethod
+    def reset_password(reactor: Any, data_dir: str, url: str, email: str, recovery_phrase: str,
+                       new_password: str, cost: KdfCost | None = None,
+                       serializer: str = "msgpack") -> defer.Deferred[bool | None]:
+        """Forgot password: the recovery phrase sets a new one on the relay and, if this
+        device has the account (closed), seals its keys under it. Fires True (this device's
+        account re-sealed), False (it could not be: sign in again here) or None (this device
+        has no copy of the account). See client.recovery."""
+        cost = cost or KdfCost()
+        return recovery.reset_password(reactor, data_dir, url, email, recovery_phrase,
+                                       new_password, cost.iterations, cost.memory_kib,
+                                       serializer)
+
     @property
     def account_dir(self) -> str:
         assert self._lock is not None
@@ -449,6 +495,9 @@ class SecureChatClient:
             # Devices added or removed while this one was away are told now.
             yield self._refresh_devices(self.me.user_id)
             yield self._top_up_prekeys(session)
+            if self._secrets is not None and not self._recovery_sealed:
+                self._recovery_sealed = yield recovery.keep_relay_blob_sealed(
+                    session, self._secrets, self.me.user_id)
             while True:
                 page = yield session.call(uris.MAILBOX_FETCH)
                 for envelope in page["envelopes"]:
@@ -473,19 +522,44 @@ class SecureChatClient:
                 self._check_device(entry["user_id"], device_id)
 
     @defer.inlineCallbacks
-    def _top_up_prekeys(self, session: Any) -> Any:
+    def _top_up_prekeys(self, session: Any, rotate_fallback: bool = False) -> Any:
+        """Publish one-time keys when few are left, each signed by this device, with a
+        new fallback key; `rotate_fallback` replaces the fallback key in any case (a
+        session was just made: perhaps with it)."""
+        if self._topping_up:
+            return  # one top-up at a time: a second would publish the same keys again
+        self._topping_up = True
+        try:
+            yield self._publish_prekeys(session, rotate_fallback)
+        finally:
+            self._topping_up = False
+
+    @defer.inlineCallbacks
+    def _publish_prekeys(self, session: Any, rotate_fallback: bool) -> Any:
         count = yield session.call(uris.PREKEYS_COUNT)
-        if count >= PREKEY_LOW_WATER:
+        if count >= PREKEY_LOW_WATER and not rotate_fallback:
             return
-        keys = self._olm.new_one_time_keys(PREKEY_BATCH - count)
-        yield session.call(uris.PREKEYS_PUBLISH, keys, self._olm.new_fallback_key())
+        keys = self._olm.new_one_time_keys(max(0, PREKEY_BATCH - count)
+                                           if count < PREKEY_LOW_WATER else 0)
+        fallback = self._olm.new_fallback_key()
+        fallback["signature"] = self._sign_prekey(fallback["key_id"], fallback["key"], True)
+        yield session.call(uris.PREKEYS_PUBLISH, {
+            key_id: {"key": key, "signature": self._sign_prekey(key_id, key, False)}
+            for key_id, key in keys.items()}, fallback)
         self._olm.mark_published()
         yield self.store.save_olm_account(self._olm.pickle_account())
+
+    def _sign_prekey(self, key_id: str, key: str, fallback: bool) -> str:
+        return _b64(self._device_key.sign(prekey_statement(
+            self.me.user_id, self.me.device_id, key_id, key, fallback)))
 
     def _presence_event(self, event: dict[str, Any]) -> None:
         if event.get("event") == uris.DEVICES_CHANGED:
             # A hint only: the list fetched (and verified) now says what changed.
             self._refresh_devices(self.me.user_id)
+            return
+        if event.get("event") == uris.PREKEYS_LOW:
+            self._refill_prekeys(rotate_fallback=False)
             return
         online = event.get("event") == uris.PEER_ONLINE
         self.events.emit(ev.PresenceChanged(event.get("user_id", ""), event.get("device_id", ""),
@@ -872,15 +946,16 @@ class SecureChatClient:
             targets = [t for t in targets if t[1] != self.me.device_id]
             yield self._ensure_sessions(targets)
             copy = Frame(frame.type, frame.sid, frame.data, to=recipient)
-            envelopes = []
-            for user, device_id, _ in targets:
-                if not self._olm.has_session(device_id):
+            envelopes, sent_to = [], []
+            for user, device_id, identity_key in targets:
+                if not self._olm.has_session(user, device_id, identity_key):
                     continue  # no key to start one: the relay will name it as missing
                 plaintext = (copy if user == self.me.user_id and recipient != user
-                             else frame).encode()
-                kind, body = self._olm.encrypt(device_id, plaintext)
+                             else frame).encode(self._binding(user, device_id, identity_key))
+                kind, body = self._olm.encrypt(user, device_id, identity_key, plaintext)
                 envelopes.append({"device_id": device_id, "v": CRYPTO_VERSION, "alg": ALG,
                                   "type": kind, "body": body})
+                sent_to.append((user, device_id))
             if not envelopes:
                 raise ClientError("none of the recipient's devices can be reached")
             try:
@@ -891,8 +966,7 @@ class SecureChatClient:
                 self.log.info("device list changed for a recipient; refreshing")
                 refresh = True
                 continue
-            pickles = [self._olm.pickle_sessions(e["device_id"]) for e in envelopes]
-            return pickles
+            return [self._olm.pickle_sessions(user, device_id) for user, device_id in sent_to]
         # A device without keys to start a session, say: this entry waits, others go on.
         raise ClientError("the recipient's devices cannot all be reached yet")
 
@@ -900,7 +974,8 @@ class SecureChatClient:
     def _ensure_sessions(self, targets: Sequence[tuple[str, str, str]]) -> Any:
         by_user: dict[str, list[tuple[str, str]]] = {}
         for user, device_id, identity_key in targets:
-            if not self._olm.has_session(device_id):
+            if ((user, device_id) in self._unwedge or
+                    not self._olm.has_session(user, device_id, identity_key)):
                 by_user.setdefault(user, []).append((device_id, identity_key))
         for user, missing in by_user.items():
             wanted = dict(missing)
@@ -909,9 +984,24 @@ class SecureChatClient:
             for bundle in bundles:
                 key = bundle.get("one_time_key")
                 device_id = bundle["device_id"]
-                # Only keys of devices we verified, with the identity key we verified.
-                if key and wanted.get(device_id) == bundle["identity_key"]:
+                # Only keys of devices we verified, with the identity key we verified,
+                # signed by that device.
+                if (key and wanted.get(device_id) == bundle["identity_key"]
+                        and self._prekey_signed(user, device_id, key)):
                     self._olm.start_session(user, device_id, bundle["identity_key"], key["key"])
+                    self._unwedge.pop((user, device_id), None)
+
+    def _prekey_signed(self, user_id: str, device_id: str, key: dict[str, Any]) -> bool:
+        signing_key = self._signing_keys.get((user_id, device_id))
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(signing_key or "")).verify(
+                _unb64(str(key.get("signature") or "")), prekey_statement(
+                    user_id, device_id, str(key["key_id"]), str(key["key"]),
+                    bool(key.get("fallback"))))
+        except (InvalidSignature, ValueError, KeyError, TypeError):
+            self.log.warn("ignoring a prekey without a valid signature of its device")
+            return False
+        return True
 
     @defer.inlineCallbacks
     def _devices_of(self, user_id: str, refresh: bool = False) -> Any:
@@ -933,8 +1023,11 @@ class SecureChatClient:
         yield self.store.replace_devices(user_id, verified)
         current = {d: ik for d, ik, _ in verified}
         previous = self._devices.get(user_id)
-        for device_id in set(previous or {}) - set(current):
-            self._olm.forget(device_id)
+        for device_id, _, signing_key in verified:
+            self._signing_keys[(user_id, device_id)] = signing_key
+        for device_id, identity_key in self._devices.get(user_id, {}).items():
+            if current.get(device_id) != identity_key:  # gone, or re-enrolled with a new key
+                self._olm.forget(user_id, device_id)
         self._devices[user_id] = current
         yield self._device_watch.changed(user_id, previous, current)
         return current
@@ -1000,18 +1093,22 @@ class SecureChatClient:
             yield self._reject(envelope_id, sender, "the ciphertext is not binary")
             return
         try:
-            plaintext, account_changed = self._olm.decrypt(
+            plaintext, account_changed, identity_key = yield self._decrypt(
                 sender, device_id, identity_key, int(envelope.get("type", -1)), body)
         except DecryptionFailed as e:
             yield self._reject(envelope_id, sender, f"decryption failed: {e}")
+            self._recover_session(sender, device_id)
             return
-        pickles = self._olm.pickle_sessions(device_id)
+        pickles = self._olm.pickle_sessions(sender, device_id)
         account = self._olm.pickle_account() if account_changed else None
         if account_changed:
-            self.reactor.callLater(0, self._refill_prekeys)  # a one-time key was used up
+            # A one-time key was used up, or the fallback key: replace what went.
+            self.reactor.callLater(0, self._refill_prekeys)
         try:
-            outcome = self._interpret(frames.parse(plaintext), sender,
-                                      relay_timestamp(envelope))
+            frame, binding = frames.parse_bound(plaintext)
+            binding.check(frames.Binding(sender, device_id, identity_key, self.me.user_id,
+                                         self.me.device_id, self._olm.identity_key))
+            outcome = self._interpret(frame, sender, relay_timestamp(envelope))
             # State changes first: if we crash before the envelope is marked handled,
             # it is decrypted again from the older pickle and they are re-applied.
             yield outcome.apply()
@@ -1027,10 +1124,60 @@ class SecureChatClient:
         if stored:
             yield outcome.notify()
 
-    def _refill_prekeys(self) -> None:
+    @defer.inlineCallbacks
+    def _decrypt(self, sender: str, device_id: str, identity_key: str, message_type: int,
+                 body: bytes) -> Any:
+        """(plaintext, account changed, the sender device's key). When nothing decrypts,
+        the device may have been enrolled again with new keys: look at its user's
+        devices again (at most once a minute per user) and, if its key changed, retry."""
+        try:
+            plaintext, account_changed = self._olm.decrypt(
+                sender, device_id, identity_key, message_type, body)
+            return plaintext, account_changed, identity_key
+        except DecryptionFailed as e:
+            failed = e
+        now = self.reactor.seconds()
+        if (self.connection.session is None
+                or now - self._devices_checked.get(sender, -60.0) < 60.0):
+            raise failed
+        self._devices_checked[sender] = now
+        try:
+            devices = yield self._devices_of(sender, refresh=True)
+        except (IdentityKeyChangedError, ApplicationError, TransportLost):
+            raise failed from None
+        newer = devices.get(device_id)
+        if newer is None or newer == identity_key:
+            raise failed
+        plaintext, account_changed = self._olm.decrypt(sender, device_id, newer, message_type,
+                                                       body)
+        return plaintext, account_changed, newer
+
+    def _binding(self, user_id: str, device_id: str, identity_key: str) -> frames.Binding:
+        return frames.Binding(self.me.user_id, self.me.device_id, self._olm.identity_key,
+                              user_id, device_id, identity_key)
+
+    def _recover_session(self, user_id: str, device_id: str) -> None:
+        """A device of a contact (or mine) sent what no session decrypts: its state and
+        ours parted (a restore, a lost pickle). Start a fresh session and send it an
+        empty frame, so its next messages come in a session we both have."""
+        if user_id != self.me.user_id and user_id not in self.contacts:
+            return  # strangers get nothing, not even a claimed one-time key
+        peer = (user_id, device_id)
+        now = self.reactor.seconds()
+        if now - self._unwedged_at.get(peer, -UNWEDGE_INTERVAL) < UNWEDGE_INTERVAL:
+            return
+        self._unwedged_at[peer] = now
+        self._unwedge[peer] = None
+        contact = self.contacts.get(user_id)
+        self.log.info("starting a fresh session with a device that cannot decrypt")
+        self._queue(user_id, Frame(frames.DUMMY, contact.sid if contact else "", {}),
+                    copy_to_own=False).addErrback(
+            lambda f: self.log.failure("queueing a session restart failed", f))
+
+    def _refill_prekeys(self, rotate_fallback: bool = True) -> None:
         session = self.connection.session
         if session is not None:
-            self._top_up_prekeys(session).addErrback(
+            self._top_up_prekeys(session, rotate_fallback=rotate_fallback).addErrback(
                 lambda f: self.log.info("prekey top-up failed: {e}", e=type(f.value).__name__))
 
     @defer.inlineCallbacks
@@ -1063,7 +1210,7 @@ class SecureChatClient:
         data = frame.data
         if frame.type in (frames.FRIEND_REQUEST, frames.FRIEND_ACCEPT, frames.FRIEND_DENY):
             return _Outcome(apply=lambda: self._friend_frame(frame, sender, from_me))
-        if contact is None and not from_me and frame.type != frames.TYPING:
+        if contact is None and not from_me and frame.type not in (frames.TYPING, frames.DUMMY):
             # Not a contact on this device (yet): keep it for when the friendship is
             # known here, rather than lose it.
             self.log.info("holding a {type} frame from a user not known here", type=frame.type)
@@ -1089,6 +1236,8 @@ class SecureChatClient:
         if frame.type == frames.TYPING and not from_me:
             return _Outcome(notify=lambda: self._emit(
                 ev.TypingChanged(contact.sid, sender, data["typing"])))
+        if frame.type == frames.DUMMY and not from_me:
+            return _Outcome(notify=lambda: self._emit(ev.SessionReset(sender)))
         if frame.type == frames.DELETE:
             return _Outcome(apply=lambda: self._unsent(data["id"], contact.sid,
                                                        "me" if from_me else "other"))

@@ -154,6 +154,15 @@ class EnvelopeRejected:
     reason: str
 
 
+@attrs.frozen
+class SessionReset:
+    """A device of this user (a contact, or me) started a fresh encrypted session with
+    this device, because it could not decrypt what we sent (a restored or lost state).
+    Messages sent in the old session before that may not have arrived."""
+
+    user_id: str
+
+
 class EventBus:
     log = Logger()
 

@@ -1,11 +1,13 @@
 """An account's long-term secrets and how they are sealed.
 
-- The master key is 128 bits of entropy shown once as a BIP39 mnemonic; the
-  vault derives its key from it (later issues).
-- The account identity key (Ed25519) signs every device's keys.
-- Both travel to new devices inside the recovery blob: AES-256-GCM under a key
-  Argon2id derives from the master password, stored on the relay, which can
-  never open it. The blob format is
+- The master key is 128 bits of entropy shown once as a BIP39 mnemonic (the
+  recovery phrase); the vault derives its key from it (later issues).
+- The account identity key (Ed25519) signs every device's keys. It reaches a new
+  device in the recovery blob sealed under the phrase (client.recovery), or from
+  another device of the account.
+- `seal_recovery`/`open_recovery` are the format accounts used before: the blob
+  sealed under the master password (which the relay, holding the verifier, could
+  crack). It is only read now, to migrate such accounts:
   `b"SCR1" ‖ t(1) ‖ m_kib(4, big-endian) ‖ salt(16) ‖ nonce(12) ‖ ciphertext`,
   the header (and the user id) bound as associated data.
 """

@@ -4,7 +4,8 @@ The PIN seals this device's keys only: the local database key, the device's sign
 seed and the account's public identity key. `pin.bin` holds them encrypted (AES-256-GCM)
 under a key Argon2id derives from the PIN, with a memory-hard cost so that each guess
 takes a noticeable moment. Never the master password, the account's identity seed or
-its recovery phrase: those stay sealed under the password alone. Five wrong PINs in a
+its recovery phrase: those stay sealed under the password (and the phrase under
+itself, client.recovery). Five wrong PINs in a
 row erase `pin.bin`; from then on only the master password opens the account.
 
 A PIN is weaker than a password: someone who copies the account directory can guess
@@ -12,7 +13,7 @@ PINs offline, without the attempt counter (which lives in the same directory), a
 Argon2id cost per guess. What a correct guess gives them is this device: its stored
 messages, and acting as it towards the relay until the device is removed from the
 account. It does not give them the account (no new device can be enrolled without
-the password). The UI says so when the PIN is set.
+the recovery phrase or another device's approval). The UI says so when the PIN is set.
 """
 
 from __future__ import annotations

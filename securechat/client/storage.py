@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 from twisted.internet import defer
 
+from securechat.client.olm import SessionRow
 from securechat.sqlite import SerialDatabase
 
 STATUS_PENDING, STATUS_SENT, STATUS_DELIVERED, STATUS_READ = 0, 1, 2, 3
@@ -83,6 +84,22 @@ MIGRATIONS = [
     # The user compared safety numbers with this contact (reset when their key changes).
     """
     ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    """,
+    # Olm sessions per (user, device) and bound to the peer identity key they were made
+    # with (was: per device id alone, so a device of another account listed under a
+    # known id shared its slot). Old rows keep the key we verified for that device.
+    """
+    CREATE TABLE olm_peer_sessions (
+        user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        identity_key TEXT NOT NULL,            -- the peer's Curve25519 key, base64
+        pickle TEXT NOT NULL,                  -- sessions, newline separated, newest first
+        seen TEXT NOT NULL DEFAULT '[]',       -- ids of every session made (replay guard)
+        PRIMARY KEY (user_id, device_id)
+    );
+    INSERT INTO olm_peer_sessions (user_id, device_id, identity_key, pickle)
+        SELECT s.user_id, s.device_id, d.identity_key, s.pickle FROM olm_sessions s
+        JOIN devices d ON d.user_id = s.user_id AND d.device_id = s.device_id;
+    DROP TABLE olm_sessions;
     """,
     # The device set is visible: a verified contact whose devices changed is flagged for
     # re-checking; a pending request whose sender's key changed says so; new devices of
@@ -209,9 +226,10 @@ class AccountStore:
             return row[0] if row else None
         return self.run(q)
 
-    def olm_sessions(self) -> defer.Deferred[list[tuple[str, str, str]]]:
+    def olm_sessions(self) -> defer.Deferred[list[SessionRow]]:
         return self.run(lambda c: c.execute(
-            "SELECT device_id, user_id, pickle FROM olm_sessions").fetchall())
+            "SELECT user_id, device_id, identity_key, pickle, seen FROM olm_peer_sessions"
+        ).fetchall())
 
     # --- devices of other users -----------------------------------------------------
 
@@ -221,14 +239,19 @@ class AccountStore:
 
     def replace_devices(self, user_id: str,
                         devices: Sequence[tuple[str, str, str]]) -> defer.Deferred[None]:
-        """Set a user's verified devices; sessions with devices now gone are dropped."""
+        """Set a user's verified devices; sessions with devices now gone, or made with a
+        key that is no longer the device's, are dropped."""
         def q(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM devices WHERE user_id=?", (user_id,))
             c.executemany("INSERT INTO devices VALUES (?,?,?,?)",
                           [(user_id, d, ik, sk) for d, ik, sk in devices])
-            keep = [d for d, _, _ in devices]
-            c.execute(f"DELETE FROM olm_sessions WHERE user_id=? AND device_id NOT IN "  # noqa: S608
-                      f"({','.join('?' * len(keep))})", (user_id, *keep))
+            keys = {d: ik for d, ik, _ in devices}
+            for (device_id, identity_key) in c.execute(
+                    "SELECT device_id, identity_key FROM olm_peer_sessions WHERE user_id=?",
+                    (user_id,)).fetchall():
+                if keys.get(device_id) != identity_key:
+                    c.execute("DELETE FROM olm_peer_sessions WHERE user_id=? AND device_id=?",
+                              (user_id, device_id))
         return self.run(q)
 
     def identity_keys(self) -> defer.Deferred[dict[str, str]]:
@@ -424,7 +447,7 @@ class AccountStore:
 
     # --- the receive path: one transaction per envelope -------------------------------------------
 
-    def receive(self, envelope_id: str, now: int, session_pickle: tuple[str, str, str] | None,
+    def receive(self, envelope_id: str, now: int, session_pickle: SessionRow | None,
                 account_pickle: str | None, message: StoredMessage | None) -> defer.Deferred[bool]:
         """Record an envelope as handled, with the Olm state it advanced and the message
         it carried, atomically. Returns False if it was already handled (a replay)."""
@@ -433,7 +456,8 @@ class AccountStore:
                          (envelope_id, now)).rowcount == 0:
                 return False
             if session_pickle is not None:
-                c.execute("INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", session_pickle)
+                c.execute("INSERT OR REPLACE INTO olm_peer_sessions VALUES (?,?,?,?,?)",
+                          session_pickle)
             if account_pickle is not None:
                 c.execute("INSERT OR REPLACE INTO olm_account VALUES (1, ?)", (account_pickle,))
             if message is not None:
@@ -462,12 +486,12 @@ class AccountStore:
         return self.run(lambda c: c.execute(
             "SELECT seq, recipient, frame, message_id FROM outbox ORDER BY seq").fetchall())
 
-    def sent(self, seq: int, sessions: Sequence[tuple[str, str, str]],
+    def sent(self, seq: int, sessions: Sequence[SessionRow],
              message_id: str | None) -> defer.Deferred[None]:
         """The relay accepted an outbox entry: drop it, keep the ratchets it advanced."""
         def q(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM outbox WHERE seq=?", (seq,))
-            c.executemany("INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", sessions)
+            c.executemany("INSERT OR REPLACE INTO olm_peer_sessions VALUES (?,?,?,?,?)", sessions)
             if message_id is not None:
                 c.execute("UPDATE messages SET status=? WHERE id=? AND status<?",
                           (STATUS_SENT, message_id, STATUS_SENT))
@@ -485,9 +509,9 @@ class AccountStore:
             return frames
         return self.run(q)
 
-    def save_sessions(self, sessions: Sequence[tuple[str, str, str]]) -> defer.Deferred[None]:
+    def save_sessions(self, sessions: Sequence[SessionRow]) -> defer.Deferred[None]:
         return self.run(lambda c: c.executemany(
-            "INSERT OR REPLACE INTO olm_sessions VALUES (?,?,?)", sessions) and None)
+            "INSERT OR REPLACE INTO olm_peer_sessions VALUES (?,?,?,?,?)", sessions) and None)
 
     def drop_outbox(self, seq: int) -> defer.Deferred[None]:
         return self.run(lambda c: c.execute("DELETE FROM outbox WHERE seq=?", (seq,)) and None)

@@ -19,6 +19,7 @@ from autobahn.twisted.websocket import WampWebSocketClientFactory, WampWebSocket
 from autobahn.wamp import types
 from autobahn.wamp.cryptosign import CryptosignKey
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet import defer, endpoints, threads
 
 from securechat.protocol import scram, uris
@@ -64,6 +65,10 @@ class DeviceKey:
     @property
     def public_hex(self) -> str:
         return str(CryptosignKey.from_bytes(self.seed).public_key())
+
+    def sign(self, data: bytes) -> bytes:
+        """An Ed25519 signature by this device (its certificate names the public key)."""
+        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(data)
 
 
 Credentials = Anonymous | Password | DeviceKey

@@ -1,8 +1,9 @@
 """The payload frames of feature-spec.md, as they travel inside Olm envelopes.
 
-Plaintext of every envelope is one JSON object `{"t": TYPE, "sid": ..., "data": {...}}`.
-`parse()` checks the shape of each frame type; anything else is rejected with a
-reason and never reaches storage or the UI.
+Plaintext of every envelope is one JSON object `{"t": TYPE, "sid": ..., "data": {...}}`
+plus the `Binding` fields: who sent it from which device and key, and for whom
+(as Matrix's `m.olm.v1` payload does). `parse()` checks the shape of each frame
+type; anything else is rejected with a reason and never reaches storage or the UI.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ TYPING = "TYPING"
 FRIEND_REQUEST = "FRIEND_REQUEST"
 FRIEND_ACCEPT = "FRIEND_ACCEPT"
 FRIEND_DENY = "FRIEND_DENY"
+# Carries nothing: sent in a fresh session to a device that could not decrypt us, so
+# that the pair recovers by itself (Matrix's m.dummy).
+DUMMY = "DUMMY"
 
 MAX_TEXT = 64 * 1024
 RECEIPT_DELIVERED = "delivered"
@@ -33,11 +37,33 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     FRIEND_REQUEST: {"email": (str,), "name": (str,)},
     FRIEND_ACCEPT: {"email": (str,), "name": (str,)},
     FRIEND_DENY: {"email": (str,)},
+    DUMMY: {},
 }
+_BINDING = ("sender", "sender_device", "sender_key", "recipient", "recipient_device",
+            "recipient_key")
 
 
 class InvalidFrame(Exception):
     pass
+
+
+@attrs.frozen
+class Binding:
+    """Sender and recipient of one encrypted frame, inside the ciphertext: the relay
+    chooses the envelope's `from_user`/`from_device`, so the receiver checks these
+    against them and against the keys it verified (`check`)."""
+
+    sender: str
+    sender_device: str
+    sender_key: str  # the sender device's Curve25519 key
+    recipient: str
+    recipient_device: str
+    recipient_key: str  # the recipient device's Curve25519 key
+
+    def check(self, expected: Binding) -> None:
+        for name in _BINDING:
+            if getattr(self, name) != getattr(expected, name):
+                raise InvalidFrame(f"the frame's {name} does not match the envelope")
 
 
 @attrs.frozen
@@ -48,11 +74,24 @@ class Frame:
     # For copies sent to my own other devices: whom the original went to.
     to: str | None = None
 
-    def encode(self) -> bytes:
+    def encode(self, binding: Binding | None = None) -> bytes:
+        """The frame as JSON; with `binding`, the plaintext of one envelope."""
         body: dict[str, Any] = {"t": self.type, "sid": self.sid, "data": self.data}
         if self.to is not None:
             body["to"] = self.to
+        if binding is not None:
+            body.update(attrs.asdict(binding))
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def parse_bound(plaintext: bytes) -> tuple[Frame, Binding]:
+    """An envelope's plaintext: the frame and its binding (which the caller checks)."""
+    frame = parse(plaintext)
+    raw = json.loads(plaintext)
+    values = [raw.get(name) for name in _BINDING]
+    if not all(type(v) is str for v in values):
+        raise InvalidFrame(f"{frame.type}: the sender and recipient are missing")
+    return frame, Binding(*values)
 
 
 def parse(plaintext: bytes) -> Frame:

@@ -29,3 +29,21 @@ def device_certificate(user_id: str, device_id: str, signing_key: str, identity_
         sort_keys=True,
         separators=(",", ":"),
     ).encode("utf-8")
+
+
+def prekey_statement(user_id: str, device_id: str, key_id: str, key: str,
+                     fallback: bool) -> bytes:
+    """The bytes a device's Ed25519 signing key signs to vouch for one of its one-time or
+    fallback keys, so that a relay can neither substitute nor move them."""
+    return json.dumps(
+        {
+            "device_id": device_id,
+            "fallback": fallback,
+            "key": key,
+            "key_id": key_id,
+            "user_id": user_id,
+            "v": 1,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode("utf-8")

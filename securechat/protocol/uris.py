@@ -16,6 +16,10 @@ ROLE_DEVICE = "device"  # cryptosign: everything a device does
 ACCOUNT_REGISTER = "sc.account.register"
 ACCOUNT_RECOVERY = "sc.account.recovery"
 ACCOUNT_PUBLIC = "sc.account.public"
+ACCOUNT_RECOVERY_UPDATE = "sc.account.recovery.update"  # device: a phrase-sealed blob
+ACCOUNT_RECOVERY_FETCH = "sc.account.recovery.fetch"  # anyone: the phrase-sealed blob
+ACCOUNT_PASSWORD_CHANGE = "sc.account.password.change"  # noqa: S105 - SCRAM session: new verifier
+ACCOUNT_PASSWORD_RESET = "sc.account.password.reset"  # noqa: S105 - signed by the account key
 DEVICE_ENROLL = "sc.device.enroll"
 DEVICE_REMOVE = "sc.device.remove"
 DEVICE_LIST = "sc.device.list"
@@ -52,6 +56,8 @@ def user_namespace(user_id: str) -> str:
 # --- presence event kinds ----------------------------------------------------
 PEER_ONLINE = "PEER_ONLINE"
 PEER_OFFLINE = "PEER_OFFLINE"
+# On a device's own presence topic: few of its one-time keys are left on the relay.
+PREKEYS_LOW = "PREKEYS_LOW"
 # On one's own devices' presence topics: a device of the same user was enrolled or removed
 # (a hint to fetch the device list again; the list itself is what a client verifies).
 DEVICES_CHANGED = "DEVICES_CHANGED"
@@ -85,9 +91,12 @@ ERR_DEVICE_MISMATCH = "sc.error.device_mismatch"
 ERR_PAYLOAD_TOO_LARGE = "sc.error.payload_too_large"
 ERR_RATE_LIMITED = "sc.error.rate_limited"
 ERR_MAILBOX_FULL = "sc.error.mailbox_full"
+ERR_STORAGE_FULL = "sc.error.storage_full"  # the relay's disk budget for mailboxes is used up
 ERR_TOO_MANY_PREKEYS = "sc.error.too_many_prekeys"
 ERR_TURN_DISABLED = "sc.error.turn_disabled"
 ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"
+ERR_RECOVERY_UNAVAILABLE = "sc.error.recovery_unavailable"  # no phrase-sealed blob yet
+ERR_RESET_EXPIRED = "sc.error.reset_expired"  # a stale or replayed password reset
 ERR_INTERNAL = "sc.error.internal"
 # Client-side: the connection failed before (or while) joining.
 ERR_CONNECTION_FAILED = "sc.error.connection_failed"

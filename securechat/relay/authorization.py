@@ -30,13 +30,17 @@ class Principal:
     device_id: str | None = None  # device role
 
 
-ANONYMOUS_PROCEDURES = frozenset({uris.ACCOUNT_REGISTER})
+ANONYMOUS_PROCEDURES = frozenset(
+    {uris.ACCOUNT_REGISTER, uris.ACCOUNT_RECOVERY_FETCH, uris.ACCOUNT_PASSWORD_RESET}
+)
 ACCOUNT_PROCEDURES = frozenset(
-    {uris.ACCOUNT_RECOVERY, uris.DEVICE_ENROLL, uris.DEVICE_REMOVE, uris.DEVICE_LIST}
+    {uris.ACCOUNT_RECOVERY, uris.DEVICE_ENROLL, uris.DEVICE_REMOVE, uris.DEVICE_LIST,
+     uris.ACCOUNT_PASSWORD_CHANGE}
 )
 DEVICE_PROCEDURES = frozenset(
     {
         uris.ACCOUNT_RECOVERY,
+        uris.ACCOUNT_RECOVERY_UPDATE,
         uris.ACCOUNT_PUBLIC,
         uris.DEVICE_LIST,
         uris.DEVICE_REMOVE,

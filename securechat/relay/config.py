@@ -25,11 +25,22 @@ class RelayConfig:
     max_devices: int = 10
     max_prekeys: int = 200  # unclaimed one-time keys per device
     max_prekeys_per_call: int = 100
+    prekeys_low: int = 20  # below this many one-time keys a claim tells the device
+    claim_rate: float = 0.2  # prekey claims a second by one user for one target user
+    claim_burst: float = 20.0
+    claimer_rate: float = 5.0  # prekey claims a second by one user, whatever the target
+    claimer_burst: float = 200.0
     # Mailbox.
     mailbox_ttl: float = 7 * 24 * 3600.0
     mailbox_max_count: int = 10_000
     mailbox_max_bytes: int = 256 * 1024 * 1024
     mailbox_fetch_limit: int = 500
+    # One other user may fill this share of a device's mailbox; a stranger (whom the
+    # device's user never wrote to through this relay) only a little of it.
+    mailbox_sender_share: float = 0.25
+    mailbox_stranger_count: int = 100
+    mailbox_stranger_bytes: int = 2 * 1024 * 1024
+    storage_max_bytes: int = 20 * 1024 ** 3  # every mailbox together: the disk budget
     purge_interval: float = 300.0
     # TURN (coturn's use-auth-secret REST credentials).
     turn_secret: str | None = attrs.field(default=None, repr=False)

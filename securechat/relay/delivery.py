@@ -22,8 +22,8 @@ from securechat.relay import arguments
 from securechat.relay.dealer import Caller
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
-from securechat.relay.records import Envelope
-from securechat.relay.storage import MailboxFull
+from securechat.relay.records import Envelope, MailboxQuota
+from securechat.relay.storage import MailboxFull, StorageFull
 
 if TYPE_CHECKING:
     from securechat.relay.router import Router
@@ -38,6 +38,10 @@ class Delivery:
         self._router = router
         config = router.config
         self._accounts = BucketsByKey(router.clock, config.account_rate, config.account_burst)
+        self._quota = MailboxQuota(
+            config.mailbox_max_count, config.mailbox_max_bytes, config.mailbox_sender_share,
+            config.mailbox_stranger_count, config.mailbox_stranger_bytes,
+            config.storage_max_bytes)
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -89,8 +93,7 @@ class Delivery:
                    missing=missing, unknown=unknown)
         config = self._router.config
         d = self._router.storage.store_envelopes(
-            parsed, ts + int(config.mailbox_ttl * 1000), config.mailbox_max_count,
-            config.mailbox_max_bytes)
+            parsed, ts + int(config.mailbox_ttl * 1000), self._quota)
         d.addCallbacks(self._stored, self._not_stored, callbackArgs=(parsed, ts))
         return d
 
@@ -101,7 +104,13 @@ class Delivery:
 
     @staticmethod
     def _not_stored(failure: Any) -> None:
+        if failure.check(StorageFull):
+            refuse(uris.ERR_STORAGE_FULL, "the relay cannot store more messages now")
         full = failure.trap(MailboxFull) and failure.value
+        if full.sender_share:
+            refuse(uris.ERR_MAILBOX_FULL, "you have filled your share of a recipient "
+                   "device's mailbox: wait until it fetches", device_id=full.device_id,
+                   sender_share=True)
         refuse(uris.ERR_MAILBOX_FULL, "a recipient device's mailbox is full",
                device_id=full.device_id)
 

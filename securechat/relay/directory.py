@@ -31,6 +31,10 @@ class Directory:
             self._remember(self._accounts, user_id, account)
         return account
 
+    def forget_account(self, user_id: str) -> None:
+        """Call after changing an account's verifier or recovery blob."""
+        self._accounts.pop(user_id, None)
+
     def devices(self, user_id: str) -> defer.Deferred[list[Device]]:
         """The user's devices, oldest first (from the cache when it has them)."""
         cached = self._devices.get(user_id)

@@ -10,6 +10,7 @@ from securechat.protocol import uris
 from securechat.relay import arguments
 from securechat.relay.dealer import Caller
 from securechat.relay.errors import refuse
+from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import OneTimeKey
 from securechat.relay.storage import TooManyPrekeys
 
@@ -22,6 +23,12 @@ KEY_ID_MAX = 64
 class Prekeys:
     def __init__(self, router: Router) -> None:
         self._router = router
+        config = router.config
+        # Each claim uses up a one-time key of every device it names: a stranger may
+        # not drain someone's keys (which would force everyone onto the fallback key).
+        self._per_target = BucketsByKey(router.clock, config.claim_rate, config.claim_burst)
+        self._per_claimer = BucketsByKey(router.clock, config.claimer_rate,
+                                         config.claimer_burst)
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -32,22 +39,21 @@ class Prekeys:
 
     @defer.inlineCallbacks
     def publish(self, caller: Caller, one_time_keys: Any, fallback_key: Any = None) -> Any:
-        """Add one-time keys ({key_id: key}) and optionally replace the fallback key."""
+        """Add one-time keys ({key_id: key or {"key", "signature"}}) and optionally replace
+        the fallback key. The relay stores signatures as given: clients verify them."""
         config = self._router.config
         if type(one_time_keys) is not dict or len(one_time_keys) > config.max_prekeys_per_call:
             arguments.invalid(
                 f"one_time_keys must be an object of at most {config.max_prekeys_per_call} keys"
             )
-        keys = [
-            OneTimeKey(arguments.text("key_id", key_id, KEY_ID_MAX),
-                       _curve_key(f"one_time_keys[{key_id}]", key))
-            for key_id, key in one_time_keys.items()
-        ]
+        keys = [_one_time_key(key_id, key) for key_id, key in one_time_keys.items()]
         if fallback_key is not None:
             fb = arguments.mapping("fallback_key", fallback_key)
             keys.append(OneTimeKey(arguments.text("fallback_key.key_id", fb.get("key_id"),
                                                   KEY_ID_MAX),
-                                   _curve_key("fallback_key.key", fb.get("key")), fallback=True))
+                                   _curve_key("fallback_key.key", fb.get("key")), fallback=True,
+                                   signature=_signature("fallback_key.signature",
+                                                        fb.get("signature"))))
         try:
             count = yield self._router.storage.add_prekeys(caller.principal.device_id, keys,
                                                            config.max_prekeys)
@@ -62,6 +68,12 @@ class Prekeys:
         """One bundle per device of the user (or of the listed devices only); each
         one-time key is handed out once only."""
         arguments.user_id("user_id", user_id)
+        claimer = caller.principal.user_id
+        wait = (self._per_target.take(f"{claimer}:{user_id}")
+                or self._per_claimer.take(claimer))
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "too many prekey claims: try again later",
+                   retry_after=round(wait, 3))
         devices = yield self._router.directory.devices(user_id)
         if not devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
@@ -71,20 +83,49 @@ class Prekeys:
             devices = [d for d in devices if d.device_id in wanted]
         claimed = yield self._router.storage.claim_prekeys(
             user_id, [d.device_id for d in devices])
+        for device_id, key in claimed.items():
+            if key is not None and not key.fallback:
+                self._tell_if_low(device_id)
         bundles = []
         for device in devices:
             key = claimed.get(device.device_id)
             bundle: dict[str, Any] = device.public()
             bundle["one_time_key"] = (
                 None if key is None
-                else {"key_id": key.key_id, "key": key.key, "fallback": key.fallback}
+                else {"key_id": key.key_id, "key": key.key, "fallback": key.fallback,
+                      "signature": key.signature}
             )
             bundles.append(bundle)
         return bundles
 
+    def _tell_if_low(self, device_id: str) -> None:
+        """A device whose one-time keys run low hears it on its presence topic, so it
+        tops up while online instead of at its next connect."""
+        def check(count: int) -> None:
+            if count < self._router.config.prekeys_low:
+                self._router.broker.deliver(uris.presence_topic(device_id),
+                                            [{"event": uris.PREKEYS_LOW, "count": count}])
+        self._router.storage.count_prekeys(device_id).addCallback(check)
+
     def count(self, caller: Caller) -> defer.Deferred[int]:
         """How many one-time keys this device still has on the relay."""
         return self._router.storage.count_prekeys(caller.principal.device_id)
+
+
+def _one_time_key(key_id: Any, value: Any) -> OneTimeKey:
+    key_id = arguments.text("key_id", key_id, KEY_ID_MAX)
+    if type(value) is dict:
+        return OneTimeKey(key_id, _curve_key(f"one_time_keys[{key_id}].key", value.get("key")),
+                          signature=_signature(f"one_time_keys[{key_id}].signature",
+                                               value.get("signature")))
+    return OneTimeKey(key_id, _curve_key(f"one_time_keys[{key_id}]", value))
+
+
+def _signature(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    arguments.b64_bytes(name, value, 64)
+    return str(value)
 
 
 def _curve_key(name: str, value: Any) -> str:

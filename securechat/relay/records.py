@@ -43,6 +43,19 @@ class OneTimeKey:
     key_id: str
     key: str
     fallback: bool = False
+    signature: str | None = None  # by the device's signing key (protocol.keys.prekey_statement)
+
+
+@attrs.frozen
+class MailboxQuota:
+    """What storing envelopes may fill (RelayConfig's mailbox limits)."""
+
+    max_count: int  # per device
+    max_bytes: int
+    sender_share: float  # of those, for one other user
+    stranger_count: int  # for a user the device's user never wrote to
+    stranger_bytes: int
+    total_bytes: int  # every mailbox together
 
 
 @attrs.frozen

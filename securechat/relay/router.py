@@ -19,6 +19,7 @@ from securechat.relay.delivery import Delivery
 from securechat.relay.directory import Directory
 from securechat.relay.prekeys import Prekeys
 from securechat.relay.presence import Presence
+from securechat.relay.recovery import Recovery
 from securechat.relay.session import RouterSession
 from securechat.relay.storage import IRelayStorage
 from securechat.relay.turn import TurnCredentials
@@ -41,7 +42,7 @@ class Router:
         self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
         self._handshakes: Counter[str] = Counter()  # peer address -> sessions not yet welcomed
-        for handler in (Accounts(self), Prekeys(self), self.delivery, self.presence,
+        for handler in (Accounts(self), Recovery(self), Prekeys(self), self.delivery, self.presence,
                         TurnCredentials(config, clock)):
             self.dealer.add_procedures(handler.procedures())
 

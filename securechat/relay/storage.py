@@ -6,6 +6,7 @@ neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 from twisted.internet import defer
 from zope.interface import Interface, implementer
 
-from securechat.relay.records import Account, Device, Envelope, OneTimeKey
+from securechat.protocol.scram import ScramVerifier
+from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
 from securechat.sqlite import SerialDatabase
 
 
@@ -42,9 +44,14 @@ class TooManyPrekeys(StorageError):
 
 
 class MailboxFull(StorageError):
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, device_id: str, sender_share: bool = False) -> None:
         super().__init__(device_id)
         self.device_id = device_id
+        self.sender_share = sender_share  # the sender's share of it is full, not all of it
+
+
+class StorageFull(StorageError):
+    """Every mailbox together has reached the relay's disk budget."""
 
 
 class IRelayStorage(Interface):
@@ -61,6 +68,14 @@ class IRelayStorage(Interface):
 
     def get_account(user_id: str) -> defer.Deferred[Account | None]:
         """The account, or None."""
+
+    def set_recovery_blob(user_id: str, blob: bytes) -> defer.Deferred[bool]:
+        """Replace the account's recovery blob; False if there is no such account."""
+
+    def replace_verifier(user_id: str, verifier: ScramVerifier,
+                         current_salt: str | None = None) -> defer.Deferred[bool]:
+        """Replace the account's SCRAM verifier; only while its salt is still
+        `current_salt`, when given. False if nothing was replaced."""
 
     def add_device(device: Device, max_devices: int) -> defer.Deferred[None]:
         """Enroll a device; fails with DeviceExists or TooManyDevices."""
@@ -98,9 +113,10 @@ class IRelayStorage(Interface):
         """How many unclaimed one-time keys the device has left."""
 
     def store_envelopes(
-        envelopes: Sequence[Envelope], expires: int, max_count: int, max_bytes: int
+        envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
     ) -> defer.Deferred[None]:
-        """Store all of them or none (MailboxFull names the first full mailbox)."""
+        """Store all of them or none (MailboxFull names the first full mailbox,
+        StorageFull says the relay's disk budget is used up)."""
 
     def fetch_mailbox(device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
         """Unexpired envelopes for the device, oldest first."""
@@ -142,12 +158,14 @@ CREATE TABLE IF NOT EXISTS one_time_keys (
     device_id TEXT NOT NULL,
     key_id TEXT NOT NULL,
     key TEXT NOT NULL,
+    signature TEXT,
     PRIMARY KEY (device_id, key_id)
 );
 CREATE TABLE IF NOT EXISTS fallback_keys (
     device_id TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
-    key TEXT NOT NULL
+    key TEXT NOT NULL,
+    signature TEXT
 );
 CREATE TABLE IF NOT EXISTS mailbox (
     id TEXT PRIMARY KEY,
@@ -164,6 +182,14 @@ CREATE TABLE IF NOT EXISTS mailbox (
 );
 CREATE INDEX IF NOT EXISTS mailbox_by_device ON mailbox(device_id, ts);
 CREATE INDEX IF NOT EXISTS mailbox_by_expiry ON mailbox(expires);
+CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox(device_id, from_user);
+-- Pairs of users the relay has carried an envelope between (sender -> recipient), as
+-- SHA-256 of "sender:recipient": who counts as a stranger for mailbox shares.
+CREATE TABLE IF NOT EXISTS routed_pairs (pair BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS storage_usage (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    bytes INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mailbox_usage (
     device_id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -171,12 +197,28 @@ CREATE TABLE IF NOT EXISTS mailbox_usage (
 );
 """
 
+# Columns added after the first release: (table, column, declaration).
+_ADDED_COLUMNS = [
+    ("one_time_keys", "signature", "TEXT"),  # the device's signature over the key
+    ("fallback_keys", "signature", "TEXT"),
+]
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(_SCHEMA)
+    for table, column, declaration in _ADDED_COLUMNS:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    conn.execute("INSERT OR IGNORE INTO storage_usage SELECT 1, COALESCE(SUM(bytes), 0) "
+                 "FROM mailbox_usage")
+
+
 @implementer(IRelayStorage)
 class SQLiteStorage:
     """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
 
     def __init__(self, path: str, reactor: Any) -> None:
-        self._db = SerialDatabase(path, reactor, lambda conn: conn.executescript(_SCHEMA),
+        self._db = SerialDatabase(path, reactor, _create_schema,
                                   expected_errors=(StorageError,), name="relay-sqlite")
         self._run = self._db.run
 
@@ -193,6 +235,13 @@ class SQLiteStorage:
 
     def get_account(self, user_id: str) -> defer.Deferred[Account | None]:
         return self._run(_get_account, user_id)
+
+    def set_recovery_blob(self, user_id: str, blob: bytes) -> defer.Deferred[bool]:
+        return self._run(_set_recovery_blob, user_id, blob)
+
+    def replace_verifier(self, user_id: str, verifier: ScramVerifier,
+                         current_salt: str | None = None) -> defer.Deferred[bool]:
+        return self._run(_replace_verifier, user_id, verifier, current_salt)
 
     # --- devices ---------------------------------------------------------------
 
@@ -235,9 +284,9 @@ class SQLiteStorage:
     # --- mailbox ---------------------------------------------------------------
 
     def store_envelopes(
-        self, envelopes: Sequence[Envelope], expires: int, max_count: int, max_bytes: int
+        self, envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
     ) -> defer.Deferred[None]:
-        return self._run(_store_envelopes, list(envelopes), expires, max_count, max_bytes)
+        return self._run(_store_envelopes, list(envelopes), expires, quota)
 
     def fetch_mailbox(self, device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
         return self._run(_fetch_mailbox, device_id, now, limit)
@@ -268,6 +317,23 @@ def _get_account(conn: sqlite3.Connection, user_id: str) -> Account | None:
     return Account(*row) if row else None
 
 
+def _set_recovery_blob(conn: sqlite3.Connection, user_id: str, blob: bytes) -> bool:
+    return bool(conn.execute("UPDATE accounts SET recovery_blob=? WHERE user_id=?",
+                             (blob, user_id)).rowcount)
+
+
+def _replace_verifier(conn: sqlite3.Connection, user_id: str, v: ScramVerifier,
+                      current_salt: str | None) -> bool:
+    query = ("UPDATE accounts SET scram_kdf=?, scram_salt=?, scram_iterations=?, "
+             "scram_memory=?, stored_key=?, server_key=? WHERE user_id=?")
+    values: tuple[object, ...] = (v.kdf, v.salt, v.iterations, v.memory, v.stored_key,
+                                  v.server_key, user_id)
+    if current_salt is not None:  # compare and set: a replayed reset changes nothing
+        query += " AND scram_salt=?"
+        values += (current_salt,)
+    return bool(conn.execute(query, values).rowcount)
+
+
 def _add_device(conn: sqlite3.Connection, d: Device, max_devices: int) -> None:
     (count,) = conn.execute(
         "SELECT COUNT(*) FROM devices WHERE user_id=?", (d.user_id,)
@@ -288,6 +354,8 @@ def _remove_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> bo
         "DELETE FROM devices WHERE device_id=? AND user_id=?", (device_id, user_id)
     ).rowcount
     if gone:
+        conn.execute("UPDATE storage_usage SET bytes=bytes-COALESCE((SELECT bytes FROM "
+                     "mailbox_usage WHERE device_id=?), 0)", (device_id,))
         for table in ("one_time_keys", "fallback_keys", "mailbox", "mailbox_usage",
                       "device_activity"):
             conn.execute(f"DELETE FROM {table} WHERE device_id=?", (device_id,))  # noqa: S608
@@ -334,13 +402,14 @@ def _add_prekeys(
     if _count_prekeys(conn, device_id) + len(one_time) > max_total:
         raise TooManyPrekeys(device_id)
     conn.executemany(
-        "INSERT OR IGNORE INTO one_time_keys VALUES (?,?,?)",
-        [(device_id, k.key_id, k.key) for k in one_time],
+        "INSERT OR IGNORE INTO one_time_keys VALUES (?,?,?,?)",
+        [(device_id, k.key_id, k.key, k.signature) for k in one_time],
     )
     for k in keys:
         if k.fallback:
             conn.execute(
-                "INSERT OR REPLACE INTO fallback_keys VALUES (?,?,?)", (device_id, k.key_id, k.key)
+                "INSERT OR REPLACE INTO fallback_keys VALUES (?,?,?,?)",
+                (device_id, k.key_id, k.key, k.signature),
             )
     return _count_prekeys(conn, device_id)
 
@@ -358,28 +427,30 @@ def _claim_prekeys(
         if device_id not in device_ids:
             continue
         row = conn.execute(
-            "SELECT key_id, key FROM one_time_keys WHERE device_id=? ORDER BY rowid LIMIT 1",
+            "SELECT key_id, key, signature FROM one_time_keys WHERE device_id=? "
+            "ORDER BY rowid LIMIT 1",
             (device_id,),
         ).fetchone()
         if row:
             conn.execute(
                 "DELETE FROM one_time_keys WHERE device_id=? AND key_id=?", (device_id, row[0])
             )
-            claimed[device_id] = OneTimeKey(row[0], row[1])
+            claimed[device_id] = OneTimeKey(row[0], row[1], signature=row[2])
             continue
         row = conn.execute(
-            "SELECT key_id, key FROM fallback_keys WHERE device_id=?", (device_id,)
+            "SELECT key_id, key, signature FROM fallback_keys WHERE device_id=?", (device_id,)
         ).fetchone()
-        claimed[device_id] = OneTimeKey(row[0], row[1], fallback=True) if row else None
+        claimed[device_id] = (OneTimeKey(row[0], row[1], fallback=True, signature=row[2])
+                              if row else None)
     return claimed
 
 
 def _store_envelopes(
-    conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, max_count: int,
-    max_bytes: int,
+    conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, quota: MailboxQuota,
 ) -> None:
     # Insert first, check the quota from the updated counters: a full mailbox
-    # raises and the operation's savepoint undoes both writes.
+    # raises and the operation's savepoint undoes every write.
+    owners: dict[str, str] = {}
     for e in envelopes:
         conn.execute(
             "INSERT INTO mailbox VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -391,8 +462,45 @@ def _store_envelopes(
             "count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
             (e.device_id, e.size),
         ).fetchone()
-        if count > max_count or size > max_bytes:
+        if count > quota.max_count or size > quota.max_bytes:
             raise MailboxFull(e.device_id)
+        owner = owners.get(e.device_id)
+        if owner is None:
+            row = conn.execute("SELECT user_id FROM devices WHERE device_id=?",
+                               (e.device_id,)).fetchone()
+            owner = owners[e.device_id] = row[0] if row else ""
+        if owner != e.from_user:
+            _check_sender_share(conn, e, owner, quota)
+    total = sum(e.size for e in envelopes)
+    (used,) = conn.execute(
+        "INSERT INTO storage_usage VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET "
+        "bytes=bytes+excluded.bytes RETURNING bytes", (total,)).fetchone()
+    if used > quota.total_bytes:
+        raise StorageFull()
+
+
+def _pair(sender: str, recipient: str) -> bytes:
+    return hashlib.sha256(f"{sender}:{recipient}".encode()).digest()
+
+
+def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
+                        quota: MailboxQuota) -> None:
+    """One other user may fill only a share of a device's mailbox, and a stranger (its
+    owner never wrote to them through this relay) only a little: a flood by one sender
+    leaves room for everyone else's messages."""
+    conn.execute("INSERT OR IGNORE INTO routed_pairs VALUES (?)", (_pair(e.from_user, owner),))
+    stranger = conn.execute("SELECT 1 FROM routed_pairs WHERE pair=?",
+                            (_pair(owner, e.from_user),)).fetchone() is None
+    count, size = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM mailbox WHERE device_id=? AND "
+        "from_user=?", (e.device_id, e.from_user)).fetchone()
+    if stranger:
+        most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
+    else:
+        most_count = max(1, int(quota.max_count * quota.sender_share))
+        most_bytes = max(1, int(quota.max_bytes * quota.sender_share))
+    if count > most_count or size > most_bytes:
+        raise MailboxFull(e.device_id, sender_share=True)
 
 
 _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body"
@@ -420,6 +528,8 @@ def _forget_usage(conn: sqlite3.Connection, removed: Iterable[tuple[str, int]]) 
         "UPDATE mailbox_usage SET count=count-?, bytes=bytes-? WHERE device_id=?",
         [(count, size, device_id) for device_id, (count, size) in per_device.items()],
     )
+    conn.execute("UPDATE storage_usage SET bytes=bytes-?",
+                 (sum(size for _, size in per_device.values()),))
     return sum(count for count, _ in per_device.values())
 
 

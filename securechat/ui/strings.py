@@ -42,6 +42,21 @@ MNEMONIC_BODY = ("Write these words down and keep them safe. They are your maste
 MNEMONIC_CONFIRM_PROMPT = "To confirm, type word number {n}:"
 MNEMONIC_WRONG = "That is not word number {n}. Check what you wrote down."
 MNEMONIC_DONE = "I have written it down"
+RECOVERY_PHRASE = "Recovery phrase"
+RECOVERY_PHRASE_HINT = ("The 12 words shown once when you created the account. With your "
+                        "master password they let this device open your account.")
+RECOVERY_PHRASE_PLACEHOLDER = "twelve words separated by spaces"
+FORGOT_PASSWORD = "Forgot password?"
+RESET_TITLE = "Set a new master password"
+RESET_BODY = ("Your recovery phrase lets you choose a new master password. The old one stops "
+              "working for signing in; if this account is on this device, it opens with the "
+              "new one.")
+NEW_PASSWORD = "New master password"
+REPEAT_NEW_PASSWORD = "Repeat the new password"
+RESET = "Set new password"
+RESET_DONE = "Done: your master password is the new one."
+RESET_DONE_NOT_HERE = ("Done on the server, but this device's copy of the account could not "
+                       "be re-sealed: remove it here and sign in again.")
 
 # --- lock screen ----------------------------------------------------------------------
 LOCK_TITLE = "Unlock SecureChat"
@@ -68,6 +83,15 @@ REPEAT_PIN = "Repeat the PIN"
 PINS_DIFFER = "The PINs do not match."
 PIN_SET = "PIN set: use it on the lock screen."
 PIN_REMOVED = "PIN removed: the master password unlocks this account."
+
+# --- master password --------------------------------------------------------------------
+ACTION_CHANGE_PASSWORD = "Change master pass&word…"
+CHANGE_PASSWORD_TITLE = "Change the master password"
+CHANGE_PASSWORD_BODY = ("The new password signs you in on new devices and opens this account "
+                        "here. Your other devices keep opening with their own password until "
+                        "you change it there too; your PIN stays as it is.")
+CURRENT_PASSWORD = "Current master password"
+PASSWORD_CHANGED = "Master password changed."
 
 # --- main window ----------------------------------------------------------------------
 SEARCH = "Search"

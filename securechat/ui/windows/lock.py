@@ -29,6 +29,7 @@ from securechat.ui.bridge import call
 class LockPage(QWidget):
     unlocked = pyqtSignal(object, str)  # client, email
     add_account = pyqtSignal()
+    forgot_password = pyqtSignal(str)  # the chosen account's email
     failed = pyqtSignal(str)
 
     def __init__(self, reactor: Any, data_dir: str, url: str,
@@ -65,6 +66,11 @@ class LockPage(QWidget):
         self.use_password.setFlat(True)
         self.use_password.clicked.connect(lambda: self._set_mode(pin=False))
         column.addWidget(self.use_password)
+        self.forgot_button = QPushButton(S.FORGOT_PASSWORD)
+        self.forgot_button.setFlat(True)
+        self.forgot_button.clicked.connect(
+            lambda: self.forgot_password.emit(self.account.currentText()))
+        column.addWidget(self.forgot_button)
         self.using_pin = False
         self.error = QLabel()
         self.error.setWordWrap(True)

@@ -1,5 +1,6 @@
-"""First run and new devices: create an account (with the recovery phrase shown once)
-or sign in with email and master password."""
+"""First run and new devices: create an account (with the recovery phrase shown once),
+sign in with email, master password and recovery phrase, or set a new password with the
+phrase ("forgot password")."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ class OnboardingPage(QWidget):
     done = pyqtSignal(object, str)
     cancelled = pyqtSignal()
     failed = pyqtSignal(str)  # registering or signing in failed: the message shown
+    password_reset = pyqtSignal(str)  # the email whose password was reset
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
                  parent: QWidget | None = None) -> None:
@@ -75,6 +77,7 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._register())
         self.stack.addWidget(self._login())
         self.stack.addWidget(self._mnemonic())
+        self.stack.addWidget(self._reset())  # index 4
 
     # --- pages -------------------------------------------------------------------------
 
@@ -144,9 +147,21 @@ class OnboardingPage(QWidget):
         self.login_email = QLineEdit()
         self.login_password = QLineEdit()
         self.login_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.login_phrase = QLineEdit()
+        self.login_phrase.setPlaceholderText(S.RECOVERY_PHRASE_PLACEHOLDER)
         form.addRow(S.EMAIL, self.login_email)
         form.addRow(S.MASTER_PASSWORD, self.login_password)
+        form.addRow(S.RECOVERY_PHRASE, self.login_phrase)
+        form.addRow("", _muted(S.RECOVERY_PHRASE_HINT))
         layout.addLayout(form)
+        # Other ways to get the account key (approval from another device) go in this row.
+        self.login_alternatives = QHBoxLayout()
+        self.forgot_button = QPushButton(S.FORGOT_PASSWORD)
+        self.forgot_button.setFlat(True)
+        self.forgot_button.clicked.connect(lambda: self.show_reset(self.login_email.text()))
+        self.login_alternatives.addWidget(self.forgot_button)
+        self.login_alternatives.addStretch(1)
+        layout.addLayout(self.login_alternatives)
         self.login_error = QLabel()
         self.login_error.setWordWrap(True)
         self.login_error.setStyleSheet("color: #dc2626")
@@ -157,13 +172,57 @@ class OnboardingPage(QWidget):
         self.signin_button = QPushButton(S.SIGN_IN)
         self.signin_button.setProperty("primary", True)
         self.signin_button.clicked.connect(self.submit_login)
-        self.login_password.returnPressed.connect(self.submit_login)
+        self.login_phrase.returnPressed.connect(self.submit_login)
         row.addWidget(back)
         row.addStretch(1)
         row.addWidget(self.signin_button)
         layout.addLayout(row)
         layout.addStretch(2)
         return page
+
+    def _reset(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(_title(S.RESET_TITLE))
+        layout.addWidget(_muted(S.RESET_BODY))
+        form = QFormLayout()
+        self.reset_email = QLineEdit()
+        self.reset_phrase = QLineEdit()
+        self.reset_phrase.setPlaceholderText(S.RECOVERY_PHRASE_PLACEHOLDER)
+        self.reset_password = QLineEdit()
+        self.reset_confirm = QLineEdit()
+        for field in (self.reset_password, self.reset_confirm):
+            field.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow(S.EMAIL, self.reset_email)
+        form.addRow(S.RECOVERY_PHRASE, self.reset_phrase)
+        form.addRow(S.NEW_PASSWORD, self.reset_password)
+        form.addRow(S.REPEAT_NEW_PASSWORD, self.reset_confirm)
+        layout.addLayout(form)
+        self.reset_error = QLabel()
+        self.reset_error.setWordWrap(True)
+        self.reset_error.setStyleSheet("color: #dc2626")
+        layout.addWidget(self.reset_error)
+        row = QHBoxLayout()
+        back = QPushButton(S.BACK)
+        back.clicked.connect(lambda: self.stack.setCurrentIndex(2))
+        self.reset_button = QPushButton(S.RESET)
+        self.reset_button.setProperty("primary", True)
+        self.reset_button.clicked.connect(self.submit_reset)
+        self.reset_confirm.returnPressed.connect(self.submit_reset)
+        row.addWidget(back)
+        row.addStretch(1)
+        row.addWidget(self.reset_button)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
+    def show_reset(self, email: str = "") -> None:
+        """The "forgot password" page (from the sign-in page or the lock screen)."""
+        self.reset_email.setText(email.strip())
+        self.reset_error.clear()
+        self.stack.setCurrentIndex(4)
+        (self.reset_phrase if email else self.reset_email).setFocus()
 
     def _mnemonic(self) -> QWidget:
         page = QWidget()
@@ -194,7 +253,8 @@ class OnboardingPage(QWidget):
     def reset(self, can_cancel: bool) -> None:
         self.cancel_button.setVisible(can_cancel)
         for field in (self.reg_password, self.reg_confirm, self.login_password,
-                      self.confirm_word):
+                      self.login_phrase, self.reset_phrase, self.reset_password,
+                      self.reset_confirm, self.confirm_word):
             field.clear()
         self.reg_error.clear()
         self.login_error.clear()
@@ -203,7 +263,7 @@ class OnboardingPage(QWidget):
     # --- actions -----------------------------------------------------------------------
 
     def _busy(self, busy: bool, label: QLabel) -> None:
-        for button in (self.register_button, self.signin_button):
+        for button in (self.register_button, self.signin_button, self.reset_button):
             button.setEnabled(not busy)
         label.setText(S.WORKING if busy else "")
 
@@ -289,4 +349,38 @@ class OnboardingPage(QWidget):
             self.done.emit(client, email)
 
         call(SecureChatClient.login(self._reactor, self._data_dir, self._url, email,
-                                    self.login_password.text(), self._cost), logged_in, failed)
+                                    self.login_password.text(), self._cost,
+                                    recovery_phrase=self.login_phrase.text()),
+             logged_in, failed)
+
+    def submit_reset(self) -> None:
+        if not self.reset_button.isEnabled():
+            return
+        email = self.reset_email.text().strip()
+        password = self.reset_password.text()
+        if not EMAIL_RE.match(email):
+            self.reset_error.setText(S.EMAIL_INVALID)
+            return
+        if len(password) < MIN_PASSWORD:
+            self.reset_error.setText(S.PASSWORD_TOO_SHORT)
+            return
+        if password != self.reset_confirm.text():
+            self.reset_error.setText(S.PASSWORDS_DIFFER)
+            return
+        self._busy(True, self.reset_error)
+
+        def done(here: bool | None) -> None:
+            self._busy(False, self.reset_error)
+            for field in (self.reset_phrase, self.reset_password, self.reset_confirm):
+                field.clear()
+            self.reset_error.setText(S.RESET_DONE_NOT_HERE if here is False else S.RESET_DONE)
+            self.password_reset.emit(email)
+
+        def failed(message: str) -> None:
+            self._busy(False, self.reset_error)
+            self.reset_error.setText(message)
+            self.failed.emit(message)
+
+        call(SecureChatClient.reset_password(self._reactor, self._data_dir, self._url, email,
+                                             self.reset_phrase.text(), password, self._cost),
+             done, failed)

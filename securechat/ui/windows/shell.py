@@ -18,6 +18,7 @@ from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.main import ConnectionIndicator, MainPage, Notifier, app_icon
 from securechat.ui.windows.onboarding import OnboardingPage
+from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog
 
 
@@ -30,6 +31,7 @@ class ShellWindow(QMainWindow):
                  settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.reactor, self.data_dir, self.url = reactor, data_dir, url
+        self.cost = cost  # Argon2id costs of new password keys (tests lower them)
         self.settings = settings or QSettings()
         self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
@@ -49,6 +51,8 @@ class ShellWindow(QMainWindow):
         self.lock_page = LockPage(reactor, data_dir, url)
         self.lock_page.unlocked.connect(self.signed_in_with)
         self.lock_page.add_account.connect(self.show_onboarding)
+        self.lock_page.forgot_password.connect(self.show_forgot_password)
+        self.onboarding.password_reset.connect(self._password_reset)
         self.main = MainPage(self.notifier)
         self.main.unread_total_changed.connect(self._show_unread)
         self.main.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -113,6 +117,8 @@ class ShellWindow(QMainWindow):
         self.devices_action = action(S.ACTION_LINKED_DEVICES, "", self.show_linked_devices)
         self.set_pin_action = action(S.ACTION_SET_PIN, "", self.show_set_pin)
         self.remove_pin_action = action(S.ACTION_REMOVE_PIN, "", self.remove_pin)
+        self.change_password_action = action(S.ACTION_CHANGE_PASSWORD, "",
+                                             self.show_change_password)
         self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self._lock_now)
         self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self._lock_now)
         self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.close)
@@ -121,8 +127,7 @@ class ShellWindow(QMainWindow):
     def _signed_in_actions(self, on: bool) -> None:
         for act in (self.find_action, self.add_action, self.profile_action, self.next_action,
                     self.previous_action, self.devices_action, self.set_pin_action,
-                    self.lock_action,
-                    self.switch_action):
+                    self.change_password_action, self.lock_action, self.switch_action):
             act.setEnabled(on)
         self.remove_pin_action.setEnabled(
             on and self.email is not None and SecureChatClient.has_pin(self.data_dir, self.email))
@@ -144,6 +149,26 @@ class ShellWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def show_change_password(self) -> ChangePasswordDialog | None:
+        if self.client is None:
+            return None
+        dialog = ChangePasswordDialog(self.client, self.cost, self)
+        dialog.changed.connect(lambda: self.statusBar().showMessage(S.PASSWORD_CHANGED, 8000))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_forgot_password(self, email: str) -> None:
+        self.onboarding.reset(can_cancel=True)
+        self.onboarding.show_reset(email)
+        self.stack.setCurrentWidget(self.onboarding)
+
+    def _password_reset(self, email: str) -> None:
+        if email in accounts.known_accounts(self.data_dir):  # unlock it with the new one
+            self.show_lock()
+            self.lock_page.account.setCurrentText(email)
+            self.lock_page.error.setText(S.RESET_DONE)
 
     def remove_pin(self) -> Any:
         if self.client is None:

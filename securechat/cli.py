@@ -40,6 +40,7 @@ from twisted.logger import (
 from securechat.bot import DEFAULT_RELAY, SyncingClient, default_data_dir, next_event
 from securechat.client import events as ev
 from securechat.client.core import ClientError, KdfCost
+from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
 from securechat.client.keys import CorruptBlob, WrongPassword
 from securechat.client.storage import (
     STATUS_DELIVERED,
@@ -76,6 +77,13 @@ def say(text: str = "") -> None:
 def note(text: str) -> None:
     """User-facing remarks that are not the command's output (stderr)."""
     print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+
+def _printable(text: str) -> str:
+    """Text someone else chose, with control characters (a newline that would fake a
+    line of output, terminal escapes) shown as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def _when(timestamp_ms: int) -> str:
@@ -269,11 +277,13 @@ def _add_friend(reactor: Any, client: SyncingClient, args: argparse.Namespace) -
 def _requests(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
     pending = [r for r in (yield client.requests()) if r.action == "pending"]
     for r in pending:
+        warning = ("  WARNING: their key changed since the request; make sure it is really "
+                   "them" if r.key_changed else "")
         if r.direction == "in":
-            name = f" ({r.name})" if r.name else ""
-            say(f"from {r.email}{name}")
+            name = f" ({_printable(r.name)})" if r.name else ""
+            say(f"from {r.email}{name}{warning}")
         else:
-            say(f"to   {r.email} (waiting for an answer)")
+            say(f"to   {r.email} (waiting for an answer){warning}")
     if not pending:
         say("No pending friend requests.")
 
@@ -325,12 +335,44 @@ def _history(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> A
     peer = _contact_id(client, args.peer)
     email = client.contacts[peer].peer_email
     for m in (yield client.messages(peer, args.limit)):
+        if m.sender == SENDER_SYSTEM:  # a line this device wrote, not a message
+            what = {DEVICE_ADDED: "signed in on a new device",
+                    DEVICE_REMOVED: "removed a device"}.get(m.type, m.type)
+            say(json.dumps({"type": m.type, "account": email, "device_id": m.text,
+                            "timestamp": m.timestamp}) if args.json
+                else f"{_when(m.timestamp)}  * {email} {what} ({m.text})")
+            continue
         who = "me" if m.sender == "me" else email
         if args.json:
             say(_message_json(m, who))
         else:
             status = f"  [{STATUS_NAMES.get(m.status, m.status)}]" if m.sender == "me" else ""
             say(f"{_when(m.timestamp)}  {who}: {m.text}{status}")
+
+
+@defer.inlineCallbacks
+def _devices(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    linked = yield client.linked_devices()
+    notices = {n.device_id for n in (yield client.device_notices())}
+    for d in linked:
+        if args.json:
+            say(json.dumps({"type": "device", "device_id": d.device_id, "name": d.name,
+                            "added_at": d.added_at, "last_seen": d.last_seen,
+                            "this_device": d.this_device, "new": d.device_id in notices}))
+            continue
+        added = _when(d.added_at) if d.added_at else "unknown"
+        seen = _when(d.last_seen) if d.last_seen else "never"
+        marks = " (this device)" if d.this_device else ""
+        marks += "  NEW: remove it with remove-device if it is not yours" \
+            if d.device_id in notices else ""
+        say(f"{d.name}  added {added}  last seen {seen}{marks}")
+
+
+@defer.inlineCallbacks
+def _remove_device(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    # The master password this command was given (it opened the account) confirms it.
+    yield client.remove_device(args.device, args.password)
+    say(f"Removed device {args.device} from {client.me.email}.")
 
 
 @defer.inlineCallbacks
@@ -353,6 +395,16 @@ def cmd_listen(reactor: Any, args: argparse.Namespace) -> Any:
                             "accepted": event.accepted}) if args.json
                 else f"{event.email} {'accepted' if event.accepted else 'declined'} "
                      "your friend request")
+        elif isinstance(event, ev.DeviceAdded | ev.DeviceRemoved):
+            added = isinstance(event, ev.DeviceAdded)
+            contact = client.contacts.get(event.user_id)
+            who = "your account" if event.own else (
+                contact.peer_email if contact else event.user_id)
+            say(json.dumps({"type": "device_added" if added else "device_removed",
+                            "account": "me" if event.own else who,
+                            "device_id": event.device_id}) if args.json
+                else f"A device was {'added to' if added else 'removed from'} {who}: "
+                     f"{event.device_id}")
         elif (isinstance(event, ev.ConnectionStateChanged) and event.state == "failed"
               and not stopped.called):
             stopped.errback(ClientError(f"the relay refused this device ({event.reason})"))
@@ -381,6 +433,8 @@ COMMANDS: dict[str, Command] = {
     "send": _with_account(_send),
     "listen": cmd_listen,
     "history": _with_account(_history, required=False),
+    "devices": _with_account(_devices, required=False),
+    "remove-device": _with_account(_remove_device),
 }
 
 
@@ -440,6 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--with", dest="peer", required=True, metavar="EMAIL")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--json", action="store_true", help="one JSON object a line")
+    command("devices", "list the devices linked to your account").add_argument(
+        "--json", action="store_true", help="one JSON object a line")
+    command("remove-device", "remove a device from your account (your master password "
+                             "confirms it)").add_argument("--device", required=True,
+                                                          metavar="DEVICE_ID")
     return parser
 
 

@@ -157,6 +157,34 @@ class CLITests(RelayTestCase):
                          ("message", BOB, "are you there?"))
 
     @defer.inlineCallbacks
+    def test_devices_lists_linked_devices_and_remove_device_needs_the_password(self) -> Any:
+        phrase = yield self.register("alice", ALICE)
+        yield self.cli("alice-phone", "login", ALICE, SECURECHAT_RECOVERY_PHRASE=phrase)
+        out, _ = yield self.cli("alice", "devices", ALICE, "--json")
+        devices = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(len(devices), 2)
+        (this,) = [d for d in devices if d["this_device"]]
+        (phone,) = [d for d in devices if not d["this_device"]]
+        self.assertTrue(phone["new"])  # the laptop has not acknowledged it
+        self.assertIsInstance(phone["added_at"], int)
+        self.assertIsInstance(phone["last_seen"], int)  # it connected after signing in
+        out, _ = yield self.cli("alice", "devices", ALICE)
+        self.assertIn(f"{this['device_id']}  added ", out)
+        self.assertIn("(this device)", out)
+        self.assertIn("NEW: remove it with remove-device", out)
+        _, err = yield self.cli("alice", "remove-device", ALICE, "--device", phone["device_id"],
+                                password="not-the-password", status=1)
+        self.assertOneLineError(err, "wrong password")
+        out, _ = yield self.cli("alice", "remove-device", ALICE, "--device", phone["device_id"])
+        self.assertEqual(out, f"Removed device {phone['device_id']} from {ALICE}.\n")
+        out, _ = yield self.cli("alice", "devices", ALICE, "--json")
+        self.assertEqual([json.loads(line)["device_id"] for line in out.splitlines()],
+                         [this["device_id"]])
+        _, err = yield self.cli("alice", "remove-device", ALICE, "--device", this["device_id"],
+                                status=1)
+        self.assertOneLineError(err, "the device you are using")
+
+    @defer.inlineCallbacks
     def register(self, device: str, email: str) -> Any:
         """Register; returns the recovery phrase it printed."""
         out, _ = yield self.cli(device, "register", email)

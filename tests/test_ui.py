@@ -7,6 +7,7 @@ Screenshots of the main screens are saved under $SECURECHAT_SCREENSHOTS.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import Callable
@@ -22,7 +23,7 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
 
 from PyQt6.QtCore import QCoreApplication, QPoint, QSettings, Qt, QTranslator
 from PyQt6.QtTest import QTest
-from PyQt6.QtWidgets import QApplication, QPushButton, QWidget
+from PyQt6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
@@ -33,15 +34,18 @@ from securechat.client.storage import (
     Contact,
     StoredMessage,
 )
+from securechat.protocol import uris
 from securechat.ui import accounts, theme
 from securechat.ui import strings as S
 from securechat.ui.delegates import tick_text
 from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
+from securechat.ui.windows.devices import RemoveDeviceDialog
 from securechat.ui.windows.lock import LockPage
-from securechat.ui.windows.main import Notifier
+from securechat.ui.windows.main import Notifier, RequestRow
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
+from tests.hostile import HostileRelay, forged_envelope
 
 PASSWORD = "correct horse battery"
 SHOTS = os.environ.get("SECURECHAT_SCREENSHOTS") or os.path.abspath("screenshots")
@@ -138,8 +142,10 @@ class UITestCase(ClientTestCase):
     @defer.inlineCallbacks
     def account_on_disk(self, name: str, email: str) -> Any:
         """An account registered by the core and closed, as a previous run leaves it."""
-        client, _ = yield SecureChatClient.register(reactor, self.device_dir(name), self.url,
-                                                    email, PASSWORD, name.title(), FAST)
+        client, phrase = yield SecureChatClient.register(reactor, self.device_dir(name),
+                                                         self.url, email, PASSWORD,
+                                                         name.title(), FAST)
+        self.phrases[email] = phrase  # for signing in on another device
         yield client.stop()
         accounts.remember(self.device_dir(name), email)
 
@@ -682,6 +688,152 @@ class NotificationsAndKeyboardTests(UITestCase):
         QTest.keyClick(chat.composer, Qt.Key.Key_Escape)
         self.assertFalse(chat.reply_bar.isVisibleTo(chat))
         self.assertIsNone(chat.reply_to)
+
+
+class TruthfulDisplayTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_a_rich_text_name_is_shown_literally_beside_the_email_and_a_key_change(self) -> Any:
+        yield self.account_on_disk("bob", "bob@example.org")
+        win = self.shell("bob")
+        bob = yield self.unlock(win, "bob@example.org")
+        main = win.main
+        # --- a stranger who names himself like Bob, verified, with Bob's email ----------
+        fake_name = "<b>Bob ✔ verified</b><br>bob@example.org"
+        mallory, _ = yield SecureChatClient.register(
+            reactor, self.device_dir("mallory"), self.url, "mallory@example.org", PASSWORD,
+            fake_name, FAST)
+        self._track(mallory)
+        yield self.online(mallory)
+        yield mallory.add_friend("bob@example.org")
+        yield self.log(bob).wait_for(ev.FriendRequestReceived)
+        yield until(lambda: len(main.requests.pending) == 1, main.requests.rendered)
+        row = main.requests.list.itemWidget(main.requests.list.item(0))
+        self.assertIsInstance(row, RequestRow)
+        self.assertEqual(row.name_label.textFormat(), Qt.TextFormat.PlainText)
+        self.assertEqual(row.name_label.text(), fake_name)
+        self.assertEqual(row.email_label.text(), "mallory@example.org")  # beside the name
+        self.assertTrue(row.email_label.isVisibleTo(main))
+        self.assertTrue(row.chosen_label.isVisibleTo(main))  # "name chosen by them"
+        self.assertIn("chosen by them", row.chosen_label.text())
+        for label in row.findChildren(QLabel):
+            self.assertEqual(label.textFormat(), Qt.TextFormat.PlainText, label.text())
+        self.assertFalse(row.warning_label.isVisibleTo(main))
+        # the notification names the email, not the chosen name
+        self.assertIn(("Friend request", "mallory@example.org wants to chat with you."),
+                      main.notifier.shown)
+        screenshot(win, "18-rich-text-name")
+        # --- the relay now claims another key for him: the request says so -------------
+        hostile = HostileRelay(self.relay)
+        forged = base64.b64encode(os.urandom(32)).decode()
+        hostile.rewrite(uris.ACCOUNT_PUBLIC, lambda caller, answer, user_id: {
+            **answer, "identity_key": forged} if user_id == mallory.me.user_id else answer)
+        hostile.inject(bob.me.device_id, forged_envelope(
+            mallory.me.user_id, "relaysdevice0001", 0, b"not olm"))
+        yield self.log(bob).wait_for(ev.IdentityKeyChanged)
+        yield until(lambda: main.requests.pending and main.requests.pending[0].key_changed,
+                    main.requests.rendered)
+        row = main.requests.list.itemWidget(main.requests.list.item(0))
+        self.assertTrue(row.warning_label.isVisibleTo(main))
+        self.assertIn("key changed since they asked", row.warning_label.text())
+        screenshot(win, "19-request-key-changed")
+        # --- every other place a peer's text reaches is plain text too -----------------
+        chat = main.chat
+        for label in (chat.title, chat.subtitle, chat.banner_text, chat.reply_label,
+                      win.connection.label):
+            self.assertEqual(label.textFormat(), Qt.TextFormat.PlainText)
+        main.notifier.message(fake_name, "<i>hi</i>")
+        title, body = main.notifier.shown[-1]
+        self.assertNotIn("<b>", title)
+        self.assertNotIn("<i>", body)
+        self.assertEqual(body.replace("\u200b", ""), "<i>hi</i>")  # nothing else changed
+
+
+class DeviceSetTests(UITestCase):
+
+    @defer.inlineCallbacks
+    def test_new_device_notice_linked_devices_and_a_contacts_new_device(self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org")
+        win = self.shell("alice")
+        alice = yield self.unlock(win, "alice@example.org")
+        main = win.main
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(bob)
+        yield self.befriend(bob, alice)
+        yield alice.set_verified(bob.me.user_id, True)
+        yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
+        main.open_chat(bob.me.user_id)
+        chat = main.chat
+        yield until(lambda: chat.peer == bob.me.user_id, chat.page_loaded)
+        self.assertIn("✓ verified", chat.subtitle.text())
+        # --- Bob signs in on a new device: a line in the conversation, and the verified
+        # mark is taken back until the numbers are compared again
+        bob_phone = yield self.login("bob-phone", "bob@example.org")
+        yield self.online(bob_phone)
+        yield self.log(alice).wait_for(ev.DeviceAdded)
+        yield until(lambda: chat.model.rowCount() == 1, *model_signals(chat.model))
+        line = chat.model.index(0)
+        self.assertTrue(line.data(Roles.SYSTEM))
+        self.assertEqual(line.data(Qt.ItemDataRole.DisplayRole), "bob signed in on a new device")
+        yield until(lambda: "verified" not in chat.subtitle.text(), main.bridge.contacts_changed)
+        self.assertEqual(main.sessions.index(0).data(Roles.LAST_TEXT),
+                         "Signed in on a new device")
+        self.assertEqual([a.text() for a in chat.context_menu(0).actions()], ["Delete for me"])
+        dialog = main.show_profile(bob.me.user_id)
+        self.assertTrue(dialog.recheck.isVisibleTo(dialog))
+        self.assertIn("devices changed since you verified", dialog.recheck.text())
+        self.assertFalse(dialog.verified.isChecked())
+        screenshot(win, "20-contact-new-device")
+        screenshot(dialog, "21-profile-recheck")
+        QTest.mouseClick(dialog.verified, Qt.MouseButton.LeftButton)
+        yield until(lambda: not dialog.recheck.isVisibleTo(dialog), dialog.verified_saved)
+        self.assertTrue(alice.contacts[bob.me.user_id].verified)
+        dialog.close()
+        # --- Alice signs in on a phone: "a new device was added" — Remove it -----------
+        bar = main.device_notices
+        phone = yield self.login("alice-phone", "alice@example.org", PASSWORD)
+        yield until(lambda: bar.notices, bar.rendered)
+        self.assertTrue(bar.isVisibleTo(win))
+        self.assertEqual([n.device_id for n in bar.notices], [phone.me.device_id])
+        screenshot(win, "22-new-device-notice")
+        QTest.mouseClick(bar.buttons(phone.me.device_id)["Remove it"], Qt.MouseButton.LeftButton)
+        (ask,) = bar.findChildren(RemoveDeviceDialog)
+        QTest.keyClicks(ask.password, "not the password")
+        refused = until(lambda: bool(ask.error.text()) and ask.remove_button.isEnabled(),
+                        ask.failed)
+        QTest.mouseClick(ask.remove_button, Qt.MouseButton.LeftButton)
+        yield refused
+        self.assertIn("password", ask.error.text().lower())
+        QTest.keyClicks(ask.password, PASSWORD)
+        gone = until(lambda: not bar.notices, bar.rendered)
+        QTest.mouseClick(ask.remove_button, Qt.MouseButton.LeftButton)
+        yield gone
+        self.assertFalse(bar.isVisibleTo(win))
+        # --- a tablet: "It was me" --------------------------------------------------------
+        tablet = yield self.login("alice-tablet", "alice@example.org", PASSWORD)
+        yield until(lambda: bar.notices, bar.rendered)
+        dismissed = until(lambda: not bar.notices, bar.rendered)
+        QTest.mouseClick(bar.buttons(tablet.me.device_id)["It was me"],
+                         Qt.MouseButton.LeftButton)
+        yield dismissed
+        # --- Account ▸ Linked devices: this laptop and the tablet; remove the tablet ----
+        self.assertTrue(win.devices_action.isEnabled())
+        devices = win.show_linked_devices()
+        yield until(lambda: len(devices.devices) == 2, devices.loaded)
+        this = devices.row(alice.me.device_id)
+        self.assertIn("(this device)", this.name_label.text())
+        self.assertFalse(this.remove_button.isVisibleTo(devices))
+        other = devices.row(tablet.me.device_id)
+        self.assertIn("added ", other.detail_label.text())
+        self.assertIn("not connected yet", other.detail_label.text())
+        screenshot(devices, "23-linked-devices")
+        QTest.mouseClick(other.remove_button, Qt.MouseButton.LeftButton)
+        (ask,) = devices.findChildren(RemoveDeviceDialog)
+        QTest.keyClicks(ask.password, PASSWORD)
+        QTest.keyClick(ask.password, Qt.Key.Key_Return)
+        yield until(lambda: "was removed" in devices.status.text(), devices.loaded)
+        self.assertEqual([d.device_id for d in devices.devices], [alice.me.device_id])
+        devices.close()
 
 
 class TranslationTests(unittest.TestCase):

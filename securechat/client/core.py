@@ -31,10 +31,12 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from securechat.client import devices as device_set
 from securechat.client import events as ev
 from securechat.client import pin as pin_lock
 from securechat.client import recovery
 from securechat.client.accountlock import AccountLock
+from securechat.client.clock import message_timestamp, relay_timestamp
 from securechat.client.connection import ConnectionMachine
 from securechat.client.errors import AccountInUse, ClientError, NoSuchAccount
 from securechat.client.keys import (
@@ -53,6 +55,7 @@ from securechat.client.storage import (
     STATUS_SENT,
     AccountStore,
     Contact,
+    DeviceNotice,
     Me,
     Request,
     StoredMessage,
@@ -169,6 +172,7 @@ class SecureChatClient:
         self._topping_up = False  # a prekey top-up is under way
         self._recovery_sealed = False  # the relay's blob is checked to be under the phrase
         self.stop_patience = STOP_PATIENCE
+        self._device_watch = device_set.DeviceWatch(self, new_message_id)
 
     # === creating and opening accounts ============================================
 
@@ -488,6 +492,8 @@ class SecureChatClient:
             yield session.subscribe(self._envelope_arrived, uris.inbox_topic(self.me.device_id))
             yield session.subscribe(self._presence_event, uris.presence_topic(self.me.device_id))
             yield self._declare_contacts()
+            # Devices added or removed while this one was away are told now.
+            yield self._refresh_devices(self.me.user_id)
             yield self._top_up_prekeys(session)
             if self._secrets is not None and not self._recovery_sealed:
                 self._recovery_sealed = yield recovery.keep_relay_blob_sealed(
@@ -513,6 +519,7 @@ class SecureChatClient:
         for entry in listing:
             for device_id in entry["devices"]:
                 self.events.emit(ev.PresenceChanged(entry["user_id"], device_id, True))
+                self._check_device(entry["user_id"], device_id)
 
     @defer.inlineCallbacks
     def _top_up_prekeys(self, session: Any, rotate_fallback: bool = False) -> Any:
@@ -547,6 +554,10 @@ class SecureChatClient:
             self.me.user_id, self.me.device_id, key_id, key, fallback)))
 
     def _presence_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == uris.DEVICES_CHANGED:
+            # A hint only: the list fetched (and verified) now says what changed.
+            self._refresh_devices(self.me.user_id)
+            return
         if event.get("event") == uris.PREKEYS_LOW:
             self._refill_prekeys(rotate_fallback=False)
             return
@@ -554,7 +565,76 @@ class SecureChatClient:
         self.events.emit(ev.PresenceChanged(event.get("user_id", ""), event.get("device_id", ""),
                                             online))
         if online:
+            self._check_device(event.get("user_id", ""), event.get("device_id", ""))
             self.flush_outbox()
+
+    # === the device set ===================================================================
+
+    def _check_device(self, user_id: str, device_id: str) -> None:
+        """A device came online: if its user's list is known here and lacks it, it is
+        new (or a ghost the relay made up, which the fetched list will not verify)."""
+        known = self._devices.get(user_id)
+        if known is not None and device_id not in known:
+            self._refresh_devices(user_id)
+
+    def _refresh_devices(self, user_id: str) -> defer.Deferred[None]:
+        """Fetch and verify a user's device list again (DeviceWatch tells what changed);
+        in line with sending, which uses the list. Never fails."""
+        if self.connection.session is None:
+            return defer.succeed(None)
+
+        def failed(f: Failure) -> None:
+            if f.check(TransportLost, ApplicationError, ClientError):
+                self.log.info("device list not refreshed: {e}", e=type(f.value).__name__)
+            else:
+                self.log.failure("refreshing a device list failed", f)
+        return self._outbound.run(self._devices_of, user_id, True).addCallbacks(
+            lambda _: None, failed)
+
+    @defer.inlineCallbacks
+    def linked_devices(self) -> Any:
+        """My account's devices (name, added when, last seen; this one marked), those
+        whose certificates verify under my account key. Offline: what this device knows,
+        without times."""
+        session = self.connection.session
+        if session is None:
+            known = self._devices.get(self.me.user_id) or {self.me.device_id: ""}
+            return [device_set.LinkedDevice(d, d, None, None, d == self.me.device_id)
+                    for d in sorted(known)]
+        yield self._outbound.run(self._devices_of, self.me.user_id, True)
+        listed = yield session.call(uris.DEVICE_LIST, self.me.user_id)
+        return device_set.linked_devices(listed, self._devices.get(self.me.user_id, {}),
+                                         self.me.device_id)
+
+    @defer.inlineCallbacks
+    def remove_device(self, device_id: str, password: str) -> Any:
+        """Remove another device of my account: it is signed out, and nothing is encrypted
+        to it any more. Needs the master password (checked here first: WrongPassword),
+        which the relay checks again (a password session, not this device's)."""
+        if device_id == self.me.device_id:
+            raise ClientError("this is the device you are using: remove it from another "
+                              "device, or remove the account here")
+        yield threads.deferToThread(
+            SecretStore(self.account_dir, self.me.user_id, password).load)
+        try:
+            yield _call_once(
+                self.reactor, self.url, Password(self.me.user_id, password), self._serializer,
+                {uris.ERR_NO_SUCH_DEVICE: ClientError("your account has no such device "
+                                                      "(it was removed already?)")},
+                uris.DEVICE_REMOVE, device_id)
+        except JoinRefused as e:
+            if e.reason == uris.ERR_WRONG_PASSWORD:
+                raise WrongPassword("the relay did not accept this password") from None
+            raise
+        yield self._refresh_devices(self.me.user_id)
+
+    def device_notices(self) -> defer.Deferred[list[DeviceNotice]]:
+        """Devices added to my account that I have not acknowledged (oldest first)."""
+        return self.store.device_notices()
+
+    def dismiss_device_notice(self, device_id: str) -> defer.Deferred[bool]:
+        """"It was me": the notice of this new device goes."""
+        return self.store.drop_device_notice(device_id)
 
     # === friends ========================================================================
 
@@ -942,12 +1022,14 @@ class SecureChatClient:
             verified.append((d["device_id"], d["identity_key"], d["signing_key"]))
         yield self.store.replace_devices(user_id, verified)
         current = {d: ik for d, ik, _ in verified}
+        previous = self._devices.get(user_id)
         for device_id, _, signing_key in verified:
             self._signing_keys[(user_id, device_id)] = signing_key
         for device_id, identity_key in self._devices.get(user_id, {}).items():
             if current.get(device_id) != identity_key:  # gone, or re-enrolled with a new key
                 self._olm.forget(user_id, device_id)
         self._devices[user_id] = current
+        yield self._device_watch.changed(user_id, previous, current)
         return current
 
     @defer.inlineCallbacks
@@ -962,6 +1044,8 @@ class SecureChatClient:
                 yield self.store.set_changed_identity_key(user_id, current)
                 self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
                 self.events.emit(ev.IdentityKeyChanged(user_id, contact.peer_email))
+            elif contact is None:
+                yield self._device_watch.request_key_changed(user_id)
             raise IdentityKeyChangedError("this contact's identity key changed")
         return current
 
@@ -1024,7 +1108,7 @@ class SecureChatClient:
             frame, binding = frames.parse_bound(plaintext)
             binding.check(frames.Binding(sender, device_id, identity_key, self.me.user_id,
                                          self.me.device_id, self._olm.identity_key))
-            outcome = self._interpret(frame, sender)
+            outcome = self._interpret(frame, sender, relay_timestamp(envelope))
             # State changes first: if we crash before the envelope is marked handled,
             # it is decrypted again from the older pickle and they are re-applied.
             yield outcome.apply()
@@ -1115,9 +1199,9 @@ class SecureChatClient:
             return None
         return devices.get(device_id)
 
-    def _interpret(self, frame: Frame, sender: str) -> _Outcome:
+    def _interpret(self, frame: Frame, sender: str, relay_ts: int | None = None) -> _Outcome:
         """What a frame means: state to change, a message to store with the envelope,
-        and who to tell once it is stored."""
+        and who to tell once it is stored. `relay_ts`: when the relay took the envelope."""
         from_me = sender == self.me.user_id
         peer = frame.to if from_me else sender
         if from_me and (peer is None or peer == self.me.user_id):
@@ -1136,7 +1220,8 @@ class SecureChatClient:
             return _Outcome()
         if frame.type == frames.MSG:
             message = StoredMessage(data["id"], contact.sid, "me" if from_me else "other",
-                                    data["text"], "text", data["timestamp"],
+                                    data["text"], "text",
+                                    message_timestamp(data["timestamp"], relay_ts),
                                     STATUS_SENT if from_me else STATUS_DELIVERED, from_me,
                                     data["replyTo"])
             if from_me:

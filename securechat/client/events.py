@@ -99,10 +99,38 @@ class ContactUpdated:
 
 @attrs.frozen
 class IdentityKeyChanged:
-    """A contact's account key changed: sending to them waits until the user accepts it."""
+    """A contact's account key changed: sending to them waits until the user accepts it.
+    Also emitted (with `request` True) for someone with a pending friend request: the
+    request is marked (`Request.key_changed`)."""
 
     peer_user_id: str
     email: str
+    request: bool = False
+
+
+@attrs.frozen
+class DeviceAdded:
+    """A device joined an account whose devices this device knew: one of my own (`own`;
+    `client.device_notices()` keeps it until dismissed) or someone else's. For a contact,
+    `notice` is the line stored in the conversation ("… signed in on a new device").
+    The first device list ever learned for a user is not news, and tells nothing."""
+
+    user_id: str
+    device_id: str
+    identity_key: str
+    own: bool
+    notice: StoredMessage | None = None
+
+
+@attrs.frozen
+class DeviceRemoved:
+    """A device left an account whose devices this device knew (see DeviceAdded). Its
+    Olm sessions are gone; nothing is encrypted to it any more."""
+
+    user_id: str
+    device_id: str
+    own: bool
+    notice: StoredMessage | None = None
 
 
 @attrs.frozen

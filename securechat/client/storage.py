@@ -101,6 +101,16 @@ MIGRATIONS = [
         JOIN devices d ON d.user_id = s.user_id AND d.device_id = s.device_id;
     DROP TABLE olm_sessions;
     """,
+    # The device set is visible: a verified contact whose devices changed is flagged for
+    # re-checking; a pending request whose sender's key changed says so; new devices of
+    # my own account wait for me to see them.
+    """
+    ALTER TABLE sessions ADD COLUMN devices_changed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pending_requests ADD COLUMN key_changed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE own_device_notices (
+        device_id TEXT PRIMARY KEY, identity_key TEXT NOT NULL, noticed_at INTEGER NOT NULL
+    );
+    """,
 ]
 
 
@@ -130,6 +140,8 @@ class Contact:
     peer_identity_key: str
     changed_identity_key: str | None
     verified: bool = False
+    # Their devices changed since I verified them: `verified` was reset, compare again.
+    devices_changed: bool = False
 
     @property
     def display_name(self) -> str:
@@ -157,10 +169,21 @@ class Request:
     direction: str  # "in" or "out"
     action: str  # pending | accepted | denied
     timestamp: int
+    key_changed: bool = False  # their account key changed while the request was pending
+
+
+@attrs.frozen
+class DeviceNotice:
+    """A device added to my own account that I have not acknowledged yet."""
+
+    device_id: str
+    identity_key: str
+    noticed_at: int
 
 
 _CONTACT_COLUMNS = ("sid, peer_user_id, peer_email, peer_name, alias_name, peer_identity_key, "
-                    "changed_identity_key, verified")
+                    "changed_identity_key, verified, devices_changed")
+_REQUEST_COLUMNS = "user_id, email, name, direction, action, timestamp, key_changed"
 _MESSAGE_COLUMNS = "id, sid, sender, text, type, timestamp, status, is_read, reply_to"
 
 
@@ -243,8 +266,9 @@ class AccountStore:
     # --- contacts -----------------------------------------------------------------------
 
     def contacts(self) -> defer.Deferred[list[Contact]]:
-        return self.run(lambda c: [Contact(*r[:-1], verified=bool(r[-1])) for r in c.execute(
-            f"SELECT {_CONTACT_COLUMNS} FROM sessions ORDER BY sid DESC")])  # noqa: S608
+        return self.run(lambda c: [
+            Contact(*r[:-2], verified=bool(r[-2]), devices_changed=bool(r[-1])) for r in c.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM sessions ORDER BY sid DESC")])  # noqa: S608
 
     def add_contact(self, sid: str, user_id: str, email: str, name: str, identity_key: str,
                     now: int) -> defer.Deferred[None]:
@@ -271,20 +295,60 @@ class AccountStore:
             (alias, now, user_id)) and None)
 
     def set_verified(self, user_id: str, verified: bool) -> defer.Deferred[None]:
+        """Marked (or unmarked) by the user: any "devices changed" flag is settled."""
         return self.run(lambda c: c.execute(
-            "UPDATE sessions SET verified=? WHERE peer_user_id=?",
+            "UPDATE sessions SET verified=?, devices_changed=0 WHERE peer_user_id=?",
             (int(verified), user_id)) and None)
+
+    def devices_changed(self, user_id: str) -> defer.Deferred[bool]:
+        """A contact's device set changed: if they were verified, they no longer are, and
+        are flagged for re-checking. Returns True if that changed anything."""
+        return self.run(lambda c: bool(c.execute(
+            "UPDATE sessions SET verified=0, devices_changed=1 WHERE peer_user_id=? "
+            "AND verified=1", (user_id,)).rowcount))
+
+    # --- new devices of my own account ---------------------------------------------------
+
+    def add_device_notice(self, notice: DeviceNotice) -> defer.Deferred[None]:
+        return self.run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO own_device_notices VALUES (?,?,?)",
+            attrs.astuple(notice)) and None)
+
+    def device_notices(self) -> defer.Deferred[list[DeviceNotice]]:
+        return self.run(lambda c: [DeviceNotice(*r) for r in c.execute(
+            "SELECT device_id, identity_key, noticed_at FROM own_device_notices "
+            "ORDER BY noticed_at, device_id")])
+
+    def drop_device_notice(self, device_id: str) -> defer.Deferred[bool]:
+        return self.run(lambda c: bool(c.execute(
+            "DELETE FROM own_device_notices WHERE device_id=?", (device_id,)).rowcount))
 
     # --- requests and blocks ---------------------------------------------------------------
 
     def set_request(self, r: Request) -> defer.Deferred[None]:
         return self.run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO pending_requests VALUES (?,?,?,?,?,?)",
-            (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp)) and None)
+            f"INSERT OR REPLACE INTO pending_requests ({_REQUEST_COLUMNS}) "  # noqa: S608
+            "VALUES (?,?,?,?,?,?,?)",
+            (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp,
+             int(r.key_changed))) and None)
 
     def requests(self) -> defer.Deferred[list[Request]]:
-        return self.run(lambda c: [Request(*r) for r in c.execute(
-            "SELECT * FROM pending_requests ORDER BY timestamp")])
+        return self.run(lambda c: [Request(*r[:-1], key_changed=bool(r[-1])) for r in c.execute(
+            f"SELECT {_REQUEST_COLUMNS} FROM pending_requests "  # noqa: S608
+            "ORDER BY timestamp")])
+
+    def mark_request_key_changed(self, user_id: str) -> defer.Deferred[Request | None]:
+        """The user's account key changed while a request with them is pending: say so on
+        the request. Returns the request if it was not marked yet."""
+        def q(c: sqlite3.Connection) -> Request | None:
+            row = c.execute(f"SELECT {_REQUEST_COLUMNS} FROM pending_requests "  # noqa: S608
+                            "WHERE user_id=? AND action='pending' AND key_changed=0",
+                            (user_id,)).fetchone()
+            if row is None:
+                return None
+            c.execute("UPDATE pending_requests SET key_changed=1 WHERE user_id=?", (user_id,))
+            return Request(*row[:-1], key_changed=True)
+        return self.run(q)
 
     def set_blocked(self, user_id: str, email: str, blocked: bool,
                     now: int) -> defer.Deferred[None]:

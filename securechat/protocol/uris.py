@@ -58,6 +58,9 @@ PEER_ONLINE = "PEER_ONLINE"
 PEER_OFFLINE = "PEER_OFFLINE"
 # On a device's own presence topic: few of its one-time keys are left on the relay.
 PREKEYS_LOW = "PREKEYS_LOW"
+# On one's own devices' presence topics: a device of the same user was enrolled or removed
+# (a hint to fetch the device list again; the list itself is what a client verifies).
+DEVICES_CHANGED = "DEVICES_CHANGED"
 
 # --- errors ------------------------------------------------------------------
 # Standard WAMP error URIs we use.

@@ -130,6 +130,7 @@ class Accounts:
                    "remove one first", max_devices=self._router.config.max_devices)
         finally:
             self._directory.forget_devices(user_id)
+        self._router.presence.devices_changed(user_id)
         self.log.info("device enrolled for an account from {peer}", peer=caller.peer)
         return device.public()
 
@@ -144,16 +145,23 @@ class Accounts:
             refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no device with this id")
         self._router.kick_device(device_id, uris.CLOSE_DEVICE_REMOVED,
                                  "this device was removed from its account")
+        self._router.presence.devices_changed(user_id, skip=device_id)
         return True
 
     @defer.inlineCallbacks
     def list_devices(self, caller: Caller, user_id: Any = None) -> Any:
-        """A user's devices with their public keys (an account login sees only its own)."""
+        """A user's devices with their public keys (an account login sees only its own).
+        The caller's own devices also say when they were enrolled and last connected:
+        nobody else learns that."""
         if user_id is None or caller.principal.role == uris.ROLE_ACCOUNT:
             user_id = caller.principal.user_id
         arguments.user_id("user_id", user_id)
         devices = yield self._directory.devices(user_id)
-        return [d.public() for d in devices]
+        if user_id != caller.principal.user_id:
+            return [d.public() for d in devices]
+        seen = yield self._storage.last_seen(user_id)
+        return [{**d.public(), "created": d.created, "last_seen": seen.get(d.device_id)}
+                for d in devices]
 
 
 def _b64(value: str) -> bytes:

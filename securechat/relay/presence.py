@@ -46,6 +46,14 @@ class Presence:
             del self._online[user_id]
             self._contacts.pop(user_id, None)
 
+    def devices_changed(self, user_id: str, skip: str | None = None) -> None:
+        """A device of the user was enrolled or removed: tell the user's online devices
+        (but `skip`), so that they fetch the device list again and show the change."""
+        for target in list(self._online.get(user_id, ())):
+            if target != skip:
+                self._broker.deliver(uris.presence_topic(target),
+                                     [{"event": uris.DEVICES_CHANGED, "user_id": user_id}])
+
     # --- procedures --------------------------------------------------------------
 
     def procedures(self) -> dict[str, Any]:

@@ -65,6 +65,8 @@ class Router:
         device_id = session.principal.device_id
         if device_id is None:
             return
+        self.storage.device_seen(device_id, int(self.clock.seconds() * 1000)).addErrback(
+            lambda f: self.log.failure("could not record when a device was last seen", f))
         previous = self._devices.get(device_id)
         self._devices[device_id] = session
         if previous is not None:

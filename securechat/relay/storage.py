@@ -89,6 +89,12 @@ class IRelayStorage(Interface):
     def get_device_by_signing_key(signing_key: str) -> defer.Deferred[Device | None]:
         """The device whose cryptosign key this is, or None."""
 
+    def device_seen(device_id: str, now: int) -> defer.Deferred[None]:
+        """Record that the device connected (was WELCOMEd) at `now` (ms)."""
+
+    def last_seen(user_id: str) -> defer.Deferred[dict[str, int]]:
+        """{device id: when it last connected (ms)} for the user's devices that ever did."""
+
     def list_devices(user_id: str) -> defer.Deferred[list[Device]]:
         """Every device of a user, oldest first."""
 
@@ -143,6 +149,11 @@ CREATE TABLE IF NOT EXISTS devices (
     created INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS devices_by_user ON devices(user_id);
+-- When each device last connected: shown to its own user only (linked devices).
+CREATE TABLE IF NOT EXISTS device_activity (
+    device_id TEXT PRIMARY KEY,
+    last_seen INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS one_time_keys (
     device_id TEXT NOT NULL,
     key_id TEXT NOT NULL,
@@ -249,6 +260,12 @@ class SQLiteStorage:
     def list_devices(self, user_id: str) -> defer.Deferred[list[Device]]:
         return self._run(_list_devices, user_id)
 
+    def device_seen(self, device_id: str, now: int) -> defer.Deferred[None]:
+        return self._run(_device_seen, device_id, now)
+
+    def last_seen(self, user_id: str) -> defer.Deferred[dict[str, int]]:
+        return self._run(_last_seen, user_id)
+
     # --- prekeys ---------------------------------------------------------------
 
     def add_prekeys(
@@ -339,7 +356,8 @@ def _remove_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> bo
     if gone:
         conn.execute("UPDATE storage_usage SET bytes=bytes-COALESCE((SELECT bytes FROM "
                      "mailbox_usage WHERE device_id=?), 0)", (device_id,))
-        for table in ("one_time_keys", "fallback_keys", "mailbox", "mailbox_usage"):
+        for table in ("one_time_keys", "fallback_keys", "mailbox", "mailbox_usage",
+                      "device_activity"):
             conn.execute(f"DELETE FROM {table} WHERE device_id=?", (device_id,))  # noqa: S608
     return bool(gone)
 
@@ -355,6 +373,19 @@ def _list_devices(conn: sqlite3.Connection, user_id: str) -> list[Device]:
         "SELECT * FROM devices WHERE user_id=? ORDER BY created, device_id", (user_id,)
     )
     return [Device(*row) for row in rows]
+
+
+def _device_seen(conn: sqlite3.Connection, device_id: str, now: int) -> None:
+    # Only for an enrolled device: a removal that raced the WELCOME leaves no row behind.
+    conn.execute("INSERT INTO device_activity SELECT ?, ? WHERE EXISTS (SELECT 1 FROM devices "
+                 "WHERE device_id=?) ON CONFLICT(device_id) DO UPDATE "
+                 "SET last_seen=excluded.last_seen", (device_id, now, device_id))
+
+
+def _last_seen(conn: sqlite3.Connection, user_id: str) -> dict[str, int]:
+    return dict(conn.execute(
+        "SELECT a.device_id, a.last_seen FROM device_activity a JOIN devices d "
+        "ON d.device_id = a.device_id WHERE d.user_id=?", (user_id,)))
 
 
 def _count_prekeys(conn: sqlite3.Connection, device_id: str) -> int:

@@ -31,6 +31,8 @@ class ClientBridge(QObject):
     request_received = pyqtSignal(object)  # ev.FriendRequestReceived
     request_answered = pyqtSignal(object)  # ev.FriendRequestAnswered
     identity_changed = pyqtSignal(object)  # ev.IdentityKeyChanged
+    device_added = pyqtSignal(object)  # ev.DeviceAdded
+    device_removed = pyqtSignal(object)  # ev.DeviceRemoved
     connection_changed = pyqtSignal(object)  # ev.ConnectionStateChanged
     caught_up = pyqtSignal()
     contacts_changed = pyqtSignal()
@@ -83,6 +85,10 @@ class ClientBridge(QObject):
             self.contacts_changed.emit()
         elif isinstance(event, ev.IdentityKeyChanged):
             self.identity_changed.emit(event)
+        elif isinstance(event, ev.DeviceAdded):
+            self.device_added.emit(event)
+        elif isinstance(event, ev.DeviceRemoved):
+            self.device_removed.emit(event)
         elif isinstance(event, ev.ConnectionStateChanged):
             self.connection_state = event.state
             if event.state != "online":

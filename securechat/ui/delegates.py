@@ -141,6 +141,8 @@ class BubbleDelegate(QStyledItemDelegate):
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         width = self._max_text_width()
         body = self._text_rect(option, text, width)
+        if index.data(Roles.SYSTEM):  # a centred line, no bubble
+            return QSize(body.width() + 2 * self.PAD, body.height() + self.PAD), body
         foot_w = QFontMetrics(option.font).horizontalAdvance("00:00 ✓✓") + 8
         inner_w = max(body.width(), foot_w, 160 if index.data(Roles.REPLY_QUOTE) else 0)
         inner_h = body.height() + self.FOOT_H + (
@@ -184,6 +186,10 @@ class BubbleDelegate(QStyledItemDelegate):
             p.setPen(QColor(t.muted))
             p.drawText(pill, Qt.AlignmentFlag.AlignCenter, day)
             top += self.DAY_H
+        if index.data(Roles.SYSTEM):
+            self._paint_system(p, option, index, top)
+            p.restore()
+            return
         mine = bool(index.data(Roles.FROM_ME))
         bubble_size, body = self._layout(option, index)
         x = (r.right() - self.MARGIN - bubble_size.width()) if mine else r.left() + self.MARGIN
@@ -233,6 +239,21 @@ class BubbleDelegate(QStyledItemDelegate):
         p.setPen(muted)
         p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, foot)
         p.restore()
+
+    def _paint_system(self, p: QPainter, option: QStyleOptionViewItem, index: _Index,
+                      top: int) -> None:
+        """A line the client wrote ("Bob signed in on a new device"): centred, muted."""
+        t = theme.current()
+        size, _ = self._layout(option, index)
+        r = option.rect
+        pill = QRectF(r.center().x() - size.width() / 2, top, size.width(), size.height())
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(t.separator))
+        p.drawRoundedRect(pill, 10, 10)
+        p.setFont(option.font)
+        p.setPen(QColor(t.muted))
+        p.drawText(pill.toRect(), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap),
+                   index.data(Qt.ItemDataRole.DisplayRole) or "")
 
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -16,8 +16,10 @@ from PyQt6.QtCore import (
     pyqtSignal,
 )
 
+from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
 from securechat.client.storage import Contact, StoredMessage
 from securechat.ui import strings as S
+from securechat.ui.plaintext import plain_tooltip
 
 R = Qt.ItemDataRole.UserRole
 
@@ -43,6 +45,24 @@ class Roles:
     TIMESTAMP = R + 26
     SIZE_KEY = R + 27  # what a bubble's size depends on, besides the view's width
     TYPING_PHASE = R + 28  # the typing dots' animation frame
+    SYSTEM = R + 29  # a line the client wrote ("Bob signed in on a new device"), not a bubble
+
+
+def system_line(message: StoredMessage, name: str) -> str:
+    """What a system row of a conversation says (the contact's name filled in)."""
+    if message.type == DEVICE_ADDED:
+        return S.DEVICE_ADDED_LINE.format(name=name)
+    if message.type == DEVICE_REMOVED:
+        return S.DEVICE_REMOVED_LINE.format(name=name)
+    return message.text
+
+
+def preview(message: StoredMessage) -> str:
+    """A message as the session list's preview line shows it."""
+    if message.sender != SENDER_SYSTEM:
+        return message.text
+    return {DEVICE_ADDED: S.DEVICE_ADDED_PREVIEW,
+            DEVICE_REMOVED: S.DEVICE_REMOVED_PREVIEW}.get(message.type, message.text)
 
 
 def initials(name: str) -> str:
@@ -152,7 +172,7 @@ class SessionListModel(QAbstractListModel):
         if role == Roles.SEARCH:
             return f"{row.name} {row.email}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return row.email
+            return plain_tooltip(row.email)
         return None
 
     def row_for(self, peer: str) -> int:
@@ -307,7 +327,7 @@ class SessionListModel(QAbstractListModel):
         if message is None:
             self.update(peer, last_text="", last_timestamp=0, last_from_me=False)
         else:
-            self.update(peer, last_text=message.text, last_timestamp=message.timestamp,
+            self.update(peer, last_text=preview(message), last_timestamp=message.timestamp,
                         last_from_me=message.sender == "me")
 
     @staticmethod
@@ -315,7 +335,7 @@ class SessionListModel(QAbstractListModel):
         if message is None:
             row.last_text, row.last_timestamp, row.last_from_me = "", 0, False
         else:
-            row.last_text, row.last_timestamp = message.text, message.timestamp
+            row.last_text, row.last_timestamp = preview(message), message.timestamp
             row.last_from_me = message.sender == "me"
 
     def _move(self, i: int) -> int:
@@ -368,6 +388,7 @@ class ChatModel(QAbstractListModel):
         self._dates: list[int] = []  # each row's local calendar day (ordinal)
         self._by_id: dict[str, StoredMessage] = {}
         self.peer: str | None = None
+        self.peer_name = ""  # for system lines ("… signed in on a new device")
         self.at_start = False
         self.at_end = True
         self.generation = 0
@@ -386,7 +407,9 @@ class ChatModel(QAbstractListModel):
         if role == Roles.SIZE_KEY:
             return (m.id, self._starts_day(row))
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return m.text
+            return system_line(m, self.peer_name) if m.sender == SENDER_SYSTEM else m.text
+        if role == Roles.SYSTEM:
+            return m.sender == SENDER_SYSTEM
         if role == Roles.MESSAGE:
             return m
         if role == Roles.MESSAGE_ID:

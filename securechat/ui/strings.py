@@ -99,6 +99,11 @@ ADD_CONTACT_PLACEHOLDER = "Add a contact by email"
 ADD_CONTACT = "Add"
 REQUEST_SENT = "Friend request sent to {email}."
 REQUESTS_TITLE = "Friend requests"
+REQUEST_NAME_CHOSEN = "name chosen by them"
+REQUEST_KEY_CHANGED = ("This person's key changed since they asked — make sure it's really "
+                       "them.")
+REQUEST_OUT_KEY_CHANGED = ("You asked {email}; their key changed since — make sure it's really "
+                           "them.")
 ACCEPT = "Accept"
 DENY = "Deny"
 NO_CHAT_SELECTED = "Choose a conversation"
@@ -145,6 +150,30 @@ KEY_CHANGED = ("{name}'s security key changed. Verify the new safety number befo
                "continue; messages to them wait until you accept.")
 KEY_ACCEPT = "Accept new key"
 JUMP_TO_LATEST = "Newest messages"
+DEVICE_ADDED_LINE = "{name} signed in on a new device"
+DEVICE_REMOVED_LINE = "{name} removed a device"
+DEVICE_ADDED_PREVIEW = "Signed in on a new device"
+DEVICE_REMOVED_PREVIEW = "Removed a device"
+
+# --- my devices -----------------------------------------------------------------------
+ACTION_LINKED_DEVICES = "Linked &devices…"
+LINKED_DEVICES_TITLE = "Linked devices"
+LINKED_DEVICES_HELP = ("Every device that can read your messages. Remove any you do not "
+                       "recognise: it is signed out and gets nothing more.")
+THIS_DEVICE = "{name} (this device)"
+DEVICE_ADDED_AT = "added {when}"
+DEVICE_LAST_SEEN = "last seen {when}"
+DEVICE_NEVER_SEEN = "not connected yet"
+UNKNOWN_TIME = "unknown"
+REMOVE_DEVICE = "Remove"
+REMOVE_IT = "Remove it"
+IT_WAS_ME = "It was me"
+NEW_DEVICE_NOTICE = "A new device was added to your account: {name}, {when}"
+REMOVE_DEVICE_TITLE = "Remove a device"
+REMOVE_DEVICE_BODY = ("Remove {name} from your account? Enter your master password to "
+                      "confirm.")
+DEVICE_REMOVED_MESSAGE = "Device {name} was removed from your account."
+LOADING = "Loading…"
 
 # --- profile --------------------------------------------------------------------------
 PROFILE_TITLE = "Contact profile"
@@ -156,6 +185,8 @@ NICKNAME = "Nickname (only you see it)"
 SAVE = "Save"
 MARK_VERIFIED = "I compared the safety numbers: mark as verified"
 VERIFIED_SUBTITLE = "{state} · ✓ verified"
+DEVICES_CHANGED_RECHECK = ("{name}'s devices changed since you verified — compare safety "
+                           "numbers again.")
 
 # --- notifications --------------------------------------------------------------------
 NOTIFY_MESSAGE = "New message from {name}"

@@ -27,6 +27,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
 from securechat.ui.models import ChatModel, Roles
+from securechat.ui.plaintext import make_plain
 
 TYPING_REFRESH_MS = 3000  # resend "typing" at most this often
 TYPING_IDLE_MS = 4000  # "stopped typing" after this long without a keystroke
@@ -76,9 +77,9 @@ class ChatView(QWidget):
         # header
         header = QFrame()
         header_layout = QHBoxLayout(header)
-        self.title = QLabel(S.NO_CHAT_SELECTED)
+        self.title = make_plain(QLabel(S.NO_CHAT_SELECTED))  # names are the peer's choice
         self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
-        self.subtitle = QLabel()
+        self.subtitle = make_plain(QLabel())
         self.subtitle.setObjectName("muted")
         self.profile_button = QPushButton(S.PROFILE_BUTTON)
         self.profile_button.setToolTip(S.ACTION_PROFILE)
@@ -94,7 +95,7 @@ class ChatView(QWidget):
         self.banner = QFrame()
         self.banner.setObjectName("banner")
         banner_layout = QHBoxLayout(self.banner)
-        self.banner_text = QLabel()
+        self.banner_text = make_plain(QLabel())
         self.banner_text.setWordWrap(True)
         self.banner_button = QPushButton(S.KEY_ACCEPT)
         self.banner_button.clicked.connect(self.accept_key)
@@ -128,7 +129,7 @@ class ChatView(QWidget):
         # reply bar and composer
         self.reply_bar = QFrame()
         reply_layout = QHBoxLayout(self.reply_bar)
-        self.reply_label = QLabel()
+        self.reply_label = make_plain(QLabel())  # quotes the peer's text
         self.reply_label.setObjectName("muted")
         cancel = QPushButton(S.CANCEL)
         cancel.clicked.connect(self.cancel_reply)
@@ -197,7 +198,8 @@ class ChatView(QWidget):
                 (b.typing_changed, self._typing_changed),
                 (b.presence_changed, self._presence_changed),
                 (b.identity_changed, self._identity_changed),
-                (b.contacts_changed, self._contact_changed)]
+                (b.contacts_changed, self._contact_changed),
+                (b.device_added, self._device_changed), (b.device_removed, self._device_changed)]
 
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (self.composer, self.send_button, self.profile_button):
@@ -214,6 +216,7 @@ class ChatView(QWidget):
         self.cancel_reply()
         contact = self.client.contacts[peer]
         self.title.setText(contact.display_name)
+        self.model.peer_name = contact.display_name
         self._update_subtitle()
         self._refresh_banner()
         self._set_enabled(True)
@@ -377,6 +380,11 @@ class ChatView(QWidget):
         if event.sid == self._sid():
             self.model.remove(event.message_id)
 
+    def _device_changed(self, event: Any) -> None:
+        """"Bob signed in on a new device": the line stored in the conversation."""
+        if event.notice is not None and event.notice.sid == self._sid():
+            self._append(event.notice)
+
     def _typing_changed(self, peer: str, _typing: bool) -> None:
         if peer == self.peer:
             self._update_subtitle()
@@ -392,7 +400,11 @@ class ChatView(QWidget):
         """A nickname, the verified mark or an accepted key: the header shows it."""
         if self.client is None or self.peer not in self.client.contacts:
             return
-        self.title.setText(self.client.contacts[self.peer].display_name)
+        name = self.client.contacts[self.peer].display_name
+        self.title.setText(name)
+        if name != self.model.peer_name:
+            self.model.peer_name = name
+            self.model.layoutChanged.emit()  # system lines name them
         self._update_subtitle()
         self._refresh_banner()
 
@@ -474,6 +486,9 @@ class ChatView(QWidget):
     def context_menu(self, row: int) -> QMenu:
         message = self.model.message(row)
         menu = QMenu(self)
+        if self.model.index(row).data(Roles.SYSTEM):
+            menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
+            return menu
         menu.addAction(S.REPLY, lambda: self.start_reply(message))
         menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
         menu.addSeparator()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from PyQt6.QtCore import QModelIndex, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QModelIndex, QObject, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QSystemTrayIcon,
     QVBoxLayout,
@@ -34,7 +35,9 @@ from securechat.ui import theme
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
+from securechat.ui.plaintext import make_plain, plain_label, plain_notification, plain_tooltip
 from securechat.ui.windows.chat import ChatView
+from securechat.ui.windows.devices import DeviceNoticeBar
 from securechat.ui.windows.profile import ProfileDialog
 
 TYPING_DOTS_MS = 350  # one frame of the typing dots
@@ -88,6 +91,8 @@ class Notifier(QObject):
             self.tray.show()
 
     def message(self, name: str, text: str) -> None:
+        # A name and a text chosen by others: never markup to a notification daemon.
+        name, text = plain_notification(name), plain_notification(text)
         if self.content == self.FULL:
             self.notify(S.NOTIFY_MESSAGE.format(name=name), text)
         elif self.content == self.NAME_ONLY:
@@ -99,7 +104,8 @@ class Notifier(QObject):
         if self.content == self.NOTHING:
             self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
         else:
-            self.notify(S.NOTIFY_REQUEST, S.NOTIFY_REQUEST_BODY.format(email=email))
+            self.notify(S.NOTIFY_REQUEST,
+                        S.NOTIFY_REQUEST_BODY.format(email=plain_notification(email)))
 
     def clear(self) -> None:
         """Forget what was notified (the account is locked)."""
@@ -120,7 +126,7 @@ class ConnectionIndicator(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(S.CONN_CONNECTING)
+        self.label = make_plain(QLabel(S.CONN_CONNECTING))  # the reason comes from the relay
         self.retry_button = QPushButton(S.CONN_RETRY_NOW)
         self.retry_button.setFlat(True)
         self.retry_button.clicked.connect(self.retry_requested)
@@ -164,8 +170,54 @@ class ConnectionIndicator(QWidget):
             self.label.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
 
 
+class RequestRow(QWidget):
+    """One friend request: the sender's self-chosen name (marked as such) above their
+    email, shown literally, and a warning if their key changed since they asked."""
+
+    def __init__(self, request: Request, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.request = request
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        incoming = request.direction == "in"
+        named = bool(request.name) and incoming
+        # A long name is cut at the row's edge; the email below is always whole.
+        name_row = QHBoxLayout()
+        self.name_label = plain_label(request.name if incoming else "")
+        self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.name_label.setToolTip(plain_tooltip(request.name))
+        self.name_label.setVisible(named)
+        self.chosen_label = plain_label(f"({S.REQUEST_NAME_CHOSEN})")
+        self.chosen_label.setObjectName("muted")
+        self.chosen_label.setVisible(named)
+        name_row.addWidget(self.name_label, 1)
+        name_row.addWidget(self.chosen_label)
+        layout.addLayout(name_row)
+        self.email_label = plain_label(request.email)
+        self.email_label.setWordWrap(True)
+        layout.addWidget(self.email_label)
+        self.warning_label = plain_label(
+            S.REQUEST_KEY_CHANGED if incoming
+            else S.REQUEST_OUT_KEY_CHANGED.format(email=request.email))
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #dc2626")
+        self.warning_label.setVisible(request.key_changed)
+        layout.addWidget(self.warning_label)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.accept_button = QPushButton(S.ACCEPT)
+        self.accept_button.setProperty("primary", True)
+        self.deny_button = QPushButton(S.DENY)
+        for button in (self.accept_button, self.deny_button):
+            button.setVisible(incoming)
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+
+
 class RequestsPanel(QFrame):
-    """Pending incoming friend requests, each with Accept and Deny."""
+    """Pending incoming friend requests, each with Accept and Deny; and my own requests
+    that wait because the other side's key changed."""
 
     rendered = pyqtSignal()  # the list shows the pending requests
     error = pyqtSignal(str)
@@ -178,7 +230,8 @@ class RequestsPanel(QFrame):
         self.title = QLabel(f"<b>{S.REQUESTS_TITLE}</b>")
         layout.addWidget(self.title)
         self.list = QListWidget()
-        self.list.setMaximumHeight(140)
+        self.list.setMaximumHeight(220)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.list)
         self.pending: list[Request] = []
         self.hide()
@@ -190,7 +243,8 @@ class RequestsPanel(QFrame):
             return None
 
         def got(requests: list[Request]) -> None:
-            self.pending = [r for r in requests if r.direction == "in" and r.action == "pending"]
+            self.pending = [r for r in requests if r.action == "pending"
+                            and (r.direction == "in" or r.key_changed)]
             self._render()
         return call(self.client.requests(), got, self.error.emit)
 
@@ -198,20 +252,14 @@ class RequestsPanel(QFrame):
         self.list.clear()
         for request in self.pending:
             item = QListWidgetItem()
-            row = QWidget()
-            layout = QHBoxLayout(row)
-            layout.setContentsMargins(4, 2, 4, 2)
-            label = QLabel(request.name or request.email)
-            label.setToolTip(request.email)
-            accept = QPushButton(S.ACCEPT)
-            accept.setProperty("primary", True)
-            accept.clicked.connect(lambda _=False, u=request.user_id: self.answer(u, True))
-            deny = QPushButton(S.DENY)
-            deny.clicked.connect(lambda _=False, u=request.user_id: self.answer(u, False))
-            layout.addWidget(label, 1)
-            layout.addWidget(accept)
-            layout.addWidget(deny)
-            item.setSizeHint(row.sizeHint())
+            row = RequestRow(request)
+            row.accept_button.clicked.connect(
+                lambda _=False, u=request.user_id: self.answer(u, True))
+            row.deny_button.clicked.connect(
+                lambda _=False, u=request.user_id: self.answer(u, False))
+            width = self.list.viewport().width() - 4
+            item.setSizeHint(QSize(width, row.heightForWidth(width)
+                                   if row.hasHeightForWidth() else row.sizeHint().height()))
             self.list.addItem(item)
             self.list.setItemWidget(item, row)
         self.setVisible(bool(self.pending))
@@ -233,10 +281,14 @@ class MainPage(QWidget):
         self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
         self.notifier = notifier
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.device_notices = DeviceNoticeBar()
+        self.device_notices.error.connect(self.error)
+        layout.addWidget(self.device_notices)
         self.splitter = QSplitter()
-        layout.addWidget(self.splitter)
+        layout.addWidget(self.splitter, 1)
         # left: search, sessions, requests, add contact
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -287,7 +339,7 @@ class MainPage(QWidget):
         add_row.addWidget(self.add_email, 1)
         add_row.addWidget(self.add_button)
         left_layout.addLayout(add_row)
-        self.add_status = QLabel()
+        self.add_status = plain_label()
         self.add_status.setObjectName("muted")
         self.add_status.setWordWrap(True)
         self.add_status.setContentsMargins(8, 0, 8, 0)
@@ -308,6 +360,7 @@ class MainPage(QWidget):
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
         self.requests.client = client
+        self.device_notices.set_client(client)
         self.sessions.set_contacts([])
         self.search.clear()
         self.add_status.clear()
@@ -325,7 +378,9 @@ class MainPage(QWidget):
         bridge.request_received.connect(self._request_received)
         bridge.request_answered.connect(self._request_answered)
         bridge.contacts_changed.connect(self.reload_contacts)
-        bridge.identity_changed.connect(lambda _e: self.reload_contacts())
+        bridge.identity_changed.connect(self._identity_changed)
+        bridge.device_added.connect(self._device_changed)
+        bridge.device_removed.connect(self._device_changed)
         self.requests.refresh()
         return self.reload_contacts()
 
@@ -386,6 +441,18 @@ class MainPage(QWidget):
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
             self.notifier.message(row.name, event.message.text)
+
+    def _identity_changed(self, event: ev.IdentityKeyChanged) -> None:
+        if event.request:
+            self.requests.refresh()  # "their key changed since they asked"
+        else:
+            self.reload_contacts()
+
+    def _device_changed(self, event: ev.DeviceAdded | ev.DeviceRemoved) -> None:
+        if event.own:
+            self.device_notices.refresh()
+        elif event.notice is not None:
+            self._last(event.notice)
 
     def _request_answered(self, _event: ev.FriendRequestAnswered) -> None:
         self.add_status.clear()  # "request sent" is no longer news
@@ -467,6 +534,7 @@ class MainPage(QWidget):
             lambda alias: call(client.set_alias(peer, alias), failed=dialog.show_error))
         dialog.verified_changed.connect(
             lambda verified: call(client.set_verified(peer, verified),
+                                  lambda _: dialog.verified_settled(),
                                   failed=dialog.verified_refused))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 from securechat.client.core import MAX_ALIAS
 from securechat.client.storage import Contact
 from securechat.ui import strings as S
+from securechat.ui.plaintext import plain_label
 
 
 def format_safety_number(digits: str) -> str:
@@ -52,16 +53,17 @@ class ProfileDialog(QDialog):
     alias_changed = pyqtSignal(str)
     verified_changed = pyqtSignal(bool)
     refused = pyqtSignal(str)  # the core refused a change: the message shown
+    verified_saved = pyqtSignal()  # the core took the verified mark (or its removal)
 
     def __init__(self, contact: Contact, safety_number: str, qr_payload: bytes,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(S.PROFILE_TITLE)
         layout = QVBoxLayout(self)
-        title = QLabel(contact.display_name)
+        title = plain_label(contact.display_name)  # names and emails: shown literally
         title.setObjectName("title")
         layout.addWidget(title)
-        email_label = QLabel(contact.peer_email)
+        email_label = plain_label(contact.peer_email)
         email_label.setObjectName("muted")
         layout.addWidget(email_label)
         alias_row = QHBoxLayout()
@@ -84,15 +86,21 @@ class ProfileDialog(QDialog):
         self.qr.setPixmap(QPixmap.fromImage(qr_image(qr_payload)))
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.qr)
-        help_text = QLabel(S.SAFETY_HELP.format(name=contact.display_name))
+        help_text = plain_label(S.SAFETY_HELP.format(name=contact.display_name))
         help_text.setWordWrap(True)
         help_text.setObjectName("muted")
         layout.addWidget(help_text)
+        # Their devices changed since I verified them: the mark was taken back; say why.
+        self.recheck = plain_label(S.DEVICES_CHANGED_RECHECK.format(name=contact.display_name))
+        self.recheck.setWordWrap(True)
+        self.recheck.setStyleSheet("color: #b45309; font-weight: 600;")
+        self.recheck.setVisible(contact.devices_changed)
+        layout.addWidget(self.recheck)
         self.verified = QCheckBox(S.MARK_VERIFIED)
         self.verified.setChecked(contact.verified)
         self.verified.toggled.connect(self.verified_changed)
         layout.addWidget(self.verified)
-        self.error = QLabel()
+        self.error = plain_label()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #dc2626")
         self.error.hide()
@@ -108,6 +116,11 @@ class ProfileDialog(QDialog):
         self.error.setText(message)
         self.error.show()
         self.refused.emit(message)
+
+    def verified_settled(self) -> None:
+        """The core took the mark (or its removal): the re-check notice is done."""
+        self.recheck.hide()
+        self.verified_saved.emit()
 
     def verified_refused(self, message: str) -> None:
         """The core did not take the mark: the box shows what is stored."""

@@ -14,6 +14,7 @@ from securechat.client.core import KdfCost, SecureChatClient
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
+from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.main import ConnectionIndicator, MainPage, Notifier, app_icon
 from securechat.ui.windows.onboarding import OnboardingPage
@@ -113,6 +114,7 @@ class ShellWindow(QMainWindow):
             shown.addAction(act)
             self.notification_actions[content] = act
         menu.addSeparator()
+        self.devices_action = action(S.ACTION_LINKED_DEVICES, "", self.show_linked_devices)
         self.set_pin_action = action(S.ACTION_SET_PIN, "", self.show_set_pin)
         self.remove_pin_action = action(S.ACTION_REMOVE_PIN, "", self.remove_pin)
         self.change_password_action = action(S.ACTION_CHANGE_PASSWORD, "",
@@ -124,12 +126,20 @@ class ShellWindow(QMainWindow):
 
     def _signed_in_actions(self, on: bool) -> None:
         for act in (self.find_action, self.add_action, self.profile_action, self.next_action,
-                    self.previous_action, self.set_pin_action, self.change_password_action,
-                    self.lock_action,
-                    self.switch_action):
+                    self.previous_action, self.devices_action, self.set_pin_action,
+                    self.change_password_action, self.lock_action, self.switch_action):
             act.setEnabled(on)
         self.remove_pin_action.setEnabled(
             on and self.email is not None and SecureChatClient.has_pin(self.data_dir, self.email))
+
+    def show_linked_devices(self) -> LinkedDevicesDialog | None:
+        if self.client is None:
+            return None
+        dialog = LinkedDevicesDialog(self.client, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        dialog.reload()
+        return dialog
 
     def show_set_pin(self) -> SetPinDialog | None:
         if self.client is None:

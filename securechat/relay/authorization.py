@@ -30,7 +30,7 @@ class Principal:
     device_id: str | None = None  # device role
 
 
-ANONYMOUS_PROCEDURES = frozenset({uris.ACCOUNT_REGISTER})
+ANONYMOUS_PROCEDURES = frozenset({uris.ACCOUNT_REGISTER, uris.ACCOUNT_VERIFY_EMAIL})
 ACCOUNT_PROCEDURES = frozenset(
     {uris.ACCOUNT_RECOVERY, uris.DEVICE_ENROLL, uris.DEVICE_REMOVE, uris.DEVICE_LIST}
 )
@@ -39,7 +39,7 @@ DEVICE_PROCEDURES = frozenset(
         uris.ACCOUNT_RECOVERY,
         uris.ACCOUNT_PUBLIC,
         uris.DEVICE_LIST,
-        uris.DEVICE_REMOVE,
+        uris.DEVICE_REMOVE,  # itself only; removing another device needs the password (L6)
         uris.PREKEYS_PUBLISH,
         uris.PREKEYS_CLAIM,
         uris.PREKEYS_COUNT,

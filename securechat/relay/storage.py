@@ -6,6 +6,7 @@ neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -105,6 +106,9 @@ class IRelayStorage(Interface):
     def purge_expired(now: int) -> defer.Deferred[int]:
         """Delete expired envelopes; returns how many."""
 
+    def relay_secret(name: str) -> defer.Deferred[bytes]:
+        """A random 32-byte secret of this relay, made on first use and kept."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -155,6 +159,10 @@ CREATE TABLE IF NOT EXISTS mailbox (
 );
 CREATE INDEX IF NOT EXISTS mailbox_by_device ON mailbox(device_id, ts);
 CREATE INDEX IF NOT EXISTS mailbox_by_expiry ON mailbox(expires);
+CREATE TABLE IF NOT EXISTS relay_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mailbox_usage (
     device_id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -181,11 +189,13 @@ class SQLiteStorage:
     """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
 
     def __init__(self, path: str, reactor: Any) -> None:
+        self._path = path
         self._db = SerialDatabase(path, reactor, _create_schema,
                                   expected_errors=(StorageError,), name="relay-sqlite")
         self._run = self._db.run
 
     def start(self) -> defer.Deferred[None]:
+        _private_files(self._path)
         return self._db.start()
 
     def stop(self) -> defer.Deferred[None]:
@@ -247,6 +257,20 @@ class SQLiteStorage:
     def purge_expired(self, now: int) -> defer.Deferred[int]:
         return self._run(_purge_expired, now)
 
+    def relay_secret(self, name: str) -> defer.Deferred[bytes]:
+        return self._run(_relay_secret, name, os.urandom(32))
+
+
+def _private_files(path: str) -> None:
+    """The database holds SCRAM verifiers and recovery blobs: readable by the relay's
+    user only (L7). SQLite gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:":
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name):
+            os.chmod(name, 0o600)
+
 
 # --- the operations, each run on the database thread inside a savepoint -------
 
@@ -260,6 +284,12 @@ def _create_account(conn: sqlite3.Connection, a: Account) -> None:
         )
     except sqlite3.IntegrityError:
         raise AccountExists(a.user_id) from None
+
+
+def _relay_secret(conn: sqlite3.Connection, name: str, fresh: bytes) -> bytes:
+    conn.execute("INSERT OR IGNORE INTO relay_secrets VALUES (?,?)", (name, fresh))
+    (value,) = conn.execute("SELECT value FROM relay_secrets WHERE name=?", (name,)).fetchone()
+    return bytes(value)
 
 
 def _get_account(conn: sqlite3.Connection, user_id: str) -> Account | None:

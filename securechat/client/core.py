@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client import pin as pin_lock
+from securechat.client import registration
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
 from securechat.client.errors import ClientError
@@ -183,17 +184,19 @@ class SecureChatClient:
     @classmethod
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                  name: str = "", cost: KdfCost | None = None,
-                 serializer: str = "msgpack") -> defer.Deferred[Any]:
+                 serializer: str = "msgpack",
+                 email_code: str | None = None) -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
-        mnemonic once; it is the master key."""
+        mnemonic once; it is the master key. `email_code` is the code the relay mailed
+        after `registration.request_email_code` (None for a relay that does not ask)."""
         return _setting_up(data_dir, email, "this account already exists on this device",
                            lambda: cls._register(reactor, data_dir, url, email, password, name,
-                                                 cost or KdfCost(), serializer))
+                                                 cost or KdfCost(), serializer, email_code))
 
     @classmethod
     @defer.inlineCallbacks
     def _register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                  name: str, cost: KdfCost, serializer: str) -> Any:
+                  name: str, cost: KdfCost, serializer: str, email_code: str | None) -> Any:
         user_id = user_id_for_email(email)
         secrets = AccountSecrets.generate()
         verifier, blob = yield threads.deferToThread(
@@ -201,11 +204,13 @@ class SecureChatClient:
                      seal_recovery(secrets, password, user_id, cost.iterations, cost.memory_kib)))
         yield _call_once(
             reactor, url, Anonymous(), serializer,
-            {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists")},
+            {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists"),
+             **registration.REGISTER_ERRORS},
             uris.ACCOUNT_REGISTER, user_id, _b64(secrets.identity_public), {
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
-                "server_key": _b64(verifier.server_key)}, blob)
+                "server_key": _b64(verifier.server_key)}, blob,
+            *([] if email_code is None else [email_code]))
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
                                    serializer, name)
         return client, secrets.mnemonic

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import hashlib
+import hmac
 import os
 from collections.abc import Callable
 from typing import Any

@@ -152,7 +152,7 @@ class EmailVerification:
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
         expires = self._clock.seconds() + self._config.email_code_ttl
         pending = self._pending.pop(user_id, None)
-        codes = (pending.codes if pending else [])[-(CODES_KEPT - 1):] + [(code, expires)]
+        codes = [*(pending.codes if pending else [])[-(CODES_KEPT - 1):], (code, expires)]
         self._pending[user_id] = _Pending(codes, self._config.email_code_attempts)
         while len(self._pending) > MAX_PENDING:
             self._pending.popitem(last=False)

@@ -48,7 +48,7 @@ class _Backoff:
 class _DelayingBucket:
     """A token bucket that may go into debt: each take is told how long to wait."""
 
-    __slots__ = ("tokens", "stamp")
+    __slots__ = ("stamp", "tokens")
 
     def __init__(self, burst: float, now: float) -> None:
         self.tokens = burst

@@ -42,6 +42,15 @@ MNEMONIC_BODY = ("Write these words down and keep them safe. They are your maste
 MNEMONIC_CONFIRM_PROMPT = "To confirm, type word number {n}:"
 MNEMONIC_WRONG = "That is not word number {n}. Check what you wrote down."
 MNEMONIC_DONE = "I have written it down"
+EMAIL_CODE_TITLE = "Check your mail"
+EMAIL_CODE_BODY = ("We sent a code to {email}. Enter it here to prove the address is yours. "
+                   "It is valid for 15 minutes.")
+EMAIL_CODE = "Code from the mail"
+EMAIL_CODE_SUBMIT = "Verify and create account"
+EMAIL_CODE_RESEND = "Send a new code"
+EMAIL_CODE_RESENT = "A new code is on its way."
+EMAIL_CODE_MISSING = "Enter the code from the mail."
+SENDING_CODE = "Sending a code to your email…"
 
 # --- lock screen ----------------------------------------------------------------------
 LOCK_TITLE = "Unlock SecureChat"

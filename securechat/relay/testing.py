@@ -92,11 +92,11 @@ class TestDevice:
         return self.account.user_id
 
 
-def registration_args(email: str, password: str, memory: int = TEST_SCRAM_MEMORY) -> tuple[
-        TestAccount, list[Any]]:
+def registration_args(email: str, password: str, memory: int = TEST_SCRAM_MEMORY,
+                      iterations: int = TEST_SCRAM_ITERATIONS) -> tuple[TestAccount, list[Any]]:
     """A new account's keys and the arguments of sc.account.register (slow: Argon2id)."""
     identity = Ed25519PrivateKey.generate()
-    verifier = scram.make_verifier(password, iterations=TEST_SCRAM_ITERATIONS, memory=memory)
+    verifier = scram.make_verifier(password, iterations=iterations, memory=memory)
     account = TestAccount(email, password, user_id_for_email(email), identity, os.urandom(96))
     args = [
         account.user_id,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import attrs
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
+from twisted.internet.utils import getProcessOutputAndValue
 
 from securechat.client.core import AccountExists, SecureChatClient
 from securechat.client.registration import (
@@ -203,6 +206,43 @@ class EmailVerificationTests(ClientTestCase):
         with self.assertRaises(EmailCodeRejected) as caught:
             yield register_with_code(self, "bob-again", BOB, code)
         self.assertTrue(caught.exception.expired)
+
+
+    # --- the command line --------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def cli(self, command: str, code: str | None = None, device: str = "cli") -> Any:
+        env = dict(os.environ, SECURECHAT_PASSWORD=PASSWORD,
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+        env.pop("SECURECHAT_EMAIL_CODE", None)
+        if code is not None:
+            env["SECURECHAT_EMAIL_CODE"] = code
+        out, err, status = yield getProcessOutputAndValue(sys.executable, [
+            "-m", "securechat.cli", "--relay", self.url, "--data-dir", self.device_dir(device),
+            "--kdf-memory", "8192", "--timeout", "20", command, "--email", BOB], env=env)
+        return out.decode(), err.decode(), status
+
+    @defer.inlineCallbacks
+    def test_the_cli_registers_with_the_mailed_code(self) -> Any:
+        # Without a code and without a terminal to type it in: a clear error, and a code
+        # is on its way all the same.
+        _, err, status = yield self.cli("register")
+        self.assertEqual(status, 1)
+        self.assertEqual(len(err.strip().splitlines()), 2, err)  # the note and the error
+        self.assertIn("SECURECHAT_EMAIL_CODE", err)
+        first = code_in((yield self.mailbox.next_mail(BOB)))
+        # A script asks for the code first, then registers with it.
+        out, _, status = yield self.cli("request-code")
+        self.assertEqual(status, 0)
+        self.assertIn("A code was mailed", out)
+        second = code_in((yield self.mailbox.next_mail(BOB)))
+        out, err, status = yield self.cli("register", code=second)
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"Registered {BOB}", out)
+        # Every code for the email was spent with it.
+        _, err, status = yield self.cli("register", code=first, device="elsewhere")
+        self.assertEqual(status, 1)
+        self.assertIn("no longer valid", err)
 
 
 class WithoutVerificationTests(ClientTestCase):

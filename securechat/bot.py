@@ -24,7 +24,9 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.client import events as ev
-from securechat.client.core import KdfCost, NoSuchAccount, SecureChatClient
+from securechat.client.core import AccountExists, KdfCost, NoSuchAccount, SecureChatClient
+from securechat.client.keys import WrongPassword
+from securechat.client.registration import EmailCodeRequired
 from securechat.protocol.keys import user_id_for_email
 
 E = TypeVar("E")
@@ -101,11 +103,20 @@ def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str
     try:
         client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost,
                                            recovery_phrase=recovery_phrase)
-    except NoSuchAccount:
+    except (NoSuchAccount, WrongPassword):
+        # The relay answers an unknown account as a wrong password (no existence oracle),
+        # so registering is how to tell: it fails if the account exists.
         if not register_if_missing:
             raise
-        client, _mnemonic = yield SyncingClient.register(reactor, data_dir, url, email,
-                                                         password, name, cost)
+        try:
+            client, _mnemonic = yield SyncingClient.register(reactor, data_dir, url, email,
+                                                             password, name, cost)
+        except AccountExists:
+            raise WrongPassword("wrong password") from None
+        except EmailCodeRequired:
+            raise EmailCodeRequired(
+                f"the relay verifies emails: register {email} first (securechat-cli register "
+                "with the mailed code), then start the bot with the same password") from None
         # The mnemonic stays in this device's secret store; a bot has nobody to show it to.
         log.info("registered a new account for {email}", email=email)
         return client

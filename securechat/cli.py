@@ -7,7 +7,9 @@
 
 The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt; likewise the
 recovery phrase (`login`, `reset-password`) from $SECURECHAT_RECOVERY_PHRASE and a new
-password (`change-password`, `reset-password`) from $SECURECHAT_NEW_PASSWORD. Each command
+password (`change-password`, `reset-password`) from $SECURECHAT_NEW_PASSWORD. A relay that
+verifies emails mails a code at `register`, which asks for it; scripts run `request-code`
+first and pass the mailed code in $SECURECHAT_EMAIL_CODE. Each command
 opens the account, catches up with the relay (fetching what came while it was away),
 does its work and stops; `listen` runs until Ctrl-C or SIGTERM. User errors are one
 line on stderr and exit status 1; logs go to stderr only with --verbose.
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer, task
+from twisted.internet import defer, task, threads
 from twisted.internet.error import ConnectError
 from twisted.logger import (
     FilteringLogObserver,
@@ -42,6 +44,7 @@ from securechat.client import events as ev
 from securechat.client.core import ClientError, KdfCost
 from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
 from securechat.client.keys import CorruptBlob, WrongPassword
+from securechat.client.registration import request_email_code
 from securechat.client.storage import (
     STATUS_DELIVERED,
     STATUS_PENDING,
@@ -57,6 +60,7 @@ PROG = "securechat-cli"
 PASSWORD_ENV = "SECURECHAT_PASSWORD"  # noqa: S105 - the variable's name
 NEW_PASSWORD_ENV = "SECURECHAT_NEW_PASSWORD"  # noqa: S105 - the variable's name
 PHRASE_ENV = "SECURECHAT_RECOVERY_PHRASE"
+EMAIL_CODE_ENV = "SECURECHAT_EMAIL_CODE"
 STATUS_NAMES = {STATUS_PENDING: "pending", STATUS_SENT: "sent", STATUS_DELIVERED: "delivered",
                 STATUS_READ: "read"}
 EXIT_INTERRUPTED = 130
@@ -206,10 +210,43 @@ def _with_account(work: Callable[[Any, SyncingClient, argparse.Namespace], Any],
 
 
 @defer.inlineCallbacks
+def _email_code(reactor: Any, args: argparse.Namespace) -> Any:
+    """The code proving the email: from $SECURECHAT_EMAIL_CODE, else mailed now and typed
+    in. None when the relay does not verify emails."""
+    code = os.environ.get(EMAIL_CODE_ENV, "").strip()
+    if code:
+        return code
+    mailed = yield request_email_code(reactor, args.relay, args.email)
+    if not mailed:
+        return None
+    note(f"the relay mailed a code to {args.email} (valid for 15 minutes)")
+    if not sys.stdin.isatty():
+        raise ClientError(f"enter the mailed code: set {EMAIL_CODE_ENV} and run register again")
+    try:
+        code = yield threads.deferToThread(input, "Code from the mail: ")
+    except EOFError:
+        raise ClientError(f"no code given (type it, or set {EMAIL_CODE_ENV})") from None
+    if not code.strip():
+        raise ClientError(f"no code given (type it, or set {EMAIL_CODE_ENV})")
+    return code.strip()
+
+
+@defer.inlineCallbacks
+def cmd_request_code(reactor: Any, args: argparse.Namespace) -> Any:
+    if (yield request_email_code(reactor, args.relay, args.email)):
+        say(f"A code was mailed to {args.email}; it is valid for 15 minutes. Register with")
+        say(f"it in ${EMAIL_CODE_ENV}.")
+    else:
+        say("This relay does not verify emails: register without a code.")
+
+
+@defer.inlineCallbacks
 def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    code = yield _email_code(reactor, args)
     client, mnemonic = yield SyncingClient.register(
-        reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args))
+        reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args),
+        email_code=code)
     try:
         say(f"Registered {client.me.email} on this device.")
         say()
@@ -423,6 +460,7 @@ def cmd_listen(reactor: Any, args: argparse.Namespace) -> Any:
 
 COMMANDS: dict[str, Command] = {
     "register": cmd_register,
+    "request-code": cmd_request_code,
     "login": cmd_login,
     "change-password": cmd_change_password,
     "reset-password": cmd_reset_password,
@@ -474,6 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("register", "create an account and this device").add_argument(
         "--name", default="", help="the name your friends see")
+    command("request-code", "mail a registration code to the email (for scripts: pass it "
+            f"to register in ${EMAIL_CODE_ENV})")
     command("login", "sign in to an existing account on this (new) device, with the password "
                      "and the recovery phrase")
     command("change-password", "change the master password (on the relay and this device)")
@@ -534,6 +574,8 @@ def _read_phrase() -> str:
 
 def _read_secrets(args: argparse.Namespace) -> None:
     """Everything the command needs typed or from the environment, before it starts."""
+    if args.command == "request-code":
+        return
     if args.command != "reset-password":  # which is for a forgotten password
         args.password = _read_password(args.email, confirm=args.command == "register")
     if args.command in ("login", "reset-password"):

@@ -46,9 +46,10 @@ class AuthenticationTests(RelayTestCase):
         self.assertEqual(refusal.reason, uris.ERR_WRONG_PASSWORD)
 
     @defer.inlineCallbacks
-    def test_unknown_account_is_refused(self) -> Any:
+    def test_unknown_account_is_refused_as_a_wrong_password(self) -> Any:
+        # No "is this email registered?" oracle (L1): see tests.test_password_abuse.
         refusal = yield self.refused(Password(user_id_for_email("nobody@example.org"), "x"))
-        self.assertEqual(refusal.reason, uris.ERR_NO_SUCH_ACCOUNT)
+        self.assertEqual(refusal.reason, uris.ERR_WRONG_PASSWORD)
 
     @defer.inlineCallbacks
     def test_device_login_with_its_enrolled_key(self) -> Any:
@@ -92,13 +93,16 @@ class AuthenticationTests(RelayTestCase):
     @defer.inlineCallbacks
     def test_repeated_wrong_passwords_are_throttled(self) -> Any:
         alice = yield self.account("alice@example.org", "hunter2hunter2")
+        free = self.config.password_free_failures
         reasons = []
-        for _ in range(11):
+        for _ in range(free + 2):
             refusal = yield self.refused(Password(alice.user_id, "guess-guess"))
             reasons.append(refusal.reason)
-        self.assertEqual(reasons[:10], [uris.ERR_WRONG_PASSWORD] * 10)
-        self.assertEqual(reasons[10], uris.ERR_RATE_LIMITED)
-        # Even the right password waits now: guessing gains nothing.
+        # A few free guesses, one more that starts the backoff, then this address waits.
+        self.assertEqual(reasons[:free + 1], [uris.ERR_WRONG_PASSWORD] * (free + 1))
+        self.assertEqual(reasons[free + 1], uris.ERR_RATE_LIMITED)
+        # Even the right password waits now, from this address: guessing gains nothing
+        # (the owner elsewhere is not affected: tests.test_password_abuse).
         refusal = yield self.refused(Password(alice.user_id, "hunter2hunter2"))
         self.assertEqual(refusal.reason, uris.ERR_RATE_LIMITED)
 

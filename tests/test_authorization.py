@@ -87,6 +87,9 @@ class AuthorizationTests(RelayTestCase):
     def test_a_device_may_not_remove_another_users_device(self) -> Any:
         alice, _ = yield self.online(self.alice_laptop)
         yield self.assertCallRefused(alice, uris.DEVICE_REMOVE, "bob-laptop",
+                                     uri=uris.WAMP_NOT_AUTHORIZED)
+        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        yield self.assertCallRefused(account, uris.DEVICE_REMOVE, "bob-laptop",
                                      uri=uris.ERR_NO_SUCH_DEVICE)
         bob, _ = yield self.online(self.bob_laptop)  # still enrolled
         self.assertEqual(bob.details.authid, "bob-laptop")
@@ -95,12 +98,27 @@ class AuthorizationTests(RelayTestCase):
     def test_removing_my_device_disconnects_it_and_forgets_its_key(self) -> Any:
         phone = yield self.device(self.alice, "alice-phone")
         phone_session, _ = yield self.online(phone)
-        laptop, _ = yield self.online(self.alice_laptop)
-        yield laptop.call(uris.DEVICE_REMOVE, "alice-phone")
+        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        yield account.call(uris.DEVICE_REMOVE, "alice-phone")
         details = yield phone_session.left
         self.assertEqual(details.reason, uris.CLOSE_DEVICE_REMOVED)
         refusal = yield self.refused(phone.key)
         self.assertEqual(refusal.reason, uris.ERR_NO_SUCH_DEVICE)
+
+    @defer.inlineCallbacks
+    def test_a_device_may_remove_itself_but_not_its_siblings(self) -> Any:
+        """L6: a stolen (or PIN-cracked) device cannot evict its owner's other devices."""
+        phone = yield self.device(self.alice, "alice-phone")
+        phone_session, _ = yield self.online(phone)
+        laptop, _ = yield self.online(self.alice_laptop)
+        yield self.assertCallRefused(phone_session, uris.DEVICE_REMOVE, "alice-laptop",
+                                     uri=uris.WAMP_NOT_AUTHORIZED)
+        self.assertTrue(laptop.is_attached())
+        phone_session.call(uris.DEVICE_REMOVE, "alice-phone").addErrback(lambda _: None)
+        details = yield phone_session.left
+        self.assertEqual(details.reason, uris.CLOSE_DEVICE_REMOVED)
+        devices = yield laptop.call(uris.DEVICE_LIST)
+        self.assertEqual([d["device_id"] for d in devices], ["alice-laptop"])
 
     @defer.inlineCallbacks
     def test_too_many_devices_is_a_clear_error(self) -> Any:

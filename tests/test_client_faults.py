@@ -18,7 +18,7 @@ from securechat.client.olm import ALG, CRYPTO_VERSION
 from securechat.client.recovery import CreatedNotSetUp
 from securechat.client.secrets import MissingSecrets
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
-from securechat.client.wamp import connect
+from securechat.client.wamp import Password, connect
 from securechat.protocol import uris
 from tests.clientsupport import FAST, ClientTestCase
 
@@ -144,7 +144,8 @@ class FriendsTests(ClientTestCase):
         # Bob reinstalls: a fresh login on a new device, which removes the old one.
         bob = yield self.login("bob-reinstalled", "bob@example.org")
         yield self.online(bob)
-        session = bob.connection.session
+        # Removing another device takes the password (L6), not just a device session.
+        session = yield self.join(Password(bob.me.user_id, "pw-" + "x" * 10))
         yield session.call(uris.DEVICE_REMOVE, old_device)
         # Alice's next message finds the device list changed, re-fetches it and starts
         # an Olm session with the new device; the account key is the same, so no warning.

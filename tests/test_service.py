@@ -63,7 +63,10 @@ class TwistdTests(unittest.TestCase):
         yield proc.ended
         text = proc.output.decode()
         for option in ("--listen", "--db", "--max-message-bytes", "--mailbox-ttl",
-                       "--turn-secret-file", "--turn-uri", "--session-rate", "--max-devices"):
+                       "--turn-secret-file", "--turn-uri", "--session-rate", "--max-devices",
+                       "--email-verification", "--smtp-endpoint", "--smtp-from",
+                       "--smtp-starttls", "--smtp-username", "--smtp-password-file",
+                       "--min-scram-memory", "--min-scram-iterations"):
             self.assertIn(option, text)
 
     @defer.inlineCallbacks
@@ -71,7 +74,9 @@ class TwistdTests(unittest.TestCase):
         db = self.mktemp() + ".sqlite"
         port = free_port()
         url = f"ws://127.0.0.1:{port}"
-        args = ["--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db]
+        args = ["--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db,
+                "--email-verification", "off", "--min-scram-memory", "8192",
+                "--min-scram-iterations", "1"]
         proc = self.run_twistd(*args)
         yield proc.listening
         account = yield testing.register_account(reactor, url, "alice@example.org", "pw-12345678")
@@ -88,6 +93,18 @@ class TwistdTests(unittest.TestCase):
         log = proc.output.decode()
         self.assertIn("authenticated as", log)
         self.assertNotIn("pw-12345678", log)
+        self.assertIn("EMAIL VERIFICATION IS OFF", log)  # loud, for a development relay
+
+    @defer.inlineCallbacks
+    def test_twistd_refuses_to_start_with_neither_smtp_nor_verification_off(self) -> Any:
+        proc = self.run_twistd("--listen", f"tcp:{free_port()}:interface=127.0.0.1",
+                               "--db", self.mktemp() + ".sqlite")
+        proc.listening.addErrback(lambda _: None)  # it never listens
+        status = yield proc.ended
+        self.assertNotIn(status, STOPPED_CLEANLY)
+        text = proc.output.decode()
+        self.assertIn("email verification needs an SMTP server", text)
+        self.assertIn("--email-verification off", text)
 
 
 class TLSTests(RelayTestCase):

@@ -34,7 +34,7 @@ from twisted.python.failure import Failure
 from securechat.client import devices as device_set
 from securechat.client import events as ev
 from securechat.client import pin as pin_lock
-from securechat.client import recovery
+from securechat.client import recovery, registration
 from securechat.client.accountlock import AccountLock
 from securechat.client.clock import message_timestamp, relay_timestamp
 from securechat.client.connection import ConnectionMachine
@@ -179,17 +179,19 @@ class SecureChatClient:
     @classmethod
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                  name: str = "", cost: KdfCost | None = None,
-                 serializer: str = "msgpack") -> defer.Deferred[Any]:
+                 serializer: str = "msgpack",
+                 email_code: str | None = None) -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
-        mnemonic once; it is the master key."""
+        mnemonic once; it is the master key. `email_code` is the code the relay mailed
+        after `registration.request_email_code` (None for a relay that does not ask)."""
         return _setting_up(data_dir, email, "this account already exists on this device",
                            lambda: cls._register(reactor, data_dir, url, email, password, name,
-                                                 cost or KdfCost(), serializer))
+                                                 cost or KdfCost(), serializer, email_code))
 
     @classmethod
     @defer.inlineCallbacks
     def _register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                  name: str, cost: KdfCost, serializer: str) -> Any:
+                  name: str, cost: KdfCost, serializer: str, email_code: str | None) -> Any:
         user_id = user_id_for_email(email)
         secrets = AccountSecrets.generate()
         verifier = yield threads.deferToThread(scram.make_verifier, password, cost.iterations,
@@ -197,11 +199,13 @@ class SecureChatClient:
         blob = recovery.seal_blob(secrets, user_id)  # under the phrase, never the password
         yield _call_once(
             reactor, url, Anonymous(), serializer,
-            {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists")},
+            {uris.ERR_ACCOUNT_EXISTS: AccountExists("an account with this email already exists"),
+             **registration.REGISTER_ERRORS},
             uris.ACCOUNT_REGISTER, user_id, _b64(secrets.identity_public), {
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
-                "server_key": _b64(verifier.server_key)}, blob)
+                "server_key": _b64(verifier.server_key)}, blob,
+            *([] if email_code is None else [email_code]))
         try:
             client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
                                        serializer, name)

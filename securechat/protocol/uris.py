@@ -14,6 +14,7 @@ ROLE_DEVICE = "device"  # cryptosign: everything a device does
 
 # --- procedures --------------------------------------------------------------
 ACCOUNT_REGISTER = "sc.account.register"
+ACCOUNT_VERIFY_EMAIL = "sc.account.verify_email"  # mails the code that register needs
 ACCOUNT_RECOVERY = "sc.account.recovery"
 ACCOUNT_PUBLIC = "sc.account.public"
 ACCOUNT_RECOVERY_UPDATE = "sc.account.recovery.update"  # device: a phrase-sealed blob
@@ -98,6 +99,12 @@ ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"
 ERR_RECOVERY_UNAVAILABLE = "sc.error.recovery_unavailable"  # no phrase-sealed blob yet
 ERR_RESET_EXPIRED = "sc.error.reset_expired"  # a stale or replayed password reset
 ERR_INTERNAL = "sc.error.internal"
+# Email verification (registration proves the email with a mailed code).
+ERR_EMAIL_CODE_REQUIRED = "sc.error.email_code_required"
+ERR_EMAIL_CODE_WRONG = "sc.error.email_code_wrong"
+ERR_EMAIL_CODE_EXPIRED = "sc.error.email_code_expired"  # expired, used, or too many tries
+ERR_MAIL_FAILED = "sc.error.mail_failed"
+ERR_WEAK_VERIFIER = "sc.error.weak_verifier"  # SCRAM costs below the relay's floor
 # Client-side: the connection failed before (or while) joining.
 ERR_CONNECTION_FAILED = "sc.error.connection_failed"
 ERR_CONNECTION_LOST = "sc.error.connection_lost"

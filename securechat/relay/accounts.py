@@ -18,6 +18,7 @@ from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import Account, Device
 from securechat.relay.storage import AccountExists, DeviceExists, TooManyDevices
+from securechat.relay.throttle import source_key
 
 if TYPE_CHECKING:
     from securechat.relay.router import Router
@@ -48,8 +49,11 @@ class Accounts:
 
     @defer.inlineCallbacks
     def register(self, caller: Caller, user_id: Any, identity_key: Any, scram_verifier: Any,
-                 recovery_blob: Any) -> Any:
-        """Create an account: its id, public identity key, SCRAM verifier, recovery blob."""
+                 recovery_blob: Any, email_code: Any = None) -> Any:
+        """Create an account: its id, public identity key, SCRAM verifier, recovery blob;
+        `email_code` is the code sc.account.verify_email mailed (unless the relay runs
+        without email verification)."""
+        config = self._router.config
         arguments.user_id("user_id", user_id)
         arguments.b64_bytes("identity_key", identity_key, 32)
         v = arguments.mapping("scram_verifier", scram_verifier)
@@ -57,24 +61,36 @@ class Accounts:
             invalid(f"scram_verifier.kdf must be {scram.KDF_ARGON2ID!r}")
         # Clients decode the salt exactly as sent (autobahn without fixing padding).
         arguments.b64_bytes("scram_verifier.salt", v.get("salt"), 16, padded=True)
+        iterations = arguments.integer("scram_verifier.iterations", v.get("iterations"),
+                                       scram.MIN_ITERATIONS, scram.MAX_ITERATIONS)
+        memory = arguments.integer("scram_verifier.memory", v.get("memory"),
+                                   scram.MIN_MEMORY_KIB, scram.MAX_MEMORY_KIB)
+        if iterations < config.min_scram_iterations or memory < config.min_scram_memory:
+            # A cheap verifier makes an offline attack on a stolen database cheap (L3).
+            refuse(uris.ERR_WEAK_VERIFIER,
+                   f"this relay needs Argon2id of at least {config.min_scram_iterations} "
+                   f"passes and {config.min_scram_memory} KiB for the password verifier",
+                   min_iterations=config.min_scram_iterations,
+                   min_memory=config.min_scram_memory)
         account = Account(
             user_id=user_id,
             identity_key=identity_key,
             scram_kdf=scram.KDF_ARGON2ID,
             scram_salt=v["salt"],
-            scram_iterations=arguments.integer("scram_verifier.iterations", v.get("iterations"),
-                                               scram.MIN_ITERATIONS, scram.MAX_ITERATIONS),
-            scram_memory=arguments.integer("scram_verifier.memory", v.get("memory"),
-                                           scram.MIN_MEMORY_KIB, scram.MAX_MEMORY_KIB),
+            scram_iterations=iterations,
+            scram_memory=memory,
             stored_key=arguments.b64_bytes("scram_verifier.stored_key", v.get("stored_key"), 32),
             server_key=arguments.b64_bytes("scram_verifier.server_key", v.get("server_key"), 32),
             recovery_blob=_as_bytes(arguments.blob("recovery_blob", recovery_blob,
                                                    MAX_RECOVERY_BLOB)),
         )
-        wait = self._registrations.take(caller.peer)
+        wait = self._registrations.take(source_key(caller.peer))
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
                    retry_after=round(wait, 3))
+        # Only whoever reads the email's mail gets this far when verification is on, so
+        # "already exists" below tells nobody else anything.
+        self._router.email_verification.spend(user_id, email_code)
         try:
             yield self._storage.create_account(account)
         except AccountExists:
@@ -136,13 +152,22 @@ class Accounts:
 
     @defer.inlineCallbacks
     def remove_device(self, caller: Caller, device_id: Any) -> Any:
-        """Remove one of the caller's own devices (its prekeys and mailbox go too)."""
+        """Remove one of the caller's own devices (its prekeys and mailbox go too).
+
+        A password (SCRAM) session may remove any device of its account; a device
+        session only itself (L6): a stolen device must not evict its owner's others."""
         arguments.device_id("device_id", device_id)
-        user_id = caller.principal.user_id
+        principal = caller.principal
+        user_id = principal.user_id
+        if principal.role == uris.ROLE_DEVICE and device_id != principal.device_id:
+            refuse(uris.WAMP_NOT_AUTHORIZED,
+                   "a device may remove only itself; removing another device needs the "
+                   "account's password (sign in with SCRAM)")
         removed = yield self._storage.remove_device(user_id, device_id)
         self._directory.forget_devices(user_id)
         if not removed:
             refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no device with this id")
+        # Its live session and any handshake it has in progress (H6).
         self._router.kick_device(device_id, uris.CLOSE_DEVICE_REMOVED,
                                  "this device was removed from its account")
         self._router.presence.devices_changed(user_id, skip=device_id)

@@ -30,9 +30,10 @@ class Principal:
     device_id: str | None = None  # device role
 
 
-ANONYMOUS_PROCEDURES = frozenset(
-    {uris.ACCOUNT_REGISTER, uris.ACCOUNT_RECOVERY_FETCH, uris.ACCOUNT_PASSWORD_RESET}
-)
+ANONYMOUS_PROCEDURES = frozenset({
+    uris.ACCOUNT_REGISTER, uris.ACCOUNT_VERIFY_EMAIL, uris.ACCOUNT_RECOVERY_FETCH,
+    uris.ACCOUNT_PASSWORD_RESET,
+})
 ACCOUNT_PROCEDURES = frozenset(
     {uris.ACCOUNT_RECOVERY, uris.DEVICE_ENROLL, uris.DEVICE_REMOVE, uris.DEVICE_LIST,
      uris.ACCOUNT_PASSWORD_CHANGE}
@@ -43,7 +44,7 @@ DEVICE_PROCEDURES = frozenset(
         uris.ACCOUNT_RECOVERY_UPDATE,
         uris.ACCOUNT_PUBLIC,
         uris.DEVICE_LIST,
-        uris.DEVICE_REMOVE,
+        uris.DEVICE_REMOVE,  # itself only; removing another device needs the password (L6)
         uris.PREKEYS_PUBLISH,
         uris.PREKEYS_CLAIM,
         uris.PREKEYS_COUNT,

@@ -6,6 +6,29 @@ import attrs
 
 
 @attrs.frozen
+class SmtpSettings:
+    """Where the relay's mail (email verification codes) goes out."""
+
+    endpoint: str  # a Twisted client endpoint string: tcp:host=smtp.example.org:port=587
+    sender: str  # the From address
+    starttls: bool = False  # require STARTTLS (its certificate checked for the endpoint host)
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    timeout: float = 30.0  # seconds a mail may take to hand over
+
+    @property
+    def host(self) -> str | None:
+        """The host name in the endpoint string (what STARTTLS verifies), if any."""
+        kind, _, rest = self.endpoint.partition(":")
+        parts = rest.split(":")
+        for part in parts:
+            if part.startswith("host="):
+                return part[len("host="):]
+        positional = [p for p in parts if "=" not in p]
+        return positional[0] if kind in ("tcp", "tls") and positional else None
+
+
+@attrs.frozen
 class RelayConfig:
     # Transport.
     max_message_bytes: int = 1024 * 1024  # one WebSocket message (a WAMP frame)
@@ -20,7 +43,33 @@ class RelayConfig:
     account_burst: float = 8000.0
     register_rate: float = 1.0  # registrations per second, per peer address
     register_burst: float = 10.0
+    # Password (SCRAM) failures: per (account, source address or IPv6 /64) the first
+    # `password_free_failures` are answered at once, then each waits twice as long as
+    # the one before (from `password_backoff` seconds, at most `password_backoff_max`).
+    password_free_failures: int = 5
+    password_backoff: float = 2.0
+    password_backoff_max: float = 3600.0
+    # Per account, every source together: guesses beyond this bucket are answered
+    # later (never refused: the owner must still get in), by at most this delay.
+    password_account_rate: float = 5 / 60
+    password_account_burst: float = 10.0
+    password_max_delay: float = 4.0  # below hello_timeout
+    # Per source, every account together (so cycling accounts gains nothing).
+    password_source_rate: float = 0.1
+    password_source_burst: float = 30.0
     max_pending_handshakes: int = 256  # unauthenticated sessions per peer address
+    # Registration: the email is proven by a mailed code (off only for development
+    # relays), and SCRAM verifiers must cost at least this much Argon2id.
+    email_verification: bool = True
+    smtp: SmtpSettings | None = None
+    email_code_ttl: float = 15 * 60.0
+    email_code_attempts: int = 5  # wrong codes per email before a new code is needed
+    email_codes_per_email_rate: float = 1 / 300  # mails to one address
+    email_codes_per_email_burst: float = 3.0
+    email_codes_per_source_rate: float = 1 / 60  # code requests from one address
+    email_codes_per_source_burst: float = 5.0
+    min_scram_iterations: int = 3
+    min_scram_memory: int = 65536  # KiB
     # Accounts and keys.
     max_devices: int = 10
     max_prekeys: int = 200  # unclaimed one-time keys per device

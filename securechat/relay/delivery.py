@@ -80,10 +80,14 @@ class Delivery:
 
     def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
                          sender_device: str, ts: int) -> defer.Deferred[Any]:
+        sender_devices = {d.device_id for d in device_lists[1]}
+        if sender_device not in sender_devices:
+            # Removed while this session was still open (H6): it may not send any more.
+            refuse(uris.ERR_NO_SUCH_DEVICE, "the sending device has been removed")
         recipient_devices = {d.device_id for d in device_lists[0]}
         if not recipient_devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
-        allowed = (recipient_devices | {d.device_id for d in device_lists[1]}) - {sender_device}
+        allowed = (recipient_devices | sender_devices) - {sender_device}
         targets = {e.device_id for e in parsed}
         missing = sorted(recipient_devices - {sender_device} - targets)
         unknown = sorted(targets - allowed)

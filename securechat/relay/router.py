@@ -17,6 +17,7 @@ from securechat.relay.config import RelayConfig
 from securechat.relay.dealer import Dealer
 from securechat.relay.delivery import Delivery
 from securechat.relay.directory import Directory
+from securechat.relay.emailcodes import EmailVerification, Mailer
 from securechat.relay.prekeys import Prekeys
 from securechat.relay.presence import Presence
 from securechat.relay.recovery import Recovery
@@ -28,7 +29,8 @@ from securechat.relay.turn import TurnCredentials
 class Router:
     log = Logger()
 
-    def __init__(self, config: RelayConfig, storage: IRelayStorage, clock: IReactorTime) -> None:
+    def __init__(self, config: RelayConfig, storage: IRelayStorage, clock: IReactorTime,
+                 mailer: Mailer | None = None) -> None:
         self.config = config
         self.storage = storage
         self.clock = clock
@@ -38,12 +40,13 @@ class Router:
         self.authenticator = Authenticator(storage, config, clock)
         self.presence = Presence(self.broker)
         self.delivery = Delivery(self)
+        self.email_verification = EmailVerification(self, mailer)
         self.sessions: dict[int, RouterSession] = {}  # welcomed sessions
         self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
         self._handshakes: Counter[str] = Counter()  # peer address -> sessions not yet welcomed
-        for handler in (Accounts(self), Recovery(self), Prekeys(self), self.delivery, self.presence,
-                        TurnCredentials(config, clock)):
+        for handler in (Accounts(self), Recovery(self), self.email_verification, Prekeys(self),
+                        self.delivery, self.presence, TurnCredentials(config, clock)):
             self.dealer.add_procedures(handler.procedures())
 
     def session_factory(self) -> RouterSession:
@@ -97,9 +100,13 @@ class Router:
     # --- for handlers ----------------------------------------------------------------
 
     def kick_device(self, device_id: str, reason: str, message: str) -> None:
+        """End the device's session, and any handshake in progress for it."""
         session = self._devices.get(device_id)
         if session is not None:
             session.abort(reason, message)
+        for pending in [s for s in self._connected
+                        if not s.welcomed and s.pending_device == device_id]:
+            pending.abort(reason, message)
 
     def shutdown(self) -> defer.Deferred[Any]:
         """Close every connection; fires when all are gone."""

@@ -10,9 +10,18 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from securechat.relay.config import RelayConfig
+from securechat.relay.mailer import SmtpMailer
 from securechat.relay.router import Router
 from securechat.relay.storage import IRelayStorage, SQLiteStorage
 from securechat.relay.transport import make_factory
+
+
+class ConfigError(Exception):
+    """The configuration cannot make a working relay (the text says what to change)."""
+
+
+NO_MAIL = ("email verification needs an SMTP server to mail codes: give --smtp-endpoint and "
+           "--smtp-from, or, for a development relay only, --email-verification off")
 
 
 class RelayService(service.Service):
@@ -29,9 +38,12 @@ class RelayService(service.Service):
         self._reactor = reactor
         self._listen = listen
         self.config = config or RelayConfig()
+        if self.config.email_verification and self.config.smtp is None:
+            raise ConfigError(NO_MAIL)
         self.storage = storage or SQLiteStorage(db_path, reactor)
+        mailer = SmtpMailer(reactor, self.config.smtp) if self.config.smtp else None
         # `clock` times policies (TTL, rate limits); tests may pass a task.Clock.
-        self.router = Router(self.config, self.storage, clock or reactor)
+        self.router = Router(self.config, self.storage, clock or reactor, mailer)
         self.ports: list[IListeningPort] = []
         self.ready: defer.Deferred[list[IListeningPort]] = defer.Deferred()
         self._purge = task.LoopingCall(self.router.delivery.purge)
@@ -39,6 +51,10 @@ class RelayService(service.Service):
 
     def startService(self) -> None:
         super().startService()
+        if not self.config.email_verification:
+            self.log.warn(
+                "*** EMAIL VERIFICATION IS OFF: anyone can register any email address and "
+                "receive what is sent to it. Use this only for a development relay. ***")
         self.storage.start()
         self._purge.start(self.config.purge_interval, now=True).addErrback(
             lambda f: self.log.failure("mailbox purge stopped", f))

@@ -64,6 +64,9 @@ class RouterSession:
         self.welcomed = False
         self._transport: Any = None
         self._challenge: Challenge | None = None
+        # The device a cryptosign handshake in progress is for: removing that device
+        # aborts the handshake (H6).
+        self.pending_device: str | None = None
         self._request_ids = itertools.count(1)
         self._rate: TokenBucket | None = None
         self._hello_timer: IDelayedCall | None = None
@@ -160,7 +163,7 @@ class RouterSession:
 
     def _hello(self, msg: wamp.Hello) -> None:
         self.state = State.AUTHENTICATING
-        d = self.router.authenticator.hello(msg)
+        d = self.router.authenticator.hello(msg, self.peer)
         d.addCallbacks(self._hello_answered, self._refused)
 
     def _hello_answered(self, answer: Welcome | Challenge) -> None:
@@ -170,6 +173,7 @@ class RouterSession:
             self._welcome(answer)
         else:
             self._challenge = answer
+            self.pending_device = answer.device_id
             self.state = State.CHALLENGED
             self.send(wamp.Challenge(answer.method, answer.extra))
 
@@ -177,11 +181,12 @@ class RouterSession:
         assert self._challenge is not None
         challenge, self._challenge = self._challenge, None
         self.state = State.AUTHENTICATING
-        try:
-            welcome = challenge.verify(msg)
-        except AuthRefused as refusal:
-            self._refused(Failure(refusal))
-            return
+        d = defer.maybeDeferred(challenge.verify, msg)
+        d.addCallbacks(self._verified, self._refused)
+
+    def _verified(self, welcome: Welcome) -> None:
+        if self.state is not State.AUTHENTICATING:
+            return  # closed (or aborted: its device was removed) meanwhile
         self._welcome(welcome)
 
     def _refused(self, failure: Failure) -> None:
@@ -197,6 +202,7 @@ class RouterSession:
             self.abort(uris.ERR_INTERNAL, "the relay could not authenticate this session")
 
     def _welcome(self, welcome: Welcome) -> None:
+        self.pending_device = None
         self.principal = welcome.principal
         self.state = State.ESTABLISHED
         self.welcomed = True

@@ -7,6 +7,7 @@ neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -127,6 +128,9 @@ class IRelayStorage(Interface):
     def purge_expired(now: int) -> defer.Deferred[int]:
         """Delete expired envelopes; returns how many."""
 
+    def relay_secret(name: str) -> defer.Deferred[bytes]:
+        """A random 32-byte secret of this relay, made on first use and kept."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -190,6 +194,10 @@ CREATE TABLE IF NOT EXISTS storage_usage (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     bytes INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS relay_secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mailbox_usage (
     device_id TEXT PRIMARY KEY,
     count INTEGER NOT NULL,
@@ -218,11 +226,13 @@ class SQLiteStorage:
     """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
 
     def __init__(self, path: str, reactor: Any) -> None:
+        self._path = path
         self._db = SerialDatabase(path, reactor, _create_schema,
                                   expected_errors=(StorageError,), name="relay-sqlite")
         self._run = self._db.run
 
     def start(self) -> defer.Deferred[None]:
+        _private_files(self._path)
         return self._db.start()
 
     def stop(self) -> defer.Deferred[None]:
@@ -297,6 +307,20 @@ class SQLiteStorage:
     def purge_expired(self, now: int) -> defer.Deferred[int]:
         return self._run(_purge_expired, now)
 
+    def relay_secret(self, name: str) -> defer.Deferred[bytes]:
+        return self._run(_relay_secret, name, os.urandom(32))
+
+
+def _private_files(path: str) -> None:
+    """The database holds SCRAM verifiers and recovery blobs: readable by the relay's
+    user only (L7). SQLite gives its -wal and -shm files the database file's mode."""
+    if path == ":memory:":
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name):
+            os.chmod(name, 0o600)
+
 
 # --- the operations, each run on the database thread inside a savepoint -------
 
@@ -310,6 +334,12 @@ def _create_account(conn: sqlite3.Connection, a: Account) -> None:
         )
     except sqlite3.IntegrityError:
         raise AccountExists(a.user_id) from None
+
+
+def _relay_secret(conn: sqlite3.Connection, name: str, fresh: bytes) -> bytes:
+    conn.execute("INSERT OR IGNORE INTO relay_secrets VALUES (?,?)", (name, fresh))
+    (value,) = conn.execute("SELECT value FROM relay_secrets WHERE name=?", (name,)).fetchone()
+    return bytes(value)
 
 
 def _get_account(conn: sqlite3.Connection, user_id: str) -> Account | None:

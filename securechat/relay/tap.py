@@ -6,7 +6,7 @@ from typing import Any
 
 from twisted.python import usage
 
-from securechat.relay.config import RelayConfig
+from securechat.relay.config import RelayConfig, SmtpSettings
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 _DEFAULTS = RelayConfig()
@@ -57,6 +57,26 @@ class Options(usage.Options):
         ["turn-secret-file", None, None,
          "File holding coturn's static-auth-secret (enables TURN credentials)."],
         ["turn-ttl", None, _DEFAULTS.turn_ttl, "Lifetime of TURN credentials (s).", int],
+        ["email-verification", None, "on",
+         "'on': registering needs a code mailed to the email (needs --smtp-endpoint and "
+         "--smtp-from); 'off': anyone may register any email (development relays only)."],
+        ["smtp-endpoint", None, None,
+         "Twisted client endpoint of the SMTP server that mails verification codes, e.g. "
+         "tcp:host=smtp.example.org:port=587 or tls:smtp.example.org:465."],
+        ["smtp-from", None, None, "The From address of the relay's mail."],
+        ["smtp-username", None, None, "SMTP login name (with --smtp-password-file)."],
+        ["smtp-password-file", None, None, "File holding the SMTP password."],
+        ["email-code-ttl", None, _DEFAULTS.email_code_ttl,
+         "Seconds a mailed verification code stays valid.", float],
+        ["min-scram-memory", None, _DEFAULTS.min_scram_memory,
+         "Least Argon2id memory (KiB) a registered password verifier may use.", int],
+        ["min-scram-iterations", None, _DEFAULTS.min_scram_iterations,
+         "Least Argon2id passes a registered password verifier may use.", int],
+    ]
+    optFlags = [
+        ["smtp-starttls", None,
+         "Require STARTTLS on the SMTP connection (the certificate is checked against the "
+         "endpoint's host)."],
     ]
 
     def __init__(self) -> None:
@@ -83,6 +103,13 @@ class Options(usage.Options):
                 secret = f.read().strip()
             if not secret:
                 raise usage.UsageError("--turn-secret-file is empty")
+        smtp, verification = self._smtp(), self["email-verification"]
+        if verification not in ("on", "off"):
+            raise usage.UsageError("--email-verification is 'on' or 'off'")
+        if verification == "on" and smtp is None:
+            raise usage.UsageError(
+                "email verification needs an SMTP server to mail codes: give --smtp-endpoint "
+                "and --smtp-from, or, for a development relay only, --email-verification off")
         self["config"] = RelayConfig(
             max_message_bytes=self["max-message-bytes"],
             max_envelope_bytes=self["max-envelope-bytes"],
@@ -105,7 +132,34 @@ class Options(usage.Options):
             turn_secret=secret,
             turn_uris=tuple(self["turn-uri"]),
             turn_ttl=self["turn-ttl"],
+            email_verification=verification == "on",
+            smtp=smtp,
+            email_code_ttl=self["email-code-ttl"],
+            min_scram_memory=self["min-scram-memory"],
+            min_scram_iterations=self["min-scram-iterations"],
         )
+
+    def _smtp(self) -> SmtpSettings | None:
+        endpoint, sender = self["smtp-endpoint"], self["smtp-from"]
+        if endpoint is None and sender is None:
+            if self["smtp-username"] or self["smtp-password-file"] or self["smtp-starttls"]:
+                raise usage.UsageError("SMTP options need --smtp-endpoint and --smtp-from")
+            return None
+        if not endpoint or not sender:
+            raise usage.UsageError("--smtp-endpoint and --smtp-from go together")
+        password = None
+        if self["smtp-password-file"]:
+            with open(self["smtp-password-file"], encoding="utf-8") as f:
+                password = f.read().strip()
+            if not password:
+                raise usage.UsageError("--smtp-password-file is empty")
+        if bool(password) != bool(self["smtp-username"]):
+            raise usage.UsageError("--smtp-username and --smtp-password-file go together")
+        settings = SmtpSettings(endpoint, sender, bool(self["smtp-starttls"]),
+                                self["smtp-username"], password)
+        if settings.starttls and settings.host is None:
+            raise usage.UsageError("--smtp-starttls needs a tcp endpoint with a host name")
+        return settings
 
 
 def makeService(options: Options) -> Any:

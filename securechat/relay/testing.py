@@ -26,6 +26,20 @@ from securechat.relay.service import RelayService
 # Argon2id at the relay's minimum cost keeps test logins fast; real clients
 # use scram.DEFAULT_MEMORY_KIB.
 TEST_SCRAM_MEMORY = scram.MIN_MEMORY_KIB
+TEST_SCRAM_ITERATIONS = scram.MIN_ITERATIONS
+
+
+def for_tests(config: RelayConfig | None) -> RelayConfig:
+    """A config as tests (and benchmarks) run it: the SCRAM floors lowered to the test
+    accounts' cheap verifiers, and email verification off unless an SMTP server is
+    configured (a test of verification runs one on loopback)."""
+    config = config or RelayConfig()
+    return attrs.evolve(
+        config,
+        email_verification=config.email_verification and config.smtp is not None,
+        min_scram_memory=min(config.min_scram_memory, TEST_SCRAM_MEMORY),
+        min_scram_iterations=min(config.min_scram_iterations, TEST_SCRAM_ITERATIONS),
+    )
 
 
 def b64(data: bytes) -> str:
@@ -38,8 +52,12 @@ def _raw_public(key: Any) -> bytes:
 
 @defer.inlineCallbacks
 def start_relay(reactor: Any, db_path: str, config: RelayConfig | None = None,
-                clock: Any = None, listen: str = "tcp:0:interface=127.0.0.1") -> Any:
-    """Deferred[(RelayService, url)]: a started relay and its ws:// URL."""
+                clock: Any = None, listen: str = "tcp:0:interface=127.0.0.1",
+                as_configured: bool = False) -> Any:
+    """Deferred[(RelayService, url)]: a started relay and its ws:// URL. The config goes
+    through `for_tests` unless `as_configured`."""
+    if not as_configured:
+        config = for_tests(config)
     service = RelayService(reactor, [listen], db_path, config, clock=clock)
     service.startService()
     ports = yield service.ready
@@ -74,11 +92,11 @@ class TestDevice:
         return self.account.user_id
 
 
-def registration_args(email: str, password: str, memory: int = TEST_SCRAM_MEMORY) -> tuple[
-        TestAccount, list[Any]]:
+def registration_args(email: str, password: str, memory: int = TEST_SCRAM_MEMORY,
+                      iterations: int = TEST_SCRAM_ITERATIONS) -> tuple[TestAccount, list[Any]]:
     """A new account's keys and the arguments of sc.account.register (slow: Argon2id)."""
     identity = Ed25519PrivateKey.generate()
-    verifier = scram.make_verifier(password, iterations=1, memory=memory)
+    verifier = scram.make_verifier(password, iterations=iterations, memory=memory)
     account = TestAccount(email, password, user_id_for_email(email), identity, os.urandom(96))
     args = [
         account.user_id,
@@ -98,12 +116,16 @@ def registration_args(email: str, password: str, memory: int = TEST_SCRAM_MEMORY
 
 @defer.inlineCallbacks
 def register_account(reactor: Any, url: str, email: str, password: str,
-                     serializer: str = "msgpack") -> Any:
-    """Deferred[TestAccount], registered anonymously on the relay."""
+                     serializer: str = "msgpack", email_code: str | None = None) -> Any:
+    """Deferred[TestAccount], registered anonymously on the relay (with the mailed code
+    when the relay verifies emails)."""
     account, args = yield threads.deferToThread(registration_args, email, password)
     session = yield connect(reactor, url, Anonymous(), serializer)
     try:
-        yield session.call(uris.ACCOUNT_REGISTER, *args)
+        if email_code is None:
+            yield session.call(uris.ACCOUNT_REGISTER, *args)
+        else:
+            yield session.call(uris.ACCOUNT_REGISTER, *args, email_code)
     finally:
         yield leave(session)
     return account

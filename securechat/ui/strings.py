@@ -57,6 +57,15 @@ RESET = "Set new password"
 RESET_DONE = "Done: your master password is the new one."
 RESET_DONE_NOT_HERE = ("Done on the server, but this device's copy of the account could not "
                        "be re-sealed: remove it here and sign in again.")
+EMAIL_CODE_TITLE = "Check your mail"
+EMAIL_CODE_BODY = ("We sent a code to {email}. Enter it here to prove the address is yours. "
+                   "It is valid for 15 minutes.")
+EMAIL_CODE = "Code from the mail"
+EMAIL_CODE_SUBMIT = "Verify and create account"
+EMAIL_CODE_RESEND = "Send a new code"
+EMAIL_CODE_RESENT = "A new code is on its way."
+EMAIL_CODE_MISSING = "Enter the code from the mail."
+SENDING_CODE = "Sending a code to your email…"
 
 # --- lock screen ----------------------------------------------------------------------
 LOCK_TITLE = "Unlock SecureChat"

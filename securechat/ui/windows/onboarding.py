@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 from twisted.internet import defer
 
 from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.registration import request_email_code
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
@@ -78,6 +79,7 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._login())
         self.stack.addWidget(self._mnemonic())
         self.stack.addWidget(self._reset())  # index 4
+        self.stack.addWidget(self._email_code())  # index 5
 
     # --- pages -------------------------------------------------------------------------
 
@@ -250,20 +252,55 @@ class OnboardingPage(QWidget):
         layout.addStretch(2)
         return page
 
+    def _email_code(self) -> QWidget:
+        """Asked for when the relay mails a code to prove the email (index 5)."""
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(_title(S.EMAIL_CODE_TITLE))
+        self.code_body = _muted()
+        layout.addWidget(self.code_body)
+        form = QFormLayout()
+        self.email_code = QLineEdit()
+        self.email_code.returnPressed.connect(self.submit_code)
+        form.addRow(S.EMAIL_CODE, self.email_code)
+        layout.addLayout(form)
+        self.code_error = QLabel()
+        self.code_error.setWordWrap(True)
+        self.code_error.setStyleSheet("color: #dc2626")
+        layout.addWidget(self.code_error)
+        row = QHBoxLayout()
+        back = QPushButton(S.BACK)
+        back.clicked.connect(lambda: self.stack.setCurrentIndex(1))
+        self.resend_button = QPushButton(S.EMAIL_CODE_RESEND)
+        self.resend_button.clicked.connect(self.resend_code)
+        self.code_button = QPushButton(S.EMAIL_CODE_SUBMIT)
+        self.code_button.setProperty("primary", True)
+        self.code_button.clicked.connect(self.submit_code)
+        row.addWidget(back)
+        row.addWidget(self.resend_button)
+        row.addStretch(1)
+        row.addWidget(self.code_button)
+        layout.addLayout(row)
+        layout.addStretch(2)
+        return page
+
     def reset(self, can_cancel: bool) -> None:
         self.cancel_button.setVisible(can_cancel)
         for field in (self.reg_password, self.reg_confirm, self.login_password,
                       self.login_phrase, self.reset_phrase, self.reset_password,
-                      self.reset_confirm, self.confirm_word):
+                      self.reset_confirm, self.confirm_word, self.email_code):
             field.clear()
         self.reg_error.clear()
         self.login_error.clear()
+        self.code_error.clear()
         self.stack.setCurrentIndex(0)
 
     # --- actions -----------------------------------------------------------------------
 
     def _busy(self, busy: bool, label: QLabel) -> None:
-        for button in (self.register_button, self.signin_button, self.reset_button):
+        for button in (self.register_button, self.signin_button, self.reset_button,
+                       self.code_button, self.resend_button):
             button.setEnabled(not busy)
         label.setText(S.WORKING if busy else "")
 
@@ -289,9 +326,56 @@ class OnboardingPage(QWidget):
             self.reg_error.setText(S.PASSWORDS_DIFFER)
             return
         self._busy(True, self.reg_error)
+        self.reg_error.setText(S.SENDING_CODE)
+
+        def asked(mailed: bool) -> None:
+            self._busy(False, self.reg_error)
+            if not mailed:  # this relay does not verify emails
+                self._create_account(email, password, None, self.reg_error)
+                return
+            self.code_body.setText(S.EMAIL_CODE_BODY.format(email=email))
+            self.email_code.clear()
+            self.code_error.clear()
+            self.stack.setCurrentIndex(5)
+            self.email_code.setFocus()
+
+        def failed(message: str) -> None:
+            self._busy(False, self.reg_error)
+            self.reg_error.setText(message)
+            self.failed.emit(message)
+
+        call(request_email_code(self._reactor, self._url, email), asked, failed)
+
+    def submit_code(self) -> None:
+        if not self.code_button.isEnabled():
+            return
+        code = self.email_code.text().strip()
+        if not code:
+            self.code_error.setText(S.EMAIL_CODE_MISSING)
+            return
+        self._create_account(self.reg_email.text().strip(), self.reg_password.text(), code,
+                             self.code_error)
+
+    def resend_code(self) -> None:
+        self._busy(True, self.code_error)
+
+        def sent(_: bool) -> None:
+            self._busy(False, self.code_error)
+            self.code_error.setText(S.EMAIL_CODE_RESENT)
+
+        def failed(message: str) -> None:
+            self._busy(False, self.code_error)
+            self.code_error.setText(message)
+
+        call(request_email_code(self._reactor, self._url, self.reg_email.text().strip()),
+             sent, failed)
+
+    def _create_account(self, email: str, password: str, code: str | None,
+                        errors: QLabel) -> None:
+        self._busy(True, errors)
 
         def registered(result: tuple[SecureChatClient, str]) -> None:
-            self._busy(False, self.reg_error)
+            self._busy(False, errors)
             client, mnemonic = result
             # Listed on the lock screen from now on, even if the app closes before the
             # phrase is confirmed (the account exists, here and on the relay).
@@ -305,12 +389,13 @@ class OnboardingPage(QWidget):
             self.confirm_word.setFocus()
 
         def failed(message: str) -> None:
-            self._busy(False, self.reg_error)
-            self.reg_error.setText(message)
+            self._busy(False, errors)
+            errors.setText(message)
             self.failed.emit(message)
 
         call(SecureChatClient.register(self._reactor, self._data_dir, self._url, email,
-                                       password, self.reg_name.text().strip(), self._cost),
+                                       password, self.reg_name.text().strip(), self._cost,
+                                       email_code=code),
              registered, failed)
 
     def confirm_mnemonic(self) -> None:

@@ -90,6 +90,7 @@ def relay_args(port: int, db: Path) -> list[str]:
         "--register-rate=1000",
         "--register-burst=1000",
         "--max-pending-handshakes=5000",
+        "--max-sessions-per-address=100000",  # every bench client is 127.0.0.1
     ]
 
 

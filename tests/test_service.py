@@ -63,7 +63,9 @@ class TwistdTests(unittest.TestCase):
         yield proc.ended
         text = proc.output.decode()
         for option in ("--listen", "--db", "--max-message-bytes", "--mailbox-ttl",
-                       "--turn-secret-file", "--turn-uri", "--session-rate", "--max-devices"):
+                       "--turn-secret-file", "--turn-uri", "--session-rate", "--max-devices",
+                       "--trusted-proxy", "--proxy-protocol", "--max-sessions-per-address",
+                       "--max-connections", "--anonymous-idle-timeout"):
             self.assertIn(option, text)
 
     @defer.inlineCallbacks

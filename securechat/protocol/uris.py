@@ -96,3 +96,5 @@ ERR_CONNECTION_LOST = "sc.error.connection_lost"
 # Why the relay ended an established session (GOODBYE reasons).
 CLOSE_REPLACED = "sc.close.replaced"  # the same device connected again
 CLOSE_DEVICE_REMOVED = "sc.close.device_removed"  # the device was removed from its account
+CLOSE_REGISTERED = "sc.close.registered"  # an anonymous session's registration is done
+CLOSE_IDLE = "sc.close.idle"  # an anonymous session sent nothing for a while

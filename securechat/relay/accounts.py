@@ -80,6 +80,7 @@ class Accounts:
         except AccountExists:
             refuse(uris.ERR_ACCOUNT_EXISTS, "an account with this user id already exists")
         self.log.info("account registered from {peer}", peer=caller.peer)
+        self._router.registered(caller.session_id)
         return {"user_id": user_id}
 
     @defer.inlineCallbacks

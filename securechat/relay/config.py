@@ -20,7 +20,15 @@ class RelayConfig:
     account_burst: float = 8000.0
     register_rate: float = 1.0  # registrations per second, per peer address
     register_burst: float = 10.0
-    max_pending_handshakes: int = 256  # unauthenticated sessions per peer address
+    # Connections, counted from TCP accept per client address (IPv4) or /64 (IPv6).
+    max_sessions_per_address: int = 64  # open connections, welcomed or not (a NAT'd home)
+    max_pending_handshakes: int = 32  # of those, not yet welcomed
+    max_connections: int | None = None  # all together; None: RLIMIT_NOFILE - fd_reserve
+    fd_reserve: int = 64  # file descriptors kept free below RLIMIT_NOFILE (database, logs)
+    anonymous_idle_timeout: float = 30.0  # an anonymous session silent this long is closed
+    # Reverse proxies (addresses or CIDR networks) whose PROXY header or X-Forwarded-For
+    # names the client; nobody else's is believed.
+    trusted_proxies: tuple[str, ...] = ()
     # Accounts and keys.
     max_devices: int = 10
     max_prekeys: int = 200  # unclaimed one-time keys per device

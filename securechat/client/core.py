@@ -139,7 +139,7 @@ class SecureChatClient:
     def __init__(self, reactor: Any, url: str, store: AccountStore, me: Me,
                  secrets: AccountSecrets | None, device_key: DeviceKey, olm: OlmMachine,
                  serializer: str = "msgpack", lock: AccountLock | None = None,
-                 identity_public: bytes = b"") -> None:
+                 identity_public: bytes = b"", ca_file: str | None = None) -> None:
         self.reactor = reactor
         self._lock = lock  # held until stop()
         # The account's identity seed and mnemonic are here only when the account was
@@ -153,6 +153,7 @@ class SecureChatClient:
         self._device_key = device_key
         self._olm = olm
         self._serializer = serializer
+        self._ca_file = ca_file  # trusted for a wss:// relay instead of the system's CAs
         self.connection = ConnectionMachine(reactor, self._dial, self._online, self.events.emit)
         self.contacts: dict[str, Contact] = {}
         self.blocked: set[str] = set()
@@ -183,17 +184,18 @@ class SecureChatClient:
     @classmethod
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                  name: str = "", cost: KdfCost | None = None,
-                 serializer: str = "msgpack") -> defer.Deferred[Any]:
+                 serializer: str = "msgpack", ca_file: str | None = None) -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
-        mnemonic once; it is the master key."""
+        mnemonic once; it is the master key. `ca_file` (here and in `login`, `open`):
+        a PEM certificate or CA that a wss:// relay's certificate must chain to."""
         return _setting_up(data_dir, email, "this account already exists on this device",
                            lambda: cls._register(reactor, data_dir, url, email, password, name,
-                                                 cost or KdfCost(), serializer))
+                                                 cost or KdfCost(), serializer, ca_file))
 
     @classmethod
     @defer.inlineCallbacks
     def _register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                  name: str, cost: KdfCost, serializer: str) -> Any:
+                  name: str, cost: KdfCost, serializer: str, ca_file: str | None) -> Any:
         user_id = user_id_for_email(email)
         secrets = AccountSecrets.generate()
         verifier, blob = yield threads.deferToThread(
@@ -205,28 +207,30 @@ class SecureChatClient:
             uris.ACCOUNT_REGISTER, user_id, _b64(secrets.identity_public), {
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
-                "server_key": _b64(verifier.server_key)}, blob)
+                "server_key": _b64(verifier.server_key)}, blob, ca_file=ca_file)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer, name)
+                                   serializer, name, ca_file)
         return client, secrets.mnemonic
 
     @classmethod
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost | None = None, serializer: str = "msgpack") -> defer.Deferred[Any]:
+              cost: KdfCost | None = None, serializer: str = "msgpack",
+              ca_file: str | None = None) -> defer.Deferred[Any]:
         """Sign in on a new device with email and master password; enrolls this device.
         A wrong password raises WrongPassword and changes nothing, here or on the relay."""
         return _setting_up(data_dir, email,
                            "this account is already set up on this device: open it",
                            lambda: cls._login(reactor, data_dir, url, email, password,
-                                              cost or KdfCost(), serializer))
+                                              cost or KdfCost(), serializer, ca_file))
 
     @classmethod
     @defer.inlineCallbacks
     def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-               cost: KdfCost, serializer: str) -> Any:
+               cost: KdfCost, serializer: str, ca_file: str | None) -> Any:
         user_id = user_id_for_email(email)
         try:
-            session = yield connect(reactor, url, Password(user_id, password), serializer)
+            session = yield connect(reactor, url, Password(user_id, password), serializer,
+                                    ca_file=ca_file)
         except JoinRefused as e:
             if e.reason == uris.ERR_WRONG_PASSWORD:
                 raise WrongPassword("wrong password") from None
@@ -240,13 +244,14 @@ class SecureChatClient:
         blob = recovery["recovery_blob"]
         secrets = yield threads.deferToThread(open_recovery, bytes(blob), password, user_id)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer)
+                                   serializer, ca_file=ca_file)
         return client
 
     @classmethod
     @defer.inlineCallbacks
     def _enroll(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "") -> Any:
+                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "",
+                ca_file: str | None = None) -> Any:
         user_id = user_id_for_email(email)
         local_key = os.urandom(32)
         olm = OlmMachine.create(local_key)
@@ -258,7 +263,7 @@ class SecureChatClient:
             {uris.ERR_TOO_MANY_DEVICES:
              ClientError("this account has too many devices: remove one first")},
             uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
-            _b64(secrets.identity.sign(certificate)))
+            _b64(secrets.identity.sign(certificate)), ca_file=ca_file)
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
@@ -274,7 +279,8 @@ class SecureChatClient:
                     "local_key": local_key.hex(), "device_seed": device_key.seed.hex(),
                     "identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic})
             me = yield store.me()
-            client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
+            client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock,
+                         ca_file=ca_file)
             yield client._load()
         except BaseException:
             # Nothing half-made stays behind: not the local account (it could be neither
@@ -283,7 +289,8 @@ class SecureChatClient:
             lock.release()
             shutil.rmtree(account_dir, ignore_errors=True)
             yield _call_once(reactor, url, Password(user_id, password), serializer, {},
-                             uris.DEVICE_REMOVE, device_key.device_id).addErrback(
+                             uris.DEVICE_REMOVE, device_key.device_id,
+                             ca_file=ca_file).addErrback(
                 lambda f: cls.log.info("could not withdraw the half-enrolled device: {e}",
                                        e=type(f.value).__name__))
             raise
@@ -291,22 +298,23 @@ class SecureChatClient:
 
     @classmethod
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             serializer: str = "msgpack") -> defer.Deferred[Any]:
+             serializer: str = "msgpack", ca_file: str | None = None) -> defer.Deferred[Any]:
         """Open an account already on this device, without the network (phase 1).
         Call `start()` to connect in the background (phase 2)."""
         user_id = user_id_for_email(email)
         return cls._open(reactor, data_dir, url, email, serializer,
                          lambda account_dir: threads.deferToThread(
-                             SecretStore(account_dir, user_id, password).load))
+                             SecretStore(account_dir, user_id, password).load), ca_file)
 
     @classmethod
     def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
-                      serializer: str = "msgpack") -> defer.Deferred[Any]:
+                      serializer: str = "msgpack",
+                      ca_file: str | None = None) -> defer.Deferred[Any]:
         """`open` with the account's quick-unlock PIN (see `set_pin`). Raises WrongPin
         with the tries left, or PinLocked once too many were wrong."""
         return cls._open(reactor, data_dir, url, email, serializer,
                          lambda account_dir: threads.deferToThread(
-                             pin_lock.unlock, account_dir, pin))
+                             pin_lock.unlock, account_dir, pin), ca_file)
 
     @staticmethod
     def has_pin(data_dir: str, email: str) -> bool:
@@ -315,7 +323,8 @@ class SecureChatClient:
     @classmethod
     @defer.inlineCallbacks
     def _open(cls, reactor: Any, data_dir: str, url: str, email: str, serializer: str,
-              keys_for: Callable[[str], defer.Deferred[dict[str, str]]]) -> Any:
+              keys_for: Callable[[str], defer.Deferred[dict[str, str]]],
+              ca_file: str | None = None) -> Any:
         """Open with the device keys `keys_for(account_dir)` unseals (with the password,
         or with the PIN: then without the account's identity seed and mnemonic)."""
         user_id = user_id_for_email(email)
@@ -325,7 +334,8 @@ class SecureChatClient:
         lock = _lock_account(account_dir)
         try:
             keys = yield keys_for(account_dir)
-            client = yield cls._open_locked(reactor, account_dir, url, keys, serializer, lock)
+            client = yield cls._open_locked(reactor, account_dir, url, keys, serializer, lock,
+                                            ca_file)
         except BaseException:
             lock.release()  # a wrong password, say: the account is free again
             raise
@@ -334,7 +344,7 @@ class SecureChatClient:
     @classmethod
     @defer.inlineCallbacks
     def _open_locked(cls, reactor: Any, account_dir: str, url: str, keys: dict[str, str],
-                     serializer: str, lock: AccountLock) -> Any:
+                     serializer: str, lock: AccountLock, ca_file: str | None = None) -> Any:
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
         yield store.start()
         try:
@@ -346,7 +356,8 @@ class SecureChatClient:
                        if "identity_seed" in keys else None)
             client = cls(reactor, url, store, me, secrets,
                          DeviceKey(me.device_id, bytes.fromhex(keys["device_seed"])), olm,
-                         serializer, lock, bytes.fromhex(keys.get("identity_public", "")))
+                         serializer, lock, bytes.fromhex(keys.get("identity_public", "")),
+                         ca_file=ca_file)
             yield client._load()
         except BaseException:
             yield store.stop()
@@ -448,7 +459,8 @@ class SecureChatClient:
         return self.connection.session is not None
 
     def _dial(self) -> defer.Deferred[Any]:
-        return connect(self.reactor, self.url, self._device_key, self._serializer)
+        return connect(self.reactor, self.url, self._device_key, self._serializer,
+                       ca_file=self._ca_file)
 
     @defer.inlineCallbacks
     def _online(self, session: Any) -> Any:
@@ -1294,9 +1306,10 @@ class _Outcome:
 
 @defer.inlineCallbacks
 def _call_once(reactor: Any, url: str, credentials: Any, serializer: str,
-               errors: dict[str, ClientError], procedure: str, *args: Any) -> Any:
+               errors: dict[str, ClientError], procedure: str, *args: Any,
+               ca_file: str | None = None) -> Any:
     """Join, make one call, leave; relay errors in `errors` become those ClientErrors."""
-    session = yield connect(reactor, url, credentials, serializer)
+    session = yield connect(reactor, url, credentials, serializer, ca_file=ca_file)
     try:
         return (yield session.call(procedure, *args))
     except ApplicationError as e:

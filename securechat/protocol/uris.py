@@ -92,6 +92,7 @@ ERR_INTERNAL = "sc.error.internal"
 # Client-side: the connection failed before (or while) joining.
 ERR_CONNECTION_FAILED = "sc.error.connection_failed"
 ERR_CONNECTION_LOST = "sc.error.connection_lost"
+ERR_UNTRUSTED_CERTIFICATE = "sc.error.untrusted_certificate"  # wss:// relay not verified
 
 # Why the relay ended an established session (GOODBYE reasons).
 CLOSE_REPLACED = "sc.close.replaced"  # the same device connected again

@@ -43,12 +43,11 @@ def client_options(host: str, ca_file: str | None) -> Any:
 
 def untrusted_certificate(reason: Failure | None) -> str | None:
     """Why the relay's certificate was refused, if that is why the connection ended
-    (a message fit for the user), else None."""
+    (a few words fit for the user), else None."""
     if reason is None:
         return None
     if reason.check(SSL.Error) and "certificate verify failed" in str(reason.value):
-        return ("the relay's certificate is not trusted (it is not signed by a trusted CA; "
-                "give its certificate or CA as the CA file)")
+        return "not signed by a trusted CA"
     if type(reason.value).__name__ == "VerificationError":  # service_identity: wrong name
-        return f"the relay's certificate is not for this host ({reason.value})"
+        return f"made out to another host name ({reason.value})"
     return None

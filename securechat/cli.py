@@ -439,8 +439,7 @@ def _user_error(error: BaseException, args: argparse.Namespace) -> str | None:
     if isinstance(error, ClientError | WrongPassword | CorruptBlob):
         return str(error)
     if isinstance(error, JoinRefused) and error.reason == uris.ERR_UNTRUSTED_CERTIFICATE:
-        return (f"the relay's certificate is not trusted ({error.message}): pass --ca-file "
-                "PATH (the relay's certificate or the CA that signed it)")
+        return f"{_connection_problem(error.reason)}; it is {error.message}"
     if isinstance(error, JoinRefused):
         return f"the relay refused the connection: {error}"
     if isinstance(error, ConnectError):

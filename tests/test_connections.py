@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.serializer import MsgPackSerializer
 from twisted.internet import defer, endpoints, protocol, reactor, threads
 from twisted.protocols import policies
@@ -263,3 +264,25 @@ class ProxyProtocolTests(ConnectionTestCase):
     def test_anyone_else_sending_a_proxy_header_is_refused(self) -> Any:
         yield self.refused_from(HERE, proxy_header=self.header("198.51.100.1"))
         self.assertEqual(self.peers(), [])
+
+
+class RegistrationByAddressTests(ConnectionTestCase):
+    config = RelayConfig(trusted_proxies=(PROXY,), register_rate=0.001, register_burst=1)
+
+    @defer.inlineCallbacks
+    def register_from(self, client: str, email: str) -> Any:
+        _, args = yield threads.deferToThread(testing.registration_args, email, "pw " + "x" * 8)
+        session = yield self.dial(PROXY, headers={"X-Forwarded-For": client})
+        try:
+            return (yield session.call(uris.ACCOUNT_REGISTER, *args))
+        except ApplicationError as e:
+            return e.error
+
+    @defer.inlineCallbacks
+    def test_the_registration_limit_counts_an_ipv6_64_and_the_forwarded_client(self) -> Any:
+        first = yield self.register_from("2001:db8:5:6::1", "a@example.org")
+        self.assertIn("user_id", first)
+        again = yield self.register_from("2001:db8:5:6:abcd::2", "b@example.org")
+        self.assertEqual(again, uris.ERR_RATE_LIMITED)
+        elsewhere = yield self.register_from("2001:db8:5:7::1", "c@example.org")
+        self.assertIn("user_id", elsewhere)

@@ -13,6 +13,7 @@ from twisted.logger import Logger
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import device_certificate
 from securechat.relay import arguments
+from securechat.relay.connections import address_key
 from securechat.relay.dealer import Caller
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
@@ -71,7 +72,7 @@ class Accounts:
             recovery_blob=_as_bytes(arguments.blob("recovery_blob", recovery_blob,
                                                    MAX_RECOVERY_BLOB)),
         )
-        wait = self._registrations.take(caller.peer)
+        wait = self._registrations.take(address_key(caller.peer))  # an IPv6 /64 is one
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
                    retry_after=round(wait, 3))

@@ -14,11 +14,12 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.serializer import MsgPackSerializer
 from twisted.internet import defer, endpoints, protocol, reactor, threads
 from twisted.protocols import policies
+from twisted.python.filepath import FilePath
 
 from securechat.client import wamp
 from securechat.client.wamp import Anonymous, Credentials, JoinRefused, RelaySession
 from securechat.protocol import uris
-from securechat.relay import testing
+from securechat.relay import devcert, testing
 from securechat.relay.config import RelayConfig
 from tests.support import RelayTestCase
 
@@ -286,3 +287,24 @@ class RegistrationByAddressTests(ConnectionTestCase):
         self.assertEqual(again, uris.ERR_RATE_LIMITED)
         elsewhere = yield self.register_from("2001:db8:5:7::1", "c@example.org")
         self.assertIn("user_id", elsewhere)
+
+
+class TLSCapTests(ConnectionTestCase):
+    config = RelayConfig(max_connections=1)
+
+    @defer.inlineCallbacks
+    def start_relay(self) -> Any:
+        tls_dir = FilePath(self.mktemp())
+        self.cert_path, key = devcert.write_certificate(tls_dir.path, ["127.0.0.1"])
+        self.relay, _ = yield testing.start_relay(
+            reactor, self.db_path, self.config, clock=self.clock,
+            listen=f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={self.cert_path}")
+        self.addCleanup(self._stop, self.relay)
+        self.url = f"wss://127.0.0.1:{self.port}"
+
+    @defer.inlineCallbacks
+    def test_a_full_tls_relay_closes_newcomers_without_a_handshake(self) -> Any:
+        yield self.silent_sockets(1, ELSEWHERE)
+        with self.assertRaises(JoinRefused) as caught:
+            yield wamp.connect(reactor, self.url, Anonymous(), ca_file=self.cert_path)
+        self.assertEqual(caught.exception.reason, uris.ERR_CONNECTION_FAILED)

@@ -10,8 +10,11 @@ from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocket
 from autobahn.wamp.exception import TransportLost
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
-from twisted.internet.interfaces import ISSLTransport
+
+# Private module, but the only way to tell a `haproxy:` endpoint's connection apart
+# (twisted.protocols.haproxy exports just proxyEndpoint); its API is stable since 16.x.
 from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 from securechat.protocol.wamp_validation import InvalidMessage, parse
 from securechat.relay.config import RelayConfig
@@ -113,7 +116,7 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
     def _refuse(self, refused: Refused) -> None:
         """Over a cap at accept: say why in HTTP (the client has not asked yet, but
         reads the answer to its upgrade request) and close at once."""
-        if ISSLTransport.providedBy(self.transport):
+        if isinstance(self.transport, TLSMemoryBIOProtocol):
             # No TLS handshake (CPU, and time the socket stays open) to tell a
             # refused client why.
             self.transport.abortConnection()

@@ -14,12 +14,14 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.serializer import MsgPackSerializer
 from twisted.internet import defer, endpoints, protocol, reactor, threads
 from twisted.protocols import policies
+from twisted.python import usage
 from twisted.python.filepath import FilePath
+from twisted.trial import unittest
 
 from securechat.client import wamp
 from securechat.client.wamp import Anonymous, Credentials, JoinRefused, RelaySession
 from securechat.protocol import uris
-from securechat.relay import devcert, testing
+from securechat.relay import devcert, tap, testing
 from securechat.relay.config import RelayConfig
 from tests.support import RelayTestCase
 
@@ -308,3 +310,21 @@ class TLSCapTests(ConnectionTestCase):
         with self.assertRaises(JoinRefused) as caught:
             yield wamp.connect(reactor, self.url, Anonymous(), ca_file=self.cert_path)
         self.assertEqual(caught.exception.reason, uris.ERR_CONNECTION_FAILED)
+
+
+class OptionsTests(unittest.TestCase):
+    def test_trusted_proxies_and_proxy_protocol_on_the_command_line(self) -> None:
+        options = tap.Options()
+        options.parseOptions(["--listen", "tcp:8080", "--trusted-proxy", "10.0.0.0/8",
+                              "--trusted-proxy", "2001:db8::1", "--proxy-protocol",
+                              "--max-sessions-per-address", "8"])
+        config = options["config"]
+        self.assertEqual(config.trusted_proxies, ("10.0.0.0/8", "2001:db8::1"))
+        self.assertEqual(config.max_sessions_per_address, 8)
+        self.assertEqual(options["listen"], ["haproxy:tcp:8080"])
+
+    def test_proxy_protocol_needs_a_trusted_proxy_and_addresses_must_parse(self) -> None:
+        with self.assertRaises(usage.UsageError):
+            tap.Options().parseOptions(["--proxy-protocol"])
+        with self.assertRaises(usage.UsageError):
+            tap.Options().parseOptions(["--trusted-proxy", "proxy.example"])

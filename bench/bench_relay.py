@@ -94,6 +94,7 @@ def relay_args(port: int, db: Path) -> list[str]:
         "--email-verification=off",
         "--min-scram-memory=8192",
         "--min-scram-iterations=1",
+        "--max-sessions-per-address=100000",  # every bench client is 127.0.0.1
     ]
 
 

@@ -102,7 +102,8 @@ def _cost(args: argparse.Namespace) -> KdfCost:
 
 
 def _open(reactor: Any, args: argparse.Namespace) -> defer.Deferred[SyncingClient]:
-    return SyncingClient.open(reactor, args.data_dir, args.relay, args.email, args.password)
+    return SyncingClient.open(reactor, args.data_dir, args.relay, args.email, args.password,
+                              ca_file=args.ca_file)
 
 
 @defer.inlineCallbacks
@@ -127,7 +128,8 @@ def _catch_up(reactor: Any, client: SyncingClient, args: argparse.Namespace,
         if event is None:
             return
         problem = (f"the relay refused this device ({event.reason})" if event.state == "failed"
-                   else f"could not reach the relay at {args.relay}: {event.reason}")
+                   else f"could not reach the relay at {args.relay}: "
+                        f"{_connection_problem(event.reason)}")
     finally:
         _forget(caught_up)
         _forget(trouble)
@@ -216,7 +218,7 @@ def _email_code(reactor: Any, args: argparse.Namespace) -> Any:
     code = os.environ.get(EMAIL_CODE_ENV, "").strip()
     if code:
         return code
-    mailed = yield request_email_code(reactor, args.relay, args.email)
+    mailed = yield request_email_code(reactor, args.relay, args.email, ca_file=args.ca_file)
     if not mailed:
         return None
     note(f"the relay mailed a code to {args.email} (valid for 15 minutes)")
@@ -233,7 +235,7 @@ def _email_code(reactor: Any, args: argparse.Namespace) -> Any:
 
 @defer.inlineCallbacks
 def cmd_request_code(reactor: Any, args: argparse.Namespace) -> Any:
-    if (yield request_email_code(reactor, args.relay, args.email)):
+    if (yield request_email_code(reactor, args.relay, args.email, ca_file=args.ca_file)):
         say(f"A code was mailed to {args.email}; it is valid for 15 minutes. Register with")
         say(f"it in ${EMAIL_CODE_ENV}.")
     else:
@@ -246,7 +248,7 @@ def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
     code = yield _email_code(reactor, args)
     client, mnemonic = yield SyncingClient.register(
         reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args),
-        email_code=code)
+        email_code=code, ca_file=args.ca_file)
     try:
         say(f"Registered {client.me.email} on this device.")
         say()
@@ -267,7 +269,8 @@ def cmd_login(reactor: Any, args: argparse.Namespace) -> Any:
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
     client = yield SyncingClient.login(reactor, args.data_dir, args.relay, args.email,
                                        args.password, _cost(args),
-                                       recovery_phrase=args.recovery_phrase)
+                                       recovery_phrase=args.recovery_phrase,
+                                       ca_file=args.ca_file)
     try:
         say(f"Signed in as {client.me.email} on this new device.")
         yield _catch_up(reactor, client, args, required=False)
@@ -487,6 +490,10 @@ def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
 
     parser.add_argument("--relay", default=default(DEFAULT_RELAY),
                         help=f"the relay's URL (default {DEFAULT_RELAY})")
+    parser.add_argument("--ca-file", default=default(None), metavar="PATH",
+                        help="for a wss:// relay: trust this PEM certificate or CA (the "
+                             "relay's development certificate, a private CA) instead of "
+                             "the system's CAs")
     parser.add_argument("--data-dir", default=default(None),
                         help="where accounts are kept (default $SECURECHAT_DATA_DIR or "
                              "~/.local/share/securechat)")
@@ -585,10 +592,20 @@ def _read_secrets(args: argparse.Namespace) -> None:
                                            "New password", needs_terminal=True)
 
 
+def _connection_problem(reason: str) -> str:
+    """A connection failure's reason (an error URI), said so the user knows what to do."""
+    if reason == uris.ERR_UNTRUSTED_CERTIFICATE:
+        return ("the relay's certificate is not trusted: pass --ca-file PATH (the relay's "
+                "certificate or the CA that signed it)")
+    return reason
+
+
 def _user_error(error: BaseException, args: argparse.Namespace) -> str | None:
     """The one line to show for an error the user can act on; None for a bug."""
     if isinstance(error, ClientError | WrongPassword | CorruptBlob):
         return str(error)
+    if isinstance(error, JoinRefused) and error.reason == uris.ERR_UNTRUSTED_CERTIFICATE:
+        return f"{_connection_problem(error.reason)}; it is {error.message}"
     if isinstance(error, JoinRefused):
         return f"the relay refused the connection: {error}"
     if isinstance(error, ConnectError):

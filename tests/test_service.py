@@ -8,13 +8,19 @@ import socket
 import sys
 from typing import Any
 
-from twisted.internet import defer, endpoints, protocol, reactor, ssl
+from mnemonic import Mnemonic
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 
+from securechat.bot import SyncingClient
+from securechat.client import tls
+from securechat.client.core import SecureChatClient
 from securechat.client.wamp import Anonymous, JoinRefused, connect
 from securechat.protocol import uris
 from securechat.relay import devcert, testing
+from tests.clientsupport import FAST
 from tests.support import RelayTestCase
 
 # twistd stops the reactor on SIGTERM, then (Twisted >= 24) ends by that same signal.
@@ -66,7 +72,9 @@ class TwistdTests(unittest.TestCase):
                        "--turn-secret-file", "--turn-uri", "--session-rate", "--max-devices",
                        "--email-verification", "--smtp-endpoint", "--smtp-from",
                        "--smtp-starttls", "--smtp-username", "--smtp-password-file",
-                       "--min-scram-memory", "--min-scram-iterations"):
+                       "--min-scram-memory", "--min-scram-iterations",
+                       "--trusted-proxy", "--proxy-protocol", "--max-sessions-per-address",
+                       "--max-connections", "--anonymous-idle-timeout"):
             self.assertIn(option, text)
 
     @defer.inlineCallbacks
@@ -107,38 +115,124 @@ class TwistdTests(unittest.TestCase):
         self.assertIn("--email-verification off", text)
 
 
-class TLSTests(RelayTestCase):
+class TLSRelayTestCase(RelayTestCase):
+    """The relay on an ssl: endpoint with a development certificate for 127.0.0.1."""
+
     @defer.inlineCallbacks
     def start_relay(self) -> Any:
         tls_dir = FilePath(self.mktemp())
         cert, key = devcert.write_certificate(tls_dir.path, ["127.0.0.1"])
-        self.cert_pem = FilePath(cert).getContent()
+        self.cert_path = cert
         self.relay, _ = yield testing.start_relay(
             reactor, self.db_path, self.config,
             listen=f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}")
         self.addCleanup(self._stop, self.relay)
         self.port = self.relay.ports[0].getHost().port
 
+
+class TLSTests(TLSRelayTestCase):
     @defer.inlineCallbacks
     def test_clients_join_over_tls_trusting_the_dev_certificate(self) -> Any:
-        trust = ssl.optionsForClientTLS(
-            "127.0.0.1", trustRoot=ssl.Certificate.loadPEM(self.cert_pem))
-        endpoint = endpoints.wrapClientTLS(
-            trust, endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", self.port))
         session = yield connect(reactor, f"wss://127.0.0.1:{self.port}", Anonymous(),
-                                endpoint=endpoint)
+                                ca_file=self.cert_path)
         self.sessions.append(session)
         self.assertTrue(session.details.transport.is_secure)
 
     @defer.inlineCallbacks
-    def test_a_client_that_does_not_trust_the_certificate_cannot_connect(self) -> Any:
-        endpoint = endpoints.wrapClientTLS(
-            ssl.optionsForClientTLS("127.0.0.1"),
-            endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", self.port))
+    def test_a_client_that_does_not_trust_the_certificate_is_told_so(self) -> Any:
         with self.assertRaises(JoinRefused) as caught:
+            yield connect(reactor, f"wss://127.0.0.1:{self.port}", Anonymous())
+        self.assertEqual(caught.exception.reason, uris.ERR_UNTRUSTED_CERTIFICATE)
+        self.assertEqual(caught.exception.message, "not signed by a trusted CA")
+
+    @defer.inlineCallbacks
+    def test_a_ca_file_that_did_not_sign_the_relays_certificate_is_refused(self) -> Any:
+        other = FilePath(self.mktemp())
+        other.makedirs()
+        cert, _ = devcert.write_certificate(other.path, ["127.0.0.1"])
+        with self.assertRaises(JoinRefused) as caught:
+            yield connect(reactor, f"wss://127.0.0.1:{self.port}", Anonymous(), ca_file=cert)
+        self.assertEqual(caught.exception.reason, uris.ERR_UNTRUSTED_CERTIFICATE)
+
+    @defer.inlineCallbacks
+    def test_a_certificate_for_another_host_is_refused(self) -> Any:
+        other = FilePath(self.mktemp())
+        cert, key = devcert.write_certificate(other.path, ["relay.example"])
+        relay, _ = yield testing.start_relay(
+            reactor, self.mktemp() + ".sqlite", self.config,
+            listen=f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}")
+        self.addCleanup(relay.stopService)
+        port = relay.ports[0].getHost().port
+        with self.assertRaises(JoinRefused) as caught:
+            yield connect(reactor, f"wss://127.0.0.1:{port}", Anonymous(), ca_file=cert)
+        self.assertEqual(caught.exception.reason, uris.ERR_UNTRUSTED_CERTIFICATE)
+        self.assertIn("another host name", str(caught.exception))
+
+    @defer.inlineCallbacks
+    def test_an_unreadable_ca_file_is_a_clear_error(self) -> Any:
+        with self.assertRaises(tls.BadCaFile) as caught:
             yield connect(reactor, f"wss://127.0.0.1:{self.port}", Anonymous(),
-                          endpoint=endpoint)
-        self.assertEqual(caught.exception.reason, uris.ERR_CONNECTION_FAILED)
+                          ca_file=self.mktemp())
+        self.assertIn("cannot read the CA file", str(caught.exception))
+
+
+class TLSEndToEndTests(TLSRelayTestCase):
+    """A user's whole path over wss:// with the development certificate: the client
+    core (register, open, online) and the CLI, with --ca-file and without."""
+
+    @property
+    def wss(self) -> str:
+        return f"wss://127.0.0.1:{self.port}"
+
+    @defer.inlineCallbacks
+    def test_the_client_core_registers_and_goes_online_trusting_the_ca_file(self) -> Any:
+        data_dir = self.mktemp()
+        client, _ = yield SecureChatClient.register(
+            reactor, data_dir, self.wss, "alice@example.org", "alice-password-1", cost=FAST,
+            ca_file=self.cert_path)
+        yield client.stop()
+        client = yield SyncingClient.open(reactor, data_dir, self.wss, "alice@example.org",
+                                          "alice-password-1", ca_file=self.cert_path)
+        self.addCleanup(client.stop)
+        client.start()
+        yield client.caught_up()
+        self.assertTrue(client.connection.session.details.transport.is_secure)
+
+    @defer.inlineCallbacks
+    def test_the_client_core_without_the_ca_file_is_told_why(self) -> Any:
+        with self.assertRaises(JoinRefused) as caught:
+            yield SecureChatClient.register(reactor, self.mktemp(), self.wss,
+                                            "alice@example.org", "alice-password-1", cost=FAST)
+        self.assertEqual(caught.exception.reason, uris.ERR_UNTRUSTED_CERTIFICATE)
+
+    @defer.inlineCallbacks
+    def test_the_cli_over_wss_with_and_without_ca_file(self) -> Any:
+        home = self.mktemp()
+
+        def cli(command: str, *args: str, ca_file: str | None = None,
+                device: str = "laptop") -> Any:
+            trust = ["--ca-file", ca_file] if ca_file else []
+            return getProcessOutputAndValue(sys.executable, [
+                "-m", "securechat.cli", "--relay", self.wss, *trust,
+                "--data-dir", os.path.join(home, device),
+                "--kdf-memory", "8192", "--timeout", "20", command,
+                "--email", "alice@example.org", *args],
+                env=dict(os.environ, SECURECHAT_PASSWORD="alice-password-1",
+                         SECURECHAT_RECOVERY_PHRASE=Mnemonic("english").generate(128),
+                         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"))
+
+        out, err, code = yield cli("register", ca_file=self.cert_path)
+        self.assertEqual(code, 0, err)
+        self.assertIn(b"Registered alice@example.org", out)
+        self.assertNotIn(b"warning", err)  # it caught up over wss:// too
+        out, err, code = yield cli("add-friend", "--friend", "alice@example.org")
+        self.assertEqual(code, 1)
+        (line,) = err.decode().splitlines()
+        self.assertIn("the relay's certificate is not trusted: pass --ca-file", line)
+        out, err, code = yield cli("login", device="phone")  # the refusal comes at once
+        self.assertEqual(code, 1)
+        (line,) = err.decode().splitlines()
+        self.assertIn("the relay's certificate is not trusted: pass --ca-file", line)
 
 
 class DevcertTests(unittest.TestCase):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
+from autobahn.exception import Disconnected
 from autobahn.wamp.exception import ApplicationError, TransportLost
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -133,7 +134,7 @@ class SecureChatClient:
     def __init__(self, reactor: Any, url: str, store: AccountStore, me: Me,
                  secrets: AccountSecrets | None, device_key: DeviceKey, olm: OlmMachine,
                  serializer: str = "msgpack", lock: AccountLock | None = None,
-                 identity_public: bytes = b"") -> None:
+                 identity_public: bytes = b"", ca_file: str | None = None) -> None:
         self.reactor = reactor
         self._lock = lock  # held until stop()
         # The account's identity seed and mnemonic are here only when the account was
@@ -147,6 +148,7 @@ class SecureChatClient:
         self._device_key = device_key
         self._olm = olm
         self._serializer = serializer
+        self._ca_file = ca_file  # trusted for a wss:// relay instead of the system's CAs
         self.connection = ConnectionMachine(reactor, self._dial, self._online, self.events.emit)
         self.contacts: dict[str, Contact] = {}
         self.blocked: set[str] = set()
@@ -179,19 +181,23 @@ class SecureChatClient:
     @classmethod
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                  name: str = "", cost: KdfCost | None = None,
-                 serializer: str = "msgpack",
-                 email_code: str | None = None) -> defer.Deferred[Any]:
+                 serializer: str = "msgpack", email_code: str | None = None,
+                 ca_file: str | None = None) -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
         mnemonic once; it is the master key. `email_code` is the code the relay mailed
-        after `registration.request_email_code` (None for a relay that does not ask)."""
+        after `registration.request_email_code` (None for a relay that does not ask).
+        `ca_file` (here and in `login`, `open`): a PEM certificate or CA that a wss://
+        relay's certificate must chain to."""
         return _setting_up(data_dir, email, "this account already exists on this device",
                            lambda: cls._register(reactor, data_dir, url, email, password, name,
-                                                 cost or KdfCost(), serializer, email_code))
+                                                 cost or KdfCost(), serializer, email_code,
+                                                 ca_file))
 
     @classmethod
     @defer.inlineCallbacks
     def _register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                  name: str, cost: KdfCost, serializer: str, email_code: str | None) -> Any:
+                  name: str, cost: KdfCost, serializer: str, email_code: str | None,
+                  ca_file: str | None) -> Any:
         user_id = user_id_for_email(email)
         secrets = AccountSecrets.generate()
         verifier = yield threads.deferToThread(scram.make_verifier, password, cost.iterations,
@@ -205,10 +211,10 @@ class SecureChatClient:
                 "kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
                 "server_key": _b64(verifier.server_key)}, blob,
-            *([] if email_code is None else [email_code]))
+            *([] if email_code is None else [email_code]), ca_file=ca_file)
         try:
             client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                       serializer, name)
+                                       serializer, name, ca_file)
         except ClientError as e:
             # The account exists now: without its phrase no device could ever get its key.
             raise recovery.CreatedNotSetUp(str(e), secrets.mnemonic) from None
@@ -217,7 +223,8 @@ class SecureChatClient:
     @classmethod
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
               cost: KdfCost | None = None, serializer: str = "msgpack",
-              recovery_phrase: str | None = None) -> defer.Deferred[Any]:
+              recovery_phrase: str | None = None,
+              ca_file: str | None = None) -> defer.Deferred[Any]:
         """Sign in on a new device with email, master password (which logs in to the relay)
         and the recovery phrase (which opens the account key); enrolls this device.
         A mistyped phrase raises InvalidRecoveryPhrase before any network use; a wrong
@@ -226,17 +233,20 @@ class SecureChatClient:
         return _setting_up(data_dir, email,
                            "this account is already set up on this device: open it",
                            lambda: cls._login(reactor, data_dir, url, email, password,
-                                              cost or KdfCost(), serializer, recovery_phrase))
+                                              cost or KdfCost(), serializer, recovery_phrase,
+                                              ca_file))
 
     @classmethod
     @defer.inlineCallbacks
     def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-               cost: KdfCost, serializer: str, phrase: str | None) -> Any:
+               cost: KdfCost, serializer: str, phrase: str | None,
+               ca_file: str | None) -> Any:
         user_id = user_id_for_email(email)
         if phrase is not None:
             phrase = recovery.check_phrase(phrase)
         try:
-            session = yield connect(reactor, url, Password(user_id, password), serializer)
+            session = yield connect(reactor, url, Password(user_id, password), serializer,
+                                    ca_file=ca_file)
         except JoinRefused as e:
             if e.reason == uris.ERR_WRONG_PASSWORD:
                 raise WrongPassword("wrong password") from None
@@ -253,13 +263,14 @@ class SecureChatClient:
         secrets = yield recovery.secrets_from_relay(bytes(answer["recovery_blob"]), phrase,
                                                     password, user_id)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer)
+                                   serializer, ca_file=ca_file)
         return client
 
     @classmethod
     @defer.inlineCallbacks
     def _enroll(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "") -> Any:
+                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "",
+                ca_file: str | None = None) -> Any:
         user_id = user_id_for_email(email)
         local_key = os.urandom(32)
         olm = OlmMachine.create(local_key)
@@ -271,7 +282,7 @@ class SecureChatClient:
             {uris.ERR_TOO_MANY_DEVICES:
              ClientError("this account has too many devices: remove one first")},
             uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
-            _b64(secrets.identity.sign(certificate)))
+            _b64(secrets.identity.sign(certificate)), ca_file=ca_file)
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
@@ -288,7 +299,8 @@ class SecureChatClient:
                 SecretStore(account_dir, user_id, password, cost.memory_kib).save, keys)
             recovery.save_local_copy(account_dir, user_id, keys)
             me = yield store.me()
-            client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock)
+            client = cls(reactor, url, store, me, secrets, device_key, olm, serializer, lock,
+                         ca_file=ca_file)
             yield client._load()
         except BaseException:
             # Nothing half-made stays behind: not the local account (it could be neither
@@ -297,7 +309,8 @@ class SecureChatClient:
             lock.release()
             shutil.rmtree(account_dir, ignore_errors=True)
             yield _call_once(reactor, url, Password(user_id, password), serializer, {},
-                             uris.DEVICE_REMOVE, device_key.device_id).addErrback(
+                             uris.DEVICE_REMOVE, device_key.device_id,
+                             ca_file=ca_file).addErrback(
                 lambda f: cls.log.info("could not withdraw the half-enrolled device: {e}",
                                        e=type(f.value).__name__))
             raise
@@ -305,22 +318,23 @@ class SecureChatClient:
 
     @classmethod
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             serializer: str = "msgpack") -> defer.Deferred[Any]:
+             serializer: str = "msgpack", ca_file: str | None = None) -> defer.Deferred[Any]:
         """Open an account already on this device, without the network (phase 1).
         Call `start()` to connect in the background (phase 2)."""
         user_id = user_id_for_email(email)
         return cls._open(reactor, data_dir, url, email, serializer,
                          lambda account_dir: threads.deferToThread(
-                             SecretStore(account_dir, user_id, password).load))
+                             SecretStore(account_dir, user_id, password).load), ca_file)
 
     @classmethod
     def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
-                      serializer: str = "msgpack") -> defer.Deferred[Any]:
+                      serializer: str = "msgpack",
+                      ca_file: str | None = None) -> defer.Deferred[Any]:
         """`open` with the account's quick-unlock PIN (see `set_pin`). Raises WrongPin
         with the tries left, or PinLocked once too many were wrong."""
         return cls._open(reactor, data_dir, url, email, serializer,
                          lambda account_dir: threads.deferToThread(
-                             pin_lock.unlock, account_dir, pin))
+                             pin_lock.unlock, account_dir, pin), ca_file)
 
     @staticmethod
     def has_pin(data_dir: str, email: str) -> bool:
@@ -329,7 +343,8 @@ class SecureChatClient:
     @classmethod
     @defer.inlineCallbacks
     def _open(cls, reactor: Any, data_dir: str, url: str, email: str, serializer: str,
-              keys_for: Callable[[str], defer.Deferred[dict[str, str]]]) -> Any:
+              keys_for: Callable[[str], defer.Deferred[dict[str, str]]],
+              ca_file: str | None = None) -> Any:
         """Open with the device keys `keys_for(account_dir)` unseals (with the password,
         or with the PIN: then without the account's identity seed and mnemonic)."""
         user_id = user_id_for_email(email)
@@ -339,7 +354,8 @@ class SecureChatClient:
         lock = _lock_account(account_dir)
         try:
             keys = yield keys_for(account_dir)
-            client = yield cls._open_locked(reactor, account_dir, url, keys, serializer, lock)
+            client = yield cls._open_locked(reactor, account_dir, url, keys, serializer, lock,
+                                            ca_file)
         except BaseException:
             lock.release()  # a wrong password, say: the account is free again
             raise
@@ -348,7 +364,7 @@ class SecureChatClient:
     @classmethod
     @defer.inlineCallbacks
     def _open_locked(cls, reactor: Any, account_dir: str, url: str, keys: dict[str, str],
-                     serializer: str, lock: AccountLock) -> Any:
+                     serializer: str, lock: AccountLock, ca_file: str | None = None) -> Any:
         store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
         yield store.start()
         try:
@@ -361,7 +377,8 @@ class SecureChatClient:
             recovery.keep_local_copy(account_dir, me.user_id, keys)
             client = cls(reactor, url, store, me, secrets,
                          DeviceKey(me.device_id, bytes.fromhex(keys["device_seed"])), olm,
-                         serializer, lock, bytes.fromhex(keys.get("identity_public", "")))
+                         serializer, lock, bytes.fromhex(keys.get("identity_public", "")),
+                         ca_file=ca_file)
             yield client._load()
         except BaseException:
             yield store.stop()
@@ -488,7 +505,8 @@ class SecureChatClient:
         return self.connection.session is not None
 
     def _dial(self) -> defer.Deferred[Any]:
-        return connect(self.reactor, self.url, self._device_key, self._serializer)
+        return connect(self.reactor, self.url, self._device_key, self._serializer,
+                       ca_file=self._ca_file)
 
     @defer.inlineCallbacks
     def _online(self, session: Any) -> Any:
@@ -511,7 +529,7 @@ class SecureChatClient:
                     break
             yield self.flush_outbox()
             self.events.emit(ev.CaughtUp())
-        except (TransportLost, ApplicationError) as e:
+        except (TransportLost, Disconnected, ApplicationError) as e:
             self.log.info("connection lost while catching up: {error}", error=type(e).__name__)
 
     @defer.inlineCallbacks
@@ -588,7 +606,7 @@ class SecureChatClient:
             return defer.succeed(None)
 
         def failed(f: Failure) -> None:
-            if f.check(TransportLost, ApplicationError, ClientError):
+            if f.check(TransportLost, Disconnected, ApplicationError, ClientError):
                 self.log.info("device list not refreshed: {e}", e=type(f.value).__name__)
             else:
                 self.log.failure("refreshing a device list failed", f)
@@ -855,7 +873,7 @@ class SecureChatClient:
         frame = Frame(frames.TYPING, contact.sid, {"typing": typing})
         try:
             yield self._outbound.run(self._deliver, peer_user_id, frame, False)
-        except (ClientError, ApplicationError, TransportLost) as e:
+        except (ClientError, ApplicationError, TransportLost, Disconnected) as e:
             self.log.info("typing indicator not sent: {error}", error=type(e).__name__)
 
     def _contact(self, peer_user_id: str) -> Contact:
@@ -923,7 +941,7 @@ class SecureChatClient:
                     continue
                 self.log.info("outbox paused: {error}", error=e.error)
                 return
-            except TransportLost:
+            except (TransportLost, Disconnected):
                 return
             yield self.store.sent(seq, pickles, message_id)
             if message_id is not None:
@@ -1371,7 +1389,7 @@ class SecureChatClient:
                 return  # unacked envelopes come again from the mailbox and are skipped
             try:
                 yield session.call(uris.MAILBOX_ACK, ids)
-            except (ApplicationError, TransportLost) as e:
+            except (ApplicationError, TransportLost, Disconnected) as e:
                 self.log.info("ack failed; the relay will re-deliver: {e}", e=type(e).__name__)
                 return
 
@@ -1418,9 +1436,10 @@ class _Outcome:
 
 @defer.inlineCallbacks
 def _call_once(reactor: Any, url: str, credentials: Any, serializer: str,
-               errors: dict[str, ClientError], procedure: str, *args: Any) -> Any:
+               errors: dict[str, ClientError], procedure: str, *args: Any,
+               ca_file: str | None = None) -> Any:
     """Join, make one call, leave; relay errors in `errors` become those ClientErrors."""
-    session = yield connect(reactor, url, credentials, serializer)
+    session = yield connect(reactor, url, credentials, serializer, ca_file=ca_file)
     try:
         return (yield session.call(procedure, *args))
     except ApplicationError as e:

@@ -59,12 +59,12 @@ REGISTER_ERRORS: dict[str, ClientError] = {
 
 @defer.inlineCallbacks
 def request_email_code(reactor: Any, url: str, email: str,
-                       serializer: str = "msgpack") -> Any:
+                       serializer: str = "msgpack", ca_file: str | None = None) -> Any:
     """Ask the relay to mail a registration code to `email`. Deferred[bool]: True when a
     code is on its way (pass it to register as `email_code`), False when this relay does
     not verify emails (register without one)."""
     address = normalise_email(email)
-    session = yield connect(reactor, url, Anonymous(), serializer)
+    session = yield connect(reactor, url, Anonymous(), serializer, ca_file=ca_file)
     try:
         answer = yield session.call(uris.ACCOUNT_VERIFY_EMAIL, user_id_for_email(address),
                                     address)

@@ -22,6 +22,7 @@ from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSeri
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet import defer, endpoints, threads
 
+from securechat.client import tls
 from securechat.protocol import scram, uris
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
@@ -166,24 +167,34 @@ class _ClientProtocol(WampWebSocketClientProtocol):
         super().connectionMade()
         self.transport.setTcpNoDelay(True)  # see RelayServerProtocol.connectionMade
 
+    _lost: Any = None  # why the TCP/TLS connection ended
+
+    def connectionLost(self, reason: Any) -> None:
+        self._lost = reason
+        super().connectionLost(reason)
+
     def onClose(self, wasClean: bool, code: int, reason: str | None) -> None:
         if self._session is None:
             session = self.factory.pending_session
             if not session.joined.called:
-                session.joined.errback(JoinRefused(
-                    uris.ERR_CONNECTION_FAILED,
-                    reason or "the connection closed before the WebSocket opened"))
+                untrusted = tls.untrusted_certificate(self._lost)
+                session.joined.errback(
+                    JoinRefused(uris.ERR_UNTRUSTED_CERTIFICATE, untrusted) if untrusted else
+                    JoinRefused(uris.ERR_CONNECTION_FAILED,
+                                reason or "the connection closed before the WebSocket opened"))
             if not session.disconnected.called:
                 session.disconnected.callback(None)
         super().onClose(wasClean, code, reason)
 
 
 def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = "msgpack",
-            endpoint: Any = None) -> defer.Deferred[RelaySession]:
+            endpoint: Any = None, ca_file: str | None = None) -> defer.Deferred[RelaySession]:
     """Join the relay at `url` (ws://host:port or wss://host:port).
 
-    `endpoint` overrides the client endpoint built from the URL (a TLS one
-    trusting a development certificate, say).
+    For wss://, `ca_file` (PEM: the relay's own certificate, or the CA that signed
+    it) is trusted instead of the system's CAs; a relay whose certificate is not
+    trusted fails with JoinRefused(sc.error.untrusted_certificate). `endpoint`
+    overrides the client endpoint built from the URL.
     """
     session = RelaySession(credentials)
     factory = WampWebSocketClientFactory(lambda: session, url=url,
@@ -199,9 +210,14 @@ def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = 
     secure = parsed.scheme == "wss"
     port = parsed.port or (443 if secure else 80)
     host = parsed.hostname or "127.0.0.1"
-    description = f"{'tls' if secure else 'tcp'}:{host}:{port}"
-    if endpoint is None:
-        endpoint = endpoints.clientFromString(reactor, description)
+    if endpoint is None and secure:
+        try:
+            options = tls.client_options(host, ca_file)
+        except tls.BadCaFile as e:
+            return defer.fail(e)
+        endpoint = endpoints.wrapClientTLS(options, endpoints.HostnameEndpoint(reactor, host, port))
+    elif endpoint is None:
+        endpoint = endpoints.clientFromString(reactor, f"tcp:{host}:{port}")
     d = endpoint.connect(factory)
     d.addCallback(lambda _: session.joined)
     return d

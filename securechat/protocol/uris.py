@@ -108,7 +108,10 @@ ERR_WEAK_VERIFIER = "sc.error.weak_verifier"  # SCRAM costs below the relay's fl
 # Client-side: the connection failed before (or while) joining.
 ERR_CONNECTION_FAILED = "sc.error.connection_failed"
 ERR_CONNECTION_LOST = "sc.error.connection_lost"
+ERR_UNTRUSTED_CERTIFICATE = "sc.error.untrusted_certificate"  # wss:// relay not verified
 
 # Why the relay ended an established session (GOODBYE reasons).
 CLOSE_REPLACED = "sc.close.replaced"  # the same device connected again
 CLOSE_DEVICE_REMOVED = "sc.close.device_removed"  # the device was removed from its account
+CLOSE_REGISTERED = "sc.close.registered"  # an anonymous session's registration is done
+CLOSE_IDLE = "sc.close.idle"  # an anonymous session sent nothing for a while

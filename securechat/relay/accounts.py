@@ -13,12 +13,12 @@ from twisted.logger import Logger
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import device_certificate
 from securechat.relay import arguments
+from securechat.relay.connections import address_key
 from securechat.relay.dealer import Caller
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import Account, Device
 from securechat.relay.storage import AccountExists, DeviceExists, TooManyDevices
-from securechat.relay.throttle import source_key
 
 if TYPE_CHECKING:
     from securechat.relay.router import Router
@@ -84,7 +84,7 @@ class Accounts:
             recovery_blob=_as_bytes(arguments.blob("recovery_blob", recovery_blob,
                                                    MAX_RECOVERY_BLOB)),
         )
-        wait = self._registrations.take(source_key(caller.peer))
+        wait = self._registrations.take(address_key(caller.peer))  # an IPv6 /64 is one
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
                    retry_after=round(wait, 3))
@@ -96,6 +96,7 @@ class Accounts:
         except AccountExists:
             refuse(uris.ERR_ACCOUNT_EXISTS, "an account with this user id already exists")
         self.log.info("account registered from {peer}", peer=caller.peer)
+        self._router.registered(caller.session_id)
         return {"user_id": user_id}
 
     @defer.inlineCallbacks

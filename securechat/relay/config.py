@@ -57,7 +57,6 @@ class RelayConfig:
     # Per source, every account together (so cycling accounts gains nothing).
     password_source_rate: float = 0.1
     password_source_burst: float = 30.0
-    max_pending_handshakes: int = 256  # unauthenticated sessions per peer address
     # Registration: the email is proven by a mailed code (off only for development
     # relays), and SCRAM verifiers must cost at least this much Argon2id.
     email_verification: bool = True
@@ -70,6 +69,15 @@ class RelayConfig:
     email_codes_per_source_burst: float = 5.0
     min_scram_iterations: int = 3
     min_scram_memory: int = 65536  # KiB
+    # Connections, counted from TCP accept per client address (IPv4) or /64 (IPv6).
+    max_sessions_per_address: int = 64  # open connections, welcomed or not (a NAT'd home)
+    max_pending_handshakes: int = 32  # of those, not yet welcomed
+    max_connections: int | None = None  # all together; None: RLIMIT_NOFILE - fd_reserve
+    fd_reserve: int = 64  # file descriptors kept free below RLIMIT_NOFILE (database, logs)
+    anonymous_idle_timeout: float = 30.0  # an anonymous session silent this long is closed
+    # Reverse proxies (addresses or CIDR networks) whose PROXY header or X-Forwarded-For
+    # names the client; nobody else's is believed.
+    trusted_proxies: tuple[str, ...] = ()
     # Accounts and keys.
     max_devices: int = 10
     max_prekeys: int = 200  # unclaimed one-time keys per device

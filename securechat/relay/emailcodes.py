@@ -28,11 +28,11 @@ from twisted.logger import Logger
 from securechat.protocol import uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
 from securechat.relay import arguments
+from securechat.relay.connections import address_key
 from securechat.relay.dealer import Caller
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.mailer import MailFailed
-from securechat.relay.throttle import source_key
 
 if TYPE_CHECKING:
     from securechat.relay.router import Router
@@ -87,7 +87,7 @@ class EmailVerification:
             invalid("user_id is not the id of this email (SHA-256 of the normalised email)")
         if not self.required:
             return {"required": False}
-        wait = self._per_source.take(source_key(caller.peer))
+        wait = self._per_source.take(address_key(caller.peer))
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many code requests from this address",
                    retry_after=round(wait, 3))

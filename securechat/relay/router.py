@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from twisted.internet import defer
@@ -14,6 +13,7 @@ from securechat.relay.accounts import Accounts
 from securechat.relay.auth import Authenticator
 from securechat.relay.broker import Broker
 from securechat.relay.config import RelayConfig
+from securechat.relay.connections import Connections
 from securechat.relay.dealer import Dealer
 from securechat.relay.delivery import Delivery
 from securechat.relay.directory import Directory
@@ -44,7 +44,7 @@ class Router:
         self.sessions: dict[int, RouterSession] = {}  # welcomed sessions
         self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
-        self._handshakes: Counter[str] = Counter()  # peer address -> sessions not yet welcomed
+        self.connections = Connections(config)  # counted from TCP accept (transport.py)
         for handler in (Accounts(self), Recovery(self), self.email_verification, Prekeys(self),
                         self.delivery, self.presence, TurnCredentials(config, clock)):
             self.dealer.add_procedures(handler.procedures())
@@ -56,14 +56,11 @@ class Router:
 
     def opened(self, session: RouterSession) -> None:
         self._connected.add(session)
-        self._handshakes[session.peer] += 1
-        if self._handshakes[session.peer] > self.config.max_pending_handshakes:
-            session.abort(uris.ERR_RATE_LIMITED,
-                          "too many unauthenticated connections from this address")
 
     def attach(self, session: RouterSession) -> None:
         """A session was welcomed."""
-        self._handshake_done(session.peer)
+        if session.admission is not None:
+            self.connections.welcomed(session.admission)
         self.sessions[session.id] = session
         device_id = session.principal.device_id
         if device_id is None:
@@ -82,7 +79,6 @@ class Router:
     def closed(self, session: RouterSession, was_established: bool) -> None:
         self._connected.discard(session)
         if not was_established:
-            self._handshake_done(session.peer)
             return
         self.sessions.pop(session.id, None)
         self.broker.detach(session)
@@ -92,12 +88,14 @@ class Router:
             del self._devices[device_id]
             self.presence.device_offline(session.principal.user_id or "", device_id)
 
-    def _handshake_done(self, peer: str) -> None:
-        self._handshakes[peer] -= 1
-        if self._handshakes[peer] <= 0:
-            del self._handshakes[peer]
-
     # --- for handlers ----------------------------------------------------------------
+
+    def registered(self, session_id: int) -> None:
+        """An account was registered in this session: an anonymous one has done all it
+        may do, and ends once the answer is sent."""
+        session = self.sessions.get(session_id)
+        if session is not None and session.principal.role == uris.ROLE_ANONYMOUS:
+            session.leave_after_reply(uris.CLOSE_REGISTERED, "registered; sign in to go on")
 
     def kick_device(self, device_id: str, reason: str, message: str) -> None:
         """End the device's session, and any handshake in progress for it."""

@@ -58,7 +58,8 @@ class RelayService(service.Service):
         self.storage.start()
         self._purge.start(self.config.purge_interval, now=True).addErrback(
             lambda f: self.log.failure("mailbox purge stopped", f))
-        factory = make_factory(self.router.session_factory, self.config)
+        factory = make_factory(self.router.session_factory, self.config,
+                               self.router.connections)
         d = defer.gatherResults(
             [endpoints.serverFromString(self._reactor, desc).listen(factory)
              for desc in self._listen],

@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from securechat.protocol import uris
 from securechat.relay.auth import AuthRefused, Challenge, Welcome
 from securechat.relay.authorization import Principal
+from securechat.relay.connections import Admission
 from securechat.relay.limits import TokenBucket
 
 if TYPE_CHECKING:
@@ -70,14 +71,19 @@ class RouterSession:
         self._request_ids = itertools.count(1)
         self._rate: TokenBucket | None = None
         self._hello_timer: IDelayedCall | None = None
+        self._idle_timer: IDelayedCall | None = None  # anonymous sessions only
+        self._leave_after_reply: tuple[str, str] | None = None
+        self.admission: Admission | None = None  # its place in the connection counts
         self.closed: defer.Deferred[None] = defer.Deferred()  # fires once the connection is gone
 
     # --- ITransportHandler -------------------------------------------------------
 
     def onOpen(self, transport: Any) -> None:
         self._transport = transport
-        address = transport.transport.getPeer()
-        self.peer = getattr(address, "host", str(address))
+        # The client's address: a trusted proxy's X-Forwarded-For or PROXY header,
+        # else the TCP peer (RelayServerProtocol found out which).
+        self.admission = transport.admission
+        self.peer = transport.client_address
         self.log.info("connection from {peer}", peer=self.peer)
         self._hello_timer = self.router.clock.callLater(
             self.router.config.hello_timeout, self._hello_timed_out
@@ -100,8 +106,9 @@ class RouterSession:
 
     def onClose(self, wasClean: bool) -> None:
         self.state = State.CLOSED
-        if self._hello_timer is not None and self._hello_timer.active():
-            self._hello_timer.cancel()
+        for timer in (self._hello_timer, self._idle_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
         self.router.closed(self, was_established=self.welcomed)
         self.closed.callback(None)
 
@@ -126,6 +133,8 @@ class RouterSession:
                 self.send(wamp.Error(wamp.Call.MESSAGE_TYPE, msg.request,
                                      uris.ERR_PAYLOAD_TOO_LARGE,
                                      args=["the result is larger than a message may be"]))
+        if self._leave_after_reply is not None and isinstance(msg, wamp.Result):
+            self.abort(*self._leave_after_reply)
 
     def send_error(self, request: Any, uri: str, *args: Any, **kwargs: Any) -> None:
         self.send(wamp.Error(request.MESSAGE_TYPE, request.request, uri,
@@ -145,6 +154,10 @@ class RouterSession:
         else:
             self.send(wamp.Abort(reason, message))
         self._close()
+
+    def leave_after_reply(self, reason: str, message: str) -> None:
+        """End the session (GOODBYE) right after the next RESULT it is sent."""
+        self._leave_after_reply = (reason, message)
 
     def protocol_violation(self, message: str) -> None:
         self.abort(uris.WAMP_PROTOCOL_VIOLATION, message)
@@ -210,6 +223,12 @@ class RouterSession:
             self._hello_timer.cancel()
         config = self.router.config
         self._rate = TokenBucket(self.router.clock, config.session_rate, config.session_burst)
+        if self.principal.role == uris.ROLE_ANONYMOUS:
+            # It may only register, which takes one call: it does not get to hold
+            # a connection open.
+            self._idle_timer = self.router.clock.callLater(
+                config.anonymous_idle_timeout, self.abort, uris.CLOSE_IDLE,
+                "an anonymous session that sends nothing is closed")
         self.log.info("{peer} authenticated as {authid} ({role}, {method})", peer=self.peer,
                       authid=self.principal.authid, role=self.principal.role,
                       method=welcome.authmethod)
@@ -224,6 +243,8 @@ class RouterSession:
 
     def _established(self, msg: wamp.Message) -> None:
         assert self._rate is not None
+        if self._idle_timer is not None and self._idle_timer.active():
+            self._idle_timer.reset(self.router.config.anonymous_idle_timeout)
         if isinstance(msg, _RATE_LIMITED):
             wait = self._rate.take()
             if wait:

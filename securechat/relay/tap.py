@@ -7,6 +7,7 @@ from typing import Any
 from twisted.python import usage
 
 from securechat.relay.config import RelayConfig, SmtpSettings
+from securechat.relay.connections import parse_networks
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 _DEFAULTS = RelayConfig()
@@ -42,7 +43,17 @@ class Options(usage.Options):
         ["register-burst", None, _DEFAULTS.register_burst,
          "Registration burst per address.", float],
         ["max-pending-handshakes", None, _DEFAULTS.max_pending_handshakes,
-         "Unauthenticated connections allowed per address.", int],
+         "Unauthenticated connections allowed per address (IPv4) or /64 (IPv6).", int],
+        ["max-sessions-per-address", None, _DEFAULTS.max_sessions_per_address,
+         "Connections (from TCP accept, welcomed or not) per address (IPv4) or /64 (IPv6).",
+         int],
+        ["max-connections", None, None,
+         "Connections in all (default and upper bound: the file-descriptor limit less "
+         "--fd-reserve).", int],
+        ["fd-reserve", None, _DEFAULTS.fd_reserve,
+         "File descriptors kept free below the process's limit.", int],
+        ["anonymous-idle-timeout", None, _DEFAULTS.anonymous_idle_timeout,
+         "Seconds an anonymous (registration) session may stay silent.", float],
         ["max-devices", None, _DEFAULTS.max_devices, "Devices per account.", int],
         ["max-prekeys", None, _DEFAULTS.max_prekeys,
          "Unclaimed one-time keys per device.", int],
@@ -73,16 +84,27 @@ class Options(usage.Options):
         ["min-scram-iterations", None, _DEFAULTS.min_scram_iterations,
          "Least Argon2id passes a registered password verifier may use.", int],
     ]
+
     optFlags = [
         ["smtp-starttls", None,
          "Require STARTTLS on the SMTP connection (the certificate is checked against the "
          "endpoint's host)."],
+        ["proxy-protocol", None,
+         "Every --listen endpoint expects a PROXY protocol (v1 or v2) header from a "
+         "--trusted-proxy (same as writing haproxy:ENDPOINT); other peers are refused."],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
         self["turn-uri"] = []
+        self["trusted-proxy"] = []
+
+    def opt_trusted_proxy(self, address: str) -> None:
+        """A reverse proxy's address or network (e.g. 10.0.0.5 or 10.0.0.0/24) whose
+        X-Forwarded-For (last untrusted hop) or PROXY header names the client for
+        per-address limits (repeatable). Nobody else's is believed."""
+        self["trusted-proxy"].append(address)
 
     def opt_listen(self, endpoint: str) -> None:
         """Twisted endpoint to listen on, e.g. tcp:8080:interface=127.0.0.1 or
@@ -97,6 +119,16 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+        try:
+            parse_networks(self["trusted-proxy"])
+        except ValueError as e:
+            raise usage.UsageError(f"--trusted-proxy: {e}") from None
+        if self["proxy-protocol"]:
+            if not self["trusted-proxy"]:
+                raise usage.UsageError("--proxy-protocol needs --trusted-proxy (the proxy's "
+                                       "address): nobody else's PROXY header is believed")
+            self["listen"] = [d if d.startswith("haproxy:") else "haproxy:" + d
+                              for d in self["listen"]]
         secret = None
         if self["turn-secret-file"]:
             with open(self["turn-secret-file"], encoding="utf-8") as f:
@@ -123,6 +155,11 @@ class Options(usage.Options):
             register_rate=self["register-rate"],
             register_burst=self["register-burst"],
             max_pending_handshakes=self["max-pending-handshakes"],
+            max_sessions_per_address=self["max-sessions-per-address"],
+            max_connections=self["max-connections"],
+            fd_reserve=self["fd-reserve"],
+            anonymous_idle_timeout=self["anonymous-idle-timeout"],
+            trusted_proxies=tuple(self["trusted-proxy"]),
             max_devices=self["max-devices"],
             max_prekeys=self["max-prekeys"],
             mailbox_ttl=self["mailbox-ttl"],

@@ -14,27 +14,13 @@ Three counters, each meant for one kind of attacker:
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict
 
 from twisted.internet.interfaces import IReactorTime
 
 from securechat.relay.config import RelayConfig
+from securechat.relay.connections import address_key
 from securechat.relay.limits import BucketsByKey
-
-
-def source_key(peer: str) -> str:
-    """The unit a per-address limit counts: an IPv4 address, or an IPv6 /64."""
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if address.version == 6:
-        mapped = address.ipv4_mapped  # type: ignore[union-attr]
-        if mapped is not None:
-            return str(mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 class _Backoff:
@@ -67,12 +53,12 @@ class PasswordThrottle:
 
     def refused_for(self, user_id: str, peer: str) -> float:
         """Seconds this source must wait before its next guess at this account (0: go)."""
-        entry = self._backoff.get((user_id, source_key(peer)))
+        entry = self._backoff.get((user_id, address_key(peer)))
         wait = entry.not_before - self._clock.seconds() if entry is not None else 0.0
         if wait > 0:
             return wait
-        if not self._sources.has(source_key(peer)):
-            return self._sources.take(source_key(peer))
+        if not self._sources.has(address_key(peer)):
+            return self._sources.take(address_key(peer))
         return 0.0
 
     def delay(self, user_id: str, guessed_wrong: bool) -> float:
@@ -100,7 +86,7 @@ class PasswordThrottle:
 
     def failed(self, user_id: str, peer: str) -> None:
         config = self._config
-        key = (user_id, source_key(peer))
+        key = (user_id, address_key(peer))
         entry = self._backoff.get(key)
         if entry is None:
             entry = _Backoff()
@@ -113,10 +99,10 @@ class PasswordThrottle:
             wait = min(config.password_backoff * 2 ** min(beyond - 1, 40),
                        config.password_backoff_max)
             entry.not_before = self._clock.seconds() + wait
-        self._sources.take(source_key(peer))
+        self._sources.take(address_key(peer))
 
     def succeeded(self, user_id: str, peer: str) -> None:
-        self._backoff.pop((user_id, source_key(peer)), None)
+        self._backoff.pop((user_id, address_key(peer)), None)
 
     def _remember(self, cache: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
         cache[key] = value

@@ -9,14 +9,28 @@ from autobahn.exception import Disconnected
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp.exception import TransportLost
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
+from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
+
+# Private module, but the only way to tell a `haproxy:` endpoint's connection apart
+# (twisted.protocols.haproxy exports just proxyEndpoint); its API is stable since 16.x.
+from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
+from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 from securechat.protocol.wamp_validation import InvalidMessage, parse
 from securechat.relay.config import RelayConfig
+from securechat.relay.connections import Admission, Connections, Refused, forwarded_client
 
 
 class RelayServerProtocol(WampWebSocketServerProtocol):
     """Decodes each WebSocket message and validates every WAMP message in it
-    before the session sees it; anything malformed aborts only this session."""
+    before the session sees it; anything malformed aborts only this session.
+
+    Admits the TCP connection when it is accepted (see relay.connections) and
+    names its client (`client_address`) once the upgrade request is in.
+    """
+
+    admission: Admission | None = None
+    client_address = ""
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         session = self._session
@@ -67,14 +81,62 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
         # reading it, and swallows the error: without it, small EVENTs wait for
         # delayed ACKs (up to 40 ms) whenever the peer also sends (acks, calls).
         self.transport.setTcpNoDelay(True)
+        # Behind a `haproxy:` endpoint this runs before the PROXY header is read:
+        # the peer is still the TCP peer here.
+        proxied = isinstance(self.transport, HAProxyProtocolWrapper)
+        tcp = self.transport.transport if proxied else self.transport
+        tcp_peer = getattr(tcp.getPeer(), "host", "")
+        try:
+            self.admission = self.factory.connections.accept(tcp_peer, proxy_header=proxied)
+        except Refused as refused:
+            self._refuse(refused)
+            return
+        self.client_address = self.admission.address
+
+    def onConnect(self, request: ConnectionRequest) -> Any:
+        admission = self.admission
+        if admission is None:  # refused at accept; autobahn reads on regardless
+            raise ConnectionDeny(503, "refused")
+        if admission.from_proxy:
+            connections: Connections = self.factory.connections
+            if isinstance(self.transport, HAProxyProtocolWrapper):
+                source = self.transport.getPeer()  # what the PROXY header says
+                client = getattr(source, "host", None)
+                client = None if client == admission.tcp_peer else client
+            else:
+                client = forwarded_client(request.headers.get("x-forwarded-for"),
+                                          connections.is_trusted_proxy)
+            try:
+                connections.identify(admission, client)
+            except Refused as refused:
+                raise ConnectionDeny(refused.status, refused.reason) from None
+            self.client_address = admission.address
+        return super().onConnect(request)
+
+    def _refuse(self, refused: Refused) -> None:
+        """Over a cap at accept: say why in HTTP (the client has not asked yet, but
+        reads the answer to its upgrade request) and close at once."""
+        if isinstance(self.transport, TLSMemoryBIOProtocol):
+            # No TLS handshake (CPU, and time the socket stays open) to tell a
+            # refused client why.
+            self.transport.abortConnection()
+            return
+        self.failHandshake(refused.reason, refused.status)
+
+    def connectionLost(self, reason: Any) -> None:
+        if self.admission is not None:
+            self.factory.connections.release(self.admission)
+        super().connectionLost(reason)
 
 
-def make_factory(session_factory: Callable[[], Any], config: RelayConfig) -> Any:
+def make_factory(session_factory: Callable[[], Any], config: RelayConfig,
+                 connections: Connections) -> Any:
     factory = WampWebSocketServerFactory(
         session_factory,
         serializers=[CBORSerializer(), MsgPackSerializer(), JsonSerializer()],
     )
     factory.protocol = RelayServerProtocol
+    factory.connections = connections
     factory.setProtocolOptions(
         maxFramePayloadSize=config.max_message_bytes,
         maxMessagePayloadSize=config.max_message_bytes,

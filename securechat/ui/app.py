@@ -28,6 +28,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=os.environ.get("SECURECHAT_DATA",
                                                              default_data_dir()),
                         help="where accounts are stored (default %(default)s)")
+    parser.add_argument("--ca-file", default=os.environ.get("SECURECHAT_CA_FILE"),
+                        metavar="PATH",
+                        help="for a wss:// relay: trust this PEM certificate or CA (a "
+                             "development certificate, a private CA); remembered for this "
+                             "relay URL ('' forgets it)")
     return parser.parse_args(argv)
 
 
@@ -48,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(S.APP_NAME)
     theme.apply(app)
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
-    window = ShellWindow(reactor, args.data_dir, args.relay)
+    from PyQt6.QtCore import QSettings
+
+    from securechat.ui.relay_trust import ca_file_for
+
+    ca_file = ca_file_for(QSettings(), args.relay, args.ca_file)
+    window = ShellWindow(reactor, args.data_dir, args.relay, ca_file=ca_file)
     theme.follow_system(app, window.update)
     app.setQuitOnLastWindowClosed(False)
 

@@ -128,9 +128,13 @@ def call(d: defer.Deferred[Any], ok: Callable[[Any], Any] | None = None,
     def bad(f: Failure) -> None:
         from securechat.client.core import ClientError
         from securechat.client.keys import WrongPassword
+        from securechat.client.wamp import JoinRefused
+        from securechat.protocol import uris
 
         if f.check(ClientError, WrongPassword):
             message = str(f.value) or type(f.value).__name__  # written for the user
+        elif f.check(JoinRefused) and f.value.reason == uris.ERR_UNTRUSTED_CERTIFICATE:
+            message = S.UNTRUSTED_CERTIFICATE
         else:  # a bug or an internal failure: the details go to the log, not on screen
             ClientBridge.log.failure("a request to the client core failed", f)
             message = S.UNEXPECTED_ERROR

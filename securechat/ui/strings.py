@@ -212,6 +212,8 @@ TRAY_UNREAD = "SecureChat: {count} unread"
 
 ERROR = "Error"
 UNEXPECTED_ERROR = "Something went wrong; details are in the log."
+UNTRUSTED_CERTIFICATE = ("The relay's certificate is not trusted. Start SecureChat with "
+                         "--ca-file PATH (the relay's certificate or the CA that signed it).")
 
 
 # --- translation (keep this section last: it snapshots every string above) -----------

@@ -444,5 +444,9 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <source>Something went wrong; details are in the log.</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>The relay's certificate is not trusted. Start SecureChat with --ca-file PATH (the relay's certificate or the CA that signed it).</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>

@@ -33,9 +33,10 @@ class LockPage(QWidget):
     failed = pyqtSignal(str)
 
     def __init__(self, reactor: Any, data_dir: str, url: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, ca_file: str | None = None) -> None:
         super().__init__(parent)
         self._reactor, self._data_dir, self._url = reactor, data_dir, url
+        self._ca_file = ca_file  # trusted for a wss:// relay
         outer = QHBoxLayout(self)
         outer.addStretch(1)
         column = QVBoxLayout()
@@ -143,8 +144,8 @@ class LockPage(QWidget):
 
         if using_pin:
             d = SecureChatClient.open_with_pin(self._reactor, self._data_dir, self._url, email,
-                                               self.pin.text())
+                                               self.pin.text(), ca_file=self._ca_file)
         else:
             d = SecureChatClient.open(self._reactor, self._data_dir, self._url, email,
-                                      self.password.text())
+                                      self.password.text(), ca_file=self._ca_file)
         call(d, opened, failed)

@@ -63,9 +63,10 @@ class OnboardingPage(QWidget):
     password_reset = pyqtSignal(str)  # the email whose password was reset
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, ca_file: str | None = None) -> None:
         super().__init__(parent)
         self._reactor, self._data_dir, self._url, self._cost = reactor, data_dir, url, cost
+        self._ca_file = ca_file  # trusted for a wss:// relay
         self._pending: tuple[SecureChatClient, str] | None = None
         self._word = 0
         self._words: list[str] = []
@@ -344,7 +345,8 @@ class OnboardingPage(QWidget):
             self.reg_error.setText(message)
             self.failed.emit(message)
 
-        call(request_email_code(self._reactor, self._url, email), asked, failed)
+        call(request_email_code(self._reactor, self._url, email, ca_file=self._ca_file),
+             asked, failed)
 
     def submit_code(self) -> None:
         if not self.code_button.isEnabled():
@@ -367,8 +369,8 @@ class OnboardingPage(QWidget):
             self._busy(False, self.code_error)
             self.code_error.setText(message)
 
-        call(request_email_code(self._reactor, self._url, self.reg_email.text().strip()),
-             sent, failed)
+        call(request_email_code(self._reactor, self._url, self.reg_email.text().strip(),
+                                ca_file=self._ca_file), sent, failed)
 
     def _create_account(self, email: str, password: str, code: str | None,
                         errors: QLabel) -> None:
@@ -395,7 +397,7 @@ class OnboardingPage(QWidget):
 
         call(SecureChatClient.register(self._reactor, self._data_dir, self._url, email,
                                        password, self.reg_name.text().strip(), self._cost,
-                                       email_code=code),
+                                       email_code=code, ca_file=self._ca_file),
              registered, failed)
 
     def confirm_mnemonic(self) -> None:
@@ -435,8 +437,8 @@ class OnboardingPage(QWidget):
 
         call(SecureChatClient.login(self._reactor, self._data_dir, self._url, email,
                                     self.login_password.text(), self._cost,
-                                    recovery_phrase=self.login_phrase.text()),
-             logged_in, failed)
+                                    recovery_phrase=self.login_phrase.text(),
+                                    ca_file=self._ca_file), logged_in, failed)
 
     def submit_reset(self) -> None:
         if not self.reset_button.isEnabled():

@@ -56,6 +56,8 @@ class Challenge:
 class Authenticator:
     def __init__(self, storage: IRelayStorage, config: RelayConfig, clock: IReactorTime) -> None:
         self._storage = storage
+        self._config = config
+        self._clock = clock
         # Failed password attempts per account: an online guessing attack gets
         # a handful of tries a minute, whatever address it comes from.
         self._password_failures = BucketsByKey(clock, rate=5 / 60, burst=10)
@@ -92,6 +94,11 @@ class Authenticator:
             raise AuthRefused(uris.ERR_NO_SUCH_DEVICE, "no device is enrolled with this key")
         if authid is not None and authid != device.device_id:
             raise AuthRefused(uris.ERR_WRONG_KEY, "this key belongs to another device")
+        role = uris.ROLE_PENDING_DEVICE if device.pending else uris.ROLE_DEVICE
+        if device.pending and device.created < (
+                self._clock.seconds() - self._config.pending_device_ttl) * 1000:
+            raise AuthRefused(uris.ERR_NO_SUCH_DEVICE,
+                              "this device was not approved in time; enroll it again")
         challenge = os.urandom(32)
 
         def verify(auth: Authenticate) -> Welcome:
@@ -111,9 +118,10 @@ class Authenticator:
                     uris.ERR_WRONG_KEY, "the challenge signature does not verify"
                 ) from None
             return Welcome(
-                Principal(uris.ROLE_DEVICE, device.device_id, device.user_id, device.device_id),
+                Principal(role, device.device_id, device.user_id, device.device_id),
                 "cryptosign",
-                {"user_id": device.user_id, "device_id": device.device_id},
+                {"user_id": device.user_id, "device_id": device.device_id,
+                 **({"pending": True} if device.pending else {})},
             )
 
         return Challenge("cryptosign", {"challenge": challenge.hex()}, verify)

@@ -23,6 +23,9 @@ class RelayConfig:
     max_pending_handshakes: int = 256  # unauthenticated sessions per peer address
     # Accounts and keys.
     max_devices: int = 10
+    # A device enrolled without a certificate waits this long for an approval on
+    # another device of its account, then it is removed.
+    pending_device_ttl: float = 15 * 60.0
     max_prekeys: int = 200  # unclaimed one-time keys per device
     max_prekeys_per_call: int = 100
     # Mailbox.

@@ -41,7 +41,8 @@ class Router:
         self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
         self._handshakes: Counter[str] = Counter()  # peer address -> sessions not yet welcomed
-        for handler in (Accounts(self), Prekeys(self), self.delivery, self.presence,
+        self.accounts = Accounts(self)
+        for handler in (self.accounts, Prekeys(self), self.delivery, self.presence,
                         TurnCredentials(config, clock)):
             self.dealer.add_procedures(handler.procedures())
 
@@ -70,7 +71,7 @@ class Router:
             # One live session per device: the newer one wins (a reconnect
             # that raced the old connection's timeout, say).
             previous.abort(uris.CLOSE_REPLACED, "this device connected again elsewhere")
-        else:
+        elif session.principal.role == uris.ROLE_DEVICE:  # a pending device is nobody's news
             self.presence.device_online(session.principal.user_id or "", device_id)
 
     def closed(self, session: RouterSession, was_established: bool) -> None:
@@ -84,7 +85,8 @@ class Router:
         device_id = session.principal.device_id
         if device_id is not None and self._devices.get(device_id) is session:
             del self._devices[device_id]
-            self.presence.device_offline(session.principal.user_id or "", device_id)
+            if session.principal.role == uris.ROLE_DEVICE:
+                self.presence.device_offline(session.principal.user_id or "", device_id)
 
     def _handshake_done(self, peer: str) -> None:
         self._handshakes[peer] -= 1

@@ -32,6 +32,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from securechat.client import events as ev
+from securechat.client import linking
 from securechat.client import pin as pin_lock
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
@@ -164,6 +165,10 @@ class SecureChatClient:
         self._receipt_call: Any = None
         self._closed = False  # stop() closed the database
         self.stop_patience = STOP_PATIENCE
+        self.approvals = linking.DeviceApprovals(
+            reactor, me, lambda: self.connection.session, lambda: self._secrets, olm,
+            device_key.public_hex, lambda: self._olm.identity_key, self.events.emit,
+            lambda: self._devices_of(self.me.user_id, refresh=True))
 
     # === creating and opening accounts ============================================
 
@@ -246,6 +251,17 @@ class SecureChatClient:
              ClientError("this account has too many devices: remove one first")},
             uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
             _b64(secrets.identity.sign(certificate)))
+        client = yield cls._set_up_device(reactor, data_dir, url, email, password, secrets,
+                                          cost, serializer, name, local_key, olm, device_key)
+        return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _set_up_device(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+                       secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str,
+                       local_key: bytes, olm: OlmMachine, device_key: DeviceKey) -> Any:
+        """The local account of a device the relay has enrolled: database, sealed keys."""
+        user_id = user_id_for_email(email)
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
@@ -275,6 +291,63 @@ class SecureChatClient:
                                        e=type(f.value).__name__))
             raise
         return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+             cost: KdfCost | None = None, serializer: str = "msgpack") -> Any:
+        """Sign in on a new device by approval on an existing device of the account.
+
+        Enrolls this device pending (the password alone gives no account key) and asks
+        the account's devices for approval. Fires with a linking.NewDeviceLink once the
+        request is out: show `wait_code()`'s code, then `confirm()` or `cancel()`;
+        `wait_result()` fires with the client once the key arrived."""
+        account_dir = os.path.abspath(os.path.join(data_dir, user_id_for_email(email)))
+        if os.path.exists(account_dir) or account_dir in _SETTING_UP:
+            raise ClientError("this account is already set up on this device: open it")
+        _SETTING_UP.add(account_dir)
+        try:
+            link = yield cls._link(reactor, data_dir, url, email, password, cost or KdfCost(),
+                                   serializer)
+        except BaseException:
+            _SETTING_UP.discard(account_dir)
+            raise
+        link.wait_result().addBoth(lambda _: _SETTING_UP.discard(account_dir))
+        return link
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+              cost: KdfCost, serializer: str) -> Any:
+        user_id = user_id_for_email(email)
+        local_key = os.urandom(32)
+        olm = OlmMachine.create(local_key)
+        device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
+        try:
+            yield _call_once(
+                reactor, url, Password(user_id, password), serializer,
+                {uris.ERR_TOO_MANY_DEVICES:
+                 ClientError("this account has too many devices: remove one first")},
+                uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex,
+                olm.identity_key, None)
+        except JoinRefused as e:
+            if e.reason == uris.ERR_WRONG_PASSWORD:
+                raise WrongPassword("wrong password") from None
+            if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
+                raise NoSuchAccount("there is no account with this email") from None
+            raise
+        link = linking.NewDeviceLink(
+            reactor, url, user_id, device_key, olm, serializer,
+            lambda secrets: cls._set_up_device(reactor, data_dir, url, email, password,
+                                               secrets, cost, serializer, "", local_key, olm,
+                                               device_key))
+        try:
+            yield link.start()
+        except BaseException:
+            link.cancel()  # withdraws the pending device
+            yield link.wait_result().addErrback(lambda _: None)
+            raise
+        return link
 
     @classmethod
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
@@ -364,6 +437,7 @@ class SecureChatClient:
             # What was stored need not come again: ack it, if the relay answers in time.
             yield self._within(self._inbound.run(_nothing))
             yield self._within(self._flush_acks())
+            self.approvals.stop()
             session = self.connection.session
             self.connection.stop()
             if session is not None and not (yield self._within(session.disconnected)):
@@ -564,6 +638,20 @@ class SecureChatClient:
         self.blocked = yield self.store.blocked()
 
     # === trust ==========================================================================
+
+    def approve_device(self, device_id: str) -> linking.Approval:
+        """Start comparing codes with a new device of this account that asked for approval
+        (DeviceApprovalRequested). The returned Approval gives the code (`wait_code()`,
+        also the ApprovalCode event); then `confirm()` if both screens show the same
+        code, `reject()` if not (the device is removed)."""
+        return self.approvals.approve(device_id)
+
+    def reject_device(self, device_id: str) -> None:
+        """Refuse a new device that asked for approval: it is removed from the account."""
+        approval = self.approvals.requests.get(device_id)
+        if approval is None:
+            raise ClientError("no device of this account is waiting for approval with this id")
+        approval.reject()
 
     def safety_number(self, peer_user_id: str) -> str:
         contact = self.contacts[peer_user_id]
@@ -843,10 +931,12 @@ class SecureChatClient:
         verifier = Ed25519PublicKey.from_public_bytes(_unb64(key))
         verified = []
         for d in listed:
+            if not d.get("signature"):
+                continue  # pending: not (yet) approved by a device of that account
             try:
                 verifier.verify(_unb64(d["signature"]), device_certificate(
                     user_id, d["device_id"], d["signing_key"], d["identity_key"]))
-            except (InvalidSignature, ValueError, KeyError):
+            except (InvalidSignature, ValueError, KeyError, TypeError):
                 self.log.warn("ignoring a device whose certificate does not verify")
                 continue
             verified.append((d["device_id"], d["identity_key"], d["signing_key"]))
@@ -900,6 +990,11 @@ class SecureChatClient:
         self._recent_order.append(envelope_id)
         if len(self._recent_order) > RECENT_ENVELOPES:
             self._recent.discard(self._recent_order.popleft())
+        if envelope.get("alg") == linking.ALG:  # a new device of mine asking for approval
+            yield self.approvals.received(envelope)
+            yield self.store.receive(envelope_id, _now_ms(), None, None, None)
+            self._ack(envelope_id)
+            return
         if sender in self.blocked:
             yield self.store.receive(envelope_id, _now_ms(), None, None, None)
             self._ack(envelope_id)

@@ -378,6 +378,7 @@ class Approval:
         self._sas = Sas(owner.me.user_id, device.device_id, owner.me.device_id, txn)
         self._their_key = ""
         self._reason = ""
+        self._told: defer.Deferred[Any] = defer.succeed(None)
         self._timer = owner.reactor.callLater(LINK_TIMEOUT, self._timed_out)
         self.finished = False
 
@@ -526,13 +527,14 @@ class Approval:
 
     @_machine.output()
     def _tell_them(self) -> None:
-        self._send("cancel", reason=self._reason)
+        self._told = self._send("cancel", reason=self._reason)
 
     @_machine.output()
     def _remove(self) -> None:
         self._stop_timer()
         self.finished = True
-        self._owner.remove(self)
+        # After the cancel is out: the new device learns why before it is disconnected.
+        self._told.addBoth(lambda _: self._owner.remove(self))
         self._owner.finished(self, False, self._reason)
         self._code.fire(Failure(failure_for(self._reason)))
         self._done.fire(Failure(failure_for(self._reason)))
@@ -541,9 +543,9 @@ class Approval:
         if self._timer.active():
             self._timer.cancel()
 
-    def _send(self, kind: str, **fields: Any) -> None:
-        self._owner.send(self.device_id, encode_frame(kind, self.txn, **fields)).addErrback(
-            _logged(self.log, f"sending {kind}"))
+    def _send(self, kind: str, **fields: Any) -> defer.Deferred[Any]:
+        return self._owner.send(self.device_id, encode_frame(kind, self.txn, **fields)
+                                ).addErrback(_logged(self.log, f"sending {kind}"))
 
     requested.upon(approve, enter=committed, outputs=[_send_accept])
     committed.upon(their_key, enter=comparing, outputs=[_send_key_and_show_code])
@@ -740,6 +742,7 @@ class NewDeviceLink:
         self._reason = ""
         self._timer: Any = None
         self._sas: Sas | None = None
+        self._over = False
 
     @property
     def device_id(self) -> str:
@@ -761,6 +764,7 @@ class NewDeviceLink:
         Fails with LinkFailed when no device of the account could approve."""
         self.session = session = yield connect(self.reactor, self._url, self._device_key,
                                                self._serializer)
+        session.left.addCallback(self._left)
         yield session.subscribe(self._arrived, uris.inbox_topic(self.device_id))
         keys = self._olm.new_one_time_keys(PREKEYS_FOR_LINKING)
         yield session.call(uris.PREKEYS_PUBLISH, keys, self._olm.new_fallback_key())
@@ -782,6 +786,14 @@ class NewDeviceLink:
         page = yield session.call(uris.MAILBOX_FETCH)  # anything that came meanwhile
         for envelope in page["envelopes"]:
             self._arrived(envelope)
+
+    def _left(self, details: Any) -> None:
+        if self.session is None or self._result.fired or self._over:
+            return  # we left, or it is over already
+        self.session = None
+        # Removed (the approver refused us), or the connection is gone: either way over.
+        self._reason = CANCELLED if details.reason == uris.CLOSE_DEVICE_REMOVED else FAILED
+        self.cancelled()
 
     def cancel(self) -> None:
         """The user cancels, or says the codes differ."""
@@ -959,6 +971,7 @@ class NewDeviceLink:
     @_machine.output()
     def _finish(self) -> None:
         self._stop_timer()
+        self._over = True
         secrets = AccountSecrets(self._secret["identity_seed"], self._secret["mnemonic"])
         self._secret = {}
         d = self._leave()
@@ -977,13 +990,15 @@ class NewDeviceLink:
     @_machine.output()
     def _withdraw(self) -> None:
         self._stop_timer()
+        self._over = True
+        failure = Failure(failure_for(self._reason))
         session = self.session
         d = (session.call(uris.DEVICE_REMOVE, self.device_id) if session is not None
              and session.is_attached() else defer.succeed(None))
         d.addErrback(lambda _: None)  # removed already (by the approver), say
         d.addCallback(lambda _: self._leave())
-        d.addBoth(lambda _: self._result.fire(Failure(failure_for(self._reason))))
-        self._code.fire(Failure(failure_for(self._reason)))
+        d.addBoth(lambda _: self._result.fire(failure))
+        self._code.fire(failure)
 
     def _stop_timer(self) -> None:
         if self._timer is not None and self._timer.active():

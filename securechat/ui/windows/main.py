@@ -35,6 +35,7 @@ from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
 from securechat.ui.windows.chat import ChatView
+from securechat.ui.windows.linking import ApprovalDialog
 from securechat.ui.windows.profile import ProfileDialog
 
 TYPING_DOTS_MS = 350  # one frame of the typing dots
@@ -326,8 +327,17 @@ class MainPage(QWidget):
         bridge.request_answered.connect(self._request_answered)
         bridge.contacts_changed.connect(self.reload_contacts)
         bridge.identity_changed.connect(lambda _e: self.reload_contacts())
+        bridge.approval_requested.connect(self._approval_requested)
         self.requests.refresh()
         return self.reload_contacts()
+
+    def _approval_requested(self, event: Any) -> None:
+        """A new device of this account asks to join: the dialog compares codes."""
+        if self.client is None:
+            return
+        dialog = ApprovalDialog(self.client, event.device_id, self)
+        self.approval_dialog = dialog  # the newest one (for tests and tooling)
+        dialog.show()
 
     def reload_contacts(self) -> Any:
         """Rows for the client's contacts, with last message and unread count each."""

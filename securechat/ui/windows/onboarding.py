@@ -24,6 +24,7 @@ from securechat.client.core import KdfCost, SecureChatClient
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.windows.linking import NewDeviceLinkPage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
@@ -75,6 +76,12 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._register())
         self.stack.addWidget(self._login())
         self.stack.addWidget(self._mnemonic())
+        # Signing in by approval on another device: its own page, kept separate.
+        self.link_page = NewDeviceLinkPage(reactor, data_dir, url, cost)
+        self.link_page.done.connect(self.done)
+        self.link_page.failed.connect(self.failed)
+        self.link_page.back.connect(lambda: self.stack.setCurrentIndex(2))
+        self.stack.addWidget(self.link_page)
 
     # --- pages -------------------------------------------------------------------------
 
@@ -162,8 +169,15 @@ class OnboardingPage(QWidget):
         row.addStretch(1)
         row.addWidget(self.signin_button)
         layout.addLayout(row)
+        self.approve_button = QPushButton(S.APPROVE_FROM_OTHER_DEVICE)
+        self.approve_button.clicked.connect(self.show_link_page)
+        layout.addWidget(self.approve_button)
         layout.addStretch(2)
         return page
+
+    def show_link_page(self) -> None:
+        self.link_page.reset(self.login_email.text().strip(), self.login_password.text())
+        self.stack.setCurrentWidget(self.link_page)
 
     def _mnemonic(self) -> QWidget:
         page = QWidget()

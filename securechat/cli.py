@@ -4,6 +4,8 @@
     securechat-cli add-friend --email alice@example.org --friend bob@example.org
     securechat-cli send --email alice@example.org --to bob@example.org --text "hi Bob"
     securechat-cli listen --email alice@example.org --json
+    securechat-cli link --email alice@example.org      (a new device, approved by another)
+    securechat-cli approve --email alice@example.org   (on a device that has the account)
 
 The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt; likewise the
 recovery phrase (`login`, `reset-password`) from $SECURECHAT_RECOVERY_PHRASE and a new
@@ -22,6 +24,7 @@ import getpass
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -44,6 +47,7 @@ from securechat.client import events as ev
 from securechat.client.core import ClientError, KdfCost
 from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
 from securechat.client.keys import CorruptBlob, WrongPassword
+from securechat.client.linking import LinkCode
 from securechat.client.registration import request_email_code
 from securechat.client.storage import (
     STATUS_DELIVERED,
@@ -461,6 +465,98 @@ def cmd_listen(reactor: Any, args: argparse.Namespace) -> Any:
         yield client.stop()
 
 
+# --- approving a new device ------------------------------------------------------------
+
+
+def _show_code(code: LinkCode) -> None:
+    say("Compare this code with the one on your other device:")
+    say()
+    say(f"    {code.emoji_text}")
+    say(f"    {code.decimal_text}")
+    say()
+
+
+def _read_answer(prompt: str) -> str:
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    return sys.stdin.readline()
+
+
+@defer.inlineCallbacks
+def _codes_match(reactor: Any, ended: defer.Deferred[Any]) -> Any:
+    """The user's own answer, typed after comparing: only "yes" confirms. If `ended`
+    fails first (the other device cancelled), that error, without waiting for the answer."""
+    typed: defer.Deferred[str] = defer.Deferred()
+
+    def read() -> None:  # a daemon thread: an unanswered prompt does not keep us alive
+        line = _read_answer("Do both devices show the same code? Type yes to confirm, "
+                            "anything else if they differ: ")
+        reactor.callFromThread(lambda: typed.called or typed.callback(line))
+
+    threading.Thread(target=read, name="answer", daemon=True).start()
+    try:
+        answer, _ = yield defer.DeferredList([typed, ended], fireOnOneCallback=True,
+                                             fireOnOneErrback=True, consumeErrors=True)
+    except defer.FirstError as e:
+        e.subFailure.raiseException()
+    finally:
+        _forget(typed)
+    return str(answer).strip().lower() == "yes"
+
+
+@defer.inlineCallbacks
+def cmd_link(reactor: Any, args: argparse.Namespace) -> Any:
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+    link = yield SyncingClient.link(reactor, args.data_dir, args.relay, args.email,
+                                    args.password, _cost(args), ca_file=args.ca_file)
+    try:
+        say("Open SecureChat on your other device (or run `securechat-cli approve` there):")
+        say(f"it asks you to approve this new device ({link.device_id}).")
+        code = yield link.wait_code()
+        _show_code(code)
+        if (yield _codes_match(reactor, link.wait_result())):
+            link.confirm()
+            say("Waiting for your other device...")
+        else:
+            link.cancel()
+        client = yield link.wait_result()
+    except BaseException:
+        link.cancel()  # removes this pending device from the account
+        yield link.wait_result().addErrback(lambda _: None)
+        raise
+    try:
+        say(f"Signed in as {client.me.email} on this new device.")
+        yield _catch_up(reactor, client, args, required=False)
+    finally:
+        yield client.stop()
+
+
+@defer.inlineCallbacks
+def cmd_approve(reactor: Any, args: argparse.Namespace) -> Any:
+    client = yield _open(reactor, args)
+    requested = next_event(client, ev.DeviceApprovalRequested)
+    try:
+        yield _catch_up(reactor, client, args)
+        if not requested.called:
+            say("Waiting for a new device to ask for approval (sign in on it with "
+                "\"Approve from another device\", or `securechat-cli link`)...")
+        request = yield requested
+        say(f"A new device wants to join your account ({request.device_id}).")
+        approval = client.approve_device(request.device_id)
+        code = yield approval.wait_code()
+        _show_code(code)
+        if (yield _codes_match(reactor, approval.wait_done())):
+            approval.confirm()
+            say("Waiting for the new device...")
+        else:
+            approval.reject()
+        yield approval.wait_done()
+        say("Approved: the new device is signed in to your account.")
+    finally:
+        _forget(requested)
+        yield client.stop()
+
+
 COMMANDS: dict[str, Command] = {
     "register": cmd_register,
     "request-code": cmd_request_code,
@@ -476,6 +572,8 @@ COMMANDS: dict[str, Command] = {
     "history": _with_account(_history, required=False),
     "devices": _with_account(_devices, required=False),
     "remove-device": _with_account(_remove_device),
+    "link": cmd_link,
+    "approve": cmd_approve,
 }
 
 
@@ -546,6 +644,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("remove-device", "remove a device from your account (your master password "
                              "confirms it)").add_argument("--device", required=True,
                                                           metavar="DEVICE_ID")
+    command("link", "sign in on this (new) device by approving it on another device of the "
+                    "account (compare a code on both)")
+    command("approve", "wait for a new device of the account to ask, compare its code and "
+                       "approve it")
     return parser
 
 

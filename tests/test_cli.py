@@ -65,7 +65,9 @@ class WatchedProcess(protocol.ProcessProtocol):
         return d
 
 
-class CLITests(RelayTestCase):
+class CLITestCase(RelayTestCase):
+    """Runs securechat-cli as subprocesses against the test's relay."""
+
     def setUp(self) -> Any:
         self.home = os.path.abspath(self.mktemp())
         return super().setUp()
@@ -117,6 +119,9 @@ class CLITests(RelayTestCase):
         for fragment in fragments:
             self.assertIn(fragment, err)
 
+
+
+class CLITests(CLITestCase):
     @defer.inlineCallbacks
     def test_friends_messages_history_and_listen(self) -> Any:
         out, _ = yield self.cli("alice", "register", ALICE, "--name", "Alice")

@@ -122,7 +122,8 @@ class OwnDevicesTests(ClientTestCase):
         session = bob.connection.session
         theirs = yield session.call(uris.DEVICE_LIST, alice.me.user_id)
         self.assertEqual(set(theirs[0]),
-                         {"device_id", "user_id", "signing_key", "identity_key", "signature"})
+                         {"device_id", "user_id", "signing_key", "identity_key", "signature",
+                          "pending"})
         mine = yield session.call(uris.DEVICE_LIST, bob.me.user_id)
         self.assertEqual(set(mine[0]) - set(theirs[0]), {"created", "last_seen"})
         self.assertGreater(mine[0]["last_seen"], _now_ms() - 120_000)

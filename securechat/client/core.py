@@ -34,8 +34,8 @@ from twisted.python.failure import Failure
 
 from securechat.client import devices as device_set
 from securechat.client import events as ev
+from securechat.client import linking, prekeys, recovery, registration
 from securechat.client import pin as pin_lock
-from securechat.client import recovery, registration
 from securechat.client.accountlock import AccountLock
 from securechat.client.clock import message_timestamp, relay_timestamp
 from securechat.client.connection import ConnectionMachine
@@ -67,7 +67,6 @@ from securechat.protocol.frames import Frame
 from securechat.protocol.keys import (
     device_certificate,
     normalise_email,
-    prekey_statement,
     user_id_for_email,
 )
 
@@ -175,6 +174,10 @@ class SecureChatClient:
         self._recovery_sealed = False  # the relay's blob is checked to be under the phrase
         self.stop_patience = STOP_PATIENCE
         self._device_watch = device_set.DeviceWatch(self, new_message_id)
+        self.approvals = linking.DeviceApprovals(
+            reactor, me, lambda: self.connection.session, lambda: self._secrets, olm,
+            device_key.public_hex, lambda: self._olm.identity_key, self.events.emit,
+            lambda: self._devices_of(self.me.user_id, refresh=True))
 
     # === creating and opening accounts ============================================
 
@@ -283,6 +286,19 @@ class SecureChatClient:
              ClientError("this account has too many devices: remove one first")},
             uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
             _b64(secrets.identity.sign(certificate)), ca_file=ca_file)
+        client = yield cls._set_up_device(reactor, data_dir, url, email, password, secrets,
+                                          cost, serializer, name, local_key, olm, device_key,
+                                          ca_file)
+        return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _set_up_device(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+                       secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str,
+                       local_key: bytes, olm: OlmMachine, device_key: DeviceKey,
+                       ca_file: str | None = None) -> Any:
+        """The local account of a device the relay has enrolled: database, sealed keys."""
+        user_id = user_id_for_email(email)
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
@@ -315,6 +331,64 @@ class SecureChatClient:
                                        e=type(f.value).__name__))
             raise
         return client
+
+    @classmethod
+    @defer.inlineCallbacks
+    def link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+             cost: KdfCost | None = None, serializer: str = "msgpack",
+             ca_file: str | None = None) -> Any:
+        """Sign in on a new device by approval on an existing device of the account.
+
+        Enrolls this device pending (the password alone gives no account key) and asks
+        the account's devices for approval. Fires with a linking.NewDeviceLink once the
+        request is out: show `wait_code()`'s code, then `confirm()` or `cancel()`;
+        `wait_result()` fires with the client once the key arrived."""
+        account_dir = os.path.abspath(os.path.join(data_dir, user_id_for_email(email)))
+        if os.path.exists(account_dir) or account_dir in _SETTING_UP:
+            raise ClientError("this account is already set up on this device: open it")
+        _SETTING_UP.add(account_dir)
+        try:
+            link = yield cls._link(reactor, data_dir, url, email, password, cost or KdfCost(),
+                                   serializer, ca_file)
+        except BaseException:
+            _SETTING_UP.discard(account_dir)
+            raise
+        link.wait_result().addBoth(lambda _: _SETTING_UP.discard(account_dir))
+        return link
+
+    @classmethod
+    @defer.inlineCallbacks
+    def _link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+              cost: KdfCost, serializer: str, ca_file: str | None) -> Any:
+        user_id = user_id_for_email(email)
+        local_key = os.urandom(32)
+        olm = OlmMachine.create(local_key)
+        device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
+        try:
+            yield _call_once(
+                reactor, url, Password(user_id, password), serializer,
+                {uris.ERR_TOO_MANY_DEVICES:
+                 ClientError("this account has too many devices: remove one first")},
+                uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex,
+                olm.identity_key, None, ca_file=ca_file)
+        except JoinRefused as e:
+            if e.reason == uris.ERR_WRONG_PASSWORD:
+                raise WrongPassword("wrong password") from None
+            if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
+                raise NoSuchAccount("there is no account with this email") from None
+            raise
+        link = linking.NewDeviceLink(
+            reactor, url, user_id, device_key, olm, serializer,
+            lambda secrets: cls._set_up_device(reactor, data_dir, url, email, password,
+                                               secrets, cost, serializer, "", local_key, olm,
+                                               device_key, ca_file), ca_file=ca_file)
+        try:
+            yield link.start()
+        except BaseException:
+            link.cancel()  # withdraws the pending device
+            yield link.wait_result().addErrback(lambda _: None)
+            raise
+        return link
 
     @classmethod
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
@@ -410,6 +484,7 @@ class SecureChatClient:
             # What was stored need not come again: ack it, if the relay answers in time.
             yield self._within(self._inbound.run(_nothing))
             yield self._within(self._flush_acks())
+            self.approvals.stop()
             session = self.connection.session
             self.connection.stop()
             if session is not None and not (yield self._within(session.disconnected)):
@@ -563,17 +638,11 @@ class SecureChatClient:
             return
         keys = self._olm.new_one_time_keys(max(0, PREKEY_BATCH - count)
                                            if count < PREKEY_LOW_WATER else 0)
-        fallback = self._olm.new_fallback_key()
-        fallback["signature"] = self._sign_prekey(fallback["key_id"], fallback["key"], True)
-        yield session.call(uris.PREKEYS_PUBLISH, {
-            key_id: {"key": key, "signature": self._sign_prekey(key_id, key, False)}
-            for key_id, key in keys.items()}, fallback)
+        yield session.call(uris.PREKEYS_PUBLISH, *prekeys.signed(
+            self._device_key, self.me.user_id, keys, self._olm.new_fallback_key()))
         self._olm.mark_published()
         yield self.store.save_olm_account(self._olm.pickle_account())
 
-    def _sign_prekey(self, key_id: str, key: str, fallback: bool) -> str:
-        return _b64(self._device_key.sign(prekey_statement(
-            self.me.user_id, self.me.device_id, key_id, key, fallback)))
 
     def _presence_event(self, event: dict[str, Any]) -> None:
         if event.get("event") == uris.DEVICES_CHANGED:
@@ -740,6 +809,20 @@ class SecureChatClient:
         self.blocked = yield self.store.blocked()
 
     # === trust ==========================================================================
+
+    def approve_device(self, device_id: str) -> linking.Approval:
+        """Start comparing codes with a new device of this account that asked for approval
+        (DeviceApprovalRequested). The returned Approval gives the code (`wait_code()`,
+        also the ApprovalCode event); then `confirm()` if both screens show the same
+        code, `reject()` if not (the device is removed)."""
+        return self.approvals.approve(device_id)
+
+    def reject_device(self, device_id: str) -> None:
+        """Refuse a new device that asked for approval: it is removed from the account."""
+        approval = self.approvals.requests.get(device_id)
+        if approval is None:
+            raise ClientError("no device of this account is waiting for approval with this id")
+        approval.reject()
 
     def safety_number(self, peer_user_id: str) -> str:
         contact = self.contacts[peer_user_id]
@@ -1014,16 +1097,11 @@ class SecureChatClient:
                     self._unwedge.pop((user, device_id), None)
 
     def _prekey_signed(self, user_id: str, device_id: str, key: dict[str, Any]) -> bool:
-        signing_key = self._signing_keys.get((user_id, device_id))
-        try:
-            Ed25519PublicKey.from_public_bytes(bytes.fromhex(signing_key or "")).verify(
-                _unb64(str(key.get("signature") or "")), prekey_statement(
-                    user_id, device_id, str(key["key_id"]), str(key["key"]),
-                    bool(key.get("fallback"))))
-        except (InvalidSignature, ValueError, KeyError, TypeError):
-            self.log.warn("ignoring a prekey without a valid signature of its device")
-            return False
-        return True
+        if prekeys.verifies(self._signing_keys.get((user_id, device_id)), user_id, device_id,
+                            key):
+            return True
+        self.log.warn("ignoring a prekey without a valid signature of its device")
+        return False
 
     @defer.inlineCallbacks
     def _devices_of(self, user_id: str, refresh: bool = False) -> Any:
@@ -1035,10 +1113,12 @@ class SecureChatClient:
         verifier = Ed25519PublicKey.from_public_bytes(_unb64(key))
         verified = []
         for d in listed:
+            if not d.get("signature"):
+                continue  # pending: not (yet) approved by a device of that account
             try:
                 verifier.verify(_unb64(d["signature"]), device_certificate(
                     user_id, d["device_id"], d["signing_key"], d["identity_key"]))
-            except (InvalidSignature, ValueError, KeyError):
+            except (InvalidSignature, ValueError, KeyError, TypeError):
                 self.log.warn("ignoring a device whose certificate does not verify")
                 continue
             verified.append((d["device_id"], d["identity_key"], d["signing_key"]))
@@ -1099,6 +1179,11 @@ class SecureChatClient:
         self._recent_order.append(envelope_id)
         if len(self._recent_order) > RECENT_ENVELOPES:
             self._recent.discard(self._recent_order.popleft())
+        if envelope.get("alg") == linking.ALG:  # a new device of mine asking for approval
+            yield self.approvals.received(envelope)
+            yield self.store.receive(envelope_id, _now_ms(), None, None, None)
+            self._ack(envelope_id)
+            return
         if sender in self.blocked:
             yield self.store.receive(envelope_id, _now_ms(), None, None, None)
             self._ack(envelope_id)

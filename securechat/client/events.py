@@ -163,6 +163,33 @@ class SessionReset:
     user_id: str
 
 
+@attrs.frozen
+class DeviceApprovalRequested:
+    """A new device of my account (signed in with the password) asks to be approved:
+    `client.approve_device(device_id)` starts comparing codes with it."""
+
+    device_id: str
+    requested_at: int  # ms since the epoch, as the relay stamped the request
+
+
+@attrs.frozen
+class ApprovalCode:
+    """The code to compare with the new device's screen."""
+
+    device_id: str
+    code: Any  # linking.LinkCode: 7 emoji with names, and 3 four-digit numbers
+
+
+@attrs.frozen
+class DeviceApprovalFinished:
+    """An approval ended: the device is now trusted and has the account key, or it was
+    removed (`reason`: one of linking.REASONS)."""
+
+    device_id: str
+    approved: bool
+    reason: str = ""
+
+
 class EventBus:
     log = Logger()
 

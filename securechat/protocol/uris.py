@@ -11,6 +11,9 @@ REALM = "securechat"
 ROLE_ANONYMOUS = "anonymous"  # may only register an account
 ROLE_ACCOUNT = "account"  # SCRAM password login: enroll a device, fetch the recovery blob
 ROLE_DEVICE = "device"  # cryptosign: everything a device does
+# cryptosign of a device enrolled without a certificate, waiting for an existing
+# device of its account to approve it: it may talk to its own account only.
+ROLE_PENDING_DEVICE = "pending_device"
 
 # --- procedures --------------------------------------------------------------
 ACCOUNT_REGISTER = "sc.account.register"
@@ -24,6 +27,7 @@ ACCOUNT_PASSWORD_RESET = "sc.account.password.reset"  # noqa: S105 - signed by t
 DEVICE_ENROLL = "sc.device.enroll"
 DEVICE_REMOVE = "sc.device.remove"
 DEVICE_LIST = "sc.device.list"
+DEVICE_CERTIFY = "sc.device.certify"
 PREKEYS_PUBLISH = "sc.prekeys.publish"
 PREKEYS_CLAIM = "sc.prekeys.claim"
 PREKEYS_COUNT = "sc.prekeys.count"
@@ -89,6 +93,7 @@ ERR_DEVICE_EXISTS = "sc.error.device_exists"
 ERR_TOO_MANY_DEVICES = "sc.error.too_many_devices"
 ERR_BAD_SIGNATURE = "sc.error.bad_signature"
 ERR_DEVICE_MISMATCH = "sc.error.device_mismatch"
+ERR_DEVICE_PENDING = "sc.error.device_pending"  # not approved yet: own account only
 ERR_PAYLOAD_TOO_LARGE = "sc.error.payload_too_large"
 ERR_RATE_LIMITED = "sc.error.rate_limited"
 ERR_MAILBOX_FULL = "sc.error.mailbox_full"

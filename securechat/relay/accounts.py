@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from twisted.internet import defer
@@ -45,6 +46,7 @@ class Accounts:
             uris.DEVICE_ENROLL: self.enroll,
             uris.DEVICE_REMOVE: self.remove_device,
             uris.DEVICE_LIST: self.list_devices,
+            uris.DEVICE_CERTIFY: self.certify,
         }
 
     @defer.inlineCallbacks
@@ -119,23 +121,21 @@ class Accounts:
     @defer.inlineCallbacks
     def enroll(self, caller: Caller, device_id: Any, signing_key: Any, identity_key: Any,
                signature: Any) -> Any:
-        """Enroll a device whose keys the account identity key signed."""
+        """Enroll a device whose keys the account identity key signed, or, with a null
+        signature, a pending device that an existing device must approve (certify)."""
         user_id = caller.principal.user_id
         arguments.device_id("device_id", device_id)
         arguments.text("signing_key", signing_key, 64, arguments.HEX_KEY)
         arguments.b64_bytes("identity_key", identity_key, 32)
-        raw_signature = arguments.b64_bytes("signature", signature, 64)
+        raw_signature = None if signature is None else arguments.b64_bytes(
+            "signature", signature, 64)
         account = yield self._directory.account(user_id)
         if account is None:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "the account no longer exists")
-        account_key = Ed25519PublicKey.from_public_bytes(_b64(account.identity_key))
-        try:
-            account_key.verify(raw_signature,
-                               device_certificate(user_id, device_id, signing_key, identity_key))
-        except InvalidSignature:
-            refuse(uris.ERR_BAD_SIGNATURE,
-                   "the device keys are not signed by the account identity key")
-        device = Device(device_id, user_id, signing_key, identity_key, signature,
+        if raw_signature is not None:
+            _check_certificate(account, device_id, signing_key, identity_key, raw_signature)
+        yield self.expire_pending()  # stale requests must not hold device slots
+        device = Device(device_id, user_id, signing_key, identity_key, signature or "",
                         int(self._router.clock.seconds() * 1000))
         try:
             yield self._storage.add_device(device, self._router.config.max_devices)
@@ -148,8 +148,48 @@ class Accounts:
         finally:
             self._directory.forget_devices(user_id)
         self._router.presence.devices_changed(user_id)
-        self.log.info("device enrolled for an account from {peer}", peer=caller.peer)
+        self.log.info("{kind} device enrolled for an account from {peer}",
+                      kind="pending" if device.pending else "certified", peer=caller.peer)
         return device.public()
+
+    @defer.inlineCallbacks
+    def certify(self, caller: Caller, device_id: Any, signature: Any) -> Any:
+        """An approved device of the account certifies a pending one: the signature must
+        be the account identity key's over the pending device's enrolled keys."""
+        user_id = caller.principal.user_id
+        arguments.device_id("device_id", device_id)
+        raw_signature = arguments.b64_bytes("signature", signature, 64)
+        device = yield self._storage.get_device(device_id)
+        if device is None or device.user_id != user_id:
+            refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no device with this id")
+        if not device.pending:
+            refuse(uris.ERR_DEVICE_EXISTS, "this device is already certified")
+        account = yield self._directory.account(user_id)
+        if account is None:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "the account no longer exists")
+        _check_certificate(account, device_id, device.signing_key, device.identity_key,
+                           raw_signature)
+        try:
+            certified = yield self._storage.certify_device(user_id, device_id, signature)
+        finally:
+            self._directory.forget_devices(user_id)
+        if not certified:  # removed (or certified) while we checked
+            refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no pending device with this id")
+        self.log.info("a pending device was certified by {authid}", authid=caller.principal.authid)
+        return attrs.evolve(device, signature=signature).public()
+
+    @defer.inlineCallbacks
+    def expire_pending(self) -> Any:
+        """Remove pending devices nobody approved in time (and end their sessions)."""
+        cutoff = (self._router.clock.seconds() - self._router.config.pending_device_ttl) * 1000
+        stale = yield self._storage.remove_pending_devices(int(cutoff))
+        for device in stale:
+            self._directory.forget_devices(device.user_id)
+            self._router.kick_device(device.device_id, uris.CLOSE_DEVICE_REMOVED,
+                                     "this device was not approved in time")
+        if stale:
+            self.log.info("removed {count} pending devices nobody approved", count=len(stale))
+        return len(stale)
 
     @defer.inlineCallbacks
     def remove_device(self, caller: Caller, device_id: Any) -> Any:
@@ -160,6 +200,8 @@ class Accounts:
         arguments.device_id("device_id", device_id)
         principal = caller.principal
         user_id = principal.user_id
+        if principal.role == uris.ROLE_PENDING_DEVICE and device_id != principal.device_id:
+            refuse(uris.ERR_DEVICE_PENDING, "a device waiting for approval may remove only itself")
         if principal.role == uris.ROLE_DEVICE and device_id != principal.device_id:
             refuse(uris.WAMP_NOT_AUTHORIZED,
                    "a device may remove only itself; removing another device needs the "
@@ -176,10 +218,11 @@ class Accounts:
 
     @defer.inlineCallbacks
     def list_devices(self, caller: Caller, user_id: Any = None) -> Any:
-        """A user's devices with their public keys (an account login sees only its own).
-        The caller's own devices also say when they were enrolled and last connected:
-        nobody else learns that."""
-        if user_id is None or caller.principal.role == uris.ROLE_ACCOUNT:
+        """A user's devices with their public keys (an account login, or a device waiting
+        for approval, sees only its own). The caller's own devices also say when they were
+        enrolled and last connected: nobody else learns that."""
+        if user_id is None or caller.principal.role in (uris.ROLE_ACCOUNT,
+                                                        uris.ROLE_PENDING_DEVICE):
             user_id = caller.principal.user_id
         arguments.user_id("user_id", user_id)
         devices = yield self._directory.devices(user_id)
@@ -188,6 +231,17 @@ class Accounts:
         seen = yield self._storage.last_seen(user_id)
         return [{**d.public(), "created": d.created, "last_seen": seen.get(d.device_id)}
                 for d in devices]
+
+
+def _check_certificate(account: Account, device_id: str, signing_key: str, identity_key: str,
+                       signature: bytes) -> None:
+    account_key = Ed25519PublicKey.from_public_bytes(_b64(account.identity_key))
+    try:
+        account_key.verify(signature, device_certificate(account.user_id, device_id,
+                                                         signing_key, identity_key))
+    except InvalidSignature:
+        refuse(uris.ERR_BAD_SIGNATURE,
+               "the device keys are not signed by the account identity key")
 
 
 def _b64(value: str) -> bytes:

@@ -104,6 +104,11 @@ class Authenticator:
             raise AuthRefused(uris.ERR_NO_SUCH_DEVICE, "no device is enrolled with this key")
         if authid is not None and authid != device.device_id:
             raise AuthRefused(uris.ERR_WRONG_KEY, "this key belongs to another device")
+        role = uris.ROLE_PENDING_DEVICE if device.pending else uris.ROLE_DEVICE
+        if device.pending and device.created < (
+                self._clock.seconds() - self._config.pending_device_ttl) * 1000:
+            raise AuthRefused(uris.ERR_NO_SUCH_DEVICE,
+                              "this device was not approved in time; enroll it again")
         challenge = os.urandom(32)
 
         @defer.inlineCallbacks
@@ -128,9 +133,10 @@ class Authenticator:
             if current is None or current.device_id != device.device_id:
                 raise AuthRefused(uris.ERR_NO_SUCH_DEVICE, "this device has been removed")
             return Welcome(
-                Principal(uris.ROLE_DEVICE, device.device_id, device.user_id, device.device_id),
+                Principal(role, device.device_id, device.user_id, device.device_id),
                 "cryptosign",
-                {"user_id": device.user_id, "device_id": device.device_id},
+                {"user_id": device.user_id, "device_id": device.device_id,
+                 **({"pending": True} if device.pending else {})},
             )
 
         return Challenge("cryptosign", {"challenge": challenge.hex()}, verify, device.device_id)

@@ -54,12 +54,28 @@ DEVICE_PROCEDURES = frozenset(
         uris.PRESENCE_DECLARE,
         uris.PRESENCE_SESSIONS,
         uris.TURN_CREDENTIALS,
+        uris.DEVICE_CERTIFY,
+    }
+)
+# A device waiting for approval: enough to reach its own account's devices (the
+# handlers refuse anything aimed at another user, or at another device's record).
+PENDING_DEVICE_PROCEDURES = frozenset(
+    {
+        uris.ACCOUNT_PUBLIC,
+        uris.DEVICE_LIST,
+        uris.DEVICE_REMOVE,
+        uris.PREKEYS_PUBLISH,
+        uris.PREKEYS_COUNT,
+        uris.MESSAGE_SEND,
+        uris.MAILBOX_FETCH,
+        uris.MAILBOX_ACK,
     }
 )
 _PROCEDURES_BY_ROLE = {
     uris.ROLE_ANONYMOUS: ANONYMOUS_PROCEDURES,
     uris.ROLE_ACCOUNT: ACCOUNT_PROCEDURES,
     uris.ROLE_DEVICE: DEVICE_PROCEDURES,
+    uris.ROLE_PENDING_DEVICE: PENDING_DEVICE_PROCEDURES,
 }
 
 
@@ -75,7 +91,8 @@ def is_authorized(principal: Principal, action: Action, uri: str) -> bool:
     """True if this principal may perform this action on this URI."""
     if action is Action.CALL and uri in _PROCEDURES_BY_ROLE.get(principal.role, ()):
         return True
-    if principal.role != uris.ROLE_DEVICE or principal.device_id is None:
+    if principal.role not in (uris.ROLE_DEVICE, uris.ROLE_PENDING_DEVICE) or (
+            principal.device_id is None):
         return False
     if action is Action.SUBSCRIBE and uri in (
         uris.inbox_topic(principal.device_id),
@@ -83,5 +100,6 @@ def is_authorized(principal: Principal, action: Action, uri: str) -> bool:
     ):
         return True
     # A user's own namespace: RPC and pub/sub between that user's own devices
-    # and bots. Nothing there ever reaches another user in plaintext.
-    return _in_own_namespace(principal, uri)
+    # and bots. Nothing there ever reaches another user in plaintext, nor a device
+    # the account has not approved yet.
+    return principal.role == uris.ROLE_DEVICE and _in_own_namespace(principal, uri)

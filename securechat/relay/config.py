@@ -80,6 +80,9 @@ class RelayConfig:
     trusted_proxies: tuple[str, ...] = ()
     # Accounts and keys.
     max_devices: int = 10
+    # A device enrolled without a certificate waits this long for an approval on
+    # another device of its account, then it is removed.
+    pending_device_ttl: float = 15 * 60.0
     max_prekeys: int = 200  # unclaimed one-time keys per device
     max_prekeys_per_call: int = 100
     prekeys_low: int = 20  # below this many one-time keys a claim tells the device

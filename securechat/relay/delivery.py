@@ -62,6 +62,9 @@ class Delivery:
         sender, sender_device = caller.principal.user_id, caller.principal.device_id
         assert sender is not None and sender_device is not None
         arguments.user_id("recipient", recipient)
+        if caller.principal.role == uris.ROLE_PENDING_DEVICE and recipient != sender:
+            refuse(uris.ERR_DEVICE_PENDING, "this device is waiting for approval by another "
+                   "device of its account: until then it may write only to its own account")
         arguments.listing("envelopes", envelopes, 2 * config.max_devices)
         if not envelopes:
             invalid("envelopes must not be empty")
@@ -75,21 +78,24 @@ class Delivery:
                    retry_after=round(wait, 3))
         directory = self._router.directory
         d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
-        d.addCallback(self._check_and_store, parsed, sender_device, ts)
+        d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender)
         return d
 
     def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
-                         sender_device: str, ts: int) -> defer.Deferred[Any]:
-        sender_devices = {d.device_id for d in device_lists[1]}
-        if sender_device not in sender_devices:
+                         sender_device: str, ts: int, to_own: bool) -> defer.Deferred[Any]:
+        own_devices = {d.device_id for d in device_lists[1]}
+        if sender_device not in own_devices:
             # Removed while this session was still open (H6): it may not send any more.
             refuse(uris.ERR_NO_SUCH_DEVICE, "the sending device has been removed")
-        recipient_devices = {d.device_id for d in device_lists[0]}
-        if not recipient_devices:
+        # A pending device (not approved by its account yet) receives from its own
+        # account only; a device writing to its own account (the approval of a new
+        # device) addresses the devices it means, so none is required.
+        recipient_devices = {d.device_id for d in device_lists[0] if not d.pending}
+        if not recipient_devices and not to_own:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
-        allowed = (recipient_devices | sender_devices) - {sender_device}
+        allowed = (recipient_devices | own_devices) - {sender_device}
         targets = {e.device_id for e in parsed}
-        missing = sorted(recipient_devices - {sender_device} - targets)
+        missing = [] if to_own else sorted(recipient_devices - {sender_device} - targets)
         unknown = sorted(targets - allowed)
         if missing or unknown:
             refuse(uris.ERR_DEVICE_MISMATCH,

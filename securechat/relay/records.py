@@ -24,8 +24,14 @@ class Device:
     user_id: str
     signing_key: str  # Ed25519, hex: the cryptosign key of its WAMP sessions
     identity_key: str  # Curve25519 Olm identity key, base64
-    signature: str  # the account identity key's signature of keys.device_certificate(), base64
+    # The account identity key's signature of keys.device_certificate(), base64; ""
+    # while the device is pending (enrolled by password, not yet approved).
+    signature: str
     created: int
+
+    @property
+    def pending(self) -> bool:
+        return not self.signature
 
     def public(self) -> dict[str, object]:
         """What any device may learn about this one (to start an Olm session)."""
@@ -34,7 +40,8 @@ class Device:
             "user_id": self.user_id,
             "signing_key": self.signing_key,
             "identity_key": self.identity_key,
-            "signature": self.signature,
+            "signature": self.signature or None,
+            "pending": self.pending,
         }
 
 

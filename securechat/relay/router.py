@@ -45,7 +45,8 @@ class Router:
         self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
         self.connections = Connections(config)  # counted from TCP accept (transport.py)
-        for handler in (Accounts(self), Recovery(self), self.email_verification, Prekeys(self),
+        self.accounts = Accounts(self)
+        for handler in (self.accounts, Recovery(self), self.email_verification, Prekeys(self),
                         self.delivery, self.presence, TurnCredentials(config, clock)):
             self.dealer.add_procedures(handler.procedures())
 
@@ -73,7 +74,7 @@ class Router:
             # One live session per device: the newer one wins (a reconnect
             # that raced the old connection's timeout, say).
             previous.abort(uris.CLOSE_REPLACED, "this device connected again elsewhere")
-        else:
+        elif session.principal.role == uris.ROLE_DEVICE:  # a pending device is nobody's news
             self.presence.device_online(session.principal.user_id or "", device_id)
 
     def closed(self, session: RouterSession, was_established: bool) -> None:
@@ -86,7 +87,8 @@ class Router:
         device_id = session.principal.device_id
         if device_id is not None and self._devices.get(device_id) is session:
             del self._devices[device_id]
-            self.presence.device_offline(session.principal.user_id or "", device_id)
+            if session.principal.role == uris.ROLE_DEVICE:
+                self.presence.device_offline(session.principal.user_id or "", device_id)
 
     # --- for handlers ----------------------------------------------------------------
 

@@ -46,8 +46,12 @@ class RelayService(service.Service):
         self.router = Router(self.config, self.storage, clock or reactor, mailer)
         self.ports: list[IListeningPort] = []
         self.ready: defer.Deferred[list[IListeningPort]] = defer.Deferred()
-        self._purge = task.LoopingCall(self.router.delivery.purge)
+        self._purge = task.LoopingCall(self._housekeeping)
         self._purge.clock = reactor
+
+    def _housekeeping(self) -> defer.Deferred[Any]:
+        return defer.gatherResults([self.router.delivery.purge(),
+                                    self.router.accounts.expire_pending()], consumeErrors=True)
 
     def startService(self) -> None:
         super().startService()

@@ -84,6 +84,12 @@ class IRelayStorage(Interface):
     def remove_device(user_id: str, device_id: str) -> defer.Deferred[bool]:
         """Forget a device with its prekeys and mailbox; False if it was not the user's."""
 
+    def certify_device(user_id: str, device_id: str, signature: str) -> defer.Deferred[bool]:
+        """Give a pending device of the user its certificate; False if there is none."""
+
+    def remove_pending_devices(created_before: int) -> defer.Deferred[list[Device]]:
+        """Forget pending devices enrolled before this time (ms); returns them."""
+
     def get_device(device_id: str) -> defer.Deferred[Device | None]:
         """The device, or None."""
 
@@ -261,6 +267,12 @@ class SQLiteStorage:
     def remove_device(self, user_id: str, device_id: str) -> defer.Deferred[bool]:
         return self._run(_remove_device, user_id, device_id)
 
+    def certify_device(self, user_id: str, device_id: str, signature: str) -> defer.Deferred[bool]:
+        return self._run(_certify_device, user_id, device_id, signature)
+
+    def remove_pending_devices(self, created_before: int) -> defer.Deferred[list[Device]]:
+        return self._run(_remove_pending_devices, created_before)
+
     def get_device(self, device_id: str) -> defer.Deferred[Device | None]:
         return self._run(_one_device, "device_id", device_id)
 
@@ -390,6 +402,21 @@ def _remove_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> bo
                       "device_activity"):
             conn.execute(f"DELETE FROM {table} WHERE device_id=?", (device_id,))  # noqa: S608
     return bool(gone)
+
+
+def _certify_device(conn: sqlite3.Connection, user_id: str, device_id: str,
+                    signature: str) -> bool:
+    return bool(conn.execute(
+        "UPDATE devices SET signature=? WHERE device_id=? AND user_id=? AND signature=''",
+        (signature, device_id, user_id)).rowcount)
+
+
+def _remove_pending_devices(conn: sqlite3.Connection, created_before: int) -> list[Device]:
+    stale = [Device(*row) for row in conn.execute(
+        "SELECT * FROM devices WHERE signature='' AND created<?", (created_before,))]
+    for device in stale:
+        _remove_device(conn, device.user_id, device.device_id)
+    return stale
 
 
 def _one_device(conn: sqlite3.Connection, column: str, value: str) -> Device | None:

@@ -159,6 +159,26 @@ def enroll_device(reactor: Any, url: str, account: TestAccount, device_id: str |
     return device
 
 
+@defer.inlineCallbacks
+def enroll_pending_device(reactor: Any, url: str, account: TestAccount,
+                          device_id: str | None = None, serializer: str = "msgpack") -> Any:
+    """Deferred[TestDevice]: enroll device keys without a certificate (pending approval)."""
+    device, args = device_enrollment(account, device_id)
+    session = yield connect(reactor, url, Password(account.user_id, account.password),
+                            serializer)
+    try:
+        yield session.call(uris.DEVICE_ENROLL, *args[:3], None)
+    finally:
+        yield leave(session)
+    return device
+
+
+def certificate_signature(account: TestAccount, device: TestDevice) -> str:
+    """The account identity key's signature over a device's keys (for sc.device.certify)."""
+    return b64(account.identity.sign(device_certificate(
+        account.user_id, device.device_id, device.key.public_hex, device.identity_key)))
+
+
 def connect_device(reactor: Any, url: str, device: TestDevice,
                    serializer: str = "msgpack") -> defer.Deferred[RelaySession]:
     return connect(reactor, url, device.key, serializer)

@@ -36,6 +36,7 @@ class ClientBridge(QObject):
     connection_changed = pyqtSignal(object)  # ev.ConnectionStateChanged
     caught_up = pyqtSignal()
     contacts_changed = pyqtSignal()
+    approval_requested = pyqtSignal(object)  # ev.DeviceApprovalRequested
 
     def __init__(self, client: SecureChatClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +99,8 @@ class ClientBridge(QObject):
             self.connection_changed.emit(event)
         elif isinstance(event, ev.CaughtUp):
             self.caught_up.emit()
+        elif isinstance(event, ev.DeviceApprovalRequested):
+            self.approval_requested.emit(event)
 
     def _set_typing(self, peer: str, typing: bool) -> None:
         timer = self._typing.get(peer)

@@ -215,6 +215,28 @@ UNEXPECTED_ERROR = "Something went wrong; details are in the log."
 UNTRUSTED_CERTIFICATE = ("The relay's certificate is not trusted. Start SecureChat with "
                          "--ca-file PATH (the relay's certificate or the CA that signed it).")
 
+# --- approving a new device ----------------------------------------------------------
+APPROVE_FROM_OTHER_DEVICE = "Approve from another device"
+LINK_TITLE = "Approve this device from another one"
+LINK_BODY = ("Your other device must approve this one: nobody who only knows your password "
+             "can add a device to your account.")
+LINK_START = "Ask my other device"
+LINK_WAITING = ("Open SecureChat on your other device: it asks you to approve this one. "
+                "Keep this screen open.")
+LINK_COMPARE = "Check that your other device shows exactly this code:"
+LINK_CONFIRM = "They match"
+LINK_CANCEL = "Cancel"
+LINK_CONFIRMED = "Waiting for your other device…"
+APPROVAL_TITLE = "A new device wants to join your account"
+APPROVAL_BODY = ("Device {device} signed in with your password and asks for your account key. "
+                 "If this is not you, your password is known to someone else: refuse it and "
+                 "change your password.")
+APPROVAL_COMPARE = "Compare codes"
+APPROVAL_REFUSE = "It's not me"
+APPROVAL_CONFIRM = "Confirm"
+APPROVAL_MISMATCH = "It doesn't match"
+APPROVAL_DONE = "Approved: the new device is signed in to your account."
+
 
 # --- translation (keep this section last: it snapshots every string above) -----------
 

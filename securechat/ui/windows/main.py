@@ -38,6 +38,7 @@ from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import make_plain, plain_label, plain_notification, plain_tooltip
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
+from securechat.ui.windows.linking import ApprovalDialog
 from securechat.ui.windows.profile import ProfileDialog
 
 TYPING_DOTS_MS = 350  # one frame of the typing dots
@@ -381,8 +382,17 @@ class MainPage(QWidget):
         bridge.identity_changed.connect(self._identity_changed)
         bridge.device_added.connect(self._device_changed)
         bridge.device_removed.connect(self._device_changed)
+        bridge.approval_requested.connect(self._approval_requested)
         self.requests.refresh()
         return self.reload_contacts()
+
+    def _approval_requested(self, event: Any) -> None:
+        """A new device of this account asks to join: the dialog compares codes."""
+        if self.client is None:
+            return
+        dialog = ApprovalDialog(self.client, event.device_id, self)
+        self.approval_dialog = dialog  # the newest one (for tests and tooling)
+        dialog.show()
 
     def reload_contacts(self) -> Any:
         """Rows for the client's contacts, with last message and unread count each."""

@@ -26,6 +26,7 @@ from securechat.client.registration import request_email_code
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.windows.linking import NewDeviceLinkPage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
@@ -81,6 +82,12 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._mnemonic())
         self.stack.addWidget(self._reset())  # index 4
         self.stack.addWidget(self._email_code())  # index 5
+        # Signing in by approval on another device: its own page, kept separate.
+        self.link_page = NewDeviceLinkPage(reactor, data_dir, url, cost, ca_file)
+        self.link_page.done.connect(self.done)
+        self.link_page.failed.connect(self.failed)
+        self.link_page.back.connect(lambda: self.stack.setCurrentIndex(2))
+        self.stack.addWidget(self.link_page)
 
     # --- pages -------------------------------------------------------------------------
 
@@ -180,6 +187,9 @@ class OnboardingPage(QWidget):
         row.addStretch(1)
         row.addWidget(self.signin_button)
         layout.addLayout(row)
+        self.approve_button = QPushButton(S.APPROVE_FROM_OTHER_DEVICE)
+        self.approve_button.clicked.connect(self.show_link_page)
+        layout.addWidget(self.approve_button)
         layout.addStretch(2)
         return page
 
@@ -226,6 +236,10 @@ class OnboardingPage(QWidget):
         self.reset_error.clear()
         self.stack.setCurrentIndex(4)
         (self.reset_phrase if email else self.reset_email).setFocus()
+
+    def show_link_page(self) -> None:
+        self.link_page.reset(self.login_email.text().strip(), self.login_password.text())
+        self.stack.setCurrentWidget(self.link_page)
 
     def _mnemonic(self) -> QWidget:
         page = QWidget()

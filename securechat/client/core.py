@@ -57,6 +57,7 @@ from securechat.client.storage import (
     Me,
     Request,
     StoredMessage,
+    database_key,
 )
 from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect
 from securechat.protocol import frames, scram, uris
@@ -249,7 +250,8 @@ class SecureChatClient:
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
-        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
+        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor,
+                             database_key(local_key))
         try:
             yield store.start()
             yield store.set_me(normalise_email(email), user_id, device_key.device_id)
@@ -322,11 +324,12 @@ class SecureChatClient:
     @defer.inlineCallbacks
     def _open_locked(cls, reactor: Any, account_dir: str, url: str, keys: dict[str, str],
                      serializer: str, lock: AccountLock) -> Any:
-        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
+        local_key = bytes.fromhex(keys["local_key"])
+        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor,
+                             database_key(local_key))
         yield store.start()
         try:
             me = yield store.me()
-            local_key = bytes.fromhex(keys["local_key"])
             olm = OlmMachine.restore((yield store.olm_account()), (yield store.olm_sessions()),
                                      local_key)
             secrets = (AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])
@@ -523,6 +526,7 @@ class SecureChatClient:
         request = yield self._pending_request(peer_user_id, "in")
         yield self.store.set_request(Request(request.user_id, request.email, request.name, "in",
                                              "denied", _now_ms()))
+        yield self.store.forget_held(peer_user_id)
         yield self._queue(peer_user_id, Frame(
             frames.FRIEND_DENY, session_id(request.email, self.me.email),
             {"email": self.me.email, "to_email": request.email}))
@@ -561,6 +565,8 @@ class SecureChatClient:
         contact = self.contacts.get(peer_user_id)
         email = contact.peer_email if contact else ""
         yield self.store.set_blocked(peer_user_id, email, blocked, _now_ms())
+        if blocked:
+            yield self.store.forget_held(peer_user_id)
         self.blocked = yield self.store.blocked()
 
     # === trust ==========================================================================

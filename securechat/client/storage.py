@@ -1,20 +1,31 @@
 """One account's local database: the spec's tables, Olm state and the outbox.
 
-One SQLite file per account (WAL), driven from its own thread by
-`SerialDatabase`. Olm pickles are encrypted by vodozemac with the device's
-local key before they reach this file. Schema changes are numbered
-migrations run in order (PRAGMA user_version).
+One SQLCipher file per account (WAL), driven from its own thread by
+`SerialDatabase`. All of it is encrypted at rest (messages, contacts, requests, the
+WAL too) under a key derived from the device's local key (`database_key`), which is
+kept sealed under the master password or the PIN; a plaintext file left by an older
+version is encrypted in place when it opens. Olm pickles are also encrypted by
+vodozemac with the local key itself. Schema changes are numbered migrations run in
+order (PRAGMA user_version). What strangers can make it keep is bounded
+(`client.retention`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
-from twisted.internet import defer
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from twisted.internet import defer, task
+from twisted.logger import Logger
 
+from securechat.client import retention
+from securechat.client.errors import ClientError
+from securechat.encrypted_sqlite import WrongDatabaseKey
 from securechat.sqlite import SerialDatabase
 
 STATUS_PENDING, STATUS_SENT, STATUS_DELIVERED, STATUS_READ = 0, 1, 2, 3
@@ -84,7 +95,33 @@ MIGRATIONS = [
     """
     ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
     """,
+    # Held frames and seen envelope ids expire (client.retention); frames held before
+    # this count from now.
+    """
+    ALTER TABLE held_frames ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+    UPDATE held_frames SET at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+    CREATE INDEX held_frames_by_sender ON held_frames(sender);
+    CREATE INDEX held_frames_by_time ON held_frames(at);
+    CREATE INDEX seen_envelopes_by_time ON seen_envelopes(at);
+    """,
 ]
+PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
+_DATABASE_KEY_LABEL = b"securechat account database v1"
+
+
+def database_key(local_key: bytes) -> bytes:
+    """The account database's SQLCipher key: derived from the device's local key under
+    its own label, so it is not the key that encrypts the Olm pickles."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=_DATABASE_KEY_LABEL).derive(local_key)
+
+
+class UnreadableDatabase(ClientError):
+    """The account's database does not open with this device's key."""
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -150,15 +187,43 @@ _MESSAGE_COLUMNS = "id, sid, sender, text, type, timestamp, status, is_read, rep
 class AccountStore:
     """Every read and write of one account's local state, as Deferreds."""
 
-    def __init__(self, path: str, reactor: Any) -> None:
-        self._db = SerialDatabase(path, reactor, _migrate, name="client-sqlite")
+    log = Logger()
+
+    def __init__(self, path: str, reactor: Any, key: bytes) -> None:
+        """`key`: the database key (`database_key` of the device's local key)."""
+        self._db = SerialDatabase(path, reactor, _migrate, name="client-sqlite", key=key)
         self.run = self._db.run
+        self.clock: Callable[[], int] = _wall_clock_ms  # ms; what expiry counts by
+        self._pruning = task.LoopingCall(self.prune)
+        self._pruning.clock = reactor
+        self._stopping = False
 
-    def start(self) -> defer.Deferred[None]:
-        return self._db.start()
+    @defer.inlineCallbacks
+    def start(self) -> Any:
+        try:
+            yield self._db.start()
+        except WrongDatabaseKey:
+            raise UnreadableDatabase(
+                "this account's local database does not open with this device's key (it "
+                "is damaged, or not this account's): remove the account here and sign in "
+                "again") from None
+        self._pruning.start(PRUNE_INTERVAL, now=True).addErrback(
+            lambda f: self.log.failure("dropping expired rows failed", f))
 
-    def stop(self) -> defer.Deferred[None]:
-        return self._db.stop()
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        self._stopping = True
+        if self._pruning.running:
+            self._pruning.stop()
+        yield self._db.stop()
+
+    @defer.inlineCallbacks
+    def prune(self) -> Any:
+        """Drop expired held frames and seen envelope ids, a batch per transaction."""
+        while not self._stopping:
+            deleted = yield self.run(retention.prune_batch, self.clock())
+            if deleted < retention.PRUNE_BATCH:
+                return
 
     # --- me ------------------------------------------------------------------------
 
@@ -409,9 +474,25 @@ class AccountStore:
                           (STATUS_SENT, message_id, STATUS_SENT))
         return self.run(q)
 
-    def hold(self, sender: str, frame: bytes) -> defer.Deferred[None]:
+    def hold(self, sender: str, frame: bytes) -> defer.Deferred[bool]:
+        """Keep a frame from a user not known here as a contact (yet), within the limits
+        of client.retention; fires False if it was dropped."""
+        def logged(kept: bool) -> bool:
+            if not kept:
+                self.log.info("dropped a frame from a non-contact (over the holding limits, "
+                              "or their request was denied)")
+            return kept
+        return self.run(retention.hold, sender, frame, self.clock()).addCallback(logged)
+
+    def forget_held(self, sender: str) -> defer.Deferred[int]:
+        """Drop what is held from `sender` (blocked, or their request denied)."""
+        return self.run(retention.forget, sender)
+
+    def held_frames(self) -> defer.Deferred[list[tuple[str, int, int]]]:
+        """(sender, count, bytes) of what is held, per sender."""
         return self.run(lambda c: c.execute(
-            "INSERT INTO held_frames (sender, frame) VALUES (?,?)", (sender, frame)) and None)
+            "SELECT sender, COUNT(*), SUM(LENGTH(frame)) FROM held_frames GROUP BY sender "
+            "ORDER BY sender").fetchall())
 
     def take_held(self, sender: str) -> defer.Deferred[list[bytes]]:
         def q(c: sqlite3.Connection) -> list[bytes]:

@@ -301,6 +301,12 @@ class SecureChatClient:
     def has_pin(data_dir: str, email: str) -> bool:
         return pin_lock.has_pin(os.path.join(data_dir, user_id_for_email(email)))
 
+    @staticmethod
+    def pin_keychain_bound() -> bool:
+        """Whether a PIN set now is bound to the OS keychain (else a copy of the account
+        directory is enough to guess it offline)."""
+        return pin_lock.keychain_bound()
+
     @classmethod
     @defer.inlineCallbacks
     def _open(cls, reactor: Any, data_dir: str, url: str, email: str, serializer: str,
@@ -526,7 +532,6 @@ class SecureChatClient:
         request = yield self._pending_request(peer_user_id, "in")
         yield self.store.set_request(Request(request.user_id, request.email, request.name, "in",
                                              "denied", _now_ms()))
-        yield self.store.forget_held(peer_user_id)
         yield self._queue(peer_user_id, Frame(
             frames.FRIEND_DENY, session_id(request.email, self.me.email),
             {"email": self.me.email, "to_email": request.email}))
@@ -565,8 +570,6 @@ class SecureChatClient:
         contact = self.contacts.get(peer_user_id)
         email = contact.peer_email if contact else ""
         yield self.store.set_blocked(peer_user_id, email, blocked, _now_ms())
-        if blocked:
-            yield self.store.forget_held(peer_user_id)
         self.blocked = yield self.store.blocked()
 
     # === trust ==========================================================================

@@ -320,9 +320,13 @@ class AccountStore:
     # --- requests and blocks ---------------------------------------------------------------
 
     def set_request(self, r: Request) -> defer.Deferred[None]:
-        return self.run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO pending_requests VALUES (?,?,?,?,?,?)",
-            (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp)) and None)
+        """Record a request; denying one drops what is held from its sender."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR REPLACE INTO pending_requests VALUES (?,?,?,?,?,?)",
+                      (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp))
+            if r.direction == "in" and r.action == "denied":
+                retention.forget(c, r.user_id)
+        return self.run(q)
 
     def requests(self) -> defer.Deferred[list[Request]]:
         return self.run(lambda c: [Request(*r) for r in c.execute(
@@ -330,9 +334,13 @@ class AccountStore:
 
     def set_blocked(self, user_id: str, email: str, blocked: bool,
                     now: int) -> defer.Deferred[None]:
-        return self.run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO blocked_users VALUES (?,?,?,?)",
-            (user_id, email, "block" if blocked else "unblock", now)) and None)
+        """Block or unblock; blocking drops what is held from the user."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR REPLACE INTO blocked_users VALUES (?,?,?,?)",
+                      (user_id, email, "block" if blocked else "unblock", now))
+            if blocked:
+                retention.forget(c, user_id)
+        return self.run(q)
 
     def blocked(self) -> defer.Deferred[set[str]]:
         return self.run(lambda c: {r[0] for r in c.execute(
@@ -483,10 +491,6 @@ class AccountStore:
                               "or their request was denied)")
             return kept
         return self.run(retention.hold, sender, frame, self.clock()).addCallback(logged)
-
-    def forget_held(self, sender: str) -> defer.Deferred[int]:
-        """Drop what is held from `sender` (blocked, or their request denied)."""
-        return self.run(retention.forget, sender)
 
     def held_frames(self) -> defer.Deferred[list[tuple[str, int, int]]]:
         """(sender, count, bytes) of what is held, per sender."""

@@ -197,6 +197,7 @@ class AccountStore:
         self._pruning = task.LoopingCall(self.prune)
         self._pruning.clock = reactor
         self._stopping = False
+        self._prune_waiters: list[defer.Deferred[None]] | None = None  # a pass under way
 
     @defer.inlineCallbacks
     def start(self) -> Any:
@@ -220,10 +221,24 @@ class AccountStore:
     @defer.inlineCallbacks
     def prune(self) -> Any:
         """Drop expired held frames and seen envelope ids, a batch per transaction."""
-        while not self._stopping:
-            deleted = yield self.run(retention.prune_batch, self.clock())
-            if deleted < retention.PRUNE_BATCH:
-                return
+        self._prune_waiters = waiters = self._prune_waiters or []
+        try:
+            while not self._stopping:
+                deleted = yield self.run(retention.prune_batch, self.clock())
+                if deleted < retention.PRUNE_BATCH:
+                    break
+        finally:
+            self._prune_waiters = None
+            for d in waiters:
+                d.callback(None)
+
+    def pruned(self) -> defer.Deferred[None]:
+        """Fires once no pass of `prune` is under way (the one at open, say)."""
+        if self._prune_waiters is None:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._prune_waiters.append(d)
+        return d
 
     # --- me ------------------------------------------------------------------------
 

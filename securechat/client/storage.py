@@ -102,7 +102,6 @@ MIGRATIONS = [
     UPDATE held_frames SET at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
     CREATE INDEX held_frames_by_sender ON held_frames(sender);
     CREATE INDEX held_frames_by_time ON held_frames(at);
-    CREATE INDEX seen_envelopes_by_time ON seen_envelopes(at);
     """,
 ]
 PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
@@ -224,8 +223,7 @@ class AccountStore:
         self._prune_waiters = waiters = self._prune_waiters or []
         try:
             while not self._stopping:
-                deleted = yield self.run(retention.prune_batch, self.clock())
-                if deleted < retention.PRUNE_BATCH:
+                if not (yield self.run(retention.prune_batch, self.clock())):
                     break
         finally:
             self._prune_waiters = None

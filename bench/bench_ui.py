@@ -47,7 +47,7 @@ precise QTimer probing the loop throughout, and:
 References, same run: a bare PyQt6 process (``ui_child.py reference``): a plain
 QListView of 50 strings shown and painted (time, RSS), 5,000 word-wrapped plain rows
 scrolled with the same step (frame time), and the 10 ms timer on its idle loop; in the
-client's process, the KDF alone and the newest 50 rows read with plain sqlite3 against
+client's process, the KDF alone and the newest 50 rows read straight from SQLCipher against
 the same page fetched through the client (``client.messages``).
 
 Exit status: 0 when every target passes, 1 when a target is missed, 2 when the run
@@ -439,7 +439,7 @@ def report(results: Results, options: Options) -> tuple[list[str], bool]:
         f"{sc['page_wait']['median']:.1f} ms, max {sc['page_wait']['max']:.1f} ms; insert + "
         f"relayout median {sc['page_insert']['median']:.1f} ms, max "
         f"{sc['page_insert']['max']:.1f} ms",
-        f"page of 50 through the client {c['page_fetch_ms']:.2f} ms vs plain sqlite3 "
+        f"page of 50 through the client {c['page_fetch_ms']:.2f} ms vs raw SQLCipher "
         f"{c['raw_page_ms']:.2f} ms: client/raw {c['page_fetch_ms'] / c['raw_page_ms']:.1f}",
     ]
     for phase in live:

@@ -26,7 +26,6 @@ import argparse
 import cProfile
 import json
 import os
-import sqlite3
 import statistics
 import sys
 import threading
@@ -34,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import sqlcipher3
 from PyQt6.QtCore import QObject, QSettings, Qt, QTimer
 
 PREFIX = "bench-ui "
@@ -316,10 +316,11 @@ class Scroller(QObject):
             self._insert_started = None
 
 
-def raw_newest_page_s(db_path: str, sid: str, repeat: int = 20) -> float:
-    """Median time to read a conversation's newest 50 rows with plain sqlite3: the
+def raw_newest_page_s(db_path: str, sid: str, key: bytes, repeat: int = 20) -> float:
+    """Median time to read a conversation's newest 50 rows straight from SQLCipher: the
     query AccountStore.messages runs, on a read-only connection of this thread."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlcipher3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
     try:
         times = []
         for _ in range(repeat):
@@ -341,6 +342,7 @@ async def measure(args: argparse.Namespace, app: Any, reactor: Any) -> dict[str,
 
     from bench.bench_client import BenchFailed, bounded
     from securechat.client.secrets import SecretStore
+    from securechat.client.storage import database_key
     from securechat.protocol.keys import user_id_for_email
     from securechat.ui import strings as S
     from securechat.ui import theme
@@ -478,7 +480,9 @@ async def measure(args: argparse.Namespace, app: Any, reactor: Any) -> dict[str,
         await client.messages(peer, 50)
         fetches.append(time.perf_counter() - started)
     account_dir = os.path.join(args.data_dir, client.me.user_id)
-    raw_page = raw_newest_page_s(os.path.join(account_dir, "account.sqlite"), sid)
+    local_key = SecretStore(account_dir, client.me.user_id, args.password).load()["local_key"]
+    raw_page = raw_newest_page_s(os.path.join(account_dir, "account.sqlite"), sid,
+                                 database_key(bytes.fromhex(local_key)))
     await bounded(window.shutdown(), stall, "the client to stop")
     kdf_runs = []  # the best of three: the KDF's own cost, whatever else the machine does
     for _ in range(3):

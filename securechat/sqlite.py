@@ -3,11 +3,13 @@
 Operations queue up while a batch runs; the next batch runs them all in one
 transaction, each inside a SAVEPOINT so one failing does not undo its
 neighbours. Under load a thousand writes cost one commit; a lone operation
-runs at once. Used by the relay's storage and by each account's client store.
+runs at once. Used by the relay's storage and by each account's client store,
+whose database is encrypted (SQLCipher, see `securechat.encrypted_sqlite`).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,6 +19,8 @@ from twisted.internet.interfaces import IReactorFromThreads, IReactorThreads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
+
+from securechat import encrypted_sqlite
 
 T = TypeVar("T")
 CHECKPOINT_INTERVAL = 5.0  # seconds between passive WAL checkpoints
@@ -31,13 +35,17 @@ class SerialDatabase:
     log = Logger()
 
     def __init__(self, path: str, reactor: Any, schema: Callable[[sqlite3.Connection], None],
-                 expected_errors: tuple[type[Exception], ...] = (), name: str = "sqlite") -> None:
+                 expected_errors: tuple[type[Exception], ...] = (), name: str = "sqlite",
+                 key: bytes | None = None) -> None:
         """`schema(conn)` creates or migrates the tables when the file opens.
 
         Exceptions of `expected_errors` are refusals the callers handle; any other
-        failure of an operation is also logged.
+        failure of an operation is also logged. With a 32-byte `key` the file is
+        SQLCipher (a plaintext file is encrypted in place when it opens); `start()`
+        fails with `encrypted_sqlite.WrongDatabaseKey` if the key does not open it.
         """
         self._path = path
+        self._key = key
         self._reactor: IReactorThreads & IReactorFromThreads = reactor
         self._schema = schema
         self._expected = expected_errors
@@ -60,12 +68,21 @@ class SerialDatabase:
         # queued from now on finds the connection open.
         self._pool.start()
         self._checkpoints.start(CHECKPOINT_INTERVAL, now=False)
-        return threads.deferToThreadPool(self._reactor, self._pool, self._open)
+
+        def failed(failure: Failure) -> Failure:
+            if self._checkpoints.running:  # nothing opened: no threads left behind
+                self._checkpoints.stop()
+            self._pool.stop()
+            return failure
+        return threads.deferToThreadPool(self._reactor, self._pool, self._open).addErrback(
+            failed)
 
     @defer.inlineCallbacks
     def stop(self) -> Any:
         if self._checkpoints.running:
             self._checkpoints.stop()
+        if not self._pool.started:
+            return  # never opened (start() failed, and stopped it)
         if self._checkpointing is not None:
             yield self._checkpointing
         if self._checkpoint_pool.started:
@@ -87,12 +104,19 @@ class SerialDatabase:
     # --- internals -----------------------------------------------------------------
 
     def _open(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        if encrypted_sqlite.prepare(self._path, self._key):
+            self.log.info("encrypted the plaintext database {name}",
+                          name=os.path.basename(self._path))
+        conn = encrypted_sqlite.connect(self._path, self._key)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint=20000")  # a safety net; see _checkpoint
         conn.execute("PRAGMA foreign_keys=ON")
-        self._schema(conn)
+        try:
+            self._schema(conn)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def _close(self) -> None:
@@ -118,8 +142,7 @@ class SerialDatabase:
         """On the checkpoint thread, with its own connection (PASSIVE: never waits on,
         nor blocks, the database thread's readers and writers)."""
         if self._checkpoint_conn is None:
-            self._checkpoint_conn = sqlite3.connect(self._path, isolation_level=None,
-                                                    check_same_thread=False)
+            self._checkpoint_conn = encrypted_sqlite.connect(self._path, self._key)
         self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _close_checkpointer(self) -> None:
@@ -155,7 +178,7 @@ class SerialDatabase:
                 conn.execute("RELEASE op")
                 results.append((ok, value))
             conn.execute("COMMIT")
-        except sqlite3.Error as e:  # the commit itself failed: nothing was written
+        except encrypted_sqlite.ERRORS as e:  # the commit itself failed: nothing was written
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             return [(False, e)] * len(batch)

@@ -596,14 +596,17 @@ class PinUnlockTests(UITestCase):
         judy = yield self.unlock(win, "judy@example.org")
         self.assertFalse(win.remove_pin_action.isEnabled())
         dialog = win.show_set_pin()
+        # no system keychain here: the dialog says what a PIN then protects
+        self.assertIn("someone who copies this computer's files can guess a PIN offline",
+                      dialog.body.text())
         QTest.keyClicks(dialog.password, PASSWORD)
-        QTest.keyClicks(dialog.pin, "2468")
-        QTest.keyClicks(dialog.repeat, "2469")
+        QTest.keyClicks(dialog.pin, "246813")
+        QTest.keyClicks(dialog.repeat, "246814")
         dialog.submit()
         self.assertEqual(dialog.error.text(), "The PINs do not match.")
         dialog.repeat.clear()
-        QTest.keyClicks(dialog.repeat, "24ab68")  # the field takes digits only
-        self.assertEqual(dialog.repeat.text(), "2468")
+        QTest.keyClicks(dialog.repeat, "24ab6813")  # the field takes digits only
+        self.assertEqual(dialog.repeat.text(), "246813")
         dialog.password.setText("not the password")
         failed = until(lambda: "password" in dialog.error.text().lower(), dialog.failed)
         dialog.submit()
@@ -618,14 +621,14 @@ class PinUnlockTests(UITestCase):
         self.assertTrue(lock.using_pin)
         self.assertTrue(lock.pin.isVisibleTo(lock))
         self.assertFalse(lock.password.isVisibleTo(lock))
-        QTest.keyClicks(lock.pin, "1357")
+        QTest.keyClicks(lock.pin, "135799")
         wrong = until(lambda: "tries left" in lock.error.text(), lock.failed)
         QTest.keyClick(lock.pin, Qt.Key.Key_Return)
         yield wrong
         self.assertEqual(lock.error.text(), "wrong PIN: 4 tries left")
         screenshot(win, "13-pin-lock")
         lock.pin.clear()
-        QTest.keyClicks(lock.pin, "2468")
+        QTest.keyClicks(lock.pin, "246813")
         judy = yield self.signed_in(
             win, lambda: QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton))
         self.assertIs(win.stack.currentWidget(), win.main)

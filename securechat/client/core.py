@@ -60,6 +60,7 @@ from securechat.client.storage import (
     Me,
     Request,
     StoredMessage,
+    database_key,
 )
 from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, connect, leave
 from securechat.protocol import frames, scram, uris
@@ -302,7 +303,8 @@ class SecureChatClient:
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
-        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
+        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor,
+                             database_key(local_key))
         try:
             yield store.start()
             yield store.set_me(normalise_email(email), user_id, device_key.device_id)
@@ -414,6 +416,12 @@ class SecureChatClient:
     def has_pin(data_dir: str, email: str) -> bool:
         return pin_lock.has_pin(os.path.join(data_dir, user_id_for_email(email)))
 
+    @staticmethod
+    def pin_keychain_bound() -> bool:
+        """Whether a PIN set now is bound to the OS keychain (else a copy of the account
+        directory is enough to guess it offline)."""
+        return pin_lock.keychain_bound()
+
     @classmethod
     @defer.inlineCallbacks
     def _open(cls, reactor: Any, data_dir: str, url: str, email: str, serializer: str,
@@ -439,11 +447,12 @@ class SecureChatClient:
     @defer.inlineCallbacks
     def _open_locked(cls, reactor: Any, account_dir: str, url: str, keys: dict[str, str],
                      serializer: str, lock: AccountLock, ca_file: str | None = None) -> Any:
-        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor)
+        local_key = bytes.fromhex(keys["local_key"])
+        store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor,
+                             database_key(local_key))
         yield store.start()
         try:
             me = yield store.me()
-            local_key = bytes.fromhex(keys["local_key"])
             olm = OlmMachine.restore((yield store.olm_account()), (yield store.olm_sessions()),
                                      local_key)
             secrets = (AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])

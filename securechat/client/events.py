@@ -200,7 +200,9 @@ class EventBus:
         self._subscribers.append((callback, kind))
 
     def unsubscribe(self, callback: Callable[[Any], None]) -> None:
-        self._subscribers = [s for s in self._subscribers if s[0] is not callback]
+        # `==`, not `is`: each `obj.method` is a new bound-method object, equal to the
+        # one that subscribed.
+        self._subscribers = [s for s in self._subscribers if s[0] != callback]
 
     def emit(self, event: object) -> None:
         for callback, kind in list(self._subscribers):

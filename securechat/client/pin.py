@@ -1,42 +1,59 @@
 """A quick-unlock PIN for one account on this device (the lock screen's "Enter PIN").
 
-The PIN seals this device's keys only: the local database key, the device's signing
-seed and the account's public identity key. `pin.bin` holds them encrypted (AES-256-GCM)
-under a key Argon2id derives from the PIN, with a memory-hard cost so that each guess
-takes a noticeable moment. Never the master password, the account's identity seed or
-its recovery phrase: those stay sealed under the password (and the phrase under
-itself, client.recovery). Five wrong PINs in a
-row erase `pin.bin`; from then on only the master password opens the account.
+The PIN seals this device's keys only: the local key (which also keys the encrypted
+database), the device's signing seed and the account's public identity key. Never the
+master password, the account's identity seed or its recovery phrase: those stay sealed
+under the password (and the phrase under itself, client.recovery). `pin.bin` holds the
+device keys encrypted (AES-256-GCM) under a key Argon2id derives from the PIN, with a
+memory-hard cost so that each guess takes a noticeable moment. Five wrong PINs in a
+row erase `pin.bin`; from then on only the master password opens the account. A PIN
+is 6 to 12 digits.
 
-A PIN is weaker than a password: someone who copies the account directory can guess
-PINs offline, without the attempt counter (which lives in the same directory), at the
-Argon2id cost per guess. What a correct guess gives them is this device: its stored
-messages, and acting as it towards the relay until the device is removed from the
-account. It does not give them the account (no new device can be enrolled without
-the recovery phrase or another device's approval). The UI says so when the PIN is set.
+Where the OS has a keychain (the same test as `secrets.keychain_available`), that
+sealed blob is encrypted again (AES-256-GCM) under a random 32-byte key kept in the
+keychain, in an entry named in `pin.bin`: a copy of the account directory alone is then
+no help in guessing the PIN, since every guess also needs the keychain's key. Removing
+the PIN (or five wrong ones) deletes that entry too.
+
+Without a keychain the PIN is weaker than a password: someone who copies the account
+directory can guess PINs offline, without the attempt counter (which lives in the same
+directory), at the Argon2id cost per guess. A correct guess gives them this device:
+the keys to its stored messages, and acting as it towards the relay until the device is
+removed from the account. It does not give them the account (no new device can be
+enrolled without the recovery phrase or another device's approval). The UI says so when
+the PIN is set.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import os
 import re
+import struct
 
+import keyring
+import keyring.errors
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from securechat.client.errors import ClientError
-from securechat.client.secrets import seal, unseal, write_private
+from securechat.client.secrets import SERVICE, keychain_available, seal, unseal, write_private
 
 PIN_FILE = "pin.bin"
 TRIES_FILE = "pin.tries"  # wrong PINs since the last right one
 MAX_TRIES = 5
-_MAGIC = b"SCP2"
-_FORMAT = re.compile(r"[0-9]{4,12}")
+_MAGIC = b"SCP2"  # sealed under the PIN
+_WRAPPED = b"SCK1"  # ... then under a key in the OS keychain
+_WRAP_HEADER = struct.Struct(">4s16s12s")  # magic, keychain entry id, nonce
+_FORMAT = re.compile(r"[0-9]{6,12}")
+_FORMAT_BEFORE = re.compile(r"[0-9]{4,12}")  # what PINs set by older versions may be
 
 
 class InvalidPin(ClientError):
-    """Not 4 to 12 digits."""
+    """Not 6 to 12 digits."""
 
 
 class WrongPin(ClientError):
@@ -50,9 +67,18 @@ class PinLocked(ClientError):
         super().__init__("too many wrong PINs: the PIN is erased, use your master password")
 
 
+class _Damaged(Exception):
+    pass
+
+
 def check_format(pin: str) -> None:
     if not _FORMAT.fullmatch(pin):
-        raise InvalidPin("a PIN is 4 to 12 digits")
+        raise InvalidPin("a PIN is 6 to 12 digits")
+
+
+def keychain_bound() -> bool:
+    """Whether a PIN set now is also bound to the OS keychain (see the docstring)."""
+    return keychain_available()
 
 
 def has_pin(account_dir: str) -> bool:
@@ -61,21 +87,23 @@ def has_pin(account_dir: str) -> bool:
 
 def set_pin(account_dir: str, pin: str, device_keys: dict[str, str], time_cost: int,
             memory_kib: int) -> None:
-    """Seal `device_keys` under `pin` (slow: call from a thread)."""
+    """Seal `device_keys` under `pin` (slow, and may ask the keychain: call from a
+    thread). Replaces any PIN set before."""
     check_format(pin)
     sealed = seal(json.dumps(device_keys).encode(), pin, _MAGIC, time_cost, memory_kib,
                   _context(account_dir))
-    write_private(os.path.join(account_dir, PIN_FILE), sealed)
+    _store(account_dir, sealed)
     _set_tries(account_dir, 0)
 
 
 def unlock(account_dir: str, pin: str) -> dict[str, str]:
     """The device keys the PIN seals (slow: call from a thread). Raises WrongPin, or
     PinLocked (and erases the PIN) at the MAX_TRIES-th wrong PIN in a row."""
-    check_format(pin)  # a typo, not a guess: not counted
+    if not _FORMAT_BEFORE.fullmatch(pin):  # a typo, not a guess: not counted
+        raise InvalidPin("a PIN is 6 to 12 digits")
     try:
         with open(os.path.join(account_dir, PIN_FILE), "rb") as f:
-            sealed = f.read()
+            stored = f.read()
     except FileNotFoundError:
         raise ClientError("no PIN is set for this account: use your master password") from None
     tries = _tries(account_dir)
@@ -83,8 +111,9 @@ def unlock(account_dir: str, pin: str) -> dict[str, str]:
         remove_pin(account_dir)
         raise PinLocked()
     try:
+        sealed = _unwrap(account_dir, stored)
         device_keys = dict(json.loads(unseal(sealed, pin, _MAGIC, _context(account_dir))))
-    except ValueError:
+    except (ValueError, _Damaged):
         remove_pin(account_dir)
         raise ClientError("the PIN file is damaged and was removed: use your master "
                           "password") from None
@@ -97,18 +126,98 @@ def unlock(account_dir: str, pin: str) -> dict[str, str]:
         raise WrongPin(MAX_TRIES - tries) from None
     if tries:
         _set_tries(account_dir, 0)
+    if sealed == stored and keychain_available():
+        # A PIN from before the keychain was used (or there was one): bind it now.
+        with contextlib.suppress(ClientError):
+            _store(account_dir, sealed)
     return device_keys
 
 
 def remove_pin(account_dir: str) -> None:
+    """Forget the PIN: its files, and its key in the keychain."""
+    entry = _keychain_entry(account_dir)
+    if entry is not None:
+        with contextlib.suppress(keyring.errors.KeyringError):
+            keyring.delete_password(SERVICE, entry)
     for name in (PIN_FILE, TRIES_FILE):
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(account_dir, name))
 
 
+def _store(account_dir: str, sealed: bytes) -> None:
+    """Write `sealed` as pin.bin, wrapped under a new keychain key where there is a
+    keychain; the previous PIN's keychain entry goes."""
+    old_entry = _keychain_entry(account_dir)
+    if keychain_available():
+        entry_id, key, nonce = os.urandom(16), AESGCM.generate_key(256), os.urandom(12)
+        header = _WRAP_HEADER.pack(_WRAPPED, entry_id, nonce)
+        try:
+            keyring.set_password(SERVICE, _entry_name(account_dir, entry_id),
+                                 base64.b64encode(key).decode())
+        except keyring.errors.KeyringError as e:
+            raise ClientError(f"the system keychain refused the PIN's key "
+                              f"({type(e).__name__}): unlock it and try again") from None
+        sealed = header + AESGCM(key).encrypt(nonce, sealed, header + _context(account_dir))
+    write_private(os.path.join(account_dir, PIN_FILE), sealed)
+    if old_entry is not None:
+        with contextlib.suppress(keyring.errors.KeyringError):
+            keyring.delete_password(SERVICE, old_entry)
+
+
+def _unwrap(account_dir: str, stored: bytes) -> bytes:
+    """The Argon2id-sealed blob inside pin.bin (pin.bin itself if it is not wrapped)."""
+    if not stored.startswith(_WRAPPED):
+        return stored
+    if len(stored) < _WRAP_HEADER.size + 16:
+        raise _Damaged()
+    _, entry_id, nonce = _WRAP_HEADER.unpack_from(stored)
+    entry = _entry_name(account_dir, entry_id)
+    if not keychain_available():
+        raise ClientError("this PIN needs the system keychain, which is not available now: "
+                          "use your master password")
+    try:
+        encoded = keyring.get_password(SERVICE, entry)
+    except keyring.errors.KeyringError as e:
+        raise ClientError(f"the system keychain did not give the PIN's key "
+                          f"({type(e).__name__}): unlock it and try again") from None
+    if encoded is None:
+        remove_pin(account_dir)
+        raise ClientError("the PIN's key is gone from the system keychain, so the PIN was "
+                          "removed: use your master password")
+    try:
+        key = base64.b64decode(encoded, validate=True)
+        header = stored[:_WRAP_HEADER.size]
+        return AESGCM(key).decrypt(nonce, stored[_WRAP_HEADER.size:],
+                                   header + _context(account_dir))
+    except (binascii.Error, ValueError, InvalidTag):
+        raise _Damaged() from None
+
+
+def _keychain_entry(account_dir: str) -> str | None:
+    """The keychain entry the current pin.bin names, if it is wrapped."""
+    try:
+        with open(os.path.join(account_dir, PIN_FILE), "rb") as f:
+            header = f.read(_WRAP_HEADER.size)
+    except FileNotFoundError:
+        return None
+    if len(header) < _WRAP_HEADER.size or not header.startswith(_WRAPPED):
+        return None
+    return _entry_name(account_dir, _WRAP_HEADER.unpack(header)[1])
+
+
+def _entry_name(account_dir: str, entry_id: bytes) -> str:
+    """Per PIN, not per account: two copies of an account on one machine (two data
+    directories) never share an entry."""
+    return f"{_user_id(account_dir)}/pin/{entry_id.hex()}"
+
+
+def _user_id(account_dir: str) -> str:
+    return os.path.basename(os.path.normpath(account_dir))
+
+
 def _context(account_dir: str) -> bytes:
     """Binds the sealed password to its account (the directory is named by user id)."""
-    return b"pin:" + os.path.basename(os.path.normpath(account_dir)).encode()
+    return b"pin:" + _user_id(account_dir).encode()
 
 
 def _tries(account_dir: str) -> int:

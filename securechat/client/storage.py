@@ -1,21 +1,32 @@
 """One account's local database: the spec's tables, Olm state and the outbox.
 
-One SQLite file per account (WAL), driven from its own thread by
-`SerialDatabase`. Olm pickles are encrypted by vodozemac with the device's
-local key before they reach this file. Schema changes are numbered
-migrations run in order (PRAGMA user_version).
+One SQLCipher file per account (WAL), driven from its own thread by
+`SerialDatabase`. All of it is encrypted at rest (messages, contacts, requests, the
+WAL too) under a key derived from the device's local key (`database_key`), which is
+kept sealed under the master password or the PIN; a plaintext file left by an older
+version is encrypted in place when it opens. Olm pickles are also encrypted by
+vodozemac with the local key itself. Schema changes are numbered migrations run in
+order (PRAGMA user_version). What strangers can make it keep is bounded
+(`client.retention`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
-from twisted.internet import defer
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from twisted.internet import defer, task
+from twisted.logger import Logger
 
+from securechat.client import retention
+from securechat.client.errors import ClientError
 from securechat.client.olm import SessionRow
+from securechat.encrypted_sqlite import WrongDatabaseKey
 from securechat.sqlite import SerialDatabase
 
 STATUS_PENDING, STATUS_SENT, STATUS_DELIVERED, STATUS_READ = 0, 1, 2, 3
@@ -111,7 +122,32 @@ MIGRATIONS = [
         device_id TEXT PRIMARY KEY, identity_key TEXT NOT NULL, noticed_at INTEGER NOT NULL
     );
     """,
+    # Held frames and seen envelope ids expire (client.retention); frames held before
+    # this count from now.
+    """
+    ALTER TABLE held_frames ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+    UPDATE held_frames SET at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+    CREATE INDEX held_frames_by_sender ON held_frames(sender);
+    CREATE INDEX held_frames_by_time ON held_frames(at);
+    """,
 ]
+PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
+_DATABASE_KEY_LABEL = b"securechat account database v1"
+
+
+def database_key(local_key: bytes) -> bytes:
+    """The account database's SQLCipher key: derived from the device's local key under
+    its own label, so it is not the key that encrypts the Olm pickles."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=_DATABASE_KEY_LABEL).derive(local_key)
+
+
+class UnreadableDatabase(ClientError):
+    """The account's database does not open with this device's key."""
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -190,15 +226,57 @@ _MESSAGE_COLUMNS = "id, sid, sender, text, type, timestamp, status, is_read, rep
 class AccountStore:
     """Every read and write of one account's local state, as Deferreds."""
 
-    def __init__(self, path: str, reactor: Any) -> None:
-        self._db = SerialDatabase(path, reactor, _migrate, name="client-sqlite")
+    log = Logger()
+
+    def __init__(self, path: str, reactor: Any, key: bytes) -> None:
+        """`key`: the database key (`database_key` of the device's local key)."""
+        self._db = SerialDatabase(path, reactor, _migrate, name="client-sqlite", key=key)
         self.run = self._db.run
+        self.clock: Callable[[], int] = _wall_clock_ms  # ms; what expiry counts by
+        self._pruning = task.LoopingCall(self.prune)
+        self._pruning.clock = reactor
+        self._stopping = False
+        self._prune_waiters: list[defer.Deferred[None]] | None = None  # a pass under way
 
-    def start(self) -> defer.Deferred[None]:
-        return self._db.start()
+    @defer.inlineCallbacks
+    def start(self) -> Any:
+        try:
+            yield self._db.start()
+        except WrongDatabaseKey:
+            raise UnreadableDatabase(
+                "this account's local database does not open with this device's key (it "
+                "is damaged, or not this account's): remove the account here and sign in "
+                "again") from None
+        self._pruning.start(PRUNE_INTERVAL, now=True).addErrback(
+            lambda f: self.log.failure("dropping expired rows failed", f))
 
-    def stop(self) -> defer.Deferred[None]:
-        return self._db.stop()
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        self._stopping = True
+        if self._pruning.running:
+            self._pruning.stop()
+        yield self._db.stop()
+
+    @defer.inlineCallbacks
+    def prune(self) -> Any:
+        """Drop expired held frames and seen envelope ids, a batch per transaction."""
+        self._prune_waiters = waiters = self._prune_waiters or []
+        try:
+            while not self._stopping:
+                if not (yield self.run(retention.prune_batch, self.clock())):
+                    break
+        finally:
+            self._prune_waiters = None
+            for d in waiters:
+                d.callback(None)
+
+    def pruned(self) -> defer.Deferred[None]:
+        """Fires once no pass of `prune` is under way (the one at open, say)."""
+        if self._prune_waiters is None:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._prune_waiters.append(d)
+        return d
 
     # --- me ------------------------------------------------------------------------
 
@@ -326,11 +404,15 @@ class AccountStore:
     # --- requests and blocks ---------------------------------------------------------------
 
     def set_request(self, r: Request) -> defer.Deferred[None]:
-        return self.run(lambda c: c.execute(
-            f"INSERT OR REPLACE INTO pending_requests ({_REQUEST_COLUMNS}) "  # noqa: S608
-            "VALUES (?,?,?,?,?,?,?)",
-            (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp,
-             int(r.key_changed))) and None)
+        """Record a request; denying one drops what is held from its sender."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(f"INSERT OR REPLACE INTO pending_requests ({_REQUEST_COLUMNS}) "  # noqa: S608
+                      "VALUES (?,?,?,?,?,?,?)",
+                      (r.user_id, r.email, r.name, r.direction, r.action, r.timestamp,
+                       int(r.key_changed)))
+            if r.direction == "in" and r.action == "denied":
+                retention.forget(c, r.user_id)
+        return self.run(q)
 
     def requests(self) -> defer.Deferred[list[Request]]:
         return self.run(lambda c: [Request(*r[:-1], key_changed=bool(r[-1])) for r in c.execute(
@@ -352,9 +434,13 @@ class AccountStore:
 
     def set_blocked(self, user_id: str, email: str, blocked: bool,
                     now: int) -> defer.Deferred[None]:
-        return self.run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO blocked_users VALUES (?,?,?,?)",
-            (user_id, email, "block" if blocked else "unblock", now)) and None)
+        """Block or unblock; blocking drops what is held from the user."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("INSERT OR REPLACE INTO blocked_users VALUES (?,?,?,?)",
+                      (user_id, email, "block" if blocked else "unblock", now))
+            if blocked:
+                retention.forget(c, user_id)
+        return self.run(q)
 
     def blocked(self) -> defer.Deferred[set[str]]:
         return self.run(lambda c: {r[0] for r in c.execute(
@@ -497,9 +583,21 @@ class AccountStore:
                           (STATUS_SENT, message_id, STATUS_SENT))
         return self.run(q)
 
-    def hold(self, sender: str, frame: bytes) -> defer.Deferred[None]:
+    def hold(self, sender: str, frame: bytes) -> defer.Deferred[bool]:
+        """Keep a frame from a user not known here as a contact (yet), within the limits
+        of client.retention; fires False if it was dropped."""
+        def logged(kept: bool) -> bool:
+            if not kept:
+                self.log.info("dropped a frame from a non-contact (over the holding limits, "
+                              "or their request was denied)")
+            return kept
+        return self.run(retention.hold, sender, frame, self.clock()).addCallback(logged)
+
+    def held_frames(self) -> defer.Deferred[list[tuple[str, int, int]]]:
+        """(sender, count, bytes) of what is held, per sender."""
         return self.run(lambda c: c.execute(
-            "INSERT INTO held_frames (sender, frame) VALUES (?,?)", (sender, frame)) and None)
+            "SELECT sender, COUNT(*), SUM(LENGTH(frame)) FROM held_frames GROUP BY sender "
+            "ORDER BY sender").fetchall())
 
     def take_held(self, sender: str) -> defer.Deferred[list[bytes]]:
         def q(c: sqlite3.Connection) -> list[bytes]:

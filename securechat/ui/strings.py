@@ -83,11 +83,14 @@ ACTION_SET_PIN = "Set &PIN…"
 ACTION_REMOVE_PIN = "&Remove PIN"
 SET_PIN_TITLE = "Unlock with a PIN"
 SET_PIN_BODY = ("A PIN unlocks this account on this device instead of the master password. "
-                "Five wrong PINs erase it. It keeps out someone at your desk; someone who "
-                "copies your disk could guess a short PIN and read this device's messages "
-                "(not take over your account). Use a long PIN, or the master password alone, "
-                "if that worries you.")
-NEW_PIN = "PIN (4 to 12 digits)"
+                "Five wrong PINs erase it. It is bound to this computer's system keychain: "
+                "a copy of this computer's files alone is no help in guessing it.")
+SET_PIN_BODY_NO_KEYCHAIN = (
+    "A PIN unlocks this account on this device instead of the master password. Five wrong "
+    "PINs erase it. Without a system keychain, someone who copies this computer's files can "
+    "guess a PIN offline, and with it read this device's messages (not take over your "
+    "account): use a long PIN or the master password.")
+NEW_PIN = "PIN (6 to 12 digits)"
 REPEAT_PIN = "Repeat the PIN"
 PINS_DIFFER = "The PINs do not match."
 PIN_SET = "PIN set: use it on the lock screen."

@@ -156,11 +156,15 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>A PIN unlocks this account on this device instead of the master password. Five wrong PINs erase it. It keeps out someone at your desk; someone who copies your disk could guess a short PIN and read this device's messages (not take over your account). Use a long PIN, or the master password alone, if that worries you.</source>
+        <source>A PIN unlocks this account on this device instead of the master password. Five wrong PINs erase it. It is bound to this computer's system keychain: a copy of this computer's files alone is no help in guessing it.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>PIN (4 to 12 digits)</source>
+        <source>A PIN unlocks this account on this device instead of the master password. Five wrong PINs erase it. Without a system keychain, someone who copies this computer's files can guess a PIN offline, and with it read this device's messages (not take over your account): use a long PIN or the master password.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN (6 to 12 digits)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

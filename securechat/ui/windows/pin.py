@@ -30,7 +30,8 @@ class SetPinDialog(QDialog):
         self.client = client
         self.setWindowTitle(S.SET_PIN_TITLE)
         layout = QVBoxLayout(self)
-        body = QLabel(S.SET_PIN_BODY)
+        self.body = body = QLabel(S.SET_PIN_BODY if client.pin_keychain_bound()
+                                  else S.SET_PIN_BODY_NO_KEYCHAIN)
         body.setWordWrap(True)
         body.setObjectName("muted")
         layout.addWidget(body)

@@ -283,7 +283,11 @@ class ShellWindow(QMainWindow):
         self.client = None
         stops = list(self._stopping)
         if client is not None:
-            stops.append(self._stop_client(client))
+            # As when locking: the read receipt and "stopped typing" go first, and no
+            # timer of the chat reaches the client once its database is closed.
+            finished = self.main.chat.finish()
+            self.main.set_client(None, None)
+            stops.append(finished.addBoth(lambda _: self._stop_client(client)))
         stops.append(self.onboarding.discard_pending())
         return defer.gatherResults(stops, consumeErrors=True)
 

@@ -25,6 +25,7 @@ from twisted.logger import Logger
 
 from securechat.client import events as ev
 from securechat.client.core import KdfCost, NoSuchAccount, SecureChatClient
+from securechat.client.passwords import check_new_password
 from securechat.protocol.keys import user_id_for_email
 
 E = TypeVar("E")
@@ -90,20 +91,27 @@ def next_event(client: SecureChatClient, kind: type[E],
 @defer.inlineCallbacks
 def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str, *,
                 register_if_missing: bool = True, name: str = "",
-                cost: KdfCost | None = None) -> Any:
+                cost: KdfCost | None = None, floor: KdfCost | None = None,
+                insecure_ws: bool = False) -> Any:
     """Deferred[SyncingClient], not started: the account as set up on this device, else
-    signed in as a new device, else (if `register_if_missing`) a new account."""
+    signed in as a new device, else (if `register_if_missing`) a new account.
+    `floor`: the cheapest password hashing a sign-in accepts (the default costs; only
+    tests lower it). `insecure_ws`: allow a ws:// relay off loopback (client.relay_url)."""
     if os.path.isdir(os.path.join(data_dir, user_id_for_email(email))):
-        client = yield SyncingClient.open(reactor, data_dir, url, email, password)
+        client = yield SyncingClient.open(reactor, data_dir, url, email, password,
+                                          insecure_ws=insecure_ws)
         return client
     os.makedirs(data_dir, mode=0o700, exist_ok=True)
     try:
-        client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost)
+        client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost,
+                                           floor=floor, insecure_ws=insecure_ws)
     except NoSuchAccount:
         if not register_if_missing:
             raise
+        check_new_password(password)
         client, _mnemonic = yield SyncingClient.register(reactor, data_dir, url, email,
-                                                         password, name, cost)
+                                                         password, name, cost,
+                                                         insecure_ws=insecure_ws)
         # The mnemonic stays in this device's secret store; a bot has nobody to show it to.
         log.info("registered a new account for {email}", email=email)
         return client
@@ -153,12 +161,15 @@ class _Bot:
 @defer.inlineCallbacks
 def run_bot(reactor: Any, data_dir: str, url: str, email: str, password: str,
             on_message: OnMessage, *, register_if_missing: bool = True,
-            auto_accept_friends: bool = True, cost: KdfCost | None = None) -> Any:
+            auto_accept_friends: bool = True, cost: KdfCost | None = None,
+            floor: KdfCost | None = None, insecure_ws: bool = False) -> Any:
     """Deferred[SyncingClient], started: open (or sign in, or register) the account and
     answer each incoming message with `on_message(client, event)`'s reply, if it returns
-    a str (or a Deferred firing with one). Stop it with `client.stop()`."""
+    a str (or a Deferred firing with one). Stop it with `client.stop()`. `floor` and
+    `insecure_ws` as for `open_client`."""
     client = yield open_client(reactor, data_dir, url, email, password,
-                               register_if_missing=register_if_missing, cost=cost)
+                               register_if_missing=register_if_missing, cost=cost,
+                               floor=floor, insecure_ws=insecure_ws)
     bot = _Bot(client, on_message)
     client.events.subscribe(bot.message_received, ev.MessageReceived)
     if auto_accept_friends:

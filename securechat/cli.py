@@ -39,6 +39,8 @@ from securechat.bot import DEFAULT_RELAY, SyncingClient, default_data_dir, next_
 from securechat.client import events as ev
 from securechat.client.core import ClientError, KdfCost
 from securechat.client.keys import CorruptBlob, WrongPassword
+from securechat.client.passwords import check_new_password
+from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
 from securechat.client.storage import (
     STATUS_DELIVERED,
     STATUS_PENDING,
@@ -86,7 +88,8 @@ def _cost(args: argparse.Namespace) -> KdfCost:
 
 
 def _open(reactor: Any, args: argparse.Namespace) -> defer.Deferred[SyncingClient]:
-    return SyncingClient.open(reactor, args.data_dir, args.relay, args.email, args.password)
+    return SyncingClient.open(reactor, args.data_dir, args.relay, args.email, args.password,
+                              insecure_ws=args.insecure_ws)
 
 
 @defer.inlineCallbacks
@@ -197,7 +200,8 @@ def _with_account(work: Callable[[Any, SyncingClient, argparse.Namespace], Any],
 def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
     client, mnemonic = yield SyncingClient.register(
-        reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args))
+        reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args),
+        insecure_ws=args.insecure_ws)
     try:
         say(f"Registered {client.me.email} on this device.")
         say()
@@ -217,7 +221,7 @@ def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
 def cmd_login(reactor: Any, args: argparse.Namespace) -> Any:
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
     client = yield SyncingClient.login(reactor, args.data_dir, args.relay, args.email,
-                                       args.password, _cost(args))
+                                       args.password, _cost(args), insecure_ws=args.insecure_ws)
     try:
         say(f"Signed in as {client.me.email} on this new device.")
         yield _catch_up(reactor, client, args, required=False)
@@ -368,6 +372,10 @@ def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     parser.add_argument("--kdf-memory", type=int, default=default(scram.DEFAULT_MEMORY_KIB),
                         metavar="KIB", help="Argon2id memory for new password keys "
                                             f"(default {scram.DEFAULT_MEMORY_KIB})")
+    parser.add_argument(INSECURE_FLAG, dest="insecure_ws", action="store_true",
+                        default=default(False),
+                        help="allow a ws:// relay that is not on this machine: unencrypted, "
+                             "anyone on the network can read and change the traffic")
     parser.add_argument("--timeout", type=float, default=default(30.0), metavar="SECONDS",
                         help="how long to wait for the relay (default 30)")
     parser.add_argument("--verbose", "-v", action="store_true", default=default(False),
@@ -408,14 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_password(email: str, confirm: bool) -> str:
-    password = os.environ.get(PASSWORD_ENV)
-    if password:
-        return password
-    password = getpass.getpass(f"Password for {email}: ")
+    """The password from the environment or a prompt; `confirm`: a new account's, which
+    must be long enough (and typed twice at the prompt)."""
+    from_env = os.environ.get(PASSWORD_ENV)
+    password = from_env or getpass.getpass(f"Password for {email}: ")
     if not password:
         raise ClientError(f"no password given (type it, or set {PASSWORD_ENV})")
-    if confirm and getpass.getpass("Repeat the password: ") != password:
-        raise ClientError("the passwords do not match")
+    if confirm:
+        check_new_password(password)
+        if not from_env and getpass.getpass("Repeat the password: ") != password:
+            raise ClientError("the passwords do not match")
     return password
 
 
@@ -483,6 +493,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args.data_dir = args.data_dir or default_data_dir()
     args.email = normalise_email(args.email)
     try:
+        check_relay_url(args.relay, args.insecure_ws)  # before asking for the password
         args.password = _read_password(args.email, confirm=args.command == "register")
     except ClientError as e:
         note(f"error: {e}")

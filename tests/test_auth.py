@@ -20,6 +20,7 @@ from securechat.client.wamp import (
 )
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
+from securechat.relay.testing import TEST_LOGIN_FLOOR as CHEAP  # accounts at the test cost
 from tests.support import RelayTestCase
 
 
@@ -32,7 +33,7 @@ class AuthenticationTests(RelayTestCase):
     @defer.inlineCallbacks
     def test_password_login_with_the_right_password(self) -> Any:
         alice = yield self.account("alice@example.org", "hunter2hunter2")
-        session = yield self.join(Password(alice.user_id, "hunter2hunter2"))
+        session = yield self.join(Password(alice.user_id, "hunter2hunter2", CHEAP))
         self.assertEqual(session.details.authrole, uris.ROLE_ACCOUNT)
         self.assertEqual(session.details.authid, alice.user_id)
         recovery = yield session.call(uris.ACCOUNT_RECOVERY)
@@ -42,7 +43,7 @@ class AuthenticationTests(RelayTestCase):
     @defer.inlineCallbacks
     def test_wrong_password_is_refused(self) -> Any:
         alice = yield self.account("alice@example.org", "hunter2hunter2")
-        refusal = yield self.refused(Password(alice.user_id, "hunter3hunter3"))
+        refusal = yield self.refused(Password(alice.user_id, "hunter3hunter3", CHEAP))
         self.assertEqual(refusal.reason, uris.ERR_WRONG_PASSWORD)
 
     @defer.inlineCallbacks
@@ -94,12 +95,12 @@ class AuthenticationTests(RelayTestCase):
         alice = yield self.account("alice@example.org", "hunter2hunter2")
         reasons = []
         for _ in range(11):
-            refusal = yield self.refused(Password(alice.user_id, "guess-guess"))
+            refusal = yield self.refused(Password(alice.user_id, "guess-guess", CHEAP))
             reasons.append(refusal.reason)
         self.assertEqual(reasons[:10], [uris.ERR_WRONG_PASSWORD] * 10)
         self.assertEqual(reasons[10], uris.ERR_RATE_LIMITED)
         # Even the right password waits now: guessing gains nothing.
-        refusal = yield self.refused(Password(alice.user_id, "hunter2hunter2"))
+        refusal = yield self.refused(Password(alice.user_id, "hunter2hunter2", CHEAP))
         self.assertEqual(refusal.reason, uris.ERR_RATE_LIMITED)
 
     @defer.inlineCallbacks

@@ -7,7 +7,7 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
-from securechat.client.wamp import Anonymous, Password
+from securechat.client.wamp import Anonymous
 from securechat.protocol import uris
 from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
@@ -41,7 +41,7 @@ class AuthorizationTests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_a_password_login_may_enroll_but_not_message(self) -> Any:
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.MESSAGE_SEND, self.bob.user_id,
                                      [envelope(self.bob_laptop)])
         yield self.assertCallRefused(account, uris.MAILBOX_FETCH)
@@ -71,7 +71,7 @@ class AuthorizationTests(RelayTestCase):
     def test_a_device_may_not_be_enrolled_under_someone_elses_id(self) -> Any:
         # Claiming bob's device id for alice's account.
         _, args = testing.device_enrollment(self.alice, "bob-laptop")
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.DEVICE_ENROLL, *args,
                                      uri=uris.ERR_DEVICE_EXISTS)
 
@@ -79,7 +79,7 @@ class AuthorizationTests(RelayTestCase):
     def test_device_keys_must_be_signed_by_the_accounts_identity_key(self) -> Any:
         # Bob's key signs a device for alice's account: refused.
         _, args = testing.device_enrollment(self.bob, "sneaky")
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.DEVICE_ENROLL, *args,
                                      uri=uris.ERR_BAD_SIGNATURE)
 
@@ -104,7 +104,7 @@ class AuthorizationTests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_too_many_devices_is_a_clear_error(self) -> Any:
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         for i in range(self.config.max_devices - 1):
             yield testing.enroll_device(None, self.url, self.alice, f"d{i}", session=account)
         _, args = testing.device_enrollment(self.alice, "one-too-many")
@@ -118,7 +118,7 @@ class AuthorizationTests(RelayTestCase):
         yield self.assertCallRefused(anonymous, uris.ACCOUNT_REGISTER, *args,
                                      uri=uris.ERR_ACCOUNT_EXISTS)
         # and the original password still works
-        yield self.join(Password(self.alice.user_id, self.alice.password))
+        yield self.join(testing.password_login(self.alice))
 
 
 class UserNamespaceTests(RelayTestCase):

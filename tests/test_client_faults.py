@@ -312,7 +312,8 @@ class LoginTests(ClientTestCase):
         alice = yield self.register("alice", "alice@example.org", "the right password")
         with self.assertRaises(WrongPassword):
             yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                         "alice@example.org", "the wrong password", FAST)
+                                         "alice@example.org", "the wrong password", FAST,
+                                         floor=FAST)
         self.assertFalse(os.path.exists(os.path.join(self.device_dir("phone"),
                                                      alice.me.user_id)))
         yield self.online(alice)
@@ -408,10 +409,11 @@ class LoginTests(ClientTestCase):
     def test_a_second_sign_in_while_the_first_runs_enrolls_nothing(self) -> Any:
         laptop = yield self.register("laptop", "alice@example.org")
         first = SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                       "alice@example.org", "pw-" + "x" * 10, FAST)
+                                       "alice@example.org", "pw-" + "x" * 10, FAST, floor=FAST)
         with self.assertRaises(ClientError):  # Enter pressed twice, say
             yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                         "alice@example.org", "pw-" + "x" * 10, FAST)
+                                         "alice@example.org", "pw-" + "x" * 10, FAST,
+                                         floor=FAST)
         self._track((yield first))
         yield self.online(laptop)
         devices = yield laptop.connection.session.call(uris.DEVICE_LIST, laptop.me.user_id)

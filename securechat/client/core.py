@@ -46,6 +46,14 @@ from securechat.client.keys import (
     session_id,
 )
 from securechat.client.olm import ALG, CRYPTO_VERSION, DecryptionFailed, OlmMachine
+from securechat.client.relay_url import relay_url_checked
+from securechat.client.scram_pinning import (
+    Floor,
+    Pinned,
+    ScramParameters,
+    login_policy,
+    pin_scram_parameters,
+)
 from securechat.client.secrets import SecretStore
 from securechat.client.storage import (
     STATUS_DELIVERED,
@@ -170,12 +178,14 @@ class SecureChatClient:
     @classmethod
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                  name: str = "", cost: KdfCost | None = None,
-                 serializer: str = "msgpack") -> defer.Deferred[Any]:
+                 serializer: str = "msgpack", insecure_ws: bool = False) -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
-        mnemonic once; it is the master key."""
-        return _setting_up(data_dir, email, "this account already exists on this device",
-                           lambda: cls._register(reactor, data_dir, url, email, password, name,
-                                                 cost or KdfCost(), serializer))
+        mnemonic once; it is the master key. A ws:// `url` off loopback needs
+        `insecure_ws` (client.relay_url)."""
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: _setting_up(
+            data_dir, email, "this account already exists on this device",
+            lambda: cls._register(reactor, data_dir, url, email, password, name,
+                                  cost or KdfCost(), serializer)))
 
     @classmethod
     @defer.inlineCallbacks
@@ -194,26 +204,30 @@ class SecureChatClient:
                 "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
                 "server_key": _b64(verifier.server_key)}, blob)
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer, name)
+                                   serializer, ScramParameters.of(verifier), name)
         return client, secrets.mnemonic
 
     @classmethod
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost | None = None, serializer: str = "msgpack") -> defer.Deferred[Any]:
+              cost: KdfCost | None = None, serializer: str = "msgpack",
+              floor: KdfCost | None = None, insecure_ws: bool = False) -> defer.Deferred[Any]:
         """Sign in on a new device with email and master password; enrolls this device.
-        A wrong password raises WrongPassword and changes nothing, here or on the relay."""
-        return _setting_up(data_dir, email,
-                           "this account is already set up on this device: open it",
-                           lambda: cls._login(reactor, data_dir, url, email, password,
-                                              cost or KdfCost(), serializer))
+        A wrong password raises WrongPassword and changes nothing, here or on the relay.
+        The relay may not ask for password hashing cheaper than `floor` (the default
+        costs; only tests lower it): LoginParametersRefused, before any proof is sent."""
+        floor = floor or KdfCost()
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: _setting_up(
+            data_dir, email, "this account is already set up on this device: open it",
+            lambda: cls._login(reactor, data_dir, url, email, password, cost or KdfCost(),
+                               serializer, Floor(floor.iterations, floor.memory_kib))))
 
     @classmethod
     @defer.inlineCallbacks
     def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-               cost: KdfCost, serializer: str) -> Any:
+               cost: KdfCost, serializer: str, floor: Floor) -> Any:
         user_id = user_id_for_email(email)
         try:
-            session = yield connect(reactor, url, Password(user_id, password), serializer)
+            session = yield connect(reactor, url, Password(user_id, password, floor), serializer)
         except JoinRefused as e:
             if e.reason == uris.ERR_WRONG_PASSWORD:
                 raise WrongPassword("wrong password") from None
@@ -226,22 +240,25 @@ class SecureChatClient:
             yield _leave(session)
         blob = recovery["recovery_blob"]
         secrets = yield threads.deferToThread(open_recovery, bytes(blob), password, user_id)
+        # From here on this device accepts only what this login did (and proved right).
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer)
+                                   serializer, session.scram_parameters)
         return client
 
     @classmethod
     @defer.inlineCallbacks
     def _enroll(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "") -> Any:
+                secrets: AccountSecrets, cost: KdfCost, serializer: str,
+                scram_parameters: ScramParameters, name: str = "") -> Any:
         user_id = user_id_for_email(email)
+        credentials = Password(user_id, password, Pinned(scram_parameters))
         local_key = os.urandom(32)
         olm = OlmMachine.create(local_key)
         device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
         certificate = device_certificate(user_id, device_key.device_id, device_key.public_hex,
                                          olm.identity_key)
         yield _call_once(
-            reactor, url, Password(user_id, password), serializer,
+            reactor, url, credentials, serializer,
             {uris.ERR_TOO_MANY_DEVICES:
              ClientError("this account has too many devices: remove one first")},
             uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
@@ -253,6 +270,7 @@ class SecureChatClient:
         try:
             yield store.start()
             yield store.set_me(normalise_email(email), user_id, device_key.device_id)
+            yield pin_scram_parameters(store, scram_parameters)
             if name:
                 yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
             yield store.save_olm_account(olm.pickle_account())
@@ -269,7 +287,7 @@ class SecureChatClient:
             yield store.stop()
             lock.release()
             shutil.rmtree(account_dir, ignore_errors=True)
-            yield _call_once(reactor, url, Password(user_id, password), serializer, {},
+            yield _call_once(reactor, url, credentials, serializer, {},
                              uris.DEVICE_REMOVE, device_key.device_id).addErrback(
                 lambda f: cls.log.info("could not withdraw the half-enrolled device: {e}",
                                        e=type(f.value).__name__))
@@ -278,22 +296,24 @@ class SecureChatClient:
 
     @classmethod
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             serializer: str = "msgpack") -> defer.Deferred[Any]:
+             serializer: str = "msgpack", insecure_ws: bool = False) -> defer.Deferred[Any]:
         """Open an account already on this device, without the network (phase 1).
         Call `start()` to connect in the background (phase 2)."""
         user_id = user_id_for_email(email)
-        return cls._open(reactor, data_dir, url, email, serializer,
-                         lambda account_dir: threads.deferToThread(
-                             SecretStore(account_dir, user_id, password).load))
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: cls._open(
+            reactor, data_dir, url, email, serializer,
+            lambda account_dir: threads.deferToThread(
+                SecretStore(account_dir, user_id, password).load)))
 
     @classmethod
     def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
-                      serializer: str = "msgpack") -> defer.Deferred[Any]:
+                      serializer: str = "msgpack",
+                      insecure_ws: bool = False) -> defer.Deferred[Any]:
         """`open` with the account's quick-unlock PIN (see `set_pin`). Raises WrongPin
         with the tries left, or PinLocked once too many were wrong."""
-        return cls._open(reactor, data_dir, url, email, serializer,
-                         lambda account_dir: threads.deferToThread(
-                             pin_lock.unlock, account_dir, pin))
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: cls._open(
+            reactor, data_dir, url, email, serializer,
+            lambda account_dir: threads.deferToThread(pin_lock.unlock, account_dir, pin)))
 
     @staticmethod
     def has_pin(data_dir: str, email: str) -> bool:
@@ -419,6 +439,14 @@ class SecureChatClient:
 
     def remove_pin(self) -> defer.Deferred[None]:
         return threads.deferToThread(pin_lock.remove_pin, self.account_dir)
+
+    @defer.inlineCallbacks
+    def password_credentials(self, password: str) -> Any:
+        """Deferred[Password]: credentials for a SCRAM login to this account from this
+        device, accepting only the parameters pinned here (client.scram_pinning). Every
+        password login of an open client (a password change, removing a device) uses
+        these, never a bare `Password`."""
+        return Password(self.me.user_id, password, (yield login_policy(self.store)))
 
     @property
     def account_dir(self) -> str:

@@ -84,6 +84,15 @@ MIGRATIONS = [
     """
     ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
     """,
+    # The SCRAM parameters this device registered or first logged in with: a password
+    # login from this device accepts no others (client.scram_pinning).
+    """
+    CREATE TABLE scram_pin (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        kdf TEXT NOT NULL, salt TEXT NOT NULL,
+        iterations INTEGER NOT NULL, memory INTEGER NOT NULL
+    );
+    """,
 ]
 
 

@@ -21,6 +21,13 @@ from autobahn.wamp.cryptosign import CryptosignKey
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.internet import defer, endpoints, threads
 
+from securechat.client.scram_pinning import (
+    Floor,
+    LoginParametersRefused,
+    LoginPolicy,
+    ScramParameters,
+    check_challenge,
+)
 from securechat.protocol import scram, uris
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
@@ -44,10 +51,14 @@ class Anonymous:
 
 @attrs.frozen
 class Password:
-    """SCRAM login to an account (to enroll a device or fetch the recovery blob)."""
+    """SCRAM login to an account (to enroll a device or fetch the recovery blob).
+
+    `policy` says which KDF parameters the relay may ask for (client.scram_pinning):
+    by default the secure floor for a device with nothing pinned."""
 
     user_id: str
     password: str = attrs.field(repr=False)
+    policy: LoginPolicy = attrs.field(factory=Floor)
 
 
 @attrs.frozen
@@ -80,6 +91,9 @@ class RelaySession(ApplicationSession):
         self.disconnected: defer.Deferred[None] = defer.Deferred()  # the transport is gone
         self.details: types.SessionDetails | None = None
         self._scram_state: tuple[str, bytes, bytes] | None = None  # nonce, salted, message
+        # The SCRAM parameters this session accepted (and proved the password with).
+        self.scram_parameters: ScramParameters | None = None
+        self._refusal: LoginParametersRefused | None = None  # why no proof was sent
 
     def onConnect(self) -> None:
         c = self.credentials
@@ -98,22 +112,27 @@ class RelaySession(ApplicationSession):
         if challenge.method == "cryptosign" and isinstance(c, DeviceKey):
             return (yield CryptosignKey.from_bytes(c.seed).sign_challenge(challenge))
         if challenge.method == "scram" and isinstance(c, Password) and self._scram_state:
-            extra = challenge.extra
-            if extra.get("kdf") != scram.KDF_ARGON2ID:
-                raise ValueError(f"unsupported SCRAM kdf {extra.get('kdf')!r}")
             nonce = self._scram_state[0]
+            try:  # before any work: a hostile relay gets no proof it could crack cheaply
+                params = check_challenge(c.policy, nonce, challenge.extra)
+            except LoginParametersRefused as e:
+                self._refusal = e  # the join fails with it (onLeave), after an ABORT
+                raise
             # Argon2id takes a noticeable fraction of a second: off the loop.
             salted = yield threads.deferToThread(
-                scram.salted_password, c.password, extra["salt"], int(extra["iterations"]),
-                int(extra["memory"]))
-            message = scram.auth_message(c.user_id, nonce, extra["nonce"], extra["salt"],
-                                         int(extra["iterations"]))
+                scram.salted_password, c.password, params.salt, params.iterations,
+                params.memory)
+            message = scram.auth_message(c.user_id, nonce, challenge.extra["nonce"],
+                                         params.salt, params.iterations)
             self._scram_state = (nonce, salted, message)
+            self.scram_parameters = params
             return scram.client_proof(salted, message)
         raise ValueError(f"unexpected {challenge.method} challenge")
 
     def onWelcome(self, welcome: Any) -> str | None:
         if isinstance(self.credentials, Password) and self._scram_state:
+            if self.scram_parameters is None:  # a WELCOME without our proof: not the relay
+                return "the relay did not ask for a password proof"
             _, salted, message = self._scram_state
             expected = scram.expected_server_signature(salted, message)
             got = (welcome.authextra or {}).get("scram_server_signature", "")
@@ -128,9 +147,14 @@ class RelaySession(ApplicationSession):
         else:  # the attempt was cancelled (the client stopped) while joining: go
             self.leave()
 
+    def onUserError(self, fail: Any, msg: str) -> None:
+        if isinstance(getattr(fail, "value", None), LoginParametersRefused):
+            return  # a refusal of ours, not a bug: the caller gets it from `joined`
+        super().onUserError(fail, msg)
+
     def onLeave(self, details: types.CloseDetails) -> Any:
         if not self.joined.called:
-            self.joined.errback(JoinRefused(details.reason, details.message))
+            self.joined.errback(self._refusal or JoinRefused(details.reason, details.message))
         if not self.left.called:
             self.left.callback(details)
         return super().onLeave(details)

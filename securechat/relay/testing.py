@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twisted.internet import defer, threads
 
+from securechat.client.scram_pinning import Floor
 from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import device_certificate, user_id_for_email
@@ -26,6 +27,8 @@ from securechat.relay.service import RelayService
 # Argon2id at the relay's minimum cost keeps test logins fast; real clients
 # use scram.DEFAULT_MEMORY_KIB.
 TEST_SCRAM_MEMORY = scram.MIN_MEMORY_KIB
+# A password login accepts such cheap parameters only when told to (client.scram_pinning).
+TEST_LOGIN_FLOOR = Floor(iterations=1, memory=TEST_SCRAM_MEMORY)
 
 
 def b64(data: bytes) -> str:
@@ -127,14 +130,18 @@ def enroll_device(reactor: Any, url: str, account: TestAccount, device_id: str |
     device, args = device_enrollment(account, device_id)
     own = session is None
     if session is None:
-        session = yield connect(reactor, url, Password(account.user_id, account.password),
-                                serializer)
+        session = yield connect(reactor, url, password_login(account), serializer)
     try:
         yield session.call(uris.DEVICE_ENROLL, *args)
     finally:
         if own:
             yield leave(session)
     return device
+
+
+def password_login(account: TestAccount) -> Password:
+    """SCRAM credentials for a test account (registered at the test cost)."""
+    return Password(account.user_id, account.password, TEST_LOGIN_FLOOR)
 
 
 def connect_device(reactor: Any, url: str, device: TestDevice,

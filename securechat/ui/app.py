@@ -22,13 +22,24 @@ def default_data_dir() -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    from securechat.client.errors import ClientError
+    from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
+
     parser = argparse.ArgumentParser(prog="securechat", description="SecureChat desktop client")
     parser.add_argument("--relay", default=os.environ.get("SECURECHAT_RELAY", DEFAULT_RELAY),
                         help="the relay's ws:// or wss:// URL (default %(default)s)")
     parser.add_argument("--data-dir", default=os.environ.get("SECURECHAT_DATA",
                                                              default_data_dir()),
                         help="where accounts are stored (default %(default)s)")
-    return parser.parse_args(argv)
+    parser.add_argument(INSECURE_FLAG, dest="insecure_ws", action="store_true",
+                        help="allow a ws:// relay that is not on this machine: unencrypted, "
+                             "anyone on the network can read and change the traffic")
+    args = parser.parse_args(argv)
+    try:  # before any window: every sign-in would be refused anyway
+        check_relay_url(args.relay, args.insecure_ws)
+    except ClientError as e:
+        parser.error(str(e))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(S.APP_NAME)
     theme.apply(app)
     os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
-    window = ShellWindow(reactor, args.data_dir, args.relay)
+    window = ShellWindow(reactor, args.data_dir, args.relay, insecure_ws=args.insecure_ws)
     theme.follow_system(app, window.update)
     app.setQuitOnLastWindowClosed(False)
 

@@ -32,9 +32,10 @@ class LockPage(QWidget):
     failed = pyqtSignal(str)
 
     def __init__(self, reactor: Any, data_dir: str, url: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, insecure_ws: bool = False) -> None:
         super().__init__(parent)
         self._reactor, self._data_dir, self._url = reactor, data_dir, url
+        self._insecure_ws = insecure_ws  # the user allowed a ws:// relay off loopback
         outer = QHBoxLayout(self)
         outer.addStretch(1)
         column = QVBoxLayout()
@@ -137,8 +138,8 @@ class LockPage(QWidget):
 
         if using_pin:
             d = SecureChatClient.open_with_pin(self._reactor, self._data_dir, self._url, email,
-                                               self.pin.text())
+                                               self.pin.text(), insecure_ws=self._insecure_ws)
         else:
             d = SecureChatClient.open(self._reactor, self._data_dir, self._url, email,
-                                      self.password.text())
+                                      self.password.text(), insecure_ws=self._insecure_ws)
         call(d, opened, failed)

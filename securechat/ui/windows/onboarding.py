@@ -60,9 +60,10 @@ class OnboardingPage(QWidget):
     failed = pyqtSignal(str)  # registering or signing in failed: the message shown
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, insecure_ws: bool = False) -> None:
         super().__init__(parent)
         self._reactor, self._data_dir, self._url, self._cost = reactor, data_dir, url, cost
+        self._insecure_ws = insecure_ws  # the user allowed a ws:// relay off loopback
         self._pending: tuple[SecureChatClient, str] | None = None
         self._word = 0
         self._words: list[str] = []
@@ -250,7 +251,8 @@ class OnboardingPage(QWidget):
             self.failed.emit(message)
 
         call(SecureChatClient.register(self._reactor, self._data_dir, self._url, email,
-                                       password, self.reg_name.text().strip(), self._cost),
+                                       password, self.reg_name.text().strip(), self._cost,
+                                       insecure_ws=self._insecure_ws),
              registered, failed)
 
     def confirm_mnemonic(self) -> None:
@@ -289,4 +291,5 @@ class OnboardingPage(QWidget):
             self.done.emit(client, email)
 
         call(SecureChatClient.login(self._reactor, self._data_dir, self._url, email,
-                                    self.login_password.text(), self._cost), logged_in, failed)
+                                    self.login_password.text(), self._cost,
+                                    insecure_ws=self._insecure_ws), logged_in, failed)

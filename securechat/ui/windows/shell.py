@@ -26,7 +26,8 @@ class ShellWindow(QMainWindow):
     locked = pyqtSignal()
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
-                 settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+                 settings: QSettings | None = None, parent: QWidget | None = None,
+                 insecure_ws: bool = False) -> None:
         super().__init__(parent)
         self.reactor, self.data_dir, self.url = reactor, data_dir, url
         self.settings = settings or QSettings()
@@ -42,10 +43,10 @@ class ShellWindow(QMainWindow):
         self.notifier.quit_requested.connect(self.close)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
-        self.onboarding = OnboardingPage(reactor, data_dir, url, cost)
+        self.onboarding = OnboardingPage(reactor, data_dir, url, cost, insecure_ws=insecure_ws)
         self.onboarding.done.connect(self.signed_in_with)
         self.onboarding.cancelled.connect(self.show_lock)
-        self.lock_page = LockPage(reactor, data_dir, url)
+        self.lock_page = LockPage(reactor, data_dir, url, insecure_ws=insecure_ws)
         self.lock_page.unlocked.connect(self.signed_in_with)
         self.lock_page.add_account.connect(self.show_onboarding)
         self.main = MainPage(self.notifier)

@@ -15,6 +15,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from securechat.bot import SyncingClient, next_event, run_bot
 from securechat.client import events as ev
 from securechat.client.storage import STATUS_READ
+from securechat.protocol.scram import DEFAULT_MEMORY_KIB as DEFAULT_MEMORY
 from tests.clientsupport import FAST, EventLog
 from tests.support import RelayTestCase
 
@@ -152,7 +153,8 @@ class CLITests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_user_errors_are_one_line_and_exit_1(self) -> Any:
-        yield self.cli("alice", "register", ALICE)
+        # At the default cost: a sign-in refuses cheaper password hashing (the next test).
+        yield self.cli("alice", "register", ALICE, "--kdf-memory", str(DEFAULT_MEMORY))
         _, err = yield self.cli("alice", "history", ALICE, "--with", BOB,
                                 password="not-the-password", status=1)
         self.assertOneLineError(err, "wrong password")
@@ -168,6 +170,37 @@ class CLITests(RelayTestCase):
         _, err = yield self.cli("alice", "send", ALICE, "--to", BOB, "--text", "hi",
                                 relay="ws://127.0.0.1:1", status=1)
         self.assertOneLineError(err, "could not reach the relay at ws://127.0.0.1:1")
+
+    @defer.inlineCallbacks
+    def test_sign_in_refuses_cheap_password_hashing(self) -> Any:
+        yield self.cli("alice", "register", ALICE)  # at the tests' 8 MiB
+        _, err = yield self.cli("alice-phone", "login", ALICE, status=1)
+        self.assertOneLineError(err, "the relay asked for weaker password hashing",
+                                "refusing to send a password proof")
+        self.assertEqual(os.listdir(os.path.join(self.home, "alice-phone")), [])
+        yield self.cli("bob", "register", BOB, "--kdf-memory", str(DEFAULT_MEMORY))
+        out, _ = yield self.cli("bob-phone", "login", BOB)
+        self.assertIn(f"Signed in as {BOB} on this new device.", out)
+
+    @defer.inlineCallbacks
+    def test_a_new_password_needs_ten_characters(self) -> Any:
+        _, err = yield self.cli("alice", "register", ALICE, password="nine-char", status=1)
+        self.assertOneLineError(err, "at least 10 characters")
+        self.assertFalse(os.path.exists(os.path.join(self.home, "alice")))
+        yield self.cli("alice", "register", ALICE, password="ten-chars!")
+
+    @defer.inlineCallbacks
+    def test_ws_off_this_machine_needs_insecure_ws(self) -> Any:
+        # 0.0.0.0 is not loopback, yet on Linux it reaches this machine's relay.
+        elsewhere = self.url.replace("127.0.0.1", "0.0.0.0")
+        _, err = yield self.cli("alice", "register", ALICE, relay=elsewhere, status=1)
+        self.assertOneLineError(err, f"refusing to connect to {elsewhere} without encryption",
+                                "--insecure-ws")
+        self.assertFalse(os.path.exists(os.path.join(self.home, "alice")))
+        out, _ = yield self.cli("alice", "register", ALICE, "--insecure-ws", relay=elsewhere)
+        self.assertIn(f"Registered {ALICE} on this device.", out)
+        out, _ = yield self.cli("alice", "requests", ALICE, "--insecure-ws", relay=elsewhere)
+        self.assertEqual(out, "No pending friend requests.\n")
 
 
 class EchoBotTests(RelayTestCase):

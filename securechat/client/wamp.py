@@ -153,16 +153,17 @@ class RelaySession(ApplicationSession):
         super().onUserError(fail, msg)
 
     def onLeave(self, details: types.CloseDetails) -> Any:
-        if not self.joined.called:
-            self.joined.errback(self._refusal or JoinRefused(details.reason, details.message))
+        # A refusal of ours fails `joined` once the connection it closes is gone.
+        if not self.joined.called and self._refusal is None:
+            self.joined.errback(JoinRefused(details.reason, details.message))
         if not self.left.called:
             self.left.callback(details)
         return super().onLeave(details)
 
     def onDisconnect(self) -> None:
         if not self.joined.called:
-            self.joined.errback(JoinRefused(uris.ERR_CONNECTION_LOST,
-                                            "the connection closed before joining"))
+            self.joined.errback(self._refusal or JoinRefused(
+                uris.ERR_CONNECTION_LOST, "the connection closed before joining"))
         if not self.left.called:
             self.left.callback(types.CloseDetails(uris.ERR_CONNECTION_LOST))
         super().onDisconnect()
@@ -184,6 +185,14 @@ class _ClientProtocol(WampWebSocketClientProtocol):
     def connectionMade(self) -> None:
         super().connectionMade()
         self.transport.setTcpNoDelay(True)  # see RelayServerProtocol.connectionMade
+
+    def _connectionLost(self, reason: Any) -> None:
+        # autobahn leaves the close-handshake timer armed when the relay drops the TCP
+        # connection first (as it does after our ABORT): see RelayServerProtocol.
+        if self.closeHandshakeTimeoutCall is not None:
+            self.closeHandshakeTimeoutCall.cancel()
+            self.closeHandshakeTimeoutCall = None
+        super()._connectionLost(reason)
 
     def onClose(self, wasClean: bool, code: int, reason: str | None) -> None:
         if self._session is None:

@@ -1,19 +1,16 @@
 """Password logins against a hostile relay (review H3, L2): no proof for parameters the
 client did not agree to, and no ws:// off this machine unless the user asks for it.
 
-The hostile relay is the real one, its authenticator's SCRAM CHALLENGE rewritten in
-process (as the review's demos did); every AUTHENTICATE it receives is recorded, so
-"refused before a proof is sent" is checked where the proof would arrive.
+The hostile relay is the real one, its SCRAM CHALLENGE rewritten in process
+(tests.hostile_scram); every AUTHENTICATE it receives is recorded, so "refused before
+a proof is sent" is checked where the proof would arrive.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-from collections.abc import Callable
 from typing import Any
 
-from autobahn.wamp.message import Authenticate, Hello
 from twisted.internet import defer, reactor
 
 from securechat.bot import open_client
@@ -30,62 +27,11 @@ from securechat.client.scram_pinning import (
 from securechat.client.wamp import connect
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
-from securechat.relay.auth import Challenge
-from securechat.relay.service import RelayService
 from tests.clientsupport import FAST, ClientTestCase
+from tests.hostile_scram import HostileScram, Tamper, downgrade, fresh_nonce, other_salt
 
 EMAIL = "alice@example.org"
 PASSWORD = "pw-" + "x" * 10
-
-Tamper = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class HostileScram:
-    """The real relay's authenticator with its SCRAM CHALLENGEs changed by `tamper`
-    (from the `from_login`-th SCRAM login on), recording what reaches it."""
-
-    def __init__(self, relay: RelayService) -> None:
-        self._authenticator = relay.router.authenticator
-        self._hello = self._authenticator.hello
-        self.tamper: Tamper | None = None
-        self.from_login = 1
-        self.hellos: list[Hello] = []  # every HELLO, of any method
-        self.challenges: list[dict[str, Any]] = []  # the SCRAM CHALLENGEs as sent
-        self.proofs: list[Authenticate] = []  # the SCRAM AUTHENTICATEs received
-        self._authenticator.hello = self._hello_received
-
-    def restore(self) -> None:
-        del self._authenticator.hello
-
-    def _hello_received(self, msg: Hello) -> defer.Deferred[Any]:
-        self.hellos.append(msg)
-        return self._hello(msg).addCallback(self._answer)
-
-    def _answer(self, answer: Any) -> Any:
-        if not isinstance(answer, Challenge) or answer.method != "scram":
-            return answer
-        extra = dict(answer.extra)
-        if self.tamper is not None and len(self.challenges) + 1 >= self.from_login:
-            extra = self.tamper(extra)
-        self.challenges.append(extra)
-
-        def verify(auth: Authenticate) -> Any:
-            self.proofs.append(auth)
-            return answer.verify(auth)
-        return Challenge("scram", extra, verify)
-
-
-def other_salt(extra: dict[str, Any]) -> dict[str, Any]:
-    return {**extra, "salt": base64.b64encode(os.urandom(16)).decode("ascii")}
-
-
-def downgrade(extra: dict[str, Any]) -> dict[str, Any]:
-    """H3's attack: t=1, 8 KiB and a salt of the attacker's own."""
-    return {**other_salt(extra), "iterations": 1, "memory": 8}
-
-
-def fresh_nonce(extra: dict[str, Any]) -> dict[str, Any]:
-    return {**extra, "nonce": base64.b64encode(os.urandom(34)).decode("ascii")}
 
 
 class LoginHardeningTests(ClientTestCase):

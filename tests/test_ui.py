@@ -25,7 +25,7 @@ from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication, QPushButton, QWidget
 
 from securechat.client import events as ev
-from securechat.client.core import SecureChatClient
+from securechat.client.core import KdfCost, SecureChatClient
 from securechat.client.storage import (
     STATUS_DELIVERED,
     STATUS_PENDING,
@@ -356,7 +356,8 @@ class DevicesTrustAndConnectionTests(UITestCase):
 
     @defer.inlineCallbacks
     def test_new_device_sign_in_read_sync_and_key_change_banner(self) -> Any:
-        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD)
+        # At the default cost: a sign-in refuses cheaper password hashing (scram_pinning).
+        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD, KdfCost())
         carol = yield self.register("carol", "carol@example.org", PASSWORD)
         yield self.online(laptop, carol)
         # --- Alice signs in on her phone through the onboarding screen ---------------

@@ -21,12 +21,15 @@ from securechat.client.scram_pinning import (
     CEILING_ITERATIONS,
     CEILING_MEMORY_KIB,
     LoginParametersRefused,
+    RelayNotProven,
     ScramParameters,
     load_pinned,
 )
 from securechat.client.wamp import connect
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
+from securechat.relay.auth import Welcome
+from securechat.relay.authorization import Principal
 from tests.clientsupport import FAST, ClientTestCase
 from tests.hostile_scram import HostileScram, Tamper, downgrade, fresh_nonce, other_salt
 
@@ -162,6 +165,25 @@ class LoginHardeningTests(ClientTestCase):
         self.assertEqual(len(self.hostile.proofs), 2)
         session.leave()
         yield session.disconnected
+
+    @defer.inlineCallbacks
+    def test_a_welcome_without_a_challenge_is_refused(self) -> Any:
+        """A relay that skips the CHALLENGE and forges the only server signature it can
+        (over nothing, with an empty key) does not get a session."""
+        yield self.register_laptop()
+        credentials = yield self.laptop.password_credentials(PASSWORD)
+        user_id = self.laptop.me.user_id
+        forged = scram.expected_server_signature(b"", b"")
+
+        def welcome_at_once(msg: Any) -> defer.Deferred[Any]:
+            self.hostile.hellos.append(msg)
+            return defer.succeed(Welcome(Principal(uris.ROLE_ACCOUNT, user_id, user_id),
+                                         "scram", {"scram_server_signature": forged}))
+        self.relay.router.authenticator.hello = welcome_at_once
+        error = yield self.assertFailure(connect(reactor, self.url, credentials),
+                                         RelayNotProven)
+        self.assertIn("the relay did not ask for a password proof", str(error))
+        self.assertEqual(self.hostile.hellos[-1].authmethods, ["scram"])  # it reached us
 
     # --- ws:// off this machine ---------------------------------------------------------
 

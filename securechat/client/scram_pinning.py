@@ -44,6 +44,10 @@ class LoginParametersRefused(ClientError):
     """The relay's password CHALLENGE was refused before any proof was computed."""
 
 
+class RelayNotProven(ClientError):
+    """The relay's WELCOME to a password login does not prove it holds the verifier."""
+
+
 @attrs.frozen
 class ScramParameters:
     """What a CHALLENGE asks the client to hash the password with."""

@@ -21,10 +21,12 @@ from autobahn.wamp.cryptosign import CryptosignKey
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.internet import defer, endpoints, threads
 
+from securechat.client.errors import ClientError
 from securechat.client.scram_pinning import (
     Floor,
     LoginParametersRefused,
     LoginPolicy,
+    RelayNotProven,
     ScramParameters,
     check_challenge,
 )
@@ -93,7 +95,7 @@ class RelaySession(ApplicationSession):
         self._scram_state: tuple[str, bytes, bytes] | None = None  # nonce, salted, message
         # The SCRAM parameters this session accepted (and proved the password with).
         self.scram_parameters: ScramParameters | None = None
-        self._refusal: LoginParametersRefused | None = None  # why no proof was sent
+        self._refusal: ClientError | None = None  # why we ended the login ourselves
 
     def onConnect(self) -> None:
         c = self.credentials
@@ -116,7 +118,7 @@ class RelaySession(ApplicationSession):
             try:  # before any work: a hostile relay gets no proof it could crack cheaply
                 params = check_challenge(c.policy, nonce, challenge.extra)
             except LoginParametersRefused as e:
-                self._refusal = e  # the join fails with it (onLeave), after an ABORT
+                self._refusal = e  # the join fails with it once the ABORT closed the line
                 raise
             # Argon2id takes a noticeable fraction of a second: off the loop.
             salted = yield threads.deferToThread(
@@ -131,13 +133,17 @@ class RelaySession(ApplicationSession):
 
     def onWelcome(self, welcome: Any) -> str | None:
         if isinstance(self.credentials, Password) and self._scram_state:
-            if self.scram_parameters is None:  # a WELCOME without our proof: not the relay
-                return "the relay did not ask for a password proof"
             _, salted, message = self._scram_state
             expected = scram.expected_server_signature(salted, message)
             got = (welcome.authextra or {}).get("scram_server_signature", "")
-            if not hmac.compare_digest(expected, str(got)):
-                return "the relay did not prove it knows this account's verifier"
+            if self.scram_parameters is None:  # a WELCOME without our proof: not the relay
+                self._refusal = RelayNotProven("the relay did not ask for a password proof: "
+                                               "it may not be the real relay")
+            elif not hmac.compare_digest(expected, str(got)):
+                self._refusal = RelayNotProven("the relay did not prove it knows this "
+                                               "account's verifier: it may not be the real relay")
+            if self._refusal is not None:
+                return str(self._refusal)  # ABORT; `joined` fails once the line closes
         return None
 
     def onJoin(self, details: types.SessionDetails) -> None:

@@ -67,9 +67,15 @@ from bench.loadgen import (
     raise_fd_limit,
 )
 from bench.relayproc import RelayNode
-from securechat.client.wamp import Password, RelaySession, connect
+from securechat.client.wamp import RelaySession, connect
 from securechat.protocol import uris
-from securechat.relay.testing import TestDevice, enroll_device, leave, register_account
+from securechat.relay.testing import (
+    TestDevice,
+    enroll_device,
+    leave,
+    password_login,
+    register_account,
+)
 
 #: What the issue asks for.
 TARGET_RATIO = 1.0
@@ -154,7 +160,7 @@ async def provision(
     async def account_with(kind: str, index: int, devices: int) -> list[TestDevice]:
         email = f"bench-{run}-{kind}-{index}@bench.invalid"
         account = await register_account(reactor, url, email, password, serializer)
-        session = await connect(reactor, url, Password(account.user_id, password), serializer)
+        session = await connect(reactor, url, password_login(account), serializer)
         try:
             return [
                 await enroll_device(reactor, url, account, serializer=serializer, session=session)

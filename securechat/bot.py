@@ -26,6 +26,7 @@ from twisted.logger import Logger
 from securechat.client import events as ev
 from securechat.client.core import AccountExists, KdfCost, NoSuchAccount, SecureChatClient
 from securechat.client.keys import WrongPassword
+from securechat.client.passwords import check_new_password
 from securechat.client.registration import EmailCodeRequired
 from securechat.protocol.keys import user_id_for_email
 
@@ -93,29 +94,35 @@ def next_event(client: SecureChatClient, kind: type[E],
 def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str, *,
                 register_if_missing: bool = True, name: str = "",
                 cost: KdfCost | None = None, recovery_phrase: str | None = None,
-                ca_file: str | None = None) -> Any:
+                ca_file: str | None = None, floor: KdfCost | None = None,
+                insecure_ws: bool = False) -> Any:
     """Deferred[SyncingClient], not started: the account as set up on this device, else
     signed in as a new device (which takes the `recovery_phrase`), else (if
     `register_if_missing`) a new account. `ca_file`: the PEM certificate or CA to trust
     for a wss:// relay (a development certificate, a private CA) instead of the system's
-    CAs."""
+    CAs. `floor`: the cheapest password hashing a sign-in accepts (the default costs;
+    only tests lower it). `insecure_ws`: allow a ws:// relay off loopback
+    (client.relay_url)."""
     if os.path.isdir(os.path.join(data_dir, user_id_for_email(email))):
         client = yield SyncingClient.open(reactor, data_dir, url, email, password,
-                                          ca_file=ca_file)
+                                          ca_file=ca_file, insecure_ws=insecure_ws)
         return client
     os.makedirs(data_dir, mode=0o700, exist_ok=True)
     try:
         client = yield SyncingClient.login(reactor, data_dir, url, email, password, cost,
-                                           recovery_phrase=recovery_phrase, ca_file=ca_file)
+                                           recovery_phrase=recovery_phrase, ca_file=ca_file,
+                                           floor=floor, insecure_ws=insecure_ws)
     except (NoSuchAccount, WrongPassword):
         # The relay answers an unknown account as a wrong password (no existence oracle),
         # so registering is how to tell: it fails if the account exists.
         if not register_if_missing:
             raise
+        check_new_password(password)
         try:
             client, _mnemonic = yield SyncingClient.register(reactor, data_dir, url, email,
                                                              password, name, cost,
-                                                             ca_file=ca_file)
+                                                             ca_file=ca_file,
+                                                             insecure_ws=insecure_ws)
         except AccountExists:
             raise WrongPassword("wrong password") from None
         except EmailCodeRequired:
@@ -172,14 +179,16 @@ class _Bot:
 def run_bot(reactor: Any, data_dir: str, url: str, email: str, password: str,
             on_message: OnMessage, *, register_if_missing: bool = True,
             auto_accept_friends: bool = True, cost: KdfCost | None = None,
-            recovery_phrase: str | None = None, ca_file: str | None = None) -> Any:
+            recovery_phrase: str | None = None, ca_file: str | None = None,
+            floor: KdfCost | None = None, insecure_ws: bool = False) -> Any:
     """Deferred[SyncingClient], started: open (or sign in, or register) the account and
     answer each incoming message with `on_message(client, event)`'s reply, if it returns
-    a str (or a Deferred firing with one). Stop it with `client.stop()`. `ca_file`: as
-    for `open_client`."""
+    a str (or a Deferred firing with one). Stop it with `client.stop()`. `ca_file`,
+    `floor` and `insecure_ws` as for `open_client`."""
     client = yield open_client(reactor, data_dir, url, email, password,
                                register_if_missing=register_if_missing, cost=cost,
-                               recovery_phrase=recovery_phrase, ca_file=ca_file)
+                               recovery_phrase=recovery_phrase, ca_file=ca_file,
+                               floor=floor, insecure_ws=insecure_ws)
     bot = _Bot(client, on_message)
     client.events.subscribe(bot.message_received, ev.MessageReceived)
     if auto_accept_friends:

@@ -48,7 +48,9 @@ from securechat.client.core import ClientError, KdfCost
 from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
 from securechat.client.keys import CorruptBlob, WrongPassword
 from securechat.client.linking import LinkCode
+from securechat.client.passwords import check_new_password
 from securechat.client.registration import request_email_code
+from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
 from securechat.client.storage import (
     STATUS_DELIVERED,
     STATUS_PENDING,
@@ -107,7 +109,7 @@ def _cost(args: argparse.Namespace) -> KdfCost:
 
 def _open(reactor: Any, args: argparse.Namespace) -> defer.Deferred[SyncingClient]:
     return SyncingClient.open(reactor, args.data_dir, args.relay, args.email, args.password,
-                              ca_file=args.ca_file)
+                              ca_file=args.ca_file, insecure_ws=args.insecure_ws)
 
 
 @defer.inlineCallbacks
@@ -252,7 +254,7 @@ def cmd_register(reactor: Any, args: argparse.Namespace) -> Any:
     code = yield _email_code(reactor, args)
     client, mnemonic = yield SyncingClient.register(
         reactor, args.data_dir, args.relay, args.email, args.password, args.name, _cost(args),
-        email_code=code, ca_file=args.ca_file)
+        email_code=code, ca_file=args.ca_file, insecure_ws=args.insecure_ws)
     try:
         say(f"Registered {client.me.email} on this device.")
         say()
@@ -274,7 +276,7 @@ def cmd_login(reactor: Any, args: argparse.Namespace) -> Any:
     client = yield SyncingClient.login(reactor, args.data_dir, args.relay, args.email,
                                        args.password, _cost(args),
                                        recovery_phrase=args.recovery_phrase,
-                                       ca_file=args.ca_file)
+                                       ca_file=args.ca_file, insecure_ws=args.insecure_ws)
     try:
         say(f"Signed in as {client.me.email} on this new device.")
         yield _catch_up(reactor, client, args, required=False)
@@ -598,6 +600,10 @@ def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     parser.add_argument("--kdf-memory", type=int, default=default(scram.DEFAULT_MEMORY_KIB),
                         metavar="KIB", help="Argon2id memory for new password keys "
                                             f"(default {scram.DEFAULT_MEMORY_KIB})")
+    parser.add_argument(INSECURE_FLAG, dest="insecure_ws", action="store_true",
+                        default=default(False),
+                        help="allow a ws:// relay that is not on this machine: unencrypted, "
+                             "anyone on the network can read and change the traffic")
     parser.add_argument("--timeout", type=float, default=default(30.0), metavar="SECONDS",
                         help="how long to wait for the relay (default 30)")
     parser.add_argument("--verbose", "-v", action="store_true", default=default(False),
@@ -653,17 +659,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_password(email: str, confirm: bool, variable: str = PASSWORD_ENV,
                    prompt: str = "Password", needs_terminal: bool = False) -> str:
-    password = os.environ.get(variable)
-    if password:
-        return password
-    if needs_terminal and not sys.stdin.isatty():
+    """A password from `variable` or a prompt; `confirm`: a new one, which must be long
+    enough (and typed twice at the prompt)."""
+    from_env = os.environ.get(variable)
+    if from_env:
+        password = from_env
+    elif needs_terminal and not sys.stdin.isatty():
         raise ClientError(f"{prompt.lower()} needed: set {variable} or run in a terminal to "
                           "type it")
-    password = getpass.getpass(f"{prompt} for {email}: ")
+    else:
+        password = getpass.getpass(f"{prompt} for {email}: ")
     if not password:
         raise ClientError(f"no password given (type it, or set {variable})")
-    if confirm and getpass.getpass("Repeat the password: ") != password:
-        raise ClientError("the passwords do not match")
+    if confirm:
+        check_new_password(password)
+        if not from_env and getpass.getpass("Repeat the password: ") != password:
+            raise ClientError("the passwords do not match")
     return password
 
 
@@ -768,6 +779,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args.data_dir = args.data_dir or default_data_dir()
     args.email = normalise_email(args.email)
     try:
+        check_relay_url(args.relay, args.insecure_ws)  # before asking for the password
         _read_secrets(args)
     except ClientError as e:
         note(f"error: {e}")

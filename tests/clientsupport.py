@@ -77,16 +77,19 @@ class ClientTestCase(RelayTestCase):
         return os.path.join(self.data, name)
 
     @defer.inlineCallbacks
-    def register(self, name: str, email: str, password: str = "pw-" + "x" * 10) -> Any:
+    def register(self, name: str, email: str, password: str = "pw-" + "x" * 10,
+                 cost: KdfCost = FAST) -> Any:
         client, phrase = yield SecureChatClient.register(
-            reactor, self.device_dir(name), self.url, email, password, name, FAST)
+            reactor, self.device_dir(name), self.url, email, password, name, cost)
         self.phrases[email] = phrase
         return self._track(client)
 
     @defer.inlineCallbacks
     def login(self, name: str, email: str, password: str = "pw-" + "x" * 10) -> Any:
+        """Sign in as a new device, accepting the test cost (the default floor would
+        refuse it: client.scram_pinning)."""
         client = yield SecureChatClient.login(reactor, self.device_dir(name), self.url, email,
-                                              password, FAST,
+                                              password, FAST, floor=FAST,
                                               recovery_phrase=self.phrases[email])
         return self._track(client)
 

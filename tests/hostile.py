@@ -22,13 +22,13 @@ import vodozemac
 from twisted.internet import defer
 
 from securechat.client.olm import ALG, CRYPTO_VERSION
-from securechat.client.wamp import DeviceKey, Password, connect
+from securechat.client.wamp import DeviceKey, connect
 from securechat.protocol import uris
 from securechat.protocol.frames import Binding, Frame
 from securechat.protocol.keys import device_certificate, prekey_statement
 from securechat.relay.dealer import Caller
 from securechat.relay.service import RelayService
-from securechat.relay.testing import TestAccount, TestDevice, b64, leave
+from securechat.relay.testing import TestAccount, TestDevice, b64, leave, password_login
 
 Rewrite = Callable[..., Any]  # (caller, answer, *args, **kwargs) -> answer
 
@@ -133,7 +133,7 @@ class RawDevice:
         device = TestDevice(account, key, identity_key)
         signature = account.identity.sign(device_certificate(
             account.user_id, key.device_id, key.public_hex, identity_key))
-        session = yield connect(reactor, url, Password(account.user_id, account.password))
+        session = yield connect(reactor, url, password_login(account))
         try:
             yield session.call(uris.DEVICE_ENROLL, key.device_id, key.public_hex,
                                identity_key, b64(signature))

@@ -20,6 +20,7 @@ from securechat.client.wamp import (
 )
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
+from securechat.relay.testing import TEST_LOGIN_FLOOR as CHEAP  # accounts at the test cost
 from tests.support import RelayTestCase
 
 
@@ -32,7 +33,7 @@ class AuthenticationTests(RelayTestCase):
     @defer.inlineCallbacks
     def test_password_login_with_the_right_password(self) -> Any:
         alice = yield self.account("alice@example.org", "hunter2hunter2")
-        session = yield self.join(Password(alice.user_id, "hunter2hunter2"))
+        session = yield self.join(Password(alice.user_id, "hunter2hunter2", CHEAP))
         self.assertEqual(session.details.authrole, uris.ROLE_ACCOUNT)
         self.assertEqual(session.details.authid, alice.user_id)
         recovery = yield session.call(uris.ACCOUNT_RECOVERY)
@@ -42,7 +43,7 @@ class AuthenticationTests(RelayTestCase):
     @defer.inlineCallbacks
     def test_wrong_password_is_refused(self) -> Any:
         alice = yield self.account("alice@example.org", "hunter2hunter2")
-        refusal = yield self.refused(Password(alice.user_id, "hunter3hunter3"))
+        refusal = yield self.refused(Password(alice.user_id, "hunter3hunter3", CHEAP))
         self.assertEqual(refusal.reason, uris.ERR_WRONG_PASSWORD)
 
     @defer.inlineCallbacks
@@ -96,14 +97,14 @@ class AuthenticationTests(RelayTestCase):
         free = self.config.password_free_failures
         reasons = []
         for _ in range(free + 2):
-            refusal = yield self.refused(Password(alice.user_id, "guess-guess"))
+            refusal = yield self.refused(Password(alice.user_id, "guess-guess", CHEAP))
             reasons.append(refusal.reason)
         # A few free guesses, one more that starts the backoff, then this address waits.
         self.assertEqual(reasons[:free + 1], [uris.ERR_WRONG_PASSWORD] * (free + 1))
         self.assertEqual(reasons[free + 1], uris.ERR_RATE_LIMITED)
         # Even the right password waits now, from this address: guessing gains nothing
         # (the owner elsewhere is not affected: tests.test_password_abuse).
-        refusal = yield self.refused(Password(alice.user_id, "hunter2hunter2"))
+        refusal = yield self.refused(Password(alice.user_id, "hunter2hunter2", CHEAP))
         self.assertEqual(refusal.reason, uris.ERR_RATE_LIMITED)
 
     @defer.inlineCallbacks

@@ -7,7 +7,7 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
-from securechat.client.wamp import Anonymous, Password
+from securechat.client.wamp import Anonymous
 from securechat.protocol import uris
 from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
@@ -41,7 +41,7 @@ class AuthorizationTests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_a_password_login_may_enroll_but_not_message(self) -> Any:
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.MESSAGE_SEND, self.bob.user_id,
                                      [envelope(self.bob_laptop)])
         yield self.assertCallRefused(account, uris.MAILBOX_FETCH)
@@ -71,7 +71,7 @@ class AuthorizationTests(RelayTestCase):
     def test_a_device_may_not_be_enrolled_under_someone_elses_id(self) -> Any:
         # Claiming bob's device id for alice's account.
         _, args = testing.device_enrollment(self.alice, "bob-laptop")
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.DEVICE_ENROLL, *args,
                                      uri=uris.ERR_DEVICE_EXISTS)
 
@@ -79,7 +79,7 @@ class AuthorizationTests(RelayTestCase):
     def test_device_keys_must_be_signed_by_the_accounts_identity_key(self) -> Any:
         # Bob's key signs a device for alice's account: refused.
         _, args = testing.device_enrollment(self.bob, "sneaky")
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.DEVICE_ENROLL, *args,
                                      uri=uris.ERR_BAD_SIGNATURE)
 
@@ -88,7 +88,7 @@ class AuthorizationTests(RelayTestCase):
         alice, _ = yield self.online(self.alice_laptop)
         yield self.assertCallRefused(alice, uris.DEVICE_REMOVE, "bob-laptop",
                                      uri=uris.WAMP_NOT_AUTHORIZED)
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.DEVICE_REMOVE, "bob-laptop",
                                      uri=uris.ERR_NO_SUCH_DEVICE)
         bob, _ = yield self.online(self.bob_laptop)  # still enrolled
@@ -98,7 +98,7 @@ class AuthorizationTests(RelayTestCase):
     def test_removing_my_device_disconnects_it_and_forgets_its_key(self) -> Any:
         phone = yield self.device(self.alice, "alice-phone")
         phone_session, _ = yield self.online(phone)
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield account.call(uris.DEVICE_REMOVE, "alice-phone")
         details = yield phone_session.left
         self.assertEqual(details.reason, uris.CLOSE_DEVICE_REMOVED)
@@ -122,7 +122,7 @@ class AuthorizationTests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_too_many_devices_is_a_clear_error(self) -> Any:
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         for i in range(self.config.max_devices - 1):
             yield testing.enroll_device(None, self.url, self.alice, f"d{i}", session=account)
         _, args = testing.device_enrollment(self.alice, "one-too-many")
@@ -136,7 +136,7 @@ class AuthorizationTests(RelayTestCase):
         yield self.assertCallRefused(anonymous, uris.ACCOUNT_REGISTER, *args,
                                      uri=uris.ERR_ACCOUNT_EXISTS)
         # and the original password still works
-        yield self.join(Password(self.alice.user_id, self.alice.password))
+        yield self.join(testing.password_login(self.alice))
 
 
 class UserNamespaceTests(RelayTestCase):

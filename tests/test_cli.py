@@ -17,6 +17,7 @@ from securechat.bot import SyncingClient, next_event, run_bot
 from securechat.client import events as ev
 from securechat.client.storage import STATUS_READ
 from securechat.protocol.keys import user_id_for_email
+from securechat.protocol.scram import DEFAULT_MEMORY_KIB as DEFAULT_MEMORY
 from tests.clientsupport import FAST, EventLog
 from tests.support import RelayTestCase
 
@@ -68,6 +69,8 @@ class WatchedProcess(protocol.ProcessProtocol):
 class CLITestCase(RelayTestCase):
     """Runs securechat-cli as subprocesses against the test's relay."""
 
+    kdf_memory = "8192"  # KiB of Argon2id for new passwords: the relay's minimum, fast
+
     def setUp(self) -> Any:
         self.home = os.path.abspath(self.mktemp())
         return super().setUp()
@@ -85,7 +88,7 @@ class CLITestCase(RelayTestCase):
     def argv(self, device: str, command: str, email: str, *args: str,
              relay: str | None = None) -> list[str]:
         return ["-m", "securechat.cli", "--relay", relay or self.url,
-                "--data-dir", os.path.join(self.home, device), "--kdf-memory", "8192",
+                "--data-dir", os.path.join(self.home, device), "--kdf-memory", self.kdf_memory,
                 "--timeout", "20", command, "--email", email, *args]
 
     @defer.inlineCallbacks
@@ -122,6 +125,11 @@ class CLITestCase(RelayTestCase):
 
 
 class CLITests(CLITestCase):
+    # Accounts of the tests that sign in on a second device are made at the default cost:
+    # the CLI never accepts cheaper password hashing at a sign-in (client.scram_pinning).
+    def signing_in_elsewhere(self) -> None:
+        self.kdf_memory = str(DEFAULT_MEMORY)
+
     @defer.inlineCallbacks
     def test_friends_messages_history_and_listen(self) -> Any:
         out, _ = yield self.cli("alice", "register", ALICE, "--name", "Alice")
@@ -163,6 +171,7 @@ class CLITests(CLITestCase):
 
     @defer.inlineCallbacks
     def test_devices_lists_linked_devices_and_remove_device_needs_the_password(self) -> Any:
+        self.signing_in_elsewhere()
         phrase = yield self.register("alice", ALICE)
         yield self.cli("alice-phone", "login", ALICE, SECURECHAT_RECOVERY_PHRASE=phrase)
         out, _ = yield self.cli("alice", "devices", ALICE, "--json")
@@ -190,15 +199,16 @@ class CLITests(CLITestCase):
         self.assertOneLineError(err, "the device you are using")
 
     @defer.inlineCallbacks
-    def register(self, device: str, email: str) -> Any:
+    def register(self, device: str, email: str, *options: str) -> Any:
         """Register; returns the recovery phrase it printed."""
-        out, _ = yield self.cli(device, "register", email)
+        out, _ = yield self.cli(device, "register", email, *options)
         (phrase,) = [line.strip() for line in out.splitlines() if line.startswith("    ")]
         return phrase
 
     @defer.inlineCallbacks
     def test_user_errors_are_one_line_and_exit_1(self) -> Any:
-        phrase = yield self.register("alice", ALICE)
+        # At the default cost: a sign-in refuses cheaper password hashing (the next test).
+        phrase = yield self.register("alice", ALICE, "--kdf-memory", str(DEFAULT_MEMORY))
         _, err = yield self.cli("alice", "history", ALICE, "--with", BOB,
                                 password="not-the-password", status=1)
         self.assertOneLineError(err, "wrong password")
@@ -215,9 +225,42 @@ class CLITests(CLITestCase):
                                 relay="ws://127.0.0.1:1", status=1)
         self.assertOneLineError(err, "could not reach the relay at ws://127.0.0.1:1")
 
+    @defer.inlineCallbacks
+    def test_sign_in_refuses_cheap_password_hashing(self) -> Any:
+        phrase = yield self.register("alice", ALICE)  # at the tests' 8 MiB
+        _, err = yield self.cli("alice-phone", "login", ALICE, status=1,
+                                SECURECHAT_RECOVERY_PHRASE=phrase)
+        self.assertOneLineError(err, "the relay asked for weaker password hashing",
+                                "refusing to send a password proof")
+        self.assertEqual(os.listdir(os.path.join(self.home, "alice-phone")), [])
+        phrase = yield self.register("bob", BOB, "--kdf-memory", str(DEFAULT_MEMORY))
+        out, _ = yield self.cli("bob-phone", "login", BOB, SECURECHAT_RECOVERY_PHRASE=phrase)
+        self.assertIn(f"Signed in as {BOB} on this new device.", out)
+
+    @defer.inlineCallbacks
+    def test_a_new_password_needs_ten_characters(self) -> Any:
+        _, err = yield self.cli("alice", "register", ALICE, password="nine-char", status=1)
+        self.assertOneLineError(err, "at least 10 characters")
+        self.assertFalse(os.path.exists(os.path.join(self.home, "alice")))
+        yield self.cli("alice", "register", ALICE, password="ten-chars!")
+
+    @defer.inlineCallbacks
+    def test_ws_off_this_machine_needs_insecure_ws(self) -> Any:
+        # 0.0.0.0 is not loopback, yet on Linux it reaches this machine's relay.
+        elsewhere = self.url.replace("127.0.0.1", "0.0.0.0")
+        _, err = yield self.cli("alice", "register", ALICE, relay=elsewhere, status=1)
+        self.assertOneLineError(err, f"refusing to connect to {elsewhere} without encryption",
+                                "--insecure-ws")
+        self.assertFalse(os.path.exists(os.path.join(self.home, "alice")))
+        out, _ = yield self.cli("alice", "register", ALICE, "--insecure-ws", relay=elsewhere)
+        self.assertIn(f"Registered {ALICE} on this device.", out)
+        out, _ = yield self.cli("alice", "requests", ALICE, "--insecure-ws", relay=elsewhere)
+        self.assertEqual(out, "No pending friend requests.\n")
+
 
     @defer.inlineCallbacks
     def test_sign_in_with_the_recovery_phrase_from_the_environment(self) -> Any:
+        self.signing_in_elsewhere()
         phrase = yield self.register("alice", ALICE)
         # no phrase and no terminal to type it on: a clear error naming the variable
         _, err = yield self.cli("alice-phone", "login", ALICE, status=1)
@@ -242,6 +285,7 @@ class CLITests(CLITestCase):
 
     @defer.inlineCallbacks
     def test_change_and_reset_the_password(self) -> Any:
+        self.signing_in_elsewhere()
         phrase = yield self.register("alice", ALICE)
         new, newer = "alice-password-2", "alice-password-3"
         _, err = yield self.cli("alice", "change-password", ALICE, status=1)

@@ -8,12 +8,15 @@ from typing import Any
 
 from twisted.internet import defer, reactor
 
+from securechat.protocol.scram import DEFAULT_MEMORY_KIB
 from tests.test_cli import ALICE, CLITestCase, WatchedProcess
 
 CODE = re.compile(rb"^    (\d{4} \d{4} \d{4})$", re.M)
 
 
 class CLILinkingTests(CLITestCase):
+    kdf_memory = str(DEFAULT_MEMORY_KIB)  # the CLI's sign-in accepts no cheaper hashing
+
     def spawn_typing(self, device: str, command: str, email: str) -> tuple[WatchedProcess, Any]:
         """A process whose stdin the test types into."""
         process = WatchedProcess()

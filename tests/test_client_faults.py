@@ -20,6 +20,7 @@ from securechat.client.secrets import MissingSecrets
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import Password, connect
 from securechat.protocol import uris
+from securechat.relay.testing import TEST_LOGIN_FLOOR
 from tests.clientsupport import FAST, ClientTestCase
 
 
@@ -145,7 +146,7 @@ class FriendsTests(ClientTestCase):
         bob = yield self.login("bob-reinstalled", "bob@example.org")
         yield self.online(bob)
         # Removing another device takes the password (L6), not just a device session.
-        session = yield self.join(Password(bob.me.user_id, "pw-" + "x" * 10))
+        session = yield self.join(Password(bob.me.user_id, "pw-" + "x" * 10, TEST_LOGIN_FLOOR))
         yield session.call(uris.DEVICE_REMOVE, old_device)
         # Alice's next message finds the device list changed, re-fetches it and starts
         # an Olm session with the new device; the account key is the same, so no warning.
@@ -316,6 +317,7 @@ class LoginTests(ClientTestCase):
         with self.assertRaises(WrongPassword):
             yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
                                          "alice@example.org", "the wrong password", FAST,
+                                         floor=FAST,
                                          recovery_phrase=self.phrases["alice@example.org"])
         self.assertFalse(os.path.exists(os.path.join(self.device_dir("phone"),
                                                      alice.me.user_id)))
@@ -416,12 +418,12 @@ class LoginTests(ClientTestCase):
         laptop = yield self.register("laptop", "alice@example.org")
         phrase = self.phrases["alice@example.org"]
         first = SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
-                                       "alice@example.org", "pw-" + "x" * 10, FAST,
+                                       "alice@example.org", "pw-" + "x" * 10, FAST, floor=FAST,
                                        recovery_phrase=phrase)
         with self.assertRaises(ClientError):  # Enter pressed twice, say
             yield SecureChatClient.login(reactor, self.device_dir("phone"), self.url,
                                          "alice@example.org", "pw-" + "x" * 10, FAST,
-                                         recovery_phrase=phrase)
+                                         floor=FAST, recovery_phrase=phrase)
         self._track((yield first))
         yield self.online(laptop)
         devices = yield laptop.connection.session.call(uris.DEVICE_LIST, laptop.me.user_id)

@@ -44,7 +44,7 @@ class DeviceLinkingTests(ClientTestCase):
         (its link, the laptop's Approval once the laptop's user opened the request)."""
         mark = self.log(self.laptop).mark()
         link = yield SecureChatClient.link(reactor, self.device_dir(name), self.url,
-                                           "alice@example.org", PASSWORD, FAST)
+                                           "alice@example.org", PASSWORD, FAST, floor=FAST)
         self.addCleanup(lambda: link.wait_result().addErrback(lambda _: None))
         request = yield self.log(self.laptop).wait_for(ev.DeviceApprovalRequested, since=mark)
         self.assertEqual(request.device_id, link.device_id)
@@ -164,7 +164,7 @@ class DeviceLinkingTests(ClientTestCase):
         self.addCleanup(self.hostile.restore)
         mark = self.log(self.laptop).mark()
         link = yield SecureChatClient.link(reactor, self.device_dir("alice-phone"), self.url,
-                                           "alice@example.org", PASSWORD, FAST)
+                                           "alice@example.org", PASSWORD, FAST, floor=FAST)
         phone_ids.append(link.device_id)
         request = yield self.log(self.laptop).wait_for(ev.DeviceApprovalRequested, since=mark)
         approval = self.laptop.approve_device(request.device_id)

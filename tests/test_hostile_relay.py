@@ -12,7 +12,7 @@ from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
 from securechat.client.keys import session_id
 from securechat.client.olm import ALG, CRYPTO_VERSION
-from securechat.client.wamp import Password, connect
+from securechat.client.wamp import connect
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Binding, Frame
 from securechat.relay import testing
@@ -290,7 +290,7 @@ class RecoveryTests(HostileRelayTestCase):
 
     @defer.inlineCallbacks
     def _remove(self, account: testing.TestAccount, device_id: str) -> Any:
-        session = yield connect(reactor, self.url, Password(account.user_id, account.password))
+        session = yield connect(reactor, self.url, testing.password_login(account))
         yield session.call(uris.DEVICE_REMOVE, device_id)
         return session
 

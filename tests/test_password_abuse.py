@@ -17,6 +17,7 @@ from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
 from securechat.relay import testing
 from securechat.relay.config import RelayConfig
+from securechat.relay.testing import TEST_LOGIN_FLOOR
 from tests.support import RelayTestCase
 
 OWNER_PASSWORD = "correct horse battery"
@@ -39,7 +40,8 @@ class LockoutTests(RelayTestCase):
         reasons = []
         for i in range(count):
             try:
-                session = yield self.join_from(address, Password(user_id, f"guess {i}"))
+                session = yield self.join_from(address, Password(user_id, f"guess {i}",
+                                                                   TEST_LOGIN_FLOOR))
             except JoinRefused as e:
                 reasons.append(e.reason)
             else:
@@ -59,12 +61,12 @@ class LockoutTests(RelayTestCase):
         for address in ("127.0.0.3", "127.0.0.4"):
             yield self.guesses_from(address, alice.user_id, free)
         # The owner, from their own address, still signs in.
-        owner = yield self.join_from("127.0.0.2", Password(alice.user_id, OWNER_PASSWORD))
+        owner = yield self.join_from("127.0.0.2", owner_login(alice.user_id))
         self.sessions.append(owner)
         self.assertEqual(owner.details.authrole, uris.ROLE_ACCOUNT)
         # The guessing address is still waiting, even with the right password.
         with self.assertRaises(JoinRefused) as caught:
-            yield self.join_from("127.0.0.1", Password(alice.user_id, OWNER_PASSWORD))
+            yield self.join_from("127.0.0.1", owner_login(alice.user_id))
         self.assertEqual(caught.exception.reason, uris.ERR_RATE_LIMITED)
 
     @defer.inlineCallbacks
@@ -72,7 +74,7 @@ class LockoutTests(RelayTestCase):
         alice = yield self.account("alice@example.org", OWNER_PASSWORD)
         free = self.config.password_free_failures
         yield self.guesses_from("127.0.0.5", alice.user_id, free - 1)  # typos
-        owner = yield self.join_from("127.0.0.5", Password(alice.user_id, OWNER_PASSWORD))
+        owner = yield self.join_from("127.0.0.5", owner_login(alice.user_id))
         self.sessions.append(owner)
         reasons = yield self.guesses_from("127.0.0.5", alice.user_id, free)
         self.assertEqual(reasons, [uris.ERR_WRONG_PASSWORD] * free)  # counted afresh
@@ -185,3 +187,8 @@ class DatabaseModeTests(RelayTestCase):
         yield self.account("bob@example.org")
         modes = self.modes()
         self.assertEqual(modes, dict.fromkeys(modes, 0o600))
+
+
+def owner_login(user_id: str) -> Password:
+    """The owner's right password, at the test accounts' cost."""
+    return Password(user_id, OWNER_PASSWORD, TEST_LOGIN_FLOOR)

@@ -7,7 +7,6 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor
 
-from securechat.client.wamp import Password
 from securechat.protocol import uris
 from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
@@ -127,7 +126,7 @@ class PendingDeviceTests(RelayTestCase):
                                      testing.certificate_signature(self.alice, self.new),
                                      uri=uris.ERR_NO_SUCH_DEVICE)
         # Nor may a password login (the password alone must not add a trusted device).
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield self.assertCallRefused(account, uris.DEVICE_CERTIFY, "alice-new",
                                      testing.certificate_signature(self.alice, self.new))
         session, _ = yield self.online(self.new)
@@ -135,7 +134,7 @@ class PendingDeviceTests(RelayTestCase):
 
     @defer.inlineCallbacks
     def test_a_pending_device_counts_toward_the_device_limit(self) -> Any:
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         for i in range(self.config.max_devices - 2):
             yield testing.enroll_device(None, self.url, self.alice, f"d{i}", session=account)
         _, args = testing.device_enrollment(self.alice, "one-too-many")

@@ -11,6 +11,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from securechat.client.wamp import Password
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
+from securechat.relay.testing import TEST_LOGIN_FLOOR
 from tests.support import RelayTestCase, envelope
 
 PASSWORD = "correct horse battery staple"
@@ -28,7 +29,7 @@ class PrivacyTests(RelayTestCase):
         bob = yield self.account("bob@example.org")
         laptop = yield self.device(alice)
         bob_device = yield self.device(bob)
-        yield self.refused(Password(alice.user_id, "a wrong password"))
+        yield self.refused(Password(alice.user_id, "a wrong password", TEST_LOGIN_FLOOR))
         sender, _ = yield self.online(laptop)
         yield sender.call(uris.MESSAGE_SEND, bob.user_id, [envelope(bob_device, SECRET_BODY)])
 

@@ -32,6 +32,7 @@ from securechat.client.recovery import (
 from securechat.client.wamp import Anonymous, DeviceKey, Password
 from securechat.protocol import scram, uris
 from securechat.protocol.recovery import password_reset_message
+from securechat.relay.testing import TEST_LOGIN_FLOOR
 from tests.clientsupport import FAST, ClientTestCase
 
 ALICE, BOB = "alice@example.org", "bob@example.org"
@@ -50,14 +51,15 @@ class RecoveryPhraseTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def devices_of(self, client: SecureChatClient) -> Any:
-        session = yield self.join(Password(client.me.user_id, OLD))
+        session = yield self.join(Password(client.me.user_id, OLD, TEST_LOGIN_FLOOR))
         devices = yield session.call(uris.DEVICE_LIST)
         return sorted(d["device_id"] for d in devices)
 
     def login(self, name: str, email: str, password: str = OLD,  # type: ignore[override]
               phrase: str | None = None) -> Any:
         d = SecureChatClient.login(reactor, self.device_dir(name), self.url, email, password,
-                                   FAST, recovery_phrase=phrase or self.phrases[email])
+                                   FAST, floor=FAST,
+                                   recovery_phrase=phrase or self.phrases[email])
         return d.addCallback(self._track)
 
     @defer.inlineCallbacks
@@ -81,7 +83,7 @@ class RecoveryPhraseTests(ClientTestCase):
         # A relay with the password logs in, gets the blob, and still cannot add a device.
         with self.assertRaises(RecoveryPhraseNeeded):
             yield SecureChatClient.login(reactor, self.device_dir("relay"), self.url, ALICE,
-                                         OLD, FAST)
+                                         OLD, FAST, floor=FAST)
         with self.assertRaises(WrongRecoveryPhrase):
             yield self.login("relay", ALICE, phrase=other_phrase())
         self.assertEqual((yield self.devices_of(alice)), [alice.me.device_id])
@@ -173,7 +175,7 @@ class RecoveryPhraseTests(ClientTestCase):
             yield alice.connection.session.call(uris.ACCOUNT_RECOVERY_UPDATE,
                                                 b"SCR2" + b"x" * (17 * 1024))
         self.assertEqual(caught.exception.error, uris.ERR_INVALID_ARGUMENT)
-        for credentials in (Anonymous(), Password(alice.me.user_id, OLD)):
+        for credentials in (Anonymous(), Password(alice.me.user_id, OLD, TEST_LOGIN_FLOOR)):
             session = yield self.join(credentials)
             with self.assertRaises(ApplicationError) as caught:
                 yield session.call(uris.ACCOUNT_RECOVERY_UPDATE, b"SCR2" + b"x" * 64)
@@ -196,7 +198,8 @@ class PasswordTests(ClientTestCase):
 
     def new_device(self, name: str, password: str) -> Any:
         return SecureChatClient.login(reactor, self.device_dir(name), self.url, ALICE,
-                                      password, FAST, recovery_phrase=self.phrases[ALICE]
+                                      password, FAST, floor=FAST,
+                                      recovery_phrase=self.phrases[ALICE]
                                       ).addCallback(self._track)
 
     @defer.inlineCallbacks
@@ -301,4 +304,4 @@ class PasswordTests(ClientTestCase):
         with self.assertRaises(ApplicationError) as caught:  # replayed
             yield anonymous.call(uris.ACCOUNT_PASSWORD_RESET, *signed)
         self.assertEqual(caught.exception.error, uris.ERR_BAD_SIGNATURE)
-        yield self.join(Password(user_id, NEW))
+        yield self.join(Password(user_id, NEW, TEST_LOGIN_FLOOR))

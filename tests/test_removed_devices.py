@@ -8,8 +8,9 @@ from autobahn.wamp import types
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, endpoints, reactor
 
-from securechat.client.wamp import DeviceKey, JoinRefused, Password, RelaySession
+from securechat.client.wamp import DeviceKey, JoinRefused, RelaySession
 from securechat.protocol import uris
+from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
 
 
@@ -56,7 +57,7 @@ class RemovedDeviceTests(RelayTestCase):
 
     @defer.inlineCallbacks
     def owner_removes(self, device_id: str) -> Any:
-        account = yield self.join(Password(self.alice.user_id, self.alice.password))
+        account = yield self.join(testing.password_login(self.alice))
         yield account.call(uris.DEVICE_REMOVE, device_id)
 
     @defer.inlineCallbacks

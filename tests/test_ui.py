@@ -26,7 +26,7 @@ from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from securechat.client import events as ev
-from securechat.client.core import SecureChatClient
+from securechat.client.core import KdfCost, SecureChatClient
 from securechat.client.storage import (
     STATUS_DELIVERED,
     STATUS_PENDING,
@@ -362,7 +362,8 @@ class DevicesTrustAndConnectionTests(UITestCase):
 
     @defer.inlineCallbacks
     def test_new_device_sign_in_read_sync_and_key_change_banner(self) -> Any:
-        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD)
+        # At the default cost: a sign-in refuses cheaper password hashing (scram_pinning).
+        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD, KdfCost())
         carol = yield self.register("carol", "carol@example.org", PASSWORD)
         yield self.online(laptop, carol)
         # --- Alice signs in on her phone through the onboarding screen ---------------
@@ -529,7 +530,8 @@ class MasterPasswordTests(UITestCase):
 
     @defer.inlineCallbacks
     def test_sign_in_needs_the_phrase_change_the_password_then_reset_it(self) -> Any:
-        yield self.register("laptop", "alice@example.org", PASSWORD)
+        # At the default cost: the sign-in page accepts no cheaper password hashing.
+        yield self.register("laptop", "alice@example.org", PASSWORD, KdfCost())
         win = self.shell("alice-phone")
         page = win.onboarding
         QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)

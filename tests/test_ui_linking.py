@@ -10,6 +10,7 @@ from PyQt6.QtTest import QTest
 from twisted.internet import defer
 
 from securechat.client import events as ev
+from securechat.client.core import KdfCost
 from securechat.ui.windows.linking import ApprovalDialog
 from tests.test_ui import PASSWORD, UITestCase, screenshot, until
 
@@ -17,7 +18,7 @@ from tests.test_ui import PASSWORD, UITestCase, screenshot, until
 class DeviceApprovalUITests(UITestCase):
     @defer.inlineCallbacks
     def test_sign_in_by_approval_on_the_other_device(self) -> Any:
-        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD)
+        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD, KdfCost())
         yield self.online(laptop)
         win = self.shell("alice-phone")
         page = win.onboarding
@@ -53,7 +54,7 @@ class DeviceApprovalUITests(UITestCase):
 
     @defer.inlineCallbacks
     def test_it_does_not_match_removes_the_new_device(self) -> Any:
-        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD)
+        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD, KdfCost())
         yield self.online(laptop)
         win = self.shell("alice-phone")
         page = win.onboarding

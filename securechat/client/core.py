@@ -48,6 +48,14 @@ from securechat.client.keys import (
     session_id,
 )
 from securechat.client.olm import ALG, CRYPTO_VERSION, DecryptionFailed, OlmMachine
+from securechat.client.relay_url import relay_url_checked
+from securechat.client.scram_pinning import (
+    Floor,
+    Pinned,
+    ScramParameters,
+    login_policy,
+    pin_scram_parameters,
+)
 from securechat.client.secrets import SecretStore
 from securechat.client.storage import (
     STATUS_DELIVERED,
@@ -186,16 +194,17 @@ class SecureChatClient:
     def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                  name: str = "", cost: KdfCost | None = None,
                  serializer: str = "msgpack", email_code: str | None = None,
-                 ca_file: str | None = None) -> defer.Deferred[Any]:
+                 ca_file: str | None = None, insecure_ws: bool = False) -> defer.Deferred[Any]:
         """Create an account and this device. Fires with (client, mnemonic): show the
         mnemonic once; it is the master key. `email_code` is the code the relay mailed
         after `registration.request_email_code` (None for a relay that does not ask).
         `ca_file` (here and in `login`, `open`): a PEM certificate or CA that a wss://
-        relay's certificate must chain to."""
-        return _setting_up(data_dir, email, "this account already exists on this device",
-                           lambda: cls._register(reactor, data_dir, url, email, password, name,
-                                                 cost or KdfCost(), serializer, email_code,
-                                                 ca_file))
+        relay's certificate must chain to. A ws:// `url` off loopback needs `insecure_ws`
+        (client.relay_url)."""
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: _setting_up(
+            data_dir, email, "this account already exists on this device",
+            lambda: cls._register(reactor, data_dir, url, email, password, name,
+                                  cost or KdfCost(), serializer, email_code, ca_file)))
 
     @classmethod
     @defer.inlineCallbacks
@@ -218,7 +227,7 @@ class SecureChatClient:
             *([] if email_code is None else [email_code]), ca_file=ca_file)
         try:
             client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                       serializer, name, ca_file)
+                                       serializer, ScramParameters.of(verifier), name, ca_file)
         except ClientError as e:
             # The account exists now: without its phrase no device could ever get its key.
             raise recovery.CreatedNotSetUp(str(e), secrets.mnemonic) from None
@@ -227,29 +236,32 @@ class SecureChatClient:
     @classmethod
     def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
               cost: KdfCost | None = None, serializer: str = "msgpack",
-              recovery_phrase: str | None = None,
-              ca_file: str | None = None) -> defer.Deferred[Any]:
+              recovery_phrase: str | None = None, ca_file: str | None = None,
+              floor: KdfCost | None = None, insecure_ws: bool = False) -> defer.Deferred[Any]:
         """Sign in on a new device with email, master password (which logs in to the relay)
         and the recovery phrase (which opens the account key); enrolls this device.
         A mistyped phrase raises InvalidRecoveryPhrase before any network use; a wrong
         password WrongPassword, a wrong phrase WrongRecoveryPhrase, no phrase
-        RecoveryPhraseNeeded: each changes nothing, here or on the relay."""
-        return _setting_up(data_dir, email,
-                           "this account is already set up on this device: open it",
-                           lambda: cls._login(reactor, data_dir, url, email, password,
-                                              cost or KdfCost(), serializer, recovery_phrase,
-                                              ca_file))
+        RecoveryPhraseNeeded: each changes nothing, here or on the relay. The relay may not
+        ask for password hashing cheaper than `floor` (the default costs; only tests lower
+        it): LoginParametersRefused, before any proof is sent."""
+        floor = floor or KdfCost()
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: _setting_up(
+            data_dir, email, "this account is already set up on this device: open it",
+            lambda: cls._login(reactor, data_dir, url, email, password, cost or KdfCost(),
+                               serializer, recovery_phrase, ca_file,
+                               Floor(floor.iterations, floor.memory_kib))))
 
     @classmethod
     @defer.inlineCallbacks
     def _login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                cost: KdfCost, serializer: str, phrase: str | None,
-               ca_file: str | None) -> Any:
+               ca_file: str | None, floor: Floor) -> Any:
         user_id = user_id_for_email(email)
         if phrase is not None:
             phrase = recovery.check_phrase(phrase)
         try:
-            session = yield connect(reactor, url, Password(user_id, password), serializer,
+            session = yield connect(reactor, url, Password(user_id, password, floor), serializer,
                                     ca_file=ca_file)
         except JoinRefused as e:
             if e.reason == uris.ERR_WRONG_PASSWORD:
@@ -266,30 +278,33 @@ class SecureChatClient:
                 "signing in on a new device takes the account's 12-word recovery phrase too")
         secrets = yield recovery.secrets_from_relay(bytes(answer["recovery_blob"]), phrase,
                                                     password, user_id)
+        # From here on this device accepts only what this login did (and proved right).
         client = yield cls._enroll(reactor, data_dir, url, email, password, secrets, cost,
-                                   serializer, ca_file=ca_file)
+                                   serializer, session.scram_parameters, ca_file=ca_file)
         return client
 
     @classmethod
     @defer.inlineCallbacks
     def _enroll(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str = "",
+                secrets: AccountSecrets, cost: KdfCost, serializer: str,
+                scram_parameters: ScramParameters, name: str = "",
                 ca_file: str | None = None) -> Any:
         user_id = user_id_for_email(email)
+        credentials = Password(user_id, password, Pinned(scram_parameters))
         local_key = os.urandom(32)
         olm = OlmMachine.create(local_key)
         device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
         certificate = device_certificate(user_id, device_key.device_id, device_key.public_hex,
                                          olm.identity_key)
         yield _call_once(
-            reactor, url, Password(user_id, password), serializer,
+            reactor, url, credentials, serializer,
             {uris.ERR_TOO_MANY_DEVICES:
              ClientError("this account has too many devices: remove one first")},
             uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,
             _b64(secrets.identity.sign(certificate)), ca_file=ca_file)
         client = yield cls._set_up_device(reactor, data_dir, url, email, password, secrets,
                                           cost, serializer, name, local_key, olm, device_key,
-                                          ca_file)
+                                          ca_file, scram_parameters)
         return client
 
     @classmethod
@@ -297,9 +312,13 @@ class SecureChatClient:
     def _set_up_device(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
                        secrets: AccountSecrets, cost: KdfCost, serializer: str, name: str,
                        local_key: bytes, olm: OlmMachine, device_key: DeviceKey,
-                       ca_file: str | None = None) -> Any:
-        """The local account of a device the relay has enrolled: database, sealed keys."""
+                       ca_file: str | None = None,
+                       scram_parameters: ScramParameters | None = None) -> Any:
+        """The local account of a device the relay has enrolled: database, sealed keys, and
+        the SCRAM parameters its login proved (pinned: client.scram_pinning), if known."""
         user_id = user_id_for_email(email)
+        credentials = Password(user_id, password, Pinned(scram_parameters)
+                               if scram_parameters is not None else Floor())
         account_dir = os.path.join(data_dir, user_id)
         os.makedirs(account_dir, mode=0o700, exist_ok=True)
         lock = _lock_account(account_dir)
@@ -308,6 +327,8 @@ class SecureChatClient:
         try:
             yield store.start()
             yield store.set_me(normalise_email(email), user_id, device_key.device_id)
+            if scram_parameters is not None:
+                yield pin_scram_parameters(store, scram_parameters)
             if name:
                 yield store.run(lambda c: c.execute("UPDATE me SET public_name=?", (name,)))
             yield store.save_olm_account(olm.pickle_account())
@@ -326,7 +347,7 @@ class SecureChatClient:
             yield store.stop()
             lock.release()
             shutil.rmtree(account_dir, ignore_errors=True)
-            yield _call_once(reactor, url, Password(user_id, password), serializer, {},
+            yield _call_once(reactor, url, credentials, serializer, {},
                              uris.DEVICE_REMOVE, device_key.device_id,
                              ca_file=ca_file).addErrback(
                 lambda f: cls.log.info("could not withdraw the half-enrolled device: {e}",
@@ -338,20 +359,24 @@ class SecureChatClient:
     @defer.inlineCallbacks
     def link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
              cost: KdfCost | None = None, serializer: str = "msgpack",
-             ca_file: str | None = None) -> Any:
+             ca_file: str | None = None, floor: KdfCost | None = None,
+             insecure_ws: bool = False) -> Any:
         """Sign in on a new device by approval on an existing device of the account.
 
         Enrolls this device pending (the password alone gives no account key) and asks
         the account's devices for approval. Fires with a linking.NewDeviceLink once the
         request is out: show `wait_code()`'s code, then `confirm()` or `cancel()`;
-        `wait_result()` fires with the client once the key arrived."""
+        `wait_result()` fires with the client once the key arrived. `floor`, `insecure_ws`:
+        as for `login`."""
+        yield relay_url_checked(url, insecure_ws)
+        floor = floor or KdfCost()
         account_dir = os.path.abspath(os.path.join(data_dir, user_id_for_email(email)))
         if os.path.exists(account_dir) or account_dir in _SETTING_UP:
             raise ClientError("this account is already set up on this device: open it")
         _SETTING_UP.add(account_dir)
         try:
             link = yield cls._link(reactor, data_dir, url, email, password, cost or KdfCost(),
-                                   serializer, ca_file)
+                                   serializer, ca_file, Floor(floor.iterations, floor.memory_kib))
         except BaseException:
             _SETTING_UP.discard(account_dir)
             raise
@@ -361,14 +386,14 @@ class SecureChatClient:
     @classmethod
     @defer.inlineCallbacks
     def _link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost, serializer: str, ca_file: str | None) -> Any:
+              cost: KdfCost, serializer: str, ca_file: str | None, floor: Floor) -> Any:
         user_id = user_id_for_email(email)
         local_key = os.urandom(32)
         olm = OlmMachine.create(local_key)
         device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
         try:
             yield _call_once(
-                reactor, url, Password(user_id, password), serializer,
+                reactor, url, Password(user_id, password, floor), serializer,
                 {uris.ERR_TOO_MANY_DEVICES:
                  ClientError("this account has too many devices: remove one first")},
                 uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex,
@@ -394,23 +419,27 @@ class SecureChatClient:
 
     @classmethod
     def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             serializer: str = "msgpack", ca_file: str | None = None) -> defer.Deferred[Any]:
+             serializer: str = "msgpack", ca_file: str | None = None,
+             insecure_ws: bool = False) -> defer.Deferred[Any]:
         """Open an account already on this device, without the network (phase 1).
         Call `start()` to connect in the background (phase 2)."""
         user_id = user_id_for_email(email)
-        return cls._open(reactor, data_dir, url, email, serializer,
-                         lambda account_dir: threads.deferToThread(
-                             SecretStore(account_dir, user_id, password).load), ca_file)
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: cls._open(
+            reactor, data_dir, url, email, serializer,
+            lambda account_dir: threads.deferToThread(
+                SecretStore(account_dir, user_id, password).load), ca_file))
 
     @classmethod
     def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
                       serializer: str = "msgpack",
-                      ca_file: str | None = None) -> defer.Deferred[Any]:
+                      ca_file: str | None = None,
+                      insecure_ws: bool = False) -> defer.Deferred[Any]:
         """`open` with the account's quick-unlock PIN (see `set_pin`). Raises WrongPin
         with the tries left, or PinLocked once too many were wrong."""
-        return cls._open(reactor, data_dir, url, email, serializer,
-                         lambda account_dir: threads.deferToThread(
-                             pin_lock.unlock, account_dir, pin), ca_file)
+        return relay_url_checked(url, insecure_ws).addCallback(lambda _: cls._open(
+            reactor, data_dir, url, email, serializer,
+            lambda account_dir: threads.deferToThread(pin_lock.unlock, account_dir, pin),
+            ca_file))
 
     @staticmethod
     def has_pin(data_dir: str, email: str) -> bool:
@@ -550,22 +579,25 @@ class SecureChatClient:
     def remove_pin(self) -> defer.Deferred[None]:
         return threads.deferToThread(pin_lock.remove_pin, self.account_dir)
 
-    # === master password ==============================================================
+    # === master password =======================================================
 
-    def change_password(self, old: str, new: str,
-                        cost: KdfCost | None = None) -> defer.Deferred[None]:
+    @defer.inlineCallbacks
+    def change_password(self, old: str, new: str, cost: KdfCost | None = None) -> Any:
         """Change the master password: checked here (WrongPassword), then the relay takes a
         new verifier (from a login with the old one), then this device's keys are sealed
         under the new one. The PIN stays valid; other devices keep their own password."""
         cost = cost or KdfCost()
-        return recovery.change_password(self.reactor, self.url, self._serializer,
-                                        self.account_dir, self.me.user_id, old, new,
-                                        cost.iterations, cost.memory_kib)
+        parameters = yield recovery.change_password(
+            self.reactor, self.url, self._serializer, self.account_dir, self.me.user_id, old,
+            new, cost.iterations, cost.memory_kib, (yield login_policy(self.store)),
+            self._ca_file)
+        yield pin_scram_parameters(self.store, parameters)
 
     @staticmethod
     def reset_password(reactor: Any, data_dir: str, url: str, email: str, recovery_phrase: str,
                        new_password: str, cost: KdfCost | None = None,
-                       serializer: str = "msgpack") -> defer.Deferred[bool | None]:
+                       serializer: str = "msgpack",
+                       ca_file: str | None = None) -> defer.Deferred[bool | None]:
         """Forgot password: the recovery phrase sets a new one on the relay and, if this
         device has the account (closed), seals its keys under it. Fires True (this device's
         account re-sealed), False (it could not be: sign in again here) or None (this device
@@ -573,7 +605,15 @@ class SecureChatClient:
         cost = cost or KdfCost()
         return recovery.reset_password(reactor, data_dir, url, email, recovery_phrase,
                                        new_password, cost.iterations, cost.memory_kib,
-                                       serializer)
+                                       serializer, ca_file)
+
+    @defer.inlineCallbacks
+    def password_credentials(self, password: str) -> Any:
+        """Deferred[Password]: credentials for a SCRAM login to this account from this
+        device, accepting only the parameters pinned here (client.scram_pinning). Every
+        password login of an open client (a password change, removing a device) uses
+        these, never a bare `Password`."""
+        return Password(self.me.user_id, password, (yield login_policy(self.store)))
 
     @property
     def account_dir(self) -> str:
@@ -718,10 +758,11 @@ class SecureChatClient:
             SecretStore(self.account_dir, self.me.user_id, password).load)
         try:
             yield _call_once(
-                self.reactor, self.url, Password(self.me.user_id, password), self._serializer,
+                self.reactor, self.url, (yield self.password_credentials(password)),
+                self._serializer,
                 {uris.ERR_NO_SUCH_DEVICE: ClientError("your account has no such device "
                                                       "(it was removed already?)")},
-                uris.DEVICE_REMOVE, device_id)
+                uris.DEVICE_REMOVE, device_id, ca_file=self._ca_file)
         except JoinRefused as e:
             if e.reason == uris.ERR_WRONG_PASSWORD:
                 raise WrongPassword("the relay did not accept this password") from None

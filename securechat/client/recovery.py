@@ -46,7 +46,15 @@ from twisted.logger import Logger
 from securechat.client.accountlock import AccountLock
 from securechat.client.errors import AccountInUse, ClientError, NoSuchAccount
 from securechat.client.keys import AccountSecrets, CorruptBlob, open_recovery
+from securechat.client.scram_pinning import (
+    Floor,
+    LoginParametersRefused,
+    LoginPolicy,
+    ScramParameters,
+    pin_scram_parameters,
+)
 from securechat.client.secrets import SecretStore, write_private
+from securechat.client.storage import AccountStore, database_key
 from securechat.client.wamp import Anonymous, Credentials, JoinRefused, Password, connect, leave
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
@@ -245,25 +253,34 @@ def _check_new_password(new: str, old: str | None = None) -> None:
 
 @defer.inlineCallbacks
 def change_password(reactor: Any, url: str, serializer: str, account_dir: str, user_id: str,
-                    old: str, new: str, iterations: int, memory_kib: int) -> Any:
+                    old: str, new: str, iterations: int, memory_kib: int,
+                    policy: LoginPolicy, ca_file: str | None = None) -> Any:
     """See SecureChatClient.change_password. Order: the old password is checked here
     (it opens this device's keys), then the relay takes the new verifier from a session
-    that logged in with the old one, then this device's keys are sealed under the new
-    one. A failure before the last step leaves the old password working everywhere."""
+    that logged in with the old one (under this device's pinned `policy`), then this
+    device's keys are sealed under the new one. A failure before the last step leaves the
+    old password working everywhere. Fires with the SCRAM parameters to pin from now on."""
     _check_new_password(new, old)
     keys = yield threads.deferToThread(SecretStore(account_dir, user_id, old).load)
     verifier = yield threads.deferToThread(scram.make_verifier, new, iterations, memory_kib)
     try:
-        yield _call(reactor, url, Password(user_id, old), serializer,
-                    uris.ACCOUNT_PASSWORD_CHANGE, verifier_argument(verifier))
-    except JoinRefused as e:
-        if e.reason != uris.ERR_WRONG_PASSWORD:
+        yield _call(reactor, url, Password(user_id, old, policy), serializer,
+                    uris.ACCOUNT_PASSWORD_CHANGE, verifier_argument(verifier), ca_file=ca_file)
+        parameters = ScramParameters.of(verifier)
+    except (JoinRefused, LoginParametersRefused) as e:
+        # Refused by the relay, or (other parameters than pinned here) by this device.
+        if isinstance(e, JoinRefused) and e.reason != uris.ERR_WRONG_PASSWORD:
             raise _join_error(e) from None
         # The relay no longer takes this device's password: changed (or reset) elsewhere,
         # or an earlier change here stopped before sealing the keys. If it takes the new
-        # one, only this device is left to do.
+        # one, only this device is left to do. Its parameters are new to this device: a
+        # login with the new password holds them to the floor, and they are pinned after.
         try:
-            yield _call(reactor, url, Password(user_id, new), serializer, None)
+            floor = Floor(min(iterations, scram.DEFAULT_ITERATIONS),
+                          min(memory_kib, scram.DEFAULT_MEMORY_KIB))
+            session = yield _call(reactor, url, Password(user_id, new, floor), serializer,
+                                  None, ca_file=ca_file)
+            parameters = session.scram_parameters
         except JoinRefused as again:
             if again.reason == uris.ERR_WRONG_PASSWORD:
                 raise ClientError("the relay takes neither this device's password nor the "
@@ -277,12 +294,13 @@ def change_password(reactor: Any, url: str, serializer: str, account_dir: str, u
         raise ClientError(f"the relay now takes the new password, but this device still "
                           f"opens with the old one: {e}. Change it here again, from the "
                           f"old password to the new one.") from None
+    return parameters
 
 
 @defer.inlineCallbacks
 def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: str,
                    new_password: str, iterations: int, memory_kib: int,
-                   serializer: str) -> Any:
+                   serializer: str, ca_file: str | None = None) -> Any:
     """See SecureChatClient.reset_password. Fires True when this device's copy of the
     account (if any) now opens with the new password, False when there is one it could
     not re-seal (an account here not opened since recovery.bin exists), None when this
@@ -302,7 +320,7 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
                                                memory_kib)
         new = verifier_argument(verifier)
         try:
-            session = yield connect(reactor, url, Anonymous(), serializer)
+            session = yield connect(reactor, url, Anonymous(), serializer, ca_file=ca_file)
         except ConnectError as e:
             raise ClientError(f"could not reach the relay ({type(e).__name__}): nothing "
                               "was changed") from None
@@ -324,6 +342,7 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
         if local is not None:
             yield threads.deferToThread(
                 SecretStore(account_dir, user_id, new_password, memory_kib).save, local)
+            yield _pin_locally(reactor, account_dir, local, ScramParameters.of(verifier))
             return True
         return False if lock else None
     finally:
@@ -335,18 +354,32 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
 
 
 @defer.inlineCallbacks
-def _call(reactor: Any, url: str, credentials: Credentials, serializer: str,
-          procedure: str | None, *args: Any) -> Any:
-    """Join, make one call (none: only prove the credentials), leave."""
+def _pin_locally(reactor: Any, account_dir: str, keys: dict[str, str],
+                 parameters: ScramParameters) -> Any:
+    """Pin the new verifier's parameters in this device's (closed) account database."""
+    store = AccountStore(os.path.join(account_dir, "account.sqlite"), reactor,
+                         database_key(bytes.fromhex(keys["local_key"])))
+    yield store.start()
     try:
-        session = yield connect(reactor, url, credentials, serializer)
+        yield pin_scram_parameters(store, parameters)
+    finally:
+        yield store.stop()
+
+
+@defer.inlineCallbacks
+def _call(reactor: Any, url: str, credentials: Credentials, serializer: str,
+          procedure: str | None, *args: Any, ca_file: str | None = None) -> Any:
+    """Join, make one call and leave; with no procedure, only prove the credentials and
+    return the session (its `scram_parameters` say what the login accepted)."""
+    try:
+        session = yield connect(reactor, url, credentials, serializer, ca_file=ca_file)
     except ConnectError as e:
         raise ClientError(f"could not reach the relay ({type(e).__name__}): nothing was "
                           "changed") from None
     try:
         if procedure is not None:
             return (yield session.call(procedure, *args))
-        return None
+        return session
     except ApplicationError as e:
         raise _relay_error(e) from None
     finally:

@@ -130,6 +130,15 @@ MIGRATIONS = [
     CREATE INDEX held_frames_by_sender ON held_frames(sender);
     CREATE INDEX held_frames_by_time ON held_frames(at);
     """,
+    # The SCRAM parameters this device registered or first logged in with: a password
+    # login from this device accepts no others (client.scram_pinning).
+    """
+    CREATE TABLE scram_pin (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        kdf TEXT NOT NULL, salt TEXT NOT NULL,
+        iterations INTEGER NOT NULL, memory INTEGER NOT NULL
+    );
+    """,
 ]
 PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
 _DATABASE_KEY_LABEL = b"securechat account database v1"

@@ -23,6 +23,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet import defer, endpoints, threads
 
 from securechat.client import tls
+from securechat.client.errors import ClientError
+from securechat.client.scram_pinning import (
+    Floor,
+    LoginParametersRefused,
+    LoginPolicy,
+    RelayNotProven,
+    ScramParameters,
+    check_challenge,
+)
 from securechat.protocol import scram, uris
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
@@ -46,10 +55,14 @@ class Anonymous:
 
 @attrs.frozen
 class Password:
-    """SCRAM login to an account (to enroll a device or fetch the recovery blob)."""
+    """SCRAM login to an account (to enroll a device or fetch the recovery blob).
+
+    `policy` says which KDF parameters the relay may ask for (client.scram_pinning):
+    by default the secure floor for a device with nothing pinned."""
 
     user_id: str
     password: str = attrs.field(repr=False)
+    policy: LoginPolicy = attrs.field(factory=Floor)
 
 
 @attrs.frozen
@@ -86,6 +99,9 @@ class RelaySession(ApplicationSession):
         self.disconnected: defer.Deferred[None] = defer.Deferred()  # the transport is gone
         self.details: types.SessionDetails | None = None
         self._scram_state: tuple[str, bytes, bytes] | None = None  # nonce, salted, message
+        # The SCRAM parameters this session accepted (and proved the password with).
+        self.scram_parameters: ScramParameters | None = None
+        self._refusal: ClientError | None = None  # why we ended the login ourselves
 
     def onConnect(self) -> None:
         c = self.credentials
@@ -104,17 +120,20 @@ class RelaySession(ApplicationSession):
         if challenge.method == "cryptosign" and isinstance(c, DeviceKey):
             return (yield CryptosignKey.from_bytes(c.seed).sign_challenge(challenge))
         if challenge.method == "scram" and isinstance(c, Password) and self._scram_state:
-            extra = challenge.extra
-            if extra.get("kdf") != scram.KDF_ARGON2ID:
-                raise ValueError(f"unsupported SCRAM kdf {extra.get('kdf')!r}")
             nonce = self._scram_state[0]
+            try:  # before any work: a hostile relay gets no proof it could crack cheaply
+                params = check_challenge(c.policy, nonce, challenge.extra)
+            except LoginParametersRefused as e:
+                self._refusal = e  # the join fails with it once the ABORT closed the line
+                raise
             # Argon2id takes a noticeable fraction of a second: off the loop.
             salted = yield threads.deferToThread(
-                scram.salted_password, c.password, extra["salt"], int(extra["iterations"]),
-                int(extra["memory"]))
-            message = scram.auth_message(c.user_id, nonce, extra["nonce"], extra["salt"],
-                                         int(extra["iterations"]))
+                scram.salted_password, c.password, params.salt, params.iterations,
+                params.memory)
+            message = scram.auth_message(c.user_id, nonce, challenge.extra["nonce"],
+                                         params.salt, params.iterations)
             self._scram_state = (nonce, salted, message)
+            self.scram_parameters = params
             return scram.client_proof(salted, message)
         raise ValueError(f"unexpected {challenge.method} challenge")
 
@@ -123,8 +142,14 @@ class RelaySession(ApplicationSession):
             _, salted, message = self._scram_state
             expected = scram.expected_server_signature(salted, message)
             got = (welcome.authextra or {}).get("scram_server_signature", "")
-            if not hmac.compare_digest(expected, str(got)):
-                return "the relay did not prove it knows this account's verifier"
+            if self.scram_parameters is None:  # a WELCOME without our proof: not the relay
+                self._refusal = RelayNotProven("the relay did not ask for a password proof: "
+                                               "it may not be the real relay")
+            elif not hmac.compare_digest(expected, str(got)):
+                self._refusal = RelayNotProven("the relay did not prove it knows this "
+                                               "account's verifier: it may not be the real relay")
+            if self._refusal is not None:
+                return str(self._refusal)  # ABORT; `joined` fails once the line closes
         return None
 
     def onJoin(self, details: types.SessionDetails) -> None:
@@ -134,8 +159,14 @@ class RelaySession(ApplicationSession):
         else:  # the attempt was cancelled (the client stopped) while joining: go
             self.leave()
 
+    def onUserError(self, fail: Any, msg: str) -> None:
+        if isinstance(getattr(fail, "value", None), LoginParametersRefused):
+            return  # a refusal of ours, not a bug: the caller gets it from `joined`
+        super().onUserError(fail, msg)
+
     def onLeave(self, details: types.CloseDetails) -> Any:
-        if not self.joined.called:
+        # A refusal of ours fails `joined` once the connection it closes is gone.
+        if not self.joined.called and self._refusal is None:
             self.joined.errback(JoinRefused(details.reason, details.message))
         if not self.left.called:
             self.left.callback(details)
@@ -143,8 +174,8 @@ class RelaySession(ApplicationSession):
 
     def onDisconnect(self) -> None:
         if not self.joined.called:
-            self.joined.errback(JoinRefused(uris.ERR_CONNECTION_LOST,
-                                            "the connection closed before joining"))
+            self.joined.errback(self._refusal or JoinRefused(
+                uris.ERR_CONNECTION_LOST, "the connection closed before joining"))
         if not self.left.called:
             self.left.callback(types.CloseDetails(uris.ERR_CONNECTION_LOST))
         super().onDisconnect()
@@ -172,6 +203,14 @@ class _ClientProtocol(WampWebSocketClientProtocol):
     def connectionLost(self, reason: Any) -> None:
         self._lost = reason
         super().connectionLost(reason)
+
+    def _connectionLost(self, reason: Any) -> None:
+        # autobahn leaves the close-handshake timer armed when the relay drops the TCP
+        # connection first (as it does after our ABORT): see RelayServerProtocol.
+        if self.closeHandshakeTimeoutCall is not None:
+            self.closeHandshakeTimeoutCall.cancel()
+            self.closeHandshakeTimeoutCall = None
+        super()._connectionLost(reason)
 
     def onClose(self, wasClean: bool, code: int, reason: str | None) -> None:
         if self._session is None:

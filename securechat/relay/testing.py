@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twisted.internet import defer, threads
 
+from securechat.client.scram_pinning import Floor
 from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect, leave
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import device_certificate, user_id_for_email
@@ -40,6 +41,8 @@ def for_tests(config: RelayConfig | None) -> RelayConfig:
         min_scram_memory=min(config.min_scram_memory, TEST_SCRAM_MEMORY),
         min_scram_iterations=min(config.min_scram_iterations, TEST_SCRAM_ITERATIONS),
     )
+# A password login accepts such cheap parameters only when told to (client.scram_pinning).
+TEST_LOGIN_FLOOR = Floor(iterations=1, memory=TEST_SCRAM_MEMORY)
 
 
 def b64(data: bytes) -> str:
@@ -149,8 +152,7 @@ def enroll_device(reactor: Any, url: str, account: TestAccount, device_id: str |
     device, args = device_enrollment(account, device_id)
     own = session is None
     if session is None:
-        session = yield connect(reactor, url, Password(account.user_id, account.password),
-                                serializer)
+        session = yield connect(reactor, url, password_login(account), serializer)
     try:
         yield session.call(uris.DEVICE_ENROLL, *args)
     finally:
@@ -164,8 +166,7 @@ def enroll_pending_device(reactor: Any, url: str, account: TestAccount,
                           device_id: str | None = None, serializer: str = "msgpack") -> Any:
     """Deferred[TestDevice]: enroll device keys without a certificate (pending approval)."""
     device, args = device_enrollment(account, device_id)
-    session = yield connect(reactor, url, Password(account.user_id, account.password),
-                            serializer)
+    session = yield connect(reactor, url, password_login(account), serializer)
     try:
         yield session.call(uris.DEVICE_ENROLL, *args[:3], None)
     finally:
@@ -177,6 +178,11 @@ def certificate_signature(account: TestAccount, device: TestDevice) -> str:
     """The account identity key's signature over a device's keys (for sc.device.certify)."""
     return b64(account.identity.sign(device_certificate(
         account.user_id, device.device_id, device.key.public_hex, device.identity_key)))
+
+
+def password_login(account: TestAccount) -> Password:
+    """SCRAM credentials for a test account (registered at the test cost)."""
+    return Password(account.user_id, account.password, TEST_LOGIN_FLOOR)
 
 
 def connect_device(reactor: Any, url: str, device: TestDevice,

@@ -22,6 +22,9 @@ def default_data_dir() -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    from securechat.client.errors import ClientError
+    from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
+
     parser = argparse.ArgumentParser(prog="securechat", description="SecureChat desktop client")
     parser.add_argument("--relay", default=os.environ.get("SECURECHAT_RELAY", DEFAULT_RELAY),
                         help="the relay's ws:// or wss:// URL (default %(default)s)")
@@ -33,7 +36,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="for a wss:// relay: trust this PEM certificate or CA (a "
                              "development certificate, a private CA); remembered for this "
                              "relay URL ('' forgets it)")
-    return parser.parse_args(argv)
+    parser.add_argument(INSECURE_FLAG, dest="insecure_ws", action="store_true",
+                        help="allow a ws:// relay that is not on this machine: unencrypted, "
+                             "anyone on the network can read and change the traffic")
+    args = parser.parse_args(argv)
+    try:  # before any window: every sign-in would be refused anyway
+        check_relay_url(args.relay, args.insecure_ws)
+    except ClientError as e:
+        parser.error(str(e))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     from securechat.ui.relay_trust import ca_file_for
 
     ca_file = ca_file_for(QSettings(), args.relay, args.ca_file)
-    window = ShellWindow(reactor, args.data_dir, args.relay, ca_file=ca_file)
+    window = ShellWindow(reactor, args.data_dir, args.relay, ca_file=ca_file,
+                         insecure_ws=args.insecure_ws)
     theme.follow_system(app, window.update)
     app.setQuitOnLastWindowClosed(False)
 

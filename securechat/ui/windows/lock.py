@@ -33,10 +33,12 @@ class LockPage(QWidget):
     failed = pyqtSignal(str)
 
     def __init__(self, reactor: Any, data_dir: str, url: str,
-                 parent: QWidget | None = None, ca_file: str | None = None) -> None:
+                 parent: QWidget | None = None, ca_file: str | None = None,
+                 insecure_ws: bool = False) -> None:
         super().__init__(parent)
         self._reactor, self._data_dir, self._url = reactor, data_dir, url
         self._ca_file = ca_file  # trusted for a wss:// relay
+        self._insecure_ws = insecure_ws  # the user allowed a ws:// relay off loopback
         outer = QHBoxLayout(self)
         outer.addStretch(1)
         column = QVBoxLayout()
@@ -144,8 +146,10 @@ class LockPage(QWidget):
 
         if using_pin:
             d = SecureChatClient.open_with_pin(self._reactor, self._data_dir, self._url, email,
-                                               self.pin.text(), ca_file=self._ca_file)
+                                               self.pin.text(), ca_file=self._ca_file,
+                                               insecure_ws=self._insecure_ws)
         else:
             d = SecureChatClient.open(self._reactor, self._data_dir, self._url, email,
-                                      self.password.text(), ca_file=self._ca_file)
+                                      self.password.text(), ca_file=self._ca_file,
+                                      insecure_ws=self._insecure_ws)
         call(d, opened, failed)

@@ -64,10 +64,12 @@ class OnboardingPage(QWidget):
     password_reset = pyqtSignal(str)  # the email whose password was reset
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
-                 parent: QWidget | None = None, ca_file: str | None = None) -> None:
+                 parent: QWidget | None = None, ca_file: str | None = None,
+                 insecure_ws: bool = False) -> None:
         super().__init__(parent)
         self._reactor, self._data_dir, self._url, self._cost = reactor, data_dir, url, cost
         self._ca_file = ca_file  # trusted for a wss:// relay
+        self._insecure_ws = insecure_ws  # the user allowed a ws:// relay off loopback
         self._pending: tuple[SecureChatClient, str] | None = None
         self._word = 0
         self._words: list[str] = []
@@ -411,7 +413,8 @@ class OnboardingPage(QWidget):
 
         call(SecureChatClient.register(self._reactor, self._data_dir, self._url, email,
                                        password, self.reg_name.text().strip(), self._cost,
-                                       email_code=code, ca_file=self._ca_file),
+                                       email_code=code, ca_file=self._ca_file,
+                                       insecure_ws=self._insecure_ws),
              registered, failed)
 
     def confirm_mnemonic(self) -> None:
@@ -452,7 +455,8 @@ class OnboardingPage(QWidget):
         call(SecureChatClient.login(self._reactor, self._data_dir, self._url, email,
                                     self.login_password.text(), self._cost,
                                     recovery_phrase=self.login_phrase.text(),
-                                    ca_file=self._ca_file), logged_in, failed)
+                                    ca_file=self._ca_file, insecure_ws=self._insecure_ws),
+             logged_in, failed)
 
     def submit_reset(self) -> None:
         if not self.reset_button.isEnabled():

@@ -29,7 +29,7 @@ class ShellWindow(QMainWindow):
 
     def __init__(self, reactor: Any, data_dir: str, url: str, cost: KdfCost | None = None,
                  settings: QSettings | None = None, parent: QWidget | None = None,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, insecure_ws: bool = False) -> None:
         super().__init__(parent)
         self.reactor, self.data_dir, self.url = reactor, data_dir, url
         self.cost = cost  # Argon2id costs of new password keys (tests lower them)
@@ -46,10 +46,12 @@ class ShellWindow(QMainWindow):
         self.notifier.quit_requested.connect(self.close)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
-        self.onboarding = OnboardingPage(reactor, data_dir, url, cost, ca_file=ca_file)
+        self.onboarding = OnboardingPage(reactor, data_dir, url, cost, ca_file=ca_file,
+                                         insecure_ws=insecure_ws)
         self.onboarding.done.connect(self.signed_in_with)
         self.onboarding.cancelled.connect(self.show_lock)
-        self.lock_page = LockPage(reactor, data_dir, url, ca_file=ca_file)
+        self.lock_page = LockPage(reactor, data_dir, url, ca_file=ca_file,
+                                  insecure_ws=insecure_ws)
         self.lock_page.unlocked.connect(self.signed_in_with)
         self.lock_page.add_account.connect(self.show_onboarding)
         self.lock_page.forgot_password.connect(self.show_forgot_password)

@@ -87,6 +87,12 @@ ERR_MAILBOX_FULL = "sc.error.mailbox_full"
 ERR_TOO_MANY_PREKEYS = "sc.error.too_many_prekeys"
 ERR_TURN_DISABLED = "sc.error.turn_disabled"
 ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"
+# Per-session caps (see RelayConfig): the request is refused, the session stays.
+ERR_URI_TOO_LONG = "sc.error.uri_too_long"
+ERR_TOO_MANY_CALLS = "sc.error.too_many_calls"  # this session's unanswered calls
+ERR_CALLEE_BUSY = "sc.error.callee_busy"  # the callee's unanswered invocations
+ERR_TOO_MANY_SUBSCRIPTIONS = "sc.error.too_many_subscriptions"
+ERR_TOO_MANY_REGISTRATIONS = "sc.error.too_many_registrations"
 ERR_INTERNAL = "sc.error.internal"
 # Client-side: the connection failed before (or while) joining.
 ERR_CONNECTION_FAILED = "sc.error.connection_failed"
@@ -95,3 +101,4 @@ ERR_CONNECTION_LOST = "sc.error.connection_lost"
 # Why the relay ended an established session (GOODBYE reasons).
 CLOSE_REPLACED = "sc.close.replaced"  # the same device connected again
 CLOSE_DEVICE_REMOVED = "sc.close.device_removed"  # the device was removed from its account
+CLOSE_SLOW_CONSUMER = "sc.close.slow_consumer"  # it left too much unread (dropped, no GOODBYE)

@@ -213,8 +213,9 @@ class RouterSession:
         if self._transport is None or self.state is State.CLOSED:
             return
         try:
+            blocked = self._send_blocked  # before this message (its write may block)
             sent = self._transport.send(msg)
-            if self._send_blocked:
+            if blocked:
                 self._unsent_bytes += sent
                 if self._unsent_bytes > self.router.config.max_send_buffer_bytes:
                     self._slow_consumer()
@@ -337,7 +338,7 @@ class RouterSession:
         assert self._rate is not None
         if isinstance(msg, _RATE_LIMITED):
             cost = self.router.dealer.cost(msg) if isinstance(msg, wamp.Call) else 1.0
-            wait = self._rate.take(cost)
+            wait = self._rate.take(min(cost, self.router.config.session_burst))
             if wait:
                 self._rate_limited(msg, wait)
                 return

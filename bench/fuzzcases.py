@@ -413,6 +413,10 @@ class _Probe:
         self.request = request
         self.answered: defer.Deferred[None] = defer.Deferred()
 
+    def rearm(self, request: int) -> None:
+        self.request = request
+        self.answered = defer.Deferred()
+
     def received(self, payload: bytes, isBinary: bool) -> None:
         if self.answered.called:
             return
@@ -468,38 +472,45 @@ async def _run_connection(reactor: Any, url: str, gen: CaseGenerator, n: int, st
         stats.join_failures += 1
         return
     protocol = session._transport
-    probe = _Probe(serializer, PROBE_BASE + n)
+    probe = _Probe(serializer, PROBE_BASE + 2 * n)
     protocol.onMessage = probe.received  # the client session hears nothing from now on
-    fatal = cases[-1] if cases and cases[-1].fatal else None
+    ended = session.disconnected
+    last = cases[-1] if cases and cases[-1].fatal else None
     for case in cases:
-        if case is not fatal:
+        if case is not last:
             _send(protocol, case)
             stats.cases += 1
-    # The probe: answered once the relay has handled everything before it.
-    _send(protocol, Case(encode(serializer, [CALL, probe.request, {},
-                                             uris.PRESENCE_SESSIONS]),
-                         serializer != "json", fatal=False))
-    ended = session.disconnected
-    answered = await _wait(defer.DeferredList([probe.answered, ended], fireOnOneCallback=True),
-                           reactor, timeout)
-    if not answered:
-        stats.stuck += 1
-    elif probe.answered.called:
-        stats.probes_answered += 1
-    else:
-        stats.ended_by_relay += 1  # a case the fuzzer did not expect to end the session
-    if fatal is not None and not ended.called:
-        _send(protocol, fatal)
-        stats.cases += 1
-        if await _wait(ended, reactor, timeout):
+
+    async def probe_now() -> None:
+        """Answered once the relay has handled everything sent before it."""
+        _send(protocol, _probe_case(serializer, probe.request))
+        fired = await _wait(defer.DeferredList([probe.answered, ended], fireOnOneCallback=True),
+                            reactor, timeout)
+        if not fired:
+            stats.stuck += 1
+        elif probe.answered.called:
+            stats.probes_answered += 1
+        else:
             stats.ended_by_relay += 1
-            return
+
+    await probe_now()
+    if last is not None and probe.answered.called and not ended.called:
+        # The case expected to end the session, and a second probe in case it did not.
+        _send(protocol, last)
+        stats.cases += 1
+        probe.rearm(PROBE_BASE + 2 * n + 1)
+        await probe_now()
     if not ended.called:
         protocol.sendClose(1000)
         if not await _wait(ended, reactor, timeout):
             stats.stuck += 1
             protocol.transport.abortConnection()
             await ended
+
+
+def _probe_case(serializer: str, request: int) -> Case:
+    return Case(encode(serializer, [CALL, request, {}, uris.PRESENCE_SESSIONS]),
+                serializer != "json", fatal=False)
 
 
 async def _raw_connection(reactor: Any, url: str, serializer: str, cases: list[Case],

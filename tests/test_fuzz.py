@@ -17,7 +17,7 @@ from securechat.protocol import uris
 from tests.support import RelayTestCase, envelope
 
 SEED = 20261130
-CASES = 2000
+CASES = 5000
 
 
 class FuzzTests(RelayTestCase):

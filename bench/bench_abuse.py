@@ -20,7 +20,8 @@ mailbox with large envelopes (``--mailbox-mb``, 250 KB each; the quota is
 * **send flood**: the first device keeps 64 large ``sc.message.send`` calls in
   flight to its own devices (mostly refused once the mailbox is full).
 
-Meanwhile an honest client (:mod:`bench.honest`, another account) keeps
+The attacker runs in a process of its own. Meanwhile an honest client
+(:mod:`bench.honest`, another account, in this process) keeps
 ``--window`` messages and publications in flight; its throughput is measured
 for ``--seconds`` before the attack and again during it, in the same run.
 Printed: the relay's RSS (start, peak, end; target under 150 MB) and the honest
@@ -30,6 +31,9 @@ client's throughput during the attack as a ratio to its throughput without.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import secrets
 import sys
 import tempfile
@@ -39,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer
+from twisted.internet import defer, threads
+from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.task import deferLater, react
 
 from bench import crossbar_env, relayproc
@@ -198,6 +203,71 @@ class Attacker:
         await defer.gatherResults([defer.ensureDeferred(lane()) for _ in range(IN_FLIGHT)])
 
 
+class AttackerProcess(ProcessProtocol):
+    """The attacking account in its own process, so that its work does not count
+    against the honest client's. Says FILLED, waits for GO, attacks, prints its
+    AttackStats as JSON."""
+
+    def __init__(self) -> None:
+        self.output = b""
+        self.filled: defer.Deferred[None] = defer.Deferred()
+        self.ended: defer.Deferred[None] = defer.Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data
+        if b"FILLED" in self.output and not self.filled.called:
+            self.filled.callback(None)
+
+    def errReceived(self, data: bytes) -> None:
+        sys.stderr.buffer.write(data)
+        sys.stderr.flush()
+
+    def processEnded(self, reason: Any) -> None:
+        if not self.filled.called:
+            self.filled.errback(RuntimeError("the attacker exited before filling"))
+        self.ended.callback(None)
+
+    def lines(self) -> list[str]:
+        return self.output.decode(errors="replace").splitlines()
+
+    def stats(self) -> AttackStats:
+        for line in reversed(self.lines()):
+            if line.startswith("{"):
+                return AttackStats(**json.loads(line))
+        return AttackStats(errors=-1)
+
+
+async def run_attacker(reactor: Any, options: argparse.Namespace) -> int:
+    """The attacker process: provision, fill, wait for GO on stdin, attack."""
+    attacker = Attacker(reactor, options.attacker)
+    await attacker.provision()
+    sender = await attacker.join("sender")
+    started = time.monotonic()
+    stored = await attacker.fill(sender, "mailbox", options.mailbox_mb)
+    stored_unread = await attacker.fill(sender, "unread", options.unread_mb)
+    print(f"filled the mailboxes: {stored} + {stored_unread} envelopes of {BODY // 1024} KB "
+          f"in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    print("FILLED", flush=True)
+    await threads.deferToThread(sys.stdin.readline)  # GO
+    mailbox = await attacker.join("mailbox")
+    unread = await attacker.join("unread")
+    subs = [await attacker.join(f"subs-{i}") for i in range(6)]
+    attacks = [
+        defer.ensureDeferred(attacker.pipelined_fetches(mailbox)),
+        defer.ensureDeferred(attacker.unread_fetches(unread)),
+        defer.ensureDeferred(attacker.send_flood(sender)),
+        *(defer.ensureDeferred(attacker.subscription_flood(s, i)) for i, s in enumerate(subs)),
+    ]
+    await deferLater(reactor, options.seconds + 1.0, lambda: None)
+    attacker.stopping = True
+    await defer.DeferredList(attacks, consumeErrors=True)
+    for session in attacker.sessions:
+        if session.is_attached():
+            await leave(session)
+    print(json.dumps(dataclasses.asdict(attacker.stats)), flush=True)
+    return 0
+
+
 async def bench(reactor: Any, options: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="securechat-abuse-"))
     port = crossbar_env.free_port()
@@ -208,41 +278,27 @@ async def bench(reactor: Any, options: argparse.Namespace) -> int:
     try:
         honest = HonestClient(reactor, node.url)
         await honest.start()
-        attacker = Attacker(reactor, node.url)
-        await attacker.provision()
-        sender = await attacker.join("sender")
-        started = time.monotonic()
-        stored = await attacker.fill(sender, "mailbox", options.mailbox_mb)
-        stored_unread = await attacker.fill(sender, "unread", options.unread_mb)
-        filled_s = time.monotonic() - started
-        print(f"filled the mailboxes: {stored} + {stored_unread} envelopes of "
-              f"{BODY // 1024} KB in {filled_s:.0f} s", flush=True)
+        attacker = AttackerProcess()
+        argv = [sys.executable, "-m", "bench.bench_abuse", "--attacker", node.url,
+                "--seconds", str(options.seconds), "--mailbox-mb", str(options.mailbox_mb),
+                "--unread-mb", str(options.unread_mb)]
+        path = os.pathsep.join(p for p in (str(relayproc.REPO), os.environ.get("PYTHONPATH"))
+                               if p)
+        transport = reactor.spawnProcess(attacker, sys.executable, argv,
+                                         env={**os.environ, "PYTHONPATH": path},
+                                         path=str(relayproc.REPO))
+        await attacker.filled
 
         sampler = RssSampler(reactor, node.pid)
         baseline = await honest.run(options.seconds, window=options.window)
-        rss_before_attack = sampler.last
         print(f"honest client alone: {baseline.rate:.0f} ops/s; relay RSS "
-              f"{rss_before_attack:.0f} MB", flush=True)
-
-        mailbox = await attacker.join("mailbox")
-        unread = await attacker.join("unread")
-        subs = [await attacker.join(f"subs-{i}") for i in range(6)]
-        attacks = [
-            defer.ensureDeferred(attacker.pipelined_fetches(mailbox)),
-            defer.ensureDeferred(attacker.unread_fetches(unread)),
-            defer.ensureDeferred(attacker.send_flood(sender)),
-            *(defer.ensureDeferred(attacker.subscription_flood(s, i))
-              for i, s in enumerate(subs)),
-        ]
+              f"{sampler.last:.0f} MB", flush=True)
+        transport.write(b"GO\n")
         await deferLater(reactor, 1.0, lambda: None)  # the attack gets going first
         attacked = await honest.run(options.seconds, window=options.window)
         peak_during_attack = sampler.peak
-        attacker.stopping = True
-        await defer.DeferredList(attacks, consumeErrors=True)
+        await attacker.ended
         crashed = node.protocol.ended.called
-        for session in attacker.sessions:
-            if session.is_attached():
-                await leave(session)
         await honest.stop()
         await deferLater(reactor, 1.0, lambda: None)
         sampler.stop()
@@ -252,7 +308,7 @@ async def bench(reactor: Any, options: argparse.Namespace) -> int:
             print(f"relay log: {node.log_path}")
         await node.stop()
 
-    report(options, sampler, peak_during_attack, attacker.stats, baseline, attacked,
+    report(options, sampler, peak_during_attack, attacker.stats(), baseline, attacked,
            crashed, errors)
     ok = (not crashed and not errors and sampler.peak < TARGET_RSS_MB
           and not baseline.failures and not attacked.failures)
@@ -298,12 +354,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=4,
                         help="the honest client's operations in flight")
     parser.add_argument("--keep-workdir", action="store_true")
+    parser.add_argument("--attacker", metavar="URL", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     quiet_logging()
     status: list[int] = []
 
     async def run(reactor: Any) -> None:
-        status.append(await bench(reactor, options))
+        status.append(await (run_attacker if options.attacker else bench)(reactor, options))
 
     react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
     sys.exit(status[0] if status else 1)

@@ -103,6 +103,12 @@ ERR_TURN_DISABLED = "sc.error.turn_disabled"
 ERR_AUTH_TIMEOUT = "sc.error.auth_timeout"
 ERR_RECOVERY_UNAVAILABLE = "sc.error.recovery_unavailable"  # no phrase-sealed blob yet
 ERR_RESET_EXPIRED = "sc.error.reset_expired"  # a stale or replayed password reset
+# Per-session caps (see RelayConfig): the request is refused, the session stays.
+ERR_URI_TOO_LONG = "sc.error.uri_too_long"
+ERR_TOO_MANY_CALLS = "sc.error.too_many_calls"  # this session's unanswered calls
+ERR_CALLEE_BUSY = "sc.error.callee_busy"  # the callee's unanswered invocations
+ERR_TOO_MANY_SUBSCRIPTIONS = "sc.error.too_many_subscriptions"
+ERR_TOO_MANY_REGISTRATIONS = "sc.error.too_many_registrations"
 ERR_INTERNAL = "sc.error.internal"
 # Email verification (registration proves the email with a mailed code).
 ERR_EMAIL_CODE_REQUIRED = "sc.error.email_code_required"
@@ -120,3 +126,4 @@ CLOSE_REPLACED = "sc.close.replaced"  # the same device connected again
 CLOSE_DEVICE_REMOVED = "sc.close.device_removed"  # the device was removed from its account
 CLOSE_REGISTERED = "sc.close.registered"  # an anonymous session's registration is done
 CLOSE_IDLE = "sc.close.idle"  # an anonymous session sent nothing for a while
+CLOSE_SLOW_CONSUMER = "sc.close.slow_consumer"  # it left too much unread (dropped, no GOODBYE)

@@ -13,10 +13,25 @@ from typing import Any
 from autobahn.wamp import message as wamp
 
 MAX_ID = 2**53  # WAMP ids are integers in [1, 2^53]
+MAX_URI_LENGTH = 256  # the relay's default (RelayConfig.max_uri_length)
 
 
 class InvalidMessage(Exception):
     """A raw message that is not valid WAMP. The text says what is wrong."""
+
+
+class UriTooLong(InvalidMessage):
+    """A well-formed message whose URI is longer than allowed.
+
+    For a request (CALL, PUBLISH, SUBSCRIBE, REGISTER) the router answers with an
+    ERROR for `request` and the session carries on; anything else is a violation.
+    """
+
+    def __init__(self, message: str, code: int, request: int | None, wants_answer: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.request = request
+        self.wants_answer = wants_answer  # False: an unacknowledged PUBLISH
 
 
 def _id(value: Any) -> bool:
@@ -102,8 +117,13 @@ _KLASS = {
 }
 
 
-def validate_raw(raw: Any) -> None:
-    """Raise `InvalidMessage` unless `raw` has the WAMP shape of a client message."""
+_REQUESTS = {wamp.Call.MESSAGE_TYPE, wamp.Publish.MESSAGE_TYPE, wamp.Subscribe.MESSAGE_TYPE,
+             wamp.Register.MESSAGE_TYPE}
+
+
+def validate_raw(raw: Any, max_uri_length: int = MAX_URI_LENGTH) -> None:
+    """Raise `InvalidMessage` unless `raw` has the WAMP shape of a client message
+    (`UriTooLong` if only a URI is longer than `max_uri_length`)."""
     if type(raw) is not list or not raw:
         raise InvalidMessage("a WAMP message must be a non-empty array")
     code = raw[0]
@@ -127,15 +147,24 @@ def validate_raw(raw: Any) -> None:
         raise InvalidMessage(f"{name}.args must be an array")
     if len(raw) > fixed + 1 and not _dict(raw[fixed + 1]):
         raise InvalidMessage(f"{name}.kwargs must be an object")
+    for value, (field, kind) in zip(raw[1:], fields, strict=False):
+        if kind == "uri" and len(value) > max_uri_length:
+            # Checked before autobahn's URI pattern runs over it, and before a
+            # router table could keep it.
+            request = raw[1] if code in _REQUESTS else None
+            wants_answer = request is not None and (
+                code != wamp.Publish.MESSAGE_TYPE or raw[2].get("acknowledge") is True)
+            raise UriTooLong(f"{name}.{field} is longer than {max_uri_length} characters",
+                             code, request, wants_answer)
 
 
-def parse(raw: Any) -> wamp.Message:
+def parse(raw: Any, max_uri_length: int = MAX_URI_LENGTH) -> wamp.Message:
     """Validate `raw` and build autobahn's message object for it.
 
     Raises `InvalidMessage` for anything malformed, including the finer checks
     autobahn's own `parse` makes (URI syntax, option types).
     """
-    validate_raw(raw)
+    validate_raw(raw, max_uri_length)
     try:
         return _KLASS[raw[0]].parse(raw)
     except Exception as e:  # ProtocolError, and AssertionError when not under -O

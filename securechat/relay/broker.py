@@ -12,6 +12,7 @@ from twisted.logger import Logger
 
 from securechat.protocol import uris
 from securechat.relay.authorization import Action, is_authorized
+from securechat.relay.config import RelayConfig
 
 if TYPE_CHECKING:
     from securechat.relay.session import RouterSession
@@ -27,14 +28,14 @@ class Subscription:
 class Broker:
     log = Logger()
 
-    def __init__(self) -> None:
+    def __init__(self, config: RelayConfig) -> None:
+        self._config = config
         self._by_topic: dict[str, Subscription] = {}
         self._by_id: dict[int, Subscription] = {}
 
     def subscribe(self, session: RouterSession, msg: Subscribe) -> None:
         if not is_authorized(session.principal, Action.SUBSCRIBE, msg.topic):
-            self.log.info("refused subscribe to {topic} by {authid}", topic=msg.topic,
-                          authid=session.principal.authid)
+            session.log_refusal("subscribe to {topic} not authorized", topic=msg.topic)
             session.send_error(msg, uris.WAMP_NOT_AUTHORIZED,
                                f"not authorized to subscribe to {msg.topic}")
             return
@@ -43,6 +44,14 @@ class Broker:
                                "only exact-match subscriptions are supported")
             return
         sub = self._by_topic.get(msg.topic)
+        most = self._config.max_subscriptions
+        if (sub is None or sub.id not in session.subscriptions) and \
+                len(session.subscriptions) >= most:
+            session.log_refusal("more than {most} subscriptions", most=most)
+            session.send_error(msg, uris.ERR_TOO_MANY_SUBSCRIPTIONS,
+                               f"a session may subscribe to at most {most} topics",
+                               max_subscriptions=most)
+            return
         if sub is None:
             sub = Subscription(new_id(), msg.topic)
             self._by_topic[msg.topic] = sub
@@ -61,8 +70,7 @@ class Broker:
 
     def publish(self, session: RouterSession, msg: Publish) -> None:
         if not is_authorized(session.principal, Action.PUBLISH, msg.topic):
-            self.log.info("refused publish to {topic} by {authid}", topic=msg.topic,
-                          authid=session.principal.authid)
+            session.log_refusal("publish to {topic} not authorized", topic=msg.topic)
             if msg.acknowledge:
                 session.send_error(msg, uris.WAMP_NOT_AUTHORIZED,
                                    f"not authorized to publish to {msg.topic}")

@@ -78,6 +78,21 @@ class RelayConfig:
     # Reverse proxies (addresses or CIDR networks) whose PROXY header or X-Forwarded-For
     # names the client; nobody else's is believed.
     trusted_proxies: tuple[str, ...] = ()
+    # A call to a relay procedure costs 1 + (items in its list and map arguments) /
+    # call_cost_items tokens: a 5,000-contact presence declaration is not one request.
+    call_cost_items: int = 10
+    # What one session may hold in the relay's memory (H5); past each cap a request is
+    # refused at once with its own error and the session carries on.
+    max_uri_length: int = 256  # characters of any URI in any message
+    max_calls_in_flight: int = 64  # unanswered CALLs per session
+    max_request_bytes_in_flight: int = 4 * 1024 * 1024  # their frames: past it, reading pauses
+    max_invocations_pending: int = 64  # unanswered INVOCATIONs to one session's procedures
+    max_subscriptions: int = 100  # per session
+    max_registrations: int = 50  # per session
+    # Bytes queued to a session that does not read (beyond the socket's own buffer):
+    # past this it is disconnected; its envelopes stay in the mailbox.
+    max_send_buffer_bytes: int = 8 * 1024 * 1024
+    refusal_log_interval: float = 60.0  # a session's refusals are logged once in this long
     # Accounts and keys.
     max_devices: int = 10
     # A device enrolled without a certificate waits this long for an approval on

@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 
 from securechat.protocol import uris
 from securechat.relay.authorization import Action, Principal, is_authorized
+from securechat.relay.config import RelayConfig
 
 if TYPE_CHECKING:
     from securechat.relay.session import RouterSession
@@ -48,24 +49,38 @@ class Registration:
 
 @attrs.define(eq=False)
 class PendingCall:
+    """A CALL the relay has not answered yet: the caller's `calls[request]`, and for a
+    routed call also the callee's `invocations[invocation]`."""
+
     caller: RouterSession
     request: int  # the caller's CALL request id
     callee: RouterSession | None = None
     invocation: int | None = None  # the callee's INVOCATION request id
     canceled: bool = False
     progress: bool = False  # the caller asked for progressive results
+    charged: int = 0  # request bytes held against the caller (a relay procedure's arguments)
+    ended: bool = False
+
+    def end(self) -> None:
+        """No longer held by the relay: the caller's in-flight count goes down, once."""
+        if not self.ended:
+            self.ended = True
+            self.caller.call_ended(self.charged)
+
+    def forget(self) -> None:
+        """Drop it from the caller's table, unless a new call reused the request id."""
+        if self.caller.calls.get(self.request) is self:
+            del self.caller.calls[self.request]
 
 
 class Dealer:
     log = Logger()
 
-    def __init__(self) -> None:
+    def __init__(self, config: RelayConfig) -> None:
+        self._config = config
         self._procedures: dict[str, tuple[Procedure, inspect.Signature]] = {}
         self._by_uri: dict[str, Registration] = {}
         self._by_id: dict[int, Registration] = {}
-        # (callee session id, invocation id) -> call; and (caller id, request id) -> call
-        self._invocations: dict[tuple[int, int], PendingCall] = {}
-        self._calls: dict[tuple[int, int], PendingCall] = {}
 
     def add_procedures(self, procedures: dict[str, Procedure]) -> None:
         for uri, fn in procedures.items():
@@ -73,15 +88,32 @@ class Dealer:
             params = list(inspect.signature(fn).parameters.values())[1:]
             self._procedures[uri] = (fn, inspect.Signature(params))
 
+    def cost(self, msg: wamp.Call) -> float:
+        """Rate-limit tokens a call takes: a relay procedure's work grows with the
+        lists it is given (a presence declaration of 5,000 contacts, say)."""
+        if msg.procedure not in self._procedures:
+            return 1.0  # a client's procedure: its callee does the work
+        values = [*(msg.args or ()), *(msg.kwargs or {}).values()]
+        items = sum(len(v) for v in values if isinstance(v, list | dict))
+        return 1.0 + items / self._config.call_cost_items
+
     # --- CALL ------------------------------------------------------------------
 
     def call(self, session: RouterSession, msg: wamp.Call) -> None:
         if not is_authorized(session.principal, Action.CALL, msg.procedure):
-            self.log.info("refused call of {procedure} by {authid} ({role})",
-                          procedure=msg.procedure, authid=session.principal.authid,
-                          role=session.principal.role)
+            session.log_refusal("call of {procedure} not authorized", procedure=msg.procedure)
             session.send_error(msg, uris.WAMP_NOT_AUTHORIZED,
                                f"not authorized to call {msg.procedure}")
+            return
+        if msg.request in session.calls:
+            session.protocol_violation(f"CALL request id {msg.request} is already in use")
+            return
+        most = self._config.max_calls_in_flight
+        if session.calls_in_flight >= most:
+            session.log_refusal("more than {most} calls in flight", most=most)
+            session.send_error(msg, uris.ERR_TOO_MANY_CALLS,
+                               f"more than {most} calls unanswered; wait for their results",
+                               max_calls=most)
             return
         internal = self._procedures.get(msg.procedure)
         if internal is not None:
@@ -91,11 +123,20 @@ class Dealer:
         if reg is None:
             session.send_error(msg, uris.WAMP_NO_SUCH_PROCEDURE, f"no procedure {msg.procedure}")
             return
-        pending = PendingCall(session, msg.request, reg.callee, reg.callee.next_request_id(),
+        callee = reg.callee
+        most = self._config.max_invocations_pending
+        if len(callee.invocations) >= most:
+            session.log_refusal("callee of {procedure} busy", procedure=msg.procedure)
+            session.send_error(msg, uris.ERR_CALLEE_BUSY,
+                               f"the callee of {msg.procedure} has {most} calls unanswered",
+                               max_invocations=most)
+            return
+        pending = PendingCall(session, msg.request, callee, callee.next_request_id(),
                               progress=bool(msg.receive_progress))
-        self._calls[(session.id, msg.request)] = pending
-        self._invocations[(reg.callee.id, pending.invocation)] = pending
-        reg.callee.send(wamp.Invocation(
+        session.call_started(0)  # its arguments went on to the callee at once
+        session.calls[msg.request] = pending
+        callee.invocations[pending.invocation] = pending
+        callee.send(wamp.Invocation(
             pending.invocation, reg.id, args=msg.args, kwargs=msg.kwargs,
             caller=session.id, caller_authid=session.principal.authid,
             caller_authrole=session.principal.role, procedure=msg.procedure,
@@ -110,14 +151,17 @@ class Dealer:
         except TypeError as e:
             session.send_error(msg, uris.WAMP_INVALID_ARGUMENT, f"{msg.procedure}: {e}")
             return
-        pending = PendingCall(session, msg.request)
-        self._calls[(session.id, msg.request)] = pending
+        # Held until the procedure finishes, even if canceled: its work goes on.
+        pending = PendingCall(session, msg.request, charged=session.frame_bytes)
+        session.call_started(pending.charged)
+        session.calls[msg.request] = pending
         caller = Caller(session.principal, session.peer, session.id)
         d = defer.maybeDeferred(fn, caller, *args, **kwargs)
         d.addBoth(self._internal_done, pending, msg)
 
     def _internal_done(self, result: Any, pending: PendingCall, msg: wamp.Call) -> None:
-        self._calls.pop((pending.caller.id, pending.request), None)
+        pending.forget()
+        pending.end()
         if pending.canceled:
             return
         session = pending.caller
@@ -125,20 +169,21 @@ class Dealer:
             session.send(wamp.Result(msg.request, args=None if result is None else [result]))
         elif result.check(ApplicationError):
             err: ApplicationError = result.value
-            self.log.info("{procedure} refused for {authid}: {error}", procedure=msg.procedure,
-                          authid=session.principal.authid, error=err.error)
+            session.log_refusal("{procedure}: {error}", procedure=msg.procedure,
+                                error=err.error)
             session.send_error(msg, err.error, *err.args, **err.kwargs)
         else:
             self.log.failure("{procedure} failed", result, procedure=msg.procedure)
             session.send_error(msg, uris.ERR_INTERNAL, "the relay failed to handle this call")
 
     def cancel(self, session: RouterSession, msg: wamp.Cancel) -> None:
-        pending = self._calls.pop((session.id, msg.request), None)
+        pending = session.calls.pop(msg.request, None)
         if pending is None:
             return  # already answered: CANCEL is advisory
         pending.canceled = True
         if pending.callee is not None and pending.invocation is not None:
-            self._invocations.pop((pending.callee.id, pending.invocation), None)
+            pending.callee.invocations.pop(pending.invocation, None)
+            pending.end()
             if msg.mode != "skip":
                 pending.callee.send(wamp.Interrupt(pending.invocation, mode=msg.mode or "kill"))
         session.send(wamp.Error(wamp.Call.MESSAGE_TYPE, msg.request, uris.WAMP_CANCELED,
@@ -147,23 +192,24 @@ class Dealer:
     # --- the callee's answers ------------------------------------------------
 
     def yield_(self, session: RouterSession, msg: wamp.Yield) -> None:
-        key = (session.id, msg.request)
-        pending = self._invocations.get(key)
+        pending = session.invocations.get(msg.request)
         if pending is None:
             return  # the caller left or canceled
         if msg.progress and not pending.progress:
             return  # the caller did not ask for progressive results
         if not msg.progress:
-            del self._invocations[key]
-            self._calls.pop((pending.caller.id, pending.request), None)
+            del session.invocations[msg.request]
+            pending.forget()
+            pending.end()
         pending.caller.send(wamp.Result(pending.request, args=msg.args, kwargs=msg.kwargs,
                                         progress=msg.progress or None))
 
     def invocation_error(self, session: RouterSession, msg: wamp.Error) -> None:
-        pending = self._invocations.pop((session.id, msg.request), None)
+        pending = session.invocations.pop(msg.request, None)
         if pending is None:
             return
-        self._calls.pop((pending.caller.id, pending.request), None)
+        pending.forget()
+        pending.end()
         pending.caller.send(wamp.Error(wamp.Call.MESSAGE_TYPE, pending.request, msg.error,
                                        args=msg.args, kwargs=msg.kwargs))
 
@@ -173,6 +219,8 @@ class Dealer:
         if msg.procedure in self._procedures or not is_authorized(
             session.principal, Action.REGISTER, msg.procedure
         ):
+            session.log_refusal("register of {procedure} not authorized",
+                                procedure=msg.procedure)
             session.send_error(msg, uris.WAMP_NOT_AUTHORIZED,
                                f"not authorized to register {msg.procedure}")
             return
@@ -183,6 +231,13 @@ class Dealer:
         if msg.match not in (None, "exact") or msg.invoke not in (None, "single"):
             session.send_error(msg, uris.WAMP_INVALID_ARGUMENT,
                                "only exact-match, single-callee registrations are supported")
+            return
+        most = self._config.max_registrations
+        if len(session.registrations) >= most:
+            session.log_refusal("more than {most} registrations", most=most)
+            session.send_error(msg, uris.ERR_TOO_MANY_REGISTRATIONS,
+                               f"a session may register at most {most} procedures",
+                               max_registrations=most)
             return
         reg = Registration(new_id(), msg.procedure, session)
         self._by_uri[reg.procedure] = reg
@@ -208,14 +263,18 @@ class Dealer:
     def detach(self, session: RouterSession) -> None:
         for reg_id in list(session.registrations):
             self._remove(self._by_id[reg_id])
-        for (callee_id, invocation), pending in list(self._invocations.items()):
-            if callee_id == session.id:
-                del self._invocations[(callee_id, invocation)]
-                self._calls.pop((pending.caller.id, pending.request), None)
-                pending.caller.send(wamp.Error(
-                    wamp.Call.MESSAGE_TYPE, pending.request, uris.WAMP_CANCELED,
-                    args=["the callee left before answering"]))
-            elif pending.caller is session:
-                del self._invocations[(callee_id, invocation)]
-        for key in [k for k in self._calls if k[0] == session.id]:
-            self._calls.pop(key).canceled = True
+        # Calls to this session's procedures: their callers get an error.
+        invocations, session.invocations = session.invocations, {}
+        for pending in invocations.values():
+            pending.forget()
+            pending.end()
+            pending.caller.send(wamp.Error(
+                wamp.Call.MESSAGE_TYPE, pending.request, uris.WAMP_CANCELED,
+                args=["the callee left before answering"]))
+        # Calls this session made: nobody is left to answer.
+        calls, session.calls = session.calls, {}
+        for pending in calls.values():
+            pending.canceled = True
+            if pending.callee is not None and pending.invocation is not None:
+                pending.callee.invocations.pop(pending.invocation, None)
+                pending.end()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -23,12 +24,29 @@ from securechat.relay.dealer import Caller
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import Envelope, MailboxQuota
-from securechat.relay.storage import MailboxFull, StorageFull
+from securechat.relay.storage import MailboxFull, MailboxPage, StorageFull
 
 if TYPE_CHECKING:
     from securechat.relay.router import Router
 
 MAX_ACK_IDS = 1000
+ENVELOPE_OVERHEAD = 256  # bytes a serializer may add to an envelope's body in a page
+
+
+@attrs.define
+class FetchStats:
+    """What mailbox fetches read from storage (the relay's memory per fetch)."""
+
+    pages: int = 0
+    bytes_read: int = 0  # envelope bodies loaded, in all
+    largest_page: int = 0  # bytes of bodies the largest page loaded
+    most_envelopes: int = 0  # envelopes in the largest page
+
+    def read(self, page: MailboxPage) -> None:
+        self.pages += 1
+        self.bytes_read += page.size
+        self.largest_page = max(self.largest_page, page.size)
+        self.most_envelopes = max(self.most_envelopes, len(page.envelopes))
 
 
 class Delivery:
@@ -42,6 +60,7 @@ class Delivery:
             config.mailbox_max_count, config.mailbox_max_bytes, config.mailbox_sender_share,
             config.mailbox_stranger_count, config.mailbox_stranger_bytes,
             config.storage_max_bytes)
+        self.stats = FetchStats()
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -149,20 +168,30 @@ class Delivery:
 
     @defer.inlineCallbacks
     def fetch(self, caller: Caller, limit: Any = None) -> Any:
-        """The oldest unacknowledged envelopes of this device."""
+        """The oldest unacknowledged envelopes of this device, a page at a time.
+
+        A session's fetches run one after another, each once the previous page has
+        left its socket: however many a client pipelines, and whether it reads or
+        not, the relay holds about one page of bodies for it (H5).
+        """
         most = self._router.config.mailbox_fetch_limit
         limit = most if limit is None else arguments.integer("limit", limit, 1, most)
-        envelopes = yield self._router.storage.fetch_mailbox(
-            caller.principal.device_id, self._now_ms(), limit + 1)
-        # A page must fit in one WebSocket message, whatever the serializer adds.
-        budget = self._router.config.max_message_bytes // 2
-        page: list[dict[str, Any]] = []
-        for envelope in envelopes[:limit]:
-            budget -= envelope.size + 256
-            if page and budget < 0:
-                break
-            page.append(envelope.event())
-        return {"envelopes": page, "more": len(envelopes) > len(page)}
+        session = self._router.sessions.get(caller.session_id)
+        if session is None:
+            return {"envelopes": [], "more": True}  # it left: nobody gets this answer
+        yield session.fetching.acquire()
+        try:
+            yield session.drained()
+            if not session.welcomed or session.id not in self._router.sessions:
+                return {"envelopes": [], "more": True}
+            # A page must fit in one WebSocket message, whatever the serializer adds.
+            page = yield self._router.storage.fetch_mailbox(
+                caller.principal.device_id, self._now_ms(), limit,
+                self._router.config.max_message_bytes // 2, ENVELOPE_OVERHEAD)
+        finally:
+            session.fetching.release()
+        self.stats.read(page)
+        return {"envelopes": [e.event() for e in page.envelopes], "more": page.more}
 
     def ack(self, caller: Caller, ids: Any) -> defer.Deferred[int]:
         """Delete delivered envelopes of this device; returns how many were deleted."""

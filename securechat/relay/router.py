@@ -35,8 +35,8 @@ class Router:
         self.storage = storage
         self.clock = clock
         self.directory = Directory(storage)
-        self.broker = Broker()
-        self.dealer = Dealer()
+        self.broker = Broker(config)
+        self.dealer = Dealer(config)
         self.authenticator = Authenticator(storage, config, clock)
         self.presence = Presence(self.broker)
         self.delivery = Delivery(self)

@@ -18,11 +18,13 @@ from autobahn.wamp import message as wamp
 from autobahn.wamp import role
 from autobahn.wamp.exception import SerializationError, TransportLost
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from securechat.protocol import uris
+from securechat.protocol.wamp_validation import UriTooLong
 from securechat.relay.auth import AuthRefused, Challenge, Welcome
 from securechat.relay.authorization import Principal
 from securechat.relay.connections import Admission
@@ -49,8 +51,14 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+@implementer(IPushProducer)
 class RouterSession:
-    """Implements autobahn's ITransportHandler for the WebSocket transport."""
+    """Implements autobahn's ITransportHandler for the WebSocket transport.
+
+    It is also the push producer of its socket, so it knows when what it sent is
+    not being read: it then stops reading the peer's requests, a mailbox fetch
+    waits, and a peer that leaves too much unread is dropped (`send`).
+    """
 
     log = Logger()
 
@@ -75,6 +83,22 @@ class RouterSession:
         self._leave_after_reply: tuple[str, str] | None = None
         self.admission: Admission | None = None  # its place in the connection counts
         self.closed: defer.Deferred[None] = defer.Deferred()  # fires once the connection is gone
+        # What this session holds in the relay (the dealer keeps these up to date).
+        self.calls: dict[int, Any] = {}  # CALL request id -> PendingCall, while unanswered
+        self.invocations: dict[int, Any] = {}  # INVOCATION id -> PendingCall (as callee)
+        self.calls_in_flight = 0  # relay calls still running (canceled too), routed unanswered
+        self.request_bytes = 0  # frames of the relay calls still running
+        self.frame_bytes = 0  # size of the WebSocket message being handled
+        self.fetching = defer.DeferredLock()  # one mailbox page at a time (Delivery.fetch)
+        # Flow control: why reading from the peer is paused; whether the socket's
+        # buffer is full, and how much was queued beyond it since.
+        self._read_paused: set[str] = set()
+        self._send_blocked = False
+        self._unsent_bytes = 0
+        self._drain_waiters: list[defer.Deferred[None]] = []
+        # Refusals are logged at most once per interval (log flooding, L4).
+        self._refusal_log_due = 0.0
+        self._refusals_unlogged = 0
 
     # --- ITransportHandler -------------------------------------------------------
 
@@ -88,6 +112,7 @@ class RouterSession:
         self._hello_timer = self.router.clock.callLater(
             self.router.config.hello_timeout, self._hello_timed_out
         )
+        transport.registerProducer(self, True)
         self.router.opened(self)
 
     def onMessage(self, msg: wamp.Message) -> None:
@@ -110,7 +135,87 @@ class RouterSession:
             if timer is not None and timer.active():
                 timer.cancel()
         self.router.closed(self, was_established=self.welcomed)
+        self._wake_drain_waiters()
         self.closed.callback(None)
+
+    def uri_too_long(self, refusal: UriTooLong) -> None:
+        """A request whose URI is too long: an ERROR, the session carries on."""
+        if self.state is not State.ESTABLISHED:
+            self.protocol_violation(str(refusal))
+            return
+        most = self.router.config.max_uri_length
+        self.log_refusal("a URI longer than {most} characters", most=most)
+        if refusal.wants_answer and refusal.request is not None:
+            self.send(wamp.Error(refusal.code, refusal.request, uris.ERR_URI_TOO_LONG,
+                                 args=[str(refusal)], kwargs={"max_length": most}))
+
+    # --- flow control (IPushProducer: the socket tells us when its buffer is full) ---
+
+    def pauseProducing(self) -> None:
+        if not self._send_blocked:  # called again on every write while full
+            self._send_blocked = True
+            self._unsent_bytes = 0
+            self._pause_reading("unread answers")
+
+    def resumeProducing(self) -> None:
+        self._send_blocked = False
+        self._resume_reading("unread answers")
+        self._wake_drain_waiters()
+
+    def stopProducing(self) -> None:
+        pass  # the connection is gone: onClose follows
+
+    def drained(self) -> defer.Deferred[None]:
+        """Fires once the socket has taken everything sent so far (or closed)."""
+        if not self._send_blocked or self.state is State.CLOSED:
+            return defer.succeed(None)
+        d: defer.Deferred[None] = defer.Deferred()
+        self._drain_waiters.append(d)
+        return d
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def _pause_reading(self, reason: str) -> None:
+        if not self._read_paused and self._transport is not None:
+            self._transport.transport.pauseProducing()
+        self._read_paused.add(reason)
+
+    def _resume_reading(self, reason: str) -> None:
+        if reason not in self._read_paused:
+            return
+        self._read_paused.discard(reason)
+        if not self._read_paused and self._transport is not None and self.state is not State.CLOSED:
+            self._transport.transport.resumeProducing()
+
+    def call_started(self, frame_bytes: int) -> None:
+        """A call this session made is now held by the relay (PendingCall)."""
+        self.calls_in_flight += 1
+        self.request_bytes += frame_bytes
+        if self.request_bytes > self.router.config.max_request_bytes_in_flight:
+            # Stop reading more until the relay has answered some (its DB is behind).
+            self._pause_reading("requests in flight")
+
+    def call_ended(self, frame_bytes: int) -> None:
+        self.calls_in_flight -= 1
+        self.request_bytes -= frame_bytes
+        if self.request_bytes <= self.router.config.max_request_bytes_in_flight:
+            self._resume_reading("requests in flight")
+
+    def log_refusal(self, what: str, **fields: Any) -> None:
+        """Log a refused request at most once per interval per session; `what` is a
+        constant format (peer-chosen text goes in `fields`). Counts those left out."""
+        now = self.router.clock.seconds()
+        if now < self._refusal_log_due:
+            self._refusals_unlogged += 1
+            return
+        self._refusal_log_due = now + self.router.config.refusal_log_interval
+        self.log.info("refused for {authid} ({peer}): " + what + " ({unlogged} more not logged)",
+                      authid=self.principal.authid or "-", peer=self.peer,
+                      unlogged=self._refusals_unlogged, **fields)
+        self._refusals_unlogged = 0
 
     # --- sending -----------------------------------------------------------------
 
@@ -118,7 +223,12 @@ class RouterSession:
         if self._transport is None or self.state is State.CLOSED:
             return
         try:
-            self._transport.send(msg)
+            blocked = self._send_blocked  # before this message (its write may block)
+            sent = self._transport.send(msg)
+            if blocked:
+                self._unsent_bytes += sent
+                if self._unsent_bytes > self.router.config.max_send_buffer_bytes:
+                    self._slow_consumer()
         except TransportLost:
             pass
         except SerializationError:
@@ -158,6 +268,14 @@ class RouterSession:
     def leave_after_reply(self, reason: str, message: str) -> None:
         """End the session (GOODBYE) right after the next RESULT it is sent."""
         self._leave_after_reply = (reason, message)
+
+    def _slow_consumer(self) -> None:
+        """The peer leaves too much unread: drop the connection (no GOODBYE: it would
+        only queue behind the rest), which frees what was queued for it."""
+        self.log.info("dropping {peer} ({authid}): it does not read what it is sent",
+                      peer=self.peer, authid=self.principal.authid or "-")
+        self.state = State.CLOSED
+        self._transport.dropConnection(abort=True)
 
     def protocol_violation(self, message: str) -> None:
         self.abort(uris.WAMP_PROTOCOL_VIOLATION, message)
@@ -246,7 +364,8 @@ class RouterSession:
         if self._idle_timer is not None and self._idle_timer.active():
             self._idle_timer.reset(self.router.config.anonymous_idle_timeout)
         if isinstance(msg, _RATE_LIMITED):
-            wait = self._rate.take()
+            cost = self.router.dealer.cost(msg) if isinstance(msg, wamp.Call) else 1.0
+            wait = self._rate.take(min(cost, self.router.config.session_burst))
             if wait:
                 self._rate_limited(msg, wait)
                 return
@@ -280,7 +399,7 @@ class RouterSession:
             )
 
     def _rate_limited(self, msg: Any, wait: float) -> None:
-        self.log.info("rate limited {authid}", authid=self.principal.authid)
+        self.log_refusal("rate limited")
         if isinstance(msg, wamp.Publish) and not msg.acknowledge:
             return  # WAMP gives an unacknowledged publish no way to answer
         self.send_error(msg, uris.ERR_RATE_LIMITED, "too many requests; slow down",

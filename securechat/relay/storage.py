@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
 from twisted.internet import defer
 from zope.interface import Interface, implementer
 
@@ -53,6 +54,19 @@ class MailboxFull(StorageError):
 
 class StorageFull(StorageError):
     """Every mailbox together has reached the relay's disk budget."""
+
+
+@attrs.frozen
+class MailboxPage:
+    """One page of a device's mailbox, oldest first; `more` if envelopes are left."""
+
+    envelopes: list[Envelope]
+    more: bool
+
+    @property
+    def size(self) -> int:
+        """The bodies' bytes this page loaded."""
+        return sum(e.size for e in self.envelopes)
 
 
 class IRelayStorage(Interface):
@@ -125,8 +139,12 @@ class IRelayStorage(Interface):
         """Store all of them or none (MailboxFull names the first full mailbox,
         StorageFull says the relay's disk budget is used up)."""
 
-    def fetch_mailbox(device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
-        """Unexpired envelopes for the device, oldest first."""
+    def fetch_mailbox(
+        device_id: str, now: int, limit: int, max_bytes: int, overhead: int
+    ) -> defer.Deferred[MailboxPage]:
+        """The oldest unexpired envelopes of the device: at most `limit`, and no more than
+        fit in `max_bytes` counting each as its size plus `overhead` (but at least one).
+        Only the page's bodies are read."""
 
     def ack(device_id: str, ids: Sequence[str]) -> defer.Deferred[int]:
         """Delete the device's envelopes with these ids; returns how many went."""
@@ -190,7 +208,8 @@ CREATE TABLE IF NOT EXISTS mailbox (
     body BLOB NOT NULL,
     size INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS mailbox_by_device ON mailbox(device_id, ts);
+-- Covers the page query: ids (rowid), expiry and sizes without reading a body.
+CREATE INDEX IF NOT EXISTS mailbox_page ON mailbox(device_id, ts, expires, size);
 CREATE INDEX IF NOT EXISTS mailbox_by_expiry ON mailbox(expires);
 CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox(device_id, from_user);
 -- Pairs of users the relay has carried an envelope between (sender -> recipient), as
@@ -218,8 +237,14 @@ _ADDED_COLUMNS = [
 ]
 
 
+# Indexes of earlier releases that a newer one replaces.
+_DROPPED_INDEXES = ["mailbox_by_device"]  # by mailbox_page
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
+    for index in _DROPPED_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {index}")
     for table, column, declaration in _ADDED_COLUMNS:
         if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
@@ -310,8 +335,10 @@ class SQLiteStorage:
     ) -> defer.Deferred[None]:
         return self._run(_store_envelopes, list(envelopes), expires, quota)
 
-    def fetch_mailbox(self, device_id: str, now: int, limit: int) -> defer.Deferred[list[Envelope]]:
-        return self._run(_fetch_mailbox, device_id, now, limit)
+    def fetch_mailbox(
+        self, device_id: str, now: int, limit: int, max_bytes: int, overhead: int
+    ) -> defer.Deferred[MailboxPage]:
+        return self._run(_fetch_mailbox, device_id, now, limit, max_bytes, overhead)
 
     def ack(self, device_id: str, ids: Sequence[str]) -> defer.Deferred[int]:
         return self._run(_ack, device_id, list(ids))
@@ -564,14 +591,35 @@ _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, bo
 
 
 def _fetch_mailbox(
-    conn: sqlite3.Connection, device_id: str, now: int, limit: int
-) -> list[Envelope]:
-    rows = conn.execute(
-        f"SELECT {_ENVELOPE_COLUMNS} FROM mailbox WHERE device_id=? AND expires>? "  # noqa: S608
-        "ORDER BY ts, rowid LIMIT ?",
-        (device_id, now, limit),
+    conn: sqlite3.Connection, device_id: str, now: int, limit: int, max_bytes: int,
+    overhead: int,
+) -> MailboxPage:
+    # The page is cut from ids and sizes alone (a covering index, no body read);
+    # only then are the page's bodies loaded. So a fetch holds one page of bodies
+    # however full the mailbox, and draining n envelopes reads each body once.
+    cursor = conn.execute(
+        "SELECT rowid, size FROM mailbox WHERE device_id=? AND expires>? ORDER BY ts, rowid",
+        (device_id, now),
     )
-    return [Envelope(*row) for row in rows]
+    rowids: list[int] = []
+    more = False
+    budget = max_bytes
+    for rowid, size in cursor:
+        budget -= size + overhead
+        if len(rowids) >= limit or (rowids and budget < 0):
+            more = True
+            break
+        rowids.append(rowid)
+    cursor.close()
+    if not rowids:
+        return MailboxPage([], more=False)
+    placeholders = ",".join("?" * len(rowids))
+    rows = conn.execute(
+        f"SELECT {_ENVELOPE_COLUMNS} FROM mailbox WHERE rowid IN ({placeholders}) "  # noqa: S608
+        "ORDER BY ts, rowid",
+        rowids,
+    )
+    return MailboxPage([Envelope(*row) for row in rows], more)
 
 
 def _forget_usage(conn: sqlite3.Connection, removed: Iterable[tuple[str, int]]) -> int:

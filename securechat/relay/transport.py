@@ -16,7 +16,7 @@ from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from twisted.protocols.haproxy._wrapper import HAProxyProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 
-from securechat.protocol.wamp_validation import InvalidMessage, parse
+from securechat.protocol.wamp_validation import InvalidMessage, UriTooLong, parse
 from securechat.relay.config import RelayConfig
 from securechat.relay.connections import Admission, Connections, Refused, forwarded_client
 
@@ -47,14 +47,27 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
                 raws = serializer.unserialize(payload)
             except Exception as e:
                 raise InvalidMessage(f"undecodable {serializer.NAME} ({type(e).__name__})") from e
-            messages = [parse(raw) for raw in raws]
+            messages = [self._parse(raw) for raw in raws]
         except InvalidMessage as e:
             session.protocol_violation(str(e))
             return
+        session.frame_bytes = len(payload)
         for msg in messages:
             if self._session is None:
                 return
-            session.onMessage(msg)
+            if isinstance(msg, UriTooLong):
+                session.uri_too_long(msg)
+            else:
+                session.onMessage(msg)
+
+    def _parse(self, raw: Any) -> Any:
+        """The message, or the UriTooLong refusal of a request (which gets an ERROR)."""
+        try:
+            return parse(raw, self.factory.max_uri_length)
+        except UriTooLong as e:
+            if e.request is None:
+                raise
+            return e
 
     def _connectionLost(self, reason: Any) -> None:
         # autobahn leaves the close-handshake timer armed when the peer drops
@@ -64,7 +77,8 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
             self.closeHandshakeTimeoutCall = None
         super()._connectionLost(reason)
 
-    def send(self, msg: Any) -> None:
+    def send(self, msg: Any) -> int:
+        """Send one message; returns its size in bytes (the session's flow control)."""
         # autobahn's send() formats a trace line for every message even with
         # tracing off; the router sends a lot of messages, so skip that.
         if self._session is None:
@@ -74,6 +88,7 @@ class RelayServerProtocol(WampWebSocketServerProtocol):
             self.sendMessage(payload, is_binary)
         except Disconnected:
             raise TransportLost() from None
+        return len(payload)
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -137,6 +152,7 @@ def make_factory(session_factory: Callable[[], Any], config: RelayConfig,
     )
     factory.protocol = RelayServerProtocol
     factory.connections = connections
+    factory.max_uri_length = config.max_uri_length
     factory.setProtocolOptions(
         maxFramePayloadSize=config.max_message_bytes,
         maxMessagePayloadSize=config.max_message_bytes,

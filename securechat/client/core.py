@@ -264,11 +264,7 @@ class SecureChatClient:
             session = yield connect(reactor, url, Password(user_id, password, floor), serializer,
                                     ca_file=ca_file)
         except JoinRefused as e:
-            if e.reason == uris.ERR_WRONG_PASSWORD:
-                raise WrongPassword("wrong password") from None
-            if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
-                raise NoSuchAccount("there is no account with this email") from None
-            raise
+            raise _password_refused(e) from None
         try:
             answer = yield session.call(uris.ACCOUNT_RECOVERY)
         finally:
@@ -399,11 +395,7 @@ class SecureChatClient:
                 uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex,
                 olm.identity_key, None, ca_file=ca_file)
         except JoinRefused as e:
-            if e.reason == uris.ERR_WRONG_PASSWORD:
-                raise WrongPassword("wrong password") from None
-            if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
-                raise NoSuchAccount("there is no account with this email") from None
-            raise
+            raise _password_refused(e) from None
         link = linking.NewDeviceLink(
             reactor, url, user_id, device_key, olm, serializer,
             lambda secrets: cls._set_up_device(reactor, data_dir, url, email, password,
@@ -1567,6 +1559,15 @@ class _Outcome:
     message: StoredMessage | None = None
     apply: Callable[[], defer.Deferred[Any]] = _nothing  # before the envelope is marked
     notify: Callable[[], defer.Deferred[Any]] = _nothing  # after it is stored
+
+
+def _password_refused(e: JoinRefused) -> Exception:
+    """What a refused password login means to the user."""
+    if e.reason == uris.ERR_WRONG_PASSWORD:
+        return WrongPassword("wrong password")
+    if e.reason == uris.ERR_NO_SUCH_ACCOUNT:
+        return NoSuchAccount("there is no account with this email")
+    return e
 
 
 @defer.inlineCallbacks

@@ -108,6 +108,82 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Recovery phrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The 12 words shown once when you created the account. With your master password they let this device open your account.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>twelve words separated by spaces</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Forgot password?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Set a new master password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Your recovery phrase lets you choose a new master password. The old one stops working for signing in; if this account is on this device, it opens with the new one.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New master password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Repeat the new password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Set new password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Done: your master password is the new one.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Done on the server, but this device's copy of the account could not be re-sealed: remove it here and sign in again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Check your mail</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>We sent a code to {email}. Enter it here to prove the address is yours. It is valid for 15 minutes.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Code from the mail</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Verify and create account</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Send a new code</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A new code is on its way.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Enter the code from the mail.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Sending a code to your email…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Unlock SecureChat</source>
         <translation type="unfinished"></translation>
     </message>
@@ -184,6 +260,26 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Change master pass&amp;word…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Change the master password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The new password signs you in on new devices and opens this account here. Your other devices keep opening with their own password until you change it there too; your PIN stays as it is.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Current master password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Master password changed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Search</source>
         <translation type="unfinished"></translation>
     </message>
@@ -201,6 +297,18 @@
     </message>
     <message>
         <source>Friend requests</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>name chosen by them</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This person's key changed since they asked — make sure it's really them.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>You asked {email}; their key changed since — make sure it's really them.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -365,6 +473,86 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>{name} signed in on a new device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} removed a device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Signed in on a new device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Removed a device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Linked &amp;devices…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Linked devices</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Every device that can read your messages. Remove any you do not recognise: it is signed out and gets nothing more.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} (this device)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>added {when}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>last seen {when}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>not connected yet</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>unknown</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove it</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It was me</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A new device was added to your account: {name}, {when}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove a device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove {name} from your account? Enter your master password to confirm.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Device {name} was removed from your account.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Loading…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Contact profile</source>
         <translation type="unfinished"></translation>
     </message>
@@ -394,6 +582,10 @@ Add a contact by their email below; once they accept, you can chat.</source>
     </message>
     <message>
         <source>{state} · ✓ verified</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name}'s devices changed since you verified — compare safety numbers again.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -450,6 +642,66 @@ Add a contact by their email below; once they accept, you can chat.</source>
     </message>
     <message>
         <source>The relay's certificate is not trusted. Start SecureChat with --ca-file PATH (the relay's certificate or the CA that signed it).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approve from another device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approve this device from another one</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Your other device must approve this one: nobody who only knows your password can add a device to your account.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ask my other device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open SecureChat on your other device: it asks you to approve this one. Keep this screen open.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Check that your other device shows exactly this code:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>They match</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Waiting for your other device…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A new device wants to join your account</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Device {device} signed in with your password and asks for your account key. If this is not you, your password is known to someone else: refuse it and change your password.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Compare codes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It's not me</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Confirm</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It doesn't match</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Approved: the new device is signed in to your account.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -179,11 +179,23 @@ async def provision(
     groups = await bounded_gather(
         [*one_device("sender", pairs), *one_device("receiver", pairs), *idle_jobs], concurrency
     )
-    return Identities(
+    identities = Identities(
         senders=[g[0] for g in groups[:pairs]],
         receivers=[g[0] for g in groups[pairs : 2 * pairs]],
         idle=[d for g in groups[2 * pairs :] for d in g],
     )
+    # Each receiver has written to its sender once, as a contact who accepted a friend
+    # request has: the pair is known to the relay, so the sender gets a contact's share
+    # of the receiver's mailbox, not a stranger's (RelayConfig.mailbox_stranger_count).
+    for sender, receiver in zip(identities.senders, identities.receivers, strict=True):
+        session = await connect(reactor, url, receiver.key, serializer)
+        try:
+            await session.call(uris.MESSAGE_SEND, sender.user_id, [{
+                "device_id": sender.device_id, "v": 1, "alg": "olm.v1", "type": 1,
+                "body": b"hello"}])
+        finally:
+            await leave(session)
+    return identities
 
 
 # --------------------------------------------------------------------------- workload

@@ -279,3 +279,15 @@ class MailboxShareTests(RelayTestCase):
         page = yield bob.call(uris.MAILBOX_FETCH)
         yield bob.call(uris.MAILBOX_ACK, [e["id"] for e in page["envelopes"]])
         yield self.to_bob(self.from_alice, b"x" * 5_000)  # room again
+
+    @defer.inlineCallbacks
+    def test_what_the_recipient_fetched_and_acked_frees_the_senders_share(self) -> Any:
+        for _ in range(3):
+            yield self.to_bob(self.from_mallory)
+        bob = yield self.join(self.bob_laptop.key)
+        page = yield bob.call(uris.MAILBOX_FETCH)
+        yield bob.call(uris.MAILBOX_ACK, [e["id"] for e in page["envelopes"]])
+        for _ in range(3):  # a stranger's share again, not more
+            yield self.to_bob(self.from_mallory)
+        with self.assertRaises(ApplicationError):
+            yield self.to_bob(self.from_mallory)

@@ -215,6 +215,14 @@ CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox(device_id, from_user);
 -- Pairs of users the relay has carried an envelope between (sender -> recipient), as
 -- SHA-256 of "sender:recipient": who counts as a stranger for mailbox shares.
 CREATE TABLE IF NOT EXISTS routed_pairs (pair BLOB PRIMARY KEY) WITHOUT ROWID;
+-- What each sender has in each device's mailbox (mailbox shares, without counting rows).
+CREATE TABLE IF NOT EXISTS mailbox_sender_usage (
+    device_id TEXT NOT NULL,
+    from_user TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (device_id, from_user)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS storage_usage (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     bytes INTEGER NOT NULL
@@ -250,6 +258,10 @@ def _create_schema(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
     conn.execute("INSERT OR IGNORE INTO storage_usage SELECT 1, COALESCE(SUM(bytes), 0) "
                  "FROM mailbox_usage")
+    if conn.execute("SELECT 1 FROM mailbox_sender_usage LIMIT 1").fetchone() is None:
+        # A database from before sender shares: count what its mailboxes hold.
+        conn.execute("INSERT INTO mailbox_sender_usage SELECT device_id, from_user, COUNT(*), "
+                     "SUM(size) FROM mailbox GROUP BY device_id, from_user")
 
 
 @implementer(IRelayStorage)
@@ -261,6 +273,9 @@ class SQLiteStorage:
         self._db = SerialDatabase(path, reactor, _create_schema,
                                   expected_errors=(StorageError,), name="relay-sqlite")
         self._run = self._db.run
+        # Pairs of users known to be in routed_pairs (which only grows): the hot send path
+        # then skips its two queries. Used on the database thread only.
+        self._known_pairs = _PairCache()
 
     def start(self) -> defer.Deferred[None]:
         _private_files(self._path)
@@ -333,7 +348,7 @@ class SQLiteStorage:
     def store_envelopes(
         self, envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
     ) -> defer.Deferred[None]:
-        return self._run(_store_envelopes, list(envelopes), expires, quota)
+        return self._run(_store_envelopes, list(envelopes), expires, quota, self._known_pairs)
 
     def fetch_mailbox(
         self, device_id: str, now: int, limit: int, max_bytes: int, overhead: int
@@ -426,7 +441,7 @@ def _remove_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> bo
         conn.execute("UPDATE storage_usage SET bytes=bytes-COALESCE((SELECT bytes FROM "
                      "mailbox_usage WHERE device_id=?), 0)", (device_id,))
         for table in ("one_time_keys", "fallback_keys", "mailbox", "mailbox_usage",
-                      "device_activity"):
+                      "mailbox_sender_usage", "device_activity"):
             conn.execute(f"DELETE FROM {table} WHERE device_id=?", (device_id,))  # noqa: S608
     return bool(gone)
 
@@ -531,6 +546,7 @@ def _claim_prekeys(
 
 def _store_envelopes(
     conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, quota: MailboxQuota,
+    known_pairs: _PairCache,
 ) -> None:
     # Insert first, check the quota from the updated counters: a full mailbox
     # raises and the operation's savepoint undoes every write.
@@ -554,7 +570,12 @@ def _store_envelopes(
                                (e.device_id,)).fetchone()
             owner = owners[e.device_id] = row[0] if row else ""
         if owner != e.from_user:
-            _check_sender_share(conn, e, owner, quota)
+            _check_sender_share(conn, e, owner, quota, known_pairs)
+        else:  # my own devices' copies count against no share, but are counted
+            conn.execute(
+                "INSERT INTO mailbox_sender_usage VALUES (?,?,1,?) ON CONFLICT(device_id, "
+                "from_user) DO UPDATE SET count=count+1, bytes=bytes+excluded.bytes",
+                (e.device_id, e.from_user, e.size))
     total = sum(e.size for e in envelopes)
     (used,) = conn.execute(
         "INSERT INTO storage_usage VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -567,17 +588,44 @@ def _pair(sender: str, recipient: str) -> bytes:
     return hashlib.sha256(f"{sender}:{recipient}".encode()).digest()
 
 
+class _PairCache:
+    """A bounded set of routed pairs known to be stored (emptied when full)."""
+
+    MAX = 100_000
+
+    def __init__(self) -> None:
+        self._pairs: set[bytes] = set()
+
+    def __contains__(self, pair: bytes) -> bool:
+        return pair in self._pairs
+
+    def add(self, pair: bytes) -> None:
+        if len(self._pairs) >= self.MAX:
+            self._pairs.clear()
+        self._pairs.add(pair)
+
+
 def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
-                        quota: MailboxQuota) -> None:
+                        quota: MailboxQuota, known: _PairCache) -> None:
     """One other user may fill only a share of a device's mailbox, and a stranger (its
     owner never wrote to them through this relay) only a little: a flood by one sender
     leaves room for everyone else's messages."""
-    conn.execute("INSERT OR IGNORE INTO routed_pairs VALUES (?)", (_pair(e.from_user, owner),))
-    stranger = conn.execute("SELECT 1 FROM routed_pairs WHERE pair=?",
-                            (_pair(owner, e.from_user),)).fetchone() is None
+    sent = _pair(e.from_user, owner)
+    # Only rows that were there before this transaction are cached: one it adds could
+    # still be undone (a full mailbox), and would then be added again next time.
+    if sent not in known and conn.execute("INSERT OR IGNORE INTO routed_pairs VALUES (?)",
+                                          (sent,)).rowcount == 0:
+        known.add(sent)
+    answered = _pair(owner, e.from_user)
+    stranger = answered not in known
+    if stranger and conn.execute("SELECT 1 FROM routed_pairs WHERE pair=?",
+                                 (answered,)).fetchone() is not None:
+        known.add(answered)
+        stranger = False
     count, size = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM mailbox WHERE device_id=? AND "
-        "from_user=?", (e.device_id, e.from_user)).fetchone()
+        "INSERT INTO mailbox_sender_usage VALUES (?,?,1,?) ON CONFLICT(device_id, from_user) "
+        "DO UPDATE SET count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
+        (e.device_id, e.from_user, e.size)).fetchone()
     if stranger:
         most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
     else:
@@ -622,17 +670,27 @@ def _fetch_mailbox(
     return MailboxPage([Envelope(*row) for row in rows], more)
 
 
-def _forget_usage(conn: sqlite3.Connection, removed: Iterable[tuple[str, int]]) -> int:
-    """Update the mailbox counters for removed (device id, size) rows; returns how many."""
+def _forget_usage(conn: sqlite3.Connection,
+                  removed: Iterable[tuple[str, int, str]]) -> int:
+    """Update the mailbox counters for removed (device id, size, sender) rows; returns
+    how many."""
     per_device: dict[str, list[int]] = {}
-    for device_id, size in removed:
-        totals = per_device.setdefault(device_id, [0, 0])
-        totals[0] += 1
-        totals[1] += size
+    per_sender: dict[tuple[str, str], list[int]] = {}
+    for device_id, size, from_user in removed:
+        for totals in (per_device.setdefault(device_id, [0, 0]),
+                       per_sender.setdefault((device_id, from_user), [0, 0])):
+            totals[0] += 1
+            totals[1] += size
     conn.executemany(
         "UPDATE mailbox_usage SET count=count-?, bytes=bytes-? WHERE device_id=?",
         [(count, size, device_id) for device_id, (count, size) in per_device.items()],
     )
+    conn.executemany(
+        "UPDATE mailbox_sender_usage SET count=count-?, bytes=bytes-? WHERE device_id=? AND "
+        "from_user=?", [(count, size, device_id, from_user)
+                        for (device_id, from_user), (count, size) in per_sender.items()])
+    conn.executemany("DELETE FROM mailbox_sender_usage WHERE device_id=? AND from_user=? AND "
+                     "count<=0", list(per_sender))
     conn.execute("UPDATE storage_usage SET bytes=bytes-?",
                  (sum(size for _, size in per_device.values()),))
     return sum(count for count, _ in per_device.values())
@@ -643,7 +701,7 @@ def _ack(conn: sqlite3.Connection, device_id: str, ids: list[str]) -> int:
     placeholders = ",".join("?" * len(ids))
     removed = conn.execute(
         f"DELETE FROM mailbox WHERE device_id=? AND id IN ({placeholders}) "  # noqa: S608
-        "RETURNING device_id, size",
+        "RETURNING device_id, size, from_user",
         (device_id, *ids),
     ).fetchall()
     return _forget_usage(conn, removed)
@@ -651,6 +709,6 @@ def _ack(conn: sqlite3.Connection, device_id: str, ids: list[str]) -> int:
 
 def _purge_expired(conn: sqlite3.Connection, now: int) -> int:
     removed = conn.execute(
-        "DELETE FROM mailbox WHERE expires<=? RETURNING device_id, size", (now,)
+        "DELETE FROM mailbox WHERE expires<=? RETURNING device_id, size, from_user", (now,)
     ).fetchall()
     return _forget_usage(conn, removed)

@@ -12,6 +12,7 @@ envelope id.
 from __future__ import annotations
 
 import os
+import random
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
 
 MAX_ACK_IDS = 1000
 ENVELOPE_OVERHEAD = 256  # bytes a serializer may add to an envelope's body in a page
+
+
+# Envelope ids: 128 random bits each, unique but not secret (a device acks only its own
+# mailbox), from a generator seeded by the OS: a system call per id cost the hot send
+# path about 4% of the relay's time.
+_ids = random.Random(os.urandom(32))  # noqa: S311 - unique ids, not secrets
 
 
 @attrs.define
@@ -155,7 +162,7 @@ class Delivery:
             # when escaped for a JSON recipient and no longer fit in one message.
             invalid("a string envelope body must be printable ASCII (base64)")
         return Envelope(
-            id=os.urandom(16).hex(),
+            id=f"{_ids.getrandbits(128):032x}",
             device_id=arguments.device_id("envelopes[].device_id", e.get("device_id")),
             from_user=sender,
             from_device=sender_device,

@@ -86,8 +86,8 @@ class Frame:
 
 def parse_bound(plaintext: bytes) -> tuple[Frame, Binding]:
     """An envelope's plaintext: the frame and its binding (which the caller checks)."""
-    frame = parse(plaintext)
-    raw = json.loads(plaintext)
+    raw = _json_object(plaintext)
+    frame = _frame(raw)
     values = [raw.get(name) for name in _BINDING]
     if not all(type(v) is str for v in values):
         raise InvalidFrame(f"{frame.type}: the sender and recipient are missing")
@@ -95,12 +95,20 @@ def parse_bound(plaintext: bytes) -> tuple[Frame, Binding]:
 
 
 def parse(plaintext: bytes) -> Frame:
+    return _frame(_json_object(plaintext))
+
+
+def _json_object(plaintext: bytes) -> dict[str, Any]:
     try:
         raw = json.loads(plaintext.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise InvalidFrame(f"not a JSON frame ({type(e).__name__})") from None
     if type(raw) is not dict:
         raise InvalidFrame("a frame must be an object")
+    return raw
+
+
+def _frame(raw: dict[str, Any]) -> Frame:
     kind, sid, data, to = raw.get("t"), raw.get("sid"), raw.get("data"), raw.get("to")
     fields = _FIELDS.get(kind) if type(kind) is str else None
     if fields is None:

@@ -8,6 +8,7 @@ become INVOCATIONs to it, and its YIELD or ERROR goes back to the caller.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -146,11 +147,13 @@ class Dealer:
     def _call_internal(self, session: RouterSession, msg: wamp.Call, fn: Procedure,
                        signature: inspect.Signature) -> None:
         args, kwargs = msg.args or [], msg.kwargs or {}
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as e:
-            session.send_error(msg, uris.WAMP_INVALID_ARGUMENT, f"{msg.procedure}: {e}")
-            return
+        fewest, most = _positional_arity(signature)
+        if kwargs or not fewest <= len(args) <= most:  # the common case needs no bind()
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as e:
+                session.send_error(msg, uris.WAMP_INVALID_ARGUMENT, f"{msg.procedure}: {e}")
+                return
         # Held until the procedure finishes, even if canceled: its work goes on.
         pending = PendingCall(session, msg.request, charged=session.frame_bytes)
         session.call_started(pending.charged)
@@ -278,3 +281,17 @@ class Dealer:
             if pending.callee is not None and pending.invocation is not None:
                 pending.callee.invocations.pop(pending.invocation, None)
                 pending.end()
+
+
+@functools.lru_cache(maxsize=256)
+def _positional_arity(signature: inspect.Signature) -> tuple[int, int]:
+    """(fewest, most) positional arguments a call may bind with no keywords; (1, 0), which
+    no count satisfies, when the signature takes *args or keyword-only parameters (then
+    every call is bound to be checked)."""
+    kinds = [p.kind for p in signature.parameters.values()]
+    if any(k not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+           for k in kinds):
+        return 1, 0
+    required = sum(p.default is inspect.Parameter.empty
+                   for p in signature.parameters.values())
+    return required, len(kinds)

@@ -221,6 +221,11 @@ class OnboardingAndChatTests(UITestCase):
         screenshot(bob_win, "05-friend-request")
         item = main_b.requests.list.itemWidget(main_b.requests.list.item(0))
         accept = next(b for b in item.findChildren(QPushButton) if b.text() == "Accept")
+        # The buttons are where the list shows them, not cut off at its edge.
+        viewport = main_b.requests.list.viewport()
+        corner = accept.mapTo(viewport, accept.rect().bottomRight())
+        self.assertTrue(viewport.rect().contains(corner),
+                        f"Accept ends at {corner}, outside the list's {viewport.rect()}")
         QTest.mouseClick(accept, Qt.MouseButton.LeftButton)
         yield self.log(alice).wait_for(ev.FriendRequestAnswered)
         yield until(lambda: main_a.sessions.rowCount() == 1, *model_signals(main_a.sessions))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from PyQt6.QtCore import QModelIndex, QObject, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -233,6 +233,9 @@ class RequestsPanel(QFrame):
         self.list = QListWidget()
         self.list.setMaximumHeight(220)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Rows are as wide as the list shows them (their buttons at its right edge), so
+        # they are fitted again whenever the list's width changes.
+        self.list.viewport().installEventFilter(self)
         layout.addWidget(self.list)
         self.pending: list[Request] = []
         self.hide()
@@ -258,13 +261,25 @@ class RequestsPanel(QFrame):
                 lambda _=False, u=request.user_id: self.answer(u, True))
             row.deny_button.clicked.connect(
                 lambda _=False, u=request.user_id: self.answer(u, False))
-            width = self.list.viewport().width() - 4
-            item.setSizeHint(QSize(width, row.heightForWidth(width)
-                                   if row.hasHeightForWidth() else row.sizeHint().height()))
             self.list.addItem(item)
             self.list.setItemWidget(item, row)
         self.setVisible(bool(self.pending))
+        self._fit_rows()
         self.rendered.emit()
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        if watched is self.list.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit_rows()
+        return False
+
+    def _fit_rows(self) -> None:
+        width = max(self.list.viewport().width() - 4, 120)
+        for index in range(self.list.count()):
+            item = self.list.item(index)
+            row = self.list.itemWidget(item)
+            height = max(row.sizeHint().height(),
+                         row.heightForWidth(width) if row.hasHeightForWidth() else 0)
+            item.setSizeHint(QSize(width, height))
 
     def answer(self, user_id: str, accept: bool) -> Any:
         assert self.client is not None
@@ -379,6 +394,8 @@ class MainPage(QWidget):
         bridge.request_received.connect(self._request_received)
         bridge.request_answered.connect(self._request_answered)
         bridge.contacts_changed.connect(self.reload_contacts)
+        # A request accepted elsewhere (another device, the CLI) leaves the list too.
+        bridge.contacts_changed.connect(lambda *_: self.requests.refresh())
         bridge.identity_changed.connect(self._identity_changed)
         bridge.device_added.connect(self._device_changed)
         bridge.device_removed.connect(self._device_changed)

@@ -128,8 +128,9 @@ class Delivery:
                    "the envelopes do not match the recipient's devices",
                    missing=missing, unknown=unknown)
         config = self._router.config
+        owners = {d.device_id: d.user_id for devices in device_lists for d in devices}
         d = self._router.storage.store_envelopes(
-            parsed, ts + int(config.mailbox_ttl * 1000), self._quota)
+            parsed, ts + int(config.mailbox_ttl * 1000), self._quota, owners)
         d.addCallbacks(self._stored, self._not_stored, callbackArgs=(parsed, ts))
         return d
 

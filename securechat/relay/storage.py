@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -134,10 +134,12 @@ class IRelayStorage(Interface):
         """How many unclaimed one-time keys the device has left."""
 
     def store_envelopes(
-        envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
+        envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota,
+        owners: Mapping[str, str] | None = None,
     ) -> defer.Deferred[None]:
         """Store all of them or none (MailboxFull names the first full mailbox,
-        StorageFull says the relay's disk budget is used up)."""
+        StorageFull says the relay's disk budget is used up). `owners`: the user of each
+        target device, when the caller knows (else they are read)."""
 
     def fetch_mailbox(
         device_id: str, now: int, limit: int, max_bytes: int, overhead: int
@@ -346,9 +348,11 @@ class SQLiteStorage:
     # --- mailbox ---------------------------------------------------------------
 
     def store_envelopes(
-        self, envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota
+        self, envelopes: Sequence[Envelope], expires: int, quota: MailboxQuota,
+        owners: Mapping[str, str] | None = None,
     ) -> defer.Deferred[None]:
-        return self._run(_store_envelopes, list(envelopes), expires, quota, self._known_pairs)
+        return self._run(_store_envelopes, list(envelopes), expires, quota, self._known_pairs,
+                         dict(owners or {}))
 
     def fetch_mailbox(
         self, device_id: str, now: int, limit: int, max_bytes: int, overhead: int
@@ -546,11 +550,10 @@ def _claim_prekeys(
 
 def _store_envelopes(
     conn: sqlite3.Connection, envelopes: list[Envelope], expires: int, quota: MailboxQuota,
-    known_pairs: _PairCache,
+    known_pairs: _PairCache, owners: dict[str, str],
 ) -> None:
     # Insert first, check the quota from the updated counters: a full mailbox
     # raises and the operation's savepoint undoes every write.
-    owners: dict[str, str] = {}
     for e in envelopes:
         conn.execute(
             "INSERT INTO mailbox VALUES (?,?,?,?,?,?,?,?,?,?,?)",

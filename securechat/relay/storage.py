@@ -213,7 +213,6 @@ CREATE TABLE IF NOT EXISTS mailbox (
 -- Covers the page query: ids (rowid), expiry and sizes without reading a body.
 CREATE INDEX IF NOT EXISTS mailbox_page ON mailbox(device_id, ts, expires, size);
 CREATE INDEX IF NOT EXISTS mailbox_by_expiry ON mailbox(expires);
-CREATE INDEX IF NOT EXISTS mailbox_by_sender ON mailbox(device_id, from_user);
 -- Pairs of users the relay has carried an envelope between (sender -> recipient), as
 -- SHA-256 of "sender:recipient": who counts as a stranger for mailbox shares.
 CREATE TABLE IF NOT EXISTS routed_pairs (pair BLOB PRIMARY KEY) WITHOUT ROWID;
@@ -248,7 +247,10 @@ _ADDED_COLUMNS = [
 
 
 # Indexes of earlier releases that a newer one replaces.
-_DROPPED_INDEXES = ["mailbox_by_device"]  # by mailbox_page
+_DROPPED_INDEXES = [
+    "mailbox_by_device",  # by mailbox_page
+    "mailbox_by_sender",  # by the counters in mailbox_sender_usage
+]
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:

@@ -324,6 +324,16 @@ class OptionsTests(unittest.TestCase):
         self.assertEqual(config.max_sessions_per_address, 8)
         self.assertEqual(options["listen"], ["haproxy:tcp:8080"])
 
+    def test_mailbox_shares_and_session_caps_on_the_command_line(self) -> None:
+        options = tap.Options()
+        options.parseOptions(["--email-verification", "off", "--mailbox-sender-share", "0.5",
+                              "--mailbox-stranger-count", "7", "--storage-max-bytes", "1000",
+                              "--max-subscriptions", "9", "--max-uri-length", "300"])
+        config = options["config"]
+        self.assertEqual((config.mailbox_sender_share, config.mailbox_stranger_count,
+                          config.storage_max_bytes, config.max_subscriptions,
+                          config.max_uri_length), (0.5, 7, 1000, 9, 300))
+
     def test_proxy_protocol_needs_a_trusted_proxy_and_addresses_must_parse(self) -> None:
         with self.assertRaises(usage.UsageError):
             tap.Options().parseOptions(["--proxy-protocol"])

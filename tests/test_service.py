@@ -74,7 +74,11 @@ class TwistdTests(unittest.TestCase):
                        "--smtp-starttls", "--smtp-username", "--smtp-password-file",
                        "--min-scram-memory", "--min-scram-iterations",
                        "--trusted-proxy", "--proxy-protocol", "--max-sessions-per-address",
-                       "--max-connections", "--anonymous-idle-timeout"):
+                       "--max-connections", "--anonymous-idle-timeout",
+                       "--mailbox-sender-share", "--mailbox-stranger-count",
+                       "--mailbox-stranger-bytes", "--storage-max-bytes",
+                       "--max-calls-in-flight", "--max-subscriptions", "--max-registrations",
+                       "--max-uri-length"):
             self.assertIn(option, text)
 
     @defer.inlineCallbacks

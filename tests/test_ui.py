@@ -770,6 +770,9 @@ class DeviceSetTests(UITestCase):
         bob = yield self.register("bob", "bob@example.org")
         yield self.online(bob)
         yield self.befriend(bob, alice)
+        # Accepted through the core, not the panel: the request leaves the panel too.
+        yield until(lambda: not main.requests.pending, main.requests.rendered)
+        self.assertFalse(main.requests.isVisibleTo(win))
         yield alice.set_verified(bob.me.user_id, True)
         yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
         main.open_chat(bob.me.user_id)

@@ -832,6 +832,10 @@ class SecureChatClient:
             key = yield self._fetch_identity_key(peer)
         sid = session_id(email, self.me.email)
         yield self.store.add_contact(sid, peer, email, name, key, _now_ms())
+        # A friendship answers whatever request there was, before anyone is told of it
+        # (a requests list refreshed on ContactAdded must not still show it pending).
+        for direction in ("in", "out"):
+            yield self._answer_request(peer, direction, "accepted")
         self.contacts = {c.peer_user_id: c for c in (yield self.store.contacts())}
         self.events.emit(ev.ContactAdded(peer, sid))
         yield self._declare_contacts().addErrback(lambda _: None)

@@ -141,6 +141,27 @@ class PendingDeviceTests(RelayTestCase):
         yield self.assertCallRefused(account, uris.DEVICE_ENROLL, *args[:3], None,
                                      uri=uris.ERR_TOO_MANY_DEVICES)
 
+    @defer.inlineCallbacks
+    def test_a_device_approved_while_connected_comes_online_when_it_reconnects(self) -> Any:
+        """Its pending session is replaced by a certified one: that is news to its account
+        (it was left out of presence for good before)."""
+        laptop, _ = yield self.online(self.laptop)
+        yield self.online(self.new)  # still pending, still connected
+        yield laptop.call(uris.DEVICE_CERTIFY, "alice-new",
+                          testing.certificate_signature(self.alice, self.new))
+        yield self.online(self.new)  # again, now approved
+        listed = yield laptop.call(uris.PRESENCE_SESSIONS)
+        self.assertIn("alice-new", [d for entry in listed for d in entry["devices"]])
+
+    @defer.inlineCallbacks
+    def test_nobody_else_can_use_up_a_pending_devices_keys(self) -> Any:
+        session, _ = yield self.online(self.new)
+        yield session.call(uris.PREKEYS_PUBLISH, {"k1": self.new.identity_key})
+        bob, _ = yield self.online(self.bob_laptop)
+        bundles = yield bob.call(uris.PREKEYS_CLAIM, self.alice.user_id)
+        self.assertEqual([b["device_id"] for b in bundles], ["alice-laptop"])
+        self.assertEqual((yield session.call(uris.PREKEYS_COUNT)), 1)
+
 
 class PendingExpiryTests(RelayTestCase):
     use_clock = True
@@ -159,3 +180,4 @@ class PendingExpiryTests(RelayTestCase):
         self.assertEqual((yield session.left).reason, uris.CLOSE_DEVICE_REMOVED)
         devices = yield self.relay.storage.list_devices(alice.user_id)
         self.assertEqual([d.device_id for d in devices], ["alice-laptop"])
+

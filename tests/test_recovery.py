@@ -299,6 +299,13 @@ class PasswordTests(ClientTestCase):
             with self.assertRaises(ApplicationError) as caught:
                 yield anonymous.call(uris.ACCOUNT_PASSWORD_RESET, *args)
             self.assertEqual(caught.exception.error, error)
+        # A new verifier that keeps the current salt would make the request replayable.
+        same_salt = {**verifier, "salt": answer["scram_salt"]}
+        signed_same = password_reset_message(user_id, answer["scram_salt"], same_salt, now)
+        with self.assertRaises(ApplicationError) as caught:
+            yield anonymous.call(uris.ACCOUNT_PASSWORD_RESET, user_id, same_salt, now,
+                                 base64.b64encode(identity.sign(signed_same)).decode())
+        self.assertEqual(caught.exception.error, uris.ERR_INVALID_ARGUMENT)
         signed = request(identity)
         yield anonymous.call(uris.ACCOUNT_PASSWORD_RESET, *signed)
         with self.assertRaises(ApplicationError) as caught:  # replayed

@@ -130,7 +130,11 @@ class Authenticator:
                 ) from None
             # Read the device again now: it may have been removed since HELLO (H6).
             current = yield self._storage.get_device_by_signing_key(pubkey)
-            if current is None or current.device_id != device.device_id:
+            if (current is None or current.device_id != device.device_id
+                    or current.user_id != device.user_id
+                    or current.signature != device.signature):
+                # Removed, or enrolled again (another account, another certificate): the
+                # role and owner read at HELLO no longer hold.
                 raise AuthRefused(uris.ERR_NO_SUCH_DEVICE, "this device has been removed")
             return Welcome(
                 Principal(role, device.device_id, device.user_id, device.device_id),

@@ -77,6 +77,10 @@ class Prekeys:
         devices = yield self._router.directory.devices(user_id)
         if not devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
+        if claimer != user_id:
+            # A device waiting for approval talks to its own account only: nobody else
+            # may use up its keys.
+            devices = [d for d in devices if not d.pending]
         if device_ids is not None:
             wanted = {arguments.device_id("device_ids[]", d)
                       for d in arguments.listing("device_ids", device_ids, 1000)}

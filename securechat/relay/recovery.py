@@ -113,6 +113,10 @@ class Recovery:
         """The caller logged in with the current password (SCRAM): install a new one."""
         user_id = caller.principal.user_id
         verifier = parse_verifier(scram_verifier)
+        account = yield self._storage.get_account(user_id)
+        if account is not None and verifier.salt == account.scram_salt:
+            # A reset is bound to the current salt: a new password always brings a new one.
+            invalid("scram_verifier.salt must be new (not the current salt)")
         changed = yield self._storage.replace_verifier(user_id, verifier)
         self._directory.forget_account(user_id)
         if not changed:
@@ -144,6 +148,9 @@ class Recovery:
         if abs(self._router.clock.seconds() * 1000 - timestamp) > RESET_MAX_SKEW_MS:
             refuse(uris.ERR_RESET_EXPIRED, "the reset request is too old (or the device's "
                    "clock is off): start again")
+        if verifier.salt == account.scram_salt:
+            # The signed current salt is what makes a request work once: it must change.
+            invalid("scram_verifier.salt must be new (not the current salt)")
         replaced = yield self._storage.replace_verifier(user_id, verifier, account.scram_salt)
         self._directory.forget_account(user_id)
         if not replaced:

@@ -74,7 +74,10 @@ class Router:
             # One live session per device: the newer one wins (a reconnect
             # that raced the old connection's timeout, say).
             previous.abort(uris.CLOSE_REPLACED, "this device connected again elsewhere")
-        elif session.principal.role == uris.ROLE_DEVICE:  # a pending device is nobody's news
+        was_online = previous is not None and previous.principal.role == uris.ROLE_DEVICE
+        # A pending device is nobody's news; one just approved (its pending session
+        # replaced by a certified one) is.
+        if session.principal.role == uris.ROLE_DEVICE and not was_online:
             self.presence.device_online(session.principal.user_id or "", device_id)
 
     def closed(self, session: RouterSession, was_established: bool) -> None:

@@ -161,6 +161,37 @@ class ReplayTests(HostileRelayTestCase):
         yield self.chat(self.bob, self.alice, "still here?")
         yield self.chat(self.alice, self.bob, "yes")
 
+    @defer.inlineCallbacks
+    def test_a_device_listed_again_cannot_bring_back_a_replay(self) -> Any:
+        """The relay drops Bob's device from one device list (Alice forgets its sessions)
+        and lists it again, then replays Bob's first pre-key message: what sessions were
+        made with that device is remembered, so the replay is still refused."""
+        self.hostile.rewrite(uris.PREKEYS_CLAIM, self._fallback_only)
+        sent = self.hostile.capture(uris.MESSAGE_SEND)
+        mark = self.log(self.alice).mark()
+        yield self.bob.add_friend("alice@example.org")
+        yield self.log(self.alice).wait_for(ev.FriendRequestReceived, since=mark)
+        (request,) = envelopes_to(sent, self.alice.me.device_id)
+        yield self.alice.accept_friend(self.bob.me.user_id)
+        yield self.log(self.bob).wait_for(ev.FriendRequestAnswered)
+        yield self.chat(self.bob, self.alice, "first")
+        bob = (self.bob.me.user_id, self.bob.me.device_id)
+        hidden = [True]
+        self.hostile.rewrite(uris.DEVICE_LIST, lambda caller, answer, user_id=None: (
+            [] if hidden[0] and user_id == bob[0] else answer))
+        # Something no session decrypts makes Alice read Bob's devices again: none.
+        mark = self.log(self.alice).mark()
+        garbage = forged_envelope(*bob, 1, b"\x00" * 48)
+        self.hostile.inject(self.alice.me.device_id, garbage)
+        yield self.log(self.alice).wait_for(ev.DeviceRemoved, since=mark)
+        hidden[0] = False
+        replay = forged_envelope(*bob, request["type"], request["body"])
+        self.hostile.inject(self.alice.me.device_id, replay)
+        rejected = yield self.log(self.alice).wait_for(
+            ev.EnvelopeRejected, lambda e: e.envelope_id == replay["id"], since=mark)
+        self.assertIn("replay", rejected.reason)
+        self.assertEqual(len(self.log(self.alice).of(ev.FriendRequestReceived)), 1)
+
     def _fallback_only(self, caller: Any, bundles: list[dict[str, Any]], user_id: Any,
                        device_ids: Any = None) -> Any:
         """A relay that hands out the fallback key instead of a one-time key."""

@@ -1117,7 +1117,10 @@ class SecureChatClient:
                 self.log.info("device list changed for a recipient; refreshing")
                 refresh = True
                 continue
-            return [self._olm.pickle_sessions(user, device_id) for user, device_id in sent_to]
+            # A device forgotten meanwhile (its user's list re-read on the receive path)
+            # has nothing left to keep.
+            return [self._olm.pickle_sessions(user, device_id) for user, device_id in sent_to
+                    if (user, device_id) in self._olm.peers]
         # A device without keys to start a session, say: this entry waits, others go on.
         raise ClientError("the recipient's devices cannot all be reached yet")
 
@@ -1155,7 +1158,10 @@ class SecureChatClient:
         if not refresh and user_id in self._devices:
             return self._devices[user_id]
         key = yield self._account_key(user_id)
-        listed = yield self.connection.session.call(uris.DEVICE_LIST, user_id)
+        session = self.connection.session
+        if session is None:  # went offline meanwhile
+            raise TransportLost()
+        listed = yield session.call(uris.DEVICE_LIST, user_id)
         verifier = Ed25519PublicKey.from_public_bytes(_unb64(key))
         verified = []
         for d in listed:
@@ -1199,7 +1205,10 @@ class SecureChatClient:
 
     @defer.inlineCallbacks
     def _fetch_identity_key(self, user_id: str) -> Any:
-        public = yield self.connection.session.call(uris.ACCOUNT_PUBLIC, user_id)
+        session = self.connection.session
+        if session is None:
+            raise TransportLost()
+        public = yield session.call(uris.ACCOUNT_PUBLIC, user_id)
         key = public["identity_key"]
         if user_id not in self._identity_keys:
             yield self.store.pin_identity_key(user_id, key)  # trust on first use
@@ -1226,7 +1235,10 @@ class SecureChatClient:
         if len(self._recent_order) > RECENT_ENVELOPES:
             self._recent.discard(self._recent_order.popleft())
         if envelope.get("alg") == linking.ALG:  # a new device of mine asking for approval
-            yield self.approvals.received(envelope)
+            try:
+                yield self.approvals.received(envelope)
+            except Exception:  # a frame we cannot use must not stop the queue behind it
+                self.log.failure("handling a device-approval frame failed")
             yield self.store.receive(envelope_id, _now_ms(), None, None, None)
             self._ack(envelope_id)
             return
@@ -1247,7 +1259,7 @@ class SecureChatClient:
             return
         try:
             plaintext, account_changed, identity_key = yield self._decrypt(
-                sender, device_id, identity_key, int(envelope.get("type", -1)), body)
+                sender, device_id, identity_key, _message_type(envelope), body)
         except DecryptionFailed as e:
             yield self._reject(envelope_id, sender, f"decryption failed: {e}")
             self._recover_session(sender, device_id)
@@ -1348,7 +1360,7 @@ class SecureChatClient:
             return known
         try:
             devices = yield self._devices_of(sender, refresh=True)
-        except (IdentityKeyChangedError, ApplicationError):
+        except (IdentityKeyChangedError, ApplicationError, TransportLost, Disconnected):
             return None
         return devices.get(device_id)
 
@@ -1563,6 +1575,12 @@ class _Outcome:
     message: StoredMessage | None = None
     apply: Callable[[], defer.Deferred[Any]] = _nothing  # before the envelope is marked
     notify: Callable[[], defer.Deferred[Any]] = _nothing  # after it is stored
+
+
+def _message_type(envelope: dict[str, Any]) -> int:
+    """The envelope's Olm message type; -1 (which nothing decrypts) if it is not an int."""
+    kind = envelope.get("type")
+    return kind if type(kind) is int else -1
 
 
 def _password_refused(e: JoinRefused) -> Exception:

@@ -272,6 +272,8 @@ class Sas:
                                                    self._info(mine.device_id, receiver)))
 
     def verify(self, mac: str, theirs: DeviceKeys, receiver: str) -> bool:
+        if self._established is None:  # a MAC before the key exchange: out of order
+            return False
         try:
             self._established.verify_mac(theirs.mac_input(),
                                          self._info(theirs.device_id, receiver), mac)
@@ -682,7 +684,9 @@ class DeviceApprovals:
         bundles = yield session.call(uris.PREKEYS_CLAIM, self.me.user_id, [new.device_id])
         bundle = next((b for b in bundles if b.get("device_id") == new.device_id), None)
         one_time = (bundle or {}).get("one_time_key") or {}
-        if bundle is None or bundle.get("identity_key") != new.identity_key or not one_time:
+        if (bundle is None or bundle.get("identity_key") != new.identity_key or not one_time
+                or not prekeys.verifies(new.signing_key, self.me.user_id, new.device_id,
+                                        one_time)):
             raise LinkFailed(FAILED, "the new device has no key to start a session with")
         payload = json.dumps({
             "type": SECRET_TYPE, "txn": approval.txn, "user_id": self.me.user_id,

@@ -114,7 +114,12 @@ class OlmMachine:
         self._remember(user_id, device_id, identity_key, session)
 
     def forget(self, user_id: str, device_id: str) -> None:
-        self.peers.pop((user_id, device_id), None)
+        """Drop the sessions with a device (gone from its user's list). What sessions
+        were made with it is kept: were it listed again with the same key, a replayed
+        pre-key message must still be refused."""
+        peer = self.peers.get((user_id, device_id))
+        if peer is not None:
+            peer.sessions = []
 
     def encrypt(self, user_id: str, device_id: str, identity_key: str,
                 plaintext: bytes) -> tuple[int, bytes]:
@@ -134,8 +139,9 @@ class OlmMachine:
             raise DecryptionFailed(f"not an Olm message ({type(e).__name__})") from None
         peer = self.peers.get((user_id, device_id))
         if peer is not None and peer.identity_key != identity_key:
-            # The device's verified key changed (re-enrolled): its old sessions are dead.
-            self.forget(user_id, device_id)
+            # The device's verified key changed (re-enrolled): its old sessions are dead,
+            # and no message made for the old key can open a session with the new one.
+            del self.peers[(user_id, device_id)]
             peer = None
         known = peer.sessions if peer is not None else []
         pre_key = message.to_pre_key() if message_type == 0 else None

@@ -29,6 +29,8 @@ def verifies(signing_key_hex: str | None, user_id: str, device_id: str,
              key: dict[str, Any]) -> bool:
     """Whether a claimed `one_time_key` bundle entry is signed by the device whose
     verified signing key (hex) is given."""
+    if not isinstance(key, dict):
+        return False
     try:
         signature = str(key.get("signature") or "")
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(signing_key_hex or "")).verify(

@@ -336,7 +336,12 @@ class AccountStore:
             for (device_id, identity_key) in c.execute(
                     "SELECT device_id, identity_key FROM olm_peer_sessions WHERE user_id=?",
                     (user_id,)).fetchall():
-                if keys.get(device_id) != identity_key:
+                if device_id not in keys:
+                    # Gone from the list: its sessions go, the ids of the sessions made
+                    # with it stay (a relay that lists it again cannot replay them).
+                    c.execute("UPDATE olm_peer_sessions SET pickle='' WHERE user_id=? AND "
+                              "device_id=?", (user_id, device_id))
+                elif keys[device_id] != identity_key:
                     c.execute("DELETE FROM olm_peer_sessions WHERE user_id=? AND device_id=?",
                               (user_id, device_id))
         return self.run(q)

@@ -17,17 +17,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.client import events as ev
-from securechat.client.storage import STATUS_READ, DeviceNotice, StoredMessage
+from securechat.client.storage import (
+    STATUS_READ,
+    AccountStore,
+    Contact,
+    DeviceNotice,
+    Me,
+    StoredMessage,
+)
 
-if TYPE_CHECKING:
-    from securechat.client.core import SecureChatClient
+
+class DeviceWatchHost(Protocol):
+    """What DeviceWatch uses of the client core (which creates it)."""
+
+    store: AccountStore
+    me: Me
+    contacts: dict[str, Contact]
+    events: ev.EventBus
+
+    def _contact_updated(self, peer_user_id: str) -> defer.Deferred[Any]: ...
 
 SENDER_SYSTEM = "system"  # StoredMessage.sender of a line the client wrote, not a person
 DEVICE_ADDED = "device_added"  # StoredMessage.type; its text is the device id
@@ -89,7 +104,7 @@ class DeviceWatch:
 
     log = Logger()
 
-    def __init__(self, client: SecureChatClient, new_message_id: Callable[[int], str]) -> None:
+    def __init__(self, client: DeviceWatchHost, new_message_id: Callable[[int], str]) -> None:
         self._client = client
         self._new_message_id = new_message_id
 

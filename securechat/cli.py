@@ -277,6 +277,12 @@ def cmd_login(reactor: Any, args: argparse.Namespace) -> Any:
                                        args.password, _cost(args),
                                        recovery_phrase=args.recovery_phrase,
                                        ca_file=args.ca_file, insecure_ws=args.insecure_ws)
+    yield _signed_in(reactor, client, args)
+
+
+@defer.inlineCallbacks
+def _signed_in(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
+    """A new device is set up: say so, fetch what waits for it, and stop."""
     try:
         say(f"Signed in as {client.me.email} on this new device.")
         yield _catch_up(reactor, client, args, required=False)
@@ -526,11 +532,7 @@ def cmd_link(reactor: Any, args: argparse.Namespace) -> Any:
         link.cancel()  # removes this pending device from the account
         yield link.wait_result().addErrback(lambda _: None)
         raise
-    try:
-        say(f"Signed in as {client.me.email} on this new device.")
-        yield _catch_up(reactor, client, args, required=False)
-    finally:
-        yield client.stop()
+    yield _signed_in(reactor, client, args)
 
 
 @defer.inlineCallbacks

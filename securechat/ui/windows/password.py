@@ -17,8 +17,8 @@ from PyQt6.QtWidgets import (
 
 from securechat.client.core import KdfCost, SecureChatClient
 from securechat.ui import strings as S
-from securechat.ui.bridge import call
 from securechat.ui.windows.onboarding import MIN_PASSWORD
+from securechat.ui.windows.pin import run_secret_form
 
 
 class ChangePasswordDialog(QDialog):
@@ -62,19 +62,6 @@ class ChangePasswordDialog(QDialog):
         if self.new.text() != self.repeat.text():
             self.error.setText(S.PASSWORDS_DIFFER)
             return None
-        self.buttons.setEnabled(False)
-        self.error.setText(S.WORKING)
-
-        def done(_: Any) -> None:
-            for field in (self.current, self.new, self.repeat):
-                field.clear()
-            self.changed.emit()
-            self.accept()
-
-        def failed(message: str) -> None:
-            self.buttons.setEnabled(True)
-            self.error.setText(message)
-            self.failed.emit(message)
-
-        return call(self.client.change_password(self.current.text(), self.new.text(),
-                                                self._cost), done, failed)
+        return run_secret_form(self, self.client.change_password(
+            self.current.text(), self.new.text(), self._cost),
+            (self.current, self.new, self.repeat), self.changed)

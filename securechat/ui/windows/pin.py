@@ -62,18 +62,28 @@ class SetPinDialog(QDialog):
         if self.pin.text() != self.repeat.text():
             self.error.setText(S.PINS_DIFFER)
             return None
-        self.buttons.setEnabled(False)
-        self.error.setText(S.WORKING)
+        return run_secret_form(self, self.client.set_pin(self.password.text(),
+                                                         self.pin.text()),
+                               (self.password, self.pin, self.repeat), self.pin_set)
 
-        def done(_: Any) -> None:
-            for field in (self.password, self.pin, self.repeat):
-                field.clear()
-            self.pin_set.emit()
-            self.accept()
 
-        def failed(message: str) -> None:
-            self.buttons.setEnabled(True)
-            self.error.setText(message)
-            self.failed.emit(message)
+def run_secret_form(dialog: Any, work: Any, fields: tuple[QLineEdit, ...],
+                    succeeded: Any) -> Any:
+    """The common end of a dialog that takes secrets (its `buttons`, `error` label and
+    `failed` signal): wait for `work`; on success clear the fields, emit `succeeded` and
+    close; on failure show why and let the user try again."""
+    dialog.buttons.setEnabled(False)
+    dialog.error.setText(S.WORKING)
 
-        return call(self.client.set_pin(self.password.text(), self.pin.text()), done, failed)
+    def done(_: Any) -> None:
+        for field in fields:
+            field.clear()
+        succeeded.emit()
+        dialog.accept()
+
+    def failed(message: str) -> None:
+        dialog.buttons.setEnabled(True)
+        dialog.error.setText(message)
+        dialog.failed.emit(message)
+
+    return call(work, done, failed)

@@ -65,8 +65,8 @@ from bench import relayproc
 from bench.loadgen import install_warning_logger, percentile
 from bench.relayproc import RelayNode
 from securechat.client import events as ev
-from securechat.client.core import KdfCost, SecureChatClient, new_message_id
-from securechat.client.storage import STATUS_DELIVERED
+from securechat.client.core import SecureChatClient
+from securechat.client.model import KdfCost, MessageStatus, new_message_id
 from securechat.protocol import frames
 
 #: What the issue asks for.
@@ -280,7 +280,7 @@ class Tracker:
             self._notify()
 
     def _updated(self, event: ev.MessageUpdated) -> None:
-        if event.status >= STATUS_DELIVERED and event.message_id in self.ids:
+        if event.status >= MessageStatus.DELIVERED and event.message_id in self.ids:
             self.delivered.add(event.message_id)
             self._notify()
 

@@ -93,14 +93,15 @@ from bench.bench_client import (
 )
 from bench.loadgen import install_warning_logger
 from bench.relayproc import REPO
-from securechat.client.core import KdfCost, SecureChatClient, new_message_id
+from securechat.client.core import SecureChatClient
 from securechat.client.keys import session_id
-from securechat.client.storage import (
-    STATUS_DELIVERED,
-    STATUS_READ,
+from securechat.client.model import (
+    KdfCost,
+    MessageStatus,
     StoredMessage,
-    _insert_message,
+    new_message_id,
 )
+from securechat.client.storage import _insert_message
 from securechat.protocol.keys import user_id_for_email
 from securechat.ui import accounts
 
@@ -165,7 +166,7 @@ def conversation(sid: str, count: int, first_ms: int, last_ms: int, unread: int,
                  if messages and rng.random() < 0.03 else None)
         messages.append(StoredMessage(
             new_message_id(ts), sid, "me" if mine else "other", history_text(rng), "text", ts,
-            STATUS_READ if mine else STATUS_DELIVERED, True, reply))
+            MessageStatus.READ if mine else MessageStatus.DELIVERED, True, reply))
     for i in range(len(messages) - 1, -1, -1):
         if unread <= 0:
             break

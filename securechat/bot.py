@@ -24,15 +24,15 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.client import events as ev
-from securechat.client.core import AccountExists, KdfCost, NoSuchAccount, SecureChatClient
-from securechat.client.keys import WrongPassword
+from securechat.client.account import DEFAULT_RELAY_URL, default_data_dir, is_set_up
+from securechat.client.core import SecureChatClient
+from securechat.client.errors import AccountExists, EmailCodeRequired, NoSuchAccount, WrongPassword
+from securechat.client.model import KdfCost
 from securechat.client.passwords import check_new_password
-from securechat.client.registration import EmailCodeRequired
-from securechat.protocol.keys import user_id_for_email
 
 E = TypeVar("E")
 
-DEFAULT_RELAY = "ws://127.0.0.1:8080"
+DEFAULT_RELAY = DEFAULT_RELAY_URL
 
 log = Logger()
 
@@ -41,53 +41,15 @@ Reply = str | None | defer.Deferred[str | None]
 OnMessage = Callable[[SecureChatClient, ev.MessageReceived], Reply]
 
 
-def default_data_dir() -> str:
-    """Where accounts live: $SECURECHAT_DATA_DIR, else ~/.local/share/securechat."""
-    return os.environ.get("SECURECHAT_DATA_DIR") or os.path.expanduser(
-        "~/.local/share/securechat")
-
-
 class SyncingClient(SecureChatClient):
-    """A `SecureChatClient` that knows whether it is caught up with the relay now."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._caught_up_on: Any = None  # the connection that last caught up
-        self.events.subscribe(self._caught_up, ev.CaughtUp)
-
-    def _caught_up(self, event: ev.CaughtUp) -> None:
-        self._caught_up_on = self.connection.session
-
-    @property
-    def is_caught_up(self) -> bool:
-        """Online, and this connection has drained the mailbox and flushed the outbox."""
-        session = self.connection.session
-        return session is not None and session is self._caught_up_on
-
-    def caught_up(self) -> defer.Deferred[Any]:
-        """Fires at once if the client is caught up, else when the current or next
-        connection is (start the client first, or soon). Cancellable."""
-        if self.is_caught_up:
-            return defer.succeed(None)
-        return next_event(self, ev.CaughtUp)
+    """The name bots were written against: catching up (`caught_up()`,
+    `is_caught_up`) is part of every SecureChatClient now."""
 
 
 def next_event(client: SecureChatClient, kind: type[E],
                match: Callable[[E], bool] | None = None) -> defer.Deferred[E]:
-    """The client's next event of `kind` (that `match`es). Cancel it (or use `addTimeout`)
-    to stop waiting."""
-    def stop_waiting(_: object) -> None:
-        client.events.unsubscribe(arrived)
-
-    d: defer.Deferred[E] = defer.Deferred(stop_waiting)
-
-    def arrived(event: E) -> None:
-        if not d.called and (match is None or match(event)):
-            client.events.unsubscribe(arrived)
-            d.callback(event)
-
-    client.events.subscribe(arrived, kind)
-    return d
+    """The client's next event of `kind` (that `match`es): `client.events.next`."""
+    return client.events.next(kind, match)
 
 
 @defer.inlineCallbacks
@@ -103,7 +65,7 @@ def open_client(reactor: Any, data_dir: str, url: str, email: str, password: str
     CAs. `floor`: the cheapest password hashing a sign-in accepts (the default costs;
     only tests lower it). `insecure_ws`: allow a ws:// relay off loopback
     (client.relay_url)."""
-    if os.path.isdir(os.path.join(data_dir, user_id_for_email(email))):
+    if is_set_up(data_dir, email):
         client = yield SyncingClient.open(reactor, data_dir, url, email, password,
                                           ca_file=ca_file, insecure_ws=insecure_ws)
         return client
@@ -162,7 +124,7 @@ class _Bot:
     def accept_pending(self) -> Any:
         """Requests that came while nobody accepted them (auto-accept was off, say)."""
         for request in (yield self._client.requests()):
-            if request.direction == "in" and request.action == "pending":
+            if request.incoming_pending:
                 self.accept(request.user_id, request.email)
 
     def accept(self, peer_user_id: str, email: str) -> None:
@@ -197,3 +159,7 @@ def run_bot(reactor: Any, data_dir: str, url: str, email: str, password: str,
             lambda f: log.failure("accepting pending friend requests failed", f))
     client.start()
     return client
+
+
+__all__ = ["DEFAULT_RELAY", "OnMessage", "Reply", "SyncingClient", "default_data_dir",
+           "next_event", "open_client", "run_bot"]

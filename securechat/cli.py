@@ -42,22 +42,15 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from securechat.bot import DEFAULT_RELAY, SyncingClient, default_data_dir, next_event
+from securechat.bot import DEFAULT_RELAY, SyncingClient, next_event
 from securechat.client import events as ev
-from securechat.client.core import ClientError, KdfCost
-from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
-from securechat.client.keys import CorruptBlob, WrongPassword
+from securechat.client.account import default_data_dir
+from securechat.client.errors import ClientError, CorruptBlob, WrongPassword
 from securechat.client.linking import LinkCode
+from securechat.client.model import KdfCost, MessageStatus, MessageType, Sender, StoredMessage
 from securechat.client.passwords import check_new_password
 from securechat.client.registration import request_email_code
 from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
-from securechat.client.storage import (
-    STATUS_DELIVERED,
-    STATUS_PENDING,
-    STATUS_READ,
-    STATUS_SENT,
-    StoredMessage,
-)
 from securechat.client.wamp import JoinRefused
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
@@ -67,8 +60,7 @@ PASSWORD_ENV = "SECURECHAT_PASSWORD"  # noqa: S105 - the variable's name
 NEW_PASSWORD_ENV = "SECURECHAT_NEW_PASSWORD"  # noqa: S105 - the variable's name
 PHRASE_ENV = "SECURECHAT_RECOVERY_PHRASE"
 EMAIL_CODE_ENV = "SECURECHAT_EMAIL_CODE"
-STATUS_NAMES = {STATUS_PENDING: "pending", STATUS_SENT: "sent", STATUS_DELIVERED: "delivered",
-                STATUS_READ: "read"}
+STATUS_NAMES = {status: status.name.lower() for status in MessageStatus}
 EXIT_INTERRUPTED = 130
 
 log = Logger()
@@ -361,7 +353,7 @@ def _send(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> Any:
     peer = _contact_id(client, args.to)
     sending: list[str] = []
     sent = next_event(client, ev.MessageUpdated,
-                      lambda e: e.message_id in sending and e.status >= STATUS_SENT)
+                      lambda e: e.message_id in sending and e.status >= MessageStatus.SENT)
     try:
         # send_text fires (with the stored message) before the relay can have answered.
         message = yield client.send_text(peer, args.text)
@@ -387,9 +379,9 @@ def _history(reactor: Any, client: SyncingClient, args: argparse.Namespace) -> A
     peer = _contact_id(client, args.peer)
     email = client.contacts[peer].peer_email
     for m in (yield client.messages(peer, args.limit)):
-        if m.sender == SENDER_SYSTEM:  # a line this device wrote, not a message
-            what = {DEVICE_ADDED: "signed in on a new device",
-                    DEVICE_REMOVED: "removed a device"}.get(m.type, m.type)
+        if m.sender == Sender.SYSTEM:  # a line this device wrote, not a message
+            what = {MessageType.DEVICE_ADDED: "signed in on a new device",
+                    MessageType.DEVICE_REMOVED: "removed a device"}.get(m.type, m.type)
             say(json.dumps({"type": m.type, "account": email, "device_id": m.text,
                             "timestamp": m.timestamp}) if args.json
                 else f"{_when(m.timestamp)}  * {email} {what} ({m.text})")

@@ -10,7 +10,8 @@ from typing import Any
 from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
-from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.core import SecureChatClient
+from securechat.client.model import KdfCost
 from securechat.relay import testing
 from tests.support import RelayTestCase
 

@@ -15,7 +15,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 
 from securechat.bot import SyncingClient, next_event, run_bot
 from securechat.client import events as ev
-from securechat.client.storage import STATUS_READ
+from securechat.client.model import MessageStatus
 from securechat.protocol.keys import user_id_for_email
 from securechat.protocol.scram import DEFAULT_MEMORY_KIB as DEFAULT_MEMORY
 from tests.clientsupport import FAST, EventLog
@@ -367,7 +367,7 @@ class EchoBotTests(RelayTestCase):
         yield self.stop(bot)
         sent = yield user.send_text(bot.me.user_id, "still there?")
         read = next_event(user, ev.MessageUpdated,
-                          lambda e: e.message_id == sent.id and e.status == STATUS_READ)
+                          lambda e: e.message_id == sent.id and e.status == MessageStatus.READ)
         yield self.start_bot()
         yield log.wait_for(ev.MessageReceived, lambda e: e.message.text == "echo: still there?")
         yield read  # the bot marks what it answered read

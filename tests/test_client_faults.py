@@ -12,12 +12,16 @@ from keyring.backends import fail
 from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
-from securechat.client.core import AccountInUse, ClientError, SecureChatClient
-from securechat.client.keys import WrongPassword
+from securechat.client.core import SecureChatClient
+from securechat.client.errors import (
+    AccountInUse,
+    ClientError,
+    CreatedNotSetUp,
+    MissingSecrets,
+    WrongPassword,
+)
+from securechat.client.model import MessageStatus
 from securechat.client.olm import ALG, CRYPTO_VERSION
-from securechat.client.recovery import CreatedNotSetUp
-from securechat.client.secrets import MissingSecrets
-from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import Password, connect
 from securechat.protocol import uris
 from securechat.relay.testing import TEST_LOGIN_FLOOR
@@ -71,7 +75,7 @@ class FriendsTests(ClientTestCase):
         for text in ("one", "two", "three"):
             sent = yield self.alice.send_text(self.bob.me.user_id, text)
         yield self.log(self.alice).wait_for(
-            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_SENT))
+            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.SENT))
         bob = yield SecureChatClient.open(reactor, self.device_dir("bob"), self.url,
                                           "bob@example.org", "pw-" + "x" * 10)
         self._track(bob)
@@ -86,7 +90,8 @@ class FriendsTests(ClientTestCase):
         bob = yield self.reopen(self.bob, "bob")  # stop() with the receipt still gathering
         yield self.online(bob)
         yield self.log(self.alice).wait_for(
-            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_DELIVERED))
+            ev.MessageUpdated,
+            lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.DELIVERED))
 
     @defer.inlineCallbacks
     def test_a_relay_that_stops_answering_cannot_hold_up_stop(self) -> Any:
@@ -113,7 +118,7 @@ class FriendsTests(ClientTestCase):
         self.clients.remove(self.bob)
         sent = yield self.alice.send_text(self.bob.me.user_id, "kept by the relay")
         yield self.log(self.alice).wait_for(
-            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_SENT))
+            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.SENT))
         yield self.restart_relay()
         bob = yield SecureChatClient.open(reactor, self.device_dir("bob"), self.url,
                                           "bob@example.org", "pw-" + "x" * 10)
@@ -131,7 +136,7 @@ class FriendsTests(ClientTestCase):
                                             "alice@example.org", "pw-" + "x" * 10)
         self._track(alice)
         queued = yield alice.send_text(self.bob.me.user_id, "written offline")
-        self.assertEqual((yield alice.store.message(queued.id)).status, STATUS_PENDING)
+        self.assertEqual((yield alice.store.message(queued.id)).status, MessageStatus.PENDING)
         alice = yield self.reopen(alice, "alice")  # a crash or quit before any network
         yield self.online(alice)
         got = yield self.log(self.bob).wait_for(ev.MessageReceived)
@@ -152,8 +157,8 @@ class FriendsTests(ClientTestCase):
         # an Olm session with the new device; the account key is the same, so no warning.
         sent = yield self.alice.send_text(bob.me.user_id, "welcome back")
         yield self.log(self.alice).wait_for(
-            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_SENT))
-        self.assertNotIn(old_device, self.alice._devices[bob.me.user_id])
+            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.SENT))
+        self.assertNotIn(old_device, self.alice.directory.devices[bob.me.user_id])
         self.assertEqual(self.log(self.alice).of(ev.IdentityKeyChanged), [])
         # The new device does not know Alice yet (MANIFEST sync will bring contacts
         # over): it holds her message, asks her again, she answers at once, and the
@@ -171,12 +176,12 @@ class FriendsTests(ClientTestCase):
         yield self.restart_relay_with(lambda db: db.execute(
             "UPDATE accounts SET identity_key=? WHERE user_id=?",
             ("A" * 43 + "=", self.bob.me.user_id)))
-        self.alice._devices.clear()  # as after a device-list change
+        self.alice.directory.devices.clear()  # as after a device-list change
         sent = yield self.alice.send_text(self.bob.me.user_id, "is it you?")
         changed = yield self.log(self.alice).wait_for(ev.IdentityKeyChanged)
         self.assertEqual(changed.peer_user_id, self.bob.me.user_id)
         yield self.alice.flush_outbox()
-        self.assertEqual((yield self.alice.store.message(sent.id)).status, STATUS_PENDING)
+        self.assertEqual((yield self.alice.store.message(sent.id)).status, MessageStatus.PENDING)
         self.assertIsNotNone(self.alice.contacts[self.bob.me.user_id].changed_identity_key)
 
     @defer.inlineCallbacks
@@ -242,10 +247,10 @@ class FriendsTests(ClientTestCase):
         yield self.bob.block(self.alice.me.user_id)
         sent = yield self.alice.send_text(self.bob.me.user_id, "let me in")
         yield self.log(self.alice).wait_for(
-            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_SENT))
+            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.SENT))
         yield self.bob.flush_outbox()
         yield self.bob.connection.session.call(uris.PRESENCE_SESSIONS)  # a round trip
-        yield self.bob._inbound.run(lambda: None)  # and everything received is handled
+        yield self.bob._ctx.inbound.run(lambda: None)  # and everything received is handled
         self.assertEqual(self.log(self.bob).of(ev.MessageReceived), [])
         with self.assertRaises(ClientError):
             yield self.bob.messages(self.alice.me.user_id)
@@ -256,7 +261,7 @@ class FriendsTests(ClientTestCase):
         self.clients.remove(self.bob)
         sent = yield self.alice.send_text(self.bob.me.user_id, "the real one")
         yield self.log(self.alice).wait_for(
-            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, STATUS_SENT))
+            ev.MessageUpdated, lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.SENT))
         yield self.alice.stop()
         self.clients.remove(self.alice)
         # Take the stored ciphertext from the relay and send it again, as is and altered,
@@ -266,7 +271,7 @@ class FriendsTests(ClientTestCase):
             (self.bob.me.device_id,)).fetchone()
         tampered = bytearray(body[0])
         tampered[len(tampered) // 2] ^= 0x01
-        raw = yield connect(reactor, self.url, self.alice._device_key)
+        raw = yield connect(reactor, self.url, self.alice._ctx.device_key)
         for replay in (bytes(body[0]), bytes(tampered)):
             yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
                 "device_id": self.bob.me.device_id, "v": CRYPTO_VERSION, "alg": ALG,
@@ -288,7 +293,7 @@ class FriendsTests(ClientTestCase):
     def test_an_envelope_the_client_cannot_use_does_not_block_the_ones_after_it(self) -> Any:
         yield self.alice.stop()
         self.clients.remove(self.alice)
-        raw = yield connect(reactor, self.url, self.alice._device_key, "json")
+        raw = yield connect(reactor, self.url, self.alice._ctx.device_key, "json")
         yield raw.call(uris.MESSAGE_SEND, self.bob.me.user_id, [{
             "device_id": self.bob.me.device_id, "v": CRYPTO_VERSION, "alg": ALG, "type": 1,
             "body": "bm90IGJpbmFyeQ=="}])
@@ -346,7 +351,7 @@ class LoginTests(ClientTestCase):
         self.assertFalse(os.path.exists(os.path.join(alice.account_dir, "secrets.bin")))
         self.assertEqual(len(keychain.items), 2)
         for stored in keychain.items.values():
-            self.assertNotIn(alice._secrets.mnemonic.split()[0], stored)  # sealed
+            self.assertNotIn(alice._ctx.secrets.mnemonic.split()[0], stored)  # sealed
         phone = yield SecureChatClient.open(reactor, self.device_dir("phone"), self.url,
                                             "alice@example.org", "the right password")
         self._track(phone)
@@ -356,7 +361,7 @@ class LoginTests(ClientTestCase):
         again = yield SecureChatClient.open(reactor, self.device_dir("alice"), self.url,
                                             "alice@example.org", "the right password")
         self._track(again)
-        self.assertEqual(again._secrets.mnemonic, alice._secrets.mnemonic)
+        self.assertEqual(again._ctx.secrets.mnemonic, alice._ctx.secrets.mnemonic)
 
     @defer.inlineCallbacks
     def test_lost_or_damaged_keys_are_a_clear_error(self) -> Any:
@@ -440,6 +445,6 @@ class LoginTests(ClientTestCase):
     def test_login_on_a_new_device_recovers_the_account_keys(self) -> Any:
         laptop = yield self.register("laptop", "alice@example.org")
         phone = yield self.login("phone", "alice@example.org")
-        self.assertEqual(phone._secrets.identity_public, laptop._secrets.identity_public)
-        self.assertEqual(phone._secrets.mnemonic, laptop._secrets.mnemonic)
+        self.assertEqual(phone._ctx.secrets.identity_public, laptop._ctx.secrets.identity_public)
+        self.assertEqual(phone._ctx.secrets.mnemonic, laptop._ctx.secrets.mnemonic)
         self.assertNotEqual(phone.me.device_id, laptop.me.device_id)

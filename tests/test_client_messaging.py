@@ -7,8 +7,8 @@ from typing import Any
 from twisted.internet import defer
 
 from securechat.client import events as ev
-from securechat.client.core import ClientError
-from securechat.client.storage import STATUS_DELIVERED, STATUS_READ, STATUS_SENT
+from securechat.client.errors import ClientError
+from securechat.client.model import MessageStatus
 from tests.clientsupport import ClientTestCase
 
 
@@ -58,7 +58,7 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
     def test_ticks_go_sent_then_delivered_then_read(self) -> Any:
         log = self.log(self.laptop)
         sent = yield self.laptop.send_text(self.bob.me.user_id, "tick tock")
-        for status in (STATUS_SENT, STATUS_DELIVERED):
+        for status in (MessageStatus.SENT, MessageStatus.DELIVERED):
             yield log.wait_for(ev.MessageUpdated,
                                lambda e, s=status: (e.message_id, e.status) == (sent.id, s))
         self.assertEqual((yield self.bob.unread_count(self.laptop.me.user_id)), 1)
@@ -66,9 +66,9 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         self.assertEqual(read_ids, [sent.id])
         self.assertEqual((yield self.bob.unread_count(self.laptop.me.user_id)), 0)
         yield log.wait_for(ev.MessageUpdated, lambda e: (e.message_id, e.status)
-                           == (sent.id, STATUS_READ))
+                           == (sent.id, MessageStatus.READ))
         stored = yield self.laptop.store.message(sent.id)
-        self.assertEqual(stored.status, STATUS_READ)
+        self.assertEqual(stored.status, MessageStatus.READ)
 
     @defer.inlineCallbacks
     def test_typing_indicator(self) -> Any:

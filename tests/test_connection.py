@@ -38,9 +38,19 @@ class ConnectionMachineTests(unittest.TestCase):
         self.dials: list[defer.Deferred[Any]] = []
         self.states: list[ConnectionStateChanged] = []
         self.onlines: list[Any] = []
+        self.catch_up_at_once = True  # the catch-up (mailbox, outbox) has nothing to do
         self.machine = ConnectionMachine(
-            self.clock, self._dial, self.onlines.append, self.states.append,
+            self.clock, self._dial, self._online, self._event,
             Backoff(base=1.0, cap=8.0, rng=random.Random(7)))
+
+    def _online(self, session: Any) -> None:
+        self.onlines.append(session)
+        if self.catch_up_at_once:
+            self.machine.caught_up()
+
+    def _event(self, event: object) -> None:
+        if isinstance(event, ConnectionStateChanged):
+            self.states.append(event)
 
     def _dial(self) -> defer.Deferred[Any]:
         d: defer.Deferred[Any] = defer.Deferred()
@@ -65,6 +75,21 @@ class ConnectionMachineTests(unittest.TestCase):
         self.assertEqual(self.onlines, [session])
         self.machine.retry_now()  # online: nothing to hurry
         self.assertEqual(len(self.dials), 2)
+
+    def test_syncing_until_caught_up_then_online(self) -> None:
+        self.catch_up_at_once = False
+        self.machine.start()
+        session = FakeSession()
+        self.dials[-1].callback(session)
+        self.assertEqual(self.states[-1].state, "syncing")
+        self.assertFalse(self.machine.is_caught_up)
+        self.machine.caught_up()
+        self.assertEqual(self.states[-1].state, "online")
+        self.assertTrue(self.machine.is_caught_up)
+        session.left.callback(type("Details", (), {"reason": "wamp.close.transport_lost"}))
+        self.assertFalse(self.machine.is_caught_up)
+        self.machine.caught_up()  # a catch-up that ended after its session: ignored
+        self.assertEqual(self.states[-1].state, "offline")
 
     def test_a_lost_session_reconnects_after_the_backoff(self) -> None:
         self.machine.start()

@@ -18,9 +18,9 @@ from twisted.trial import unittest
 
 from securechat.client import events as ev
 from securechat.client.clock import MAX_SKEW_MS
-from securechat.client.core import ClientError, new_message_id
-from securechat.client.devices import DEVICE_ADDED, SENDER_SYSTEM, device_changes
-from securechat.client.keys import WrongPassword
+from securechat.client.devices import device_changes
+from securechat.client.errors import ClientError, WrongPassword
+from securechat.client.model import MessageType, Sender, new_message_id
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
 from tests.clientsupport import ClientTestCase
@@ -149,14 +149,15 @@ class ContactDevicesTests(ClientTestCase):
                          (alice_id, phone.me.device_id, False))
         line = added.notice
         self.assertEqual((line.sender, line.type, line.text),
-                         (SENDER_SYSTEM, DEVICE_ADDED, phone.me.device_id))
+                         (Sender.SYSTEM, MessageType.DEVICE_ADDED, phone.me.device_id))
         yield self.wait_until(bob, lambda: not bob.contacts[alice_id].verified)
         self.assertTrue(bob.contacts[alice_id].devices_changed)
         self.assertEqual((yield bob.unread_count(alice_id)), 0)  # a line, not a message
         # It survives a restart, in its place in the conversation.
         bob = yield self.reopen(bob, "bob")
         history = yield bob.messages(alice_id)
-        self.assertEqual([(m.sender, m.type) for m in history], [(SENDER_SYSTEM, DEVICE_ADDED)])
+        self.assertEqual([(m.sender, m.type) for m in history],
+                         [(Sender.SYSTEM, MessageType.DEVICE_ADDED)])
         self.assertFalse(bob.contacts[alice_id].verified)
         self.assertTrue(bob.contacts[alice_id].devices_changed)
         # Comparing safety numbers again settles it.
@@ -202,7 +203,7 @@ class TruthfulHistoryTests(ClientTestCase):
 
         def doctored(text: str, timestamp: int) -> Any:
             # Alice's own send path, with a timestamp of her choosing.
-            return alice._queue(bob.me.user_id, Frame(frames.MSG, sid, {
+            return alice.outbox.queue(bob.me.user_id, Frame(frames.MSG, sid, {
                 "id": new_message_id(timestamp), "text": text, "timestamp": timestamp,
                 "replyTo": None}))
 

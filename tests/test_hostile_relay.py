@@ -39,7 +39,7 @@ class HostileRelayTestCase(ClientTestCase):
         return received
 
     def curve_key(self, client: SecureChatClient) -> str:
-        return client._olm.identity_key
+        return client._ctx.olm.identity_key
 
 
 class SessionBindingTests(HostileRelayTestCase):
@@ -258,7 +258,7 @@ class RecoveryTests(HostileRelayTestCase):
         yield self.chat(self.alice, self.bob, "one")
         yield self.chat(self.bob, self.alice, "two")
         alice = (self.alice.me.user_id, self.alice.me.device_id)
-        self.bob._olm.forget(*alice)
+        self.bob._ctx.olm.forget(*alice)
         yield self.bob.store.run(lambda c: c.execute("DELETE FROM olm_peer_sessions"))
         mark_alice, mark_bob = self.log(self.alice).mark(), self.log(self.bob).mark()
         yield self.alice.send_text(self.bob.me.user_id, "lost in the old session")
@@ -274,7 +274,7 @@ class RecoveryTests(HostileRelayTestCase):
         yield self.befriend(self.alice, self.bob)
         bob_account = testing.TestAccount(
             "bob@example.org", "pw-" + "x" * 10, self.bob.me.user_id,
-            self.bob._secrets.identity, b"")
+            self.bob._ctx.secrets.identity, b"")
         first = yield RawDevice.enroll(reactor, self.url, bob_account, "b0b0b0b0b0b0b0b0")
         yield self._publish(first)
         sent = self.hostile.capture(uris.MESSAGE_SEND)

@@ -13,7 +13,8 @@ from twisted.internet import defer, reactor
 from securechat.client import events as ev
 from securechat.client import retention
 from securechat.client.core import SecureChatClient
-from securechat.client.storage import AccountStore, UnreadableDatabase, _migrate
+from securechat.client.errors import UnreadableDatabase
+from securechat.client.storage import AccountStore, _migrate
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame
 from securechat.sqlite import SerialDatabase
@@ -195,7 +196,7 @@ class StrangersTests(ClientTestCase):
         """`count` MSG frames of `size` characters to Alice, then a message from Bob,
         her contact: once it is here, every frame the stranger sent was handled."""
         for n in range(count):
-            yield stranger._queue(self.alice.me.user_id, Frame(
+            yield stranger.outbox.queue(self.alice.me.user_id, Frame(
                 frames.MSG, "not-a-session",
                 {"id": f"{n:032x}", "text": "x" * size, "timestamp": n, "replyTo": None}),
                 copy_to_own=False)

@@ -15,13 +15,16 @@ from twisted.internet import defer, reactor
 
 from securechat.bot import open_client
 from securechat.client.core import SecureChatClient
-from securechat.client.passwords import PasswordTooShort
-from securechat.client.relay_url import InsecureRelayUrl, check_relay_url
+from securechat.client.errors import (
+    InsecureRelayUrl,
+    LoginParametersRefused,
+    PasswordTooShort,
+    RelayNotProven,
+)
+from securechat.client.relay_url import check_relay_url
 from securechat.client.scram_pinning import (
     CEILING_ITERATIONS,
     CEILING_MEMORY_KIB,
-    LoginParametersRefused,
-    RelayNotProven,
     ScramParameters,
     load_pinned,
 )

@@ -11,9 +11,10 @@ from keyring.backends import fail
 from twisted.internet import defer, reactor
 
 from securechat.client import pin
-from securechat.client.core import ClientError, KdfCost, SecureChatClient
-from securechat.client.keys import WrongPassword
-from securechat.client.pin import MAX_TRIES, PIN_FILE, InvalidPin, PinLocked, WrongPin
+from securechat.client.core import SecureChatClient
+from securechat.client.errors import ClientError, InvalidPin, PinLocked, WrongPassword, WrongPin
+from securechat.client.model import KdfCost
+from securechat.client.pin import MAX_TRIES, PIN_FILE
 from tests.clientsupport import ClientTestCase
 from tests.test_client_faults import install_keychain
 
@@ -59,7 +60,7 @@ class PinTests(PinCase):
         self.assertEqual(alice.me.email, EMAIL)
         # the PIN opened this device's keys only: not the account's identity seed or
         # recovery phrase (which the master password alone unseals)
-        self.assertIsNone(alice._secrets)
+        self.assertIsNone(alice._ctx.secrets)
         keys = pin.unlock(alice.account_dir, "482916")
         self.assertEqual(sorted(keys), ["device_seed", "identity_public", "local_key"])
         self.assertNotIn(PASSWORD, repr(keys))

@@ -16,19 +16,16 @@ from twisted.internet import defer, reactor
 
 from securechat.client import events as ev
 from securechat.client import recovery
-from securechat.client.core import ClientError, SecureChatClient
-from securechat.client.keys import (
-    AccountSecrets,
+from securechat.client.core import SecureChatClient
+from securechat.client.errors import (
+    ClientError,
     CorruptBlob,
-    WrongPassword,
-    open_recovery,
-    seal_recovery,
-)
-from securechat.client.recovery import (
     InvalidRecoveryPhrase,
     RecoveryPhraseNeeded,
+    WrongPassword,
     WrongRecoveryPhrase,
 )
+from securechat.client.keys import AccountSecrets, open_recovery, seal_recovery
 from securechat.client.wamp import Anonymous, DeviceKey, Password
 from securechat.protocol import scram, uris
 from securechat.protocol.recovery import password_reset_message
@@ -66,7 +63,7 @@ class RecoveryPhraseTests(ClientTestCase):
     def test_what_the_relay_holds_plus_the_password_does_not_give_the_account_key(self) -> Any:
         alice = yield self.register("alice", ALICE, OLD)
         account = yield self.relay_account(alice.me.user_id)
-        blob, seed = bytes(account.recovery_blob), alice._secrets.identity_seed
+        blob, seed = bytes(account.recovery_blob), alice._ctx.secrets.identity_seed
         self.assertTrue(blob.startswith(b"SCR2"))
         self.assertNotIn(seed, blob)
         self.assertNotIn(seed.hex().encode(), blob)
@@ -100,8 +97,8 @@ class RecoveryPhraseTests(ClientTestCase):
         # however the phrase was written down: capitals, extra spaces, line breaks
         written = "\n ".join(self.phrases[ALICE].upper().split())
         phone = yield self.login("phone", ALICE, phrase=written)
-        self.assertEqual(phone._secrets.identity_public, laptop._secrets.identity_public)
-        self.assertEqual(phone._secrets.mnemonic, self.phrases[ALICE])
+        self.assertEqual(phone._ctx.secrets.identity_public, laptop._ctx.secrets.identity_public)
+        self.assertEqual(phone._ctx.secrets.mnemonic, self.phrases[ALICE])
         yield self.online(laptop, phone, bob)
         yield self.befriend(laptop, bob, phone)
         sent = yield phone.send_text(bob.me.user_id, "from my new phone")
@@ -132,7 +129,7 @@ class RecoveryPhraseTests(ClientTestCase):
     @defer.inlineCallbacks
     def test_an_old_password_sealed_blob_still_signs_in_and_is_replaced(self) -> Any:
         laptop = yield self.register("laptop", ALICE, OLD)
-        secrets, user_id = laptop._secrets, laptop.me.user_id
+        secrets, user_id = laptop._ctx.secrets, laptop.me.user_id
         yield laptop.stop()
         self.clients.remove(laptop)
         os.remove(os.path.join(laptop.account_dir, recovery.LOCAL_COPY))  # made before it
@@ -149,7 +146,7 @@ class RecoveryPhraseTests(ClientTestCase):
         with self.assertRaises(WrongRecoveryPhrase):
             yield self.login("tablet", ALICE, phrase=other_phrase())
         phone = yield self.login("phone", ALICE)
-        self.assertEqual(phone._secrets.identity_seed, secrets.identity_seed)
+        self.assertEqual(phone._ctx.secrets.identity_seed, secrets.identity_seed)
         self.assertEqual(bytes((yield self.relay_account(user_id)).recovery_blob), legacy)
         # Opened with the password on a device with the identity seed: replaced.
         laptop = yield SecureChatClient.open(reactor, self.device_dir("laptop"), self.url,
@@ -180,7 +177,7 @@ class RecoveryPhraseTests(ClientTestCase):
             with self.assertRaises(ApplicationError) as caught:
                 yield session.call(uris.ACCOUNT_RECOVERY_UPDATE, b"SCR2" + b"x" * 64)
             self.assertEqual(caught.exception.error, uris.WAMP_NOT_AUTHORIZED)
-        device = yield self.join(DeviceKey(alice.me.device_id, alice._device_key.seed))
+        device = yield self.join(DeviceKey(alice.me.device_id, alice._ctx.device_key.seed))
         with self.assertRaises(ApplicationError) as caught:  # a device: not without the password
             yield device.call(uris.ACCOUNT_PASSWORD_CHANGE, {})
         self.assertEqual(caught.exception.error, uris.WAMP_NOT_AUTHORIZED)
@@ -222,7 +219,7 @@ class PasswordTests(ClientTestCase):
         with self.assertRaises(WrongPassword):
             yield self.new_device("phone", OLD)
         phone = yield self.new_device("phone", NEW)
-        self.assertEqual(phone._secrets.identity_public, alice._secrets.identity_public)
+        self.assertEqual(phone._ctx.secrets.identity_public, alice._ctx.secrets.identity_public)
 
     @defer.inlineCallbacks
     def test_a_change_the_relay_does_not_take_keeps_the_old_password(self) -> Any:
@@ -272,7 +269,7 @@ class PasswordTests(ClientTestCase):
         laptop = yield self.open("laptop", NEW)
         yield self.online(laptop)
         phone = yield self.new_device("phone", NEW)
-        self.assertEqual(phone._secrets.identity_public, laptop._secrets.identity_public)
+        self.assertEqual(phone._ctx.secrets.identity_public, laptop._ctx.secrets.identity_public)
         # from a device without the account, the relay alone is reset
         here = yield SecureChatClient.reset_password(
             reactor, self.device_dir("elsewhere"), self.url, ALICE, self.phrases[ALICE],
@@ -283,7 +280,7 @@ class PasswordTests(ClientTestCase):
     @defer.inlineCallbacks
     def test_a_reset_request_works_once_and_only_signed_by_the_account_key(self) -> Any:
         laptop = yield self.register("laptop", ALICE, OLD)
-        user_id, identity = laptop.me.user_id, laptop._secrets.identity
+        user_id, identity = laptop.me.user_id, laptop._ctx.secrets.identity
         anonymous = yield self.join(Anonymous())
         answer = yield anonymous.call(uris.ACCOUNT_RECOVERY_FETCH, user_id)
         verifier = recovery.verifier_argument(scram.make_verifier(NEW, 1, 8192))
@@ -294,7 +291,7 @@ class PasswordTests(ClientTestCase):
             return [user_id, verifier, timestamp, base64.b64encode(key.sign(signed)).decode()]
 
         bob = yield self.register("bob", BOB)
-        for args, error in ((request(bob._secrets.identity), uris.ERR_BAD_SIGNATURE),
+        for args, error in ((request(bob._ctx.secrets.identity), uris.ERR_BAD_SIGNATURE),
                             (request(identity, now - 3600_000), uris.ERR_RESET_EXPIRED)):
             with self.assertRaises(ApplicationError) as caught:
                 yield anonymous.call(uris.ACCOUNT_PASSWORD_RESET, *args)

@@ -16,6 +16,7 @@ from typing import Any
 from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
+from securechat.client.model import MessageStatus
 from securechat.ui import loop
 
 if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
@@ -26,14 +27,8 @@ from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from securechat.client import events as ev
-from securechat.client.core import KdfCost, SecureChatClient
-from securechat.client.storage import (
-    STATUS_DELIVERED,
-    STATUS_PENDING,
-    STATUS_READ,
-    Contact,
-    StoredMessage,
-)
+from securechat.client.core import SecureChatClient
+from securechat.client.model import Contact, KdfCost, StoredMessage
 from securechat.protocol import uris
 from securechat.ui import accounts, theme
 from securechat.ui import strings as S
@@ -265,7 +260,7 @@ class OnboardingAndChatTests(UITestCase):
         self.assertIn("Hello Bob", main_b.sessions.index(0).data(Roles.LAST_TEXT))
         self.assertTrue(any(t == "New message from Alice Liddell"
                             for t, _ in main_b.notifier.shown))
-        yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) >= STATUS_DELIVERED,
+        yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) >= MessageStatus.DELIVERED,
                     *model_signals(chat_a.model))
         self.assertEqual(tick_text(chat_a.model.index(0).data(Roles.STATUS)), "✓✓")
         screenshot(bob_win, "06-unread-badge")
@@ -279,7 +274,7 @@ class OnboardingAndChatTests(UITestCase):
         self.assertEqual(received.data(Roles.DAY), "Today")
         self.assertEqual(main_b.sessions.index(0).data(Roles.UNREAD), 0)
         # Bob read it: Alice's ticks turn to read
-        yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) == STATUS_READ,
+        yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) == MessageStatus.READ,
                     *model_signals(chat_a.model))
 
         # --- Bob replies to it; Alice sees the quote ---------------------------------
@@ -296,7 +291,7 @@ class OnboardingAndChatTests(UITestCase):
             chat_a.composer.insertPlainText(text)  # QTest types ASCII only
             QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
         yield until(lambda: chat_b.model.rowCount() == 4, *model_signals(chat_b.model))
-        yield until(lambda: all(chat_a.model.index(i).data(Roles.STATUS) >= STATUS_DELIVERED
+        yield until(lambda: all(chat_a.model.index(i).data(Roles.STATUS) >= MessageStatus.DELIVERED
                                 for i in (2, 3)), *model_signals(chat_a.model))
         screenshot(alice_win, "07-chat-alice")
         screenshot(bob_win, "08-chat-bob")
@@ -424,7 +419,7 @@ class DevicesTrustAndConnectionTests(UITestCase):
         self.assertTrue(main.sessions.index(0).data(Roles.KEY_CHANGED))
         sent = chat.model.index(chat.model.rowCount() - 1)
         self.assertEqual(sent.data(Qt.ItemDataRole.DisplayRole), "is this really you?")
-        self.assertEqual(sent.data(Roles.STATUS), STATUS_PENDING)  # held, not sent
+        self.assertEqual(sent.data(Roles.STATUS), MessageStatus.PENDING)  # held, not sent
         screenshot(win, "16-key-changed")
         # verifying a key not accepted yet is refused, and the box says so
         dialog = main.show_profile(carol.me.user_id)
@@ -482,7 +477,7 @@ class HistoryTests(UITestCase):
         for i in range(400):  # history written straight into the store, as after a sync
             yield dave.store.add_message(StoredMessage(
                 f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
-                f"message {i}", "text", start + i * 60_000, STATUS_READ, True, None))
+                f"message {i}", "text", start + i * 60_000, MessageStatus.READ, True, None))
         chat = main.chat
         chat.model.MAX_ROWS = 120  # the window, small enough to overflow here
         opened = until(lambda: chat.model.rowCount() == ChatModel.PAGE, chat.page_loaded)
@@ -879,7 +874,7 @@ class ModelTests(unittest.TestCase):
         model = ChatModel()
         model.MAX_ROWS = 100
         page = [StoredMessage(f"{i:04d}", "s", "me", f"m{i}", "text", 1_700_000_000_000 + i,
-                              STATUS_READ, True, None) for i in range(300)]
+                              MessageStatus.READ, True, None) for i in range(300)]
         model.reset("p", page[250:])
         for first in (200, 150, 100):
             model.prepend(page[first:first + 50])
@@ -887,7 +882,7 @@ class ModelTests(unittest.TestCase):
         self.assertEqual(model.message(0).text, "m100")
         self.assertFalse(model.add(page[299]))  # outside the window: comes with its page
         late = StoredMessage("0120x", "s", "other", "late", "text", 1_700_000_000_120,
-                             STATUS_READ, True, None)  # delivered late, inside the window
+                             MessageStatus.READ, True, None)  # delivered late, inside the window
         self.assertTrue(model.add(late, keep_newest=False))
         self.assertEqual(model.message(0).text, "m100")  # the top did not move
         self.assertEqual(model.message(21).text, "late")
@@ -907,7 +902,7 @@ class ModelTests(unittest.TestCase):
         # full, and the user reads further up: a new message must not shift the text
         top = model.message(0).text
         newest = StoredMessage("9999", "s", "other", "new", "text", 1_800_000_000_000,
-                               STATUS_READ, True, None)
+                               MessageStatus.READ, True, None)
         self.assertFalse(model.add(newest, keep_newest=False))
         self.assertEqual((model.message(0).text, model.at_end), (top, False))
         generation = model.generation
@@ -920,7 +915,7 @@ class ModelTests(unittest.TestCase):
         self.assertEqual(initials("bob@example.org"), "BO")
         model.set_contacts([Contact("s1", "u1", "a@x.org", "Ann", None, "k", None),
                             Contact("s2", "u2", "b@x.org", "Ben", None, "k", "new")])
-        model.set_last("u2", StoredMessage("m", "s2", "me", "hi", "text", 5, STATUS_PENDING,
+        model.set_last("u2", StoredMessage("m", "s2", "me", "hi", "text", 5, MessageStatus.PENDING,
                                            True, None))
         self.assertEqual([i.data(Roles.NAME) for i in rows(model)], ["Ben", "Ann"])
         self.assertEqual(model.index(0).data(Roles.LAST_TEXT), "You: hi")
@@ -939,12 +934,12 @@ class SessionListTests(unittest.TestCase):
     @staticmethod
     def message(n: int, timestamp: int) -> StoredMessage:
         return StoredMessage(f"m{n}-{timestamp}", f"s{n}", "other", f"hi {n}", "text",
-                             timestamp, STATUS_READ, False, None)
+                             timestamp, MessageStatus.READ, False, None)
 
     def test_order_moves_unread_total_and_removal(self) -> None:
         from PyQt6.QtCore import QPersistentModelIndex
 
-        from securechat.client.core import ConversationSummary
+        from securechat.client.model import ConversationSummary
 
         model = SessionListModel()
         names = {1: "Ann", 2: "ben", 3: "Cid", 4: "Dee"}
@@ -1036,8 +1031,7 @@ class NotifierAccountsAndErrorsTests(unittest.TestCase):
         self.assertEqual(accounts.known_accounts(data_dir), ["alice@example.org"])
 
     def test_unexpected_failures_show_a_generic_message(self) -> None:
-        from securechat.client.errors import ClientError
-        from securechat.client.keys import WrongPassword
+        from securechat.client.errors import ClientError, WrongPassword
         from securechat.ui.bridge import call
 
         shown: list[str] = []
@@ -1049,7 +1043,7 @@ class NotifierAccountsAndErrorsTests(unittest.TestCase):
         self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)  # logged in full
 
     def test_a_late_reply_for_a_locked_account_is_dropped(self) -> None:
-        from securechat.client.core import ConversationSummary
+        from securechat.client.model import ConversationSummary
         from securechat.ui.windows.main import MainPage
 
         class Fake:  # the little of a client and a bridge that the session list uses

@@ -10,7 +10,7 @@ from PyQt6.QtTest import QTest
 from twisted.internet import defer
 
 from securechat.client import events as ev
-from securechat.client.core import KdfCost
+from securechat.client.model import KdfCost
 from securechat.ui.windows.linking import ApprovalDialog
 from tests.test_ui import PASSWORD, UITestCase, screenshot, until
 

@@ -1,1 +1,86 @@
-"""The headless client core: what the desktop UI, the CLI and bots all drive."""
+"""The SecureChat client core: its public face.
+
+The desktop UI, the CLI and bots import from here and nowhere else in the package:
+
+    from securechat.client import SecureChatClient, events, ClientError, MessageStatus
+
+`SecureChatClient` (client.core) is one account on one device; the records and enums it
+returns are in client.model, its events in client.events, every error a user may see
+in client.errors. The rest of the package (storage, keys, Olm, the wire) is internal.
+"""
+
+from securechat.client import events
+from securechat.client.account import (
+    DEFAULT_RELAY_URL,
+    default_data_dir,
+    default_relay_url,
+    is_set_up,
+    known_accounts,
+    remember,
+)
+from securechat.client.core import NotCaughtUp, SecureChatClient
+from securechat.client.devices import LinkedDevice
+from securechat.client.errors import (
+    AccountExists,
+    AccountInUse,
+    BadCaFile,
+    ClientError,
+    CorruptBlob,
+    CreatedNotSetUp,
+    EmailCodeRejected,
+    EmailCodeRequired,
+    IdentityKeyChangedError,
+    InsecureRelayUrl,
+    InvalidPin,
+    InvalidRecoveryPhrase,
+    LinkFailed,
+    LoginParametersRefused,
+    MailFailed,
+    MissingSecrets,
+    NoSuchAccount,
+    PasswordTooShort,
+    PinLocked,
+    RecoveryPhraseNeeded,
+    RelayNotProven,
+    UnreadableDatabase,
+    WeakVerifier,
+    WrongPassword,
+    WrongPin,
+    WrongRecoveryPhrase,
+)
+from securechat.client.linking import Approval, LinkCode, NewDeviceLink
+from securechat.client.model import (
+    PIN_COST,
+    SYSTEM_TYPES,
+    Contact,
+    ConversationSummary,
+    DeviceNotice,
+    KdfCost,
+    Me,
+    MessageStatus,
+    MessageType,
+    Request,
+    RequestState,
+    Sender,
+    StoredMessage,
+)
+from securechat.client.passwords import MIN_PASSWORD_LENGTH, check_new_password
+from securechat.client.registration import request_email_code
+from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
+from securechat.client.trust import MAX_ALIAS
+from securechat.client.wamp import JoinRefused
+
+__all__ = [
+    "DEFAULT_RELAY_URL", "INSECURE_FLAG", "MAX_ALIAS", "MIN_PASSWORD_LENGTH", "PIN_COST",
+    "SYSTEM_TYPES", "AccountExists", "AccountInUse", "Approval", "BadCaFile", "ClientError",
+    "Contact", "ConversationSummary", "CorruptBlob", "CreatedNotSetUp", "DeviceNotice",
+    "EmailCodeRejected", "EmailCodeRequired", "IdentityKeyChangedError", "InsecureRelayUrl",
+    "InvalidPin", "InvalidRecoveryPhrase", "JoinRefused", "KdfCost", "LinkCode", "LinkFailed",
+    "LinkedDevice", "LoginParametersRefused", "MailFailed", "Me", "MessageStatus",
+    "MessageType", "MissingSecrets", "NewDeviceLink", "NoSuchAccount", "NotCaughtUp",
+    "PasswordTooShort", "PinLocked", "RecoveryPhraseNeeded", "RelayNotProven", "Request",
+    "RequestState", "SecureChatClient", "Sender", "StoredMessage", "UnreadableDatabase",
+    "WeakVerifier", "WrongPassword", "WrongPin", "WrongRecoveryPhrase", "check_new_password",
+    "check_relay_url", "default_data_dir", "default_relay_url", "events", "is_set_up",
+    "known_accounts", "remember", "request_email_code",
+]

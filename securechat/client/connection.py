@@ -1,8 +1,15 @@
-"""The connection lifecycle: connect, stay online, reconnect with backoff and jitter.
+r"""The connection lifecycle: connect, catch up, stay online, reconnect with backoff.
 
-    idle --start--> connecting --joined--> online --lost--> waiting --retry--> connecting
-                         \\--failed--> waiting                          (stop: from anywhere)
-    a fatal refusal (this device was removed, its key is unknown) --> failed
+    idle --start--> connecting --joined--> syncing --caught_up--> online
+                        |                     |                      |
+                        +--failed--> waiting <+--------lost----------+
+                                        \--retry / retry_now--> connecting
+    a fatal refusal (this device was removed, its key is unknown) --> stopped ("failed")
+    stop: from anywhere --> stopped
+
+`syncing` is joined but not in step yet: the mailbox is being drained, device lists
+re-read and the outbox flushed (the callable given as `on_online` does that, then
+calls `caught_up`). Each state is reported as an events.ConnectionState.
 
 An Automat state machine, as magic-wormhole wires its lifecycles: the states and
 transitions are all here, the work is done by the callables it is given.
@@ -18,7 +25,7 @@ from automat import MethodicalMachine
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 
-from securechat.client.events import ConnectionStateChanged
+from securechat.client.events import CaughtUp, ConnectionState, ConnectionStateChanged
 from securechat.client.wamp import JoinRefused, RelaySession
 from securechat.protocol import uris
 
@@ -48,7 +55,7 @@ class ConnectionMachine:
 
     def __init__(self, clock: Any, connect: Callable[[], defer.Deferred[RelaySession]],
                  on_online: Callable[[RelaySession], Any],
-                 emit: Callable[[ConnectionStateChanged], None],
+                 emit: Callable[[object], None],
                  backoff: Backoff | None = None) -> None:
         self._clock = clock
         self._connect = connect
@@ -58,6 +65,17 @@ class ConnectionMachine:
         self._timer: IDelayedCall | None = None
         self._attempt: defer.Deferred[RelaySession] | None = None
         self.session: RelaySession | None = None
+        self.state = ConnectionState.OFFLINE  # as last reported
+
+    @property
+    def is_caught_up(self) -> bool:
+        """Joined, and this session has drained the mailbox and flushed the outbox."""
+        return self.state is ConnectionState.ONLINE
+
+    def _report(self, state: ConnectionState, reason: str | None = None,
+                retry_in: float | None = None) -> None:
+        self.state = state
+        self._emit(ConnectionStateChanged(state, reason, retry_in))
 
     # --- states ----------------------------------------------------------------------
     @_machine.state(initial=True)
@@ -69,8 +87,12 @@ class ConnectionMachine:
         "joining the relay"
 
     @_machine.state()
+    def syncing(self) -> None:
+        "joined, catching up"
+
+    @_machine.state()
     def online(self) -> None:
-        "joined"
+        "joined and caught up"
 
     @_machine.state()
     def waiting(self) -> None:
@@ -88,6 +110,10 @@ class ConnectionMachine:
     @_machine.input()
     def joined(self, session: RelaySession) -> None:
         "the relay welcomed us"
+
+    @_machine.input()
+    def caught_up(self) -> None:
+        "the mailbox is drained and the outbox flushed, on this session"
 
     @_machine.input()
     def failed(self, reason: str) -> None:
@@ -116,7 +142,7 @@ class ConnectionMachine:
     # --- outputs ----------------------------------------------------------------------
     @_machine.output()
     def _dial(self) -> None:
-        self._emit(ConnectionStateChanged("connecting"))
+        self._report(ConnectionState.CONNECTING)
         self._attempt = d = self._connect()
         d.addCallbacks(self._dialled, self._dial_failed)
 
@@ -145,8 +171,13 @@ class ConnectionMachine:
     def _went_online(self, session: RelaySession) -> None:
         self.session = session
         self._backoff.reset()
-        self._emit(ConnectionStateChanged("online"))
+        self._report(ConnectionState.SYNCING)
         self._on_online(session)
+
+    @_machine.output()
+    def _in_step(self) -> None:
+        self._report(ConnectionState.ONLINE)
+        self._emit(CaughtUp())
 
     @_machine.output()
     def _forget_session(self, reason: str) -> None:
@@ -155,7 +186,7 @@ class ConnectionMachine:
     @_machine.output()
     def _schedule_retry(self, reason: str) -> None:
         delay = self._backoff.next_delay()
-        self._emit(ConnectionStateChanged("offline", reason, retry_in=delay))
+        self._report(ConnectionState.OFFLINE, reason, retry_in=delay)
         self._timer = self._clock.callLater(delay, self.retry)
 
     @_machine.output()
@@ -169,7 +200,7 @@ class ConnectionMachine:
 
     @_machine.output()
     def _report_refusal(self, reason: str) -> None:
-        self._emit(ConnectionStateChanged("failed", reason))
+        self._report(ConnectionState.FAILED, reason)
 
     @_machine.output()
     def _cancel_everything(self) -> None:
@@ -178,21 +209,25 @@ class ConnectionMachine:
             self._attempt.cancel()
         if self.session is not None and self.session.is_attached():
             self.session.leave()
-        self._emit(ConnectionStateChanged("offline", "stopped"))
+        self._report(ConnectionState.OFFLINE, "stopped")
 
     idle.upon(start, enter=connecting, outputs=[_dial])
     idle.upon(stop, enter=stopped, outputs=[])
-    connecting.upon(joined, enter=online, outputs=[_went_online])
+    connecting.upon(joined, enter=syncing, outputs=[_went_online])
     connecting.upon(failed, enter=waiting, outputs=[_schedule_retry])
     connecting.upon(refused, enter=stopped, outputs=[_report_refusal])
     connecting.upon(stop, enter=stopped, outputs=[_cancel_everything])
-    online.upon(lost, enter=waiting, outputs=[_forget_session, _schedule_retry])
-    online.upon(refused, enter=stopped, outputs=[_forget_session, _report_refusal])
-    online.upon(stop, enter=stopped, outputs=[_cancel_everything])
+    syncing.upon(caught_up, enter=online, outputs=[_in_step])
+    for _state in (syncing, online):
+        _state.upon(lost, enter=waiting, outputs=[_forget_session, _schedule_retry])
+        _state.upon(refused, enter=stopped, outputs=[_forget_session, _report_refusal])
+        _state.upon(stop, enter=stopped, outputs=[_cancel_everything])
     waiting.upon(retry, enter=connecting, outputs=[_dial])
     waiting.upon(retry_now, enter=connecting, outputs=[_cancel_retry, _dial])
-    for _state in (idle, connecting, online, stopped):  # nothing to hurry
+    for _state in (idle, connecting, syncing, online, stopped):  # nothing to hurry
         _state.upon(retry_now, enter=_state, outputs=[])
+    for _state in (idle, connecting, online, waiting, stopped):  # a stale catch-up
+        _state.upon(caught_up, enter=_state, outputs=[])
     del _state
     waiting.upon(stop, enter=stopped, outputs=[_cancel_everything])
     stopped.upon(stop, enter=stopped, outputs=[])

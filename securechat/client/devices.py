@@ -15,39 +15,23 @@ The first list ever learned for a user is not news (a new contact, a fresh insta
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.client import events as ev
-from securechat.client.storage import (
-    STATUS_READ,
-    AccountStore,
-    Contact,
+from securechat.client.context import ClientContext, now_ms
+from securechat.client.model import (
     DeviceNotice,
-    Me,
+    MessageStatus,
+    MessageType,
+    Sender,
     StoredMessage,
+    new_message_id,
 )
-
-
-class DeviceWatchHost(Protocol):
-    """What DeviceWatch uses of the client core (which creates it)."""
-
-    store: AccountStore
-    me: Me
-    contacts: dict[str, Contact]
-    events: ev.EventBus
-
-    def _contact_updated(self, peer_user_id: str) -> defer.Deferred[Any]: ...
-
-SENDER_SYSTEM = "system"  # StoredMessage.sender of a line the client wrote, not a person
-DEVICE_ADDED = "device_added"  # StoredMessage.type; its text is the device id
-DEVICE_REMOVED = "device_removed"
-SYSTEM_TYPES = (DEVICE_ADDED, DEVICE_REMOVED)
 
 
 @attrs.frozen
@@ -95,18 +79,15 @@ def _ms(value: Any) -> int | None:
         else None
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class DeviceWatch:
     """Turns changes of verified device lists into events, notices and flags."""
 
     log = Logger()
 
-    def __init__(self, client: DeviceWatchHost, new_message_id: Callable[[int], str]) -> None:
-        self._client = client
-        self._new_message_id = new_message_id
+    def __init__(self, ctx: ClientContext,
+                 contact_updated: Callable[[str], defer.Deferred[Any]]) -> None:
+        self._ctx = ctx
+        self._contact_updated = contact_updated
 
     def changed(self, user_id: str, previous: Mapping[str, str] | None,
                 current: Mapping[str, str]) -> defer.Deferred[None]:
@@ -120,50 +101,50 @@ class DeviceWatch:
 
     @defer.inlineCallbacks
     def _record(self, user_id: str, added: list[tuple[str, str]], removed: list[str]) -> Any:
-        client = self._client
-        store, me = client.store, client.me
+        ctx = self._ctx
+        store, me = ctx.store, ctx.me
         own = user_id == me.user_id
-        contact = client.contacts.get(user_id)
+        contact = ctx.contacts.get(user_id)
         happened: list[Any] = []
         for device_id in removed:
             notice = None
             if own:
                 yield store.drop_device_notice(device_id)
             elif contact is not None:
-                notice = yield self._line(contact.sid, DEVICE_REMOVED, device_id)
+                notice = yield self._line(contact.sid, MessageType.DEVICE_REMOVED, device_id)
             happened.append(ev.DeviceRemoved(user_id, device_id, own, notice))
         for device_id, identity_key in added:
             if own and device_id == me.device_id:
                 continue  # this device itself, re-listed: not news to me
             notice = None
             if own:
-                yield store.add_device_notice(DeviceNotice(device_id, identity_key, _now_ms()))
+                yield store.add_device_notice(DeviceNotice(device_id, identity_key, now_ms()))
             elif contact is not None:
-                notice = yield self._line(contact.sid, DEVICE_ADDED, device_id)
+                notice = yield self._line(contact.sid, MessageType.DEVICE_ADDED, device_id)
             happened.append(ev.DeviceAdded(user_id, device_id, identity_key, own, notice))
         recheck = contact is not None and (yield store.devices_changed(user_id))
         for event in happened:
             self.log.info("{kind} for {who}", kind=type(event).__name__,
                           who="my account" if own else "another account")
-            client.events.emit(event)
+            ctx.events.emit(event)
         if recheck:
-            yield client._contact_updated(user_id)
+            yield self._contact_updated(user_id)
 
     @defer.inlineCallbacks
     def _line(self, sid: str, kind: str, device_id: str) -> Any:
         """A system line in a contact's conversation; it survives restarts like any
         message (and, like any, can be deleted for me)."""
-        now = _now_ms()
-        message = StoredMessage(self._new_message_id(now), sid, SENDER_SYSTEM, device_id, kind, now,
-                                STATUS_READ, True, None)
-        yield self._client.store.add_message(message)
+        now = now_ms()
+        message = StoredMessage(new_message_id(now), sid, Sender.SYSTEM, device_id, kind, now,
+                                MessageStatus.READ, True, None)
+        yield self._ctx.store.add_message(message)
         return message
 
     @defer.inlineCallbacks
     def request_key_changed(self, user_id: str) -> Any:
         """`user_id` is not a contact and their account key is not the pinned one: if a
         friend request with them is pending, mark it (once) and say so."""
-        request = yield self._client.store.mark_request_key_changed(user_id)
+        request = yield self._ctx.store.mark_request_key_changed(user_id)
         if request is not None:
             self.log.warn("the account key of someone with a pending friend request changed")
-            self._client.events.emit(ev.IdentityKeyChanged(user_id, request.email, True))
+            self._ctx.events.emit(ev.IdentityKeyChanged(user_id, request.email, True))

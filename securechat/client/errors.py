@@ -1,4 +1,8 @@
-"""The client core's refusals: each carries a message fit to show the user."""
+"""Every refusal of the client core a user may see: each carries a message fit to show.
+
+The UI, the CLI and bots catch `ClientError` (or one of these) and print `str(e)`;
+anything else escaping the core is a bug, logged in full and shown as a generic error.
+"""
 
 from __future__ import annotations
 
@@ -11,5 +15,117 @@ class NoSuchAccount(ClientError):
     pass
 
 
+class AccountExists(ClientError):
+    pass
+
+
 class AccountInUse(ClientError):
     pass
+
+
+class IdentityKeyChangedError(ClientError):
+    """A contact's account key changed: nothing is sent to them until the user accepts it."""
+
+
+class WrongPassword(ClientError):
+    """The password does not open this recovery blob (or the blob was altered)."""
+
+
+class CorruptBlob(ClientError):
+    """The recovery blob is not in a format this client knows."""
+
+
+class LinkFailed(ClientError):
+    """The link ended without trust; `reason` is one of REASONS."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PasswordTooShort(ClientError):
+    """A new master password shorter than MIN_PASSWORD_LENGTH characters."""
+
+
+class InvalidPin(ClientError):
+    """Not 6 to 12 digits."""
+
+
+class WrongPin(ClientError):
+    def __init__(self, tries_left: int) -> None:
+        super().__init__(f"wrong PIN: {tries_left} {'try' if tries_left == 1 else 'tries'} left")
+        self.tries_left = tries_left
+
+
+class PinLocked(ClientError):
+    def __init__(self) -> None:
+        super().__init__("too many wrong PINs: the PIN is erased, use your master password")
+
+
+class InvalidRecoveryPhrase(ClientError):
+    """Not 12 words of the BIP39 list with a valid checksum: a typo, not a wrong phrase."""
+
+
+class WrongRecoveryPhrase(ClientError):
+    """A well-formed phrase, but not this account's."""
+
+
+class RecoveryPhraseNeeded(ClientError):
+    """Signing in on a new device takes the recovery phrase too."""
+
+
+class CreatedNotSetUp(ClientError):
+    """The account was registered on the relay but this device could not be set up:
+    the recovery phrase must still be shown, or the account is lost."""
+
+    def __init__(self, reason: str, recovery_phrase: str) -> None:
+        super().__init__(f"the account was created, but this device could not be set up "
+                         f"({reason}): sign in with the password and the recovery phrase")
+        self.recovery_phrase = recovery_phrase
+
+    def __repr__(self) -> str:  # never the phrase in a log line
+        return f"CreatedNotSetUp({str(self)!r})"
+
+
+class EmailCodeRequired(ClientError):
+    """The relay registers an email only with the code it mails there."""
+
+
+class EmailCodeRejected(ClientError):
+    """The code is wrong (`expired` False: try again) or no longer valid (ask anew)."""
+
+    def __init__(self, message: str, expired: bool) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+class MailFailed(ClientError):
+    """The relay could not send the mail."""
+
+
+class WeakVerifier(ClientError):
+    """The relay wants costlier Argon2id settings for the password than were used."""
+
+
+class InsecureRelayUrl(ClientError):
+    """A relay URL this client will not connect to (not wss://, not loopback)."""
+
+
+class LoginParametersRefused(ClientError):
+    """The relay's password CHALLENGE was refused before any proof was computed."""
+
+
+class RelayNotProven(ClientError):
+    """The relay's WELCOME to a password login does not prove it holds the verifier."""
+
+
+class MissingSecrets(ClientError):
+    """The account's keys are gone or damaged on this device."""
+
+
+class UnreadableDatabase(ClientError):
+    """The account's database does not open with this device's key."""
+
+
+class BadCaFile(ClientError):
+    """The --ca-file cannot be read or holds no PEM certificate."""

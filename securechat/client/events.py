@@ -7,13 +7,15 @@ reactor thread and must not block.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
+from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client.storage import StoredMessage
+from securechat.client.model import Contact, ConversationSummary, StoredMessage
 
 E = TypeVar("E")
 
@@ -26,21 +28,36 @@ class MessageReceived:
 
 @attrs.frozen
 class MessageSent:
-    """My own message, optimistically stored (status pending) or synced from my other device."""
+    """My own message, optimistically stored (status pending) or synced from my other
+    device. Not "taken by the relay": that is MessageUpdated(SENT)."""
 
     message: StoredMessage
+    peer_user_id: str
 
 
 @attrs.frozen
 class MessageUpdated:
+    """One of my messages moved forward (model.MessageStatus; never back)."""
+
     message_id: str
-    status: int  # storage.STATUS_*
+    status: int  # a model.MessageStatus
+    peer_user_id: str
 
 
 @attrs.frozen
 class MessageDeleted:
     message_id: str
     sid: str
+    peer_user_id: str
+
+
+@attrs.frozen
+class ConversationChanged:
+    """A conversation's summary changed other than by a new message (a deletion, read
+    here or on another device of mine): what a conversation list shows for it now."""
+
+    peer_user_id: str
+    summary: ConversationSummary
 
 
 @attrs.frozen
@@ -54,6 +71,9 @@ class MessagesRead:
 
 @attrs.frozen
 class TypingChanged:
+    """A contact started or stopped typing to me (a "typing" lapses by itself after
+    client.typing_indicator.PEER_TYPING_LAPSE seconds without a refresh)."""
+
     sid: str
     peer_user_id: str
     typing: bool
@@ -61,8 +81,18 @@ class TypingChanged:
 
 @attrs.frozen
 class PresenceChanged:
+    """One device of a contact (or of mine) came online or went away."""
+
     peer_user_id: str
     device_id: str
+    online: bool
+
+
+@attrs.frozen
+class ContactPresenceChanged:
+    """A contact is online on at least one device, or now on none (client.presence)."""
+
+    peer_user_id: str
     online: bool
 
 
@@ -88,6 +118,7 @@ class ContactAdded:
 
     peer_user_id: str
     sid: str
+    contact: Contact
 
 
 @attrs.frozen
@@ -95,6 +126,7 @@ class ContactUpdated:
     """A contact's alias or verified mark changed, or their new key was accepted."""
 
     peer_user_id: str
+    contact: Contact
 
 
 @attrs.frozen
@@ -133,9 +165,20 @@ class DeviceRemoved:
     notice: StoredMessage | None = None
 
 
+class ConnectionState(enum.StrEnum):
+    """The connection as the user sees it (client.connection's machine states map onto
+    these one to one, but for `stopped` and `waiting`, which both read "offline")."""
+
+    CONNECTING = "connecting"  # joining the relay
+    SYNCING = "syncing"  # joined, catching up: mailbox, device lists, outbox
+    ONLINE = "online"  # caught up (also told by CaughtUp)
+    OFFLINE = "offline"  # waiting to retry (`retry_in`), or stopped (reason "stopped")
+    FAILED = "failed"  # refused for good (this device was removed, say)
+
+
 @attrs.frozen
 class ConnectionStateChanged:
-    state: str  # "connecting" | "online" | "offline" | "failed"
+    state: ConnectionState
     reason: str | None = None
     retry_in: float | None = None
 
@@ -203,6 +246,23 @@ class EventBus:
         # `==`, not `is`: each `obj.method` is a new bound-method object, equal to the
         # one that subscribed.
         self._subscribers = [s for s in self._subscribers if s[0] != callback]
+
+    def next(self, kind: type[E], match: Callable[[E], bool] | None = None,
+             ) -> defer.Deferred[E]:
+        """The next event of `kind` (that `match`es). Cancel the Deferred (or use
+        `addTimeout`) to stop waiting."""
+        def stop_waiting(_: object) -> None:
+            self.unsubscribe(arrived)
+
+        d: defer.Deferred[E] = defer.Deferred(stop_waiting)
+
+        def arrived(event: E) -> None:
+            if not d.called and (match is None or match(event)):
+                self.unsubscribe(arrived)
+                d.callback(event)
+
+        self.subscribe(arrived, kind)
+        return d
 
     def emit(self, event: object) -> None:
         for callback, kind in list(self._subscribers):

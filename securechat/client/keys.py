@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from mnemonic import Mnemonic
 
+from securechat.client.errors import CorruptBlob, WrongPassword
 from securechat.protocol.keys import normalise_email
 
 _MAGIC = b"SCR1"
@@ -34,13 +35,6 @@ _HEADER = struct.Struct(">4sBI16s12s")
 DEFAULT_TIME_COST = 3
 DEFAULT_MEMORY_KIB = 65536
 
-
-class WrongPassword(Exception):
-    """The password does not open this recovery blob (or the blob was altered)."""
-
-
-class CorruptBlob(Exception):
-    """The recovery blob is not in a format this client knows."""
 
 
 @attrs.frozen

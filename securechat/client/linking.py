@@ -70,7 +70,7 @@ from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client import prekeys
-from securechat.client.errors import ClientError
+from securechat.client.errors import ClientError, LinkFailed
 from securechat.client.keys import AccountSecrets
 from securechat.client.olm import OlmMachine
 from securechat.client.wamp import DeviceKey, RelaySession, connect
@@ -115,13 +115,6 @@ EMOJI = (
     ("⚓", "Anchor"), ("🎧", "Headphones"), ("📁", "Folder"), ("📌", "Pin"),
 )
 
-
-class LinkFailed(ClientError):
-    """The link ended without trust; `reason` is one of REASONS."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 _MESSAGES = {

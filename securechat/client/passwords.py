@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from securechat.client.errors import ClientError
+from securechat.client.errors import PasswordTooShort
 
 MIN_PASSWORD_LENGTH = 10
 
-
-class PasswordTooShort(ClientError):
-    """A new master password shorter than MIN_PASSWORD_LENGTH characters."""
 
 
 def check_new_password(password: str) -> None:

@@ -39,7 +39,7 @@ import keyring.errors
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from securechat.client.errors import ClientError
+from securechat.client.errors import ClientError, InvalidPin, PinLocked, WrongPin
 from securechat.client.secrets import SERVICE, keychain_available, seal, unseal, write_private
 
 PIN_FILE = "pin.bin"
@@ -51,20 +51,6 @@ _WRAP_HEADER = struct.Struct(">4s16s12s")  # magic, keychain entry id, nonce
 _FORMAT = re.compile(r"[0-9]{6,12}")
 _FORMAT_BEFORE = re.compile(r"[0-9]{4,12}")  # what PINs set by older versions may be
 
-
-class InvalidPin(ClientError):
-    """Not 6 to 12 digits."""
-
-
-class WrongPin(ClientError):
-    def __init__(self, tries_left: int) -> None:
-        super().__init__(f"wrong PIN: {tries_left} {'try' if tries_left == 1 else 'tries'} left")
-        self.tries_left = tries_left
-
-
-class PinLocked(ClientError):
-    def __init__(self) -> None:
-        super().__init__("too many wrong PINs: the PIN is erased, use your master password")
 
 
 class _Damaged(Exception):

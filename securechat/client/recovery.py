@@ -44,11 +44,18 @@ from twisted.internet.error import ConnectError
 from twisted.logger import Logger
 
 from securechat.client.accountlock import AccountLock
-from securechat.client.errors import AccountInUse, ClientError, NoSuchAccount
-from securechat.client.keys import AccountSecrets, CorruptBlob, open_recovery
+from securechat.client.errors import (
+    AccountInUse,
+    ClientError,
+    CorruptBlob,
+    InvalidRecoveryPhrase,
+    LoginParametersRefused,
+    NoSuchAccount,
+    WrongRecoveryPhrase,
+)
+from securechat.client.keys import AccountSecrets, open_recovery
 from securechat.client.scram_pinning import (
     Floor,
-    LoginParametersRefused,
     LoginPolicy,
     ScramParameters,
     pin_scram_parameters,
@@ -72,30 +79,6 @@ _LOCAL_MAGIC = b"SCL1"
 _HEADER = struct.Struct(">4s12s")  # magic, nonce
 _WORDS = Mnemonic("english")
 
-
-class InvalidRecoveryPhrase(ClientError):
-    """Not 12 words of the BIP39 list with a valid checksum: a typo, not a wrong phrase."""
-
-
-class WrongRecoveryPhrase(ClientError):
-    """A well-formed phrase, but not this account's."""
-
-
-class RecoveryPhraseNeeded(ClientError):
-    """Signing in on a new device takes the recovery phrase too."""
-
-
-class CreatedNotSetUp(ClientError):
-    """The account was registered on the relay but this device could not be set up:
-    the recovery phrase must still be shown, or the account is lost."""
-
-    def __init__(self, reason: str, recovery_phrase: str) -> None:
-        super().__init__(f"the account was created, but this device could not be set up "
-                         f"({reason}): sign in with the password and the recovery phrase")
-        self.recovery_phrase = recovery_phrase
-
-    def __repr__(self) -> str:  # never the phrase in a log line
-        return f"CreatedNotSetUp({str(self)!r})"
 
 
 # === the phrase ===========================================================================

@@ -15,31 +15,16 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
-from securechat.client.errors import ClientError
+from securechat.client.errors import (
+    ClientError,
+    EmailCodeRejected,
+    EmailCodeRequired,
+    MailFailed,
+    WeakVerifier,
+)
 from securechat.client.wamp import Anonymous, connect
 from securechat.protocol import uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
-
-
-class EmailCodeRequired(ClientError):
-    """The relay registers an email only with the code it mails there."""
-
-
-class EmailCodeRejected(ClientError):
-    """The code is wrong (`expired` False: try again) or no longer valid (ask anew)."""
-
-    def __init__(self, message: str, expired: bool) -> None:
-        super().__init__(message)
-        self.expired = expired
-
-
-class MailFailed(ClientError):
-    """The relay could not send the mail."""
-
-
-class WeakVerifier(ClientError):
-    """The relay wants costlier Argon2id settings for the password than were used."""
-
 
 # What sc.account.register's refusals mean to a user (see core.SecureChatClient.register).
 REGISTER_ERRORS: dict[str, ClientError] = {

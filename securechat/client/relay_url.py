@@ -13,13 +13,10 @@ from urllib.parse import urlparse
 
 from twisted.internet import defer
 
-from securechat.client.errors import ClientError
+from securechat.client.errors import InsecureRelayUrl
 
 INSECURE_FLAG = "--insecure-ws"
 
-
-class InsecureRelayUrl(ClientError):
-    """A relay URL this client will not connect to (not wss://, not loopback)."""
 
 
 def is_loopback(host: str) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 from twisted.internet import defer
 
-from securechat.client.errors import ClientError
+from securechat.client.errors import LoginParametersRefused
 from securechat.client.storage import AccountStore
 from securechat.protocol import scram
 
@@ -39,13 +39,6 @@ _SALT_BYTES = range(8, 65)  # Argon2 needs at least 8; the relay issues 16
 
 _REFUSING = "refusing to send a password proof"
 
-
-class LoginParametersRefused(ClientError):
-    """The relay's password CHALLENGE was refused before any proof was computed."""
-
-
-class RelayNotProven(ClientError):
-    """The relay's WELCOME to a password login does not prove it holds the verifier."""
 
 
 @attrs.frozen

@@ -25,8 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from keyring.backends import fail
 
-from securechat.client.errors import ClientError
-from securechat.client.keys import WrongPassword
+from securechat.client.errors import ClientError, MissingSecrets, WrongPassword
 
 SERVICE = "securechat"
 _HEADER = struct.Struct(">4sBI16s12s")  # magic, Argon2id time, memory KiB, salt, nonce
@@ -81,9 +80,6 @@ def _derive(secret: str, salt: bytes, time_cost: int, memory_kib: int) -> bytes:
     return hash_secret_raw(secret.encode(), salt, time_cost=time_cost, memory_cost=memory_kib,
                            parallelism=1, hash_len=32, type=Type.ID)
 
-
-class MissingSecrets(ClientError):
-    """The account's keys are gone or damaged on this device."""
 
 
 def keychain_available() -> bool:

@@ -24,12 +24,18 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from securechat.client import retention
-from securechat.client.errors import ClientError
+from securechat.client.errors import UnreadableDatabase
+from securechat.client.model import (
+    Contact,
+    DeviceNotice,
+    Me,
+    MessageStatus,
+    Request,
+    StoredMessage,
+)
 from securechat.client.olm import SessionRow
 from securechat.encrypted_sqlite import WrongDatabaseKey
 from securechat.sqlite import SerialDatabase
-
-STATUS_PENDING, STATUS_SENT, STATUS_DELIVERED, STATUS_READ = 0, 1, 2, 3
 
 MIGRATIONS = [
     """
@@ -139,6 +145,13 @@ MIGRATIONS = [
         iterations INTEGER NOT NULL, memory INTEGER NOT NULL
     );
     """,
+    # The outbox keeps a frame's own bytes and whether my other devices get a copy in
+    # a column (was: both wrapped in a JSON object, parsed again at every send).
+    """
+    ALTER TABLE outbox ADD COLUMN own INTEGER NOT NULL DEFAULT 1;
+    UPDATE outbox SET own = json_extract(CAST(frame AS TEXT), '$.own'),
+                      frame = CAST(json_extract(CAST(frame AS TEXT), '$.frame') AS BLOB);
+    """,
 ]
 PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
 _DATABASE_KEY_LABEL = b"securechat account database v1"
@@ -151,9 +164,6 @@ def database_key(local_key: bytes) -> bytes:
                 info=_DATABASE_KEY_LABEL).derive(local_key)
 
 
-class UnreadableDatabase(ClientError):
-    """The account's database does not open with this device's key."""
-
 
 def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
@@ -163,67 +173,6 @@ def _migrate(conn: sqlite3.Connection) -> None:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-
-
-@attrs.frozen
-class Me:
-    email: str
-    user_id: str
-    device_id: str
-    public_name: str
-    name_version: int
-    avatar_version: int
-
-
-@attrs.frozen
-class Contact:
-    sid: str
-    peer_user_id: str
-    peer_email: str
-    peer_name: str
-    alias_name: str | None
-    peer_identity_key: str
-    changed_identity_key: str | None
-    verified: bool = False
-    # Their devices changed since I verified them: `verified` was reset, compare again.
-    devices_changed: bool = False
-
-    @property
-    def display_name(self) -> str:
-        return self.alias_name or self.peer_name or self.peer_email
-
-
-@attrs.frozen
-class StoredMessage:
-    id: str
-    sid: str
-    sender: str  # "me" or "other"
-    text: str
-    type: str
-    timestamp: int
-    status: int
-    is_read: bool
-    reply_to: str | None
-
-
-@attrs.frozen
-class Request:
-    user_id: str
-    email: str
-    name: str
-    direction: str  # "in" or "out"
-    action: str  # pending | accepted | denied
-    timestamp: int
-    key_changed: bool = False  # their account key changed while the request was pending
-
-
-@attrs.frozen
-class DeviceNotice:
-    """A device added to my own account that I have not acknowledged yet."""
-
-    device_id: str
-    identity_key: str
-    noticed_at: int
 
 
 _CONTACT_COLUMNS = ("sid, peer_user_id, peer_email, peer_name, alias_name, peer_identity_key, "
@@ -289,10 +238,11 @@ class AccountStore:
 
     # --- me ------------------------------------------------------------------------
 
-    def set_me(self, email: str, user_id: str, device_id: str) -> defer.Deferred[None]:
+    def set_me(self, email: str, user_id: str, device_id: str,
+               public_name: str = "") -> defer.Deferred[None]:
         return self.run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO me (id, email, user_id, device_id) VALUES (1,?,?,?)",
-            (email, user_id, device_id)) and None)
+            "INSERT OR REPLACE INTO me (id, email, user_id, device_id, public_name) "
+            "VALUES (1,?,?,?,?)", (email, user_id, device_id, public_name)) and None)
 
     def me(self) -> defer.Deferred[Me | None]:
         def q(c: sqlite3.Connection) -> Me | None:
@@ -496,14 +446,13 @@ class AccountStore:
         """Every session's newest message and unread count, in one trip to the database
         (the session list needs them all at once)."""
         def q(c: sqlite3.Connection) -> dict[str, tuple[StoredMessage | None, int]]:
-            result: dict[str, tuple[StoredMessage | None, int]] = {}
-            for (sid,) in c.execute("SELECT sid FROM sessions").fetchall():
-                row = c.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE sid=? "  # noqa: S608
-                    "ORDER BY timestamp DESC, id DESC LIMIT 1", (sid,)).fetchone()
-                result[sid] = (StoredMessage(*row) if row else None, _unread(c, sid))
-            return result
+            return {sid: _summary(c, sid)
+                    for (sid,) in c.execute("SELECT sid FROM sessions").fetchall()}
         return self.run(q)
+
+    def summary(self, sid: str) -> defer.Deferred[tuple[StoredMessage | None, int]]:
+        """One session's newest message and unread count."""
+        return self.run(_summary, sid)
 
     def mark_read(self, sid: str) -> defer.Deferred[list[str]]:
         """Mark the session's received messages read; returns the ids newly read."""
@@ -571,20 +520,25 @@ class AccountStore:
 
     # --- the send path -----------------------------------------------------------------------
 
-    def queue(self, recipient: str, frame: bytes,
+    def queue(self, recipient: str, frame: bytes, copy_to_own: bool,
               message: StoredMessage | None) -> defer.Deferred[int]:
-        """Store a message (optimistically) and its frame in the outbox, atomically."""
+        """Store a message (optimistically) and its encoded frame in the outbox,
+        atomically; fires with the entry's seq."""
         def q(c: sqlite3.Connection) -> int:
             if message is not None:
                 _insert_message(c, message)
-            return int(c.execute("INSERT INTO outbox (recipient, frame, message_id) VALUES "
-                                 "(?,?,?)", (recipient, frame,
-                                             message.id if message else None)).lastrowid or 0)
+            return int(c.execute(
+                "INSERT INTO outbox (recipient, frame, message_id, own) VALUES (?,?,?,?)",
+                (recipient, frame, message.id if message else None, copy_to_own)).lastrowid
+                or 0)
         return self.run(q)
 
-    def outbox(self) -> defer.Deferred[list[tuple[int, str, bytes, str | None]]]:
-        return self.run(lambda c: c.execute(
-            "SELECT seq, recipient, frame, message_id FROM outbox ORDER BY seq").fetchall())
+    def outbox(self) -> defer.Deferred[list[tuple[int, str, bytes, str | None, bool]]]:
+        """(seq, recipient, frame, message id, copy to my devices), oldest first."""
+        return self.run(lambda c: [
+            (seq, recipient, bytes(frame), message_id, bool(own))
+            for seq, recipient, frame, message_id, own in c.execute(
+                "SELECT seq, recipient, frame, message_id, own FROM outbox ORDER BY seq")])
 
     def sent(self, seq: int, sessions: Sequence[SessionRow],
              message_id: str | None) -> defer.Deferred[None]:
@@ -594,7 +548,7 @@ class AccountStore:
             c.executemany("INSERT OR REPLACE INTO olm_peer_sessions VALUES (?,?,?,?,?)", sessions)
             if message_id is not None:
                 c.execute("UPDATE messages SET status=? WHERE id=? AND status<?",
-                          (STATUS_SENT, message_id, STATUS_SENT))
+                          (MessageStatus.SENT, message_id, MessageStatus.SENT))
         return self.run(q)
 
     def hold(self, sender: str, frame: bytes) -> defer.Deferred[bool]:
@@ -627,6 +581,12 @@ class AccountStore:
 
     def drop_outbox(self, seq: int) -> defer.Deferred[None]:
         return self.run(lambda c: c.execute("DELETE FROM outbox WHERE seq=?", (seq,)) and None)
+
+
+def _summary(c: sqlite3.Connection, sid: str) -> tuple[StoredMessage | None, int]:
+    row = c.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE sid=? "  # noqa: S608
+                    "ORDER BY timestamp DESC, id DESC LIMIT 1", (sid,)).fetchone()
+    return StoredMessage(*row) if row else None, _unread(c, sid)
 
 
 def _unread(c: sqlite3.Connection, sid: str) -> int:

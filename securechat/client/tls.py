@@ -11,11 +11,7 @@ from OpenSSL import SSL
 from twisted.internet import ssl
 from twisted.python.failure import Failure
 
-from securechat.client.errors import ClientError
-
-
-class BadCaFile(ClientError):
-    """The --ca-file cannot be read or holds no PEM certificate."""
+from securechat.client.errors import BadCaFile
 
 
 def load_ca_file(path: str) -> list[ssl.Certificate]:

@@ -23,15 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet import defer, endpoints, threads
 
 from securechat.client import tls
-from securechat.client.errors import ClientError
-from securechat.client.scram_pinning import (
-    Floor,
-    LoginParametersRefused,
-    LoginPolicy,
-    RelayNotProven,
-    ScramParameters,
-    check_challenge,
-)
+from securechat.client.errors import BadCaFile, ClientError, LoginParametersRefused, RelayNotProven
+from securechat.client.scram_pinning import Floor, LoginPolicy, ScramParameters, check_challenge
 from securechat.protocol import scram, uris
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
@@ -252,7 +245,7 @@ def connect(reactor: Any, url: str, credentials: Credentials, serializer: str = 
     if endpoint is None and secure:
         try:
             options = tls.client_options(host, ca_file)
-        except tls.BadCaFile as e:
+        except BadCaFile as e:
             return defer.fail(e)
         endpoint = endpoints.wrapClientTLS(options, endpoints.HostnameEndpoint(reactor, host, port))
     elif endpoint is None:

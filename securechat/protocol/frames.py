@@ -81,7 +81,20 @@ class Frame:
             body["to"] = self.to
         if binding is not None:
             body.update(attrs.asdict(binding))
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return _json(body)
+
+
+def bind(encoded: bytes, binding: Binding, to: str | None = None) -> bytes:
+    """The plaintext of one envelope from a frame already encoded without binding or
+    `to` (as the outbox keeps it): the fields are appended, the frame is not parsed or
+    encoded again."""
+    extra: dict[str, Any] = {} if to is None else {"to": to}
+    extra.update(attrs.asdict(binding))
+    return encoded[:-1] + b"," + _json(extra)[1:]
+
+
+def _json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def parse_bound(plaintext: bytes) -> tuple[Frame, Binding]:

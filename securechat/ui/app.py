@@ -12,24 +12,22 @@ import os
 import sys
 from typing import Any
 
-DEFAULT_RELAY = "ws://127.0.0.1:8080"
 SHUTDOWN_DEADLINE_S = 20
 
 
-def default_data_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "securechat")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    from securechat.client.errors import ClientError
-    from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
+    from securechat.client import (
+        INSECURE_FLAG,
+        ClientError,
+        check_relay_url,
+        default_data_dir,
+        default_relay_url,
+    )
 
     parser = argparse.ArgumentParser(prog="securechat", description="SecureChat desktop client")
-    parser.add_argument("--relay", default=os.environ.get("SECURECHAT_RELAY", DEFAULT_RELAY),
+    parser.add_argument("--relay", default=default_relay_url(),
                         help="the relay's ws:// or wss:// URL (default %(default)s)")
-    parser.add_argument("--data-dir", default=os.environ.get("SECURECHAT_DATA",
-                                                             default_data_dir()),
+    parser.add_argument("--data-dir", default=default_data_dir(),
                         help="where accounts are stored (default %(default)s)")
     parser.add_argument("--ca-file", default=os.environ.get("SECURECHAT_CA_FILE"),
                         metavar="PATH",

@@ -129,8 +129,7 @@ def call(d: defer.Deferred[Any], ok: Callable[[Any], Any] | None = None,
         return result
 
     def bad(f: Failure) -> None:
-        from securechat.client.core import ClientError
-        from securechat.client.keys import WrongPassword
+        from securechat.client.errors import ClientError, WrongPassword
         from securechat.client.wamp import JoinRefused
         from securechat.protocol import uris
 

@@ -6,7 +6,7 @@ from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSiz
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_READ, STATUS_SENT
+from securechat.client.model import MessageStatus
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.models import Roles
@@ -21,8 +21,8 @@ def avatar_colour(key: str) -> QColor:
 
 
 def tick_text(status: int) -> str:
-    return {STATUS_PENDING: "○", STATUS_SENT: "✓", STATUS_DELIVERED: "✓✓",
-            STATUS_READ: "✓✓"}.get(status, "")
+    return {MessageStatus.PENDING: "○", MessageStatus.SENT: "✓", MessageStatus.DELIVERED: "✓✓",
+            MessageStatus.READ: "✓✓"}.get(status, "")
 
 
 class SessionDelegate(QStyledItemDelegate):
@@ -232,7 +232,7 @@ class BubbleDelegate(QStyledItemDelegate):
             status = int(index.data(Roles.STATUS))
             ticks = tick_text(status)
             tick_w = QFontMetrics(small).horizontalAdvance(ticks)
-            p.setPen(QColor(t.tick_read) if status == STATUS_READ else muted)
+            p.setPen(QColor(t.tick_read) if status == MessageStatus.READ else muted)
             p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        ticks)
             foot_rect.setRight(foot_rect.right() - tick_w - 4)

@@ -16,8 +16,7 @@ from PyQt6.QtCore import (
     pyqtSignal,
 )
 
-from securechat.client.devices import DEVICE_ADDED, DEVICE_REMOVED, SENDER_SYSTEM
-from securechat.client.storage import Contact, StoredMessage
+from securechat.client.model import Contact, MessageType, Sender, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.plaintext import plain_tooltip
 
@@ -50,19 +49,19 @@ class Roles:
 
 def system_line(message: StoredMessage, name: str) -> str:
     """What a system row of a conversation says (the contact's name filled in)."""
-    if message.type == DEVICE_ADDED:
+    if message.type == MessageType.DEVICE_ADDED:
         return S.DEVICE_ADDED_LINE.format(name=name)
-    if message.type == DEVICE_REMOVED:
+    if message.type == MessageType.DEVICE_REMOVED:
         return S.DEVICE_REMOVED_LINE.format(name=name)
     return message.text
 
 
 def preview(message: StoredMessage) -> str:
     """A message as the session list's preview line shows it."""
-    if message.sender != SENDER_SYSTEM:
+    if message.sender != Sender.SYSTEM:
         return message.text
-    return {DEVICE_ADDED: S.DEVICE_ADDED_PREVIEW,
-            DEVICE_REMOVED: S.DEVICE_REMOVED_PREVIEW}.get(message.type, message.text)
+    return {MessageType.DEVICE_ADDED: S.DEVICE_ADDED_PREVIEW,
+            MessageType.DEVICE_REMOVED: S.DEVICE_REMOVED_PREVIEW}.get(message.type, message.text)
 
 
 def initials(name: str) -> str:
@@ -407,9 +406,9 @@ class ChatModel(QAbstractListModel):
         if role == Roles.SIZE_KEY:
             return (m.id, self._starts_day(row))
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return system_line(m, self.peer_name) if m.sender == SENDER_SYSTEM else m.text
+            return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else m.text
         if role == Roles.SYSTEM:
-            return m.sender == SENDER_SYSTEM
+            return m.sender == Sender.SYSTEM
         if role == Roles.MESSAGE:
             return m
         if role == Roles.MESSAGE_ID:

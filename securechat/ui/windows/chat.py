@@ -22,7 +22,7 @@ from PyQt6.QtWidgets import (
 from twisted.internet import defer
 
 from securechat.client.core import SecureChatClient
-from securechat.client.storage import StoredMessage
+from securechat.client.model import StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate

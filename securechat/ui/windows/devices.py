@@ -22,7 +22,7 @@ from PyQt6.QtWidgets import (
 
 from securechat.client.core import SecureChatClient
 from securechat.client.devices import LinkedDevice
-from securechat.client.storage import DeviceNotice
+from securechat.client.model import DeviceNotice
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label

@@ -18,9 +18,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.core import SecureChatClient
 from securechat.client.errors import ClientError
 from securechat.client.linking import Approval, LinkCode, NewDeviceLink
+from securechat.client.model import KdfCost
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 

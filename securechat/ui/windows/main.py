@@ -28,8 +28,8 @@ from PyQt6.QtWidgets import (
 from twisted.internet import defer
 
 from securechat.client import events as ev
-from securechat.client.core import ConversationSummary, SecureChatClient
-from securechat.client.storage import Request, StoredMessage
+from securechat.client.core import SecureChatClient
+from securechat.client.model import ConversationSummary, Request, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.bridge import ClientBridge, call

@@ -21,7 +21,8 @@ from PyQt6.QtWidgets import (
 )
 from twisted.internet import defer
 
-from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.core import SecureChatClient
+from securechat.client.model import KdfCost
 from securechat.client.registration import request_email_code
 from securechat.ui import accounts
 from securechat.ui import strings as S

@@ -15,7 +15,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.core import SecureChatClient
+from securechat.client.model import KdfCost
 from securechat.ui import strings as S
 from securechat.ui.windows.onboarding import MIN_PASSWORD
 from securechat.ui.windows.pin import run_secret_form

@@ -18,8 +18,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import MAX_ALIAS
-from securechat.client.storage import Contact
+from securechat.client.model import Contact
+from securechat.client.trust import MAX_ALIAS
 from securechat.ui import strings as S
 from securechat.ui.plaintext import plain_label
 

@@ -10,7 +10,8 @@ from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client.core import KdfCost, SecureChatClient
+from securechat.client.core import SecureChatClient
+from securechat.client.model import KdfCost
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call

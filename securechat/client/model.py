@@ -1,0 +1,176 @@
+"""The client core's records and enums: what the UI, the CLI and bots read.
+
+Plain frozen records, stored by `client.storage` and carried by `client.events`.
+Nothing here touches the network or the database.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+
+import attrs
+
+from securechat.protocol import scram
+
+
+class MessageStatus(enum.IntEnum):
+    """Where one of my messages is; it only ever moves forward (see `advanced`)."""
+
+    PENDING = 0  # stored here, not yet taken by the relay
+    SENT = 1  # the relay stored it for every device of the peer
+    DELIVERED = 2  # a device of the peer decrypted and stored it
+    READ = 3  # the peer opened the conversation
+
+    def advanced(self, to: int) -> bool:
+        """Whether moving to `to` is a step forward (ticks never go back)."""
+        return to > self
+
+
+class Sender(enum.StrEnum):
+    """Who wrote a stored message (the `messages.sender` column)."""
+
+    ME = "me"
+    OTHER = "other"
+    SYSTEM = "system"  # a line the client wrote ("… signed in on a new device")
+
+
+class MessageType(enum.StrEnum):
+    """What a stored message is (the `messages.type` column)."""
+
+    TEXT = "text"
+    DEVICE_ADDED = "device_added"  # a system line; its text is the device id
+    DEVICE_REMOVED = "device_removed"
+
+
+SYSTEM_TYPES = (MessageType.DEVICE_ADDED, MessageType.DEVICE_REMOVED)
+
+_id_counter = itertools.count()
+
+
+def new_message_id(timestamp_ms: int) -> str:
+    """Time-ordered ids (like UUIDv7): messages with equal timestamps still sort in the
+    order this device created them, and ids never collide across devices."""
+    return f"{timestamp_ms:012x}{next(_id_counter) % 65536:04x}{os.urandom(8).hex()}"
+
+
+class RequestState(enum.StrEnum):
+    """Where a friendship with one peer stands, as `client.friends` moves it."""
+
+    NONE = "none"
+    ASKED = "asked"  # I asked, no answer yet
+    ASKED_ME = "asked_me"  # they asked, I have not answered
+    FRIENDS = "friends"
+    I_DENIED = "i_denied"
+    THEY_DENIED = "they_denied"
+
+
+# RequestState <-> the (direction, action) columns of `pending_requests`, which the
+# schema and the cross-device sync of requests keep.
+_STATE_OF_ROW = {
+    ("out", "pending"): RequestState.ASKED,
+    ("in", "pending"): RequestState.ASKED_ME,
+    ("out", "accepted"): RequestState.FRIENDS,
+    ("in", "accepted"): RequestState.FRIENDS,
+    ("in", "denied"): RequestState.I_DENIED,
+    ("out", "denied"): RequestState.THEY_DENIED,
+}
+
+
+@attrs.frozen
+class Me:
+    email: str
+    user_id: str
+    device_id: str
+    public_name: str
+    name_version: int
+    avatar_version: int
+
+
+@attrs.frozen
+class Contact:
+    sid: str
+    peer_user_id: str
+    peer_email: str
+    peer_name: str
+    alias_name: str | None
+    peer_identity_key: str
+    changed_identity_key: str | None
+    verified: bool = False
+    # Their devices changed since I verified them: `verified` was reset, compare again.
+    devices_changed: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.alias_name or self.peer_name or self.peer_email
+
+
+@attrs.frozen
+class StoredMessage:
+    id: str
+    sid: str
+    sender: str  # a Sender
+    text: str
+    type: str
+    timestamp: int
+    status: int  # a MessageStatus
+    is_read: bool
+    reply_to: str | None
+
+    @property
+    def from_me(self) -> bool:
+        return self.sender == Sender.ME
+
+
+@attrs.frozen
+class Request:
+    user_id: str
+    email: str
+    name: str
+    direction: str  # "in" or "out"
+    action: str  # pending | accepted | denied
+    timestamp: int
+    key_changed: bool = False  # their account key changed while the request was pending
+
+    @property
+    def state(self) -> RequestState:
+        return _STATE_OF_ROW.get((self.direction, self.action), RequestState.NONE)
+
+    @property
+    def incoming_pending(self) -> bool:
+        """Waiting for my answer."""
+        return self.state is RequestState.ASKED_ME
+
+    @property
+    def needs_attention(self) -> bool:
+        """What a requests list shows: asked to me, or mine whose peer's key changed."""
+        return self.incoming_pending or (self.state is RequestState.ASKED and self.key_changed)
+
+
+@attrs.frozen
+class DeviceNotice:
+    """A device added to my own account that I have not acknowledged yet."""
+
+    device_id: str
+    identity_key: str
+    noticed_at: int
+
+
+@attrs.frozen
+class ConversationSummary:
+    """What a conversation list shows for one contact."""
+
+    last_message: StoredMessage | None
+    unread: int
+
+
+@attrs.frozen
+class KdfCost:
+    """Argon2id costs for the password-derived keys (tests lower the memory)."""
+
+    memory_kib: int = scram.DEFAULT_MEMORY_KIB
+    iterations: int = scram.DEFAULT_ITERATIONS
+
+
+PIN_COST = KdfCost(memory_kib=131072, iterations=3)  # about half a second per PIN guess

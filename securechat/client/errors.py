@@ -13,3 +13,12 @@ class NoSuchAccount(ClientError):
 
 class AccountInUse(ClientError):
     pass
+
+
+class WrongPassword(ClientError):
+    """The password does not open this account's sealed keys (or the relay refused it)."""
+
+
+class CorruptBlob(ClientError):
+    """Sealed recovery data (the relay's recovery blob, recovery.bin) is not in a format
+    this client knows: damaged, or not SecureChat's."""

@@ -5,13 +5,17 @@ transaction, each inside a SAVEPOINT so one failing does not undo its
 neighbours. Under load a thousand writes cost one commit; a lone operation
 runs at once. Used by the relay's storage and by each account's client store,
 whose database is encrypted (SQLCipher, see `securechat.encrypted_sqlite`).
+
+Both keep their schema as numbered migrations (`migrate`): step N takes
+`PRAGMA user_version` from N-1 to N. To change a schema, append a step; never edit
+one that has shipped.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from twisted.internet import defer, task, threads
@@ -25,10 +29,87 @@ from securechat import encrypted_sqlite
 T = TypeVar("T")
 CHECKPOINT_INTERVAL = 5.0  # seconds between passive WAL checkpoints
 _Op = tuple[Callable[..., Any], tuple[Any, ...], "defer.Deferred[Any]"]
+# One migration: SQL text, or a function of the connection (data to rewrite, say).
+Step = str | Callable[[Any], None]
 
 
 class DatabaseClosed(Exception):
     """An operation reached a database that is not open."""
+
+
+class DatabaseTooNew(Exception):
+    """The database's schema is newer than this code knows: a newer version wrote it.
+    Nothing was changed; opening it anyway could lose what that version stored."""
+
+    def __init__(self, name: str, found: int, known: int) -> None:
+        super().__init__(f"{name} has schema version {found}, newer than the {known} this "
+                         "version knows: it was written by a newer version")
+        self.found = found
+        self.known = known
+
+
+def migrate(conn: Any, steps: Sequence[Step]) -> int:
+    """Bring the database to schema version `len(steps)`; returns it.
+
+    Step N (from 1) takes `PRAGMA user_version` from N-1 to N, in its own transaction
+    with the version it sets: a step that fails leaves the database at the version
+    before it (the next open tries again). SQL text runs statement by statement inside
+    that transaction. A Python step gets the connection and must leave the transaction
+    open: `execute`, or `execute_script` for several statements, not the connection's
+    `executescript` (which commits first). A database already at the last version is
+    left as it is; one past it raises DatabaseTooNew, untouched. `conn` is in
+    autocommit mode (isolation_level None), as `encrypted_sqlite.connect` makes it."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")  # the version read and the step: one writer
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > len(steps):
+                raise DatabaseTooNew(_file_name(conn), version, len(steps))
+            if version == len(steps):
+                conn.execute("ROLLBACK")
+                return version
+            step = steps[version]
+            if isinstance(step, str):
+                execute_script(conn, step)
+            else:
+                step(conn)
+            if not conn.in_transaction:
+                raise RuntimeError(f"migration {version + 1} ended its transaction itself "
+                                   "(executescript commits): use execute_script")
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def execute_script(conn: Any, script: str) -> None:
+    """Run the SQL statements of `script` one by one, inside the caller's transaction
+    (unlike `executescript`, which commits first)."""
+    for statement in _statements(script):
+        conn.execute(statement)
+
+
+def _statements(script: str) -> Iterator[str]:
+    # SQLite's own test for a complete statement (semicolons in strings, comments and
+    # trigger bodies do not end one).
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \t\n;"):
+                yield statement
+            statement = ""
+    if statement.strip(" \t\n;"):
+        yield statement  # a trailing comment; or an unfinished statement, which then fails
+
+
+def _file_name(conn: Any) -> str:
+    for _, name, path in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return os.path.basename(path) if path else "the in-memory database"
+    return "the database"
 
 
 class SerialDatabase:

@@ -28,11 +28,12 @@ class IdentityKeyChangedError(ClientError):
 
 
 class WrongPassword(ClientError):
-    """The password does not open this recovery blob (or the blob was altered)."""
+    """The password does not open this account's sealed keys (or the relay refused it)."""
 
 
 class CorruptBlob(ClientError):
-    """The recovery blob is not in a format this client knows."""
+    """Sealed recovery data (the relay's recovery blob, recovery.bin) is not in a format
+    this client knows: damaged, or not SecureChat's."""
 
 
 class LinkFailed(ClientError):
@@ -129,3 +130,7 @@ class UnreadableDatabase(ClientError):
 
 class BadCaFile(ClientError):
     """The --ca-file cannot be read or holds no PEM certificate."""
+
+
+class DatabaseFromNewerVersion(ClientError):
+    """A newer version of SecureChat wrote the account's database (left untouched)."""

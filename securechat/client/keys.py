@@ -1,15 +1,15 @@
-"""An account's long-term secrets and how they are sealed.
+"""An account's long-term secrets, and what two users compare to trust each other.
 
-- The master key is 128 bits of entropy shown once as a BIP39 mnemonic (the
-  recovery phrase); the vault derives its key from it (later issues).
-- The account identity key (Ed25519) signs every device's keys. It reaches a new
-  device in the recovery blob sealed under the phrase (client.recovery), or from
-  another device of the account.
-- `seal_recovery`/`open_recovery` are the format accounts used before: the blob
-  sealed under the master password (which the relay, holding the verifier, could
-  crack). It is only read now, to migrate such accounts:
-  `b"SCR1" ‖ t(1) ‖ m_kib(4, big-endian) ‖ salt(16) ‖ nonce(12) ‖ ciphertext`,
-  the header (and the user id) bound as associated data.
+- `AccountSecrets`: the account identity key (Ed25519), which signs every device's keys,
+  and the master key, 128 bits of entropy shown once as a BIP39 mnemonic (the recovery
+  phrase). The identity key reaches a new device in the recovery blob sealed under the
+  phrase (client.recovery), or from another device of the account.
+- `seal_recovery`/`open_recovery` are the format accounts used before: the blob sealed
+  under the master password (which the relay, holding the verifier, could crack), kind
+  `SCR1` of `crypto.sealing` with the user id as context. It is only read now, to migrate
+  such accounts.
+- `session_id`, `safety_number`, `safety_qr_payload`: a conversation's id and what two
+  users compare (in person or by QR code) to check each other's account keys.
 """
 
 from __future__ import annotations
@@ -17,24 +17,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 
 import attrs
-from argon2.low_level import Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from mnemonic import Mnemonic
 
+# WrongPassword and CorruptBlob live with the client's other refusals; imported from here
+# too by the core, the CLI, the UI and bots.
 from securechat.client.errors import CorruptBlob, WrongPassword
+from securechat.crypto.sealing import KdfBounds, PasswordSealing, UnknownFormat, WrongKey
+from securechat.protocol import scram
 from securechat.protocol.keys import normalise_email
 
-_MAGIC = b"SCR1"
-_HEADER = struct.Struct(">4sBI16s12s")
+__all__ = ["AccountSecrets", "CorruptBlob", "WrongPassword", "open_recovery", "safety_number",
+           "safety_qr_payload", "seal_recovery", "session_id"]
+
 DEFAULT_TIME_COST = 3
 DEFAULT_MEMORY_KIB = 65536
-
+# The blob comes from the relay, an adversary: its header may ask Argon2id for no more
+# than the relay lets a SCRAM verifier cost, which is what the blob was sealed with (the
+# account's registration costs).
+_RECOVERY_BY_PASSWORD = PasswordSealing(b"SCR1", KdfBounds(
+    passes=range(scram.MIN_ITERATIONS, scram.MAX_ITERATIONS + 1),
+    memory_kib=range(scram.MIN_MEMORY_KIB, scram.MAX_MEMORY_KIB + 1)))
 
 
 @attrs.frozen
@@ -55,45 +61,32 @@ class AccountSecrets:
         return self.identity.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def _kdf(password: str, salt: bytes, time_cost: int, memory_kib: int) -> bytes:
-    return hash_secret_raw(password.encode("utf-8"), salt, time_cost=time_cost,
-                           memory_cost=memory_kib, parallelism=1, hash_len=32, type=Type.ID)
-
-
 def seal_recovery(secrets: AccountSecrets, password: str, user_id: str,
                   time_cost: int = DEFAULT_TIME_COST,
                   memory_kib: int = DEFAULT_MEMORY_KIB) -> bytes:
-    """Slow (Argon2id): call from a thread."""
-    salt, nonce = os.urandom(16), os.urandom(12)
-    header = _HEADER.pack(_MAGIC, time_cost, memory_kib, salt, nonce)
+    """An old-format blob (tests make them). Slow (Argon2id): call from a thread."""
     plaintext = json.dumps(
         {"identity_seed": secrets.identity_seed.hex(), "mnemonic": secrets.mnemonic}
     ).encode()
-    key = _kdf(password, salt, time_cost, memory_kib)
-    return header + AESGCM(key).encrypt(nonce, plaintext, header + user_id.encode())
+    return _RECOVERY_BY_PASSWORD.seal(plaintext, password, user_id.encode(), time_cost,
+                                      memory_kib)
 
 
 def open_recovery(blob: bytes, password: str, user_id: str) -> AccountSecrets:
     """Slow (Argon2id): call from a thread. Raises WrongPassword or CorruptBlob."""
-    if len(blob) < _HEADER.size + 16:
-        raise CorruptBlob("the recovery blob is truncated")
-    magic, time_cost, memory_kib, salt, nonce = _HEADER.unpack_from(blob)
-    # The same bounds as the relay puts on SCRAM: a tampered header cannot make us
-    # spend minutes (or gigabytes) on Argon2 before the GCM check fails.
-    if magic != _MAGIC or not 1 <= time_cost <= 8 or not 8192 <= memory_kib <= 262144:
-        raise CorruptBlob("the recovery blob has an unknown format")
-    key = _kdf(password, salt, time_cost, memory_kib)
     try:
-        plaintext = AESGCM(key).decrypt(nonce, blob[_HEADER.size:],
-                                        blob[:_HEADER.size] + user_id.encode())
-    except InvalidTag:
+        plaintext = _RECOVERY_BY_PASSWORD.open(blob, password, user_id.encode())
+    except UnknownFormat as e:
+        raise CorruptBlob(f"the recovery blob has an unknown format ({e})") from None
+    except WrongKey:
         raise WrongPassword("wrong password") from None
     fields = json.loads(plaintext)
     return AccountSecrets(bytes.fromhex(fields["identity_seed"]), fields["mnemonic"])
 
 
 def session_id(email_a: str, email_b: str) -> str:
-    """The spec's sid: SHA-256 of the two normalised emails, sorted, joined by ':'."""
+    """A conversation's id (`sid` in every frame): hex SHA-256 of the two users'
+    normalised emails, sorted, joined by ':' (docs/protocol.md, "Session id")."""
     first, second = sorted((normalise_email(email_a), normalise_email(email_b)))
     return hashlib.sha256(f"{first}:{second}".encode()).hexdigest()
 

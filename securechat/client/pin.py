@@ -32,22 +32,33 @@ import contextlib
 import json
 import os
 import re
-import struct
 
 import keyring
 import keyring.errors
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from securechat.client.errors import ClientError, InvalidPin, PinLocked, WrongPin
-from securechat.client.secrets import SERVICE, keychain_available, seal, unseal, write_private
+from securechat.client.secrets import (
+    LOCAL_KDF_BOUNDS,
+    SERVICE,
+    keychain_available,
+    seal_locally,
+    write_private,
+)
+from securechat.crypto.sealing import (
+    KeySealing,
+    PasswordSealing,
+    SealingError,
+    UnknownFormat,
+    WrongKey,
+    random_key,
+)
 
 PIN_FILE = "pin.bin"
 TRIES_FILE = "pin.tries"  # wrong PINs since the last right one
 MAX_TRIES = 5
-_MAGIC = b"SCP2"  # sealed under the PIN
-_WRAPPED = b"SCK1"  # ... then under a key in the OS keychain
-_WRAP_HEADER = struct.Struct(">4s16s12s")  # magic, keychain entry id, nonce
+_SEALED = PasswordSealing(b"SCP2", LOCAL_KDF_BOUNDS)  # sealed under the PIN
+# ... then under a key in the OS keychain, in the entry the key id names
+_WRAPPED = KeySealing(b"SCK1", key_id_size=16)
 _FORMAT = re.compile(r"[0-9]{6,12}")
 _FORMAT_BEFORE = re.compile(r"[0-9]{4,12}")  # what PINs set by older versions may be
 
@@ -76,8 +87,8 @@ def set_pin(account_dir: str, pin: str, device_keys: dict[str, str], time_cost: 
     """Seal `device_keys` under `pin` (slow, and may ask the keychain: call from a
     thread). Replaces any PIN set before."""
     check_format(pin)
-    sealed = seal(json.dumps(device_keys).encode(), pin, _MAGIC, time_cost, memory_kib,
-                  _context(account_dir))
+    sealed = seal_locally(_SEALED, json.dumps(device_keys).encode(), pin,
+                          _context(account_dir), time_cost, memory_kib)
     _store(account_dir, sealed)
     _set_tries(account_dir, 0)
 
@@ -98,12 +109,12 @@ def unlock(account_dir: str, pin: str) -> dict[str, str]:
         raise PinLocked()
     try:
         sealed = _unwrap(account_dir, stored)
-        device_keys = dict(json.loads(unseal(sealed, pin, _MAGIC, _context(account_dir))))
-    except (ValueError, _Damaged):
+        device_keys = dict(json.loads(_SEALED.open(sealed, pin, _context(account_dir))))
+    except (UnknownFormat, ValueError, _Damaged):
         remove_pin(account_dir)
         raise ClientError("the PIN file is damaged and was removed: use your master "
                           "password") from None
-    except InvalidTag:
+    except WrongKey:
         tries += 1
         if tries >= MAX_TRIES:
             remove_pin(account_dir)
@@ -135,15 +146,14 @@ def _store(account_dir: str, sealed: bytes) -> None:
     keychain; the previous PIN's keychain entry goes."""
     old_entry = _keychain_entry(account_dir)
     if keychain_available():
-        entry_id, key, nonce = os.urandom(16), AESGCM.generate_key(256), os.urandom(12)
-        header = _WRAP_HEADER.pack(_WRAPPED, entry_id, nonce)
+        entry_id, key = os.urandom(_WRAPPED.key_id_size), random_key()
         try:
             keyring.set_password(SERVICE, _entry_name(account_dir, entry_id),
                                  base64.b64encode(key).decode())
         except keyring.errors.KeyringError as e:
             raise ClientError(f"the system keychain refused the PIN's key "
                               f"({type(e).__name__}): unlock it and try again") from None
-        sealed = header + AESGCM(key).encrypt(nonce, sealed, header + _context(account_dir))
+        sealed = _WRAPPED.seal(sealed, key, _context(account_dir), key_id=entry_id)
     write_private(os.path.join(account_dir, PIN_FILE), sealed)
     if old_entry is not None:
         with contextlib.suppress(keyring.errors.KeyringError):
@@ -152,15 +162,21 @@ def _store(account_dir: str, sealed: bytes) -> None:
 
 def _unwrap(account_dir: str, stored: bytes) -> bytes:
     """The Argon2id-sealed blob inside pin.bin (pin.bin itself if it is not wrapped)."""
-    if not stored.startswith(_WRAPPED):
+    if not _WRAPPED.is_kind(stored):
         return stored
-    if len(stored) < _WRAP_HEADER.size + 16:
-        raise _Damaged()
-    _, entry_id, nonce = _WRAP_HEADER.unpack_from(stored)
-    entry = _entry_name(account_dir, entry_id)
+    try:
+        return _WRAPPED.open_by_id(stored, lambda entry_id: _keychain_key(account_dir, entry_id),
+                                   _context(account_dir))
+    except (binascii.Error, SealingError):
+        raise _Damaged() from None
+
+
+def _keychain_key(account_dir: str, entry_id: bytes) -> bytes:
+    """The key the keychain keeps for this PIN; raises ClientError if it cannot say."""
     if not keychain_available():
         raise ClientError("this PIN needs the system keychain, which is not available now: "
                           "use your master password")
+    entry = _entry_name(account_dir, entry_id)
     try:
         encoded = keyring.get_password(SERVICE, entry)
     except keyring.errors.KeyringError as e:
@@ -170,25 +186,18 @@ def _unwrap(account_dir: str, stored: bytes) -> bytes:
         remove_pin(account_dir)
         raise ClientError("the PIN's key is gone from the system keychain, so the PIN was "
                           "removed: use your master password")
-    try:
-        key = base64.b64decode(encoded, validate=True)
-        header = stored[:_WRAP_HEADER.size]
-        return AESGCM(key).decrypt(nonce, stored[_WRAP_HEADER.size:],
-                                   header + _context(account_dir))
-    except (binascii.Error, ValueError, InvalidTag):
-        raise _Damaged() from None
+    return base64.b64decode(encoded, validate=True)
 
 
 def _keychain_entry(account_dir: str) -> str | None:
     """The keychain entry the current pin.bin names, if it is wrapped."""
     try:
         with open(os.path.join(account_dir, PIN_FILE), "rb") as f:
-            header = f.read(_WRAP_HEADER.size)
+            header = f.read(_WRAPPED.header_size)
     except FileNotFoundError:
         return None
-    if len(header) < _WRAP_HEADER.size or not header.startswith(_WRAPPED):
-        return None
-    return _entry_name(account_dir, _WRAP_HEADER.unpack(header)[1])
+    entry_id = _WRAPPED.key_id(header)
+    return None if entry_id is None else _entry_name(account_dir, entry_id)
 
 
 def _entry_name(account_dir: str, entry_id: bytes) -> str:
@@ -202,7 +211,8 @@ def _user_id(account_dir: str) -> str:
 
 
 def _context(account_dir: str) -> bytes:
-    """Binds the sealed password to its account (the directory is named by user id)."""
+    """Binds the sealed device keys to their account (the directory is named by user
+    id): a pin.bin copied into another account's directory does not open there."""
     return b"pin:" + _user_id(account_dir).encode()
 
 

@@ -29,14 +29,11 @@ import base64
 import hmac
 import json
 import os
-import struct
 import time
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mnemonic import Mnemonic
 from twisted.internet import defer, threads
@@ -63,6 +60,7 @@ from securechat.client.scram_pinning import (
 from securechat.client.secrets import SecretStore, write_private
 from securechat.client.storage import AccountStore, database_key
 from securechat.client.wamp import Anonymous, Credentials, JoinRefused, Password, connect, leave
+from securechat.crypto.sealing import KeySealing, UnknownFormat, WrongKey
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
 from securechat.protocol.recovery import (
@@ -75,8 +73,8 @@ log = Logger()
 
 PHRASE_WORDS = 12
 LOCAL_COPY = "recovery.bin"
-_LOCAL_MAGIC = b"SCL1"
-_HEADER = struct.Struct(">4s12s")  # magic, nonce
+_RELAY_BLOB = KeySealing(PHRASE_SEALED_MAGIC)
+_LOCAL = KeySealing(b"SCL1")
 _WORDS = Mnemonic("english")
 
 
@@ -111,22 +109,19 @@ def _key(phrase: str, purpose: bytes, user_id: str) -> bytes:
                 info=purpose + b":" + user_id.encode()).derive(entropy)
 
 
-def _seal(plaintext: bytes, phrase: str, magic: bytes, purpose: bytes, user_id: str) -> bytes:
-    nonce = os.urandom(12)
-    header = _HEADER.pack(magic, nonce)
-    return header + AESGCM(_key(phrase, purpose, user_id)).encrypt(
-        nonce, plaintext, header + user_id.encode())
+def _seal(plaintext: bytes, phrase: str, kind: KeySealing, purpose: bytes,
+          user_id: str) -> bytes:
+    return kind.seal(plaintext, _key(phrase, purpose, user_id), user_id.encode())
 
 
-def _open(sealed: bytes, phrase: str, magic: bytes, purpose: bytes, user_id: str) -> bytes:
+def _open(sealed: bytes, phrase: str, kind: KeySealing, purpose: bytes, user_id: str) -> bytes:
     """Raises CorruptBlob (not this format) or WrongRecoveryPhrase."""
-    if len(sealed) < _HEADER.size + 16 or not sealed.startswith(magic):
-        raise CorruptBlob("the recovery data has an unknown format")
-    _, nonce = _HEADER.unpack_from(sealed)
     try:
-        return AESGCM(_key(phrase, purpose, user_id)).decrypt(
-            nonce, sealed[_HEADER.size:], sealed[:_HEADER.size] + user_id.encode())
-    except InvalidTag:
+        return kind.open_by_id(sealed, lambda _: _key(phrase, purpose, user_id),
+                               user_id.encode())
+    except UnknownFormat:
+        raise CorruptBlob("the recovery data has an unknown format") from None
+    except WrongKey:
         raise WrongRecoveryPhrase("this is not the recovery phrase of this account") from None
 
 
@@ -136,12 +131,12 @@ def _open(sealed: bytes, phrase: str, magic: bytes, purpose: bytes, user_id: str
 def seal_blob(secrets: AccountSecrets, user_id: str) -> bytes:
     """The recovery blob for the relay: the identity seed under the phrase. (Fast.)"""
     plaintext = json.dumps({"v": 2, "identity_seed": secrets.identity_seed.hex()}).encode()
-    return _seal(plaintext, secrets.mnemonic, PHRASE_SEALED_MAGIC, b"relay blob", user_id)
+    return _seal(plaintext, secrets.mnemonic, _RELAY_BLOB, b"relay blob", user_id)
 
 
 def open_blob(blob: bytes, phrase: str, user_id: str) -> AccountSecrets:
     """The account secrets a phrase-sealed blob holds. Raises WrongRecoveryPhrase."""
-    fields = json.loads(_open(blob, phrase, PHRASE_SEALED_MAGIC, b"relay blob", user_id))
+    fields = json.loads(_open(blob, phrase, _RELAY_BLOB, b"relay blob", user_id))
     return AccountSecrets(bytes.fromhex(fields["identity_seed"]), phrase)
 
 
@@ -191,7 +186,7 @@ def save_local_copy(account_dir: str, user_id: str, keys: dict[str, str]) -> Non
     """Seal this device's keys (as SecretStore holds them) under the phrase they contain."""
     plaintext = json.dumps(keys, sort_keys=True).encode()
     write_private(os.path.join(account_dir, LOCAL_COPY),
-                  _seal(plaintext, keys["mnemonic"], _LOCAL_MAGIC, b"device keys", user_id))
+                  _seal(plaintext, keys["mnemonic"], _LOCAL, b"device keys", user_id))
 
 
 def load_local_copy(account_dir: str, user_id: str, phrase: str) -> dict[str, str] | None:
@@ -201,7 +196,7 @@ def load_local_copy(account_dir: str, user_id: str, phrase: str) -> dict[str, st
             sealed = f.read()
     except FileNotFoundError:
         return None
-    return dict(json.loads(_open(sealed, phrase, _LOCAL_MAGIC, b"device keys", user_id)))
+    return dict(json.loads(_open(sealed, phrase, _LOCAL, b"device keys", user_id)))
 
 
 def keep_local_copy(account_dir: str, user_id: str, keys: dict[str, Any]) -> None:

@@ -15,54 +15,39 @@ import base64
 import contextlib
 import json
 import os
-import struct
 from typing import Any
 
 import keyring
 import keyring.errors
-from argon2.low_level import Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from keyring.backends import fail
 
 from securechat.client.errors import ClientError, MissingSecrets, WrongPassword
+from securechat.crypto.sealing import (
+    CostsOutOfBounds,
+    KdfBounds,
+    PasswordSealing,
+    UnknownFormat,
+    WrongKey,
+)
 
 SERVICE = "securechat"
-_HEADER = struct.Struct(">4sBI16s12s")  # magic, Argon2id time, memory KiB, salt, nonce
-_SECRETS_MAGIC = b"SCS1"
+# Files this device sealed itself, under the Argon2id costs it was given (`KdfCost`, the
+# CLI's --kdf-memory: they may exceed what the relay allows a SCRAM verifier, unlike the
+# relay's blob in client.keys), kept to 1 GiB so that a damaged or tampered header
+# cannot make us allocate more.
+LOCAL_KDF_BOUNDS = KdfBounds(passes=range(1, 9), memory_kib=range(8192, 1048576 + 1))
+_SEALED_SECRETS = PasswordSealing(b"SCS1", LOCAL_KDF_BOUNDS)
+_SECRETS_PASSES = 3
 
 
-_TIME_COSTS = range(1, 9)
-_MEMORY_KIB = range(8192, 1048576 + 1)  # what a header may ask of Argon2id
-
-
-def seal(plaintext: bytes, secret: str, magic: bytes, time_cost: int, memory_kib: int,
-         context: bytes) -> bytes:
-    """AES-256-GCM under a key Argon2id derives from `secret`. The header (with the KDF
-    parameters) and `context` (whose data this is: the user id) are authenticated too.
-    Slow on purpose: call from a thread."""
-    if time_cost not in _TIME_COSTS or memory_kib not in _MEMORY_KIB:
-        raise ClientError(f"key derivation costs out of bounds: {time_cost} passes, "
-                          f"{memory_kib} KiB")
-    salt, nonce = os.urandom(16), os.urandom(12)
-    header = _HEADER.pack(magic, time_cost, memory_kib, salt, nonce)
-    key = _derive(secret, salt, time_cost, memory_kib)
-    return header + AESGCM(key).encrypt(nonce, plaintext, header + context)
-
-
-def unseal(sealed: bytes, secret: str, magic: bytes, context: bytes) -> bytes:
-    """The plaintext of `seal`; raises InvalidTag for a wrong secret (or a damaged file)
-    and ValueError for something that is not a file of this kind."""
-    if len(sealed) < _HEADER.size + 16:
-        raise ValueError("the file is too short")
-    found, time_cost, memory, salt, nonce = _HEADER.unpack_from(sealed)
-    if found != magic:
-        raise ValueError("the file has an unknown format")
-    if time_cost not in _TIME_COSTS or memory not in _MEMORY_KIB:
-        raise ValueError("the file asks for key derivation costs out of bounds")
-    key = _derive(secret, salt, time_cost, memory)
-    header = sealed[:_HEADER.size]
-    return AESGCM(key).decrypt(nonce, sealed[_HEADER.size:], header + context)
+def seal_locally(kind: PasswordSealing, plaintext: bytes, secret: str, context: bytes,
+                 passes: int, memory_kib: int) -> bytes:
+    """`kind.seal`, with costs out of bounds a ClientError (the user chose them).
+    Slow (Argon2id): call from a thread."""
+    try:
+        return kind.seal(plaintext, secret, context, passes, memory_kib)
+    except CostsOutOfBounds as e:
+        raise ClientError(str(e)) from None
 
 
 def write_private(path: str, data: bytes) -> None:
@@ -75,10 +60,6 @@ def write_private(path: str, data: bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-
-def _derive(secret: str, salt: bytes, time_cost: int, memory_kib: int) -> bytes:
-    return hash_secret_raw(secret.encode(), salt, time_cost=time_cost, memory_cost=memory_kib,
-                           parallelism=1, hash_len=32, type=Type.ID)
 
 
 
@@ -103,8 +84,8 @@ class SecretStore:
 
     def save(self, secrets: dict[str, str]) -> None:
         """Slow (Argon2id): call from a thread."""
-        sealed = seal(json.dumps(secrets).encode(), self._password, _SECRETS_MAGIC, 3,
-                      self._memory, self._user_id.encode())
+        sealed = seal_locally(_SEALED_SECRETS, json.dumps(secrets).encode(), self._password,
+                              self._user_id.encode(), _SECRETS_PASSES, self._memory)
         if self._keychain:
             old = self._slot()
             slot = os.urandom(8).hex()
@@ -140,10 +121,10 @@ class SecretStore:
                                  "neither in the keychain nor in secrets.bin): remove the "
                                  "account here and sign in again") from None
         try:
-            data = unseal(sealed, self._password, _SECRETS_MAGIC, self._user_id.encode())
-        except InvalidTag:
+            data = _SEALED_SECRETS.open(sealed, self._password, self._user_id.encode())
+        except WrongKey:
             raise WrongPassword("wrong password for this account on this device") from None
-        except ValueError as e:
+        except UnknownFormat as e:
             raise MissingSecrets(f"this account's keys on this device are damaged ({e})") \
                 from None
         return dict(json.loads(data))

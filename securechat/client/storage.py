@@ -1,13 +1,14 @@
-"""One account's local database: the spec's tables, Olm state and the outbox.
+"""One account's local database: its contacts, messages, requests, devices, Olm state
+and outbox.
 
 One SQLCipher file per account (WAL), driven from its own thread by
 `SerialDatabase`. All of it is encrypted at rest (messages, contacts, requests, the
 WAL too) under a key derived from the device's local key (`database_key`), which is
 kept sealed under the master password or the PIN; a plaintext file left by an older
 version is encrypted in place when it opens. Olm pickles are also encrypted by
-vodozemac with the local key itself. Schema changes are numbered migrations run in
-order (PRAGMA user_version). What strangers can make it keep is bounded
-(`client.retention`).
+vodozemac with the local key itself. The schema is `MIGRATIONS`, run in order by
+`securechat.sqlite.migrate` (PRAGMA user_version): to change it, append a step. What
+strangers can make it keep is bounded (`client.retention`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from securechat.client import retention
-from securechat.client.errors import UnreadableDatabase
+from securechat.client.errors import DatabaseFromNewerVersion, UnreadableDatabase
 from securechat.client.model import (
     Contact,
     DeviceNotice,
@@ -35,9 +36,11 @@ from securechat.client.model import (
 )
 from securechat.client.olm import SessionRow
 from securechat.encrypted_sqlite import WrongDatabaseKey
-from securechat.sqlite import SerialDatabase
+from securechat.sqlite import DatabaseTooNew, SerialDatabase, Step, migrate
 
-MIGRATIONS = [
+# Step N takes the schema to version N (securechat.sqlite.migrate). Never edit a step
+# that has shipped: append one.
+MIGRATIONS: list[Step] = [
     """
     CREATE TABLE me (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -164,15 +167,12 @@ def database_key(local_key: bytes) -> bytes:
                 info=_DATABASE_KEY_LABEL).derive(local_key)
 
 
-
 def _wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+    migrate(conn, MIGRATIONS)
 
 
 _CONTACT_COLUMNS = ("sid, peer_user_id, peer_email, peer_name, alias_name, peer_identity_key, "
@@ -205,6 +205,11 @@ class AccountStore:
                 "this account's local database does not open with this device's key (it "
                 "is damaged, or not this account's): remove the account here and sign in "
                 "again") from None
+        except DatabaseTooNew as e:
+            raise DatabaseFromNewerVersion(
+                f"this account's local database was written by a newer version of "
+                f"SecureChat (schema {e.found}; this one knows up to {e.known}): update "
+                f"SecureChat to open it") from None
         self._pruning.start(PRUNE_INTERVAL, now=True).addErrback(
             lambda f: self.log.failure("dropping expired rows failed", f))
 

@@ -1,14 +1,17 @@
-"""The payload frames of feature-spec.md, as they travel inside Olm envelopes.
+"""The payload frames: what one device sends another inside an Olm envelope (a message,
+a receipt, a friend request...), specified in docs/protocol.md §9.4.
 
 Plaintext of every envelope is one JSON object `{"t": TYPE, "sid": ..., "data": {...}}`
 plus the `Binding` fields: who sent it from which device and key, and for whom
 (as Matrix's `m.olm.v1` payload does). `parse()` checks the shape of each frame
-type; anything else is rejected with a reason and never reaches storage or the UI.
+type; anything else is rejected with a reason naming the field, and never reaches
+storage or the UI.
 """
 
 from __future__ import annotations
 
 import json
+import reprlib
 from typing import Any
 
 import attrs
@@ -44,7 +47,7 @@ _BINDING = ("sender", "sender_device", "sender_key", "recipient", "recipient_dev
 
 
 class InvalidFrame(Exception):
-    pass
+    """Not a frame this client accepts; the message says which field is wrong."""
 
 
 @attrs.frozen
@@ -101,10 +104,10 @@ def parse_bound(plaintext: bytes) -> tuple[Frame, Binding]:
     """An envelope's plaintext: the frame and its binding (which the caller checks)."""
     raw = _json_object(plaintext)
     frame = _frame(raw)
-    values = [raw.get(name) for name in _BINDING]
-    if not all(type(v) is str for v in values):
-        raise InvalidFrame(f"{frame.type}: the sender and recipient are missing")
-    return frame, Binding(*values)
+    for name in _BINDING:
+        if type(raw.get(name)) is not str:
+            raise InvalidFrame(f"{frame.type}.{name} is missing or not a string")
+    return frame, Binding(*(raw[name] for name in _BINDING))
 
 
 def parse(plaintext: bytes) -> Frame:
@@ -125,17 +128,22 @@ def _frame(raw: dict[str, Any]) -> Frame:
     kind, sid, data, to = raw.get("t"), raw.get("sid"), raw.get("data"), raw.get("to")
     fields = _FIELDS.get(kind) if type(kind) is str else None
     if fields is None:
-        raise InvalidFrame(f"unknown frame type {kind!r}")
-    if type(sid) is not str or type(data) is not dict or not (to is None or type(to) is str):
-        raise InvalidFrame(f"{kind}: sid, data or to has the wrong type")
+        # The sender chose it: the reason (logged, and in an event) shows 40 characters.
+        raise InvalidFrame(f"unknown frame type {reprlib.repr(kind)[:40]}")
+    if type(sid) is not str:
+        raise InvalidFrame(f"{kind}.sid is missing or not a string")
+    if type(data) is not dict:
+        raise InvalidFrame(f"{kind}.data is missing or not an object")
+    if not (to is None or type(to) is str):
+        raise InvalidFrame(f"{kind}.to is not a string")
     for name, types in fields.items():
         if type(data.get(name)) not in types:
             raise InvalidFrame(f"{kind}.data.{name} is missing or has the wrong type")
     if kind == MSG and len(data["text"]) > MAX_TEXT:
         raise InvalidFrame("MSG.data.text is too long")
-    if kind == RECEIPT and (
-        data["status"] not in (RECEIPT_DELIVERED, RECEIPT_READ)
-        or not all(type(i) is str for i in data["ids"])
-    ):
-        raise InvalidFrame("RECEIPT.data is malformed")
+    if kind == RECEIPT and data["status"] not in (RECEIPT_DELIVERED, RECEIPT_READ):
+        raise InvalidFrame(f"RECEIPT.data.status is neither {RECEIPT_DELIVERED!r} nor "
+                           f"{RECEIPT_READ!r}")
+    if kind == RECEIPT and not all(type(i) is str for i in data["ids"]):
+        raise InvalidFrame("RECEIPT.data.ids holds something other than strings")
     return Frame(kind, sid, data, to)

@@ -8,12 +8,14 @@ from twisted.application import service
 from twisted.internet import defer, endpoints, task
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from securechat.relay.config import RelayConfig
 from securechat.relay.mailer import SmtpMailer
 from securechat.relay.router import Router
 from securechat.relay.storage import IRelayStorage, SQLiteStorage
 from securechat.relay.transport import make_factory
+from securechat.sqlite import DatabaseTooNew
 
 
 class ConfigError(Exception):
@@ -27,7 +29,8 @@ NO_MAIL = ("email verification needs an SMTP server to mail codes: give --smtp-e
 class RelayService(service.Service):
     """Starts listening on every endpoint once the database is open.
 
-    `ready` fires with the listening ports (tests read the bound port there).
+    `ready` fires with the listening ports (tests read the bound port there), or fails
+    with the reason the database did not open.
     """
 
     log = Logger()
@@ -59,7 +62,14 @@ class RelayService(service.Service):
             self.log.warn(
                 "*** EMAIL VERIFICATION IS OFF: anyone can register any email address and "
                 "receive what is sent to it. Use this only for a development relay. ***")
-        self.storage.start()
+        # A relay whose database does not open (a newer version's schema, say) listens
+        # nowhere and says why.
+        d = self.storage.start()
+        d.addCallback(self._opened)
+        d.addErrback(self._not_opened)
+        d.chainDeferred(self.ready)
+
+    def _opened(self, _: None) -> defer.Deferred[list[IListeningPort]]:
         self._purge.start(self.config.purge_interval, now=True).addErrback(
             lambda f: self.log.failure("mailbox purge stopped", f))
         factory = make_factory(self.router.session_factory, self.config,
@@ -69,8 +79,15 @@ class RelayService(service.Service):
              for desc in self._listen],
             consumeErrors=True,
         )
-        d.addCallback(self._listening)
-        d.chainDeferred(self.ready)
+        return d.addCallback(self._listening)
+
+    def _not_opened(self, failure: Failure) -> Failure:
+        if failure.check(DatabaseTooNew):
+            self.log.critical("the relay database was not opened: {why}",
+                              why=failure.getErrorMessage())
+        else:
+            self.log.failure("the relay database was not opened", failure)
+        return failure
 
     def _listening(self, ports: list[IListeningPort]) -> list[IListeningPort]:
         self.ports = ports

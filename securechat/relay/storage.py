@@ -1,7 +1,9 @@
 """The relay's persistent state behind a small interface; SQLite by default.
 
 Every operation runs on the database's own thread, group-committed with its
-neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor.
+neighbours (`securechat.sqlite.SerialDatabase`), never on the reactor. The schema is
+`MIGRATIONS`, run in order by `securechat.sqlite.migrate` (PRAGMA user_version): to
+change it, append a step.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from zope.interface import Interface, implementer
 
 from securechat.protocol.scram import ScramVerifier
 from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
-from securechat.sqlite import SerialDatabase
+from securechat.sqlite import SerialDatabase, Step, execute_script, migrate
 
 
 class StorageError(Exception):
@@ -158,7 +160,8 @@ class IRelayStorage(Interface):
         """A random 32-byte secret of this relay, made on first use and kept."""
 
 
-_SCHEMA = """
+# Migration 1 (see _schema_before_migrations).
+_SCHEMA_BEFORE_MIGRATIONS = """
 CREATE TABLE IF NOT EXISTS accounts (
     user_id TEXT PRIMARY KEY,
     identity_key TEXT NOT NULL,
@@ -239,22 +242,27 @@ CREATE TABLE IF NOT EXISTS mailbox_usage (
 );
 """
 
-# Columns added after the first release: (table, column, declaration).
+# Migration 1: columns added after the first release, (table, column, declaration).
 _ADDED_COLUMNS = [
     ("one_time_keys", "signature", "TEXT"),  # the device's signature over the key
     ("fallback_keys", "signature", "TEXT"),
 ]
 
 
-# Indexes of earlier releases that a newer one replaces.
+# Migration 1: indexes of earlier releases that a newer one replaced.
 _DROPPED_INDEXES = [
     "mailbox_by_device",  # by mailbox_page
     "mailbox_by_sender",  # by the counters in mailbox_sender_usage
 ]
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(_SCHEMA)
+def _schema_before_migrations(conn: sqlite3.Connection) -> None:
+    """Migration 1: what relays ran at every start before numbered migrations (tables
+    created IF NOT EXISTS, columns added and indexes dropped by hand, usage counters
+    filled in). Their databases have user_version 0; on one that is up to date this
+    changes nothing, on an older one it brings it up to date, on an empty file it makes
+    everything."""
+    execute_script(conn, _SCHEMA_BEFORE_MIGRATIONS)
     for index in _DROPPED_INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {index}")
     for table, column, declaration in _ADDED_COLUMNS:
@@ -268,13 +276,21 @@ def _create_schema(conn: sqlite3.Connection) -> None:
                      "SUM(size) FROM mailbox GROUP BY device_id, from_user")
 
 
+# Step N takes the schema to version N. Never edit a step that has shipped: append one.
+MIGRATIONS: list[Step] = [_schema_before_migrations]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    migrate(conn, MIGRATIONS)
+
+
 @implementer(IRelayStorage)
 class SQLiteStorage:
     """`IRelayStorage` on one SQLite file in WAL mode, driven from one thread."""
 
     def __init__(self, path: str, reactor: Any) -> None:
         self._path = path
-        self._db = SerialDatabase(path, reactor, _create_schema,
+        self._db = SerialDatabase(path, reactor, _migrate,
                                   expected_errors=(StorageError,), name="relay-sqlite")
         self._run = self._db.run
         # Pairs of users known to be in routed_pairs (which only grows): the hot send path

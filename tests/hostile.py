@@ -26,7 +26,7 @@ from securechat.client.wamp import DeviceKey, connect
 from securechat.protocol import uris
 from securechat.protocol.frames import Binding, Frame
 from securechat.protocol.keys import device_certificate, prekey_statement
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller
 from securechat.relay.service import RelayService
 from securechat.relay.testing import TestAccount, TestDevice, b64, leave, password_login
 

@@ -41,7 +41,7 @@ from twisted.internet.task import react
 from bench import crossbar_env, relayproc
 from bench.fuzzcases import CaseGenerator, FuzzStats, campaign
 from bench.honest import HonestClient
-from securechat.relay.testing import enroll_device, register_account
+from securechat.testing import enroll_device, register_account
 
 UNHANDLED = ("Unhandled error", "Traceback")
 

@@ -28,7 +28,7 @@ from securechat.protocol.frames import Binding, Frame
 from securechat.protocol.keys import device_certificate, prekey_statement
 from securechat.relay.context import Caller
 from securechat.relay.service import RelayService
-from securechat.relay.testing import TestAccount, TestDevice, b64, leave, password_login
+from securechat.testing import TestAccount, TestDevice, b64, leave, password_login
 
 Rewrite = Callable[..., Any]  # (caller, answer, *args, **kwargs) -> answer
 

@@ -8,8 +8,8 @@ from typing import Any
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
+from securechat import testing
 from securechat.client.wamp import Credentials, JoinRefused, RelaySession, connect
-from securechat.relay import testing
 from securechat.relay.config import RelayConfig
 from securechat.relay.service import RelayService
 

@@ -20,7 +20,7 @@ from securechat.client.secrets import MissingSecrets
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_SENT
 from securechat.client.wamp import Password, connect
 from securechat.protocol import uris
-from securechat.relay.testing import TEST_LOGIN_FLOOR
+from securechat.testing import TEST_LOGIN_FLOOR
 from tests.clientsupport import FAST, ClientTestCase
 
 

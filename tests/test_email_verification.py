@@ -11,6 +11,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
 
+from securechat import testing
 from securechat.client.core import AccountExists, SecureChatClient
 from securechat.client.registration import (
     EmailCodeRejected,
@@ -21,7 +22,6 @@ from securechat.client.registration import (
 from securechat.client.wamp import Anonymous, Password
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
-from securechat.relay import testing
 from securechat.relay.config import RelayConfig, SmtpSettings
 from tests.clientsupport import FAST, ClientTestCase
 from tests.mailserver import code_in, start_mail_server

@@ -19,7 +19,7 @@ import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.protocol import uris
+from securechat.protocol import envelope, uris
 from securechat.relay import arguments
 from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
@@ -129,8 +129,8 @@ class Delivery:
         return d
 
     def _stored(self, _: None, parsed: list[Envelope], ts: int) -> dict[str, Any]:
-        for envelope in parsed:
-            self._ctx.push(uris.inbox_topic(envelope.device_id), [envelope.event()])
+        for stored in parsed:
+            self._ctx.push(uris.inbox_topic(stored.device_id), [stored.event()])
         return {"ts": ts, "ids": {e.device_id: e.id for e in parsed}}
 
     @staticmethod
@@ -162,9 +162,11 @@ class Delivery:
             from_user=sender,
             from_device=sender_device,
             ts=ts,
-            v=arguments.integer("envelopes[].v", e.get("v"), 1, 255),
-            alg=arguments.text("envelopes[].alg", e.get("alg"), 32),
-            type=arguments.integer("envelopes[].type", e.get("type"), 0, 255),
+            v=arguments.integer("envelopes[].v", e.get("v"), envelope.VERSION_MIN,
+                                envelope.VERSION_MAX),
+            alg=arguments.text("envelopes[].alg", e.get("alg"), envelope.ALG_MAX_LENGTH),
+            type=arguments.integer("envelopes[].type", e.get("type"), envelope.TYPE_MIN,
+                                   envelope.TYPE_MAX),
             body=arguments.blob("envelopes[].body", body, self._ctx.config.max_envelope_bytes),
         )
 
@@ -199,7 +201,7 @@ class Delivery:
         """Delete delivered envelopes of this device; returns how many were deleted."""
         arguments.listing("ids", ids, MAX_ACK_IDS)
         for i in ids:
-            arguments.text("ids[]", i, 64)
+            arguments.text("ids[]", i, envelope.ID_MAX_LENGTH)
         return self._ctx.storage.ack(caller.principal.device_id, ids)
 
     @defer.inlineCallbacks

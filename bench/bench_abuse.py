@@ -53,7 +53,7 @@ from bench.fuzzcases import encode
 from bench.honest import HonestClient, HonestStats
 from securechat.client.wamp import RelaySession, connect
 from securechat.protocol import uris
-from securechat.relay.testing import TestDevice, enroll_device, leave, register_account
+from securechat.testing import TestDevice, enroll_device, leave, register_account
 
 TARGET_RSS_MB = 150.0
 BODY = 250 * 1024  # a large envelope (the relay allows 256 KiB)

@@ -69,7 +69,7 @@ from bench.loadgen import (
 from bench.relayproc import RelayNode
 from securechat.client.wamp import RelaySession, connect
 from securechat.protocol import uris
-from securechat.relay.testing import (
+from securechat.testing import (
     TestDevice,
     enroll_device,
     leave,

@@ -41,7 +41,7 @@ from twisted.internet.task import react
 from bench import crossbar_env, relayproc
 from bench.fuzzcases import CaseGenerator, FuzzStats, campaign
 from bench.honest import HonestClient
-from securechat.relay.testing import enroll_device, register_account
+from securechat.testing import enroll_device, register_account
 
 UNHANDLED = ("Unhandled error", "Traceback")
 
@@ -146,7 +146,11 @@ async def fuzz(reactor: Any, options: argparse.Namespace) -> int:
     port = crossbar_env.free_port()
     node = await relayproc.start_relay(
         reactor, workdir, [f"--listen=tcp:{port}:interface=127.0.0.1",
-                           f"--db={workdir / 'relay.sqlite'}"],
+                           f"--db={workdir / 'relay.sqlite'}",
+                           # A development relay: the honest client's account is made
+                           # without a mailed code, with a cheap verifier.
+                           "--email-verification=off", "--min-scram-memory=8192",
+                           "--min-scram-iterations=1"],
         remove_workdir=not options.keep_workdir)
     try:
         honest = HonestClient(reactor, node.url)

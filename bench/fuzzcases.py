@@ -40,7 +40,7 @@ from twisted.internet.interfaces import IReactorTime
 from securechat.client.wamp import Anonymous, RelaySession, connect
 from securechat.protocol import uris
 from securechat.protocol.wamp_validation import InvalidMessage, UriTooLong, parse
-from securechat.relay.testing import TestDevice
+from securechat.testing import TestDevice
 
 SERIALIZERS = ("json", "msgpack", "cbor")
 SUBPROTOCOL = {"json": "wamp.2.json", "msgpack": "wamp.2.msgpack", "cbor": "wamp.2.cbor"}

@@ -21,7 +21,7 @@ from twisted.internet.task import deferLater
 
 from securechat.client.wamp import RelaySession, connect
 from securechat.protocol import uris
-from securechat.relay.testing import enroll_device, leave, register_account
+from securechat.testing import enroll_device, leave, register_account
 
 OP_TIMEOUT_S = 10.0
 

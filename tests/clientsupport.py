@@ -9,10 +9,10 @@ from typing import Any
 
 from twisted.internet import defer, reactor
 
+from securechat import testing
 from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
 from securechat.client.model import KdfCost
-from securechat.relay import testing
 from tests.support import RelayTestCase
 
 FAST = KdfCost(memory_kib=8192, iterations=1)  # the relay's minimum: fast tests

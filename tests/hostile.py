@@ -24,11 +24,12 @@ from twisted.internet import defer
 from securechat.client.olm import ALG, CRYPTO_VERSION
 from securechat.client.wamp import DeviceKey, connect
 from securechat.protocol import uris
+from securechat.protocol.envelope import delivered
 from securechat.protocol.frames import Binding, Frame
 from securechat.protocol.keys import device_certificate, prekey_statement
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller
 from securechat.relay.service import RelayService
-from securechat.relay.testing import TestAccount, TestDevice, b64, leave, password_login
+from securechat.testing import TestAccount, TestDevice, b64, leave, password_login
 
 Rewrite = Callable[..., Any]  # (caller, answer, *args, **kwargs) -> answer
 
@@ -98,9 +99,9 @@ class HostileRelay:
 def forged_envelope(from_user: str, from_device: str, message_type: int, body: bytes,
                     ts_ms: int | None = None) -> dict[str, Any]:
     """An inbox event with whatever sender the relay chooses to claim."""
-    return {"id": os.urandom(16).hex(), "from_user": from_user, "from_device": from_device,
-            "ts": int(time.time() * 1000) if ts_ms is None else ts_ms,
-            "v": CRYPTO_VERSION, "alg": ALG, "type": message_type, "body": body}
+    return delivered(os.urandom(16).hex(), from_user, from_device,
+                     int(time.time() * 1000) if ts_ms is None else ts_ms,
+                     CRYPTO_VERSION, ALG, message_type, body)
 
 
 def envelopes_to(calls: list[tuple[Caller, tuple[Any, ...], dict[str, Any]]],

@@ -8,8 +8,9 @@ from typing import Any
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
+from securechat import testing
 from securechat.client.wamp import Credentials, JoinRefused, RelaySession, connect
-from securechat.relay import testing
+from securechat.protocol.envelope import outgoing
 from securechat.relay.config import RelayConfig
 from securechat.relay.service import RelayService
 
@@ -114,4 +115,4 @@ class Inbox:
 
 
 def envelope(device: testing.TestDevice, body: bytes | str = b"ciphertext") -> dict[str, Any]:
-    return {"device_id": device.device_id, "v": 1, "alg": "olm.v1", "type": 1, "body": body}
+    return outgoing(device.device_id, 1, "olm.v1", 1, body)

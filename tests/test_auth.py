@@ -20,7 +20,7 @@ from securechat.client.wamp import (
 )
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
-from securechat.relay.testing import TEST_LOGIN_FLOOR as CHEAP  # accounts at the test cost
+from securechat.testing import TEST_LOGIN_FLOOR as CHEAP  # accounts at the test cost
 from tests.support import RelayTestCase
 
 

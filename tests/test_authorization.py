@@ -7,9 +7,9 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
+from securechat import testing
 from securechat.client.wamp import Anonymous
 from securechat.protocol import uris
-from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
 
 

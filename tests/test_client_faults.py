@@ -24,7 +24,7 @@ from securechat.client.model import MessageStatus
 from securechat.client.olm import ALG, CRYPTO_VERSION
 from securechat.client.wamp import Password, connect
 from securechat.protocol import uris
-from securechat.relay.testing import TEST_LOGIN_FLOOR
+from securechat.testing import TEST_LOGIN_FLOOR
 from tests.clientsupport import FAST, ClientTestCase
 
 

@@ -18,10 +18,11 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 
+from securechat import testing
 from securechat.client import wamp
 from securechat.client.wamp import Anonymous, Credentials, JoinRefused, RelaySession
 from securechat.protocol import uris
-from securechat.relay import devcert, tap, testing
+from securechat.relay import devcert, tap
 from securechat.relay.config import RelayConfig
 from tests.support import RelayTestCase
 

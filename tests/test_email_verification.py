@@ -11,13 +11,13 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
 
+from securechat import testing
 from securechat.client.core import SecureChatClient
 from securechat.client.errors import AccountExists, EmailCodeRejected, EmailCodeRequired, MailFailed
 from securechat.client.registration import request_email_code
 from securechat.client.wamp import Anonymous, Password
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
-from securechat.relay import testing
 from securechat.relay.config import RelayConfig, SmtpSettings
 from tests.clientsupport import FAST, ClientTestCase
 from tests.mailserver import code_in, start_mail_server

@@ -8,6 +8,7 @@ from typing import Any
 
 from twisted.internet import defer, reactor
 
+from securechat import testing
 from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
 from securechat.client.keys import session_id
@@ -15,7 +16,6 @@ from securechat.client.olm import ALG, CRYPTO_VERSION
 from securechat.client.wamp import connect
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Binding, Frame
-from securechat.relay import testing
 from securechat.relay.config import RelayConfig
 from tests.clientsupport import ClientTestCase
 from tests.hostile import CannotDecrypt, HostileRelay, RawDevice, envelopes_to, forged_envelope

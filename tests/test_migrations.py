@@ -10,11 +10,10 @@ from typing import Any
 from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
-from securechat import encrypted_sqlite
+from securechat import encrypted_sqlite, testing
 from securechat.client.storage import MIGRATIONS, AccountStore, DatabaseFromNewerVersion
 from securechat.protocol import uris
 from securechat.relay import storage as relay_storage
-from securechat.relay import testing
 from securechat.relay.service import RelayService
 from securechat.sqlite import DatabaseTooNew, migrate
 from tests.support import RelayTestCase, envelope

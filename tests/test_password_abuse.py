@@ -12,12 +12,12 @@ from autobahn.wamp import types
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, endpoints, reactor, threads
 
+from securechat import testing
 from securechat.client.wamp import Anonymous, JoinRefused, Password, RelaySession, connect
 from securechat.protocol import scram, uris
 from securechat.protocol.keys import user_id_for_email
-from securechat.relay import testing
 from securechat.relay.config import RelayConfig
-from securechat.relay.testing import TEST_LOGIN_FLOOR
+from securechat.testing import TEST_LOGIN_FLOOR
 from tests.support import RelayTestCase
 
 OWNER_PASSWORD = "correct horse battery"

@@ -7,8 +7,8 @@ from typing import Any
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor
 
+from securechat import testing
 from securechat.protocol import uris
-from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
 
 

@@ -11,7 +11,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from securechat.client.wamp import Password
 from securechat.protocol import uris
 from securechat.protocol.keys import user_id_for_email
-from securechat.relay.testing import TEST_LOGIN_FLOOR
+from securechat.testing import TEST_LOGIN_FLOOR
 from tests.support import RelayTestCase, envelope
 
 PASSWORD = "correct horse battery staple"

@@ -29,7 +29,7 @@ from securechat.client.keys import AccountSecrets, open_recovery, seal_recovery
 from securechat.client.wamp import Anonymous, DeviceKey, Password
 from securechat.protocol import scram, uris
 from securechat.protocol.recovery import password_reset_message
-from securechat.relay.testing import TEST_LOGIN_FLOOR
+from securechat.testing import TEST_LOGIN_FLOOR
 from tests.clientsupport import FAST, ClientTestCase
 
 ALICE, BOB = "alice@example.org", "bob@example.org"

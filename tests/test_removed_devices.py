@@ -8,9 +8,9 @@ from autobahn.wamp import types
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, endpoints, reactor
 
+from securechat import testing
 from securechat.client.wamp import DeviceKey, JoinRefused, RelaySession
 from securechat.protocol import uris
-from securechat.relay import testing
 from tests.support import RelayTestCase, envelope
 
 

@@ -14,12 +14,13 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 
+from securechat import testing
 from securechat.bot import SyncingClient
 from securechat.client import tls
 from securechat.client.core import SecureChatClient
 from securechat.client.wamp import Anonymous, JoinRefused, connect
 from securechat.protocol import uris
-from securechat.relay import devcert, testing
+from securechat.relay import devcert
 from tests.clientsupport import FAST
 from tests.support import RelayTestCase
 

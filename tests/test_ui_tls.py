@@ -21,8 +21,9 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtTest import QTest
 
+from securechat import testing
 from securechat.client.core import SecureChatClient
-from securechat.relay import devcert, testing
+from securechat.relay import devcert
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.relay_trust import ca_file_for

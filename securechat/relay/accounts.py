@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from cryptography.exceptions import InvalidSignature
@@ -15,14 +15,13 @@ from securechat.protocol import scram, uris
 from securechat.protocol.keys import device_certificate
 from securechat.relay import arguments
 from securechat.relay.connections import address_key
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller, RelayContext
+from securechat.relay.emailcodes import EmailVerification
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
+from securechat.relay.presence import Presence
 from securechat.relay.records import Account, Device
 from securechat.relay.storage import AccountExists, DeviceExists, TooManyDevices
-
-if TYPE_CHECKING:
-    from securechat.relay.router import Router
 
 MAX_RECOVERY_BLOB = 16 * 1024
 
@@ -30,12 +29,15 @@ MAX_RECOVERY_BLOB = 16 * 1024
 class Accounts:
     log = Logger()
 
-    def __init__(self, router: Router) -> None:
-        self._router = router
-        self._storage = router.storage
-        self._directory = router.directory
-        config = router.config
-        self._registrations = BucketsByKey(router.clock, config.register_rate,
+    def __init__(self, ctx: RelayContext, email_verification: EmailVerification,
+                 presence: Presence) -> None:
+        self._ctx = ctx
+        self._storage = ctx.storage
+        self._directory = ctx.directory
+        self._email_verification = email_verification
+        self._presence = presence
+        config = ctx.config
+        self._registrations = BucketsByKey(ctx.clock, config.register_rate,
                                            config.register_burst)
 
     def procedures(self) -> dict[str, Any]:
@@ -55,7 +57,7 @@ class Accounts:
         """Create an account: its id, public identity key, SCRAM verifier, recovery blob;
         `email_code` is the code sc.account.verify_email mailed (unless the relay runs
         without email verification)."""
-        config = self._router.config
+        config = self._ctx.config
         arguments.user_id("user_id", user_id)
         arguments.b64_bytes("identity_key", identity_key, 32)
         v = arguments.mapping("scram_verifier", scram_verifier)
@@ -92,13 +94,13 @@ class Accounts:
                    retry_after=round(wait, 3))
         # Only whoever reads the email's mail gets this far when verification is on, so
         # "already exists" below tells nobody else anything.
-        self._router.email_verification.spend(user_id, email_code)
+        self._email_verification.spend(user_id, email_code)
         try:
             yield self._storage.create_account(account)
         except AccountExists:
             refuse(uris.ERR_ACCOUNT_EXISTS, "an account with this user id already exists")
         self.log.info("account registered from {peer}", peer=caller.peer)
-        self._router.registered(caller.session_id)
+        self._ctx.registered(caller.session_id)
         return {"user_id": user_id}
 
     @defer.inlineCallbacks
@@ -136,18 +138,18 @@ class Accounts:
             _check_certificate(account, device_id, signing_key, identity_key, raw_signature)
         yield self.expire_pending()  # stale requests must not hold device slots
         device = Device(device_id, user_id, signing_key, identity_key, signature or "",
-                        int(self._router.clock.seconds() * 1000))
+                        self._ctx.now_ms())
         try:
-            yield self._storage.add_device(device, self._router.config.max_devices)
+            yield self._storage.add_device(device, self._ctx.config.max_devices)
         except DeviceExists:
             refuse(uris.ERR_DEVICE_EXISTS, "a device with this id or key is already enrolled")
         except TooManyDevices:
             refuse(uris.ERR_TOO_MANY_DEVICES,
-                   f"the account already has {self._router.config.max_devices} devices; "
-                   "remove one first", max_devices=self._router.config.max_devices)
+                   f"the account already has {self._ctx.config.max_devices} devices; "
+                   "remove one first", max_devices=self._ctx.config.max_devices)
         finally:
             self._directory.forget_devices(user_id)
-        self._router.presence.devices_changed(user_id)
+        self._presence.devices_changed(user_id)
         self.log.info("{kind} device enrolled for an account from {peer}",
                       kind="pending" if device.pending else "certified", peer=caller.peer)
         return device.public()
@@ -181,11 +183,11 @@ class Accounts:
     @defer.inlineCallbacks
     def expire_pending(self) -> Any:
         """Remove pending devices nobody approved in time (and end their sessions)."""
-        cutoff = (self._router.clock.seconds() - self._router.config.pending_device_ttl) * 1000
+        cutoff = (self._ctx.clock.seconds() - self._ctx.config.pending_device_ttl) * 1000
         stale = yield self._storage.remove_pending_devices(int(cutoff))
         for device in stale:
             self._directory.forget_devices(device.user_id)
-            self._router.kick_device(device.device_id, uris.CLOSE_DEVICE_REMOVED,
+            self._ctx.kick_device(device.device_id, uris.CLOSE_DEVICE_REMOVED,
                                      "this device was not approved in time")
         if stale:
             self.log.info("removed {count} pending devices nobody approved", count=len(stale))
@@ -211,9 +213,9 @@ class Accounts:
         if not removed:
             refuse(uris.ERR_NO_SUCH_DEVICE, "the account has no device with this id")
         # Its live session and any handshake it has in progress (H6).
-        self._router.kick_device(device_id, uris.CLOSE_DEVICE_REMOVED,
+        self._ctx.kick_device(device_id, uris.CLOSE_DEVICE_REMOVED,
                                  "this device was removed from its account")
-        self._router.presence.devices_changed(user_id, skip=device_id)
+        self._presence.devices_changed(user_id, skip=device_id)
         return True
 
     @defer.inlineCallbacks

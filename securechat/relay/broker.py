@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 from autobahn.util import id as new_id
@@ -13,16 +13,20 @@ from twisted.logger import Logger
 from securechat.protocol import uris
 from securechat.relay.authorization import Action, is_authorized
 from securechat.relay.config import RelayConfig
+from securechat.relay.context import Session
 
-if TYPE_CHECKING:
-    from securechat.relay.session import RouterSession
+
+class Subscriber(Session, Protocol):
+    """A session as the broker sees it (session.RouterSession)."""
+
+    subscriptions: set[int]  # subscription ids; the broker keeps it up to date
 
 
 @attrs.define(eq=False)
 class Subscription:
     id: int
     topic: str
-    subscribers: dict[int, RouterSession] = attrs.field(factory=dict)
+    subscribers: dict[int, Subscriber] = attrs.field(factory=dict)
 
 
 class Broker:
@@ -33,7 +37,7 @@ class Broker:
         self._by_topic: dict[str, Subscription] = {}
         self._by_id: dict[int, Subscription] = {}
 
-    def subscribe(self, session: RouterSession, msg: Subscribe) -> None:
+    def subscribe(self, session: Subscriber, msg: Subscribe) -> None:
         if not is_authorized(session.principal, Action.SUBSCRIBE, msg.topic):
             session.log_refusal("subscribe to {topic} not authorized", topic=msg.topic)
             session.send_error(msg, uris.WAMP_NOT_AUTHORIZED,
@@ -60,7 +64,7 @@ class Broker:
         session.subscriptions.add(sub.id)
         session.send(wamp.Subscribed(msg.request, sub.id))
 
-    def unsubscribe(self, session: RouterSession, msg: Unsubscribe) -> None:
+    def unsubscribe(self, session: Subscriber, msg: Unsubscribe) -> None:
         sub = self._by_id.get(msg.subscription)
         if sub is None or session.id not in sub.subscribers:
             session.send_error(msg, uris.WAMP_NO_SUCH_SUBSCRIPTION, "no such subscription")
@@ -68,7 +72,7 @@ class Broker:
         self._remove(session, sub)
         session.send(wamp.Unsubscribed(msg.request))
 
-    def publish(self, session: RouterSession, msg: Publish) -> None:
+    def publish(self, session: Subscriber, msg: Publish) -> None:
         if not is_authorized(session.principal, Action.PUBLISH, msg.topic):
             session.log_refusal("publish to {topic} not authorized", topic=msg.topic)
             if msg.acknowledge:
@@ -99,13 +103,13 @@ class Broker:
         sub = self._by_topic.get(topic)
         return sub is not None and bool(sub.subscribers)
 
-    def detach(self, session: RouterSession) -> None:
+    def detach(self, session: Subscriber) -> None:
         for sub_id in list(session.subscriptions):
             sub = self._by_id.get(sub_id)
             if sub is not None:
                 self._remove(session, sub)
 
-    def _remove(self, session: RouterSession, sub: Subscription) -> None:
+    def _remove(self, session: Subscriber, sub: Subscription) -> None:
         sub.subscribers.pop(session.id, None)
         session.subscriptions.discard(sub.id)
         if not sub.subscribers:

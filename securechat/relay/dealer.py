@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 from autobahn.util import id as new_id
@@ -22,30 +22,37 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from securechat.protocol import uris
-from securechat.relay.authorization import Action, Principal, is_authorized
+from securechat.relay.authorization import Action, is_authorized
 from securechat.relay.config import RelayConfig
-
-if TYPE_CHECKING:
-    from securechat.relay.session import RouterSession
-
-
-@attrs.frozen
-class Caller:
-    """Who calls a relay procedure: handlers authorize by owner with this."""
-
-    principal: Principal
-    peer: str  # the peer's network address (for per-address limits)
-    session_id: int
-
+from securechat.relay.context import Caller, Session
 
 Procedure = Callable[..., Any]
+
+
+class CallSession(Session, Protocol):
+    """A session as the dealer sees it: what it has called, registered and been asked
+    (session.RouterSession keeps these; the dealer updates them)."""
+
+    registrations: set[int]  # registration ids
+    calls: dict[int, PendingCall]  # CALL request id -> its call, while unanswered
+    invocations: dict[int, PendingCall]  # INVOCATION request id -> call (as callee)
+    calls_in_flight: int
+    frame_bytes: int  # size of the WebSocket message being handled
+
+    def next_request_id(self) -> int: ...
+
+    def call_started(self, frame_bytes: int) -> None: ...
+
+    def call_ended(self, frame_bytes: int) -> None: ...
+
+    def protocol_violation(self, message: str) -> None: ...
 
 
 @attrs.define(eq=False)
 class Registration:
     id: int
     procedure: str
-    callee: RouterSession
+    callee: CallSession
 
 
 @attrs.define(eq=False)
@@ -53,9 +60,9 @@ class PendingCall:
     """A CALL the relay has not answered yet: the caller's `calls[request]`, and for a
     routed call also the callee's `invocations[invocation]`."""
 
-    caller: RouterSession
+    caller: CallSession
     request: int  # the caller's CALL request id
-    callee: RouterSession | None = None
+    callee: CallSession | None = None
     invocation: int | None = None  # the callee's INVOCATION request id
     canceled: bool = False
     progress: bool = False  # the caller asked for progressive results
@@ -100,7 +107,7 @@ class Dealer:
 
     # --- CALL ------------------------------------------------------------------
 
-    def call(self, session: RouterSession, msg: wamp.Call) -> None:
+    def call(self, session: CallSession, msg: wamp.Call) -> None:
         if not is_authorized(session.principal, Action.CALL, msg.procedure):
             session.log_refusal("call of {procedure} not authorized", procedure=msg.procedure)
             session.send_error(msg, uris.WAMP_NOT_AUTHORIZED,
@@ -144,7 +151,7 @@ class Dealer:
             receive_progress=bool(msg.receive_progress) or None,
         ))
 
-    def _call_internal(self, session: RouterSession, msg: wamp.Call, fn: Procedure,
+    def _call_internal(self, session: CallSession, msg: wamp.Call, fn: Procedure,
                        signature: inspect.Signature) -> None:
         args, kwargs = msg.args or [], msg.kwargs or {}
         fewest, most = _positional_arity(signature)
@@ -179,7 +186,7 @@ class Dealer:
             self.log.failure("{procedure} failed", result, procedure=msg.procedure)
             session.send_error(msg, uris.ERR_INTERNAL, "the relay failed to handle this call")
 
-    def cancel(self, session: RouterSession, msg: wamp.Cancel) -> None:
+    def cancel(self, session: CallSession, msg: wamp.Cancel) -> None:
         pending = session.calls.pop(msg.request, None)
         if pending is None:
             return  # already answered: CANCEL is advisory
@@ -194,7 +201,7 @@ class Dealer:
 
     # --- the callee's answers ------------------------------------------------
 
-    def yield_(self, session: RouterSession, msg: wamp.Yield) -> None:
+    def yield_(self, session: CallSession, msg: wamp.Yield) -> None:
         pending = session.invocations.get(msg.request)
         if pending is None:
             return  # the caller left or canceled
@@ -207,7 +214,7 @@ class Dealer:
         pending.caller.send(wamp.Result(pending.request, args=msg.args, kwargs=msg.kwargs,
                                         progress=msg.progress or None))
 
-    def invocation_error(self, session: RouterSession, msg: wamp.Error) -> None:
+    def invocation_error(self, session: CallSession, msg: wamp.Error) -> None:
         pending = session.invocations.pop(msg.request, None)
         if pending is None:
             return
@@ -218,7 +225,7 @@ class Dealer:
 
     # --- REGISTER / UNREGISTER ---------------------------------------------------
 
-    def register(self, session: RouterSession, msg: wamp.Register) -> None:
+    def register(self, session: CallSession, msg: wamp.Register) -> None:
         if msg.procedure in self._procedures or not is_authorized(
             session.principal, Action.REGISTER, msg.procedure
         ):
@@ -248,7 +255,7 @@ class Dealer:
         session.registrations.add(reg.id)
         session.send(wamp.Registered(msg.request, reg.id))
 
-    def unregister(self, session: RouterSession, msg: wamp.Unregister) -> None:
+    def unregister(self, session: CallSession, msg: wamp.Unregister) -> None:
         reg = self._by_id.get(msg.registration)
         if reg is None or reg.callee is not session:
             session.send_error(msg, uris.WAMP_NO_SUCH_REGISTRATION, "no such registration")
@@ -263,7 +270,7 @@ class Dealer:
 
     # --- a session leaves -------------------------------------------------------
 
-    def detach(self, session: RouterSession) -> None:
+    def detach(self, session: CallSession) -> None:
         for reg_id in list(session.registrations):
             self._remove(self._by_id[reg_id])
         # Calls to this session's procedures: their callers get an error.

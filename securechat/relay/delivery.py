@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import os
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.protocol import uris
+from securechat.protocol import envelope, uris
 from securechat.relay import arguments
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import Envelope, MailboxQuota
 from securechat.relay.storage import MailboxFull, MailboxPage, StorageFull
-
-if TYPE_CHECKING:
-    from securechat.relay.router import Router
 
 MAX_ACK_IDS = 1000
 ENVELOPE_OVERHEAD = 256  # bytes a serializer may add to an envelope's body in a page
@@ -59,10 +56,10 @@ class FetchStats:
 class Delivery:
     log = Logger()
 
-    def __init__(self, router: Router) -> None:
-        self._router = router
-        config = router.config
-        self._accounts = BucketsByKey(router.clock, config.account_rate, config.account_burst)
+    def __init__(self, ctx: RelayContext) -> None:
+        self._ctx = ctx
+        config = ctx.config
+        self._accounts = BucketsByKey(ctx.clock, config.account_rate, config.account_burst)
         self._quota = MailboxQuota(
             config.mailbox_max_count, config.mailbox_max_bytes, config.mailbox_sender_share,
             config.mailbox_stranger_count, config.mailbox_stranger_bytes,
@@ -76,15 +73,12 @@ class Delivery:
             uris.MAILBOX_ACK: self.ack,
         }
 
-    def _now_ms(self) -> int:
-        return int(self._router.clock.seconds() * 1000)
-
     def send(self, caller: Caller, recipient: Any, envelopes: Any) -> defer.Deferred[Any]:
         """Fan one message out: an envelope per device of `recipient`, plus any of the
         sender's own other devices. The device set must match the relay's exactly."""
         # The hot path of the relay: plain callbacks, and no database read when the
         # device lists are cached.
-        config = self._router.config
+        config = self._ctx.config
         sender, sender_device = caller.principal.user_id, caller.principal.device_id
         assert sender is not None and sender_device is not None
         arguments.user_id("recipient", recipient)
@@ -94,7 +88,7 @@ class Delivery:
         arguments.listing("envelopes", envelopes, 2 * config.max_devices)
         if not envelopes:
             invalid("envelopes must not be empty")
-        ts = self._now_ms()
+        ts = self._ctx.now_ms()
         parsed = [self._envelope(e, sender, sender_device, ts) for e in envelopes]
         if len({e.device_id for e in parsed}) != len(parsed):
             invalid("each device may be listed once")
@@ -102,7 +96,7 @@ class Delivery:
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "this account is sending too fast",
                    retry_after=round(wait, 3))
-        directory = self._router.directory
+        directory = self._ctx.directory
         d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
         d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender)
         return d
@@ -127,16 +121,16 @@ class Delivery:
             refuse(uris.ERR_DEVICE_MISMATCH,
                    "the envelopes do not match the recipient's devices",
                    missing=missing, unknown=unknown)
-        config = self._router.config
+        config = self._ctx.config
         owners = {d.device_id: d.user_id for devices in device_lists for d in devices}
-        d = self._router.storage.store_envelopes(
+        d = self._ctx.storage.store_envelopes(
             parsed, ts + int(config.mailbox_ttl * 1000), self._quota, owners)
         d.addCallbacks(self._stored, self._not_stored, callbackArgs=(parsed, ts))
         return d
 
     def _stored(self, _: None, parsed: list[Envelope], ts: int) -> dict[str, Any]:
-        for envelope in parsed:
-            self._router.broker.deliver(uris.inbox_topic(envelope.device_id), [envelope.event()])
+        for stored in parsed:
+            self._ctx.push(uris.inbox_topic(stored.device_id), [stored.event()])
         return {"ts": ts, "ids": {e.device_id: e.id for e in parsed}}
 
     @staticmethod
@@ -154,7 +148,7 @@ class Delivery:
     def _envelope(self, raw: Any, sender: str, sender_device: str, ts: int) -> Envelope:
         e = arguments.mapping("envelopes[]", raw)
         body = e.get("body")
-        most = self._router.config.max_envelope_bytes
+        most = self._ctx.config.max_envelope_bytes
         if type(body) in (bytes, str) and arguments.size(body) > most:
             refuse(uris.ERR_PAYLOAD_TOO_LARGE, f"an envelope may carry at most {most} bytes",
                    max_bytes=most)
@@ -168,10 +162,12 @@ class Delivery:
             from_user=sender,
             from_device=sender_device,
             ts=ts,
-            v=arguments.integer("envelopes[].v", e.get("v"), 1, 255),
-            alg=arguments.text("envelopes[].alg", e.get("alg"), 32),
-            type=arguments.integer("envelopes[].type", e.get("type"), 0, 255),
-            body=arguments.blob("envelopes[].body", body, self._router.config.max_envelope_bytes),
+            v=arguments.integer("envelopes[].v", e.get("v"), envelope.VERSION_MIN,
+                                envelope.VERSION_MAX),
+            alg=arguments.text("envelopes[].alg", e.get("alg"), envelope.ALG_MAX_LENGTH),
+            type=arguments.integer("envelopes[].type", e.get("type"), envelope.TYPE_MIN,
+                                   envelope.TYPE_MAX),
+            body=arguments.blob("envelopes[].body", body, self._ctx.config.max_envelope_bytes),
         )
 
     @defer.inlineCallbacks
@@ -182,20 +178,20 @@ class Delivery:
         left its socket: however many a client pipelines, and whether it reads or
         not, the relay holds about one page of bodies for it (H5).
         """
-        most = self._router.config.mailbox_fetch_limit
+        most = self._ctx.config.mailbox_fetch_limit
         limit = most if limit is None else arguments.integer("limit", limit, 1, most)
-        session = self._router.sessions.get(caller.session_id)
+        session = self._ctx.sessions.get(caller.session_id)
         if session is None:
             return {"envelopes": [], "more": True}  # it left: nobody gets this answer
         yield session.fetching.acquire()
         try:
             yield session.drained()
-            if not session.welcomed or session.id not in self._router.sessions:
+            if not session.welcomed or session.id not in self._ctx.sessions:
                 return {"envelopes": [], "more": True}
             # A page must fit in one WebSocket message, whatever the serializer adds.
-            page = yield self._router.storage.fetch_mailbox(
-                caller.principal.device_id, self._now_ms(), limit,
-                self._router.config.max_message_bytes // 2, ENVELOPE_OVERHEAD)
+            page = yield self._ctx.storage.fetch_mailbox(
+                caller.principal.device_id, self._ctx.now_ms(), limit,
+                self._ctx.config.max_message_bytes // 2, ENVELOPE_OVERHEAD)
         finally:
             session.fetching.release()
         self.stats.read(page)
@@ -205,12 +201,12 @@ class Delivery:
         """Delete delivered envelopes of this device; returns how many were deleted."""
         arguments.listing("ids", ids, MAX_ACK_IDS)
         for i in ids:
-            arguments.text("ids[]", i, 64)
-        return self._router.storage.ack(caller.principal.device_id, ids)
+            arguments.text("ids[]", i, envelope.ID_MAX_LENGTH)
+        return self._ctx.storage.ack(caller.principal.device_id, ids)
 
     @defer.inlineCallbacks
     def purge(self) -> Any:
-        gone = yield self._router.storage.purge_expired(self._now_ms())
+        gone = yield self._ctx.storage.purge_expired(self._ctx.now_ms())
         if gone:
             self.log.info("purged {count} expired envelopes", count=gone)
         return gone

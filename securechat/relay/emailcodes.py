@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 from twisted.internet import defer
@@ -29,13 +29,10 @@ from securechat.protocol import uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
 from securechat.relay import arguments
 from securechat.relay.connections import address_key
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.mailer import MailFailed
-
-if TYPE_CHECKING:
-    from securechat.relay.router import Router
 
 CODE_DIGITS = 8
 CODES_KEPT = 3  # the latest codes mailed to one address all work (mail can be slow)
@@ -56,16 +53,16 @@ class _Pending:
 class EmailVerification:
     log = Logger()
 
-    def __init__(self, router: Router, mailer: Mailer | None) -> None:
-        config = router.config
-        self._router = router
+    def __init__(self, ctx: RelayContext, mailer: Mailer | None) -> None:
+        config = ctx.config
+        self._ctx = ctx
         self._config = config
-        self._clock = router.clock
+        self._clock = ctx.clock
         self._mailer = mailer
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
-        self._per_email = BucketsByKey(router.clock, config.email_codes_per_email_rate,
+        self._per_email = BucketsByKey(ctx.clock, config.email_codes_per_email_rate,
                                        config.email_codes_per_email_burst)
-        self._per_source = BucketsByKey(router.clock, config.email_codes_per_source_rate,
+        self._per_source = BucketsByKey(ctx.clock, config.email_codes_per_source_rate,
                                         config.email_codes_per_source_burst)
 
     @property
@@ -95,7 +92,7 @@ class EmailVerification:
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many codes were mailed to this address lately",
                    retry_after=round(wait, 3))
-        account = yield self._router.directory.account(user_id)
+        account = yield self._ctx.directory.account(user_id)
         code = self._issue(user_id)
         ttl = self._config.email_code_ttl
         assert self._mailer is not None

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet import defer
 
 from securechat.protocol import uris
 from securechat.relay import arguments
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import refuse
 from securechat.relay.limits import BucketsByKey
 from securechat.relay.records import OneTimeKey
 from securechat.relay.storage import TooManyPrekeys
 
-if TYPE_CHECKING:
-    from securechat.relay.router import Router
-
 KEY_ID_MAX = 64
 
 
 class Prekeys:
-    def __init__(self, router: Router) -> None:
-        self._router = router
-        config = router.config
+    def __init__(self, ctx: RelayContext) -> None:
+        self._ctx = ctx
+        config = ctx.config
         # Each claim uses up a one-time key of every device it names: a stranger may
         # not drain someone's keys (which would force everyone onto the fallback key).
-        self._per_target = BucketsByKey(router.clock, config.claim_rate, config.claim_burst)
-        self._per_claimer = BucketsByKey(router.clock, config.claimer_rate,
+        self._per_target = BucketsByKey(ctx.clock, config.claim_rate, config.claim_burst)
+        self._per_claimer = BucketsByKey(ctx.clock, config.claimer_rate,
                                          config.claimer_burst)
 
     def procedures(self) -> dict[str, Any]:
@@ -41,7 +38,7 @@ class Prekeys:
     def publish(self, caller: Caller, one_time_keys: Any, fallback_key: Any = None) -> Any:
         """Add one-time keys ({key_id: key or {"key", "signature"}}) and optionally replace
         the fallback key. The relay stores signatures as given: clients verify them."""
-        config = self._router.config
+        config = self._ctx.config
         if type(one_time_keys) is not dict or len(one_time_keys) > config.max_prekeys_per_call:
             arguments.invalid(
                 f"one_time_keys must be an object of at most {config.max_prekeys_per_call} keys"
@@ -55,7 +52,7 @@ class Prekeys:
                                    signature=_signature("fallback_key.signature",
                                                         fb.get("signature"))))
         try:
-            count = yield self._router.storage.add_prekeys(caller.principal.device_id, keys,
+            count = yield self._ctx.storage.add_prekeys(caller.principal.device_id, keys,
                                                            config.max_prekeys)
         except TooManyPrekeys:
             refuse(uris.ERR_TOO_MANY_PREKEYS,
@@ -74,7 +71,7 @@ class Prekeys:
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many prekey claims: try again later",
                    retry_after=round(wait, 3))
-        devices = yield self._router.directory.devices(user_id)
+        devices = yield self._ctx.directory.devices(user_id)
         if not devices:
             refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
         if claimer != user_id:
@@ -85,7 +82,7 @@ class Prekeys:
             wanted = {arguments.device_id("device_ids[]", d)
                       for d in arguments.listing("device_ids", device_ids, 1000)}
             devices = [d for d in devices if d.device_id in wanted]
-        claimed = yield self._router.storage.claim_prekeys(
+        claimed = yield self._ctx.storage.claim_prekeys(
             user_id, [d.device_id for d in devices])
         for device_id, key in claimed.items():
             if key is not None and not key.fallback:
@@ -106,14 +103,14 @@ class Prekeys:
         """A device whose one-time keys run low hears it on its presence topic, so it
         tops up while online instead of at its next connect."""
         def check(count: int) -> None:
-            if count < self._router.config.prekeys_low:
-                self._router.broker.deliver(uris.presence_topic(device_id),
-                                            [{"event": uris.PREKEYS_LOW, "count": count}])
-        self._router.storage.count_prekeys(device_id).addCallback(check)
+            if count < self._ctx.config.prekeys_low:
+                self._ctx.push(uris.presence_topic(device_id),
+                               [{"event": uris.PREKEYS_LOW, "count": count}])
+        self._ctx.storage.count_prekeys(device_id).addCallback(check)
 
     def count(self, caller: Caller) -> defer.Deferred[int]:
         """How many one-time keys this device still has on the relay."""
-        return self._router.storage.count_prekeys(caller.principal.device_id)
+        return self._ctx.storage.count_prekeys(caller.principal.device_id)
 
 
 def _one_time_key(key_id: Any, value: Any) -> OneTimeKey:

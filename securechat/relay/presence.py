@@ -14,15 +14,14 @@ from typing import Any
 
 from securechat.protocol import uris
 from securechat.relay import arguments
-from securechat.relay.broker import Broker
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller, RelayContext
 
 MAX_CONTACTS = 5000
 
 
 class Presence:
-    def __init__(self, broker: Broker) -> None:
-        self._broker = broker
+    def __init__(self, ctx: RelayContext) -> None:
+        self._push = ctx.push
         self._online: dict[str, set[str]] = {}  # user id -> online device ids
         self._contacts: dict[str, set[str]] = {}  # user id -> declared contacts
 
@@ -51,8 +50,8 @@ class Presence:
         (but `skip`), so that they fetch the device list again and show the change."""
         for target in list(self._online.get(user_id, ())):
             if target != skip:
-                self._broker.deliver(uris.presence_topic(target),
-                                     [{"event": uris.DEVICES_CHANGED, "user_id": user_id}])
+                self._push(uris.presence_topic(target),
+                           [{"event": uris.DEVICES_CHANGED, "user_id": user_id}])
 
     # --- procedures --------------------------------------------------------------
 
@@ -107,7 +106,7 @@ class Presence:
         for device_id in list(devices):
             for target in self._online.get(watcher, ()):
                 if target != skip and target != device_id:
-                    self._broker.deliver(
+                    self._push(
                         uris.presence_topic(target),
                         [{"event": event, "user_id": user_id, "device_id": device_id}],
                     )

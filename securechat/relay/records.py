@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from securechat.protocol import envelope
+
 
 @attrs.frozen
 class Account:
@@ -67,7 +69,8 @@ class MailboxQuota:
 
 @attrs.frozen
 class Envelope:
-    """One ciphertext addressed to one device, as stored and as delivered."""
+    """One ciphertext addressed to one device, as stored and as delivered
+    (protocol.envelope has the wire shape)."""
 
     id: str
     device_id: str  # recipient device
@@ -80,16 +83,9 @@ class Envelope:
     body: bytes | str
 
     def event(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "from_user": self.from_user,
-            "from_device": self.from_device,
-            "ts": self.ts,
-            "v": self.v,
-            "alg": self.alg,
-            "type": self.type,
-            "body": self.body,
-        }
+        """What its device is sent."""
+        return envelope.delivered(self.id, self.from_user, self.from_device, self.ts, self.v,
+                                  self.alg, self.type, self.body)
 
     @property
     def size(self) -> int:

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,12 +31,9 @@ from securechat.protocol.recovery import (
 )
 from securechat.relay import arguments
 from securechat.relay.accounts import MAX_RECOVERY_BLOB
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
 from securechat.relay.limits import BucketsByKey
-
-if TYPE_CHECKING:
-    from securechat.relay.router import Router
 
 # Unauthenticated fetches and resets per peer address: enough for people who lost a
 # password, too few to scrape blobs (which are useless without the phrase anyway).
@@ -65,11 +62,11 @@ def parse_verifier(value: Any) -> scram.ScramVerifier:
 class Recovery:
     log = Logger()
 
-    def __init__(self, router: Router) -> None:
-        self._router = router
-        self._storage = router.storage
-        self._directory = router.directory
-        self._anonymous = BucketsByKey(router.clock, ANONYMOUS_RATE, ANONYMOUS_BURST)
+    def __init__(self, ctx: RelayContext) -> None:
+        self._ctx = ctx
+        self._storage = ctx.storage
+        self._directory = ctx.directory
+        self._anonymous = BucketsByKey(ctx.clock, ANONYMOUS_RATE, ANONYMOUS_BURST)
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -145,7 +142,7 @@ class Recovery:
             # Also what a request made against an older verifier (a replay) gets.
             refuse(uris.ERR_BAD_SIGNATURE, "the reset is not signed by the account identity "
                    "key over its current password verifier")
-        if abs(self._router.clock.seconds() * 1000 - timestamp) > RESET_MAX_SKEW_MS:
+        if abs(self._ctx.clock.seconds() * 1000 - timestamp) > RESET_MAX_SKEW_MS:
             refuse(uris.ERR_RESET_EXPIRED, "the reset request is too old (or the device's "
                    "clock is off): start again")
         if verifier.salt == account.scram_salt:

@@ -1,4 +1,8 @@
-"""The realm: sessions, the broker and dealer, and the relay's own procedures."""
+"""The realm: sessions, the broker and dealer, and the relay's own procedures.
+
+The one module that knows every part of the relay: it builds the handlers over a
+`context.RelayContext` and is what `session.Realm` describes to the sessions.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from securechat.relay.auth import Authenticator
 from securechat.relay.broker import Broker
 from securechat.relay.config import RelayConfig
 from securechat.relay.connections import Connections
+from securechat.relay.context import RelayContext
 from securechat.relay.dealer import Dealer
 from securechat.relay.delivery import Delivery
 from securechat.relay.directory import Directory
@@ -38,15 +43,19 @@ class Router:
         self.broker = Broker(config)
         self.dealer = Dealer(config)
         self.authenticator = Authenticator(storage, config, clock)
-        self.presence = Presence(self.broker)
-        self.delivery = Delivery(self)
-        self.email_verification = EmailVerification(self, mailer)
         self.sessions: dict[int, RouterSession] = {}  # welcomed sessions
         self._connected: set[RouterSession] = set()  # every open connection
         self._devices: dict[str, RouterSession] = {}  # device id -> its live session
         self.connections = Connections(config)  # counted from TCP accept (transport.py)
-        self.accounts = Accounts(self)
-        for handler in (self.accounts, Recovery(self), self.email_verification, Prekeys(self),
+        # What the handlers get of the realm: no handler holds the router.
+        ctx = RelayContext(config, storage, self.directory, clock, self.sessions,
+                           push=self.broker.deliver, kick_device=self.kick_device,
+                           registered=self.registered)
+        self.presence = Presence(ctx)
+        self.delivery = Delivery(ctx)
+        self.email_verification = EmailVerification(ctx, mailer)
+        self.accounts = Accounts(ctx, self.email_verification, self.presence)
+        for handler in (self.accounts, Recovery(ctx), self.email_verification, Prekeys(ctx),
                         self.delivery, self.presence, TurnCredentials(config, clock)):
             self.dealer.add_procedures(handler.procedures())
 

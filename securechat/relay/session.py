@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from autobahn.exception import PayloadExceededError
 from autobahn.util import id as new_id
@@ -18,20 +18,20 @@ from autobahn.wamp import message as wamp
 from autobahn.wamp import role
 from autobahn.wamp.exception import SerializationError, TransportLost
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall, IPushProducer
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from securechat.protocol import uris
 from securechat.protocol.wamp_validation import UriTooLong
-from securechat.relay.auth import AuthRefused, Challenge, Welcome
+from securechat.relay.auth import Authenticator, AuthRefused, Challenge, Welcome
 from securechat.relay.authorization import Principal
+from securechat.relay.broker import Broker
+from securechat.relay.config import RelayConfig
 from securechat.relay.connections import Admission
+from securechat.relay.dealer import Dealer
 from securechat.relay.limits import TokenBucket
-
-if TYPE_CHECKING:
-    from securechat.relay.router import Router
 
 _ROLES = {
     "broker": role.RoleBrokerFeatures(publisher_exclusion=True),
@@ -51,6 +51,25 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+class Realm(Protocol):
+    """What a session needs of the router (router.Router)."""
+
+    config: RelayConfig
+    clock: IReactorTime
+    authenticator: Authenticator
+    broker: Broker
+    dealer: Dealer
+
+    def opened(self, session: RouterSession) -> None:
+        """A connection opened (before HELLO)."""
+
+    def attach(self, session: RouterSession) -> None:
+        """The session was welcomed."""
+
+    def closed(self, session: RouterSession, was_established: bool) -> None:
+        """The connection is gone."""
+
+
 @implementer(IPushProducer)
 class RouterSession:
     """Implements autobahn's ITransportHandler for the WebSocket transport.
@@ -62,7 +81,7 @@ class RouterSession:
 
     log = Logger()
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Realm) -> None:
         self.router = router
         self.id: int = new_id()
         self.principal: Principal = _NOBODY

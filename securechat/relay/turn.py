@@ -11,7 +11,7 @@ from twisted.internet.interfaces import IReactorTime
 
 from securechat.protocol import uris
 from securechat.relay.config import RelayConfig
-from securechat.relay.dealer import Caller
+from securechat.relay.context import Caller
 from securechat.relay.errors import refuse
 
 

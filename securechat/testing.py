@@ -3,6 +3,9 @@
 `start_relay` runs the real `RelayService` on a loopback port; `register_account`
 and `enroll_device` go through the relay's real procedures with real keys,
 exactly as the client core does, minus the client's local storage.
+
+It joins the relay as a client (securechat.client.wamp), so it lives outside
+securechat/relay/: the relay never imports the client.
 """
 
 from __future__ import annotations

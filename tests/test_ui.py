@@ -39,9 +39,10 @@ from securechat.ui import accounts, theme
 from securechat.ui import strings as S
 from securechat.ui.delegates import tick_text
 from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
+from securechat.ui.widgets.notifier import Notifier
+from securechat.ui.widgets.requests import RequestRow
 from securechat.ui.windows.devices import RemoveDeviceDialog
 from securechat.ui.windows.lock import LockPage
-from securechat.ui.windows.main import Notifier, RequestRow
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog

@@ -14,9 +14,11 @@ from securechat.client.core import KdfCost, SecureChatClient
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
+from securechat.ui.widgets.connection import ConnectionIndicator
+from securechat.ui.widgets.notifier import Notifier, app_icon
 from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
-from securechat.ui.windows.main import ConnectionIndicator, MainPage, Notifier, app_icon
+from securechat.ui.windows.main import MainPage
 from securechat.ui.windows.onboarding import OnboardingPage
 from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog

@@ -38,7 +38,10 @@ from securechat.protocol import uris
 from securechat.ui import accounts, theme
 from securechat.ui import strings as S
 from securechat.ui.delegates import tick_text
-from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
+from securechat.ui.format import initials
+from securechat.ui.models.chat import ChatModel
+from securechat.ui.models.roles import Roles
+from securechat.ui.models.sessions import SessionListModel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestRow
 from securechat.ui.windows.devices import RemoveDeviceDialog

@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QSty
 from securechat.client.storage import STATUS_DELIVERED, STATUS_PENDING, STATUS_READ, STATUS_SENT
 from securechat.ui import strings as S
 from securechat.ui import theme
-from securechat.ui.models import Roles
+from securechat.ui.models.roles import Roles
 
 _Index = QModelIndex | QPersistentModelIndex
 AVATAR_COLOURS = ["#ef4444", "#f97316", "#eab308", "#22c55e", "#14b8a6", "#3b82f6",

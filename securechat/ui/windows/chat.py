@@ -26,7 +26,8 @@ from securechat.client.storage import StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
-from securechat.ui.models import ChatModel, Roles
+from securechat.ui.models.chat import ChatModel
+from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 
 TYPING_REFRESH_MS = 3000  # resend "typing" at most this often

@@ -24,7 +24,8 @@ from securechat.client.storage import StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import SessionDelegate
-from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
+from securechat.ui.models.roles import Roles
+from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel

@@ -853,6 +853,29 @@ class DeviceSetTests(UITestCase):
         devices.close()
 
 
+class ThemeTests(unittest.TestCase):
+    def test_error_messages_take_the_themes_error_colour(self) -> None:
+        from PyQt6.QtGui import QPalette
+
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        self.addCleanup(theme.apply, app, False)
+        page = LockPage(reactor, self.mktemp(), "ws://127.0.0.1:1")
+        self.addCleanup(page.deleteLater)
+        error, plain = QLabel("wrong password", page), QLabel("a label", page)
+        error.setObjectName("error")
+        for dark, palette in ((False, theme.LIGHT), (True, theme.DARK)):
+            theme.apply(app, dark=dark)
+            for label in (error, plain):
+                app.style().unpolish(label)
+                app.style().polish(label)
+            colour = error.palette().color(QPalette.ColorRole.WindowText).name()
+            self.assertEqual(colour, palette.error)
+            self.assertNotEqual(plain.palette().color(QPalette.ColorRole.WindowText).name(),
+                                palette.error)
+        self.assertNotEqual(theme.LIGHT.error, theme.DARK.error)  # readable on either
+
+
 class TranslationTests(unittest.TestCase):
     def test_an_installed_translator_translates_every_window(self) -> None:
         class French(QTranslator):

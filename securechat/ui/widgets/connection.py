@@ -39,7 +39,7 @@ class ConnectionIndicator(QWidget):
     def show_state(self, event: ev.ConnectionStateChanged) -> None:
         self._timer.stop()
         t = theme.current()
-        colour = {"online": t.online, "connecting": t.muted}.get(event.state, "#dc2626")
+        colour = {"online": t.online, "connecting": t.muted}.get(event.state, t.error)
         self.label.setStyleSheet(f"color: {colour}; padding: 0 8px;")
         waiting = event.state == "offline" and bool(event.retry_in)
         self.retry_button.setVisible(waiting)

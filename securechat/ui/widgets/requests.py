@@ -56,7 +56,7 @@ class RequestRow(QWidget):
             S.REQUEST_KEY_CHANGED if incoming
             else S.REQUEST_OUT_KEY_CHANGED.format(email=request.email))
         self.warning_label.setWordWrap(True)
-        self.warning_label.setStyleSheet("color: #dc2626")
+        self.warning_label.setObjectName("error")
         self.warning_label.setVisible(request.key_changed)
         layout.addWidget(self.warning_label)
         buttons = QHBoxLayout()

@@ -56,7 +56,7 @@ class RemoveDeviceDialog(QDialog):
         layout.addWidget(self.password)
         self.error = plain_label()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #dc2626")
+        self.error.setObjectName("error")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.remove_button = QPushButton(S.REMOVE_DEVICE)

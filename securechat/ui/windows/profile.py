@@ -102,7 +102,7 @@ class ProfileDialog(QDialog):
         layout.addWidget(self.verified)
         self.error = plain_label()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #dc2626")
+        self.error.setObjectName("error")
         self.error.hide()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -62,8 +62,10 @@ class LinkCodeView(QWidget):
 
 
 class NewDeviceLinkPage(QWidget):
-    """On the new device. Emits `done(client, email)` once the account key arrived."""
+    """On the new device. Emits `done(client, email)` once the account key arrived.
+    Start asks the window to run the request (`submit`), as the onboarding's forms do."""
 
+    submit = pyqtSignal(object)  # a callable that sends the request, if none runs
     done = pyqtSignal(object, str)
     failed = pyqtSignal(str)
     back = pyqtSignal()
@@ -126,8 +128,9 @@ class NewDeviceLinkPage(QWidget):
         self.confirm_button.setVisible(False)
 
     def start(self) -> None:
-        if not self.start_button.isEnabled():
-            return
+        self.submit.emit(self._start)
+
+    def _start(self) -> None:
         email = self.email.text().strip()
         self._editing(False)
         self.status.setText(S.WORKING)
@@ -159,6 +162,11 @@ class NewDeviceLinkPage(QWidget):
             self.link.cancel()
         else:
             self.back.emit()
+
+    def withdraw(self) -> None:
+        """The app is closing: a request under way is cancelled (its device removed)."""
+        if self.link is not None:
+            self.link.cancel()
 
     def _failed(self, message: str) -> None:
         self.link = None

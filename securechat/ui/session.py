@@ -15,7 +15,8 @@
 A page asks for a request (`unlock`, `submit`) by handing over a callable that starts
 it; the machine calls it only if it may start now. Enter pressed again while unlocking,
 or Register clicked twice, finds the machine `unlocking` or `working`, where asking
-does nothing. The request reports how it ended: `opened`, `registered` or `done`.
+does nothing. The request reports how it ended, once: `opened`, `registered` or
+`done` (those three arrive only from a request the machine started).
 
 Quitting closes whatever is open, and waits for what is opening to open and closes
 that too, so that no database is left open and no half-made account behind.

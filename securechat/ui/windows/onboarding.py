@@ -408,11 +408,13 @@ class OnboardingPage(QWidget):
             # phrase is confirmed (the account exists, here and on the relay).
             accounts.remember(self._data_dir, email)
             errors.clear()
-            self.registered.emit(client, email)  # the window holds it until confirmed
             self._words = mnemonic.split()
             self._word = random.randrange(len(self._words))  # noqa: S311 - not a secret
             self.mnemonic_label.setText(mnemonic)
             self.confirm_prompt.setText(S.MNEMONIC_CONFIRM_PROMPT.format(n=self._word + 1))
+            # The window holds the client until the phrase is confirmed (or, closing,
+            # stops it and has the phrase forgotten).
+            self.registered.emit(client, email)
             self.stack.setCurrentIndex(3)
             self.confirm_word.setFocus()
 

@@ -158,6 +158,26 @@ class UITestCase(ClientTestCase):
             window, lambda: QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton))
         return client
 
+    def type_sign_in(self, window: ShellWindow, email: str, password: str = PASSWORD) -> Any:
+        """Fill in the onboarding's sign-in page (the recovery phrase too, if this test
+        registered the account); returns the page."""
+        page = window.onboarding
+        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
+        QTest.keyClicks(page.login_email, email)
+        QTest.keyClicks(page.login_password, password)
+        if email in self.phrases:
+            QTest.keyClicks(page.login_phrase, self.phrases[email])
+        return page
+
+    @defer.inlineCallbacks
+    def chat_with(self, window: ShellWindow, peer: str) -> Any:
+        """Open the conversation with `peer`; fires with the chat once it can be written in."""
+        window.main.open_chat(peer)
+        chat = window.main.chat
+        yield until(lambda: chat.peer == peer and chat.composer.isEnabled(),
+                    chat.model.modelReset)
+        return chat
+
 
 class OnboardingAndChatTests(UITestCase):
     """Alice and Bob from the first screen to a conversation, a step per test.
@@ -280,11 +300,8 @@ class OnboardingAndChatTests(UITestCase):
     @defer.inlineCallbacks
     def test_typing_an_unread_badge_then_read_ticks(self) -> Any:
         alice_win, alice, bob_win, bob = yield self.two_friends()
-        main_a, main_b = alice_win.main, bob_win.main
-        main_a.open_chat(bob.me.user_id)
-        chat_a = main_a.chat
-        yield until(lambda: chat_a.peer == bob.me.user_id and chat_a.composer.isEnabled(),
-                    chat_a.model.modelReset)
+        main_b = bob_win.main
+        chat_a = yield self.chat_with(alice_win, bob.me.user_id)
         alice_win.activateWindow()
         QTest.keyClicks(chat_a.composer, "Hello Bob")
         QTest.keyClick(chat_a.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
@@ -360,10 +377,7 @@ class OnboardingAndChatTests(UITestCase):
     def test_the_profile_safety_number_a_nickname_and_the_verified_mark(self) -> Any:
         alice_win, alice, bob_win, bob = yield self.two_friends()
         main_a, main_b = alice_win.main, bob_win.main
-        main_a.open_chat(bob.me.user_id)
-        chat_a = main_a.chat
-        yield until(lambda: chat_a.peer == bob.me.user_id and chat_a.composer.isEnabled(),
-                    chat_a.model.modelReset)
+        chat_a = yield self.chat_with(alice_win, bob.me.user_id)
         dialog = main_a.show_profile(bob.me.user_id)
         number = dialog.number.text()
         self.assertEqual([len(g) for g in number.split()], [5] * 12)
@@ -483,10 +497,7 @@ class DevicesTrustAndConnectionTests(UITestCase):
             db.execute("INSERT INTO devices VALUES (?,?,?,?,?,?)",
                        ("relaysdevice0001", carol.me.user_id, "B" * 64, "C" * 43, "D" * 86,
                         0))))
-        main.open_chat(carol.me.user_id)
-        chat = main.chat
-        yield until(lambda: chat.peer == carol.me.user_id and chat.composer.isEnabled(),
-                    chat.model.modelReset)
+        chat = yield self.chat_with(win, carol.me.user_id)
         QTest.keyClicks(chat.composer, "is this really you?")
         QTest.keyClick(chat.composer, Qt.Key.Key_Return)
         yield self.log(phone).wait_for(ev.IdentityKeyChanged)

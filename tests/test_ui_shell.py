@@ -21,20 +21,30 @@ from PyQt6.QtTest import QTest
 
 from securechat.client.core import KdfCost, SecureChatClient
 from securechat.ui import strings as S
+from securechat.ui.windows.shell import ShellWindow
 from tests.test_ui import PASSWORD, UITestCase
 
 
-class AskedTwiceTests(UITestCase):
+class ShellTestCase(UITestCase):
+    @defer.inlineCallbacks
+    def lock_screen(self, name: str) -> Any:
+        """A window on the lock screen of `name`'s account, its password typed in:
+        (window, the accounts it showed signed in, so far none)."""
+        yield self.account_on_disk(name, f"{name}@example.org")
+        win = self.shell(name)
+        shown: list[Any] = []
+        win.signed_in.connect(shown.append)
+        QTest.keyClicks(win.lock_page.password, PASSWORD)
+        return win, shown
+
+
+class AskedTwiceTests(ShellTestCase):
     @defer.inlineCallbacks
     def test_unlock_clicked_twice_and_enter_open_the_account_once(self) -> Any:
-        yield self.account_on_disk("kim", "kim@example.org")
-        win = self.shell("kim")
+        win, shown = yield self.lock_screen("kim")
         lock = win.lock_page
         refusals: list[str] = []
         lock.failed.connect(refusals.append)
-        shown: list[Any] = []
-        win.signed_in.connect(shown.append)
-        QTest.keyClicks(lock.password, PASSWORD)
 
         def impatient() -> None:
             QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton)
@@ -55,12 +65,8 @@ class AskedTwiceTests(UITestCase):
     def test_sign_in_sent_twice_signs_in_once(self) -> Any:
         # At the default cost: a sign-in refuses cheaper password hashing (scram_pinning).
         yield self.register("laptop", "lee@example.org", PASSWORD, KdfCost())
-        win = self.shell("lee-phone")
-        page = win.onboarding
-        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
-        QTest.keyClicks(page.login_email, "lee@example.org")
-        QTest.keyClicks(page.login_password, PASSWORD)
-        QTest.keyClicks(page.login_phrase, self.phrases["lee@example.org"])
+        win: ShellWindow = self.shell("lee-phone")
+        page = self.type_sign_in(win, "lee@example.org")
         refusals: list[str] = []
         page.failed.connect(refusals.append)
 
@@ -76,16 +82,11 @@ class AskedTwiceTests(UITestCase):
         self.assertEqual(phone.me.email, "lee@example.org")
 
 
-class QuitTests(UITestCase):
+class QuitTests(ShellTestCase):
     @defer.inlineCallbacks
     def test_quitting_while_unlocking_closes_the_account_once_open(self) -> Any:
-        yield self.account_on_disk("max", "max@example.org")
-        win = self.shell("max")
-        lock = win.lock_page
-        shown: list[Any] = []
-        win.signed_in.connect(shown.append)
-        QTest.keyClicks(lock.password, PASSWORD)
-        QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton)
+        win, shown = yield self.lock_screen("max")
+        QTest.mouseClick(win.lock_page.unlock_button, Qt.MouseButton.LeftButton)
         yield win.shutdown()  # the window closes while the password is being checked
         self.assertEqual(shown, [])  # never shown, never connected
         self.assertIsNone(win.client)

@@ -346,7 +346,7 @@ async def measure(args: argparse.Namespace, app: Any, reactor: Any) -> dict[str,
     from securechat.protocol.keys import user_id_for_email
     from securechat.ui import strings as S
     from securechat.ui import theme
-    from securechat.ui.models import Roles
+    from securechat.ui.models.roles import Roles
     from securechat.ui.windows.shell import ShellWindow
 
     stall = args.stall

@@ -18,13 +18,12 @@ from twisted.internet import defer, task
 from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 
 from securechat.bot import DEFAULT_RELAY, default_data_dir, run_bot
-from securechat.client.core import SecureChatClient
-from securechat.client.events import MessageReceived
+from securechat.client import SecureChatClient, events
 
 log = Logger()
 
 
-def echo(client: SecureChatClient, event: MessageReceived) -> str:
+def echo(client: SecureChatClient, event: events.MessageReceived) -> str:
     return f"echo: {event.message.text}"
 
 

@@ -23,12 +23,19 @@ from typing import Any, TypeVar
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from securechat.client import (
+    DEFAULT_RELAY_URL,
+    AccountExists,
+    EmailCodeRequired,
+    KdfCost,
+    NoSuchAccount,
+    SecureChatClient,
+    WrongPassword,
+    check_new_password,
+    default_data_dir,
+    is_set_up,
+)
 from securechat.client import events as ev
-from securechat.client.account import DEFAULT_RELAY_URL, default_data_dir, is_set_up
-from securechat.client.core import SecureChatClient
-from securechat.client.errors import AccountExists, EmailCodeRequired, NoSuchAccount, WrongPassword
-from securechat.client.model import KdfCost
-from securechat.client.passwords import check_new_password
 
 E = TypeVar("E")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -33,10 +32,14 @@ from securechat.protocol import uris
 from securechat.ui import accounts, theme
 from securechat.ui import strings as S
 from securechat.ui.delegates import tick_text
-from securechat.ui.models import ChatModel, Roles, SessionListModel, initials
+from securechat.ui.format import initials
+from securechat.ui.models.chat import ChatModel
+from securechat.ui.models.roles import Roles
+from securechat.ui.models.sessions import SessionListModel
+from securechat.ui.widgets.notifier import Notifier
+from securechat.ui.widgets.requests import RequestRow
 from securechat.ui.windows.devices import RemoveDeviceDialog
 from securechat.ui.windows.lock import LockPage
-from securechat.ui.windows.main import Notifier, RequestRow
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
@@ -44,7 +47,8 @@ from tests.hostile import HostileRelay, forged_envelope
 
 PASSWORD = "correct horse battery"
 SHOTS = os.environ.get("SECURECHAT_SCREENSHOTS") or os.path.abspath("screenshots")
-SHARED_SHOTS = "/tmp/ui-shots"
+PROPOSAL = ("Shall we meet tomorrow at the station? I can bring the book you wanted, and we "
+            "could have lunch afterwards.")
 
 
 def screenshot(widget: QWidget, name: str) -> str:
@@ -52,11 +56,6 @@ def screenshot(widget: QWidget, name: str) -> str:
     QApplication.processEvents()
     path = os.path.join(SHOTS, f"{name}.png")
     assert widget.grab().save(path), path
-    try:
-        os.makedirs(SHARED_SHOTS, exist_ok=True)
-        shutil.copy(path, SHARED_SHOTS)
-    except OSError:
-        pass
     return path
 
 
@@ -135,11 +134,11 @@ class UITestCase(ClientTestCase):
         return client
 
     @defer.inlineCallbacks
-    def account_on_disk(self, name: str, email: str) -> Any:
+    def account_on_disk(self, name: str, email: str, display_name: str = "") -> Any:
         """An account registered by the core and closed, as a previous run leaves it."""
         client, phrase = yield SecureChatClient.register(reactor, self.device_dir(name),
                                                          self.url, email, PASSWORD,
-                                                         name.title(), FAST)
+                                                         display_name or name.title(), FAST)
         self.phrases[email] = phrase  # for signing in on another device
         yield client.stop()
         accounts.remember(self.device_dir(name), email)
@@ -154,11 +153,72 @@ class UITestCase(ClientTestCase):
             window, lambda: QTest.mouseClick(lock.unlock_button, Qt.MouseButton.LeftButton))
         return client
 
+    def type_sign_in(self, window: ShellWindow, email: str, password: str = PASSWORD) -> Any:
+        """Fill in the onboarding's sign-in page (the recovery phrase too, if this test
+        registered the account); returns the page."""
+        page = window.onboarding
+        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
+        QTest.keyClicks(page.login_email, email)
+        QTest.keyClicks(page.login_password, password)
+        if email in self.phrases:
+            QTest.keyClicks(page.login_phrase, self.phrases[email])
+        return page
+
+    @defer.inlineCallbacks
+    def chat_with(self, window: ShellWindow, peer: str) -> Any:
+        """Open the conversation with `peer`; fires with the chat once it can be written in."""
+        window.main.open_chat(peer)
+        chat = window.main.chat
+        yield until(lambda: chat.peer == peer and chat.composer.isEnabled(),
+                    chat.model.modelReset)
+        return chat
+
 
 class OnboardingAndChatTests(UITestCase):
+    """Alice and Bob from the first screen to a conversation, a step per test.
+
+    `two_windows` brings both signed in, each in a window of their own; `two_friends`
+    also has them befriended, and `conversation` has them write to each other."""
+
     @defer.inlineCallbacks
-    def test_register_befriend_chat_lock_switch(self) -> Any:
-        # --- Alice registers through the onboarding UI ---------------------------------
+    def two_windows(self) -> Any:
+        """(alice_win, alice, bob_win, bob): both accounts on disk, opened through the
+        lock screen."""
+        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
+        yield self.account_on_disk("bob", "bob@example.org")
+        alice_win, bob_win = self.shell("alice"), self.shell("bob")
+        alice = yield self.unlock(alice_win, "alice@example.org")
+        bob = yield self.unlock(bob_win, "bob@example.org")
+        return alice_win, alice, bob_win, bob
+
+    @defer.inlineCallbacks
+    def two_friends(self) -> Any:
+        """`two_windows`, befriended: each one's session list shows the other."""
+        alice_win, alice, bob_win, bob = yield self.two_windows()
+        yield self.befriend(alice, bob)
+        for window in (alice_win, bob_win):
+            sessions = window.main.sessions
+            yield until(lambda s=sessions: s.rowCount() == 1, *model_signals(sessions))
+        return alice_win, alice, bob_win, bob
+
+    @defer.inlineCallbacks
+    def conversation(self, alice_win: ShellWindow, alice: SecureChatClient,
+                     bob_win: ShellWindow, bob: SecureChatClient) -> Any:
+        """Alice's greeting, Bob's answer, then Alice's proposal, each sent once the one
+        before arrived; both windows show the conversation."""
+        for sender, receiver, text in ((alice, bob, "Hello Bob\nsecond line"),
+                                       (bob, alice, "Hi Alice!"), (alice, bob, PROPOSAL)):
+            mark = self.log(receiver).mark()
+            yield sender.send_text(receiver.me.user_id, text)
+            yield self.log(receiver).wait_for(ev.MessageReceived, since=mark)
+        for window, peer in ((alice_win, bob), (bob_win, alice)):
+            chat = window.main.chat
+            shown = until(lambda c=chat: c.model.rowCount() == 3, chat.page_loaded)
+            window.main.open_chat(peer.me.user_id)
+            yield shown
+
+    @defer.inlineCallbacks
+    def test_register_through_the_onboarding(self) -> Any:
         alice_win = self.shell("alice")
         page = alice_win.onboarding
         self.assertIs(alice_win.stack.currentWidget(), page)
@@ -184,7 +244,7 @@ class OnboardingAndChatTests(UITestCase):
         self.assertIn(str(index + 1), page.confirm_error.text())
         page.confirm_word.clear()
         QTest.keyClicks(page.confirm_word, word)
-        alice = yield self.signed_in(
+        yield self.signed_in(
             alice_win, lambda: QTest.mouseClick(page.confirm_button, Qt.MouseButton.LeftButton))
         self.assertEqual(page.mnemonic_label.text(), "")  # shown once
         self.assertIs(alice_win.stack.currentWidget(), alice_win.main)
@@ -192,7 +252,8 @@ class OnboardingAndChatTests(UITestCase):
                     alice_win.bridge.connection_changed)
         self.assertTrue(alice_win.main.empty_hint.isVisibleTo(alice_win))  # no one yet
 
-        # --- Bob: an account on disk, opened through the lock screen -----------------
+    @defer.inlineCallbacks
+    def test_the_lock_screen_says_why_it_did_not_unlock(self) -> Any:
         yield self.account_on_disk("bob", "bob@example.org")
         bob_win = self.shell("bob")
         QTest.keyClicks(bob_win.lock_page.password, "not the password")
@@ -202,9 +263,11 @@ class OnboardingAndChatTests(UITestCase):
         self.assertIn("password", bob_win.lock_page.error.text().lower())
         screenshot(bob_win, "04-lock")
         bob_win.lock_page.password.clear()
-        bob = yield self.unlock(bob_win, "bob@example.org")
+        yield self.unlock(bob_win, "bob@example.org")
 
-        # --- Alice adds Bob by email; Bob accepts in the requests panel ---------------
+    @defer.inlineCallbacks
+    def test_add_by_email_and_accept_in_the_requests_panel(self) -> Any:
+        alice_win, alice, bob_win, bob = yield self.two_windows()
         main_a, main_b = alice_win.main, bob_win.main
         QTest.keyClicks(main_a.add_email, "bob@example.org")
         QTest.keyClick(main_a.add_email, Qt.Key.Key_Return)
@@ -229,11 +292,11 @@ class OnboardingAndChatTests(UITestCase):
         self.assertFalse(main_a.empty_hint.isVisibleTo(alice_win))
         self.assertEqual(main_b.sessions.index(0).data(Roles.INITIALS), "AL")
 
-        # --- Alice writes; Bob sees it with an unread badge, then reads it -----------
-        main_a.open_chat(bob.me.user_id)
-        chat_a = main_a.chat
-        yield until(lambda: chat_a.peer == bob.me.user_id and chat_a.composer.isEnabled(),
-                    chat_a.model.modelReset)
+    @defer.inlineCallbacks
+    def test_typing_an_unread_badge_then_read_ticks(self) -> Any:
+        alice_win, alice, bob_win, bob = yield self.two_friends()
+        main_b = bob_win.main
+        chat_a = yield self.chat_with(alice_win, bob.me.user_id)
         alice_win.activateWindow()
         QTest.keyClicks(chat_a.composer, "Hello Bob")
         QTest.keyClick(chat_a.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
@@ -277,7 +340,17 @@ class OnboardingAndChatTests(UITestCase):
         yield until(lambda: chat_a.model.index(0).data(Roles.STATUS) == MessageStatus.READ,
                     *model_signals(chat_a.model))
 
-        # --- Bob replies to it; Alice sees the quote ---------------------------------
+    @defer.inlineCallbacks
+    def test_a_reply_quotes_its_original(self) -> Any:
+        alice_win, alice, bob_win, bob = yield self.two_friends()
+        main_a, main_b = alice_win.main, bob_win.main
+        yield alice.send_text(bob.me.user_id, "Hello Bob\nsecond line")
+        yield self.log(bob).wait_for(ev.MessageReceived)
+        chat_a, chat_b = main_a.chat, main_b.chat
+        for main, chat, peer in ((main_a, chat_a, bob), (main_b, chat_b, alice)):
+            shown = until(lambda c=chat: c.model.rowCount() == 1, chat.page_loaded)
+            main.open_chat(peer.me.user_id)
+            yield shown
         chat_b.start_reply(chat_b.model.message(0))
         self.assertTrue(chat_b.reply_bar.isVisibleTo(chat_b))
         QTest.keyClicks(chat_b.composer, "Hi Alice!")
@@ -286,8 +359,7 @@ class OnboardingAndChatTests(UITestCase):
         reply = chat_a.model.index(1)
         self.assertEqual(reply.data(Roles.REPLY_QUOTE), "Hello Bob\nsecond line")
         self.assertFalse(reply.data(Roles.FROM_ME))
-        for text in ("Shall we meet tomorrow at the station? I can bring the book you "
-                     "wanted, and we could have lunch afterwards.", "Sure 👍"):
+        for text in (PROPOSAL, "Sure 👍"):
             chat_a.composer.insertPlainText(text)  # QTest types ASCII only
             QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
         yield until(lambda: chat_b.model.rowCount() == 4, *model_signals(chat_b.model))
@@ -296,7 +368,11 @@ class OnboardingAndChatTests(UITestCase):
         screenshot(alice_win, "07-chat-alice")
         screenshot(bob_win, "08-chat-bob")
 
-        # --- the profile: safety number and QR, the same on both sides ---------------
+    @defer.inlineCallbacks
+    def test_the_profile_safety_number_a_nickname_and_the_verified_mark(self) -> Any:
+        alice_win, alice, bob_win, bob = yield self.two_friends()
+        main_a, main_b = alice_win.main, bob_win.main
+        chat_a = yield self.chat_with(alice_win, bob.me.user_id)
         dialog = main_a.show_profile(bob.me.user_id)
         number = dialog.number.text()
         self.assertEqual([len(g) for g in number.split()], [5] * 12)
@@ -317,7 +393,15 @@ class OnboardingAndChatTests(UITestCase):
         self.assertEqual(main_b.sessions.index(0).data(Roles.NAME), "Alice Liddell")
         dialog.close()
 
-        # --- Alice unsends her last message from the context menu -------------------
+    @defer.inlineCallbacks
+    def test_unsend_for_everyone_and_delete_for_me(self) -> Any:
+        alice_win, alice, bob_win, bob = yield self.two_friends()
+        yield self.conversation(alice_win, alice, bob_win, bob)
+        chat_a, chat_b = alice_win.main.chat, bob_win.main.chat
+        chat_a.composer.insertPlainText("Sure 👍")  # QTest types ASCII only
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.rowCount() == 4, *model_signals(chat_b.model))
+        # Alice unsends her last message from the context menu
         menu = chat_a.context_menu(3)
         unsend = next(a for a in menu.actions() if a.text().startswith("Unsend"))
         unsend.trigger()
@@ -330,7 +414,11 @@ class OnboardingAndChatTests(UITestCase):
         yield until(lambda: chat_b.model.rowCount() == 2, *model_signals(chat_b.model))
         self.assertEqual(chat_a.model.rowCount(), 3)
 
-        # --- lock, a second account, switching between them -------------------------
+    @defer.inlineCallbacks
+    def test_lock_a_second_account_and_switch_back(self) -> Any:
+        alice_win, alice, bob_win, bob = yield self.two_friends()
+        yield self.conversation(alice_win, alice, bob_win, bob)
+        main_a = alice_win.main
         yield self.account_on_disk("alice", "carol@example.org")
         yield alice_win.lock()
         self.clients.remove(alice)
@@ -347,9 +435,7 @@ class OnboardingAndChatTests(UITestCase):
         yield until(lambda: main_a.sessions.rowCount() == 1
                     and main_a.sessions.index(0).data(Roles.TIMESTAMP) > 0,
                     *model_signals(main_a.sessions))
-        self.assertEqual(main_a.sessions.index(0).data(Roles.LAST_TEXT),
-                         "You: Shall we meet tomorrow at the station? I can bring the book "
-                         "you wanted, and we could have lunch afterwards.")
+        self.assertEqual(main_a.sessions.index(0).data(Roles.LAST_TEXT), "You: " + PROPOSAL)
         screenshot(alice_win, "10-after-switch")
         theme.apply(self.app, dark=True)
         main_a.open_chat(bob.me.user_id)
@@ -406,10 +492,7 @@ class DevicesTrustAndConnectionTests(UITestCase):
             db.execute("INSERT INTO devices VALUES (?,?,?,?,?,?)",
                        ("relaysdevice0001", carol.me.user_id, "B" * 64, "C" * 43, "D" * 86,
                         0))))
-        main.open_chat(carol.me.user_id)
-        chat = main.chat
-        yield until(lambda: chat.peer == carol.me.user_id and chat.composer.isEnabled(),
-                    chat.model.modelReset)
+        chat = yield self.chat_with(win, carol.me.user_id)
         QTest.keyClicks(chat.composer, "is this really you?")
         QTest.keyClick(chat.composer, Qt.Key.Key_Return)
         yield self.log(phone).wait_for(ev.IdentityKeyChanged)
@@ -842,6 +925,29 @@ class DeviceSetTests(UITestCase):
         yield until(lambda: "was removed" in devices.status.text(), devices.loaded)
         self.assertEqual([d.device_id for d in devices.devices], [alice.me.device_id])
         devices.close()
+
+
+class ThemeTests(unittest.TestCase):
+    def test_error_messages_take_the_themes_error_colour(self) -> None:
+        from PyQt6.QtGui import QPalette
+
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        self.addCleanup(theme.apply, app, False)
+        page = LockPage(reactor, self.mktemp(), "ws://127.0.0.1:1")
+        self.addCleanup(page.deleteLater)
+        error, plain = QLabel("wrong password", page), QLabel("a label", page)
+        error.setObjectName("error")
+        for dark, palette in ((False, theme.LIGHT), (True, theme.DARK)):
+            theme.apply(app, dark=dark)
+            for label in (error, plain):
+                app.style().unpolish(label)
+                app.style().polish(label)
+            colour = error.palette().color(QPalette.ColorRole.WindowText).name()
+            self.assertEqual(colour, palette.error)
+            self.assertNotEqual(plain.palette().color(QPalette.ColorRole.WindowText).name(),
+                                palette.error)
+        self.assertNotEqual(theme.LIGHT.error, theme.DARK.error)  # readable on either
 
 
 class TranslationTests(unittest.TestCase):

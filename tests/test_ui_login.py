@@ -29,20 +29,10 @@ EMAIL = "alice@example.org"
 
 
 class SignInRefusalTests(UITestCase):
-    def type_sign_in(self, window: ShellWindow) -> Any:
-        """Fill in the sign-in page; returns the page."""
-        page = window.onboarding
-        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
-        QTest.keyClicks(page.login_email, EMAIL)
-        QTest.keyClicks(page.login_password, PASSWORD)
-        if EMAIL in self.phrases:
-            QTest.keyClicks(page.login_phrase, self.phrases[EMAIL])
-        return page
-
     @defer.inlineCallbacks
     def refused_sign_in(self, window: ShellWindow) -> Any:
         """Sign in, expecting a refusal: returns the message shown."""
-        page = self.type_sign_in(window)
+        page = self.type_sign_in(window, EMAIL)
         failed = until(lambda: bool(page.login_error.text()), page.failed)
         QTest.mouseClick(page.signin_button, Qt.MouseButton.LeftButton)
         yield failed
@@ -77,7 +67,7 @@ class SignInRefusalTests(UITestCase):
         self.assertIn(f"refusing to connect to {elsewhere} without encryption", shown)
         self.assertIn("--insecure-ws", shown)
         window = self.window("alice-tablet", elsewhere, insecure_ws=True)
-        page = self.type_sign_in(window)
+        page = self.type_sign_in(window, EMAIL)
         tablet = yield self.signed_in(window, lambda: QTest.mouseClick(
             page.signin_button, Qt.MouseButton.LeftButton))
         self.assertEqual(tablet.url, elsewhere)

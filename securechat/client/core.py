@@ -460,8 +460,8 @@ class SecureChatClient:
     def send_text(self, peer_user_id: str, text: str,
                   reply_to: str | None = None) -> Deferred[StoredMessage]:
         """Stored at once (pending, MessageSent), then sent (MessageUpdated)."""
-        d = self.conversations.send_text(peer_user_id, text, reply_to)
-        return d.addCallback(lambda m: self.typing.message_sent(peer_user_id) or m)
+        self.typing.message_sent(peer_user_id)  # the message ends "typing…" over there
+        return self.conversations.send_text(peer_user_id, text, reply_to)
 
     def messages(self, peer_user_id: str, limit: int = 50,
                  before: tuple[int, str] | None = None,

@@ -1,21 +1,19 @@
-"""The client core's events as Qt signals, plus the state the UI derives from them
-(presence, typing). Only forwards: no crypto, storage or networking here."""
+"""The client core's events as Qt signals. Only forwards: presence, typing and every
+other protocol rule live in the core (client.presence, client.typing_indicator)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, pyqtSignal
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from securechat.client import SecureChatClient
 from securechat.client import events as ev
-from securechat.client.core import SecureChatClient
 from securechat.ui import strings as S
-
-TYPING_TIMEOUT_MS = 6000  # a peer's "typing" lapses if not refreshed
 
 
 class ClientBridge(QObject):
@@ -41,26 +39,20 @@ class ClientBridge(QObject):
     def __init__(self, client: SecureChatClient, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
-        self.connection_state = "connecting"
-        self._online: dict[str, set[str]] = {}
-        self._typing: dict[str, QTimer] = {}
+        self.connection_state: str = client.connection.state
         client.events.subscribe(self._event)
 
     def close(self) -> None:
         self.client.events.unsubscribe(self._event)
-        for timer in self._typing.values():
-            timer.stop()
 
     def is_online(self, peer: str) -> bool:
-        return bool(self._online.get(peer))
+        return self.client.is_online(peer)
 
     def is_typing(self, peer: str) -> bool:
-        timer = self._typing.get(peer)
-        return timer is not None and timer.isActive()
+        return self.client.is_typing(peer)
 
     def _event(self, event: Any) -> None:
         if isinstance(event, ev.MessageReceived):
-            self._set_typing(event.peer_user_id, False)
             self.message_received.emit(event)
         elif isinstance(event, ev.MessageSent):
             self.message_sent.emit(event)
@@ -71,13 +63,9 @@ class ClientBridge(QObject):
         elif isinstance(event, ev.MessagesRead):
             self.messages_read.emit(event)
         elif isinstance(event, ev.TypingChanged):
-            self._set_typing(event.peer_user_id, event.typing)
-        elif isinstance(event, ev.PresenceChanged):
-            devices = self._online.setdefault(event.peer_user_id, set())
-            was = bool(devices)
-            (devices.add if event.online else devices.discard)(event.device_id)
-            if bool(devices) != was:
-                self.presence_changed.emit(event.peer_user_id, bool(devices))
+            self.typing_changed.emit(event.peer_user_id, event.typing)
+        elif isinstance(event, ev.ContactPresenceChanged):
+            self.presence_changed.emit(event.peer_user_id, event.online)
         elif isinstance(event, ev.FriendRequestReceived):
             self.request_received.emit(event)
         elif isinstance(event, ev.FriendRequestAnswered):
@@ -92,30 +80,11 @@ class ClientBridge(QObject):
             self.device_removed.emit(event)
         elif isinstance(event, ev.ConnectionStateChanged):
             self.connection_state = event.state
-            if event.state != "online":
-                for peer in [p for p, d in self._online.items() if d]:
-                    self._online[peer] = set()
-                    self.presence_changed.emit(peer, False)
             self.connection_changed.emit(event)
         elif isinstance(event, ev.CaughtUp):
             self.caught_up.emit()
         elif isinstance(event, ev.DeviceApprovalRequested):
             self.approval_requested.emit(event)
-
-    def _set_typing(self, peer: str, typing: bool) -> None:
-        timer = self._typing.get(peer)
-        if timer is None:
-            timer = QTimer(self)
-            timer.setSingleShot(True)
-            timer.timeout.connect(lambda p=peer: self.typing_changed.emit(p, False))
-            self._typing[peer] = timer
-        was = timer.isActive()
-        if typing:
-            timer.start(TYPING_TIMEOUT_MS)
-        else:
-            timer.stop()
-        if was != typing:
-            self.typing_changed.emit(peer, typing)
 
 
 def call(d: defer.Deferred[Any], ok: Callable[[Any], Any] | None = None,
@@ -129,8 +98,7 @@ def call(d: defer.Deferred[Any], ok: Callable[[Any], Any] | None = None,
         return result
 
     def bad(f: Failure) -> None:
-        from securechat.client.errors import ClientError, WrongPassword
-        from securechat.client.wamp import JoinRefused
+        from securechat.client import ClientError, JoinRefused, WrongPassword
         from securechat.protocol import uris
 
         if f.check(ClientError, WrongPassword):

@@ -6,10 +6,10 @@ from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSiz
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from securechat.client.model import MessageStatus
+from securechat.client import MessageStatus
 from securechat.ui import strings as S
 from securechat.ui import theme
-from securechat.ui.models import Roles
+from securechat.ui.models.roles import Roles
 
 _Index = QModelIndex | QPersistentModelIndex
 AVATAR_COLOURS = ["#ef4444", "#f97316", "#eab308", "#22c55e", "#14b8a6", "#3b82f6",

@@ -1,4 +1,3 @@
-# ruff: noqa: S105 - labels that mention passwords are not passwords
 """Every user-facing string of the desktop client, in one place, ready for translation.
 
 The UI only ever reads these names (`S.UNLOCK`), when it builds a widget. `retranslate()`
@@ -7,6 +6,8 @@ re-binds them all through Qt's translators (`QCoreApplication.translate`, contex
 `install_system_translation`) before the windows are built translates the whole client.
 The English text is the source text: it is what a .ts file lists.
 """
+
+# ruff: noqa: S105 - labels that mention passwords are not passwords
 
 from __future__ import annotations
 

@@ -24,12 +24,15 @@ class Theme:
     online: str
     banner: str
     separator: str
+    error: str  # error messages and the offline/failed connection state
 
 
 LIGHT = Theme(False, "#f4f5f7", "#ffffff", "#1c1e21", "#6b7280", "#2563eb", "#2563eb",
-              "#ffffff", "#e9ebef", "#1c1e21", "#a7f3d0", "#22c55e", "#fef3c7", "#e5e7eb")
+              "#ffffff", "#e9ebef", "#1c1e21", "#a7f3d0", "#22c55e", "#fef3c7", "#e5e7eb",
+              "#dc2626")
 DARK = Theme(True, "#18191c", "#222327", "#e8e9ec", "#9ca3af", "#60a5fa", "#1d4ed8",
-             "#ffffff", "#2f3136", "#e8e9ec", "#6ee7b7", "#22c55e", "#4a3b12", "#2f3136")
+             "#ffffff", "#2f3136", "#e8e9ec", "#6ee7b7", "#22c55e", "#4a3b12", "#2f3136",
+             "#f87171")
 
 _current = LIGHT
 
@@ -74,6 +77,7 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
         f"QListView {{ border: none; background: {t.base}; }}"
         f"#banner {{ background: {t.banner}; border-radius: 8px; }}"
         f"#muted {{ color: {t.muted}; }}"
+        f"#error {{ color: {t.error}; }}"
         f"#title {{ font-size: 20px; font-weight: 600; }}")
     return t
 

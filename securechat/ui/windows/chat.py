@@ -21,16 +21,14 @@ from PyQt6.QtWidgets import (
 )
 from twisted.internet import defer
 
-from securechat.client.core import SecureChatClient
-from securechat.client.model import StoredMessage
+from securechat.client import SecureChatClient, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
-from securechat.ui.models import ChatModel, Roles
+from securechat.ui.models.chat import ChatModel
+from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 
-TYPING_REFRESH_MS = 3000  # resend "typing" at most this often
-TYPING_IDLE_MS = 4000  # "stopped typing" after this long without a keystroke
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
 
@@ -70,7 +68,6 @@ class ChatView(QWidget):
         self.peer: str | None = None
         self.loading_page = False
         self.reply_to: StoredMessage | None = None
-        self._typing_sent = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -150,11 +147,6 @@ class ChatView(QWidget):
         bottom.addWidget(self.composer, 1)
         bottom.addWidget(self.send_button)
         layout.addWidget(self.bottom)
-        self._idle = QTimer(self)
-        self._idle.setSingleShot(True)
-        self._idle.timeout.connect(lambda: self._send_typing(False))
-        self._typing_throttle = QTimer(self)
-        self._typing_throttle.setSingleShot(True)
         self._read_soon = QTimer(self)
         self._read_soon.setSingleShot(True)
         self._read_soon.timeout.connect(self._mark_read_now)
@@ -169,8 +161,8 @@ class ChatView(QWidget):
         if self._read_soon.isActive():
             self._read_soon.stop()
             pending.append(self._mark_read_now())
-        if self._typing_sent and self.peer:
-            pending.append(self._send_typing(False))
+        if self.client is not None and self.peer:
+            pending.append(call(self.client.stopped_typing(self.peer)))
         return defer.gatherResults([d for d in pending if d is not None], consumeErrors=True)
 
     def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> None:
@@ -444,25 +436,15 @@ class ChatView(QWidget):
         if self.client is None or self.peer is None or not text.strip():
             return
         reply = self.reply_to.id if self.reply_to else None
+        sent = self.client.send_text(self.peer, text, reply)  # it ends "typing…" too
         self.composer.clear()
         self.cancel_reply()
-        self._idle.stop()
-        self._typing_sent = False  # a message ends "typing" on the other side
-        call(self.client.send_text(self.peer, text, reply), failed=self.error.emit)
+        call(sent, failed=self.error.emit)
 
     def _typed(self) -> None:
-        if self.client is None or self.peer is None or not self.composer.toPlainText():
-            return
-        self._idle.start(TYPING_IDLE_MS)
-        if not self._typing_throttle.isActive():
-            self._typing_throttle.start(TYPING_REFRESH_MS)
-            self._send_typing(True)
-
-    def _send_typing(self, typing: bool) -> defer.Deferred[Any] | None:
-        if self.client is None or self.peer is None or (not typing and not self._typing_sent):
-            return None
-        self._typing_sent = typing
-        return call(self.client.send_typing(self.peer, typing))
+        # The core decides when "typing" is sent, refreshed and stopped.
+        if self.client is not None and self.peer is not None:
+            self.client.composing(self.peer, self.composer.toPlainText())
 
     def start_reply(self, message: StoredMessage) -> None:
         self.reply_to = message

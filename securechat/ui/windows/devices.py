@@ -20,9 +20,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import SecureChatClient
-from securechat.client.devices import LinkedDevice
-from securechat.client.model import DeviceNotice
+from securechat.client import DeviceNotice, LinkedDevice, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label
@@ -56,7 +54,7 @@ class RemoveDeviceDialog(QDialog):
         layout.addWidget(self.password)
         self.error = plain_label()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #dc2626")
+        self.error.setObjectName("error")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.remove_button = QPushButton(S.REMOVE_DEVICE)

@@ -18,10 +18,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import SecureChatClient
-from securechat.client.errors import ClientError
-from securechat.client.linking import Approval, LinkCode, NewDeviceLink
-from securechat.client.model import KdfCost
+from securechat.client import (
+    Approval,
+    ClientError,
+    KdfCost,
+    LinkCode,
+    NewDeviceLink,
+    SecureChatClient,
+)
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 
@@ -63,8 +67,10 @@ class LinkCodeView(QWidget):
 
 
 class NewDeviceLinkPage(QWidget):
-    """On the new device. Emits `done(client, email)` once the account key arrived."""
+    """On the new device. Emits `done(client, email)` once the account key arrived.
+    Start asks the window to run the request (`submit`), as the onboarding's forms do."""
 
+    submit = pyqtSignal(object)  # a callable that sends the request, if none runs
     done = pyqtSignal(object, str)
     failed = pyqtSignal(str)
     back = pyqtSignal()
@@ -127,8 +133,9 @@ class NewDeviceLinkPage(QWidget):
         self.confirm_button.setVisible(False)
 
     def start(self) -> None:
-        if not self.start_button.isEnabled():
-            return
+        self.submit.emit(self._start)
+
+    def _start(self) -> None:
         email = self.email.text().strip()
         self._editing(False)
         self.status.setText(S.WORKING)
@@ -160,6 +167,11 @@ class NewDeviceLinkPage(QWidget):
             self.link.cancel()
         else:
             self.back.emit()
+
+    def withdraw(self) -> None:
+        """The app is closing: a request under way is cancelled (its device removed)."""
+        if self.link is not None:
+            self.link.cancel()
 
     def _failed(self, message: str) -> None:
         self.link = None

@@ -2,7 +2,9 @@
 has one, or its master password.
 
 Unlocking opens the local database without the network (phase 1); the shell then
-starts the client, which connects in the background (phase 2)."""
+starts the client, which connects in the background (phase 2). Whether an unlock may
+start now (not while one runs, nor while the account just locked still closes) is the
+window's AccountSession's to say (securechat/ui/session.py): the page asks it."""
 
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import SecureChatClient
+from securechat.client import SecureChatClient
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 
 
 class LockPage(QWidget):
+    unlock_requested = pyqtSignal(object)  # a callable that starts the unlock, if it may
     unlocked = pyqtSignal(object, str)  # client, email
     add_account = pyqtSignal()
     forgot_password = pyqtSignal(str)  # the chosen account's email
@@ -91,19 +94,28 @@ class LockPage(QWidget):
         column.addStretch(2)
 
     def refresh(self, select: str | None = None) -> None:
+        """The accounts on this device (`select` chosen), ready to unlock one."""
         self.account.clear()
         emails = accounts.known_accounts(self._data_dir)
         self.account.addItems(emails)
         if select in emails:
             self.account.setCurrentText(select)
         self.error.setText("" if emails else S.NO_ACCOUNTS)
-        self.unlock_button.setEnabled(bool(emails))
+        self.ready()
         self._choose_mode()
 
-    def closing(self, busy: bool) -> None:
-        """While the account just locked is still closing, it cannot be opened."""
-        self.unlock_button.setEnabled(not busy and self.account.count() > 0)
-        self.error.setText(S.CLOSING if busy else "")
+    def waiting(self, message: str) -> None:
+        """An account opens, or the one just locked still closes: say so; nothing else
+        starts here meanwhile."""
+        self.error.setText(message)
+        for button in (self.unlock_button, self.add_button, self.forgot_button):
+            button.setEnabled(False)
+
+    def ready(self) -> None:
+        """Nothing runs any more (what the page says, such as why not, stays)."""
+        self.unlock_button.setEnabled(self.account.count() > 0)
+        self.add_button.setEnabled(True)
+        self.forgot_button.setEnabled(True)
 
     def _choose_mode(self) -> None:
         """The PIN when the chosen account has one, else the master password."""
@@ -121,23 +133,22 @@ class LockPage(QWidget):
         (self.pin if pin else self.password).setFocus()
 
     def unlock(self) -> None:
-        email = self.account.currentText()
-        if not email or not self.unlock_button.isEnabled():
-            return  # none chosen, or Enter pressed again while unlocking
-        self.unlock_button.setEnabled(False)
-        self.error.setText(S.UNLOCKING)
+        """Unlock (the button, or Enter): asks the window, which opens the account with
+        `_open` unless an unlock runs already."""
+        if self.account.currentText():
+            self.unlock_requested.emit(self._open)
 
+    def _open(self) -> None:
+        email = self.account.currentText()
         using_pin = self.using_pin
 
         def opened(client: SecureChatClient) -> None:
-            self.unlock_button.setEnabled(True)
             self.password.clear()
             self.pin.clear()
             self.error.clear()
             self.unlocked.emit(client, email)
 
         def failed(message: str) -> None:
-            self.unlock_button.setEnabled(True)
             if using_pin and not SecureChatClient.has_pin(self._data_dir, email):
                 self._set_mode(pin=False)  # too many wrong PINs: the PIN is gone
             self.error.setText(message)

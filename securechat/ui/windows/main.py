@@ -1,291 +1,39 @@
-"""The signed-in window's content: sessions, friend requests, add contact, the chat,
-the connection indicator and desktop notifications."""
+"""The signed-in window's content: sessions, friend requests, add contact and the chat."""
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QModelIndex, QObject, QSize, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PyQt6.QtCore import QModelIndex, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
-    QListWidget,
-    QListWidgetItem,
-    QMenu,
     QPushButton,
-    QSizePolicy,
     QSplitter,
-    QSystemTrayIcon,
     QVBoxLayout,
     QWidget,
 )
 from twisted.internet import defer
 
+from securechat.client import ConversationSummary, SecureChatClient, StoredMessage
 from securechat.client import events as ev
-from securechat.client.core import SecureChatClient
-from securechat.client.model import ConversationSummary, Request, StoredMessage
 from securechat.ui import strings as S
-from securechat.ui import theme
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import SessionDelegate
-from securechat.ui.models import Roles, SessionFilterModel, SessionListModel
-from securechat.ui.plaintext import make_plain, plain_label, plain_notification, plain_tooltip
+from securechat.ui.models.roles import Roles
+from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
+from securechat.ui.plaintext import plain_label
+from securechat.ui.widgets.notifier import Notifier
+from securechat.ui.widgets.requests import RequestsPanel
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
 from securechat.ui.windows.linking import ApprovalDialog
 from securechat.ui.windows.profile import ProfileDialog
 
 TYPING_DOTS_MS = 350  # one frame of the typing dots
-
-
-def app_icon() -> QIcon:
-    pixmap = QPixmap(64, 64)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pixmap)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setBrush(QColor(theme.LIGHT.accent))
-    p.setPen(Qt.PenStyle.NoPen)
-    p.drawEllipse(2, 2, 60, 60)
-    font = QFont()
-    font.setPixelSize(34)
-    font.setBold(True)
-    p.setFont(font)
-    p.setPen(QColor("#ffffff"))
-    p.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "S")
-    p.end()
-    return QIcon(pixmap)
-
-
-class Notifier(QObject):
-    """Desktop notifications through the tray icon, where the desktop has a tray.
-
-    What they reveal is the user's choice (as in Signal): sender and text, the sender
-    only, or nothing but that something arrived: a notification is on screen for
-    whoever stands nearby, and desktop notification daemons may keep a history."""
-
-    FULL, NAME_ONLY, NOTHING = "full", "name", "none"
-    SHOWN_KEPT = 50
-    activated = pyqtSignal()
-    quit_requested = pyqtSignal()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        # what was notified, newest last: the last SHOWN_KEPT only, forgotten on lock
-        self.shown: deque[tuple[str, str]] = deque(maxlen=self.SHOWN_KEPT)
-        self.content = self.FULL
-        self.tray: QSystemTrayIcon | None = None
-        if QSystemTrayIcon.isSystemTrayAvailable():
-            self.tray = QSystemTrayIcon(app_icon(), self)
-            self.tray.setToolTip(S.APP_NAME)
-            self.tray.activated.connect(lambda _reason: self.activated.emit())
-            self.tray.messageClicked.connect(self.activated)
-            self.menu = QMenu()
-            self.menu.addAction(S.TRAY_SHOW, self.activated.emit)
-            self.menu.addAction(S.ACTION_QUIT.replace("&", ""), self.quit_requested.emit)
-            self.tray.setContextMenu(self.menu)
-            self.tray.show()
-
-    def message(self, name: str, text: str) -> None:
-        # A name and a text chosen by others: never markup to a notification daemon.
-        name, text = plain_notification(name), plain_notification(text)
-        if self.content == self.FULL:
-            self.notify(S.NOTIFY_MESSAGE.format(name=name), text)
-        elif self.content == self.NAME_ONLY:
-            self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT)
-        else:
-            self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
-
-    def request(self, email: str) -> None:
-        if self.content == self.NOTHING:
-            self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
-        else:
-            self.notify(S.NOTIFY_REQUEST,
-                        S.NOTIFY_REQUEST_BODY.format(email=plain_notification(email)))
-
-    def clear(self) -> None:
-        """Forget what was notified (the account is locked)."""
-        self.shown.clear()
-
-    def notify(self, title: str, body: str) -> None:
-        self.shown.append((title, body))
-        if self.tray is not None:
-            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)
-
-
-class ConnectionIndicator(QWidget):
-    """connecting / online / offline with the retry countdown and a "Retry now" button."""
-
-    retry_requested = pyqtSignal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.label = make_plain(QLabel(S.CONN_CONNECTING))  # the reason comes from the relay
-        self.retry_button = QPushButton(S.CONN_RETRY_NOW)
-        self.retry_button.setFlat(True)
-        self.retry_button.clicked.connect(self.retry_requested)
-        self.retry_button.hide()
-        layout.addWidget(self.label)
-        layout.addWidget(self.retry_button)
-        self._retry_left = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(self._tick)
-
-    def text(self) -> str:
-        return self.label.text()
-
-    def show_state(self, event: ev.ConnectionStateChanged) -> None:
-        self._timer.stop()
-        t = theme.current()
-        colour = {"online": t.online, "connecting": t.muted}.get(event.state, "#dc2626")
-        self.label.setStyleSheet(f"color: {colour}; padding: 0 8px;")
-        waiting = event.state == "offline" and bool(event.retry_in)
-        self.retry_button.setVisible(waiting)
-        if event.state == "online":
-            self.label.setText("● " + S.CONN_ONLINE)
-        elif event.state == "connecting":
-            self.label.setText("● " + S.CONN_CONNECTING)
-        elif event.state == "failed":
-            self.label.setText("● " + S.CONN_FAILED.format(reason=event.reason or ""))
-        elif waiting:
-            self._retry_left = max(1, round(event.retry_in or 0))
-            self.label.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
-            self._timer.start()
-        else:
-            self.label.setText("● " + S.CONN_OFFLINE)
-
-    def _tick(self) -> None:
-        self._retry_left -= 1
-        if self._retry_left <= 0:
-            self._timer.stop()
-            self.label.setText("● " + S.CONN_CONNECTING)
-        else:
-            self.label.setText("● " + S.CONN_RETRY.format(seconds=self._retry_left))
-
-
-class RequestRow(QWidget):
-    """One friend request: the sender's self-chosen name (marked as such) above their
-    email, shown literally, and a warning if their key changed since they asked."""
-
-    def __init__(self, request: Request, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.request = request
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(2)
-        incoming = request.direction == "in"
-        named = bool(request.name) and incoming
-        # A long name is cut at the row's edge; the email below is always whole.
-        name_row = QHBoxLayout()
-        self.name_label = plain_label(request.name if incoming else "")
-        self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.name_label.setToolTip(plain_tooltip(request.name))
-        self.name_label.setVisible(named)
-        self.chosen_label = plain_label(f"({S.REQUEST_NAME_CHOSEN})")
-        self.chosen_label.setObjectName("muted")
-        self.chosen_label.setVisible(named)
-        name_row.addWidget(self.name_label, 1)
-        name_row.addWidget(self.chosen_label)
-        layout.addLayout(name_row)
-        self.email_label = plain_label(request.email)
-        self.email_label.setWordWrap(True)
-        layout.addWidget(self.email_label)
-        self.warning_label = plain_label(
-            S.REQUEST_KEY_CHANGED if incoming
-            else S.REQUEST_OUT_KEY_CHANGED.format(email=request.email))
-        self.warning_label.setWordWrap(True)
-        self.warning_label.setStyleSheet("color: #dc2626")
-        self.warning_label.setVisible(request.key_changed)
-        layout.addWidget(self.warning_label)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.accept_button = QPushButton(S.ACCEPT)
-        self.accept_button.setProperty("primary", True)
-        self.deny_button = QPushButton(S.DENY)
-        for button in (self.accept_button, self.deny_button):
-            button.setVisible(incoming)
-            buttons.addWidget(button)
-        layout.addLayout(buttons)
-
-
-class RequestsPanel(QFrame):
-    """Pending incoming friend requests, each with Accept and Deny; and my own requests
-    that wait because the other side's key changed."""
-
-    rendered = pyqtSignal()  # the list shows the pending requests
-    error = pyqtSignal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.client: SecureChatClient | None = None
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        self.title = QLabel(f"<b>{S.REQUESTS_TITLE}</b>")
-        layout.addWidget(self.title)
-        self.list = QListWidget()
-        self.list.setMaximumHeight(220)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # Rows are as wide as the list shows them (their buttons at its right edge), so
-        # they are fitted again whenever the list's width changes.
-        self.list.viewport().installEventFilter(self)
-        layout.addWidget(self.list)
-        self.pending: list[Request] = []
-        self.hide()
-
-    def refresh(self) -> Any:
-        if self.client is None:
-            self.pending = []
-            self._render()
-            return None
-
-        def got(requests: list[Request]) -> None:
-            self.pending = [r for r in requests if r.action == "pending"
-                            and (r.direction == "in" or r.key_changed)]
-            self._render()
-        return call(self.client.requests(), got, self.error.emit)
-
-    def _render(self) -> None:
-        self.list.clear()
-        for request in self.pending:
-            item = QListWidgetItem()
-            row = RequestRow(request)
-            row.accept_button.clicked.connect(
-                lambda _=False, u=request.user_id: self.answer(u, True))
-            row.deny_button.clicked.connect(
-                lambda _=False, u=request.user_id: self.answer(u, False))
-            self.list.addItem(item)
-            self.list.setItemWidget(item, row)
-        self.setVisible(bool(self.pending))
-        self._fit_rows()
-        self.rendered.emit()
-
-    def eventFilter(self, watched: Any, event: Any) -> bool:
-        if watched is self.list.viewport() and event.type() == QEvent.Type.Resize:
-            self._fit_rows()
-        return False
-
-    def _fit_rows(self) -> None:
-        width = max(self.list.viewport().width() - 4, 120)
-        for index in range(self.list.count()):
-            item = self.list.item(index)
-            row = self.list.itemWidget(item)
-            height = max(row.sizeHint().height(),
-                         row.heightForWidth(width) if row.hasHeightForWidth() else 0)
-            item.setSizeHint(QSize(width, height))
-
-    def answer(self, user_id: str, accept: bool) -> Any:
-        assert self.client is not None
-        d = self.client.accept_friend(user_id) if accept else self.client.deny_friend(user_id)
-
-        return call(d, lambda _: self.refresh(), self.error.emit)
 
 
 class MainPage(QWidget):

@@ -1,6 +1,10 @@
 """First run and new devices: create an account (with the recovery phrase shown once),
 sign in with email, master password and recovery phrase, or set a new password with the
-phrase ("forgot password")."""
+phrase ("forgot password").
+
+Each form asks the window to send it (`submit`, with a callable that sends it); the
+window's AccountSession (securechat/ui/session.py) runs it unless a request runs already,
+and hears how it ended: `answered` (a step done), `failed`, `registered` or `done`."""
 
 from __future__ import annotations
 
@@ -19,11 +23,8 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from twisted.internet import defer
 
-from securechat.client.core import SecureChatClient
-from securechat.client.model import KdfCost
-from securechat.client.registration import request_email_code
+from securechat.client import KdfCost, SecureChatClient, request_email_code
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
@@ -59,7 +60,11 @@ def _muted(text: str = "") -> QLabel:
 class OnboardingPage(QWidget):
     """Emits `done(client, email)` with an opened (not yet started) client."""
 
-    done = pyqtSignal(object, str)
+    submit = pyqtSignal(object)  # a callable that sends a form, if no request runs
+    answered = pyqtSignal()  # a request ended with a next step (a code mailed, a reset)
+    done = pyqtSignal(object, str)  # signed in: an opened client and its email
+    registered = pyqtSignal(object, str)  # a new account: held until `confirmed`
+    confirmed = pyqtSignal()  # the recovery phrase was written down
     cancelled = pyqtSignal()
     failed = pyqtSignal(str)  # registering or signing in failed: the message shown
     password_reset = pyqtSignal(str)  # the email whose password was reset
@@ -71,7 +76,6 @@ class OnboardingPage(QWidget):
         self._reactor, self._data_dir, self._url, self._cost = reactor, data_dir, url, cost
         self._ca_file = ca_file  # trusted for a wss:// relay
         self._insecure_ws = insecure_ws  # the user allowed a ws:// relay off loopback
-        self._pending: tuple[SecureChatClient, str] | None = None
         self._word = 0
         self._words: list[str] = []
         self.stack = QStackedWidget()
@@ -87,6 +91,7 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._email_code())  # index 5
         # Signing in by approval on another device: its own page, kept separate.
         self.link_page = NewDeviceLinkPage(reactor, data_dir, url, cost, ca_file)
+        self.link_page.submit.connect(self.submit)
         self.link_page.done.connect(self.done)
         self.link_page.failed.connect(self.failed)
         self.link_page.back.connect(lambda: self.stack.setCurrentIndex(2))
@@ -135,7 +140,7 @@ class OnboardingPage(QWidget):
         layout.addLayout(form)
         self.reg_error = QLabel()
         self.reg_error.setWordWrap(True)
-        self.reg_error.setStyleSheet("color: #dc2626")
+        self.reg_error.setObjectName("error")
         layout.addWidget(self.reg_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -177,7 +182,7 @@ class OnboardingPage(QWidget):
         layout.addLayout(self.login_alternatives)
         self.login_error = QLabel()
         self.login_error.setWordWrap(True)
-        self.login_error.setStyleSheet("color: #dc2626")
+        self.login_error.setObjectName("error")
         layout.addWidget(self.login_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -217,7 +222,7 @@ class OnboardingPage(QWidget):
         layout.addLayout(form)
         self.reset_error = QLabel()
         self.reset_error.setWordWrap(True)
-        self.reset_error.setStyleSheet("color: #dc2626")
+        self.reset_error.setObjectName("error")
         layout.addWidget(self.reset_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -261,7 +266,7 @@ class OnboardingPage(QWidget):
         self.confirm_word.returnPressed.connect(self.confirm_mnemonic)
         layout.addWidget(self.confirm_word)
         self.confirm_error = QLabel()
-        self.confirm_error.setStyleSheet("color: #dc2626")
+        self.confirm_error.setObjectName("error")
         layout.addWidget(self.confirm_error)
         self.confirm_button = QPushButton(S.MNEMONIC_DONE)
         self.confirm_button.setProperty("primary", True)
@@ -285,7 +290,7 @@ class OnboardingPage(QWidget):
         layout.addLayout(form)
         self.code_error = QLabel()
         self.code_error.setWordWrap(True)
-        self.code_error.setStyleSheet("color: #dc2626")
+        self.code_error.setObjectName("error")
         layout.addWidget(self.code_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -316,22 +321,22 @@ class OnboardingPage(QWidget):
 
     # --- actions -----------------------------------------------------------------------
 
-    def _busy(self, busy: bool, label: QLabel) -> None:
+    def set_busy(self, busy: bool) -> None:
+        """A request runs (the window's AccountSession is `working`): the buttons that
+        would send another, or leave, wait."""
         for button in (self.register_button, self.signin_button, self.reset_button,
-                       self.code_button, self.resend_button):
+                       self.code_button, self.resend_button, self.cancel_button,
+                       self.approve_button):
             button.setEnabled(not busy)
-        label.setText(S.WORKING if busy else "")
 
-    def discard_pending(self) -> defer.Deferred[Any]:
-        """Stop a client registered but not yet handed over (the app is closing)."""
-        pending, self._pending = self._pending, None
+    def discard(self) -> None:
+        """The app is closing: withdraw a device link under way, and forget the recovery
+        phrase shown once."""
+        self.link_page.withdraw()
         self._words = []
         self.mnemonic_label.clear()
-        return pending[0].stop() if pending is not None else defer.succeed(None)
 
     def submit_register(self) -> None:
-        if not self.register_button.isEnabled():
-            return  # Enter pressed again while the first request runs
         email = self.reg_email.text().strip()
         password = self.reg_password.text()
         if not EMAIL_RE.match(email):
@@ -343,14 +348,17 @@ class OnboardingPage(QWidget):
         if password != self.reg_confirm.text():
             self.reg_error.setText(S.PASSWORDS_DIFFER)
             return
-        self._busy(True, self.reg_error)
+        self.submit.emit(lambda: self._ask_code(email, password))
+
+    def _ask_code(self, email: str, password: str) -> None:
         self.reg_error.setText(S.SENDING_CODE)
 
         def asked(mailed: bool) -> None:
-            self._busy(False, self.reg_error)
             if not mailed:  # this relay does not verify emails
                 self._create_account(email, password, None, self.reg_error)
                 return
+            self.answered.emit()
+            self.reg_error.clear()
             self.code_body.setText(S.EMAIL_CODE_BODY.format(email=email))
             self.email_code.clear()
             self.code_error.clear()
@@ -358,7 +366,6 @@ class OnboardingPage(QWidget):
             self.email_code.setFocus()
 
         def failed(message: str) -> None:
-            self._busy(False, self.reg_error)
             self.reg_error.setText(message)
             self.failed.emit(message)
 
@@ -366,24 +373,25 @@ class OnboardingPage(QWidget):
              asked, failed)
 
     def submit_code(self) -> None:
-        if not self.code_button.isEnabled():
-            return
         code = self.email_code.text().strip()
         if not code:
             self.code_error.setText(S.EMAIL_CODE_MISSING)
             return
-        self._create_account(self.reg_email.text().strip(), self.reg_password.text(), code,
-                             self.code_error)
+        email, password = self.reg_email.text().strip(), self.reg_password.text()
+        self.submit.emit(lambda: self._create_account(email, password, code, self.code_error))
 
     def resend_code(self) -> None:
-        self._busy(True, self.code_error)
+        self.submit.emit(self._resend_code)
+
+    def _resend_code(self) -> None:
+        self.code_error.setText(S.WORKING)
 
         def sent(_: bool) -> None:
-            self._busy(False, self.code_error)
+            self.answered.emit()
             self.code_error.setText(S.EMAIL_CODE_RESENT)
 
         def failed(message: str) -> None:
-            self._busy(False, self.code_error)
+            self.answered.emit()  # nothing new: the page says why
             self.code_error.setText(message)
 
         call(request_email_code(self._reactor, self._url, self.reg_email.text().strip(),
@@ -391,24 +399,25 @@ class OnboardingPage(QWidget):
 
     def _create_account(self, email: str, password: str, code: str | None,
                         errors: QLabel) -> None:
-        self._busy(True, errors)
+        errors.setText(S.WORKING)
 
-        def registered(result: tuple[SecureChatClient, str]) -> None:
-            self._busy(False, errors)
+        def created(result: tuple[SecureChatClient, str]) -> None:
             client, mnemonic = result
             # Listed on the lock screen from now on, even if the app closes before the
             # phrase is confirmed (the account exists, here and on the relay).
             accounts.remember(self._data_dir, email)
-            self._pending = (client, email)
+            errors.clear()
             self._words = mnemonic.split()
             self._word = random.randrange(len(self._words))  # noqa: S311 - not a secret
             self.mnemonic_label.setText(mnemonic)
             self.confirm_prompt.setText(S.MNEMONIC_CONFIRM_PROMPT.format(n=self._word + 1))
+            # The window holds the client until the phrase is confirmed (or, closing,
+            # stops it and has the phrase forgotten).
+            self.registered.emit(client, email)
             self.stack.setCurrentIndex(3)
             self.confirm_word.setFocus()
 
         def failed(message: str) -> None:
-            self._busy(False, errors)
             errors.setText(message)
             self.failed.emit(message)
 
@@ -416,19 +425,18 @@ class OnboardingPage(QWidget):
                                        password, self.reg_name.text().strip(), self._cost,
                                        email_code=code, ca_file=self._ca_file,
                                        insecure_ws=self._insecure_ws),
-             registered, failed)
+             created, failed)
 
     def confirm_mnemonic(self) -> None:
-        if self._pending is None:
-            return
+        if not self._words:
+            return  # no phrase shown (it was confirmed, or the app is closing)
         if self.confirm_word.text().strip().lower() != self._words[self._word]:
             self.confirm_error.setText(S.MNEMONIC_WRONG.format(n=self._word + 1))
             return
-        client, email = self._pending
-        self._pending, self._words = None, []
+        self._words = []
         self.mnemonic_label.clear()  # shown once
         self.confirm_error.clear()
-        self.done.emit(client, email)
+        self.confirmed.emit()
 
     @property
     def mnemonic_word(self) -> tuple[int, str]:
@@ -436,21 +444,21 @@ class OnboardingPage(QWidget):
         return self._word, self._words[self._word] if self._words else ""
 
     def submit_login(self) -> None:
-        if not self.signin_button.isEnabled():
-            return  # Enter pressed again while the first request runs
         email = self.login_email.text().strip()
         if not EMAIL_RE.match(email):
             self.login_error.setText(S.EMAIL_INVALID)
             return
-        self._busy(True, self.login_error)
+        self.submit.emit(lambda: self._sign_in(email))
+
+    def _sign_in(self, email: str) -> None:
+        self.login_error.setText(S.WORKING)
 
         def failed(message: str) -> None:
-            self._busy(False, self.login_error)
             self.login_error.setText(message)
             self.failed.emit(message)
 
         def logged_in(client: SecureChatClient) -> None:
-            self._busy(False, self.login_error)
+            self.login_error.clear()
             self.done.emit(client, email)
 
         call(SecureChatClient.login(self._reactor, self._data_dir, self._url, email,
@@ -460,8 +468,6 @@ class OnboardingPage(QWidget):
              logged_in, failed)
 
     def submit_reset(self) -> None:
-        if not self.reset_button.isEnabled():
-            return
         email = self.reset_email.text().strip()
         password = self.reset_password.text()
         if not EMAIL_RE.match(email):
@@ -473,20 +479,22 @@ class OnboardingPage(QWidget):
         if password != self.reset_confirm.text():
             self.reset_error.setText(S.PASSWORDS_DIFFER)
             return
-        self._busy(True, self.reset_error)
+        self.submit.emit(lambda: self._reset_password(email, password))
 
-        def done(here: bool | None) -> None:
-            self._busy(False, self.reset_error)
+    def _reset_password(self, email: str, password: str) -> None:
+        self.reset_error.setText(S.WORKING)
+
+        def reset(here: bool | None) -> None:
+            self.answered.emit()
             for field in (self.reset_phrase, self.reset_password, self.reset_confirm):
                 field.clear()
             self.reset_error.setText(S.RESET_DONE_NOT_HERE if here is False else S.RESET_DONE)
             self.password_reset.emit(email)
 
         def failed(message: str) -> None:
-            self._busy(False, self.reset_error)
             self.reset_error.setText(message)
             self.failed.emit(message)
 
         call(SecureChatClient.reset_password(self._reactor, self._data_dir, self._url, email,
                                              self.reset_phrase.text(), password, self._cost),
-             done, failed)
+             reset, failed)

@@ -15,8 +15,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import SecureChatClient
-from securechat.client.model import KdfCost
+from securechat.client import KdfCost, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.windows.onboarding import MIN_PASSWORD
 from securechat.ui.windows.pin import run_secret_form
@@ -48,7 +47,7 @@ class ChangePasswordDialog(QDialog):
         layout.addLayout(form)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #dc2626")
+        self.error.setObjectName("error")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)

@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.core import SecureChatClient
+from securechat.client import SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 
@@ -50,7 +50,7 @@ class SetPinDialog(QDialog):
         layout.addLayout(form)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #dc2626")
+        self.error.setObjectName("error")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)

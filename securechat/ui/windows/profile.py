@@ -18,8 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client.model import Contact
-from securechat.client.trust import MAX_ALIAS
+from securechat.client import MAX_ALIAS, Contact
 from securechat.ui import strings as S
 from securechat.ui.plaintext import plain_label
 
@@ -102,7 +101,7 @@ class ProfileDialog(QDialog):
         layout.addWidget(self.verified)
         self.error = plain_label()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #dc2626")
+        self.error.setObjectName("error")
         self.error.hide()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

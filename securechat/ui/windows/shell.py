@@ -1,4 +1,7 @@
-"""The one top-level window: onboarding, lock screen or the signed-in main page."""
+"""The one top-level window: onboarding, lock screen or the signed-in main page.
+
+Which of them shows, and what may start now, is the window's AccountSession's to say
+(securechat/ui/session.py): the pages ask it, it tells the window what to show."""
 
 from __future__ import annotations
 
@@ -8,23 +11,23 @@ from PyQt6.QtCore import QEvent, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
-from twisted.logger import Logger
 
-from securechat.client.core import SecureChatClient
-from securechat.client.model import KdfCost
+from securechat.client import KdfCost, SecureChatClient
 from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
+from securechat.ui.session import AccountSession
+from securechat.ui.widgets.connection import ConnectionIndicator
+from securechat.ui.widgets.notifier import Notifier, app_icon
 from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
-from securechat.ui.windows.main import ConnectionIndicator, MainPage, Notifier, app_icon
+from securechat.ui.windows.main import MainPage
 from securechat.ui.windows.onboarding import OnboardingPage
 from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog
 
 
 class ShellWindow(QMainWindow):
-    log = Logger()
     signed_in = pyqtSignal(object)  # the started client
     locked = pyqtSignal()
 
@@ -35,10 +38,8 @@ class ShellWindow(QMainWindow):
         self.reactor, self.data_dir, self.url = reactor, data_dir, url
         self.cost = cost  # Argon2id costs of new password keys (tests lower them)
         self.settings = settings or QSettings()
-        self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
-        self._stopping: set[defer.Deferred[Any]] = set()  # clients being stopped
-        self.email: str | None = None
+        self.session = AccountSession(self)
         self.setWindowTitle(S.APP_NAME)
         self.setWindowIcon(app_icon())
         self.resize(980, 680)
@@ -49,14 +50,9 @@ class ShellWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.onboarding = OnboardingPage(reactor, data_dir, url, cost, ca_file=ca_file,
                                          insecure_ws=insecure_ws)
-        self.onboarding.done.connect(self.signed_in_with)
-        self.onboarding.cancelled.connect(self.show_lock)
         self.lock_page = LockPage(reactor, data_dir, url, ca_file=ca_file,
                                   insecure_ws=insecure_ws)
-        self.lock_page.unlocked.connect(self.signed_in_with)
-        self.lock_page.add_account.connect(self.show_onboarding)
-        self.lock_page.forgot_password.connect(self.show_forgot_password)
-        self.onboarding.password_reset.connect(self._password_reset)
+        self._wire_pages()
         self.main = MainPage(self.notifier)
         self.main.unread_total_changed.connect(self._show_unread)
         self.main.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -77,7 +73,37 @@ class ShellWindow(QMainWindow):
         splitter = self.settings.value("window/splitter")
         if splitter is not None:
             self.main.splitter.restoreState(splitter)
-        self.show_start()
+        if accounts.known_accounts(data_dir):
+            self.show_lock(None)
+        else:
+            self.session.add_account()
+
+    def _wire_pages(self) -> None:
+        """What the pages ask of the session, and how their requests ended."""
+        session, lock, onboarding = self.session, self.lock_page, self.onboarding
+        lock.unlock_requested.connect(lambda request: session.unlock(request))
+        lock.unlocked.connect(lambda client, email: session.opened(client, email))
+        lock.failed.connect(lambda _message: session.done())
+        lock.add_account.connect(lambda: session.add_account())
+        lock.forgot_password.connect(lambda email: session.forgot_password(email))
+        onboarding.submit.connect(lambda request: session.submit(request))
+        onboarding.answered.connect(lambda: session.done())
+        onboarding.failed.connect(lambda _message: session.done())
+        onboarding.done.connect(lambda client, email: session.opened(client, email))
+        onboarding.registered.connect(lambda client, email: session.registered(client, email))
+        onboarding.confirmed.connect(lambda: session.confirmed())
+        onboarding.cancelled.connect(lambda: session.to_lock())
+        onboarding.password_reset.connect(self._password_reset)
+
+    @property
+    def client(self) -> SecureChatClient | None:
+        """The open account's client (None while locked)."""
+        return self.session.client
+
+    @property
+    def email(self) -> str | None:
+        """The account opened last (the lock screen offers it first)."""
+        return self.session.email
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -123,8 +149,8 @@ class ShellWindow(QMainWindow):
         self.remove_pin_action = action(S.ACTION_REMOVE_PIN, "", self.remove_pin)
         self.change_password_action = action(S.ACTION_CHANGE_PASSWORD, "",
                                              self.show_change_password)
-        self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self._lock_now)
-        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self._lock_now)
+        self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self.lock)
+        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self.lock)
         self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.close)
         self._signed_in_actions(False)
 
@@ -163,14 +189,9 @@ class ShellWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def show_forgot_password(self, email: str) -> None:
-        self.onboarding.reset(can_cancel=True)
-        self.onboarding.show_reset(email)
-        self.stack.setCurrentWidget(self.onboarding)
-
     def _password_reset(self, email: str) -> None:
         if email in accounts.known_accounts(self.data_dir):  # unlock it with the new one
-            self.show_lock()
+            self.session.to_lock()
             self.lock_page.account.setCurrentText(email)
             self.lock_page.error.setText(S.RESET_DONE)
 
@@ -197,26 +218,41 @@ class ShellWindow(QMainWindow):
             self.notifier.tray.setToolTip(
                 S.TRAY_UNREAD.format(count=total) if total else S.APP_NAME)
 
-    # --- pages ----------------------------------------------------------------------------
+    # --- pages: what the session shows (session.ShellView) -------------------------------
 
-    def show_start(self) -> None:
-        if accounts.known_accounts(self.data_dir):
-            self.show_lock()
-        else:
-            self.show_onboarding()
+    def show_lock(self, email: str | None) -> None:
+        self.lock_page.refresh(email)
+        self.stack.setCurrentWidget(self.lock_page)
+
+    def show_unlocking(self) -> None:
+        self.lock_page.waiting(S.UNLOCKING)
+
+    def unlock_ended(self) -> None:
+        self.lock_page.ready()
+
+    def show_closing(self) -> None:
+        self.lock_page.refresh(self.email)
+        self.lock_page.waiting(S.CLOSING)  # unlocking it again must wait for this
+        self.stack.setCurrentWidget(self.lock_page)
 
     def show_onboarding(self) -> None:
         self.onboarding.reset(can_cancel=bool(accounts.known_accounts(self.data_dir)))
         self.stack.setCurrentWidget(self.onboarding)
 
-    def show_lock(self) -> None:
-        self.lock_page.refresh(self.email)
-        self.stack.setCurrentWidget(self.lock_page)
+    def show_password_reset(self, email: str) -> None:
+        self.onboarding.reset(can_cancel=True)
+        self.onboarding.show_reset(email)
+        self.stack.setCurrentWidget(self.onboarding)
 
-    def signed_in_with(self, client: SecureChatClient, email: str) -> None:
+    def show_working(self, working: bool) -> None:
+        self.onboarding.set_busy(working)
+
+    def cancel_onboarding(self) -> None:
+        self.onboarding.discard()
+
+    def show_account(self, client: SecureChatClient, email: str) -> None:
         """An opened client (phase 1 done): show its data now, connect in the background."""
         accounts.remember(self.data_dir, email)
-        self.client, self.email = client, email
         self.bridge = ClientBridge(client, self)
         self.bridge.connection_changed.connect(self.connection.show_state)
         self.main.set_client(client, self.bridge)
@@ -228,39 +264,25 @@ class ShellWindow(QMainWindow):
         self.signed_in.emit(client)
 
     @defer.inlineCallbacks
-    def lock(self) -> Any:
-        """Stop the client (closing its database) and go back to the lock screen."""
-        yield self.main.chat.finish()  # the read receipt and "stopped typing" go first
-        client, bridge = self.client, self.bridge
-        self.client = self.bridge = None
-        self._signed_in_actions(False)
-        self.main.set_client(None, None)
-        self.statusBar().hide()
-        self.setWindowTitle(S.APP_NAME)
-        if bridge is not None:
-            bridge.close()
-            bridge.deleteLater()
-        self.show_lock()
-        if client is not None:
-            self.lock_page.closing(True)  # unlocking it again must wait for this
-            try:
-                yield self._stop_client(client)
-            finally:
-                self.lock_page.closing(False)
+    def hide_account(self) -> Any:
+        try:
+            yield self.main.chat.finish()  # the read receipt and "stopped typing" go first
+        finally:  # and no timer of the chat reaches the client once it is closed
+            bridge, self.bridge = self.bridge, None
+            self._signed_in_actions(False)
+            self.main.set_client(None, None)
+            self.statusBar().hide()
+            self.setWindowTitle(S.APP_NAME)
+            if bridge is not None:
+                bridge.close()
+                bridge.deleteLater()
+
+    def account_closed(self) -> None:
         self.locked.emit()
 
-    def _lock_now(self) -> None:
-        self.lock().addErrback(lambda f: self.log.failure("closing the account failed", f))
-
-    def _stop_client(self, client: SecureChatClient) -> defer.Deferred[Any]:
-        """client.stop(), remembered until it is done: quitting waits for it."""
-        d = client.stop()
-        self._stopping.add(d)
-
-        def done(result: Any) -> Any:
-            self._stopping.discard(d)
-            return result
-        return d.addBoth(done)
+    def lock(self) -> defer.Deferred[None]:
+        """Close the open account and show the lock screen; fires once it is closed."""
+        return self.session.close_account()
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -279,20 +301,10 @@ class ShellWindow(QMainWindow):
             self.main.sessions.update(self.main.chat.peer, unread=0)
             self.main.chat.mark_read()
 
-    def shutdown(self) -> defer.Deferred[Any]:
-        """Stop every client this window holds or is still stopping, cleanly (the app
-        stops the reactor after this)."""
-        client = self.client
-        self.client = None
-        stops = list(self._stopping)
-        if client is not None:
-            # As when locking: the read receipt and "stopped typing" go first, and no
-            # timer of the chat reaches the client once its database is closed.
-            finished = self.main.chat.finish()
-            self.main.set_client(None, None)
-            stops.append(finished.addBoth(lambda _: self._stop_client(client)))
-        stops.append(self.onboarding.discard_pending())
-        return defer.gatherResults(stops, consumeErrors=True)
+    def shutdown(self) -> defer.Deferred[None]:
+        """Close whatever account is open, closing or opening, cleanly (the app stops
+        the reactor after this)."""
+        return self.session.shut_down()
 
     def _raise(self) -> None:
         self.showNormal()

@@ -1,0 +1,1 @@
+"""Widgets the windows are built from: each one a small view with its own signals."""

@@ -1,0 +1,88 @@
+"""Desktop notifications (through the tray icon, where the desktop has one) and the
+application's icon."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from PyQt6.QtCore import QObject, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
+
+from securechat.ui import strings as S
+from securechat.ui import theme
+from securechat.ui.plaintext import plain_notification
+
+
+def app_icon() -> QIcon:
+    pixmap = QPixmap(64, 64)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(QColor(theme.LIGHT.accent))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawEllipse(2, 2, 60, 60)
+    font = QFont()
+    font.setPixelSize(34)
+    font.setBold(True)
+    p.setFont(font)
+    p.setPen(QColor("#ffffff"))
+    p.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "S")
+    p.end()
+    return QIcon(pixmap)
+
+
+class Notifier(QObject):
+    """Desktop notifications through the tray icon, where the desktop has a tray.
+
+    What they reveal is the user's choice (as in Signal): sender and text, the sender
+    only, or nothing but that something arrived: a notification is on screen for
+    whoever stands nearby, and desktop notification daemons may keep a history."""
+
+    FULL, NAME_ONLY, NOTHING = "full", "name", "none"
+    SHOWN_KEPT = 50
+    activated = pyqtSignal()
+    quit_requested = pyqtSignal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        # what was notified, newest last: the last SHOWN_KEPT only, forgotten on lock
+        self.shown: deque[tuple[str, str]] = deque(maxlen=self.SHOWN_KEPT)
+        self.content = self.FULL
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip(S.APP_NAME)
+            self.tray.activated.connect(lambda _reason: self.activated.emit())
+            self.tray.messageClicked.connect(self.activated)
+            self.menu = QMenu()
+            self.menu.addAction(S.TRAY_SHOW, self.activated.emit)
+            self.menu.addAction(S.ACTION_QUIT.replace("&", ""), self.quit_requested.emit)
+            self.tray.setContextMenu(self.menu)
+            self.tray.show()
+
+    def message(self, name: str, text: str) -> None:
+        # A name and a text chosen by others: never markup to a notification daemon.
+        name, text = plain_notification(name), plain_notification(text)
+        if self.content == self.FULL:
+            self.notify(S.NOTIFY_MESSAGE.format(name=name), text)
+        elif self.content == self.NAME_ONLY:
+            self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT)
+        else:
+            self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
+
+    def request(self, email: str) -> None:
+        if self.content == self.NOTHING:
+            self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
+        else:
+            self.notify(S.NOTIFY_REQUEST,
+                        S.NOTIFY_REQUEST_BODY.format(email=plain_notification(email)))
+
+    def clear(self) -> None:
+        """Forget what was notified (the account is locked)."""
+        self.shown.clear()
+
+    def notify(self, title: str, body: str) -> None:
+        self.shown.append((title, body))
+        if self.tray is not None:
+            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)

@@ -42,27 +42,30 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import re
-import shutil
-import signal
 import sys
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import vodozemac
-from autobahn.wamp.exception import TransportLost
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore, IReactorTime
-from twisted.internet.task import react
 
-from bench import relayproc
-from bench.loadgen import install_warning_logger, percentile
+from bench import loadgen, relayproc
+from bench.common import (
+    BenchFailed,
+    RunOptions,
+    add_run_arguments,
+    bounded,
+    run_benchmark,
+    run_options,
+    stop_at_shutdown,
+    verdict,
+)
+from bench.loadgen import percentile
 from bench.relayproc import RelayNode
 from securechat.client import events as ev
 from securechat.client.core import SecureChatClient
@@ -82,49 +85,6 @@ RELAY_LIMITS = ("--session-rate=100000", "--session-burst=100000",
                 "--min-scram-iterations=1")
 
 _SEQ = re.compile(r"^bench (\d+) ")
-
-T = TypeVar("T")
-
-
-class BenchFailed(Exception):
-    """The run could not produce valid figures (a stall, lost messages, a timeout)."""
-
-
-async def bounded(d: Deferred[T], timeout_s: float, what: str) -> T:
-    """Await `d`, failing with BenchFailed if it has not fired within `timeout_s`.
-
-    Only this call's own timer becomes BenchFailed; a cancellation from outside (the
-    global --timeout) goes on as CancelledError, so every level reports truthfully.
-    """
-    from twisted.internet import reactor
-
-    def expired(result: object, timeout: float) -> T:
-        raise BenchFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-
-    d.addTimeout(timeout_s, cast(IReactorTime, reactor), onTimeoutCancel=expired)
-    return await d
-
-
-def stop_at_shutdown(reactor: IReactorCore,
-                     stop: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Run `stop()` if the reactor shuts down first (Ctrl-C, a crash): no relay left
-    running, no database thread keeping the interpreter alive. Returns a function
-    that withdraws this, for the normal stop."""
-    handle: Any = None
-
-    def at_shutdown() -> Deferred[None]:
-        nonlocal handle
-        handle = None
-        return Deferred.fromCoroutine(stop())
-
-    def withdraw() -> None:
-        nonlocal handle
-        if handle is not None:
-            reactor.removeSystemEventTrigger(handle)
-            handle = None
-
-    handle = reactor.addSystemEventTrigger("before", "shutdown", at_shutdown)
-    return withdraw
 
 
 # --------------------------------------------------------------------------- relay process
@@ -317,14 +277,14 @@ class Tracker:
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time (user + system, all threads) of this process or of `pid` (Linux /proc)."""
+    """CPU time (user + system, all threads) of this process or of `pid` (Linux /proc;
+    NaN once `pid` is gone)."""
     if pid is None:
         return time.process_time()
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return loadgen.cpu_seconds(pid)
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -453,7 +413,7 @@ def raw_olm_rate(plaintext: bytes, count: int) -> float:
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(RunOptions):
     messages: int = 2000
     window: int = 200
     warmup: int = 100
@@ -461,10 +421,6 @@ class Options:
     duration_s: float = 10.0
     size: int = 100
     raw_count: int = 20000
-    stall_s: float = 30.0
-    timeout_s: float = 300.0
-    profile: Path | None = None
-    keep: bool = False
 
 
 @dataclass
@@ -477,15 +433,11 @@ class Results:
         print(line, flush=True)
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 async def measure(reactor: IReactorCore, options: Options, workdir: Path,
-                  results: Results, relay_pids: list[int]) -> None:
+                  results: Results, child_pids: list[int]) -> None:
     started = time.monotonic()
     relay = await start_relay(reactor, workdir)
-    relay_pids.append(relay.pid)
+    child_pids.append(relay.pid)
     try:
         pair = await make_pair(reactor, relay.url, workdir, options.stall_s)
         try:
@@ -572,75 +524,29 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--duration", type=float, default=10.0, help="seconds of the latency phase")
     add("--size", type=int, default=100, help="characters of text per message")
     add("--raw-count", type=int, default=20000, help="round trips of the raw Olm reference")
-    add("--stall", type=float, default=30.0, help="fail when nothing moves for this long (s)")
-    add("--timeout", type=float, default=300.0, help="the whole run's limit (s)")
-    add("--profile", type=Path, default=None, help="write cProfile stats of this process here")
-    add("--keep", action="store_true", help="keep the temporary directory (relay log, dbs)")
+    add_run_arguments(parser, stall_s=30.0, timeout_s=300.0,
+                      stall_help="fail when nothing moves for this long (s)",
+                      profile_help="write cProfile stats of this process here",
+                      keep_help="keep the temporary directory (relay log, dbs)")
     ns = parser.parse_args(argv)
     if ns.messages < 1 or ns.window < 1 or ns.rate <= 0 or ns.duration <= 0 or ns.size < 1:
         parser.error("--messages, --window, --rate, --duration and --size must be positive")
-    return Options(ns.messages, ns.window, ns.warmup, ns.rate, ns.duration, ns.size,
-                   ns.raw_count, ns.stall, ns.timeout,
-                   ns.profile.resolve() if ns.profile else None, ns.keep)
-
-
-def _hard_exit(relay_pids: list[int], timeout_s: float) -> None:
-    """Last resort when even the cleanup hangs (the reactor may be stuck)."""
-    print(f"FAIL: the benchmark did not finish within {timeout_s:.0f}s (+ cleanup); killing",
-          file=sys.stderr, flush=True)
-    for pid in relay_pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    os._exit(2)
+    return Options(messages=ns.messages, window=ns.window, warmup=ns.warmup, rate=ns.rate,
+                   duration_s=ns.duration, size=ns.size, raw_count=ns.raw_count,
+                   **run_options(ns))
 
 
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
-    install_warning_logger()
-    workdir = Path(tempfile.mkdtemp(prefix="securechat-client-bench-"))
-    relay_pids: list[int] = []
     results = Results()
-    status = {"code": 2, "ended": False}  # 2 unless `run` gets to the targets
-    watchdog = threading.Timer(options.timeout_s + 60, _hard_exit,
-                               (relay_pids, options.timeout_s))
-    watchdog.daemon = True
-    watchdog.start()
-
-    async def run(reactor: IReactorCore) -> None:
-        started = time.monotonic()
-        print(f"workload: {options.warmup} warm-up + {options.messages} msgs (window "
-              f"{options.window}), then {options.rate:g} msgs/s for {options.duration_s:g}s; "
-              f"{options.size}-char texts; alice -> bob through a local relay", flush=True)
-        d = Deferred.fromCoroutine(measure(reactor, options, workdir, results, relay_pids))
-        try:
-            await bounded(d, options.timeout_s, "the whole benchmark (--timeout)")
-        except BenchFailed as e:
-            print(f"FAIL: {e}", flush=True)
-        except TransportLost as e:
-            print(f"FAIL: lost the connection to the relay ({e})", flush=True)
-        else:
-            lines, ok = target_lines(results)
-            print("\n".join(lines))
-            status["code"] = 0 if ok else 1
-        print(f"benchmark took {time.monotonic() - started:.1f}s", flush=True)
-        status["ended"] = True
-
-    try:
-        react(lambda reactor: Deferred.fromCoroutine(run(reactor)))
-    except SystemExit as e:  # react's way out; `run` already set the status
-        if e.code not in (0, None):
-            status["code"] = 2  # `run` itself raised: react printed the traceback
-    finally:
-        if not status["ended"]:
-            print("FAIL: interrupted before the benchmark finished", flush=True)
-        watchdog.cancel()
-        if options.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(status["code"])
+    run_benchmark(
+        options, name="client",
+        workload=f"{options.warmup} warm-up + {options.messages} msgs (window "
+                 f"{options.window}), then {options.rate:g} msgs/s for {options.duration_s:g}s; "
+                 f"{options.size}-char texts; alice -> bob through a local relay",
+        measure=lambda reactor, workdir, child_pids: measure(reactor, options, workdir,
+                                                             results, child_pids),
+        report=lambda: target_lines(results))
 
 
 if __name__ == "__main__":

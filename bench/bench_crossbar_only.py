@@ -19,7 +19,6 @@ uses (sender i -> receiver i, a per-message acknowledged round trip):
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from autobahn.twisted.wamp import ApplicationSession
@@ -29,6 +28,7 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import react
 
 from bench import crossbar_env
+from bench.common import prepare_router_run
 from bench.loadgen import (
     BenchOptions,
     Handler,
@@ -37,10 +37,8 @@ from bench.loadgen import (
     Workload,
     add_bench_arguments,
     connect_wamp,
-    install_warning_logger,
     measure_router,
     options_from_args,
-    raise_fd_limit,
 )
 
 _ACK = PublishOptions(acknowledge=True)
@@ -91,11 +89,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchOptions, int]:
 
 def main(argv: list[str] | None = None) -> None:
     options, port = parse_args(argv)
-    setup_s = crossbar_env.ensure_crossbar_venv()
-    if setup_s:
-        print(f"crossbar venv: created in {setup_s:.1f}s", file=sys.stderr)
-    raise_fd_limit(options.idle + 4 * options.pairs + 1024)
-    install_warning_logger()
+    prepare_router_run(options, crossbar=True)
 
     async def run(reactor: IReactorCore) -> None:
         started = time.monotonic()

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from twisted.python.failure import Failure
 
 from bench import crossbar_env, relayproc
 from bench.bench_crossbar_only import run_crossbar_half
+from bench.common import prepare_router_run, verdict
 from bench.loadgen import (
     BenchOptions,
     Handler,
@@ -61,10 +61,8 @@ from bench.loadgen import (
     add_bench_arguments,
     bounded_gather,
     comparison_lines,
-    install_warning_logger,
     measure_router,
     options_from_args,
-    raise_fd_limit,
 )
 from bench.relayproc import RelayNode
 from securechat.client.wamp import RelaySession, connect
@@ -443,9 +441,6 @@ async def run_our_half(
 
 
 def target_lines(ours: RouterResult, crossbar: RouterResult | None) -> list[str]:
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
-
     out = []
     if crossbar is not None:
         theirs = crossbar.throughput.result.msgs_per_s
@@ -505,13 +500,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchOptions, RelaySettin
 
 def main(argv: list[str] | None = None) -> None:
     options, settings, only, crossbar_port = parse_args(argv)
-    if only != "ours":
-        setup_s = crossbar_env.ensure_crossbar_venv()
-        if setup_s:
-            print(f"crossbar venv: created in {setup_s:.1f}s", file=sys.stderr)
-    # Before the reactor starts, so the relay and crossbar processes inherit it.
-    raise_fd_limit(options.idle + 4 * options.pairs + 1024)
-    install_warning_logger()
+    prepare_router_run(options, crossbar=only != "ours")
 
     async def run(reactor: IReactorCore) -> None:
         started = time.monotonic()

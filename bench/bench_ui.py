@@ -63,10 +63,7 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,20 +75,20 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.interfaces import IProcessTransport, IReactorCore
 from twisted.internet.protocol import ProcessProtocol
-from twisted.internet.task import react
 from twisted.python.failure import Failure
 
 from bench import ui_child
-from bench.bench_client import (
-    PASSWORD,
+from bench.bench_client import PASSWORD, Pair, make_pair, start_relay
+from bench.common import (
     BenchFailed,
-    Pair,
+    RunOptions,
+    add_run_arguments,
     bounded,
-    make_pair,
-    start_relay,
+    run_benchmark,
+    run_options,
     stop_at_shutdown,
+    verdict,
 )
-from bench.loadgen import install_warning_logger
 from bench.relayproc import REPO
 from securechat.client.core import SecureChatClient
 from securechat.client.keys import session_id
@@ -120,7 +117,7 @@ _WORDS = ("ok yes no maybe tomorrow tonight dinner train late meeting coffee cal
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(RunOptions):
     messages: int = 100_000
     contacts: int = 20
     backlog: int = 200
@@ -128,10 +125,6 @@ class Options:
     duration_s: float = 5.0
     scroll_messages: int = 5000
     scroll_step: int = 600
-    stall_s: float = 60.0
-    timeout_s: float = 600.0
-    profile: Path | None = None
-    keep: bool = False
 
     @property
     def live(self) -> int:
@@ -339,12 +332,13 @@ class Results:
 
 
 async def measure(reactor: IReactorCore, options: Options, workdir: Path,
-                  results: Results) -> None:
+                  results: Results, child_pids: list[int]) -> None:
     results.reference = await run_child(
         reactor, ["reference", f"--scroll-step={options.scroll_step}"],
         workdir / "reference.log", options.stall_s)
     started = time.monotonic()
     relay = await start_relay(reactor, workdir)
+    child_pids.append(relay.pid)
     try:
         pair = await make_pair(reactor, relay.url, workdir, options.stall_s, KdfCost())
         try:
@@ -402,10 +396,6 @@ async def measure_client(reactor: IReactorCore, pair: Pair, url: str, options: O
 
 
 # --------------------------------------------------------------------------- the report
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def report(results: Results, options: Options) -> tuple[list[str], bool]:
@@ -485,68 +475,32 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--duration", type=float, default=5.0, help="seconds of live messages")
     add("--scroll-messages", type=int, default=5000, help="history to scroll back through")
     add("--scroll-step", type=int, default=600, help="pixels scrolled per 16 ms frame")
-    add("--stall", type=float, default=60.0, help="the longest wait for one step (s)")
-    add("--timeout", type=float, default=600.0, help="the whole run's limit (s)")
-    add("--profile", type=Path, default=None,
-        help="write cProfile stats of the client's process over the measured phases here")
-    add("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    add_run_arguments(parser, stall_s=60.0, timeout_s=600.0,
+                      stall_help="the longest wait for one step (s)",
+                      profile_help="write cProfile stats of the client's process over the "
+                                   "measured phases here",
+                      keep_help="keep the temporary directory (logs, databases)")
     ns = parser.parse_args(argv)
     if ns.messages < 100 or ns.contacts < 0 or ns.backlog < 0 or ns.rate <= 0 \
             or ns.duration <= 0 or ns.scroll_messages < 0 or ns.scroll_step < 1:
         parser.error("--messages must be at least 100; the others positive")
-    return Options(ns.messages, ns.contacts, ns.backlog, ns.rate, ns.duration,
-                   ns.scroll_messages, ns.scroll_step, ns.stall, ns.timeout,
-                   ns.profile.resolve() if ns.profile else None, ns.keep)
-
-
-def _hard_exit(timeout_s: float) -> None:
-    print(f"FAIL: the benchmark did not finish within {timeout_s:.0f}s (+ cleanup); killing",
-          file=sys.stderr, flush=True)
-    os._exit(2)
+    return Options(messages=ns.messages, contacts=ns.contacts, backlog=ns.backlog,
+                   rate=ns.rate, duration_s=ns.duration, scroll_messages=ns.scroll_messages,
+                   scroll_step=ns.scroll_step, **run_options(ns))
 
 
 def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
-    install_warning_logger()
-    workdir = Path(tempfile.mkdtemp(prefix="securechat-ui-bench-"))
     results = Results()
-    status = {"code": 2, "ended": False}
-    watchdog = threading.Timer(options.timeout_s + 120, _hard_exit, (options.timeout_s,))
-    watchdog.daemon = True
-    watchdog.start()
-
-    async def run(reactor: IReactorCore) -> None:
-        started = time.monotonic()
-        print(f"workload: {options.messages} stored messages, {options.backlog} waiting; "
-              f"unlock, {options.live} live messages at {options.rate:g}/s, scroll back "
-              f"{options.scroll_messages}, {options.live} live messages again; Qt platform "
-              f"{child_env()['QT_QPA_PLATFORM']}", flush=True)
-        d = Deferred.fromCoroutine(measure(reactor, options, workdir, results))
-        try:
-            await bounded(d, options.timeout_s, "the whole benchmark (--timeout)")
-        except BenchFailed as e:
-            print(f"FAIL: {e}", flush=True)
-        else:
-            lines, ok = report(results, options)
-            print("\n".join(lines), flush=True)
-            status["code"] = 0 if ok else 1
-        print(f"benchmark took {time.monotonic() - started:.1f}s", flush=True)
-        status["ended"] = True
-
-    try:
-        react(lambda reactor: Deferred.fromCoroutine(run(reactor)))
-    except SystemExit as e:
-        if e.code not in (0, None):
-            status["code"] = 2
-    finally:
-        if not status["ended"]:
-            print("FAIL: interrupted before the benchmark finished", flush=True)
-        watchdog.cancel()
-        if options.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(status["code"])
+    run_benchmark(
+        options, name="ui",
+        workload=f"{options.messages} stored messages, {options.backlog} waiting; unlock, "
+                 f"{options.live} live messages at {options.rate:g}/s, scroll back "
+                 f"{options.scroll_messages}, {options.live} live messages again; Qt platform "
+                 f"{child_env()['QT_QPA_PLATFORM']}",
+        measure=lambda reactor, workdir, child_pids: measure(reactor, options, workdir,
+                                                             results, child_pids),
+        report=lambda: report(results, options), cleanup_s=120.0)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,7 @@ def raw_newest_page_s(db_path: str, sid: str, key: bytes, repeat: int = 20) -> f
 async def measure(args: argparse.Namespace, app: Any, reactor: Any) -> dict[str, Any]:
     from twisted.internet.defer import Deferred
 
-    from bench.bench_client import BenchFailed, bounded
+    from bench.common import BenchFailed, bounded
     from securechat.client.secrets import SecretStore
     from securechat.client.storage import database_key
     from securechat.protocol.keys import user_id_for_email

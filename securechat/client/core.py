@@ -504,7 +504,11 @@ class SecureChatClient:
     def flush_outbox(self) -> Deferred[None]:
         return self.outbox.flush()
 
+    def outbox_entries(self) -> Deferred[set[int]]:
+        """What waits in the outbox now (ids), for `handed_off`'s `since`."""
+        return self.outbox.entries()
+
     def handed_off(self, since: set[int] | None = None) -> Deferred[bool]:
         """Flush, then whether everything queued (after the `since` entries) was taken
-        by the relay; `outbox.entries()` gives a `since`."""
+        by the relay."""
         return self.outbox.handed_off(since)

@@ -1,0 +1,5 @@
+"""`python -m securechat.cli`: the same as the securechat-cli command."""
+
+from securechat.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""The secrets securechat-cli asks for: from the environment (scripts), else typed."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import Any
+
+from twisted.internet import defer, threads
+
+from securechat.cli.output import note
+from securechat.client import ClientError, check_new_password, request_email_code
+
+PASSWORD_ENV = "SECURECHAT_PASSWORD"  # noqa: S105 - the variable's name
+NEW_PASSWORD_ENV = "SECURECHAT_NEW_PASSWORD"  # noqa: S105 - the variable's name
+PHRASE_ENV = "SECURECHAT_RECOVERY_PHRASE"
+EMAIL_CODE_ENV = "SECURECHAT_EMAIL_CODE"
+
+
+def read_password(email: str, confirm: bool, variable: str = PASSWORD_ENV,
+                  prompt: str = "Password", needs_terminal: bool = False) -> str:
+    """A password from `variable` or a prompt; `confirm`: a new one, which must be long
+    enough (and typed twice at the prompt)."""
+    from_env = os.environ.get(variable)
+    if from_env:
+        password = from_env
+    elif needs_terminal and not sys.stdin.isatty():
+        raise ClientError(f"{prompt.lower()} needed: set {variable} or run in a terminal to "
+                          "type it")
+    else:
+        password = getpass.getpass(f"{prompt} for {email}: ")
+    if not password:
+        raise ClientError(f"no password given (type it, or set {variable})")
+    if confirm:
+        check_new_password(password)
+        if not from_env and getpass.getpass("Repeat the password: ") != password:
+            raise ClientError("the passwords do not match")
+    return password
+
+
+def read_phrase() -> str:
+    """The recovery phrase from the environment, else typed (not echoed) at a terminal."""
+    phrase = os.environ.get(PHRASE_ENV, "").strip()
+    if phrase:
+        return phrase
+    if not sys.stdin.isatty():
+        raise ClientError(f"this needs the account's 12-word recovery phrase: set "
+                          f"{PHRASE_ENV} or run in a terminal to type it")
+    phrase = getpass.getpass("Recovery phrase (the 12 words shown at registration): ").strip()
+    if not phrase:
+        raise ClientError(f"no recovery phrase given (type it, or set {PHRASE_ENV})")
+    return phrase
+
+
+def read_secrets(args: argparse.Namespace) -> None:
+    """Everything the command needs typed or from the environment, before it starts."""
+    if args.command == "request-code":
+        return
+    if args.command != "reset-password":  # which is for a forgotten password
+        args.password = read_password(args.email, confirm=args.command == "register")
+    if args.command in ("login", "reset-password"):
+        args.recovery_phrase = read_phrase()
+    if args.command in ("change-password", "reset-password"):
+        args.new_password = read_password(args.email, True, NEW_PASSWORD_ENV,
+                                          "New password", needs_terminal=True)
+
+
+@defer.inlineCallbacks
+def email_code(reactor: Any, args: argparse.Namespace) -> Any:
+    """The code proving the email: from $SECURECHAT_EMAIL_CODE, else mailed now and typed
+    in. None when the relay does not verify emails."""
+    code = os.environ.get(EMAIL_CODE_ENV, "").strip()
+    if code:
+        return code
+    mailed = yield request_email_code(reactor, args.relay, args.email, ca_file=args.ca_file)
+    if not mailed:
+        return None
+    note(f"the relay mailed a code to {args.email} (valid for 15 minutes)")
+    if not sys.stdin.isatty():
+        raise ClientError(f"enter the mailed code: set {EMAIL_CODE_ENV} and run register again")
+    try:
+        code = yield threads.deferToThread(input, "Code from the mail: ")
+    except EOFError:
+        raise ClientError(f"no code given (type it, or set {EMAIL_CODE_ENV})") from None
+    if not code.strip():
+        raise ClientError(f"no code given (type it, or set {EMAIL_CODE_ENV})")
+    return code.strip()

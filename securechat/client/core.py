@@ -84,6 +84,7 @@ PREKEY_BATCH = 50
 RECEIPT_DELAY = 0.05  # seconds delivery receipts wait to be sent together
 MAX_RECEIPT_IDS = 500
 RECENT_ENVELOPES = 4096
+OUTBOX_WINDOW = 64  # outbox entries with the relay at once, not yet answered
 MAX_ALIAS = 64
 STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
 UNWEDGE_INTERVAL = 600.0  # seconds between two fresh sessions for the same device
@@ -512,7 +513,7 @@ class SecureChatClient:
         than a few seconds: the connection is then dropped without a goodbye."""
         try:
             # What was stored need not come again: ack it, if the relay answers in time.
-            yield self._within(self._inbound.run(_nothing))
+            yield self._within(self._inbound_settled())
             yield self._within(self._flush_acks())
             self.approvals.stop()
             session = self.connection.session
@@ -521,7 +522,7 @@ class SecureChatClient:
                 session.abort()
                 yield session.disconnected
             # Offline now: whatever still waits on the relay fails at once.
-            yield self._inbound.run(_nothing)
+            yield self._inbound_settled()
             yield self._outbound.run(_nothing)
             if self._ack_call is not None and self._ack_call.active():
                 self._ack_call.cancel()  # unacked envelopes come again and are skipped
@@ -640,6 +641,7 @@ class SecureChatClient:
                 page = yield session.call(uris.MAILBOX_FETCH)
                 for envelope in page["envelopes"]:
                     yield self._inbound.run(self._receive, envelope)
+                yield self._inbound_settled()
                 yield self._flush_acks()  # before the next page, or it would be this one
                 if not page["more"]:
                     break
@@ -1051,30 +1053,122 @@ class SecureChatClient:
 
     @defer.inlineCallbacks
     def _flush(self) -> Any:
-        for seq, recipient, stored, message_id in (yield self.store.outbox()):
-            if self.connection.session is None:
-                return
-            entry = json.loads(stored)
-            frame = frames.parse(entry["frame"].encode())
-            try:
-                pickles = yield self._deliver(recipient, frame, entry["own"])
-            except ClientError as e:  # a changed key to accept, no reachable device...
-                self.log.info("outbox entry waits: {why}", why=str(e))
-                continue
-            except ApplicationError as e:
-                if e.error in (uris.ERR_NO_SUCH_ACCOUNT, uris.ERR_INVALID_ARGUMENT,
-                               uris.ERR_PAYLOAD_TOO_LARGE):
-                    self.log.warn("dropping an undeliverable outbox entry: {error}",
-                                  error=e.error)
-                    yield self.store.drop_outbox(seq)
-                    continue
-                self.log.info("outbox paused: {error}", error=e.error)
-                return
-            except (TransportLost, Disconnected):
-                return
-            yield self.store.sent(seq, pickles, message_id)
-            if message_id is not None:
-                self.events.emit(ev.MessageUpdated(message_id, STATUS_SENT))
+        """One pass over the outbox, pipelined: entries are encrypted in order and up to
+        OUTBOX_WINDOW of them are with the relay at once (it stores them in the order
+        they come); entries queued meanwhile join while the first are still out. The
+        answers are settled in order, a run of them at a time: accepted entries leave
+        the outbox together with the ratchets they advanced (their ticks move to "sent"
+        once that is committed); an entry the relay refused for a stale device list is
+        encrypted again once the list is re-read; anything that must wait stops the
+        pass."""
+        done: set[int] = set()  # seqs sent, dropped or left waiting in this pass
+        attempts: dict[int, int] = {}  # seq -> device-list disputes so far
+        refresh: set[str] = set()  # recipients whose device list the relay disputed
+        in_flight: collections.deque[_InFlight] = collections.deque()
+        writes: list[defer.Deferred[Any]] = []
+        stop = False
+        try:
+            while not stop:
+                issued = {s.seq for s in in_flight}
+                rows = [r for r in (yield self.store.outbox())
+                        if r[0] not in done and r[0] not in issued]
+                if not rows and not in_flight:
+                    return
+                for seq, recipient, stored, message_id in rows:
+                    while len(in_flight) >= OUTBOX_WINDOW and not stop:
+                        stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+                    session = self.connection.session
+                    if stop or session is None:
+                        stop = True
+                        break
+                    entry = json.loads(stored)
+                    frame = frames.parse(entry["frame"].encode())
+                    try:
+                        envelopes, sent_to = yield self._encrypt_for(
+                            recipient, frame, entry["own"], recipient in refresh)
+                    except ClientError as e:  # a changed key to accept, no reachable device
+                        self.log.info("outbox entry waits: {why}", why=str(e))
+                        done.add(seq)
+                        continue
+                    except ApplicationError as e:
+                        stop = yield self._refused(seq, e, done)
+                        continue
+                    except (TransportLost, Disconnected):
+                        stop = True
+                        break
+                    refresh.discard(recipient)
+                    in_flight.append(_InFlight(seq, recipient, message_id, sent_to,
+                                               session.call(uris.MESSAGE_SEND, recipient,
+                                                            envelopes)))
+                # Half the window settled, the outbox is read again for what came meanwhile
+                # (while the rest is still out); at the end, everything is settled.
+                keep = OUTBOX_WINDOW // 2 if rows else 0
+                while len(in_flight) > keep and not stop:
+                    stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+        finally:
+            while in_flight:  # answers to what was handed over are settled in any case
+                yield self._settle(in_flight, done, attempts, refresh, writes)
+            yield defer.DeferredList(writes)  # the pass is over once what it sent is stored
+
+    @defer.inlineCallbacks
+    def _settle(self, in_flight: collections.deque[_InFlight], done: set[int],
+                attempts: dict[int, int], refresh: set[str],
+                writes: list[defer.Deferred[Any]]) -> Any:
+        """Settle the oldest answer, and every answer already in after it; True if the
+        pass must stop."""
+        stop = False
+        accepted: list[_InFlight] = []
+        yield in_flight[0].call
+        while in_flight and in_flight[0].call.called:
+            sending = in_flight.popleft()
+            failure = sending.failure
+            if failure is None:
+                accepted.append(sending)
+                done.add(sending.seq)
+            elif failure.check(ApplicationError) and \
+                    failure.value.error == uris.ERR_DEVICE_MISMATCH:
+                self.log.info("device list changed for a recipient; refreshing")
+                attempts[sending.seq] = attempts.get(sending.seq, 0) + 1
+                if attempts[sending.seq] >= 3:
+                    # A device without keys to start a session, say: this entry waits.
+                    self.log.info("outbox entry waits: the recipient's devices cannot all "
+                                  "be reached yet")
+                    done.add(sending.seq)
+                refresh.add(sending.recipient)
+            elif failure.check(ApplicationError):
+                stop = (yield self._refused(sending.seq, failure.value, done)) or stop
+            elif failure.check(TransportLost, Disconnected):
+                stop = True
+            else:
+                failure.raiseException()
+        if accepted:
+            # The pickles are taken as the write is queued, so the database never goes
+            # back to an older ratchet than one it holds; one per device for the run. A
+            # device forgotten meanwhile (its user's list re-read on the receive path)
+            # has nothing left to keep.
+            peers = dict.fromkeys(p for s in accepted for p in s.sent_to)
+            pickles = [self._olm.pickle_sessions(*p) for p in peers if p in self._olm.peers]
+            write = self.store.sent([(s.seq, s.message_id) for s in accepted], pickles)
+            write.addCallback(self._ticked_sent)
+            write.addErrback(lambda f: self.log.failure("recording sent entries failed", f))
+            writes.append(write)
+        return stop
+
+    def _ticked_sent(self, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            self.events.emit(ev.MessageUpdated(message_id, STATUS_SENT))
+
+    @defer.inlineCallbacks
+    def _refused(self, seq: int, e: ApplicationError, done: set[int]) -> Any:
+        """The relay refused an outbox entry: drop it if it can never go; else pause (True)."""
+        if e.error in (uris.ERR_NO_SUCH_ACCOUNT, uris.ERR_INVALID_ARGUMENT,
+                       uris.ERR_PAYLOAD_TOO_LARGE):
+            self.log.warn("dropping an undeliverable outbox entry: {error}", error=e.error)
+            done.add(seq)
+            yield self.store.drop_outbox(seq)
+            return False
+        self.log.info("outbox paused: {error}", error=e.error)
+        return True
 
     @defer.inlineCallbacks
     def _deliver(self, recipient: str, frame: Frame, copy_to_own: bool) -> Any:
@@ -1083,32 +1177,9 @@ class SecureChatClient:
         session = self.connection.session
         if session is None:
             raise TransportLost()
-        if recipient in self.contacts and self.contacts[recipient].changed_identity_key:
-            raise IdentityKeyChangedError("the contact's key changed: accept it first")
         refresh = False
         for _attempt in range(3):
-            peer_devices = yield self._devices_of(recipient, refresh)
-            own_devices = {}
-            if copy_to_own and recipient != self.me.user_id:
-                own_devices = yield self._devices_of(self.me.user_id, refresh)
-            targets = [(recipient, d, k) for d, k in peer_devices.items()]
-            targets += [(self.me.user_id, d, k) for d, k in own_devices.items()
-                        if d != self.me.device_id]
-            targets = [t for t in targets if t[1] != self.me.device_id]
-            yield self._ensure_sessions(targets)
-            copy = Frame(frame.type, frame.sid, frame.data, to=recipient)
-            envelopes, sent_to = [], []
-            for user, device_id, identity_key in targets:
-                if not self._olm.has_session(user, device_id, identity_key):
-                    continue  # no key to start one: the relay will name it as missing
-                plaintext = (copy if user == self.me.user_id and recipient != user
-                             else frame).encode(self._binding(user, device_id, identity_key))
-                kind, body = self._olm.encrypt(user, device_id, identity_key, plaintext)
-                envelopes.append({"device_id": device_id, "v": CRYPTO_VERSION, "alg": ALG,
-                                  "type": kind, "body": body})
-                sent_to.append((user, device_id))
-            if not envelopes:
-                raise ClientError("none of the recipient's devices can be reached")
+            envelopes, sent_to = yield self._encrypt_for(recipient, frame, copy_to_own, refresh)
             try:
                 yield session.call(uris.MESSAGE_SEND, recipient, envelopes)
             except ApplicationError as e:
@@ -1123,6 +1194,39 @@ class SecureChatClient:
                     if (user, device_id) in self._olm.peers]
         # A device without keys to start a session, say: this entry waits, others go on.
         raise ClientError("the recipient's devices cannot all be reached yet")
+
+    @defer.inlineCallbacks
+    def _encrypt_for(self, recipient: str, frame: Frame, copy_to_own: bool,
+                     refresh: bool = False) -> Any:
+        """(envelopes, [(user, device)] they go to): `frame` encrypted for every device
+        of `recipient`, and copies for my other devices; `refresh` re-reads the lists."""
+        if self.connection.session is None:
+            raise TransportLost()
+        if recipient in self.contacts and self.contacts[recipient].changed_identity_key:
+            raise IdentityKeyChangedError("the contact's key changed: accept it first")
+        peer_devices = yield self._devices_of(recipient, refresh)
+        own_devices = {}
+        if copy_to_own and recipient != self.me.user_id:
+            own_devices = yield self._devices_of(self.me.user_id, refresh)
+        targets = [(recipient, d, k) for d, k in peer_devices.items()]
+        targets += [(self.me.user_id, d, k) for d, k in own_devices.items()
+                    if d != self.me.device_id]
+        targets = [t for t in targets if t[1] != self.me.device_id]
+        yield self._ensure_sessions(targets)
+        copy = Frame(frame.type, frame.sid, frame.data, to=recipient)
+        envelopes, sent_to = [], []
+        for user, device_id, identity_key in targets:
+            if not self._olm.has_session(user, device_id, identity_key):
+                continue  # no key to start one: the relay will name it as missing
+            plaintext = (copy if user == self.me.user_id and recipient != user
+                         else frame).encode(self._binding(user, device_id, identity_key))
+            kind, body = self._olm.encrypt(user, device_id, identity_key, plaintext)
+            envelopes.append({"device_id": device_id, "v": CRYPTO_VERSION, "alg": ALG,
+                              "type": kind, "body": body})
+            sent_to.append((user, device_id))
+        if not envelopes:
+            raise ClientError("none of the recipient's devices can be reached")
+        return envelopes, sent_to
 
     @defer.inlineCallbacks
     def _ensure_sessions(self, targets: Sequence[tuple[str, str, str]]) -> Any:
@@ -1264,8 +1368,6 @@ class SecureChatClient:
             yield self._reject(envelope_id, sender, f"decryption failed: {e}")
             self._recover_session(sender, device_id)
             return
-        pickles = self._olm.pickle_sessions(sender, device_id)
-        account = self._olm.pickle_account() if account_changed else None
         if account_changed:
             # A one-time key was used up, or the fallback key: replace what went.
             self.reactor.callLater(0, self._refill_prekeys)
@@ -1280,14 +1382,29 @@ class SecureChatClient:
         except Exception as e:  # a frame that cannot be handled must not wedge the queue
             if not isinstance(e, frames.InvalidFrame):
                 self.log.failure("handling a frame failed")
-            yield self.store.receive(envelope_id, _now_ms(), pickles, account, None)
+            yield self.store.receive(envelope_id, _now_ms(), self._olm.pickle_sessions(
+                sender, device_id), self._olm.pickle_account() if account_changed else None,
+                None)
             yield self._reject(envelope_id, sender, f"invalid frame: {e}", stored=True)
             return
-        stored = yield self.store.receive(envelope_id, _now_ms(), pickles, account,
-                                          outcome.message)
+        # The pickles are taken as the write is queued (so the database never goes back
+        # to an older ratchet than one it holds), and the next envelope is handled while
+        # this one commits: the database thread commits a burst of them at once. Writes
+        # commit in order, so a crash leaves a prefix of them stored; the ack and the
+        # event follow the commit.
+        self.store.receive(
+            envelope_id, _now_ms(), self._olm.pickle_sessions(sender, device_id),
+            self._olm.pickle_account() if account_changed else None, outcome.message,
+        ).addCallback(self._stored, envelope_id, outcome).addErrback(
+            lambda f: self.log.failure("storing an envelope failed", f))
+
+    def _stored(self, stored: bool, envelope_id: str, outcome: _Outcome) -> Any:
         self._ack(envelope_id)
-        if stored:
-            yield outcome.notify()
+        return outcome.notify() if stored else None
+
+    def _inbound_settled(self) -> defer.Deferred[Any]:
+        """Fires once every envelope handled so far is stored (and its ack queued)."""
+        return self._inbound.run(lambda: self.store.run(lambda conn: None))
 
     @defer.inlineCallbacks
     def _decrypt(self, sender: str, device_id: str, identity_key: str, message_type: int,
@@ -1566,6 +1683,25 @@ def _lock_account(account_dir: str) -> AccountLock:
 
 def _nothing() -> defer.Deferred[None]:
     return defer.succeed(None)
+
+
+@attrs.define
+class _InFlight:
+    """An outbox entry handed to the relay, its answer to come."""
+
+    seq: int
+    recipient: str
+    message_id: str | None
+    sent_to: list[tuple[str, str]]
+    call: defer.Deferred[Any] = attrs.field(repr=False)  # fires None once answered
+    failure: Failure | None = None  # how the call failed, once answered
+
+    def __attrs_post_init__(self) -> None:
+        def answer(result: Any) -> None:
+            if isinstance(result, Failure):
+                self.failure = result
+
+        self.call.addBoth(answer)
 
 
 @attrs.frozen

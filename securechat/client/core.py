@@ -1204,15 +1204,22 @@ class SecureChatClient:
             raise TransportLost()
         if recipient in self.contacts and self.contacts[recipient].changed_identity_key:
             raise IdentityKeyChangedError("the contact's key changed: accept it first")
-        peer_devices = yield self._devices_of(recipient, refresh)
-        own_devices = {}
+        # The lists known here are used as they are (no detour through a Deferred).
+        peer_devices = None if refresh else self._devices.get(recipient)
+        if peer_devices is None:
+            peer_devices = yield self._devices_of(recipient, refresh)
+        own_devices: dict[str, str] = {}
         if copy_to_own and recipient != self.me.user_id:
-            own_devices = yield self._devices_of(self.me.user_id, refresh)
+            own_devices = (None if refresh else self._devices.get(self.me.user_id)) or \
+                (yield self._devices_of(self.me.user_id, refresh))
         targets = [(recipient, d, k) for d, k in peer_devices.items()]
         targets += [(self.me.user_id, d, k) for d, k in own_devices.items()
                     if d != self.me.device_id]
         targets = [t for t in targets if t[1] != self.me.device_id]
-        yield self._ensure_sessions(targets)
+        if any((user, device_id) in self._unwedge or
+               not self._olm.has_session(user, device_id, identity_key)
+               for user, device_id, identity_key in targets):
+            yield self._ensure_sessions(targets)
         copy = Frame(frame.type, frame.sid, frame.data, to=recipient)
         envelopes, sent_to = [], []
         for user, device_id, identity_key in targets:
@@ -1353,7 +1360,9 @@ class SecureChatClient:
         if envelope.get("alg") != ALG or envelope.get("v") != CRYPTO_VERSION:
             yield self._reject(envelope_id, sender, "unsupported crypto version or algorithm")
             return
-        identity_key = yield self._sender_identity_key(sender, device_id)
+        identity_key = self._devices.get(sender, {}).get(device_id)  # known: no detour
+        if identity_key is None:
+            identity_key = yield self._sender_identity_key(sender, device_id)
         if identity_key is None:
             yield self._reject(envelope_id, sender, "the sending device is not verified")
             return

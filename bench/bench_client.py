@@ -251,6 +251,7 @@ class Tracker:
     delivered: set[str] = field(default_factory=set)  # ... that got their tick on Alice
     last_tick_at: float = 0.0  # when the latest of those ticks came
     duplicates: int = 0
+    out_of_order: int = 0  # received after a message sent later (one conversation)
     foreign: int = 0  # received messages that are not ours
     send_errors: list[str] = field(default_factory=list)
     _progress: list[Deferred[None]] = field(default_factory=list)
@@ -276,6 +277,8 @@ class Tracker:
         elif seq in self.received_at:
             self.duplicates += 1
         else:
+            if self.received_at and seq < next(reversed(self.received_at)):
+                self.out_of_order += 1
             self.received_at[seq] = now
             self.ids.add(event.message.id)
             self._notify()
@@ -544,9 +547,9 @@ async def measure_pair(reactor: IReactorCore, pair: Pair, options: Options,
             results.say(f"profile of the measured phases: {options.profile}")
     stored = await stored_on_bob(pair, first)
     results.say(f"stored on bob: {stored}/{first} messages; duplicates {tracker.duplicates}, "
-                f"unexpected {tracker.foreign}")
-    if stored != first or tracker.duplicates or tracker.foreign:
-        raise BenchFailed("messages were lost, duplicated or not stored")
+                f"out of order {tracker.out_of_order}, unexpected {tracker.foreign}")
+    if stored != first or tracker.duplicates or tracker.out_of_order or tracker.foreign:
+        raise BenchFailed("messages were lost, duplicated, reordered or not stored")
     results.raw_msgs_per_s = raw_olm_rate(plaintext, options.raw_count)
     results.say(f"raw olm encrypt+decrypt: {results.raw_msgs_per_s:.0f} msgs/s "
                 f"({options.raw_count} msgs of {len(plaintext)} B, one session, one thread)")

@@ -1137,10 +1137,10 @@ class SecureChatClient:
                 refresh.add(sending.recipient)
             elif failure.check(ApplicationError):
                 stop = (yield self._refused(sending.seq, failure.value, done)) or stop
-            elif failure.check(TransportLost, Disconnected):
+            else:  # offline now, or something unforeseen: the entry stays for later
+                if not failure.check(TransportLost, Disconnected):
+                    self.log.failure("sending an outbox entry failed", failure)
                 stop = True
-            else:
-                failure.raiseException()
         if accepted:
             # The pickles are taken as the write is queued, so the database never goes
             # back to an older ratchet than one it holds; one per device for the run. A

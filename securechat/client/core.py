@@ -844,8 +844,9 @@ class SecureChatClient:
         for held in (yield self.store.take_held(peer)):
             outcome = self._interpret(frames.parse(held), peer)
             yield outcome.apply()
-            if outcome.message is not None:
-                yield self.store.add_message(outcome.message)
+            if outcome.message is not None and not (yield self.store.add_message(
+                    outcome.message)):
+                continue  # a copy of a message stored already: shown once
             yield outcome.notify()
 
     @defer.inlineCallbacks

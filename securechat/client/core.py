@@ -1102,10 +1102,15 @@ class SecureChatClient:
                                                session.call(uris.MESSAGE_SEND, recipient,
                                                             envelopes)))
                 # Half the window settled, the outbox is read again for what came meanwhile
-                # (while the rest is still out); at the end, everything is settled.
-                keep = OUTBOX_WINDOW // 2 if rows else 0
+                # (while the rest is still out). At the end everything is settled; also when
+                # other work waits for the outbound lock (a typing frame, a device list),
+                # which a steady stream of new entries must not hold up: the next pass
+                # (already requested) takes them.
+                others_wait = len(self._outbound.waiting) > int(self._flush_requested)
+                keep = OUTBOX_WINDOW // 2 if rows and not others_wait else 0
                 while len(in_flight) > keep and not stop:
                     stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+                stop = stop or others_wait
         finally:
             while in_flight:  # answers to what was handed over are settled in any case
                 yield self._settle(in_flight, done, attempts, refresh, writes)

@@ -9,6 +9,8 @@ from twisted.internet import defer
 from securechat.client import events as ev
 from securechat.client.errors import ClientError
 from securechat.client.model import MessageStatus
+from securechat.protocol import frames
+from securechat.protocol.frames import Frame
 from tests.clientsupport import ClientTestCase
 
 
@@ -158,3 +160,44 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         newer = yield self.laptop.messages(self.bob.me.user_id, limit=2,
                                            after=(older[0].timestamp, older[0].id))
         self.assertEqual([m.text for m in newer], ["m1", "m2"])
+
+    @defer.inlineCallbacks
+    def test_a_burst_arrives_in_order_once_each_and_no_tick_goes_back(self) -> Any:
+        # More than the outbox hands to the relay at once: the sends overlap.
+        bob_log, laptop_log, phone_log = (self.log(c) for c in (self.bob, self.laptop,
+                                                                 self.phone))
+        peer = self.bob.me.user_id
+        sent = yield defer.gatherResults([self.laptop.send_text(peer, f"burst {i}")
+                                          for i in range(150)])
+        ids = [m.id for m in sent]
+        delivered = set(ids)
+        yield self.wait_until(self.laptop, lambda: delivered <= {
+            e.message_id for e in laptop_log.of(ev.MessageUpdated)
+            if e.status == MessageStatus.DELIVERED})
+        yield self.wait_until(self.phone, lambda: delivered <= {
+            e.message.id for e in phone_log.of(ev.MessageSent)})
+        self.assertEqual([e.message.id for e in bob_log.of(ev.MessageReceived)], ids)
+        self.assertEqual([e.message.id for e in phone_log.of(ev.MessageSent)], ids)
+        for message_id in ids:
+            ticks = [e.status for e in laptop_log.of(ev.MessageUpdated)
+                     if e.message_id == message_id]
+            self.assertEqual(ticks, [MessageStatus.SENT, MessageStatus.DELIVERED])
+        history = yield self.bob.messages(self.laptop.me.user_id, limit=200)
+        self.assertEqual([m.id for m in history], ids)
+
+    @defer.inlineCallbacks
+    def test_a_message_sent_again_in_another_envelope_is_shown_once(self) -> Any:
+        # What a sender that crashed between the relay's answer and its own commit does.
+        bob_log = self.log(self.bob)
+        peer = self.bob.me.user_id
+        sent = yield self.laptop.send_text(peer, "only once")
+        yield bob_log.wait_for(ev.MessageReceived, lambda e: e.message.id == sent.id)
+        again = Frame(frames.MSG, self.laptop.contacts[peer].sid, {
+            "id": sent.id, "text": sent.text, "timestamp": sent.timestamp, "replyTo": None})
+        yield self.laptop.outbox.queue(peer, again)
+        after = yield self.laptop.send_text(peer, "and then this")
+        yield bob_log.wait_for(ev.MessageReceived, lambda e: e.message.id == after.id)
+        self.assertEqual([e.message.text for e in bob_log.of(ev.MessageReceived)],
+                         ["only once", "and then this"])
+        history = yield self.bob.messages(self.laptop.me.user_id)
+        self.assertEqual([m.text for m in history], ["only once", "and then this"])

@@ -268,7 +268,7 @@ class SecureChatClient:
         ctx = self._ctx
         try:
             # What was stored need not come again: ack it, if the relay answers in time.
-            yield self._within(ctx.inbound.run(nothing))
+            yield self._within(self.inbox.settled())
             yield self._within(self.inbox.flush_acks())
             self.approvals.stop()
             self.typing.stop()
@@ -278,7 +278,7 @@ class SecureChatClient:
                 session.abort()
                 yield session.disconnected
             # Offline now: whatever still waits on the relay fails at once.
-            yield ctx.inbound.run(nothing)
+            yield self.inbox.settled()
             yield ctx.outbound.run(nothing)
             self.inbox.cancel_acks()  # unacked envelopes come again and are skipped
             if self.conversations.receipts_waiting:

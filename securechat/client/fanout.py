@@ -41,28 +41,16 @@ class Fanout:
     @defer.inlineCallbacks
     def deliver(self, recipient: str, frame: bytes, copy_to_own: bool) -> Any:
         """Encrypt an encoded frame (`Frame.encode()`) for every device of `recipient`
-        (and copies for my other devices) and hand it to the relay. Fires with the Olm
-        session rows to persist once the relay stored it. Call under `ctx.outbound`."""
-        ctx, me = self._ctx, self._ctx.me
-        session = ctx.session
+        (and copies for my other devices) and hand it to the relay, reading the device
+        lists again if it names them stale. Fires with the Olm session rows to persist
+        once the relay stored it. Call under `ctx.outbound`. (The outbox pipelines
+        `encrypt_for` and the relay's answers itself.)"""
+        session = self._ctx.session
         if session is None:
             raise TransportLost()
-        contact = ctx.contacts.get(recipient)
-        if contact is not None and contact.changed_identity_key:
-            raise IdentityKeyChangedError("the contact's key changed: accept it first")
         refresh = False
         for _attempt in range(MAX_ATTEMPTS):
-            peer_devices = yield self._directory.devices_of(recipient, refresh)
-            own_devices = {}
-            if copy_to_own and recipient != me.user_id:
-                own_devices = yield self._directory.devices_of(me.user_id, refresh)
-            targets = [(recipient, d, k) for d, k in peer_devices.items()]
-            targets += [(me.user_id, d, k) for d, k in own_devices.items()]
-            targets = [t for t in targets if t[1] != me.device_id]
-            yield self._ensure_sessions(targets)
-            envelopes, sent_to = self._encrypt(recipient, frame, targets)
-            if not envelopes:
-                raise ClientError("none of the recipient's devices can be reached")
+            envelopes, sent_to = yield self.encrypt_for(recipient, frame, copy_to_own, refresh)
             try:
                 yield session.call(uris.MESSAGE_SEND, recipient, envelopes)
             except ApplicationError as e:
@@ -71,12 +59,50 @@ class Fanout:
                 self.log.info("device list changed for a recipient; refreshing")
                 refresh = True
                 continue
-            # A device forgotten meanwhile (its user's list re-read on the receive path)
-            # has nothing left to keep.
-            return [ctx.olm.pickle_sessions(user, device_id) for user, device_id in sent_to
-                    if (user, device_id) in ctx.olm.peers]
+            return self.session_rows(sent_to)
         # A device without keys to start a session, say: this entry waits, others go on.
         raise ClientError("the recipient's devices cannot all be reached yet")
+
+    def session_rows(self, sent_to: Sequence[tuple[str, str]]) -> list[Any]:
+        """The Olm session rows to store after sending to these devices, taken now (so
+        the database never goes back to an older ratchet than one it holds). A device
+        forgotten meanwhile (its user's list re-read) has nothing left to keep."""
+        olm = self._ctx.olm
+        return [olm.pickle_sessions(*peer) for peer in dict.fromkeys(sent_to)
+                if peer in olm.peers]
+
+    @defer.inlineCallbacks
+    def encrypt_for(self, recipient: str, frame: bytes, copy_to_own: bool,
+                    refresh: bool = False) -> Any:
+        """Deferred[(envelopes, [(user, device)] they go to)]: `frame` encrypted for every
+        device of `recipient`, and copies for my other devices; `refresh` re-reads the
+        lists. Call under `ctx.outbound`."""
+        ctx, me = self._ctx, self._ctx.me
+        if ctx.session is None:
+            raise TransportLost()
+        contact = ctx.contacts.get(recipient)
+        if contact is not None and contact.changed_identity_key:
+            raise IdentityKeyChangedError("the contact's key changed: accept it first")
+        known = self._directory.devices
+        # The lists known here are used as they are (no detour through a Deferred).
+        peer_devices = None if refresh else known.get(recipient)
+        if peer_devices is None:
+            peer_devices = yield self._directory.devices_of(recipient, refresh)
+        own_devices: dict[str, str] = {}
+        if copy_to_own and recipient != me.user_id:
+            own_devices = (None if refresh else known.get(me.user_id)) or \
+                (yield self._directory.devices_of(me.user_id, refresh))
+        targets = [(recipient, d, k) for d, k in peer_devices.items()]
+        targets += [(me.user_id, d, k) for d, k in own_devices.items()]
+        targets = [t for t in targets if t[1] != me.device_id]
+        if any((user, device_id) in self._restart or
+               not ctx.olm.has_session(user, device_id, identity_key)
+               for user, device_id, identity_key in targets):
+            yield self._ensure_sessions(targets)
+        envelopes, sent_to = self._encrypt(recipient, frame, targets)
+        if not envelopes:
+            raise ClientError("none of the recipient's devices can be reached")
+        return envelopes, sent_to
 
     def _encrypt(self, recipient: str, frame: bytes, targets: Sequence[tuple[str, str, str]],
                  ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:

@@ -5,8 +5,9 @@ device and the crypto version, decrypt, check the binding inside (the relay choo
 `from_user`/`from_device`; the plaintext must agree), then ask the frame-handler table
 (`dispatch.FrameHandlers`) what the frame means. Its state changes are applied before
 the envelope is marked handled, in one transaction with the new Olm state and any
-message; the UI is told after. Acks go to the relay in batches, only for what is
-stored. Nothing a sender can put in an envelope stops the queue behind it.
+message; the UI is told once that commits, while the next envelope is handled
+(commits stay in order). Acks go to the relay in batches, only for what is stored.
+Nothing a sender can put in an envelope stops the queue behind it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Inbox:
             page = yield session.call(uris.MAILBOX_FETCH)
             for envelope in page["envelopes"]:
                 yield self._ctx.inbound.run(self.receive, envelope)
+            yield self.settled()
             yield self.flush_acks()  # before the next page, or it would be this one
             if not page["more"]:
                 return
@@ -106,7 +108,9 @@ class Inbox:
         if envelope.get("alg") != ALG or envelope.get("v") != CRYPTO_VERSION:
             yield self._reject(envelope_id, sender, "unsupported crypto version or algorithm")
             return
-        identity_key = yield self._directory.sender_identity_key(sender, device_id)
+        identity_key = self._directory.devices.get(sender, {}).get(device_id)  # no detour
+        if identity_key is None:
+            identity_key = yield self._directory.sender_identity_key(sender, device_id)
         if identity_key is None:
             yield self._reject(envelope_id, sender, "the sending device is not verified")
             return
@@ -121,8 +125,6 @@ class Inbox:
             yield self._reject(envelope_id, sender, f"decryption failed: {e}")
             self._recover_session(sender, device_id)
             return
-        pickles = ctx.olm.pickle_sessions(sender, device_id)
-        account = ctx.olm.pickle_account() if account_changed else None
         if account_changed:
             # A one-time key was used up, or the fallback key: replace what went.
             ctx.reactor.callLater(0, self._prekeys.refill)
@@ -138,14 +140,31 @@ class Inbox:
         except Exception as e:  # a frame that cannot be handled must not wedge the queue
             if not isinstance(e, frames.InvalidFrame):
                 self.log.failure("handling a frame failed")
-            yield ctx.store.receive(envelope_id, now_ms(), pickles, account, None)
+            yield ctx.store.receive(envelope_id, now_ms(),
+                                    ctx.olm.pickle_sessions(sender, device_id),
+                                    ctx.olm.pickle_account() if account_changed else None,
+                                    None)
             yield self._reject(envelope_id, sender, f"invalid frame: {e}", stored=True)
             return
-        stored = yield ctx.store.receive(envelope_id, now_ms(), pickles, account,
-                                         outcome.message)
+        # The pickles are taken as the write is queued (so the database never goes back
+        # to an older ratchet than one it holds), and the next envelope is handled while
+        # this one commits: the database thread commits a burst of them at once. Writes
+        # commit in order, so a crash leaves a prefix of them stored; the ack and the
+        # event follow the commit.
+        ctx.store.receive(
+            envelope_id, now_ms(), ctx.olm.pickle_sessions(sender, device_id),
+            ctx.olm.pickle_account() if account_changed else None, outcome.message,
+        ).addCallback(self._stored, envelope_id, outcome).addErrback(
+            lambda f: self.log.failure("storing an envelope failed", f))
+
+    def _stored(self, stored: bool, envelope_id: str, outcome: Outcome) -> Any:
         self._ack(envelope_id)
-        if stored:
-            yield outcome.notify()
+        # A message stored already (sent again after a crash) is not shown again.
+        return outcome.notify() if stored else None
+
+    def settled(self) -> defer.Deferred[Any]:
+        """Fires once every envelope handled so far is stored (and its ack queued)."""
+        return self._ctx.inbound.run(lambda: self._ctx.store.run(lambda conn: None))
 
     @defer.inlineCallbacks
     def replay_held(self, peer: str) -> Any:
@@ -154,8 +173,8 @@ class Inbox:
         for held in (yield store.take_held(peer)):
             outcome = self._handlers.interpret(frames.parse(held), peer)
             yield outcome.apply()
-            if outcome.message is not None:
-                yield store.add_message(outcome.message)
+            if outcome.message is not None and not (yield store.add_message(outcome.message)):
+                continue  # a copy of a message stored already: shown once
             yield outcome.notify()
 
     def _remember(self, envelope_id: str) -> None:

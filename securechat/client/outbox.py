@@ -8,9 +8,11 @@ will never take it), pause (try the whole outbox again later) or stop (offline).
 
 from __future__ import annotations
 
+import collections
 import enum
 from typing import Any
 
+import attrs
 from autobahn.exception import Disconnected
 from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer
@@ -20,10 +22,15 @@ from twisted.python.failure import Failure
 from securechat.client import events as ev
 from securechat.client.context import ClientContext
 from securechat.client.errors import ClientError
-from securechat.client.fanout import Fanout
+from securechat.client.fanout import MAX_ATTEMPTS, Fanout
 from securechat.client.model import MessageStatus, StoredMessage
 from securechat.protocol import uris
 from securechat.protocol.frames import Frame
+
+# Entries with the relay at once: well under its calls-in-flight limit (64 by default),
+# with room for the client's other calls. A refused call would let later entries
+# overtake it.
+WINDOW = 32
 
 
 class Policy(enum.Enum):
@@ -93,32 +100,139 @@ class Outbox:
 
     @defer.inlineCallbacks
     def _flush(self) -> Any:
-        store = self._ctx.store
-        for seq, recipient, frame, message_id, own in (yield store.outbox()):
-            if self._ctx.session is None:
-                return
-            try:
-                rows = yield self._fanout.deliver(recipient, frame, own)
-            except Exception as e:
-                policy = policy_for(e)
-                if policy is Policy.WAIT:
-                    self.log.info("outbox entry waits: {why}", why=str(e))
-                    continue
-                if policy is Policy.DROP:
-                    self.log.warn("dropping an undeliverable outbox entry: {error}",
-                                  error=getattr(e, "error", type(e).__name__))
-                    yield store.drop_outbox(seq)
-                    continue
-                if policy is Policy.PAUSE:
-                    self.log.info("outbox paused: {error}", error=e.error)  # type: ignore
+        """One pass over the outbox, pipelined: entries are encrypted in order and up to
+        WINDOW of them are with the relay at once (it stores them in the order they
+        come); entries queued meanwhile join while the first are still out. Answers are
+        settled in order, a run at a time (`_settle`). A pass ends once what it sent is
+        recorded."""
+        ctx = self._ctx
+        done: set[int] = set()  # seqs sent, dropped or left waiting in this pass
+        attempts: dict[int, int] = {}  # seq -> device-list disputes so far
+        refresh: set[str] = set()  # recipients whose device list the relay disputed
+        in_flight: collections.deque[_InFlight] = collections.deque()
+        writes: list[defer.Deferred[Any]] = []
+        stop = False
+        try:
+            while not stop:
+                issued = {entry.seq for entry in in_flight}
+                rows = [r for r in (yield ctx.store.outbox())
+                        if r[0] not in done and r[0] not in issued]
+                if not rows and not in_flight:
                     return
-                if policy is Policy.STOP:
-                    return
-                raise
-            yield store.sent(seq, rows, message_id)
-            if message_id is not None:
-                self._ctx.events.emit(ev.MessageUpdated(message_id, MessageStatus.SENT,
-                                                        recipient))
+                for seq, recipient, frame, message_id, own in rows:
+                    while len(in_flight) >= WINDOW and not stop:
+                        stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+                    session = ctx.session
+                    if stop or session is None:
+                        stop = True
+                        break
+                    try:
+                        envelopes, sent_to = yield self._fanout.encrypt_for(
+                            recipient, frame, own, recipient in refresh)
+                    except Exception as e:
+                        stop = (yield self._failed(seq, e, done)) or stop
+                        if stop:
+                            break
+                        continue
+                    refresh.discard(recipient)
+                    in_flight.append(_InFlight(seq, recipient, message_id, sent_to,
+                                               session.call(uris.MESSAGE_SEND, recipient,
+                                                            envelopes)))
+                # Half the window settled, the outbox is read again for what came meanwhile
+                # (while the rest is still out). When other work waits for the outbound
+                # lock (a typing frame, a device list), which a steady stream of new
+                # entries must not hold up, everything is settled and the pass ends: the
+                # next one (already requested) takes the rest.
+                others_wait = len(ctx.outbound.waiting) > int(self._flush_requested)
+                keep = WINDOW // 2 if rows and not others_wait else 0
+                while len(in_flight) > keep and not stop:
+                    stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+                stop = stop or others_wait
+        finally:
+            while in_flight:  # answers to what was handed over are settled in any case
+                yield self._settle(in_flight, done, attempts, refresh, writes)
+            yield defer.DeferredList(writes)
+
+    @defer.inlineCallbacks
+    def _settle(self, in_flight: collections.deque[_InFlight], done: set[int],
+                attempts: dict[int, int], refresh: set[str],
+                writes: list[defer.Deferred[Any]]) -> Any:
+        """Settle the oldest answer, and every answer already in after it; accepted
+        entries leave the outbox in one write, with the ratchets they advanced. Fires
+        True if the pass must stop."""
+        stop = False
+        accepted: list[_InFlight] = []
+        yield in_flight[0].call
+        while in_flight and in_flight[0].call.called:
+            sending = in_flight.popleft()
+            failure = sending.failure
+            if failure is None:
+                accepted.append(sending)
+                done.add(sending.seq)
+            elif (failure.check(ApplicationError)
+                  and failure.value.error == uris.ERR_DEVICE_MISMATCH):
+                self.log.info("device list changed for a recipient; refreshing")
+                attempts[sending.seq] = attempts.get(sending.seq, 0) + 1
+                if attempts[sending.seq] >= MAX_ATTEMPTS:
+                    # A device without keys to start a session, say: this entry waits.
+                    self.log.info("outbox entry waits: the recipient's devices cannot all "
+                                  "be reached yet")
+                    done.add(sending.seq)
+                refresh.add(sending.recipient)
+            else:
+                stop = (yield self._failed(sending.seq, failure.value, done)) or stop
+        if accepted:
+            rows = self._fanout.session_rows([p for entry in accepted for p in entry.sent_to])
+            write = self._ctx.store.sent([(e.seq, e.message_id) for e in accepted], rows)
+            by_id = {e.message_id: e.recipient for e in accepted if e.message_id}
+            write.addCallback(self._ticked_sent, by_id)
+            write.addErrback(lambda f: self.log.failure("recording sent entries failed", f))
+            writes.append(write)
+        return stop
+
+    def _ticked_sent(self, moved: list[str], recipients: dict[str, str]) -> None:
+        for message_id in moved:
+            self._ctx.events.emit(ev.MessageUpdated(message_id, MessageStatus.SENT,
+                                                    recipients[message_id]))
+
+    @defer.inlineCallbacks
+    def _failed(self, seq: int, error: BaseException, done: set[int]) -> Any:
+        """An entry could not be sent (`POLICY`); fires True if the pass must stop."""
+        policy = policy_for(error) if isinstance(error, Exception) else None
+        if policy is Policy.WAIT:
+            self.log.info("outbox entry waits: {why}", why=str(error))
+            done.add(seq)
+            return False
+        if policy is Policy.DROP:
+            self.log.warn("dropping an undeliverable outbox entry: {error}",
+                          error=getattr(error, "error", type(error).__name__))
+            done.add(seq)
+            yield self._ctx.store.drop_outbox(seq)
+            return False
+        if policy is Policy.PAUSE:
+            self.log.info("outbox paused: {error}", error=getattr(error, "error", ""))
+        elif policy is None:  # a bug: the entry stays for later
+            self.log.failure("sending an outbox entry failed", Failure(error))
+        return True
+
+
+@attrs.define
+class _InFlight:
+    """An outbox entry handed to the relay, its answer to come."""
+
+    seq: int
+    recipient: str
+    message_id: str | None
+    sent_to: list[tuple[str, str]]
+    call: defer.Deferred[Any] = attrs.field(repr=False)  # fires None once answered
+    failure: Failure | None = None  # how the call failed, once answered
+
+    def __attrs_post_init__(self) -> None:
+        def answer(result: Any) -> None:
+            if isinstance(result, Failure):
+                self.failure = result
+
+        self.call.addBoth(answer)
 
 
 # Relay errors that mean the relay will never take the entry.

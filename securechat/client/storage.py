@@ -496,7 +496,8 @@ class AccountStore:
             "DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
             (message_id, sid, sender)).rowcount))
 
-    def add_message(self, message: StoredMessage) -> defer.Deferred[None]:
+    def add_message(self, message: StoredMessage) -> defer.Deferred[bool]:
+        """Store a message unless one with its id is stored; returns whether it was new."""
         return self.run(_insert_message, message)
 
     # --- the receive path: one transaction per envelope -------------------------------------------
@@ -504,7 +505,8 @@ class AccountStore:
     def receive(self, envelope_id: str, now: int, session_pickle: SessionRow | None,
                 account_pickle: str | None, message: StoredMessage | None) -> defer.Deferred[bool]:
         """Record an envelope as handled, with the Olm state it advanced and the message
-        it carried, atomically. Returns False if it was already handled (a replay)."""
+        it carried, atomically. Returns False if it was already handled (a replay), or
+        its message is already stored (a copy sent again)."""
         def q(c: sqlite3.Connection) -> bool:
             if c.execute("INSERT OR IGNORE INTO seen_envelopes VALUES (?,?)",
                          (envelope_id, now)).rowcount == 0:
@@ -514,9 +516,9 @@ class AccountStore:
                           session_pickle)
             if account_pickle is not None:
                 c.execute("INSERT OR REPLACE INTO olm_account VALUES (1, ?)", (account_pickle,))
-            if message is not None:
-                _insert_message(c, message)
-            return True
+            # A message this device has (sent again after a crash, in another envelope)
+            # is shown once: only a new one counts as stored.
+            return message is None or _insert_message(c, message)
         return self.run(q)
 
     def seen(self, envelope_id: str) -> defer.Deferred[bool]:
@@ -545,15 +547,17 @@ class AccountStore:
             for seq, recipient, frame, message_id, own in c.execute(
                 "SELECT seq, recipient, frame, message_id, own FROM outbox ORDER BY seq")])
 
-    def sent(self, seq: int, sessions: Sequence[SessionRow],
-             message_id: str | None) -> defer.Deferred[None]:
-        """The relay accepted an outbox entry: drop it, keep the ratchets it advanced."""
-        def q(c: sqlite3.Connection) -> None:
-            c.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+    def sent(self, entries: Sequence[tuple[int, str | None]],
+             sessions: Sequence[SessionRow]) -> defer.Deferred[list[str]]:
+        """The relay accepted these outbox entries (seq, message id): drop them, keep the
+        ratchets they advanced, all at once. Returns the ids of the messages whose tick
+        moved to "sent" (not one a receipt moved further meanwhile)."""
+        def q(c: sqlite3.Connection) -> list[str]:
+            c.executemany("DELETE FROM outbox WHERE seq=?", [(seq,) for seq, _ in entries])
             c.executemany("INSERT OR REPLACE INTO olm_peer_sessions VALUES (?,?,?,?,?)", sessions)
-            if message_id is not None:
-                c.execute("UPDATE messages SET status=? WHERE id=? AND status<?",
-                          (MessageStatus.SENT, message_id, MessageStatus.SENT))
+            return [mid for _, mid in entries if mid is not None and c.execute(
+                "UPDATE messages SET status=? WHERE id=? AND status<?",
+                (MessageStatus.SENT, mid, MessageStatus.SENT)).rowcount]
         return self.run(q)
 
     def hold(self, sender: str, frame: bytes) -> defer.Deferred[bool]:
@@ -599,7 +603,8 @@ def _unread(c: sqlite3.Connection, sid: str) -> int:
                          "AND is_read=0", (sid,)).fetchone()[0])
 
 
-def _insert_message(c: sqlite3.Connection, message: StoredMessage) -> None:
-    """Insert-or-ignore by id: receiving the same message twice stores it once."""
-    c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
-              "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message))
+def _insert_message(c: sqlite3.Connection, message: StoredMessage) -> bool:
+    """Insert-or-ignore by id: receiving the same message twice stores it once. Returns
+    whether it was new."""
+    return bool(c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
+                          "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message)).rowcount)

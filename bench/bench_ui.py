@@ -90,6 +90,7 @@ from bench.common import (
     verdict,
 )
 from bench.relayproc import REPO
+from securechat.client import local_accounts as accounts
 from securechat.client.core import SecureChatClient
 from securechat.client.keys import session_id
 from securechat.client.model import (
@@ -100,7 +101,6 @@ from securechat.client.model import (
 )
 from securechat.client.storage import _insert_message
 from securechat.protocol.keys import user_id_for_email
-from securechat.ui import accounts
 
 #: What the issue asks for.
 TARGET_INTERACTIVE_S = 1.5

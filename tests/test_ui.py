@@ -26,11 +26,12 @@ from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
 
 from securechat.client import events as ev
+from securechat.client import local_accounts as accounts
 from securechat.client.core import SecureChatClient
 from securechat.client.model import Contact, KdfCost, StoredMessage
 from securechat.protocol import uris
-from securechat.ui import accounts, theme
 from securechat.ui import strings as S
+from securechat.ui import theme
 from securechat.ui.delegates import tick_text
 from securechat.ui.format import initials
 from securechat.ui.models.chat import ChatModel

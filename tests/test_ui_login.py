@@ -18,8 +18,8 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
 from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
 
+from securechat.client import local_accounts as accounts
 from securechat.client.model import KdfCost
-from securechat.ui import accounts
 from securechat.ui.app import parse_args
 from securechat.ui.windows.shell import ShellWindow
 from tests.hostile_scram import HostileScram, downgrade

@@ -22,9 +22,9 @@ from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtTest import QTest
 
 from securechat import testing
+from securechat.client import local_accounts as accounts
 from securechat.client.core import SecureChatClient
 from securechat.relay import devcert
-from securechat.ui import accounts
 from securechat.ui import strings as S
 from securechat.ui.relay_trust import ca_file_for
 from securechat.ui.windows.shell import ShellWindow

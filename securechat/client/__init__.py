@@ -9,16 +9,8 @@ returns are in client.model, its events in client.events, every error a user may
 in client.errors. The rest of the package (storage, keys, Olm, the wire) is internal.
 """
 
-from securechat.client import events
-from securechat.client.account import (
-    DEFAULT_RELAY_URL,
-    default_data_dir,
-    default_relay_url,
-    is_set_up,
-    known_accounts,
-    remember,
-)
-from securechat.client.core import NotCaughtUp, SecureChatClient
+from securechat.client import events, local_accounts
+from securechat.client.core import SecureChatClient
 from securechat.client.devices import LinkedDevice
 from securechat.client.errors import (
     AccountExists,
@@ -39,6 +31,7 @@ from securechat.client.errors import (
     MailFailed,
     MissingSecrets,
     NoSuchAccount,
+    NotCaughtUp,
     PasswordTooShort,
     PinLocked,
     RecoveryPhraseNeeded,
@@ -50,6 +43,14 @@ from securechat.client.errors import (
     WrongRecoveryPhrase,
 )
 from securechat.client.linking import Approval, LinkCode, NewDeviceLink
+from securechat.client.local_accounts import (
+    DEFAULT_RELAY_URL,
+    default_data_dir,
+    default_relay_url,
+    is_set_up,
+    known_accounts,
+    remember,
+)
 from securechat.client.model import (
     PIN_COST,
     SYSTEM_TYPES,
@@ -129,7 +130,7 @@ __all__ = [
     "default_relay_url",
     "events",
     "is_set_up",
-    "known_accounts",
+    "known_accounts", "local_accounts",
     "remember",
     "request_email_code",
 ]

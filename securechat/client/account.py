@@ -9,7 +9,6 @@ module never imports the facade.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -35,6 +34,7 @@ from securechat.client.errors import (
 )
 from securechat.client.events import EventBus
 from securechat.client.keys import AccountSecrets
+from securechat.client.local_accounts import account_dir_of
 from securechat.client.model import PIN_COST, KdfCost
 from securechat.client.olm import OlmMachine
 from securechat.client.relay_url import relay_url_checked
@@ -45,7 +45,7 @@ from securechat.client.scram_pinning import (
     login_policy,
     pin_scram_parameters,
 )
-from securechat.client.secrets import SecretStore, write_private
+from securechat.client.secrets import SecretStore
 from securechat.client.storage import AccountStore, database_key
 from securechat.client.wamp import Anonymous, DeviceKey, JoinRefused, Password, leave
 from securechat.protocol import scram, uris
@@ -57,52 +57,7 @@ log = Logger()
 C = TypeVar("C")
 MakeClient = Callable[[ClientContext, AccountLock], C]
 
-DEFAULT_RELAY_URL = "ws://127.0.0.1:8080"
-INDEX = "accounts.json"  # the emails of the accounts in a data directory
 TOO_MANY_DEVICES = ClientError("this account has too many devices: remove one first")
-
-
-def default_data_dir() -> str:
-    """Where accounts live, the same for the desktop app, the CLI and bots:
-    $SECURECHAT_DATA_DIR (or the older $SECURECHAT_DATA), else
-    $XDG_DATA_HOME/securechat, else ~/.local/share/securechat."""
-    explicit = os.environ.get("SECURECHAT_DATA_DIR") or os.environ.get("SECURECHAT_DATA")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "securechat")
-
-
-def default_relay_url() -> str:
-    """$SECURECHAT_RELAY, else a relay on this machine."""
-    return os.environ.get("SECURECHAT_RELAY") or DEFAULT_RELAY_URL
-
-
-def account_dir_of(data_dir: str, email: str) -> str:
-    return os.path.join(data_dir, user_id_for_email(email))
-
-
-def is_set_up(data_dir: str, email: str) -> bool:
-    """Whether this device holds that account (to open it rather than sign in)."""
-    return os.path.isdir(account_dir_of(data_dir, email))
-
-
-def known_accounts(data_dir: str) -> list[str]:
-    """Emails of the accounts set up in `data_dir`, most recently used first."""
-    try:
-        with open(os.path.join(data_dir, INDEX), encoding="utf-8") as f:
-            emails = [e for e in json.load(f) if isinstance(e, str)]
-    except (OSError, ValueError):
-        return []
-    return [e for e in emails if is_set_up(data_dir, e)]
-
-
-def remember(data_dir: str, email: str) -> None:
-    """Put `email` first in the index (written atomically, mode 0600)."""
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
-    emails = [email, *(e for e in known_accounts(data_dir) if e != email)]
-    # the user's email addresses: readable by this user only, like the account dirs
-    write_private(os.path.join(data_dir, INDEX), json.dumps(emails).encode())
 
 
 # === creating an account, or this device for one =========================================
@@ -114,7 +69,7 @@ def register(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, em
     return relay_url_checked(relay.url, insecure_ws).addCallback(lambda _: _setting_up(
         data_dir, email, "this account already exists on this device",
         lambda: _register(make_client, relay, data_dir, email, password, name, cost,
-                          email_code)))
+                             email_code)))
 
 
 @defer.inlineCallbacks
@@ -149,7 +104,7 @@ def login(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, email
     return relay_url_checked(relay.url, insecure_ws).addCallback(lambda _: _setting_up(
         data_dir, email, "this account is already set up on this device: open it",
         lambda: _login(make_client, relay, data_dir, email, password, cost, phrase,
-                       Floor(floor.iterations, floor.memory_kib))))
+                             Floor(floor.iterations, floor.memory_kib))))
 
 
 @defer.inlineCallbacks
@@ -360,6 +315,91 @@ def _client(make_client: MakeClient[C], relay: RelayEndpoint, store: AccountStor
     client = make_client(ctx, lock)
     yield client._load()  # type: ignore[attr-defined]
     return client
+
+
+class AccountEntryPoints:
+    """The ways to a client, as classmethods of SecureChatClient (which inherits them):
+    each makes an instance of the class it is called on (a subclass for bots)."""
+
+    @classmethod
+    def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+                 name: str = "", cost: KdfCost | None = None,
+                 serializer: str = "msgpack", email_code: str | None = None,
+                 ca_file: str | None = None,
+                 insecure_ws: bool = False) -> defer.Deferred[tuple[Any, str]]:
+        """Create an account and this device. Fires with (client, recovery phrase): show
+        the phrase once. `email_code`: what the relay mailed (registration). `ca_file`
+        (here and below): a PEM certificate or CA a wss:// relay must chain to. A ws://
+        `url` off loopback needs `insecure_ws` (client.relay_url)."""
+        return register(cls, RelayEndpoint(reactor, url, serializer, ca_file),
+                        data_dir, email, password, name, cost or KdfCost(),
+                        email_code, insecure_ws)
+
+    @classmethod
+    def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+              cost: KdfCost | None = None, serializer: str = "msgpack",
+              recovery_phrase: str | None = None, ca_file: str | None = None,
+              floor: KdfCost | None = None,
+              insecure_ws: bool = False) -> defer.Deferred[Any]:
+        """Sign in on a new device with the password (to the relay) and the recovery
+        phrase (which opens the account key). Refusals change nothing, here or on the
+        relay: InvalidRecoveryPhrase (a typo), WrongPassword, WrongRecoveryPhrase,
+        RecoveryPhraseNeeded, LoginParametersRefused (hashing cheaper than `floor`)."""
+        return login(cls, RelayEndpoint(reactor, url, serializer, ca_file), data_dir,
+                     email, password, cost or KdfCost(), recovery_phrase,
+                     floor or KdfCost(), insecure_ws)
+
+    @classmethod
+    def link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+             cost: KdfCost | None = None, serializer: str = "msgpack",
+             ca_file: str | None = None, floor: KdfCost | None = None,
+             insecure_ws: bool = False) -> defer.Deferred[linking.NewDeviceLink]:
+        """Sign in on a new device by approval on an existing one. Fires with a
+        linking.NewDeviceLink once the request is out: show `wait_code()`'s code, then
+        `confirm()` or `cancel()`; `wait_result()` fires with the client."""
+        return link(cls, RelayEndpoint(reactor, url, serializer, ca_file), data_dir,
+                    email, password, cost or KdfCost(), floor or KdfCost(),
+                    insecure_ws)
+
+    @classmethod
+    def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
+             serializer: str = "msgpack", ca_file: str | None = None,
+             insecure_ws: bool = False) -> defer.Deferred[Any]:
+        """Open an account already on this device, without the network (`start()`
+        connects)."""
+        return open_with_password(cls, RelayEndpoint(reactor, url, serializer,
+                                  ca_file),
+                                  data_dir, email, password, insecure_ws)
+
+    @classmethod
+    def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
+                      serializer: str = "msgpack", ca_file: str | None = None,
+                      insecure_ws: bool = False) -> defer.Deferred[Any]:
+        """`open` with the quick-unlock PIN: WrongPin (tries left) or PinLocked."""
+        return open_with_pin(cls, RelayEndpoint(reactor, url, serializer, ca_file),
+                             data_dir, email, pin, insecure_ws)
+
+    @staticmethod
+    def has_pin(data_dir: str, email: str) -> bool:
+        return has_pin(data_dir, email)
+
+    @staticmethod
+    def pin_keychain_bound() -> bool:
+        """Whether a PIN set now is bound to the OS keychain (else a copy of the account
+        directory is enough to guess it offline)."""
+        return pin_lock.keychain_bound()
+
+    @staticmethod
+    def reset_password(reactor: Any, data_dir: str, url: str, email: str, recovery_phrase: str,
+                       new_password: str, cost: KdfCost | None = None,
+                       serializer: str = "msgpack",
+                       ca_file: str | None = None) -> defer.Deferred[bool | None]:
+        """Forgot password: the recovery phrase sets a new one. Fires True (this device's
+        copy re-sealed), False (sign in again here) or None (no copy here)."""
+        cost = cost or KdfCost()
+        return recovery.reset_password(reactor, data_dir, url, email, recovery_phrase,
+                                       new_password, cost.iterations, cost.memory_kib,
+                                       serializer, ca_file)
 
 
 # === the keys of an open account ===========================================================

@@ -23,22 +23,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from autobahn.exception import Disconnected
-from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client import account, linking, recovery
+from securechat.client import account, linking
 from securechat.client import events as ev
-from securechat.client import pin as pin_lock
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
 from securechat.client.context import ClientContext
 from securechat.client.devices import LinkedDevice
 from securechat.client.directory import DeviceDirectory
 from securechat.client.dispatch import FrameHandlers, nothing
-from securechat.client.endpoint import RelayEndpoint
-from securechat.client.errors import ClientError, NoSuchAccount
+from securechat.client.errors import ClientError, NotCaughtUp
 from securechat.client.fanout import Fanout
 from securechat.client.friends import Friends
 from securechat.client.inbox import Inbox
@@ -55,25 +51,19 @@ from securechat.client.model import (
 from securechat.client.outbox import Outbox
 from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
+from securechat.client.sync import Sync
 from securechat.client.trust import Trust
 from securechat.client.typing_indicator import TypingIndicator
-from securechat.client.wamp import Password, RelaySession
-from securechat.protocol import uris
-from securechat.protocol.keys import user_id_for_email
+from securechat.client.wamp import Password
 
 STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
 Deferred = defer.Deferred
 
 
-class NotCaughtUp(ClientError):
-    """`wait_caught_up` gave up: `event` is the connection's trouble (None: too slow)."""
+class SecureChatClient(account.AccountEntryPoints):
+    """One account on one device (see the module docstring); made by the entry
+    points it inherits: `register`, `login`, `link`, `open`, `open_with_pin`."""
 
-    def __init__(self, message: str, event: ev.ConnectionStateChanged | None) -> None:
-        super().__init__(message)
-        self.event = event
-
-
-class SecureChatClient:
     log = Logger()
 
     def __init__(self, ctx: ClientContext, lock: AccountLock) -> None:
@@ -84,9 +74,8 @@ class SecureChatClient:
         self.store = ctx.store
         self.events = ctx.events
         self.stop_patience = STOP_PATIENCE
-        self._recovery_sealed = False  # the relay's blob is checked to be under the phrase
         self.connection = ctx.connection = ConnectionMachine(
-            ctx.reactor, lambda: ctx.relay.connect(ctx.device_key), self._catch_up,
+            ctx.reactor, lambda: ctx.relay.connect(ctx.device_key), lambda s: self.sync.run(s),
             ctx.events.emit)
         handlers = FrameHandlers(ctx)
         self.directory = DeviceDirectory(ctx, lambda peer: self.trust.contact_updated(peer))
@@ -102,91 +91,12 @@ class SecureChatClient:
         self.inbox = Inbox(ctx, handlers, self.directory, self.fanout, self.outbox,
                            self.prekeys, self.approvals.received)
         self.friends = Friends(ctx, handlers, self.directory, self.outbox)
-        self.friends.contact_added += [self._declare_contacts, self.inbox.replay_held]
+        self.sync = Sync(ctx, self.connection, self.inbox, self.outbox, self.directory,
+                         self.prekeys, self.presence)
+        self.friends.contact_added += [self.sync.declare_contacts_quietly,
+                                       self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
-
-    # === creating and opening accounts (client.account) ========================
-
-    @classmethod
-    def register(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-                 name: str = "", cost: KdfCost | None = None,
-                 serializer: str = "msgpack", email_code: str | None = None,
-                 ca_file: str | None = None,
-                 insecure_ws: bool = False) -> Deferred[tuple[SecureChatClient, str]]:
-        """Create an account and this device. Fires with (client, recovery phrase): show
-        the phrase once. `email_code`: what the relay mailed (registration). `ca_file`
-        (here and below): a PEM certificate or CA a wss:// relay must chain to. A ws://
-        `url` off loopback needs `insecure_ws` (client.relay_url)."""
-        return account.register(cls, RelayEndpoint(reactor, url, serializer, ca_file),
-                                data_dir, email, password, name, cost or KdfCost(),
-                                email_code, insecure_ws)
-
-    @classmethod
-    def login(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-              cost: KdfCost | None = None, serializer: str = "msgpack",
-              recovery_phrase: str | None = None, ca_file: str | None = None,
-              floor: KdfCost | None = None,
-              insecure_ws: bool = False) -> Deferred[SecureChatClient]:
-        """Sign in on a new device with the password (to the relay) and the recovery
-        phrase (which opens the account key). Refusals change nothing, here or on the
-        relay: InvalidRecoveryPhrase (a typo), WrongPassword, WrongRecoveryPhrase,
-        RecoveryPhraseNeeded, LoginParametersRefused (hashing cheaper than `floor`)."""
-        return account.login(cls, RelayEndpoint(reactor, url, serializer, ca_file), data_dir,
-                             email, password, cost or KdfCost(), recovery_phrase,
-                             floor or KdfCost(), insecure_ws)
-
-    @classmethod
-    def link(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             cost: KdfCost | None = None, serializer: str = "msgpack",
-             ca_file: str | None = None, floor: KdfCost | None = None,
-             insecure_ws: bool = False) -> Deferred[linking.NewDeviceLink]:
-        """Sign in on a new device by approval on an existing one. Fires with a
-        linking.NewDeviceLink once the request is out: show `wait_code()`'s code, then
-        `confirm()` or `cancel()`; `wait_result()` fires with the client."""
-        return account.link(cls, RelayEndpoint(reactor, url, serializer, ca_file), data_dir,
-                            email, password, cost or KdfCost(), floor or KdfCost(),
-                            insecure_ws)
-
-    @classmethod
-    def open(cls, reactor: Any, data_dir: str, url: str, email: str, password: str,
-             serializer: str = "msgpack", ca_file: str | None = None,
-             insecure_ws: bool = False) -> Deferred[SecureChatClient]:
-        """Open an account already on this device, without the network (`start()`
-        connects)."""
-        return account.open_with_password(cls, RelayEndpoint(reactor, url, serializer,
-                                                             ca_file),
-                                          data_dir, email, password, insecure_ws)
-
-    @classmethod
-    def open_with_pin(cls, reactor: Any, data_dir: str, url: str, email: str, pin: str,
-                      serializer: str = "msgpack", ca_file: str | None = None,
-                      insecure_ws: bool = False) -> Deferred[SecureChatClient]:
-        """`open` with the quick-unlock PIN: WrongPin (tries left) or PinLocked."""
-        return account.open_with_pin(cls, RelayEndpoint(reactor, url, serializer, ca_file),
-                                     data_dir, email, pin, insecure_ws)
-
-    @staticmethod
-    def has_pin(data_dir: str, email: str) -> bool:
-        return account.has_pin(data_dir, email)
-
-    @staticmethod
-    def pin_keychain_bound() -> bool:
-        """Whether a PIN set now is bound to the OS keychain (else a copy of the account
-        directory is enough to guess it offline)."""
-        return pin_lock.keychain_bound()
-
-    @staticmethod
-    def reset_password(reactor: Any, data_dir: str, url: str, email: str, recovery_phrase: str,
-                       new_password: str, cost: KdfCost | None = None,
-                       serializer: str = "msgpack",
-                       ca_file: str | None = None) -> Deferred[bool | None]:
-        """Forgot password: the recovery phrase sets a new one. Fires True (this device's
-        copy re-sealed), False (sign in again here) or None (no copy here)."""
-        cost = cost or KdfCost()
-        return recovery.reset_password(reactor, data_dir, url, email, recovery_phrase,
-                                       new_password, cost.iterations, cost.memory_kib,
-                                       serializer, ca_file)
 
     @defer.inlineCallbacks
     def _load(self) -> Any:
@@ -305,55 +215,6 @@ class SecureChatClient:
         d.addBoth(fired)
         return result
 
-    @defer.inlineCallbacks
-    def _catch_up(self, session: RelaySession) -> Any:
-        """Joined: subscribe, re-read what changed while away, drain the mailbox, flush
-        the outbox; then the connection is caught up."""
-        ctx = self._ctx
-        try:
-            yield session.subscribe(self.inbox.arrived, uris.inbox_topic(ctx.me.device_id))
-            yield session.subscribe(self._presence_event,
-                                    uris.presence_topic(ctx.me.device_id))
-            yield self._declare_contacts()
-            # Devices added or removed while this one was away are told now.
-            yield self.directory.refresh(ctx.me.user_id)
-            yield self.prekeys.top_up()
-            if ctx.secrets is not None and not self._recovery_sealed:
-                self._recovery_sealed = yield recovery.keep_relay_blob_sealed(
-                    session, ctx.secrets, ctx.me.user_id)
-            yield self.inbox.drain_mailbox()
-            yield self.outbox.flush()
-            if self.connection.session is session:
-                self.connection.caught_up()
-        except (TransportLost, Disconnected, ApplicationError) as e:
-            self.log.info("connection lost while catching up: {error}", error=type(e).__name__)
-
-    @defer.inlineCallbacks
-    def _declare_contacts(self, _peer: str | None = None) -> Any:
-        """Follow my contacts' presence; devices online that we do not know are checked."""
-        try:
-            for user_id, device_id in (yield self.presence.declare_contacts()):
-                self.directory.check_device(user_id, device_id)
-        except (TransportLost, Disconnected, ApplicationError) as e:
-            if _peer is None:
-                raise
-            self.log.info("presence not declared: {e}", e=type(e).__name__)
-
-    def _presence_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == uris.DEVICES_CHANGED:
-            # A hint only: the list fetched (and verified) now says what changed.
-            self.directory.refresh(self.me.user_id)
-        elif kind == uris.PREKEYS_LOW:
-            self.prekeys.refill(rotate_fallback=False)
-        else:
-            online = kind == uris.PEER_ONLINE
-            user_id, device_id = event.get("user_id", ""), event.get("device_id", "")
-            self.presence.device_changed(user_id, device_id, online)
-            if online:
-                self.directory.check_device(user_id, device_id)
-                self.outbox.flush()
-
     # === my account's keys and devices =========================================================
 
     def set_pin(self, password: str, pin: str, cost: KdfCost | None = None) -> Deferred[None]:
@@ -421,20 +282,10 @@ class SecureChatClient:
     def block(self, peer_user_id: str, blocked: bool = True) -> Deferred[None]:
         return self.friends.block(peer_user_id, blocked)
 
-    @defer.inlineCallbacks
-    def lookup_account(self, email: str) -> Any:
-        """Deferred[bool]: whether the relay has an account for `email` (NoSuchAccount if
-        not); False when offline (unknown)."""
-        session = self._ctx.session
-        if session is None:
-            return False
-        try:
-            yield session.call(uris.ACCOUNT_PUBLIC, user_id_for_email(email))
-        except ApplicationError as e:
-            if e.error == uris.ERR_NO_SUCH_ACCOUNT:
-                raise NoSuchAccount(f"there is no account for {email}") from None
-            raise
-        return True
+    def lookup_account(self, email: str) -> Deferred[bool]:
+        """Whether the relay has an account for `email` (NoSuchAccount if not); False
+        when offline (unknown)."""
+        return self.friends.lookup_account(email)
 
     def safety_number(self, peer_user_id: str) -> str:
         return self.trust.safety_number(peer_user_id)

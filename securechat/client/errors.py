@@ -134,3 +134,12 @@ class BadCaFile(ClientError):
 
 class DatabaseFromNewerVersion(ClientError):
     """A newer version of SecureChat wrote the account's database (left untouched)."""
+
+
+class NotCaughtUp(ClientError):
+    """`wait_caught_up` gave up: `event` is the events.ConnectionStateChanged that says
+    why (the relay unreachable, or refusing this device), None if it was too slow."""
+
+    def __init__(self, message: str, event: object | None) -> None:
+        super().__init__(message)
+        self.event = event

@@ -119,6 +119,21 @@ class Friends:
         yield ctx.store.set_blocked(peer_user_id, email, blocked, now_ms())
         ctx.blocked = yield ctx.store.blocked()
 
+    @defer.inlineCallbacks
+    def lookup_account(self, email: str) -> Any:
+        """Deferred[bool]: whether the relay has an account for `email` (NoSuchAccount if
+        not); False when offline (unknown)."""
+        session = self._ctx.session
+        if session is None:
+            return False
+        try:
+            yield session.call(uris.ACCOUNT_PUBLIC, user_id_for_email(email))
+        except ApplicationError as e:
+            if e.error == uris.ERR_NO_SUCH_ACCOUNT:
+                raise NoSuchAccount(f"there is no account for {email}") from None
+            raise
+        return True
+
     # --- friendship ----------------------------------------------------------------------
 
     @defer.inlineCallbacks

@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
 )
 
 from securechat.client import SecureChatClient
-from securechat.ui import accounts
+from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 

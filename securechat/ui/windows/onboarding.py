@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from securechat.client import KdfCost, SecureChatClient, request_email_code
-from securechat.ui import accounts
+from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.windows.linking import NewDeviceLinkPage

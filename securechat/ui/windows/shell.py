@@ -13,7 +13,7 @@ from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
 
 from securechat.client import KdfCost, SecureChatClient
-from securechat.ui import accounts
+from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.session import AccountSession

@@ -77,7 +77,7 @@ class SecureChatClient(account.AccountEntryPoints):
         self.connection = ctx.connection = ConnectionMachine(
             ctx.reactor, lambda: ctx.relay.connect(ctx.device_key), lambda s: self.sync.run(s),
             ctx.events.emit)
-        handlers = FrameHandlers(ctx)
+        self.handlers = handlers = FrameHandlers(ctx)
         self.directory = DeviceDirectory(ctx, lambda peer: self.trust.contact_updated(peer))
         self.fanout = Fanout(ctx, self.directory)
         self.outbox = Outbox(ctx, self.fanout)

@@ -242,8 +242,11 @@ class Friends:
         if frame.type == frames.FRIEND_REQUEST:
             new = yield self._move(sender, FriendEvent.THEY_ASK, email, name)
             if new is RequestState.FRIENDS:
-                # Already friends here: their device lost its state (a reinstall). The
-                # account key is the pinned one, so answer at once.
+                # Already friends here (their device lost its state: the account key is
+                # the pinned one), or our requests crossed: answer at once.
+                if sender not in ctx.contacts:
+                    yield self.become_contacts(sender, email, name)
+                    self._answered(sender, email, True)
                 yield self._outbox.queue(sender, self._frame_to(frames.FRIEND_ACCEPT, email))
             elif new is RequestState.ASKED_ME:
                 ctx.events.emit(ev.FriendRequestReceived(sender, email, name))
@@ -271,7 +274,7 @@ TRANSITIONS: dict[tuple[RequestState, FriendEvent], RequestState] = {
     (S.NONE, E.MY_DEVICE_ACCEPTED): S.FRIENDS,  # their request reached only that device
     (S.ASKED, E.I_ASK): S.ASKED,  # asked again
     (S.ASKED, E.MY_DEVICE_ASKED): S.ASKED,
-    (S.ASKED, E.THEY_ASK): S.ASKED_ME,  # we asked each other: mine is answered by theirs
+    (S.ASKED, E.THEY_ASK): S.FRIENDS,  # we asked each other: both said yes
     (S.ASKED, E.THEY_ACCEPT): S.FRIENDS,
     (S.ASKED, E.THEY_DENY): S.THEY_DENIED,
     (S.ASKED_ME, E.THEY_ASK): S.ASKED_ME,  # asked again

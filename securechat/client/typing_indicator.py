@@ -37,6 +37,7 @@ class TypingIndicator:
     def __init__(self, ctx: ClientContext, handlers: FrameHandlers, fanout: Fanout) -> None:
         self._ctx = ctx
         self._fanout = fanout
+        self.clock: Any = ctx.reactor  # IReactorTime (tests use a task.Clock)
         self._sent: set[str] = set()  # peers told I am typing
         self._refresh_after: dict[str, float] = {}  # peer -> when "typing" may go again
         self._idle: dict[str, IDelayedCall] = {}  # peer -> the "stopped" timer
@@ -52,9 +53,9 @@ class TypingIndicator:
             self.stopped(peer_user_id)
             return
         self._cancel(self._idle, peer_user_id)
-        self._idle[peer_user_id] = self._ctx.reactor.callLater(
+        self._idle[peer_user_id] = self.clock.callLater(
             TYPING_IDLE, self.stopped, peer_user_id)
-        now = self._ctx.reactor.seconds()
+        now = self.clock.seconds()
         if now >= self._refresh_after.get(peer_user_id, 0.0):
             self._refresh_after[peer_user_id] = now + TYPING_REFRESH
             self._sent.add(peer_user_id)
@@ -84,10 +85,17 @@ class TypingIndicator:
             return
         frame = Frame(frames.TYPING, contact.sid, {"typing": typing})
         try:
-            yield self._ctx.outbound.run(self._fanout.deliver, peer_user_id, frame.encode(),
-                                         False)
+            yield self._ctx.outbound.run(self._deliver, peer_user_id, frame.encode())
         except (ClientError, ApplicationError, TransportLost, Disconnected) as e:
             self.log.info("typing indicator not sent: {error}", error=type(e).__name__)
+
+    @defer.inlineCallbacks
+    def _deliver(self, peer_user_id: str, frame: bytes) -> Any:
+        rows = yield self._fanout.deliver(peer_user_id, frame, False)
+        # The ratchets it advanced are kept like any send's (a message key is never
+        # used twice after a restart), queued before the next send can advance them.
+        self._ctx.store.save_sessions(rows).addErrback(
+            lambda f: self.log.failure("saving sessions after a typing frame failed", f))
 
     # --- their side ------------------------------------------------------------------------
 
@@ -104,7 +112,7 @@ class TypingIndicator:
     def _set(self, sid: str, peer: str, typing: bool) -> defer.Deferred[None]:
         was = self._cancel(self._typing_to_me, peer)
         if typing:
-            self._typing_to_me[peer] = self._ctx.reactor.callLater(
+            self._typing_to_me[peer] = self.clock.callLater(
                 PEER_TYPING_LAPSE, self._set, sid, peer, False)
         if was != typing:
             self._ctx.events.emit(ev.TypingChanged(sid, peer, typing))

@@ -19,6 +19,7 @@ The rules applied here, for every type:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -40,7 +41,12 @@ class Outcome:
     """What handling one frame does."""
 
     message: StoredMessage | None = None  # stored in the same transaction as the envelope
-    apply: Callable[[], defer.Deferred[Any]] = nothing  # before the envelope is marked
+    # Database changes made in that same transaction (a receipt's ticks, a deletion): they
+    # cannot be lost or applied twice, whatever else commits meanwhile.
+    effect: Callable[[sqlite3.Connection], Any] | None = None
+    # What cannot go in one transaction (network calls, several writes): before the
+    # envelope is marked handled, so a crash re-applies it from the older Olm state.
+    apply: Callable[[], defer.Deferred[Any]] = nothing
     notify: Callable[[], defer.Deferred[Any]] = nothing  # after it is stored
 
 

@@ -154,6 +154,7 @@ class Inbox:
         ctx.store.receive(
             envelope_id, now_ms(), ctx.olm.pickle_sessions(sender, device_id),
             ctx.olm.pickle_account() if account_changed else None, outcome.message,
+            outcome.effect,
         ).addCallback(self._stored, envelope_id, outcome).addErrback(
             lambda f: self.log.failure("storing an envelope failed", f))
 
@@ -173,6 +174,8 @@ class Inbox:
         for held in (yield store.take_held(peer)):
             outcome = self._handlers.interpret(frames.parse(held), peer)
             yield outcome.apply()
+            if outcome.effect is not None:
+                yield store.run(outcome.effect)
             if outcome.message is not None and not (yield store.add_message(outcome.message)):
                 continue  # a copy of a message stored already: shown once
             yield outcome.notify()

@@ -14,6 +14,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.client import events as ev
+from securechat.client import storage
 from securechat.client.clock import message_timestamp
 from securechat.client.context import ClientContext, now_ms
 from securechat.client.dispatch import FrameHandlers, Origin, Outcome
@@ -173,38 +174,46 @@ class Messages:
     def _receipt(self, frame: Frame, origin: Origin) -> Outcome:
         data, contact = frame.data, origin.contact
         assert contact is not None
+        changed: list[str] = []
         if not origin.from_me:
             status = (MessageStatus.READ if data["status"] == frames.RECEIPT_READ
                       else MessageStatus.DELIVERED)
-            return Outcome(apply=lambda: self._ticks(contact, data["ids"], status))
+            return Outcome(
+                effect=lambda c: changed.extend(
+                    storage.raise_status(c, contact.sid, data["ids"], status)),
+                notify=lambda: self._ticked(contact, changed, status))
         if data["status"] == frames.RECEIPT_READ:
             # I read their messages on another device: they are read here too.
-            return Outcome(apply=lambda: self._read_elsewhere(contact, data["ids"]))
+            return Outcome(
+                effect=lambda c: changed.extend(
+                    storage.mark_ids_read(c, contact.sid, data["ids"])),
+                notify=lambda: self._read_elsewhere(contact, changed))
         return Outcome()
 
     def _delete(self, frame: Frame, origin: Origin) -> Outcome:
         contact = origin.contact
         assert contact is not None
         sender = Sender.ME if origin.from_me else Sender.OTHER
-        return Outcome(apply=lambda: self._unsent(frame.data["id"], contact.sid, sender))
+        message_id = frame.data["id"]
+        deleted: list[bool] = []
+        return Outcome(
+            effect=lambda c: deleted.append(
+                storage.delete_message(c, message_id, contact.sid, sender)),
+            notify=lambda: self._deleted(message_id, contact.sid) if any(deleted)
+            else defer.succeed(None))
 
-    @defer.inlineCallbacks
-    def _ticks(self, contact: Contact, ids: list[str], status: MessageStatus) -> Any:
-        for message_id in (yield self._ctx.store.raise_status(contact.sid, ids, status)):
+    def _ticked(self, contact: Contact, ids: list[str],
+                status: MessageStatus) -> defer.Deferred[None]:
+        for message_id in ids:
             self._ctx.events.emit(ev.MessageUpdated(message_id, status, contact.peer_user_id))
+        return defer.succeed(None)
 
     @defer.inlineCallbacks
-    def _read_elsewhere(self, contact: Contact, ids: list[str]) -> Any:
-        read = yield self._ctx.store.mark_ids_read(contact.sid, ids)
+    def _read_elsewhere(self, contact: Contact, read: list[str]) -> Any:
         if read:
             self._ctx.events.emit(ev.MessagesRead(contact.peer_user_id, contact.sid,
                                                   tuple(read)))
             yield self._conversation_changed(contact.sid)
-
-    @defer.inlineCallbacks
-    def _unsent(self, message_id: str, sid: str, sender: str) -> Any:
-        if (yield self._ctx.store.delete_message(message_id, sid, sender)):
-            yield self._deleted(message_id, sid)
 
     @defer.inlineCallbacks
     def _deleted(self, message_id: str, sid: str) -> Any:

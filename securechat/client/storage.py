@@ -470,31 +470,15 @@ class AccountStore:
         return self.run(q)
 
     def mark_ids_read(self, sid: str, ids: Sequence[str]) -> defer.Deferred[list[str]]:
-        """Received messages read on another of my devices; returns those newly read here."""
-        def q(c: sqlite3.Connection) -> list[str]:
-            return [mid for mid in ids if c.execute(
-                "UPDATE messages SET is_read=1 WHERE id=? AND sid=? AND sender='other' "
-                "AND is_read=0", (mid, sid)).rowcount]
-        return self.run(q)
+        return self.run(mark_ids_read, sid, ids)
 
     def raise_status(self, sid: str, ids: Sequence[str],
                      status: int) -> defer.Deferred[list[str]]:
-        """Move my messages' ticks forward (never back); returns the ids that changed."""
-        def q(c: sqlite3.Connection) -> list[str]:
-            changed = []
-            for mid in ids:
-                if c.execute("UPDATE messages SET status=? WHERE id=? AND sid=? AND sender='me' "
-                             "AND status<?", (status, mid, sid, status)).rowcount:
-                    changed.append(mid)
-            return changed
-        return self.run(q)
+        return self.run(raise_status, sid, ids, status)
 
     def delete_message(self, message_id: str, sid: str,
                        sender: str) -> defer.Deferred[bool]:
-        """Hard delete (no placeholder) of a message of this session and sender."""
-        return self.run(lambda c: bool(c.execute(
-            "DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
-            (message_id, sid, sender)).rowcount))
+        return self.run(delete_message, message_id, sid, sender)
 
     def add_message(self, message: StoredMessage) -> defer.Deferred[bool]:
         """Store a message unless one with its id is stored; returns whether it was new."""
@@ -503,10 +487,13 @@ class AccountStore:
     # --- the receive path: one transaction per envelope -------------------------------------------
 
     def receive(self, envelope_id: str, now: int, session_pickle: SessionRow | None,
-                account_pickle: str | None, message: StoredMessage | None) -> defer.Deferred[bool]:
-        """Record an envelope as handled, with the Olm state it advanced and the message
-        it carried, atomically. Returns False if it was already handled (a replay), or
-        its message is already stored (a copy sent again)."""
+                account_pickle: str | None, message: StoredMessage | None,
+                effect: Callable[[sqlite3.Connection], Any] | None = None,
+                ) -> defer.Deferred[bool]:
+        """Record an envelope as handled, with the Olm state it advanced, the message it
+        carried and what else it changes here (`effect`: a receipt's ticks, say),
+        atomically. Returns False if it was already handled (a replay), or its message is
+        already stored (a copy sent again)."""
         def q(c: sqlite3.Connection) -> bool:
             if c.execute("INSERT OR IGNORE INTO seen_envelopes VALUES (?,?)",
                          (envelope_id, now)).rowcount == 0:
@@ -516,6 +503,8 @@ class AccountStore:
                           session_pickle)
             if account_pickle is not None:
                 c.execute("INSERT OR REPLACE INTO olm_account VALUES (1, ?)", (account_pickle,))
+            if effect is not None:
+                effect(c)
             # A message this device has (sent again after a crash, in another envelope)
             # is shown once: only a new one counts as stored.
             return message is None or _insert_message(c, message)
@@ -590,6 +579,29 @@ class AccountStore:
 
     def drop_outbox(self, seq: int) -> defer.Deferred[None]:
         return self.run(lambda c: c.execute("DELETE FROM outbox WHERE seq=?", (seq,)) and None)
+
+
+# --- changes a received frame makes, also run inside its envelope's transaction ---------
+
+
+def mark_ids_read(c: sqlite3.Connection, sid: str, ids: Sequence[str]) -> list[str]:
+    """Received messages read on another of my devices; returns those newly read here."""
+    return [mid for mid in ids if c.execute(
+        "UPDATE messages SET is_read=1 WHERE id=? AND sid=? AND sender='other' "
+        "AND is_read=0", (mid, sid)).rowcount]
+
+
+def raise_status(c: sqlite3.Connection, sid: str, ids: Sequence[str], status: int) -> list[str]:
+    """Move my messages' ticks forward (never back); returns the ids that changed."""
+    return [mid for mid in ids if c.execute(
+        "UPDATE messages SET status=? WHERE id=? AND sid=? AND sender='me' AND status<?",
+        (status, mid, sid, status)).rowcount]
+
+
+def delete_message(c: sqlite3.Connection, message_id: str, sid: str, sender: str) -> bool:
+    """Hard delete (no placeholder) of a message of this session and sender."""
+    return bool(c.execute("DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
+                          (message_id, sid, sender)).rowcount)
 
 
 def _summary(c: sqlite3.Connection, sid: str) -> tuple[StoredMessage | None, int]:

@@ -68,6 +68,20 @@ class HostileRelay:
         self._wrap(uri, around)
         return calls
 
+    def refusals(self, uri: str) -> list[str]:
+        """A list that fills with the error URI of every call of `uri` the relay refuses."""
+        errors: list[str] = []
+
+        def around(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(caller: Caller, *args: Any, **kwargs: Any) -> Any:
+                def refused(f: Any) -> Any:
+                    errors.append(getattr(f.value, "error", type(f.value).__name__))
+                    return f
+                return defer.maybeDeferred(fn, caller, *args, **kwargs).addErrback(refused)
+            return call
+        self._wrap(uri, around)
+        return errors
+
     def answered(self, uri: str) -> defer.Deferred[Any]:
         """Fires with (caller, answer) once the next call of `uri` has been answered."""
         d: defer.Deferred[Any] = defer.Deferred()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, task
 
 from securechat.client import (
@@ -107,6 +108,22 @@ class FriendRequestTests(ClientTestCase):
         self.assertTrue((yield self.alice.lookup_account(self.bob.me.email)))
         self.assertEqual((yield self.alice.requests()), [])
 
+    @defer.inlineCallbacks
+    def test_when_my_devices_answer_differently_the_accept_stands(self) -> Any:
+        phone = yield self.login("alice-phone", "alice@example.org")
+        yield self.online(phone)
+        marks = {id(c): self.log(c).mark() for c in (self.alice, phone)}
+        yield self.bob.add_friend(self.alice.me.email)
+        for device in (self.alice, phone):
+            yield self.log(device).wait_for(ev.FriendRequestReceived, since=marks[id(device)])
+        yield defer.gatherResults([self.alice.deny_friend(self.bob.me.user_id),
+                                   phone.accept_friend(self.bob.me.user_id)])
+        for device in (self.alice, phone, self.bob):
+            peer = self.bob.me.user_id if device is not self.bob else self.alice.me.user_id
+            yield self.wait_until(device, lambda d=device, p=peer: p in d.contacts)
+        for device in (self.alice, phone):
+            self.assertEqual((yield device.pending_requests()), [])
+
     def test_the_table_never_makes_friends_without_an_ask_on_my_side(self) -> None:
         """The only ways into FRIENDS from a state where I had not asked are my own
         answers (here or on another device of mine)."""
@@ -116,6 +133,53 @@ class FriendRequestTests(ClientTestCase):
                                                          RequestState.ASKED_ME,
                                                          RequestState.I_DENIED):
                 self.assertIn(event, mine, (state, event))
+
+
+class OrderAndDeletionTests(ClientTestCase):
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        yield super().setUp()
+        self.alice = yield self.register("alice", "alice@example.org")
+        self.bob = yield self.register("bob", "bob@example.org")
+        yield self.online(self.alice, self.bob)
+        yield self.befriend(self.alice, self.bob)
+
+    @defer.inlineCallbacks
+    def test_messages_refused_for_a_stale_device_list_go_again_in_order(self) -> Any:
+        """Bob added a device while Alice was away: the relay refuses her first sends (her
+        list of his devices is stale); they go again in the order she wrote them."""
+        yield self.alice.stop()
+        phone = yield self.login("bob-phone", "bob@example.org")
+        yield self.online(phone)
+        yield phone.stop()  # offline: Alice hears of it from nobody
+        self.clients.remove(phone)
+        alice = yield self.reopen(self.alice, "alice")
+        refused = HostileRelay(self.relay).refusals(uris.MESSAGE_SEND)
+        sent = []
+        for i in range(40):
+            sent.append((yield alice.send_text(self.bob.me.user_id, f"offline {i}")))
+        bob_log = self.log(self.bob)
+        yield self.online(alice)
+        ids = {m.id for m in sent}
+        yield self.wait_until(self.bob, lambda: ids <= {
+            e.message.id for e in bob_log.of(ev.MessageReceived)})
+        self.assertIn(uris.ERR_DEVICE_MISMATCH, refused)
+        self.assertEqual([e.message.id for e in bob_log.of(ev.MessageReceived)],
+                         [m.id for m in sent])
+
+    @defer.inlineCallbacks
+    def test_a_message_whose_deletion_came_first_never_shows(self) -> Any:
+        bob_log, bob_id = self.log(self.bob), self.bob.me.user_id
+        sid = self.alice.contacts[bob_id].sid
+        gone = Frame(frames.MSG, sid, {"id": "0" * 32, "text": "unsent", "timestamp": 1,
+                                       "replyTo": None})
+        yield self.alice.outbox.queue(bob_id, Frame(frames.DELETE, sid, {"id": "0" * 32}))
+        yield self.alice.outbox.queue(bob_id, gone)
+        after = yield self.alice.send_text(bob_id, "after")
+        yield bob_log.wait_for(ev.MessageReceived, lambda e: e.message.id == after.id)
+        self.assertEqual([e.message.text for e in bob_log.of(ev.MessageReceived)], ["after"])
+        history = yield self.bob.messages(self.alice.me.user_id)
+        self.assertEqual([m.text for m in history], ["after"])
 
 
 class EventDataTests(ClientTestCase):
@@ -229,6 +293,33 @@ class PresenceAndTypingTests(ClientTestCase):
         self.assertFalse(self.bob.is_typing(alice))
         kinds = [type(e) for e in bob_log.events[mark:]]
         self.assertLess(kinds.index(ev.TypingChanged), kinds.index(ev.MessageReceived))
+
+
+class CatchingUpTests(ClientTestCase):
+    @defer.inlineCallbacks
+    def test_a_refused_step_is_tried_again_and_the_connection_says_syncing_meanwhile(
+            self) -> Any:
+        alice = yield self.register("alice", "alice@example.org")
+        clock = alice.sync.clock = task.Clock()
+        log = self.log(alice)
+        refused: defer.Deferred[None] = defer.Deferred()
+
+        def refuse_once(caller: Any, result: Any, *args: Any, **kwargs: Any) -> Any:
+            if not refused.called:
+                refused.callback(None)
+                raise ApplicationError(uris.ERR_RATE_LIMITED, "slow down")
+            return result
+        HostileRelay(self.relay).rewrite(uris.MAILBOX_FETCH, refuse_once)
+        alice.start()
+        yield refused
+        retrying = yield log.wait_for(ev.ConnectionStateChanged, lambda e: e.retry_in)
+        self.assertEqual((retrying.state, retrying.reason), ("syncing", uris.ERR_RATE_LIMITED))
+        self.assertEqual([e.state for e in log.of(ev.ConnectionStateChanged)],
+                         ["connecting", "syncing", "syncing"])
+        self.assertFalse(alice.is_caught_up)
+        clock.advance(retrying.retry_in)
+        yield log.wait_for(ev.CaughtUp)
+        self.assertEqual(log.of(ev.ConnectionStateChanged)[-1].state, "online")
 
 
 class FrameRoutingTests(ClientTestCase):

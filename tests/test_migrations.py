@@ -3,6 +3,7 @@ their data, a failed step changes nothing, a database from a newer version is re
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from typing import Any
@@ -12,7 +13,8 @@ from twisted.trial import unittest
 
 from securechat import encrypted_sqlite, testing
 from securechat.client.storage import MIGRATIONS, AccountStore, DatabaseFromNewerVersion
-from securechat.protocol import uris
+from securechat.protocol import frames, uris
+from securechat.protocol.frames import Frame
 from securechat.relay import storage as relay_storage
 from securechat.relay.service import RelayService
 from securechat.sqlite import DatabaseTooNew, migrate
@@ -167,6 +169,25 @@ class ClientDatabaseTests(unittest.TestCase):
         self.assertEqual([tuple(row) for row in (yield store.olm_sessions())],
                          [(BOB, "bob-phone", "curve-key", "olm-pickle", "[]")])
         self.assertEqual((yield store.take_held("c" * 64)), [b"{}"])
+
+    @defer.inlineCallbacks
+    def test_outbox_entries_queued_by_an_older_version_still_go_out(self) -> Any:
+        """Up to version 7 the outbox kept {"frame": <JSON text>, "own": bool} as JSON;
+        version 8 keeps the frame's own bytes and `own` in a column."""
+        conn = self.database()
+        migrate(conn, MIGRATIONS[:7])
+        frame = Frame(frames.MSG, "s1", {"id": "m1", "text": "héllo \"😀\"\n\u0000",
+                                         "timestamp": 1, "replyTo": None}).encode()
+        for own in (True, False):
+            conn.execute("INSERT INTO outbox (recipient, frame, message_id) VALUES (?,?,?)",
+                         (BOB, json.dumps({"frame": frame.decode(), "own": own}).encode(),
+                          "m1"))
+        conn.close()
+        store = yield self.opened()
+        rows = yield store.outbox()
+        self.assertEqual([(r[1], r[2], r[3], r[4]) for r in rows],
+                         [(BOB, frame, "m1", True), (BOB, frame, "m1", False)])
+        self.assertEqual(frames.parse(rows[0][2]).data["text"], "héllo \"😀\"\n\u0000")
 
     @defer.inlineCallbacks
     def test_a_database_of_a_newer_version_is_refused_and_left_as_it_is(self) -> Any:

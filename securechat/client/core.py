@@ -174,8 +174,11 @@ class SecureChatClient(account.AccountEntryPoints):
     def stop(self) -> Any:
         """Finish what is in hand, ack what was stored, disconnect, close the database
         and free the account. A relay that stops answering cannot hold this up for more
-        than a few seconds: the connection is then dropped without a goodbye."""
+        than a few seconds: the connection is then dropped without a goodbye. Stopping
+        a stopped client does nothing."""
         ctx = self._ctx
+        if ctx.closed:
+            return
         try:
             # What was stored need not come again: ack it, if the relay answers in time.
             yield self._within(self.inbox.settled())

@@ -85,7 +85,7 @@ class Friends:
     def accept(self, peer_user_id: str) -> Any:
         """Deferred[Contact]: accept their pending request."""
         request = yield self._pending_from(peer_user_id)
-        yield self._move(peer_user_id, FriendEvent.I_ACCEPT, request.email, request.name)
+        # Becoming contacts answers the request: if that fails, it is still there to accept.
         yield self.become_contacts(request.user_id, request.email, request.name)
         yield self._outbox.queue(peer_user_id,
                                  self._frame_to(frames.FRIEND_ACCEPT, request.email))
@@ -164,10 +164,13 @@ class Friends:
 
     @defer.inlineCallbacks
     def state_of(self, peer: str) -> Any:
+        """Deferred[RequestState]: friends only if they are a contact here."""
         if peer in self._ctx.contacts:
             return RequestState.FRIENDS
         request = yield self.request_with(peer)
-        return request.state if request is not None else RequestState.NONE
+        if request is None or request.state is RequestState.FRIENDS:
+            return RequestState.NONE  # an answered request whose contact is gone
+        return request.state
 
     @defer.inlineCallbacks
     def _pending_from(self, peer_user_id: str) -> Any:
@@ -179,18 +182,18 @@ class Friends:
     @defer.inlineCallbacks
     def _move(self, peer: str, event: FriendEvent, email: str, name: str) -> Any:
         """Apply `event` to the friendship with `peer`: Deferred[the new state], or None
-        if the table has no such transition (nothing changes)."""
+        if the table has no such transition (nothing changes). Reaching FRIENDS records
+        nothing here: the caller makes them contacts (`become_contacts`), which answers
+        the request."""
         state = yield self.state_of(peer)
         new = TRANSITIONS.get((state, event))
         if new is None:
             self.log.info("friend request: {event} ignored in state {state}",
                           event=event.value, state=state.value)
             return None
-        request = yield self.request_with(peer)
-        if new is not RequestState.FRIENDS or request is not None:
+        if new is not RequestState.FRIENDS:
+            request = yield self.request_with(peer)
             direction, action = _ROW_OF_STATE[new]
-            if new is RequestState.FRIENDS:
-                direction = request.direction
             yield self._ctx.store.set_request(Request(
                 peer, email or request.email, name or (request.name if request else ""),
                 direction, action, now_ms()))
@@ -223,6 +226,7 @@ class Friends:
         if frame.type == frames.FRIEND_REQUEST:
             yield self._move(peer, FriendEvent.MY_DEVICE_ASKED, email, "")
         elif frame.type == frames.FRIEND_ACCEPT:
+            # My other device's answer stands, whatever this one did meanwhile.
             if (yield self._move(peer, FriendEvent.MY_DEVICE_ACCEPTED, email, "")) is None:
                 return
             if peer not in self._ctx.contacts:
@@ -272,6 +276,9 @@ TRANSITIONS: dict[tuple[RequestState, FriendEvent], RequestState] = {
     (S.NONE, E.THEY_ASK): S.ASKED_ME,
     (S.NONE, E.MY_DEVICE_ASKED): S.ASKED,
     (S.NONE, E.MY_DEVICE_ACCEPTED): S.FRIENDS,  # their request reached only that device
+    (S.ASKED, E.MY_DEVICE_ACCEPTED): S.FRIENDS,  # my devices answered differently: the
+    (S.I_DENIED, E.MY_DEVICE_ACCEPTED): S.FRIENDS,  # accept stands everywhere
+    (S.THEY_DENIED, E.MY_DEVICE_ACCEPTED): S.FRIENDS,
     (S.ASKED, E.I_ASK): S.ASKED,  # asked again
     (S.ASKED, E.MY_DEVICE_ASKED): S.ASKED,
     (S.ASKED, E.THEY_ASK): S.FRIENDS,  # we asked each other: both said yes
@@ -299,7 +306,6 @@ TRANSITIONS: dict[tuple[RequestState, FriendEvent], RequestState] = {
 _ROW_OF_STATE = {
     S.ASKED: ("out", "pending"),
     S.ASKED_ME: ("in", "pending"),
-    S.FRIENDS: ("in", "accepted"),  # the direction of the request that made it is kept
     S.I_DENIED: ("in", "denied"),
     S.THEY_DENIED: ("out", "denied"),
 }

@@ -20,6 +20,7 @@ from autobahn.exception import Disconnected
 from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client import linking
@@ -57,6 +58,7 @@ class Inbox:
         self._prekeys = prekeys
         self._approval_envelope = approval_envelope
         self._recent: set[str] = set()  # envelope ids handled by this process
+        self._committing: dict[str, defer.Deferred[Any]] = {}  # id -> its write, until done
         self._recent_order: collections.deque[str] = collections.deque()
         self._acks: list[str] = []
         self._ack_call: Any = None
@@ -92,7 +94,12 @@ class Inbox:
         envelope_id = str(envelope.get("id"))
         sender, device_id = envelope.get("from_user", ""), envelope.get("from_device", "")
         if envelope_id in self._recent or (check_store and (yield ctx.store.seen(envelope_id))):
-            self._ack(envelope_id)  # a replay or a re-delivery: handled once already
+            # A replay or a re-delivery, handled once already: acked once that is stored.
+            committing = self._committing.get(envelope_id)
+            if committing is None:
+                self._ack(envelope_id)
+            else:
+                committing.addCallback(lambda _: self._ack(envelope_id))
             return
         self._remember(envelope_id)
         if envelope.get("alg") == linking.ALG:  # a new device of mine asking for approval
@@ -151,12 +158,23 @@ class Inbox:
         # this one commits: the database thread commits a burst of them at once. Writes
         # commit in order, so a crash leaves a prefix of them stored; the ack and the
         # event follow the commit.
-        ctx.store.receive(
+        write = ctx.store.receive(
             envelope_id, now_ms(), ctx.olm.pickle_sessions(sender, device_id),
             ctx.olm.pickle_account() if account_changed else None, outcome.message,
-            outcome.effect,
-        ).addCallback(self._stored, envelope_id, outcome).addErrback(
+            outcome.effect)
+        self._committing[envelope_id] = committed = defer.Deferred()
+        write.addBoth(self._committed, envelope_id, committed)
+        write.addCallback(self._stored, envelope_id, outcome).addErrback(
             lambda f: self.log.failure("storing an envelope failed", f))
+
+    def _committed(self, result: Any, envelope_id: str,
+                   committed: defer.Deferred[None]) -> Any:
+        del self._committing[envelope_id]
+        if isinstance(result, Failure):
+            self._recent.discard(envelope_id)  # not stored: when it comes again, anew
+        else:
+            committed.callback(None)  # copies that came meanwhile are acked now
+        return result
 
     def _stored(self, stored: bool, envelope_id: str, outcome: Outcome) -> Any:
         self._ack(envelope_id)

@@ -198,7 +198,8 @@ class Messages:
         deleted: list[bool] = []
         return Outcome(
             effect=lambda c: deleted.append(
-                storage.delete_message(c, message_id, contact.sid, sender)),
+                storage.delete_message(c, message_id, contact.sid, sender,
+                                       self._ctx.store.clock())),
             notify=lambda: self._deleted(message_id, contact.sid) if any(deleted)
             else defer.succeed(None))
 

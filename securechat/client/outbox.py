@@ -104,37 +104,45 @@ class Outbox:
         WINDOW of them are with the relay at once (it stores them in the order they
         come); entries queued meanwhile join while the first are still out. Answers are
         settled in order, a run at a time (`_settle`). A pass ends once what it sent is
-        recorded."""
+        recorded.
+
+        Order per recipient: once an entry for a recipient fails, nothing more goes to
+        them in this pass, so nothing overtakes it; after a stale device list (the relay
+        names it), their entries go again in order once all their answers are in."""
         ctx = self._ctx
-        done: set[int] = set()  # seqs sent, dropped or left waiting in this pass
-        attempts: dict[int, int] = {}  # seq -> device-list disputes so far
-        refresh: set[str] = set()  # recipients whose device list the relay disputed
+        run = _Pass()
         in_flight: collections.deque[_InFlight] = collections.deque()
         writes: list[defer.Deferred[Any]] = []
         stop = False
         try:
             while not stop:
+                out = {entry.recipient for entry in in_flight}
+                run.retry_now(out)
                 issued = {entry.seq for entry in in_flight}
                 rows = [r for r in (yield ctx.store.outbox())
-                        if r[0] not in done and r[0] not in issued]
+                        if r[0] not in run.done and r[0] not in issued
+                        and r[1] not in run.held]
                 if not rows and not in_flight:
                     return
                 for seq, recipient, frame, message_id, own in rows:
                     while len(in_flight) >= WINDOW and not stop:
-                        stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+                        stop = yield self._settle(in_flight, run, writes)
                     session = ctx.session
                     if stop or session is None:
                         stop = True
                         break
+                    if recipient in run.held:  # an earlier entry to them failed meanwhile
+                        continue
                     try:
                         envelopes, sent_to = yield self._fanout.encrypt_for(
-                            recipient, frame, own, recipient in refresh)
+                            recipient, frame, own, recipient in run.refresh)
                     except Exception as e:
-                        stop = (yield self._failed(seq, e, done)) or stop
+                        run.hold(recipient, e)
+                        stop = (yield self._failed(seq, e, run.done)) or stop
                         if stop:
                             break
                         continue
-                    refresh.discard(recipient)
+                    run.refresh.discard(recipient)
                     in_flight.append(_InFlight(seq, recipient, message_id, sent_to,
                                                session.call(uris.MESSAGE_SEND, recipient,
                                                             envelopes)))
@@ -146,16 +154,15 @@ class Outbox:
                 others_wait = len(ctx.outbound.waiting) > int(self._flush_requested)
                 keep = WINDOW // 2 if rows and not others_wait else 0
                 while len(in_flight) > keep and not stop:
-                    stop = yield self._settle(in_flight, done, attempts, refresh, writes)
+                    stop = yield self._settle(in_flight, run, writes)
                 stop = stop or others_wait
         finally:
             while in_flight:  # answers to what was handed over are settled in any case
-                yield self._settle(in_flight, done, attempts, refresh, writes)
+                yield self._settle(in_flight, run, writes)
             yield defer.DeferredList(writes)
 
     @defer.inlineCallbacks
-    def _settle(self, in_flight: collections.deque[_InFlight], done: set[int],
-                attempts: dict[int, int], refresh: set[str],
+    def _settle(self, in_flight: collections.deque[_InFlight], run: _Pass,
                 writes: list[defer.Deferred[Any]]) -> Any:
         """Settle the oldest answer, and every answer already in after it; accepted
         entries leave the outbox in one write, with the ratchets they advanced. Fires
@@ -168,19 +175,22 @@ class Outbox:
             failure = sending.failure
             if failure is None:
                 accepted.append(sending)
-                done.add(sending.seq)
-            elif (failure.check(ApplicationError)
-                  and failure.value.error == uris.ERR_DEVICE_MISMATCH):
+                run.done.add(sending.seq)
+                continue
+            run.hold(sending.recipient, failure.value)
+            if (failure.check(ApplicationError)
+                    and failure.value.error == uris.ERR_DEVICE_MISMATCH):
                 self.log.info("device list changed for a recipient; refreshing")
-                attempts[sending.seq] = attempts.get(sending.seq, 0) + 1
-                if attempts[sending.seq] >= MAX_ATTEMPTS:
+                run.attempts[sending.seq] = run.attempts.get(sending.seq, 0) + 1
+                if run.attempts[sending.seq] >= MAX_ATTEMPTS:
                     # A device without keys to start a session, say: this entry waits.
                     self.log.info("outbox entry waits: the recipient's devices cannot all "
                                   "be reached yet")
-                    done.add(sending.seq)
-                refresh.add(sending.recipient)
+                    run.done.add(sending.seq)
+                else:
+                    run.refresh.add(sending.recipient)
             else:
-                stop = (yield self._failed(sending.seq, failure.value, done)) or stop
+                stop = (yield self._failed(sending.seq, failure.value, run.done)) or stop
         if accepted:
             rows = self._fanout.session_rows([p for entry in accepted for p in entry.sent_to])
             write = self._ctx.store.sent([(e.seq, e.message_id) for e in accepted], rows)
@@ -214,6 +224,28 @@ class Outbox:
         elif policy is None:  # a bug: the entry stays for later
             self.log.failure("sending an outbox entry failed", Failure(error))
         return True
+
+
+@attrs.define
+class _Pass:
+    """What one flush pass has learnt."""
+
+    done: set[int] = attrs.Factory(set)  # seqs sent, dropped or left waiting
+    attempts: dict[int, int] = attrs.Factory(dict)  # seq -> device-list disputes so far
+    held: set[str] = attrs.Factory(set)  # recipients after a failure: nothing more to them
+    refresh: set[str] = attrs.Factory(set)  # recipients whose device list the relay disputed
+
+    def hold(self, recipient: str, error: BaseException) -> None:
+        """An entry to `recipient` failed: the later ones wait (unless it was dropped for
+        good, which they need not wait for)."""
+        if not isinstance(error, Exception) or policy_for(error) is not Policy.DROP:
+            self.held.add(recipient)
+        self.refresh.discard(recipient)
+
+    def retry_now(self, in_flight: set[str]) -> None:
+        """Recipients held for a stale device list go again, in order, once none of
+        their entries is still out (their list is read again first)."""
+        self.held -= {r for r in self.refresh if r not in in_flight}
 
 
 @attrs.define

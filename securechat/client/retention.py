@@ -54,6 +54,7 @@ def prune_batch(c: sqlite3.Connection, now_ms: int) -> bool:
     seen ids may have expired."""
     cutoff = now_ms - KEEP_MS
     c.execute("DELETE FROM held_frames WHERE at < ?", (cutoff,))  # a few: they are capped
+    c.execute("DELETE FROM deleted_messages WHERE at < ?", (cutoff,))
     # Seen ids are added in time order, so the oldest come first by rowid: walking them
     # needs no index on `at` (one page less to write for every envelope received).
     oldest = c.execute("SELECT rowid, at FROM seen_envelopes ORDER BY rowid LIMIT ?",

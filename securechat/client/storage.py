@@ -155,6 +155,16 @@ MIGRATIONS: list[Step] = [
     UPDATE outbox SET own = json_extract(CAST(frame AS TEXT), '$.own'),
                       frame = CAST(json_extract(CAST(frame AS TEXT), '$.frame') AS BLOB);
     """,
+    # A deleted message leaves a tombstone (its id, conversation and sender), so a copy
+    # that arrives later (the DELETE overtook it, a relay reordered them, a re-delivery)
+    # does not bring it back. Tombstones expire like seen envelope ids.
+    """
+    CREATE TABLE deleted_messages (
+        id TEXT NOT NULL, sid TEXT NOT NULL, sender TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (id, sid, sender)
+    );
+    CREATE INDEX deleted_messages_by_time ON deleted_messages(at);
+    """,
 ]
 PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
 _DATABASE_KEY_LABEL = b"securechat account database v1"
@@ -478,7 +488,7 @@ class AccountStore:
 
     def delete_message(self, message_id: str, sid: str,
                        sender: str) -> defer.Deferred[bool]:
-        return self.run(delete_message, message_id, sid, sender)
+        return self.run(delete_message, message_id, sid, sender, self.clock())
 
     def add_message(self, message: StoredMessage) -> defer.Deferred[bool]:
         """Store a message unless one with its id is stored; returns whether it was new."""
@@ -598,8 +608,12 @@ def raise_status(c: sqlite3.Connection, sid: str, ids: Sequence[str], status: in
         (status, mid, sid, status)).rowcount]
 
 
-def delete_message(c: sqlite3.Connection, message_id: str, sid: str, sender: str) -> bool:
-    """Hard delete (no placeholder) of a message of this session and sender."""
+def delete_message(c: sqlite3.Connection, message_id: str, sid: str, sender: str,
+                   now: int) -> bool:
+    """Hard delete (no placeholder) of a message of this session and sender, leaving a
+    tombstone (even if it has not arrived yet: it stays away); whether it was here."""
+    c.execute("INSERT OR REPLACE INTO deleted_messages VALUES (?,?,?,?)",
+              (message_id, sid, sender, now))
     return bool(c.execute("DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
                           (message_id, sid, sender)).rowcount)
 
@@ -616,7 +630,10 @@ def _unread(c: sqlite3.Connection, sid: str) -> int:
 
 
 def _insert_message(c: sqlite3.Connection, message: StoredMessage) -> bool:
-    """Insert-or-ignore by id: receiving the same message twice stores it once. Returns
-    whether it was new."""
+    """Insert-or-ignore by id: receiving the same message twice stores it once, and a
+    deleted one never again. Returns whether it was new."""
+    if c.execute("SELECT 1 FROM deleted_messages WHERE id=? AND sid=? AND sender=?",
+                 (message.id, message.sid, message.sender)).fetchone():
+        return False
     return bool(c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
                           "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message)).rowcount)

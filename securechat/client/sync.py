@@ -15,6 +15,7 @@ from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from securechat.client import events as ev
 from securechat.client import recovery
 from securechat.client.connection import ConnectionMachine
 from securechat.client.context import ClientContext
@@ -25,6 +26,9 @@ from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
 from securechat.client.wamp import RelaySession
 from securechat.protocol import uris
+
+RETRY_FIRST = 2.0  # seconds before catching up again after the relay refused a step
+RETRY_MAX = 60.0
 
 
 class Sync:
@@ -41,16 +45,20 @@ class Sync:
         self._prekeys = prekeys
         self._presence = presence
         self._recovery_sealed = False  # the relay's blob is checked to be under the phrase
+        self._retry_delay = RETRY_FIRST
+        self.clock: Any = ctx.reactor  # IReactorTime for the retries (tests: a task.Clock)
 
     @defer.inlineCallbacks
-    def run(self, session: RelaySession) -> Any:
+    def run(self, session: RelaySession, subscribe: bool = True) -> Any:
         """Joined: subscribe, re-read what changed while away, drain the mailbox, flush
         the outbox; then the connection is caught up."""
         ctx = self._ctx
         try:
-            yield session.subscribe(self._inbox.arrived, uris.inbox_topic(ctx.me.device_id))
-            yield session.subscribe(self.presence_event,
-                                    uris.presence_topic(ctx.me.device_id))
+            if subscribe:
+                yield session.subscribe(self._inbox.arrived,
+                                        uris.inbox_topic(ctx.me.device_id))
+                yield session.subscribe(self.presence_event,
+                                        uris.presence_topic(ctx.me.device_id))
             yield self.declare_contacts()
             # Devices added or removed while this one was away are told now.
             yield self._directory.refresh(ctx.me.user_id)
@@ -61,9 +69,25 @@ class Sync:
             yield self._inbox.drain_mailbox()
             yield self._outbox.flush()
             if self._connection.session is session:
+                self._retry_delay = RETRY_FIRST
                 self._connection.caught_up()
-        except (TransportLost, Disconnected, ApplicationError) as e:
+        except (TransportLost, Disconnected) as e:
             self.log.info("connection lost while catching up: {error}", error=type(e).__name__)
+        except ApplicationError as e:
+            # The relay refused a step (a rate limit, say): still joined, not in step.
+            # Try again later on this session; the connection stays `syncing`.
+            if self._connection.session is session:
+                self.log.info("catching up failed ({error}); again in {delay}s",
+                              error=e.error, delay=self._retry_delay)
+                self.clock.callLater(self._retry_delay, self._again, session)
+                # Still syncing; the UI may say why and when it tries again.
+                self._ctx.events.emit(ev.ConnectionStateChanged(
+                    ev.ConnectionState.SYNCING, e.error, retry_in=self._retry_delay))
+                self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+
+    def _again(self, session: RelaySession) -> None:
+        if self._connection.session is session and not self._connection.is_caught_up:
+            self.run(session, subscribe=False)  # this session's subscriptions stand
 
     @defer.inlineCallbacks
     def declare_contacts(self) -> Any:

@@ -17,6 +17,7 @@ from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from securechat.client import events as ev
 from securechat.client.context import ClientContext
@@ -49,6 +50,8 @@ class TypingIndicator:
 
     def composing(self, peer_user_id: str, draft: str) -> None:
         """The user edited the draft to `peer_user_id` (call at every edit)."""
+        if peer_user_id not in self._ctx.contacts or peer_user_id in self._ctx.blocked:
+            return
         if not draft.strip():
             self.stopped(peer_user_id)
             return
@@ -59,7 +62,7 @@ class TypingIndicator:
         if now >= self._refresh_after.get(peer_user_id, 0.0):
             self._refresh_after[peer_user_id] = now + TYPING_REFRESH
             self._sent.add(peer_user_id)
-            self.send(peer_user_id, True)
+            self.send(peer_user_id, True).addErrback(self._not_sent)
 
     def stopped(self, peer_user_id: str) -> defer.Deferred[None]:
         """The user stopped typing (idle, cleared the draft, left the chat): the peer
@@ -69,7 +72,10 @@ class TypingIndicator:
         if peer_user_id not in self._sent:
             return defer.succeed(None)
         self._sent.discard(peer_user_id)
-        return self.send(peer_user_id, False)
+        return self.send(peer_user_id, False).addErrback(self._not_sent)
+
+    def _not_sent(self, failure: Failure) -> None:
+        self.log.info("typing indicator not sent: {e}", e=type(failure.value).__name__)
 
     def message_sent(self, peer_user_id: str) -> None:
         """A message ends "typing" on the other side by itself: nothing to send."""

@@ -140,6 +140,7 @@ YOU = "You: "
 
 # --- connection -----------------------------------------------------------------------
 CONN_CONNECTING = "Connecting…"
+CONN_SYNCING = "Syncing…"  # joined, fetching what came while away
 CONN_ONLINE = "Online"
 CONN_OFFLINE = "Offline"
 CONN_RETRY = "Offline — retrying in {seconds} s"

@@ -39,7 +39,8 @@ class ConnectionIndicator(QWidget):
     def show_state(self, event: ev.ConnectionStateChanged) -> None:
         self._timer.stop()
         t = theme.current()
-        colour = {"online": t.online, "connecting": t.muted}.get(event.state, t.error)
+        colour = {"online": t.online, "connecting": t.muted,
+                  "syncing": t.muted}.get(event.state, t.error)
         self.label.setStyleSheet(f"color: {colour}; padding: 0 8px;")
         waiting = event.state == "offline" and bool(event.retry_in)
         self.retry_button.setVisible(waiting)
@@ -47,6 +48,8 @@ class ConnectionIndicator(QWidget):
             self.label.setText("● " + S.CONN_ONLINE)
         elif event.state == "connecting":
             self.label.setText("● " + S.CONN_CONNECTING)
+        elif event.state == "syncing":
+            self.label.setText("● " + S.CONN_SYNCING)
         elif event.state == "failed":
             self.label.setText("● " + S.CONN_FAILED.format(reason=event.reason or ""))
         elif waiting:

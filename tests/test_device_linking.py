@@ -13,6 +13,7 @@ from securechat.client import events as ev
 from securechat.client import linking
 from securechat.client.core import SecureChatClient
 from securechat.protocol import uris
+from securechat.protocol.encoding import b64
 from tests.clientsupport import FAST, ClientTestCase
 from tests.hostile import HostileRelay, envelopes_to, forged_envelope
 
@@ -124,7 +125,7 @@ class DeviceLinkingTests(ClientTestCase):
         def substitute(caller: Any, answer: Any, user_id: Any = None) -> Any:
             if caller.principal.device_id != self.laptop.me.device_id:
                 return answer
-            return [dict(d, identity_key=linking._b64(b"\x01" * 32)) if d["pending"] else d
+            return [dict(d, identity_key=b64(b"\x01" * 32)) if d["pending"] else d
                     for d in answer]
 
         self.hostile.rewrite(uris.DEVICE_LIST, substitute)

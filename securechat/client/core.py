@@ -16,6 +16,8 @@ in one module per feature, over a shared `context.ClientContext`:
     friends      requests, contacts, blocking                    Friends
     messages     texts, receipts, deleting                       Messages (`conversations`)
     trust        safety numbers, verified marks, nicknames       Trust
+    vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
+    backup       the encrypted backup file, and restoring it     (module functions)
     typing_indicator, presence, prekeys, linking (device approval), devices (notices)
 """
 
@@ -52,8 +54,10 @@ from securechat.client.outbox import Outbox
 from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
 from securechat.client.sync import Sync
+from securechat.client.totp import Mfa
 from securechat.client.trust import Trust
 from securechat.client.typing_indicator import TypingIndicator
+from securechat.client.vault import Vault
 from securechat.client.wamp import Password
 
 STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
@@ -97,6 +101,8 @@ class SecureChatClient(account.AccountEntryPoints):
                                        self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
+        self.mfa = Mfa(ctx)
+        self.vault = Vault(ctx, self.mfa)
 
     @defer.inlineCallbacks
     def _load(self) -> Any:
@@ -196,6 +202,7 @@ class SecureChatClient(account.AccountEntryPoints):
                 yield ctx.outbound.run(nothing)
         finally:
             ctx.closed = True
+            yield self.vault.close()  # locked with the app
             yield ctx.store.stop()
             self._lock.release()
 

@@ -47,12 +47,12 @@ NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 Row = tuple[str, str, int, int, int, bytes]  # id, type, created_at, updated_at, size, sealed
 
 
-def storage_full(e: BaseException) -> StorageFull | None:
+def storage_full(e: BaseException,
+                 advice: str = "free some space or delete vault items") -> StorageFull | None:
     """StorageFull if `e` says the disk (or a size limit) is full, else None."""
-    if isinstance(e, OSError) and e.errno in NO_ROOM:
-        return StorageFull("Storage full: free some space or delete vault items")
-    if isinstance(e, sqlite3.OperationalError) and "full" in str(e):
-        return StorageFull("Storage full: free some space or delete vault items")
+    if (isinstance(e, OSError) and e.errno in NO_ROOM) or (
+            isinstance(e, sqlite3.OperationalError) and "full" in str(e)):
+        return StorageFull(f"Storage full: {advice}")
     return None
 
 

@@ -27,7 +27,6 @@ account's devices, for the user to remove).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -353,9 +352,9 @@ def _restore_vault(account_dir: str, contents: _Backup, report: backup.Progress)
                     dst.write(chunk)
                     done += len(chunk)
                     report("media", done, total)
+                dst.flush()
+                os.fsync(dst.fileno())  # on disk before the account is moved into place
     except (zipfile.BadZipFile, EOFError) as e:
         raise CorruptBackup(f"the backup is damaged (ZIP parse error: {e})") from None
     except OSError as e:
         raise _storage_error(e) from None
-    with contextlib.suppress(OSError):
-        os.sync()

@@ -95,18 +95,22 @@ def email_code(reactor: Any, args: argparse.Namespace) -> Any:
     return code.strip()
 
 
+def _secret(variable: str, prompt: str, needed: str) -> tuple[str, bool]:
+    """(the secret, whether it was typed): from `variable`, else typed at a terminal."""
+    from_env = os.environ.get(variable)
+    if from_env:
+        return from_env, False
+    if not sys.stdin.isatty():
+        raise ClientError(f"{needed}: set {variable} or run in a terminal to type it")
+    return getpass.getpass(f"{prompt}: "), True
+
 
 def read_backup_passphrase(confirm: bool) -> str:
     """The backup passphrase: $SECURECHAT_BACKUP_PASSPHRASE, else typed (twice for a
     new backup)."""
-    from_env = os.environ.get(BACKUP_PASSPHRASE_ENV)
-    if from_env:
-        return from_env
-    if not sys.stdin.isatty():
-        raise ClientError(f"a backup passphrase is needed: set {BACKUP_PASSPHRASE_ENV} or run "
-                          "in a terminal to type it")
-    passphrase = getpass.getpass("Backup passphrase: ")
-    if confirm and getpass.getpass("Repeat the backup passphrase: ") != passphrase:
+    passphrase, typed = _secret(BACKUP_PASSPHRASE_ENV, "Backup passphrase",
+                                "a backup passphrase is needed")
+    if typed and confirm and getpass.getpass("Repeat the backup passphrase: ") != passphrase:
         raise ClientError("the passphrases do not match")
     return passphrase
 
@@ -136,10 +140,5 @@ def _read_line(prompt: str) -> str:
 
 def read_vault_secret(title: str) -> str:
     """A password to keep in the vault: $SECURECHAT_VAULT_SECRET, else typed."""
-    from_env = os.environ.get(VAULT_SECRET_ENV)
-    if from_env:
-        return from_env
-    if not sys.stdin.isatty():
-        raise ClientError(f"the password to keep is needed: set {VAULT_SECRET_ENV}, pass "
-                          "--generate, or run in a terminal to type it")
-    return getpass.getpass(f"Password to keep as {title!r}: ")
+    return _secret(VAULT_SECRET_ENV, f"Password to keep as {title!r}",
+                   "the password to keep is needed (or pass --generate)")[0]

@@ -6,6 +6,9 @@
     securechat-cli listen --email alice@example.org --json
     securechat-cli link --email alice@example.org      (a new device, approved by another)
     securechat-cli approve --email alice@example.org   (on a device that has the account)
+    securechat-cli vault add|list|get|mfa-setup --email alice@example.org ...
+    securechat-cli backup create --email alice@example.org --out alice.bak
+    securechat-cli backup restore --file alice.bak     (on a new device; see cli/vault.py)
 
 The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt; likewise the
 recovery phrase (`login`, `reset-password`) from $SECURECHAT_RECOVERY_PHRASE and a new
@@ -40,7 +43,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from securechat.cli import commands
+from securechat.cli import commands, vault
 from securechat.cli.account import Command
 from securechat.cli.linking import cmd_approve, cmd_link
 from securechat.cli.output import PROG, connection_problem, note
@@ -75,6 +78,8 @@ COMMANDS: dict[str, Command] = {
     "remove-device": commands.cmd_remove_device,
     "link": cmd_link,
     "approve": cmd_approve,
+    "vault": vault.cmd_vault,
+    "backup": vault.cmd_backup,
 }
 
 
@@ -114,9 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
+    def command(name: str, help: str, email: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("--email", required=True, help="your account's email")
+        sub.add_argument("--email", required=email, help="your account's email")
         _add_global_options(sub, top=False)
         return sub
 
@@ -153,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "account (compare a code on both)")
     command("approve", "wait for a new device of the account to ask, compare its code and "
                        "approve it")
+    vault.add_arguments(
+        command("vault", "the secure vault behind its MFA code: add, list, get, mfa-setup"),
+        command("backup", "create an encrypted backup of the account (--email, --out), or "
+                          "restore one onto this device (--file)", email=False))
     return parser
 
 
@@ -220,7 +229,7 @@ def _start_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     args = build_parser().parse_args(argv)
     args.data_dir = args.data_dir or default_data_dir()
-    args.email = normalise_email(args.email)
+    args.email = normalise_email(args.email) if args.email else None
     try:
         check_relay_url(args.relay, args.insecure_ws)  # before asking for the password
         read_secrets(args)

@@ -17,6 +17,9 @@ PASSWORD_ENV = "SECURECHAT_PASSWORD"  # noqa: S105 - the variable's name
 NEW_PASSWORD_ENV = "SECURECHAT_NEW_PASSWORD"  # noqa: S105 - the variable's name
 PHRASE_ENV = "SECURECHAT_RECOVERY_PHRASE"
 EMAIL_CODE_ENV = "SECURECHAT_EMAIL_CODE"
+BACKUP_PASSPHRASE_ENV = "SECURECHAT_BACKUP_PASSPHRASE"  # noqa: S105 - the variable's name
+TOTP_ENV = "SECURECHAT_TOTP"
+VAULT_SECRET_ENV = "SECURECHAT_VAULT_SECRET"  # noqa: S105 - the variable's name
 
 
 def read_password(email: str, confirm: bool, variable: str = PASSWORD_ENV,
@@ -58,8 +61,11 @@ def read_secrets(args: argparse.Namespace) -> None:
     """Everything the command needs typed or from the environment, before it starts."""
     if args.command == "request-code":
         return
+    if args.command == "backup":
+        args.passphrase = read_backup_passphrase(confirm=args.action == "create")
     if args.command != "reset-password":  # which is for a forgotten password
-        args.password = read_password(args.email, confirm=args.command == "register")
+        args.password = read_password(args.email or "the account in the backup",
+                                      confirm=args.command == "register")
     if args.command in ("login", "reset-password"):
         args.recovery_phrase = read_phrase()
     if args.command in ("change-password", "reset-password"):
@@ -87,3 +93,52 @@ def email_code(reactor: Any, args: argparse.Namespace) -> Any:
     if not code.strip():
         raise ClientError(f"no code given (type it, or set {EMAIL_CODE_ENV})")
     return code.strip()
+
+
+def _secret(variable: str, prompt: str, needed: str) -> tuple[str, bool]:
+    """(the secret, whether it was typed): from `variable`, else typed at a terminal."""
+    from_env = os.environ.get(variable)
+    if from_env:
+        return from_env, False
+    if not sys.stdin.isatty():
+        raise ClientError(f"{needed}: set {variable} or run in a terminal to type it")
+    return getpass.getpass(f"{prompt}: "), True
+
+
+def read_backup_passphrase(confirm: bool) -> str:
+    """The backup passphrase: $SECURECHAT_BACKUP_PASSPHRASE, else typed (twice for a
+    new backup)."""
+    passphrase, typed = _secret(BACKUP_PASSPHRASE_ENV, "Backup passphrase",
+                                "a backup passphrase is needed")
+    if typed and confirm and getpass.getpass("Repeat the backup passphrase: ") != passphrase:
+        raise ClientError("the passphrases do not match")
+    return passphrase
+
+
+@defer.inlineCallbacks
+def read_code(prompt: str = "Code from your authenticator app") -> Any:
+    """A TOTP code: $SECURECHAT_TOTP, else a line of standard input (a terminal, or a
+    script that reads the printed setup first)."""
+    code = os.environ.get(TOTP_ENV, "").strip()
+    if code:
+        return code
+    try:
+        line = yield threads.deferToThread(_read_line, f"{prompt}: ")
+    except EOFError:
+        raise ClientError(f"no code given (type it, or set {TOTP_ENV})") from None
+    return line.strip()
+
+
+def _read_line(prompt: str) -> str:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
+
+
+def read_vault_secret(title: str) -> str:
+    """A password to keep in the vault: $SECURECHAT_VAULT_SECRET, else typed."""
+    return _secret(VAULT_SECRET_ENV, f"Password to keep as {title!r}",
+                   "the password to keep is needed (or pass --generate)")[0]

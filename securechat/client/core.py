@@ -16,6 +16,8 @@ in one module per feature, over a shared `context.ClientContext`:
     friends      requests, contacts, blocking                    Friends
     messages     texts, receipts, deleting                       Messages (`conversations`)
     trust        safety numbers, verified marks, nicknames       Trust
+    vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
+    backup       the encrypted backup file, and restoring it     (module functions)
     typing_indicator, presence, prekeys, linking (device approval), devices (notices)
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client import account, linking
+from securechat.client import account, backup, linking
 from securechat.client import events as ev
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
@@ -51,18 +53,22 @@ from securechat.client.model import (
 from securechat.client.outbox import Outbox
 from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
+from securechat.client.restore import RestoreEntryPoint
 from securechat.client.sync import Sync
+from securechat.client.totp import Mfa
 from securechat.client.trust import Trust
 from securechat.client.typing_indicator import TypingIndicator
+from securechat.client.vault import Vault
 from securechat.client.wamp import Password
 
 STOP_PATIENCE = 3.0  # seconds stop() waits on the relay before dropping the connection
 Deferred = defer.Deferred
 
 
-class SecureChatClient(account.AccountEntryPoints):
+class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
     """One account on one device (see the module docstring); made by the entry
-    points it inherits: `register`, `login`, `link`, `open`, `open_with_pin`."""
+    points it inherits: `register`, `login`, `link`, `open`, `open_with_pin`,
+    `restore_backup`."""
 
     log = Logger()
 
@@ -97,6 +103,8 @@ class SecureChatClient(account.AccountEntryPoints):
                                        self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
+        self.mfa = Mfa(ctx)
+        self.vault = Vault(ctx, self.mfa)
 
     @defer.inlineCallbacks
     def _load(self) -> Any:
@@ -199,6 +207,7 @@ class SecureChatClient(account.AccountEntryPoints):
                 yield ctx.outbound.run(nothing)
         finally:
             ctx.closed = True
+            yield self.vault.close()  # locked with the app
             yield ctx.store.stop()
             self._lock.release()
 
@@ -238,6 +247,13 @@ class SecureChatClient(account.AccountEntryPoints):
         """Credentials for a SCRAM login from this device, accepting only the parameters
         pinned here (client.scram_pinning)."""
         return account.password_credentials(self._ctx, password)
+
+    def create_backup(self, path: str, passphrase: str, password: str | None = None,
+                      progress: backup.Progress | None = None) -> Deferred[None]:
+        """Write this account's encrypted backup to `path` (client.backup); `password`
+        only if the account was opened with the PIN."""
+        return backup.create(self._ctx, self.vault, self.mfa, path, passphrase, password,
+                             progress)
 
     def linked_devices(self) -> Deferred[list[LinkedDevice]]:
         return self.directory.linked_devices()

@@ -143,3 +143,54 @@ class NotCaughtUp(ClientError):
     def __init__(self, message: str, event: object | None) -> None:
         super().__init__(message)
         self.event = event
+
+
+class InvalidCode(ClientError):
+    """A TOTP (or recovery) code that does not verify: mistyped, expired, or used."""
+
+    def __init__(self, message: str = "Invalid code: check your authenticator app and "
+                 "try again") -> None:
+        super().__init__(message)
+
+
+class MfaLockedOut(ClientError):
+    """Too many wrong codes in a row: the next try is refused for `retry_after` s."""
+
+    def __init__(self, retry_after: float) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(f"too many wrong codes: try again in {seconds} s")
+        self.retry_after = float(retry_after)
+
+
+class VaultLocked(ClientError):
+    """The vault is locked: unlock it (with the MFA code) first."""
+
+
+class VaultPasswordNeeded(ClientError):
+    """The account was opened with the PIN: the vault key comes from the recovery
+    phrase, which only the master password opens."""
+
+
+class VaultCorrupted(ClientError):
+    """The vault's files are damaged: `Vault.reset` (after explicit confirmation) starts
+    an empty one."""
+
+
+class StorageFull(ClientError):
+    """No room left (the disk, or the vault's quota): nothing was changed."""
+
+
+class BackupError(ClientError):
+    """A backup could not be made or restored; nothing existing was changed."""
+
+
+class BackupDecryptionFailed(BackupError):
+    """Wrong passphrase (or a tampered file: AES-GCM cannot tell them apart)."""
+
+
+class CorruptBackup(BackupError):
+    """Truncated, tampered, or not a SecureChat backup."""
+
+
+class BackupMissingEmail(BackupError):
+    """metadata.json is absent or has no account email."""

@@ -174,3 +174,33 @@ class KdfCost:
 
 
 PIN_COST = KdfCost(memory_kib=131072, iterations=3)  # about half a second per PIN guess
+
+
+class VaultItemType(enum.StrEnum):
+    """What a vault item holds (the spec's `VaultItem.type`)."""
+
+    PASSWORD = "password"  # noqa: S105 - data: username, password, url, notes
+    NOTE = "note"  # data: text
+    FILE = "file"  # data: name, mime, size; the content in its own sealed file
+
+
+@attrs.frozen
+class VaultItem:
+    """A vault item as listed (its secret `data` is read with `Vault.get`)."""
+
+    id: str
+    type: VaultItemType
+    title: str
+    created_at: int  # ms
+    updated_at: int  # ms
+    size: int = 0  # of a file item's content, in bytes
+
+
+@attrs.frozen
+class MfaSetup:
+    """What provisioning shows once: the secret (also as an otpauth:// URI for a QR
+    code) and the recovery codes. Nothing is enabled until a first code confirms it."""
+
+    secret: str = attrs.field(repr=False)  # base32
+    uri: str = attrs.field(repr=False)
+    recovery_codes: tuple[str, ...] = attrs.field(repr=False)

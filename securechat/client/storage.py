@@ -165,6 +165,20 @@ MIGRATIONS: list[Step] = [
     );
     CREATE INDEX deleted_messages_by_time ON deleted_messages(at);
     """,
+    # The vault's TOTP gate (client.totp): one row. `secret` is the base32 secret, or
+    # 'keychain:<slot>' where the OS keychain holds it; `recovery` the SHA-256 (hex) of
+    # each unused recovery code; failures and the delay they earned survive a restart.
+    """
+    CREATE TABLE vault_mfa (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        secret TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 0,
+        recovery TEXT NOT NULL DEFAULT '[]',
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0,
+        last_step INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 PRUNE_INTERVAL = 3600.0  # seconds between drops of expired rows (also once at open)
 _DATABASE_KEY_LABEL = b"securechat account database v1"

@@ -112,6 +112,18 @@ class ClientTestCase(RelayTestCase):
             yield self.log(client).wait_for(ev.CaughtUp, since=mark)
 
     @defer.inlineCallbacks
+    def alice_and_bob(self, alice: str = "alice", phone: str | None = None,
+                      friends: bool = True) -> Any:
+        """Alice (with a second device named `phone`, if given) and Bob, online, and
+        friends unless told not to: `self.alice`, `self.phone`, `self.bob`."""
+        self.alice = yield self.register(alice, "alice@example.org")
+        self.phone = (yield self.login(phone, "alice@example.org")) if phone else None
+        self.bob = yield self.register("bob", "bob@example.org")
+        yield self.online(*(c for c in (self.alice, self.phone, self.bob) if c is not None))
+        if friends:
+            yield self.befriend(self.alice, self.bob, *([self.phone] if self.phone else []))
+
+    @defer.inlineCallbacks
     def befriend(self, a: SecureChatClient, b: SecureChatClient,
                  *others_of_a: SecureChatClient) -> Any:
         """a asks, b accepts; waits until a and a's other devices know b as a contact."""

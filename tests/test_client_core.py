@@ -37,9 +37,7 @@ class FriendRequestTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.alice = yield self.register("alice", "alice@example.org")
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.alice, self.bob)
+        yield self.alice_and_bob(friends=False)
 
     def friend_frame(self, sender: SecureChatClient, kind: str, to: SecureChatClient) -> Frame:
         data = {"email": sender.me.email, "name": "", "to_email": to.me.email}
@@ -139,10 +137,7 @@ class OrderAndDeletionTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.alice = yield self.register("alice", "alice@example.org")
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.alice, self.bob)
-        yield self.befriend(self.alice, self.bob)
+        yield self.alice_and_bob()
 
     @defer.inlineCallbacks
     def test_messages_refused_for_a_stale_device_list_go_again_in_order(self) -> Any:
@@ -188,13 +183,8 @@ class EventDataTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.alice = yield self.register("alice", "alice@example.org")
-        self.phone = yield self.login("alice-phone", "alice@example.org")
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.alice, self.phone, self.bob)
-        alice_log = self.log(self.alice)
-        yield self.befriend(self.alice, self.bob, self.phone)
-        self.added = yield alice_log.wait_for(ev.ContactAdded)
+        yield self.alice_and_bob(phone="alice-phone")
+        self.added = yield self.log(self.alice).wait_for(ev.ContactAdded)
 
     @defer.inlineCallbacks
     def test_message_events_name_the_peer_and_contact_events_carry_the_contact(self) -> Any:
@@ -233,11 +223,8 @@ class PresenceAndTypingTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.laptop = yield self.register("alice-laptop", "alice@example.org")
-        self.phone = yield self.login("alice-phone", "alice@example.org")
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.laptop, self.phone, self.bob)
-        yield self.befriend(self.laptop, self.bob, self.phone)
+        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
+        self.laptop = self.alice
 
     @defer.inlineCallbacks
     def test_a_contact_is_online_while_any_of_their_devices_is(self) -> Any:

@@ -63,10 +63,7 @@ class FriendsTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.alice = yield self.register("alice", "alice@example.org")
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.alice, self.bob)
-        yield self.befriend(self.alice, self.bob)
+        yield self.alice_and_bob()
 
     @defer.inlineCallbacks
     def test_offline_peer_gets_messages_after_reconnecting_with_a_restarted_client(self) -> Any:

@@ -20,11 +20,8 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.laptop = yield self.register("alice-laptop", "alice@example.org")
-        self.phone = yield self.login("alice-phone", "alice@example.org")
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.laptop, self.phone, self.bob)
-        yield self.befriend(self.laptop, self.bob, self.phone)
+        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
+        self.laptop = self.alice
 
     @defer.inlineCallbacks
     def test_friendship_is_known_on_every_device_with_the_same_sid(self) -> Any:

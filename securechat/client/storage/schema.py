@@ -1,0 +1,167 @@
+"""The account database's schema (`MIGRATIONS`, run in order by
+`securechat.sqlite.migrate`, PRAGMA user_version: to change it, append a step) and its
+SQLCipher key (`database_key`)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from securechat.sqlite import Step, migrate
+
+# Step N takes the schema to version N (securechat.sqlite.migrate). Never edit a step
+# that has shipped: append one.
+MIGRATIONS: list[Step] = [
+    """
+    CREATE TABLE me (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        email TEXT NOT NULL, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        public_name TEXT NOT NULL DEFAULT '', name_version INTEGER NOT NULL DEFAULT 0,
+        avatar_version INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        sid TEXT PRIMARY KEY,
+        peer_user_id TEXT NOT NULL UNIQUE,
+        peer_email TEXT NOT NULL,
+        peer_name TEXT NOT NULL DEFAULT '',
+        peer_name_ver INTEGER NOT NULL DEFAULT 0,
+        alias_name TEXT, notes TEXT,
+        alias_timestamp INTEGER NOT NULL DEFAULT 0,
+        last_manifest_sync INTEGER NOT NULL DEFAULT 0,
+        peer_identity_key TEXT NOT NULL,       -- pinned account key (base64)
+        changed_identity_key TEXT,             -- a new key seen, not yet accepted
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY, sid TEXT NOT NULL, sender TEXT NOT NULL,
+        text TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'text',
+        timestamp INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,
+        is_read INTEGER NOT NULL DEFAULT 0, reply_to TEXT
+    );
+    CREATE INDEX messages_by_session ON messages(sid, timestamp, id);
+    CREATE TABLE blocked_users (
+        user_id TEXT PRIMARY KEY, email TEXT NOT NULL,
+        action TEXT NOT NULL DEFAULT 'block', timestamp INTEGER NOT NULL
+    );
+    CREATE TABLE pending_requests (
+        user_id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+        direction TEXT NOT NULL, action TEXT NOT NULL DEFAULT 'pending',
+        timestamp INTEGER NOT NULL
+    );
+    CREATE TABLE devices (
+        user_id TEXT NOT NULL, device_id TEXT NOT NULL, identity_key TEXT NOT NULL,
+        signing_key TEXT NOT NULL, PRIMARY KEY (user_id, device_id)
+    );
+    CREATE TABLE olm_account (id INTEGER PRIMARY KEY CHECK (id = 1), pickle TEXT NOT NULL);
+    CREATE TABLE olm_sessions (
+        device_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, pickle TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL,
+        frame BLOB NOT NULL, message_id TEXT
+    );
+    CREATE TABLE seen_envelopes (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
+    CREATE TABLE identity_keys (user_id TEXT PRIMARY KEY, identity_key TEXT NOT NULL);
+    -- Frames from users this device does not know as contacts yet (a reinstalled
+    -- device, say): kept, and replayed once the friendship is known here.
+    CREATE TABLE held_frames (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, frame BLOB NOT NULL
+    );
+    """,
+    # Unread counts without scanning a long conversation.
+    """
+    CREATE INDEX messages_unread ON messages(sid) WHERE sender = 'other' AND is_read = 0;
+    """,
+    # The user compared safety numbers with this contact (reset when their key changes).
+    """
+    ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    """,
+    # Olm sessions per (user, device) and bound to the peer identity key they were made
+    # with (was: per device id alone, so a device of another account listed under a
+    # known id shared its slot). Old rows keep the key we verified for that device.
+    """
+    CREATE TABLE olm_peer_sessions (
+        user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+        identity_key TEXT NOT NULL,            -- the peer's Curve25519 key, base64
+        pickle TEXT NOT NULL,                  -- sessions, newline separated, newest first
+        seen TEXT NOT NULL DEFAULT '[]',       -- ids of every session made (replay guard)
+        PRIMARY KEY (user_id, device_id)
+    );
+    INSERT INTO olm_peer_sessions (user_id, device_id, identity_key, pickle)
+        SELECT s.user_id, s.device_id, d.identity_key, s.pickle FROM olm_sessions s
+        JOIN devices d ON d.user_id = s.user_id AND d.device_id = s.device_id;
+    DROP TABLE olm_sessions;
+    """,
+    # The device set is visible: a verified contact whose devices changed is flagged for
+    # re-checking; a pending request whose sender's key changed says so; new devices of
+    # my own account wait for me to see them.
+    """
+    ALTER TABLE sessions ADD COLUMN devices_changed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pending_requests ADD COLUMN key_changed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE own_device_notices (
+        device_id TEXT PRIMARY KEY, identity_key TEXT NOT NULL, noticed_at INTEGER NOT NULL
+    );
+    """,
+    # Held frames and seen envelope ids expire (client.retention); frames held before
+    # this count from now.
+    """
+    ALTER TABLE held_frames ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
+    UPDATE held_frames SET at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+    CREATE INDEX held_frames_by_sender ON held_frames(sender);
+    CREATE INDEX held_frames_by_time ON held_frames(at);
+    """,
+    # The SCRAM parameters this device registered or first logged in with: a password
+    # login from this device accepts no others (client.scram_pinning).
+    """
+    CREATE TABLE scram_pin (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        kdf TEXT NOT NULL, salt TEXT NOT NULL,
+        iterations INTEGER NOT NULL, memory INTEGER NOT NULL
+    );
+    """,
+    # The outbox keeps a frame's own bytes and whether my other devices get a copy in
+    # a column (was: both wrapped in a JSON object, parsed again at every send).
+    """
+    ALTER TABLE outbox ADD COLUMN own INTEGER NOT NULL DEFAULT 1;
+    UPDATE outbox SET own = json_extract(CAST(frame AS TEXT), '$.own'),
+                      frame = CAST(json_extract(CAST(frame AS TEXT), '$.frame') AS BLOB);
+    """,
+    # A deleted message leaves a tombstone (its id, conversation and sender), so a copy
+    # that arrives later (the DELETE overtook it, a relay reordered them, a re-delivery)
+    # does not bring it back. Tombstones expire like seen envelope ids.
+    """
+    CREATE TABLE deleted_messages (
+        id TEXT NOT NULL, sid TEXT NOT NULL, sender TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (id, sid, sender)
+    );
+    CREATE INDEX deleted_messages_by_time ON deleted_messages(at);
+    """,
+    # The vault's TOTP gate (client.totp): one row. `secret` is the base32 secret, or
+    # 'keychain:<slot>' where the OS keychain holds it; `recovery` the SHA-256 (hex) of
+    # each unused recovery code; failures and the delay they earned survive a restart.
+    """
+    CREATE TABLE vault_mfa (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        secret TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 0,
+        recovery TEXT NOT NULL DEFAULT '[]',
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0,
+        last_step INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+_DATABASE_KEY_LABEL = b"securechat account database v1"
+
+
+def database_key(local_key: bytes) -> bytes:
+    """The account database's SQLCipher key: derived from the device's local key under
+    its own label, so it is not the key that encrypts the Olm pickles."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=_DATABASE_KEY_LABEL).derive(local_key)
+
+
+def migrate_schema(conn: sqlite3.Connection) -> None:
+    migrate(conn, MIGRATIONS)

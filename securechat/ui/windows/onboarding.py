@@ -1,6 +1,6 @@
 """First run and new devices: create an account (with the recovery phrase shown once),
-sign in with email, master password and recovery phrase, or set a new password with the
-phrase ("forgot password").
+sign in with email, master password and recovery phrase, set a new password with the
+phrase ("forgot password"), or restore an account from its backup (windows/restore.py).
 
 Each form asks the window to send it (`submit`, with a callable that sends it); the
 window's AccountSession (securechat/ui/session.py) runs it unless a request runs already,
@@ -29,14 +29,15 @@ from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.windows.linking import NewDeviceLinkPage
+from securechat.ui.windows.restore import RestorePage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 
 
-def password_strength(password: str) -> int:
-    """0 (too short) to 4 (strong): length and variety, a hint only."""
-    if len(password) < MIN_PASSWORD:
+def password_strength(password: str, minimum: int = MIN_PASSWORD) -> int:
+    """0 (shorter than `minimum`) to 4 (strong): length and variety, a hint only."""
+    if len(password) < minimum:
         return 0
     classes = sum(bool(re.search(p, password)) for p in
                   (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]"))
@@ -96,6 +97,13 @@ class OnboardingPage(QWidget):
         self.link_page.failed.connect(self.failed)
         self.link_page.back.connect(lambda: self.stack.setCurrentIndex(2))
         self.stack.addWidget(self.link_page)
+        # Restoring an account from its backup: its own page too.
+        self.restore_page = RestorePage(reactor, data_dir, url, cost, ca_file, insecure_ws)
+        self.restore_page.submit.connect(self.submit)
+        self.restore_page.done.connect(self.done)
+        self.restore_page.failed.connect(self.failed)
+        self.restore_page.back.connect(lambda: self.stack.setCurrentIndex(0))
+        self.stack.addWidget(self.restore_page)
 
     # --- pages -------------------------------------------------------------------------
 
@@ -110,9 +118,12 @@ class OnboardingPage(QWidget):
         self.create_button.clicked.connect(lambda: self.stack.setCurrentIndex(1))
         self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
         self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
+        self.restore_button = QPushButton(S.RESTORE_FROM_BACKUP)
+        self.restore_button.clicked.connect(self.show_restore_page)
         self.cancel_button = QPushButton(S.BACK)
         self.cancel_button.clicked.connect(self.cancelled)
-        for button in (self.create_button, self.login_button, self.cancel_button):
+        for button in (self.create_button, self.login_button, self.restore_button,
+                       self.cancel_button):
             layout.addWidget(button)
         layout.addStretch(2)
         return page
@@ -245,6 +256,10 @@ class OnboardingPage(QWidget):
         self.stack.setCurrentIndex(4)
         (self.reset_phrase if email else self.reset_email).setFocus()
 
+    def show_restore_page(self) -> None:
+        self.restore_page.reset()
+        self.stack.setCurrentWidget(self.restore_page)
+
     def show_link_page(self) -> None:
         self.link_page.reset(self.login_email.text().strip(), self.login_password.text())
         self.stack.setCurrentWidget(self.link_page)
@@ -317,6 +332,7 @@ class OnboardingPage(QWidget):
         self.reg_error.clear()
         self.login_error.clear()
         self.code_error.clear()
+        self.restore_page.reset()
         self.stack.setCurrentIndex(0)
 
     # --- actions -----------------------------------------------------------------------
@@ -328,6 +344,7 @@ class OnboardingPage(QWidget):
                        self.code_button, self.resend_button, self.cancel_button,
                        self.approve_button):
             button.setEnabled(not busy)
+        self.restore_page.set_busy(busy)
 
     def discard(self) -> None:
         """The app is closing: withdraw a device link under way, and forget the recovery

@@ -404,7 +404,8 @@ class BackupRestoreTests(VaultUITestCase):
         self.assertEqual((yield created), path)
         self.assertIn("database", dialog.progress.stages)
         self.assertFalse(dialog.progress.isVisible())
-        self.assertEqual(dialog.error.text(), S.BACKUP_DONE.format(path=path))
+        self.assertEqual(dialog.status.text(), S.BACKUP_DONE.format(path=path))
+        self.assertEqual(dialog.error.text(), "")
         self.assertEqual(dialog.passphrase.text(), "")
         self.assertTrue(os.path.getsize(path) > 28)
 

@@ -26,8 +26,8 @@ from securechat.client import MIN_BACKUP_PASSPHRASE, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label
+from securechat.ui.strength import password_strength
 from securechat.ui.widgets.progress import StageProgress
-from securechat.ui.windows.onboarding import password_strength
 
 BACKUP_SUFFIX = ".scbackup"
 
@@ -78,6 +78,10 @@ class CreateBackupDialog(QDialog):
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         layout.addWidget(self.error)
+        self.status = plain_label()
+        self.status.setObjectName("muted")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Close)
         self.create_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -108,6 +112,7 @@ class CreateBackupDialog(QDialog):
         password = self.password.text() if self.client.vault.needs_password else None
         self.create_button.setEnabled(False)
         self.error.clear()
+        self.status.clear()
         self.progress.start()
 
         def done(_: Any) -> None:
@@ -115,7 +120,7 @@ class CreateBackupDialog(QDialog):
             self.progress.finish()
             for field in (self.passphrase, self.repeat, self.password):
                 field.clear()
-            self.error.setText(S.BACKUP_DONE.format(path=path))
+            self.status.setText(S.BACKUP_DONE.format(path=path))
             self.created.emit(path)
 
         def failed(message: str) -> None:

@@ -28,21 +28,11 @@ from securechat.client import KdfCost, SecureChatClient, request_email_code
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.windows.linking import NewDeviceLinkPage
 from securechat.ui.windows.restore import RestorePage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
-
-
-def password_strength(password: str, minimum: int = MIN_PASSWORD) -> int:
-    """0 (shorter than `minimum`) to 4 (strong): length and variety, a hint only."""
-    if len(password) < minimum:
-        return 0
-    classes = sum(bool(re.search(p, password)) for p in
-                  (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]"))
-    score = 1 + (len(password) >= 14) + (len(password) >= 20) + (classes >= 3)
-    return min(4, score)
 
 
 def _title(text: str) -> QLabel:
@@ -90,20 +80,16 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._mnemonic())
         self.stack.addWidget(self._reset())  # index 4
         self.stack.addWidget(self._email_code())  # index 5
-        # Signing in by approval on another device: its own page, kept separate.
+        # Signing in by approval on another device, and restoring a backup: pages of
+        # their own, kept separate; their requests go through the window as the rest.
         self.link_page = NewDeviceLinkPage(reactor, data_dir, url, cost, ca_file)
-        self.link_page.submit.connect(self.submit)
-        self.link_page.done.connect(self.done)
-        self.link_page.failed.connect(self.failed)
-        self.link_page.back.connect(lambda: self.stack.setCurrentIndex(2))
-        self.stack.addWidget(self.link_page)
-        # Restoring an account from its backup: its own page too.
         self.restore_page = RestorePage(reactor, data_dir, url, cost, ca_file, insecure_ws)
-        self.restore_page.submit.connect(self.submit)
-        self.restore_page.done.connect(self.done)
-        self.restore_page.failed.connect(self.failed)
-        self.restore_page.back.connect(lambda: self.stack.setCurrentIndex(0))
-        self.stack.addWidget(self.restore_page)
+        for page, back_to in ((self.link_page, 2), (self.restore_page, 0)):
+            page.submit.connect(self.submit)
+            page.done.connect(self.done)
+            page.failed.connect(self.failed)
+            page.back.connect(lambda i=back_to: self.stack.setCurrentIndex(i))
+            self.stack.addWidget(page)
 
     # --- pages -------------------------------------------------------------------------
 
@@ -119,7 +105,8 @@ class OnboardingPage(QWidget):
         self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
         self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
         self.restore_button = QPushButton(S.RESTORE_FROM_BACKUP)
-        self.restore_button.clicked.connect(self.show_restore_page)
+        self.restore_button.clicked.connect(
+            lambda: self.stack.setCurrentWidget(self.restore_page))
         self.cancel_button = QPushButton(S.BACK)
         self.cancel_button.clicked.connect(self.cancelled)
         for button in (self.create_button, self.login_button, self.restore_button,
@@ -255,10 +242,6 @@ class OnboardingPage(QWidget):
         self.reset_error.clear()
         self.stack.setCurrentIndex(4)
         (self.reset_phrase if email else self.reset_email).setFocus()
-
-    def show_restore_page(self) -> None:
-        self.restore_page.reset()
-        self.stack.setCurrentWidget(self.restore_page)
 
     def show_link_page(self) -> None:
         self.link_page.reset(self.login_email.text().strip(), self.login_password.text())

@@ -15,9 +15,7 @@ from PyQt6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,8 +23,9 @@ from PyQt6.QtWidgets import (
 from securechat.client import MIN_BACKUP_PASSPHRASE, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
-from securechat.ui.plaintext import plain_label
+from securechat.ui.plaintext import wrapped_label
 from securechat.ui.strength import password_strength
+from securechat.ui.widgets.path import PathField
 from securechat.ui.widgets.progress import StageProgress
 
 BACKUP_SUFFIX = ".scbackup"
@@ -41,25 +40,17 @@ class CreateBackupDialog(QDialog):
         self.client = client
         self.setWindowTitle(S.BACKUP_TITLE)
         layout = QVBoxLayout(self)
-        body = plain_label(S.BACKUP_BODY)
-        body.setWordWrap(True)
-        body.setObjectName("muted")
-        layout.addWidget(body)
+        layout.addWidget(wrapped_label(S.BACKUP_BODY))
         form = QFormLayout()
         self.passphrase = QLineEdit()
         self.repeat = QLineEdit()
         for field in (self.passphrase, self.repeat):
             field.setEchoMode(QLineEdit.EchoMode.Password)
-        self.strength = plain_label(S.STRENGTH[0])
-        self.strength.setObjectName("muted")
+        self.strength = wrapped_label(S.STRENGTH[0])
         self.passphrase.textChanged.connect(lambda text: self.strength.setText(
             S.STRENGTH[password_strength(text, MIN_BACKUP_PASSPHRASE)]))
-        self.path = QLineEdit()
-        self.browse_button = browse = QPushButton(S.BACKUP_BROWSE)
-        browse.clicked.connect(self._browse)
-        where = QHBoxLayout()
-        where.addWidget(self.path, 1)
-        where.addWidget(browse)
+        where = PathField(lambda: self.choose_path())
+        self.path, self.browse_button = where.edit, where.browse_button
         form.addRow(S.BACKUP_PASSPHRASE, self.passphrase)
         form.addRow("", self.strength)
         form.addRow(S.BACKUP_REPEAT, self.repeat)
@@ -67,20 +58,14 @@ class CreateBackupDialog(QDialog):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         if client.vault.needs_password:  # opened with the PIN: the keys need the password
-            note = plain_label(S.BACKUP_PASSWORD_BODY)
-            note.setWordWrap(True)
-            form.addRow("", note)
+            form.addRow("", wrapped_label(S.BACKUP_PASSWORD_BODY, ""))
             form.addRow(S.MASTER_PASSWORD, self.password)
         layout.addLayout(form)
         self.progress = StageProgress()
         layout.addWidget(self.progress)
-        self.error = plain_label()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = wrapped_label(style="error")
+        self.status = wrapped_label()
         layout.addWidget(self.error)
-        self.status = plain_label()
-        self.status.setObjectName("muted")
-        self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Close)
@@ -90,11 +75,6 @@ class CreateBackupDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-
-    def _browse(self) -> None:
-        path = self.choose_path()
-        if path:
-            self.path.setText(path)
 
     def choose_path(self) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, S.BACKUP_SAVE_AS,

@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 from securechat.client import MfaSetup, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
-from securechat.ui.plaintext import plain_label
+from securechat.ui.plaintext import plain_label, wrapped_label
 from securechat.ui.windows.profile import qr_image
 
 LOADING, OFF, SCAN, RECOVERY, ON = range(5)
@@ -59,9 +59,7 @@ class MfaDialog(QDialog):
         self.stack.addWidget(self._scan_page())
         self.stack.addWidget(self._recovery_page())
         self.stack.addWidget(self._on_page())
-        self.error = plain_label()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = wrapped_label(style="error")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -75,17 +73,10 @@ class MfaDialog(QDialog):
 
     # --- pages ----------------------------------------------------------------------
 
-    @staticmethod
-    def _body(text: str) -> QLabel:
-        label = plain_label(text)
-        label.setWordWrap(True)
-        label.setObjectName("muted")
-        return label
-
     def _off_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(self._body(S.MFA_OFF_BODY))
+        layout.addWidget(wrapped_label(S.MFA_OFF_BODY))
         self.set_up_button = QPushButton(S.MFA_SET_UP)
         self.set_up_button.setProperty("primary", True)
         self.set_up_button.clicked.connect(self.set_up)
@@ -96,7 +87,7 @@ class MfaDialog(QDialog):
     def _scan_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(self._body(S.MFA_SCAN))
+        layout.addWidget(wrapped_label(S.MFA_SCAN))
         self.qr = QLabel()
         self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.qr)
@@ -121,10 +112,8 @@ class MfaDialog(QDialog):
     def _recovery_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        title = plain_label(S.MFA_RECOVERY_TITLE)
-        title.setObjectName("title")
-        layout.addWidget(title)
-        layout.addWidget(self._body(S.MFA_RECOVERY_BODY))
+        layout.addWidget(wrapped_label(S.MFA_RECOVERY_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.MFA_RECOVERY_BODY))
         self.recovery = plain_label()
         self.recovery.setStyleSheet("font-family: monospace; font-size: 15px; padding: 8px;")
         self.recovery.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -138,7 +127,7 @@ class MfaDialog(QDialog):
     def _on_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(self._body(S.MFA_ON_BODY))
+        layout.addWidget(wrapped_label(S.MFA_ON_BODY))
         row = QHBoxLayout()
         self.disable_code = QLineEdit()
         self.disable_code.setPlaceholderText(S.MFA_CODE)

@@ -24,7 +24,8 @@ from PyQt6.QtWidgets import (
 from securechat.client import KdfCost, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
-from securechat.ui.plaintext import plain_label
+from securechat.ui.plaintext import wrapped_label
+from securechat.ui.widgets.path import PathField
 from securechat.ui.widgets.progress import StageProgress
 
 
@@ -42,20 +43,11 @@ class RestorePage(QWidget):
         self._ca_file, self._insecure_ws = ca_file, insecure_ws
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        title = plain_label(S.RESTORE_TITLE)
-        title.setObjectName("title")
-        layout.addWidget(title)
-        body = plain_label(S.RESTORE_BODY)
-        body.setObjectName("muted")
-        body.setWordWrap(True)
-        layout.addWidget(body)
+        layout.addWidget(wrapped_label(S.RESTORE_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.RESTORE_BODY))
         form = QFormLayout()
-        self.path = QLineEdit()
-        self.browse_button = browse = QPushButton(S.BACKUP_BROWSE)
-        browse.clicked.connect(self._browse)
-        where = QHBoxLayout()
-        where.addWidget(self.path, 1)
-        where.addWidget(browse)
+        where = PathField(lambda: self.choose_path())
+        self.path, self.browse_button = where.edit, where.browse_button
         self.passphrase = QLineEdit()
         self.password = QLineEdit()
         for field in (self.passphrase, self.password):
@@ -67,9 +59,7 @@ class RestorePage(QWidget):
         layout.addLayout(form)
         self.progress = StageProgress()
         layout.addWidget(self.progress)
-        self.error = plain_label()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = wrapped_label(style="error")
         layout.addWidget(self.error)
         row = QHBoxLayout()
         self.back_button = QPushButton(S.BACK)
@@ -92,11 +82,6 @@ class RestorePage(QWidget):
     def set_busy(self, busy: bool) -> None:
         self.restore_button.setEnabled(not busy)
         self.back_button.setEnabled(not busy)
-
-    def _browse(self) -> None:
-        path = self.choose_path()
-        if path:
-            self.path.setText(path)
 
     def choose_path(self) -> str | None:
         path, _ = QFileDialog.getOpenFileName(self, S.RESTORE_OPEN, "", S.BACKUP_FILTER)

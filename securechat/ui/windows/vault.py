@@ -41,7 +41,7 @@ from securechat.client import (
 )
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
-from securechat.ui.plaintext import plain_label
+from securechat.ui.plaintext import plain_label, wrapped_label
 from securechat.ui.widgets.clipboard import CLEAR_AFTER_MS, SecretClipboard
 from securechat.ui.windows.vault_editor import ItemEditor
 
@@ -86,21 +86,15 @@ class VaultWindow(QDialog):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        title = plain_label(S.VAULT_TITLE)
-        title.setObjectName("title")
-        layout.addWidget(title)
-        body = plain_label(S.VAULT_LOCKED_BODY)
-        body.setObjectName("muted")
-        body.setWordWrap(True)
-        layout.addWidget(body)
+        layout.addWidget(wrapped_label(S.VAULT_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.VAULT_LOCKED_BODY))
         self.code_label = plain_label(S.VAULT_CODE)
         self.code = QLineEdit()
         self.code.returnPressed.connect(self.unlock)
         for widget in (self.code_label, self.code):
             widget.hide()  # until the core says MFA is on
             layout.addWidget(widget)
-        self.password_label = plain_label(S.VAULT_PASSWORD_BODY)
-        self.password_label.setWordWrap(True)
+        self.password_label = wrapped_label(S.VAULT_PASSWORD_BODY, "")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText(S.MASTER_PASSWORD)
@@ -108,9 +102,7 @@ class VaultWindow(QDialog):
         for widget in (self.password_label, self.password):
             widget.setVisible(self.vault.needs_password)
             layout.addWidget(widget)
-        self.unlock_error = plain_label()
-        self.unlock_error.setObjectName("error")
-        self.unlock_error.setWordWrap(True)
+        self.unlock_error = wrapped_label(style="error")
         layout.addWidget(self.unlock_error)
         row = QHBoxLayout()
         self.reset_button = QPushButton(S.VAULT_RESET)
@@ -143,8 +135,7 @@ class VaultWindow(QDialog):
         self.list.currentItemChanged.connect(lambda *_: self._selection_changed())
         self.list.itemDoubleClicked.connect(lambda _: self.edit_selected())
         layout.addWidget(self.list, 1)
-        self.empty_hint = plain_label(S.VAULT_EMPTY)
-        self.empty_hint.setObjectName("muted")
+        self.empty_hint = wrapped_label(S.VAULT_EMPTY)
         layout.addWidget(self.empty_hint)
         adding = QHBoxLayout()
         self.add_password_button = QPushButton(S.VAULT_ADD_PASSWORD)
@@ -171,9 +162,7 @@ class VaultWindow(QDialog):
             acting.addWidget(button)
         acting.addStretch(1)
         layout.addLayout(acting)
-        self.status = plain_label()
-        self.status.setObjectName("muted")
-        self.status.setWordWrap(True)
+        self.status = wrapped_label()
         layout.addWidget(self.status)
         self._selection_changed()
         return page

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import (
 
 from securechat.client import ClientError, VaultItemType, generate_password
 from securechat.ui import strings as S
-from securechat.ui.plaintext import plain_label
+from securechat.ui.plaintext import plain_label, wrapped_label
 
 GENERATED_LENGTH = 20
 MAX_GENERATED = 128
@@ -53,9 +53,7 @@ class ItemEditor(QDialog):
             self.fields["text"] = text
             form.addRow(S.EDITOR_TEXT, text)
         layout.addLayout(form)
-        self.error = plain_label()
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = wrapped_label(style="error")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)

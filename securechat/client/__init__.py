@@ -10,6 +10,7 @@ in client.errors. The rest of the package (storage, keys, Olm, the wire) is inte
 """
 
 from securechat.client import events, local_accounts
+from securechat.client.backup import MIN_PASSPHRASE as MIN_BACKUP_PASSPHRASE
 from securechat.client.core import SecureChatClient
 from securechat.client.devices import LinkedDevice
 from securechat.client.errors import (
@@ -90,6 +91,7 @@ __all__ = [
     "DEFAULT_RELAY_URL",
     "INSECURE_FLAG",
     "MAX_ALIAS",
+    "MIN_BACKUP_PASSPHRASE",
     "MIN_PASSWORD_LENGTH",
     "PIN_COST",
     "SYSTEM_TYPES",

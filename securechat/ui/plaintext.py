@@ -22,6 +22,15 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
+def wrapped_label(text: str = "", style: str = "muted") -> QLabel:
+    """A plain, word-wrapped label styled by the theme's object name ("muted", "error",
+    "title")."""
+    label = plain_label(text)
+    label.setObjectName(style)
+    label.setWordWrap(True)
+    return label
+
+
 def make_plain(label: QLabel) -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label

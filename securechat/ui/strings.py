@@ -243,6 +243,115 @@ APPROVAL_MISMATCH = "It doesn't match"
 APPROVAL_DONE = "Approved: the new device is signed in to your account."
 
 
+# --- the vault -------------------------------------------------------------------------
+ACTION_VAULT = "&Vault…"
+VAULT_TITLE = "Vault"
+VAULT_LOCKED_BODY = ("Your passwords, notes and files, encrypted on this device. It locks "
+                     "itself after a few idle minutes and whenever SecureChat locks.")
+VAULT_CODE = "Code from your authenticator app (or a recovery code)"
+VAULT_PASSWORD_BODY = ("This account was opened with its PIN: the vault also needs the master "
+                       "password.")
+VAULT_PASSWORD_MISSING = "Enter the master password."
+VAULT_CODE_MISSING = "Enter the 6-digit code from your authenticator app."
+VAULT_UNLOCK = "Unlock the vault"
+VAULT_UNLOCKING = "Unlocking the vault… (deriving the key takes a moment)"
+VAULT_LOCK = "Lock the vault"
+VAULT_RESET = "Reset the vault…"
+VAULT_RESET_QUESTION = ("Delete every item in the vault and start an empty one? This cannot be "
+                        "undone.")
+VAULT_RESET_DONE = "The vault was reset: it is empty now."
+VAULT_SEARCH = "Search by title"
+VAULT_EMPTY = "The vault is empty: add a password, a note or a file."
+VAULT_ADD_PASSWORD = "New password"
+VAULT_ADD_NOTE = "New note"
+VAULT_IMPORT_FILE = "Import file…"
+VAULT_EDIT = "Edit"
+VAULT_DELETE = "Delete"
+VAULT_DELETE_QUESTION = "Delete “{title}” from the vault?"
+VAULT_COPY_PASSWORD = "Copy password"
+VAULT_EXPORT_FILE = "Export file…"
+VAULT_COPIED = "Password copied: the clipboard is cleared in {seconds} s."
+VAULT_CLIPBOARD_CLEARED = "The clipboard was cleared."
+VAULT_EXPORTED = "Exported to {path}."
+VAULT_IMPORTED = "Imported {name}."
+VAULT_SAVED = "Saved."
+VAULT_DELETED = "Deleted."
+VAULT_CHOOSE_IMPORT = "Choose a file to keep in the vault"
+VAULT_CHOOSE_EXPORT = "Export the file to"
+VAULT_KIND = {"password": "password", "note": "note", "file": "file"}
+VAULT_ITEM_ROW = "{title}  ·  {kind}"
+VAULT_NO_PASSWORD = "This item has no password to copy."
+EDITOR_PASSWORD_TITLE = "Password"
+EDITOR_NOTE_TITLE = "Note"
+EDITOR_FILE_TITLE = "File"
+EDITOR_ITEM_TITLE = "Title"
+EDITOR_USERNAME = "Username"
+EDITOR_PASSWORD = "Password"
+EDITOR_URL = "Website"
+EDITOR_NOTES = "Notes"
+EDITOR_TEXT = "Text"
+EDITOR_SHOW = "Show"
+EDITOR_GENERATE = "Generate"
+EDITOR_LENGTH = "Length"
+EDITOR_SYMBOLS = "Symbols"
+EDITOR_TITLE_MISSING = "Give the item a title."
+SAVE_ITEM = "Save"
+VAULT_SAVING = "Saving…"
+
+# --- the vault's second factor ---------------------------------------------------------
+ACTION_MFA = "Vault &two-factor code…"
+MFA_TITLE = "Two-factor code for the vault"
+MFA_OFF_BODY = ("Ask for a code from an authenticator app (6 digits, new every 30 s) before "
+                "the vault opens. The code is checked on this device only.")
+MFA_ON_BODY = ("The vault asks for a code from your authenticator app. Turning this off takes "
+               "a code.")
+MFA_SET_UP = "Set up"
+MFA_SCAN = ("Scan this QR code with your authenticator app, or type the key below into it. "
+            "Then enter the code it shows.")
+MFA_SECRET = "Key"
+MFA_CODE = "Code"
+MFA_CONFIRM = "Turn on"
+MFA_RECOVERY_TITLE = "Your recovery codes"
+MFA_RECOVERY_BODY = ("Each of these codes opens the vault once instead of a code, if you lose "
+                     "your authenticator. They are shown only now: write them down and keep "
+                     "them safe.")
+MFA_RECOVERY_DONE = "I wrote them down"
+MFA_DISABLE = "Turn off"
+MFA_DISABLED = "The vault no longer asks for a code."
+MFA_CODE_MISSING = "Enter the code your authenticator app shows."
+
+# --- backup and restore ----------------------------------------------------------------
+ACTION_BACKUP = "Create &backup…"
+BACKUP_TITLE = "Create an encrypted backup"
+BACKUP_BODY = ("Everything of this account — messages, contacts, keys, the vault and its "
+               "files — in one file encrypted with a passphrase. Without the passphrase "
+               "nobody can read it, not even you: keep it somewhere safe.")
+BACKUP_PASSPHRASE = "Backup passphrase"
+BACKUP_REPEAT = "Repeat the passphrase"
+BACKUP_PASSPHRASES_DIFFER = "The passphrases do not match."
+BACKUP_FILE = "Save to"
+BACKUP_BROWSE = "Choose…"
+BACKUP_FILE_MISSING = "Choose where to save the backup."
+BACKUP_PASSWORD_BODY = ("This account was opened with its PIN: a backup also needs the master "
+                        "password.")
+BACKUP_CREATE = "Create backup"
+BACKUP_DONE = "Backup saved to {path}."
+BACKUP_SAVE_AS = "Save the backup as"
+BACKUP_FILTER = "SecureChat backups (*.scbackup);;All files (*)"
+BACKUP_STAGES = {"checking": "Checking the backup…", "signing in": "Signing in…",
+                 "database": "Messages and contacts…", "media": "Files…",
+                 "encrypting": "Encrypting…", "finishing": "Finishing…"}
+RESTORE_FROM_BACKUP = "Restore from a backup"
+RESTORE_TITLE = "Restore an account from its backup"
+RESTORE_BODY = ("Choose the backup file and enter its passphrase, then the account's master "
+                "password: this device becomes one of the account's devices, with everything "
+                "the backup holds.")
+RESTORE_FILE = "Backup file"
+RESTORE_OPEN = "Choose the backup file"
+RESTORE_FILE_MISSING = "Choose the backup file."
+RESTORE_PASSWORD = "The account's master password"
+RESTORE = "Restore"
+
 # --- translation (keep this section last: it snapshots every string above) -----------
 
 _SOURCE: dict[str, Any] = {name: value for name, value in list(globals().items())

@@ -708,5 +708,377 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <source>Approved: the new device is signed in to your account.</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>&amp;Vault…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Vault</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Your passwords, notes and files, encrypted on this device. It locks itself after a few idle minutes and whenever SecureChat locks.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Code from your authenticator app (or a recovery code)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This account was opened with its PIN: the vault also needs the master password.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Enter the master password.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Enter the 6-digit code from your authenticator app.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unlock the vault</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unlocking the vault… (deriving the key takes a moment)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Lock the vault</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reset the vault…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Delete every item in the vault and start an empty one? This cannot be undone.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The vault was reset: it is empty now.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Search by title</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The vault is empty: add a password, a note or a file.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>New note</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Import file…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Edit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Delete “{title}” from the vault?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Copy password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export file…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Password copied: the clipboard is cleared in {seconds} s.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The clipboard was cleared.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Exported to {path}.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Imported {name}.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Saved.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Deleted.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose a file to keep in the vault</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Export the file to</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>note</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{title}  ·  {kind}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This item has no password to copy.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Note</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>File</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Title</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Username</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Website</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Notes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Text</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Generate</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Length</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Symbols</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Give the item a title.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Saving…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Vault &amp;two-factor code…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Two-factor code for the vault</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ask for a code from an authenticator app (6 digits, new every 30 s) before the vault opens. The code is checked on this device only.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The vault asks for a code from your authenticator app. Turning this off takes a code.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Set up</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Scan this QR code with your authenticator app, or type the key below into it. Then enter the code it shows.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Code</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Turn on</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Your recovery codes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Each of these codes opens the vault once instead of a code, if you lose your authenticator. They are shown only now: write them down and keep them safe.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>I wrote them down</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Turn off</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The vault no longer asks for a code.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Enter the code your authenticator app shows.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Create &amp;backup…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Create an encrypted backup</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Everything of this account — messages, contacts, keys, the vault and its files — in one file encrypted with a passphrase. Without the passphrase nobody can read it, not even you: keep it somewhere safe.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Backup passphrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Repeat the passphrase</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The passphrases do not match.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save to</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose where to save the backup.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This account was opened with its PIN: a backup also needs the master password.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Create backup</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Backup saved to {path}.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save the backup as</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>SecureChat backups (*.scbackup);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Checking the backup…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Signing in…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Messages and contacts…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Files…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Encrypting…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Finishing…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Restore from a backup</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Restore an account from its backup</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose the backup file and enter its passphrase, then the account's master password: this device becomes one of the account's devices, with everything the backup holds.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Backup file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose the backup file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose the backup file.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The account's master password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Restore</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>

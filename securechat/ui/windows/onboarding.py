@@ -1,6 +1,6 @@
 """First run and new devices: create an account (with the recovery phrase shown once),
-sign in with email, master password and recovery phrase, or set a new password with the
-phrase ("forgot password").
+sign in with email, master password and recovery phrase, set a new password with the
+phrase ("forgot password"), or restore an account from its backup (windows/restore.py).
 
 Each form asks the window to send it (`submit`, with a callable that sends it); the
 window's AccountSession (securechat/ui/session.py) runs it unless a request runs already,
@@ -28,20 +28,11 @@ from securechat.client import KdfCost, SecureChatClient, request_email_code
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.windows.linking import NewDeviceLinkPage
+from securechat.ui.windows.restore import RestorePage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
-
-
-def password_strength(password: str) -> int:
-    """0 (too short) to 4 (strong): length and variety, a hint only."""
-    if len(password) < MIN_PASSWORD:
-        return 0
-    classes = sum(bool(re.search(p, password)) for p in
-                  (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]"))
-    score = 1 + (len(password) >= 14) + (len(password) >= 20) + (classes >= 3)
-    return min(4, score)
 
 
 def _title(text: str) -> QLabel:
@@ -89,13 +80,16 @@ class OnboardingPage(QWidget):
         self.stack.addWidget(self._mnemonic())
         self.stack.addWidget(self._reset())  # index 4
         self.stack.addWidget(self._email_code())  # index 5
-        # Signing in by approval on another device: its own page, kept separate.
+        # Signing in by approval on another device, and restoring a backup: pages of
+        # their own, kept separate; their requests go through the window as the rest.
         self.link_page = NewDeviceLinkPage(reactor, data_dir, url, cost, ca_file)
-        self.link_page.submit.connect(self.submit)
-        self.link_page.done.connect(self.done)
-        self.link_page.failed.connect(self.failed)
-        self.link_page.back.connect(lambda: self.stack.setCurrentIndex(2))
-        self.stack.addWidget(self.link_page)
+        self.restore_page = RestorePage(reactor, data_dir, url, cost, ca_file, insecure_ws)
+        for page, back_to in ((self.link_page, 2), (self.restore_page, 0)):
+            page.submit.connect(self.submit)
+            page.done.connect(self.done)
+            page.failed.connect(self.failed)
+            page.back.connect(lambda i=back_to: self.stack.setCurrentIndex(i))
+            self.stack.addWidget(page)
 
     # --- pages -------------------------------------------------------------------------
 
@@ -110,9 +104,13 @@ class OnboardingPage(QWidget):
         self.create_button.clicked.connect(lambda: self.stack.setCurrentIndex(1))
         self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
         self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
+        self.restore_button = QPushButton(S.RESTORE_FROM_BACKUP)
+        self.restore_button.clicked.connect(
+            lambda: self.stack.setCurrentWidget(self.restore_page))
         self.cancel_button = QPushButton(S.BACK)
         self.cancel_button.clicked.connect(self.cancelled)
-        for button in (self.create_button, self.login_button, self.cancel_button):
+        for button in (self.create_button, self.login_button, self.restore_button,
+                       self.cancel_button):
             layout.addWidget(button)
         layout.addStretch(2)
         return page
@@ -317,6 +315,7 @@ class OnboardingPage(QWidget):
         self.reg_error.clear()
         self.login_error.clear()
         self.code_error.clear()
+        self.restore_page.reset()
         self.stack.setCurrentIndex(0)
 
     # --- actions -----------------------------------------------------------------------
@@ -328,6 +327,7 @@ class OnboardingPage(QWidget):
                        self.code_button, self.resend_button, self.cancel_button,
                        self.approve_button):
             button.setEnabled(not busy)
+        self.restore_page.set_busy(busy)
 
     def discard(self) -> None:
         """The app is closing: withdraw a device link under way, and forget the recovery

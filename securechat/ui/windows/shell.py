@@ -9,7 +9,7 @@ from typing import Any
 
 from PyQt6.QtCore import QEvent, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PyQt6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget, QWidget
+from PyQt6.QtWidgets import QDialog, QMainWindow, QMessageBox, QStackedWidget, QWidget
 from twisted.internet import defer
 
 from securechat.client import KdfCost, SecureChatClient
@@ -19,12 +19,15 @@ from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.session import AccountSession
 from securechat.ui.widgets.connection import ConnectionIndicator
 from securechat.ui.widgets.notifier import Notifier, app_icon
+from securechat.ui.windows.backup import CreateBackupDialog
 from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.main import MainPage
+from securechat.ui.windows.mfa import MfaDialog
 from securechat.ui.windows.onboarding import OnboardingPage
 from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog
+from securechat.ui.windows.vault import VaultWindow
 
 
 class ShellWindow(QMainWindow):
@@ -40,6 +43,8 @@ class ShellWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.bridge: ClientBridge | None = None
         self.session = AccountSession(self)
+        # The open account's vault, MFA and backup windows: they close when it locks.
+        self.account_windows: list[QDialog] = []
         self.setWindowTitle(S.APP_NAME)
         self.setWindowIcon(app_icon())
         self.resize(980, 680)
@@ -144,6 +149,10 @@ class ShellWindow(QMainWindow):
             shown.addAction(act)
             self.notification_actions[content] = act
         menu.addSeparator()
+        self.vault_action = action(S.ACTION_VAULT, "Ctrl+Shift+V", self.show_vault)
+        self.mfa_action = action(S.ACTION_MFA, "", self.show_mfa)
+        self.backup_action = action(S.ACTION_BACKUP, "", self.show_backup)
+        menu.addSeparator()
         self.devices_action = action(S.ACTION_LINKED_DEVICES, "", self.show_linked_devices)
         self.set_pin_action = action(S.ACTION_SET_PIN, "", self.show_set_pin)
         self.remove_pin_action = action(S.ACTION_REMOVE_PIN, "", self.remove_pin)
@@ -156,7 +165,8 @@ class ShellWindow(QMainWindow):
 
     def _signed_in_actions(self, on: bool) -> None:
         for act in (self.find_action, self.add_action, self.profile_action, self.next_action,
-                    self.previous_action, self.devices_action, self.set_pin_action,
+                    self.previous_action, self.vault_action, self.mfa_action,
+                    self.backup_action, self.devices_action, self.set_pin_action,
                     self.change_password_action, self.lock_action, self.switch_action):
             act.setEnabled(on)
         self.remove_pin_action.setEnabled(
@@ -170,6 +180,42 @@ class ShellWindow(QMainWindow):
         dialog.open()
         dialog.reload()
         return dialog
+
+    def show_vault(self) -> VaultWindow | None:
+        """The vault's window (one at a time: asked again, the open one comes forward)."""
+        if self.client is None:
+            return None
+        for window in self.account_windows:
+            if isinstance(window, VaultWindow):
+                window.raise_()
+                window.activateWindow()
+                return window
+        window = VaultWindow(self.client, parent=self)
+        self._account_window(window)
+        window.show()
+        return window
+
+    def show_mfa(self) -> MfaDialog | None:
+        if self.client is None:
+            return None
+        dialog = MfaDialog(self.client, self)
+        self._account_window(dialog)
+        dialog.open()
+        return dialog
+
+    def show_backup(self) -> CreateBackupDialog | None:
+        if self.client is None:
+            return None
+        dialog = CreateBackupDialog(self.client, self)
+        self._account_window(dialog)
+        dialog.open()
+        return dialog
+
+    def _account_window(self, window: QDialog) -> None:
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.finished.connect(lambda _: window in self.account_windows
+                                and self.account_windows.remove(window))
+        self.account_windows.append(window)
 
     def show_set_pin(self) -> SetPinDialog | None:
         if self.client is None:
@@ -268,6 +314,8 @@ class ShellWindow(QMainWindow):
         try:
             yield self.main.chat.finish()  # the read receipt and "stopped typing" go first
         finally:  # and no timer of the chat reaches the client once it is closed
+            for window in list(self.account_windows):
+                window.close()  # the vault locks with it
             bridge, self.bridge = self.bridge, None
             self._signed_in_actions(False)
             self.main.set_client(None, None)

@@ -22,6 +22,7 @@ from securechat.client import (
     BackupMissingEmail,
     ClientError,
     CorruptBackup,
+    MessageStatus,
     SecureChatClient,
     WrongPassword,
     local_accounts,
@@ -70,6 +71,26 @@ class BackupFormatTests(ClientTestCase):
         with open(path, "wb") as f:
             f.write(data)
         return path
+
+    def test_bytes_changed_in_place_after_the_check_are_not_read(self) -> None:
+        """Someone who can rewrite the file (a shared folder, a sync client) flips bits
+        after the tag was checked: what is read is the checked copy."""
+        plaintext = b'{"email": "alice@example.org"}' + os.urandom(1000)
+        salt, iv = os.urandom(16), os.urandom(12)
+        path = self.write(salt + iv + AESGCM(minimal_key(PASSPHRASE, salt))
+                          .encrypt(iv, plaintext, None))
+        private = self.mktemp()
+        os.makedirs(private, mode=0o700)
+        with backup_format.BackupReader.open(path, PASSPHRASE,
+                                             copy_to=os.path.join(private, "copy")) as reader:
+            with open(path, "r+b") as f:  # "alice" -> "mallo", in place
+                f.seek(28 + plaintext.index(b"alice"))
+                original = f.read(5)
+                f.seek(28 + plaintext.index(b"alice"))
+                f.write(bytes(a ^ b ^ c for a, b, c in zip(original, b"alice", b"mallo",
+                                                           strict=True)))
+            self.assertEqual(reader.read_at(0, len(plaintext)), plaintext)
+            self.assertEqual(os.stat(os.path.join(private, "copy")).st_mode & 0o777, 0o600)
 
     def test_streamed_gcm_is_the_one_shot_bytes(self) -> None:
         plaintext = os.urandom(3 * backup_format.CHUNK + 5)
@@ -145,8 +166,12 @@ class BackupTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def chat(self) -> Any:
-        yield self.alice.send_text(self.bob.me.user_id, "hello Bob")
+        sent = yield self.alice.send_text(self.bob.me.user_id, "hello Bob")
         yield self.log(self.bob).wait_for(ev.MessageReceived)
+        # Its tick is final before the backup (a tick moving during it would differ).
+        yield self.log(self.alice).wait_for(
+            ev.MessageUpdated,
+            lambda e: (e.message_id, e.status) == (sent.id, MessageStatus.DELIVERED))
         yield self.bob.send_text(self.alice.me.user_id, "hello Alice")
         yield self.log(self.alice).wait_for(ev.MessageReceived)
         yield self.alice.handed_off()
@@ -157,7 +182,14 @@ class BackupTests(ClientTestCase):
         yield self.chat()
         path = self.mktemp()
         stages: list[str] = []
-        yield self.alice.create_backup(path, PASSPHRASE,
+        # The open app alone is not enough: the password, and the vault's code.
+        with self.assertRaises(WrongPassword):
+            yield self.alice.create_backup(path, PASSPHRASE, "not-the-password",
+                                           setup.recovery_codes[0])
+        with self.assertRaises(ClientError):
+            yield self.alice.create_backup(path, PASSPHRASE, PASSWORD)
+        self.assertFalse(os.path.exists(path))
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD, setup.recovery_codes[0],
                                        progress=lambda stage, *_: stages.append(stage))
         self.assertIn("media", stages)
         with open(path, "rb") as f:
@@ -202,10 +234,10 @@ class BackupTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def test_the_minimal_implementation_reads_our_backup(self) -> None:
-        yield self.fill_vault()
+        setup = yield self.fill_vault()
         yield self.chat()
         path = self.mktemp()
-        yield self.alice.create_backup(path, PASSPHRASE)
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD, setup.recovery_codes[0])
         with open(path, "rb") as f:
             zip_bytes = minimal_decrypt(f.read(), PASSPHRASE)
         with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
@@ -292,7 +324,7 @@ class BackupTests(ClientTestCase):
     def test_every_error_of_the_spec_table(self) -> None:
         yield self.other_account()
         path = self.mktemp()
-        yield self.alice.create_backup(path, PASSPHRASE)
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD)
         with open(path, "rb") as f:
             good = f.read()
         yield self.assertRefused(path, BackupDecryptionFailed,
@@ -335,9 +367,9 @@ class BackupTests(ClientTestCase):
 
     @defer.inlineCallbacks
     def test_a_restore_killed_halfway_leaves_the_previous_data_intact(self) -> None:
-        yield self.fill_vault()
+        setup = yield self.fill_vault()
         path = self.mktemp()
-        yield self.alice.create_backup(path, PASSPHRASE)
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD, setup.recovery_codes[0])
         target = yield self.other_account()
         before = self.listing(target)
         for stage in ("media", "finishing"):

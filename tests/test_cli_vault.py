@@ -64,8 +64,14 @@ class VaultCLITests(CLITestCase):
         self.assertEqual([line.split()[2] for line in out.splitlines()], ["Bank", "Mail"])
 
         bak = os.path.join(self.home, "alice.bak")
+        # A backup holds the recovery phrase: behind the vault's code too.
+        _, err = yield self.cli("laptop", "backup", ALICE, "create", "--out", bak, status=1,
+                                SECURECHAT_BACKUP_PASSPHRASE=PASSPHRASE, SECURECHAT_TOTP="1")
+        self.assertIn("code", err)
+        self.assertFalse(os.path.exists(bak))
         out, _ = yield self.cli("laptop", "backup", ALICE, "create", "--out", bak,
-                                SECURECHAT_BACKUP_PASSPHRASE=PASSPHRASE)
+                                SECURECHAT_BACKUP_PASSPHRASE=PASSPHRASE,
+                                SECURECHAT_TOTP=codes[2])
         self.assertIn("Wrote the encrypted backup", out)
         _, err = yield self.cli("new-laptop", "backup", ALICE, "restore", "--file", bak,
                                 status=1, SECURECHAT_BACKUP_PASSPHRASE="not the passphrase")
@@ -75,7 +81,7 @@ class VaultCLITests(CLITestCase):
                                 SECURECHAT_BACKUP_PASSPHRASE=PASSPHRASE)
         self.assertIn(f"Restored {ALICE}", out)
         out, _ = yield self.cli("new-laptop", "vault", ALICE, "get", "--title", "Bank",
-                                SECURECHAT_TOTP=codes[2])
+                                SECURECHAT_TOTP=codes[3])  # codes[2] went on the backup
         self.assertIn("password: hunter2-but-longer", out)
         self.assertIn("username: alice", out)
 

@@ -375,7 +375,10 @@ class BackupRestoreTests(VaultUITestCase):
 
         win.backup_action.trigger()
         dialog = next(w for w in win.account_windows if isinstance(w, CreateBackupDialog))
-        self.assertFalse(dialog.password.isVisible())  # opened with the password
+        # A backup holds the recovery phrase: the password is asked even here (opened
+        # with it), and no vault code (this vault has no MFA).
+        self.assertTrue(dialog.password.isVisible())
+        self.assertFalse(dialog.code.isVisible())
         QTest.keyClicks(dialog.passphrase, "short")
         self.assertEqual(dialog.strength.text(), S.STRENGTH[0])
         QTest.keyClicks(dialog.repeat, "shirt")
@@ -398,6 +401,11 @@ class BackupRestoreTests(VaultUITestCase):
             field.clear()
             QTest.keyClicks(field, PASSPHRASE)
         self.assertEqual(dialog.strength.text(), S.STRENGTH[3])
+        refused = signal_once(dialog.failed)
+        click(dialog.create_button)  # no master password
+        self.assertIn("master password", (yield refused))
+        self.assertFalse(os.path.exists(path))
+        QTest.keyClicks(dialog.password, PASSWORD)
         created = signal_once(dialog.created)
         click(dialog.create_button)
         self.assertTrue(dialog.progress.isVisible())

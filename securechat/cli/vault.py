@@ -137,7 +137,9 @@ def cmd_backup(reactor: Any, args: argparse.Namespace) -> Any:
             raise ClientError("backup create needs --email and --out")
         client = yield open_account(reactor, args)
         try:
-            yield client.create_backup(os.path.abspath(args.out), args.passphrase)
+            code = (yield read_code()) if (yield client.mfa.is_enabled()) else None
+            yield client.create_backup(os.path.abspath(args.out), args.passphrase,
+                                       args.password, code)
         finally:
             yield client.stop()
         say(f"Wrote the encrypted backup of {args.email} to {args.out}. Keep the passphrase: "

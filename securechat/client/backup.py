@@ -105,19 +105,21 @@ def _schema_version(conn: sqlite3.Connection) -> int:
 
 @defer.inlineCallbacks
 def create(ctx: ClientContext, vault: Vault, mfa: Mfa, path: str, passphrase: str,
-           password: str | None = None, progress: Progress | None = None) -> Any:
-    """Write the backup of this account to `path` (replaced only once complete). The
-    master key is in memory if the account was opened with the password; else
-    `password` opens it (WrongPassword). StorageFull if the disk fills up."""
+           password: str | None, code: str | None = None,
+           progress: Progress | None = None) -> Any:
+    """Write the backup of this account to `path` (replaced only once complete). A
+    backup holds the recovery phrase, so it takes what the vault takes and more: the
+    master password, checked here (WrongPassword), and the vault's MFA code when MFA is
+    on (a recovery code works too), whoever has the open app in hand. StorageFull if
+    the disk fills up."""
     check_passphrase(passphrase)
-    secrets = ctx.secrets
-    if secrets is None:
-        if password is None:
-            raise ClientError("this account was opened with the PIN: a backup also needs "
-                              "the master password")
-        keys = yield threads.deferToThread(
-            SecretStore(ctx.account_dir, ctx.me.user_id, password).load)
-        secrets = AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])
+    if not password:
+        raise ClientError("a backup holds your recovery phrase: it needs your master password")
+    keys = yield threads.deferToThread(
+        SecretStore(ctx.account_dir, ctx.me.user_id, password).load)
+    if (yield mfa.is_enabled()):
+        yield mfa.verify(code)
+    secrets = AccountSecrets(bytes.fromhex(keys["identity_seed"]), keys["mnemonic"])
     account = yield ctx.store.run(lambda c: (_schema_version(c), dump_tables(c)))
     mfa_secret = yield mfa.exported_secret()
     for row in account[1].get("vault_mfa", []):
@@ -163,7 +165,9 @@ def _write(path: str, passphrase: str, metadata: dict[str, Any], keys: dict[str,
     sizes = {item_id: os.path.getsize(os.path.join(media_dir, item_id)) for item_id in files}
     total, done = sum(sizes.values()), 0
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # Not through a link someone planted; and 0600 even if the file was there.
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as out:
             writer = EncryptingWriter(out, passphrase)
             with zipfile.ZipFile(writer, "w", zipfile.ZIP_DEFLATED) as zf:

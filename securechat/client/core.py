@@ -248,12 +248,13 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         pinned here (client.scram_pinning)."""
         return account.password_credentials(self._ctx, password)
 
-    def create_backup(self, path: str, passphrase: str, password: str | None = None,
+    def create_backup(self, path: str, passphrase: str, password: str | None,
+                      code: str | None = None,
                       progress: backup.Progress | None = None) -> Deferred[None]:
-        """Write this account's encrypted backup to `path` (client.backup); `password`
-        only if the account was opened with the PIN."""
+        """Write this account's encrypted backup to `path` (client.backup): it takes the
+        master password, and the vault's MFA code when MFA is on."""
         return backup.create(self._ctx, self.vault, self.mfa, path, passphrase, password,
-                             progress)
+                             code, progress)
 
     def linked_devices(self) -> Deferred[list[LinkedDevice]]:
         return self.directory.linked_devices()

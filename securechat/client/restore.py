@@ -40,6 +40,7 @@ from twisted.internet import defer, threads
 
 from securechat import encrypted_sqlite
 from securechat.client import account, backup
+from securechat.client.accountlock import AccountLock
 from securechat.client.endpoint import RelayEndpoint
 from securechat.client.errors import (
     BackupDecryptionFailed,
@@ -71,7 +72,7 @@ STAGING_PREFIX = ".restoring-"
 # sealed under its local key; the SCRAM parameters it pinned) and are not restored.
 ACCOUNT_TABLES = ("sessions", "identity_keys", "devices", "blocked_users",
                   "pending_requests", "messages", "own_device_notices", "held_frames",
-                  "seen_envelopes", "outbox", "vault_mfa")
+                  "seen_envelopes", "outbox", "vault_mfa", "deleted_messages")
 ME_COLUMNS = ("public_name", "name_version", "avatar_version")
 VAULT_TABLES = ("vault_meta", "vault_items")
 DECRYPTION_FAILED = "Decryption failed. Incorrect backup code."
@@ -96,6 +97,11 @@ class _Backup:
     def close(self) -> None:
         self.zip.close()
         self.reader.close()
+
+
+CIPHERTEXT_COPY = "backup.ciphertext"  # in the staging directory: what is read after the check
+MAX_SMALL_MEMBER = 1 << 20  # bytes: metadata.json, the key files
+MAX_EXPORT_BYTES = 1 << 30  # bytes of db_export.json: far above any real account
 
 
 class RestoreEntryPoint:
@@ -123,19 +129,21 @@ def restore(make_client: Any, relay: RelayEndpoint, data_dir: str, path: str,
             passphrase: str, password: str, cost: KdfCost, floor: KdfCost,
             insecure_ws: bool, progress: backup.Progress | None) -> Any:
     report = backup.reporter(relay.reactor, progress)
-    contents = yield threads.deferToThread(_read, path, passphrase, report)
+    staging, lock = yield threads.deferToThread(_staging_dir, data_dir)
     try:
-        if is_set_up(data_dir, contents.email):
-            raise BackupError("this account is already on this device: remove it first to "
-                              "restore it from a backup")
-        staging = yield threads.deferToThread(_staging_dir, data_dir)
+        contents = yield threads.deferToThread(_read, path, passphrase, report,
+                                               os.path.join(staging, CIPHERTEXT_COPY))
         try:
+            if is_set_up(data_dir, contents.email):
+                raise BackupError("this account is already on this device: remove it "
+                                  "first to restore it from a backup")
             yield _restore_into(make_client, relay, data_dir, staging, contents, password,
                                 cost, floor, insecure_ws, report)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            contents.close()
     finally:
-        contents.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        lock.release()
     return contents.email
 
 
@@ -159,28 +167,39 @@ def _restore_into(make_client: Any, relay: RelayEndpoint, data_dir: str, staging
         yield client.store.run(_import_account, contents.account, contents.me)
         report("database", 1, 1)
         yield threads.deferToThread(_restore_vault, client.account_dir, contents, report)
-    except BaseException:
         yield client.stop()
+        report("finishing", 0, 1)
+        user_id = client.me.user_id
+        try:
+            os.rename(os.path.join(staging, user_id), os.path.join(data_dir, user_id))
+        except OSError as e:
+            raise _storage_error(e) from None
+    except BaseException:
+        yield client.stop()  # nothing if stopped already
         if credentials is not None:
             yield relay.call_once(credentials, {}, uris.DEVICE_REMOVE,
                                   client.me.device_id).addErrback(lambda _: None)
         raise
-    yield client.stop()
-    report("finishing", 0, 1)
-    user_id = client.me.user_id
-    os.rename(os.path.join(staging, user_id), os.path.join(data_dir, user_id))
     remember(data_dir, contents.email)
     report("finishing", 1, 1)
 
 
 def _staging_dir(data_dir: str) -> str:
-    """A new staging directory, after removing those a killed restore left."""
+    """A new staging directory, locked while this restore runs (`flock`: the kernel
+    lets go if the process dies), after removing those a killed restore left, never
+    one another restore holds. Fires with (directory, its lock)."""
     try:
         os.makedirs(data_dir, mode=0o700, exist_ok=True)
         for name in os.listdir(data_dir):
             if name.startswith(STAGING_PREFIX):
-                shutil.rmtree(os.path.join(data_dir, name), ignore_errors=True)
-        return tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir)
+                left = AccountLock(os.path.join(data_dir, name))
+                if left.acquire():
+                    shutil.rmtree(left.account_dir, ignore_errors=True)
+                    left.release()
+        staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir)
+        lock = AccountLock(staging)
+        lock.acquire()
+        return staging, lock
     except OSError as e:
         raise _storage_error(e) from None
 
@@ -193,10 +212,12 @@ def _storage_error(e: OSError) -> ClientError:
 # --- reading the backup (on a thread) ---------------------------------------------------
 
 
-def _read(path: str, passphrase: str, report: backup.Progress) -> _Backup:
+def _read(path: str, passphrase: str, report: backup.Progress,
+          copy_to: str | None = None) -> _Backup:
     try:
         reader = BackupReader.open(path, passphrase,
-                                   lambda done, total: report("checking", done, total))
+                                   lambda done, total: report("checking", done, total),
+                                   copy_to)
     except WrongPassphrase:
         raise BackupDecryptionFailed(DECRYPTION_FAILED) from None
     except TruncatedBackup as e:
@@ -217,10 +238,17 @@ def _read(path: str, passphrase: str, report: backup.Progress) -> _Backup:
 
 
 def _member(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    """A member read whole; its declared size is bounded (zipfile never reads past it),
+    so a crafted file cannot exhaust memory before any password is asked."""
     try:
-        return zf.read(name)
+        info = zf.getinfo(name)
     except KeyError:
         return None
+    limit = MAX_EXPORT_BYTES if name == backup.DB_EXPORT else MAX_SMALL_MEMBER
+    if info.file_size > limit:
+        raise CorruptBackup(f"the backup's {name} is larger than any backup writes")
+    try:
+        return zf.read(info)
     except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
         raise CorruptBackup(f"the backup is damaged (ZIP parse error in {name}: {e})") \
             from None
@@ -262,17 +290,20 @@ def _parse(reader: BackupReader, zf: zipfile.ZipFile) -> _Backup:
     columns, rows = account_tables.pop("me")
     me = dict(zip(columns, rows[0], strict=True)) if rows else {}
     file_ids = {row[0] for row in vault_tables["vault_items"][1] if row[1] == "file"}
-    media = []
+    media: dict[str, zipfile.ZipInfo] = {}
     for info in zf.infolist():
         if info.filename.startswith(backup.VAULT_MEDIA):
             item_id = info.filename[len(backup.VAULT_MEDIA):]
+            if item_id in media:
+                raise CorruptBackup("the backup holds one of the vault's files twice")
             if item_id in file_ids and item_id.isalnum():
-                media.append((item_id, info))
-    if len(media) != len(file_ids):
+                media[item_id] = info
+    if set(media) != file_ids:
         raise CorruptBackup("the backup lacks some of the vault's files")
     if user_id_for_email(email) != metadata.get("user_id", user_id_for_email(email)):
         raise CorruptBackup("the backup's metadata.json is damaged")
-    return _Backup(reader, zf, email, mnemonic, seed, account_tables, vault_tables, me, media)
+    return _Backup(reader, zf, email, mnemonic, seed, account_tables, vault_tables, me,
+                   sorted(media.items()))
 
 
 def _migrated(part: dict[str, Any], steps: list[Step], wanted: tuple[str, ...]) -> Tables:

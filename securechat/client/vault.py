@@ -218,7 +218,9 @@ class Vault:
                 content = _FILE.open(self.store.read_file(item_id), key, context)
             except SealingError:
                 raise VaultCorrupted("this vault file is damaged: you may delete it") from None
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # Not through a link someone planted; and 0600 even if the file was there.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(content)

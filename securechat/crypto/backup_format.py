@@ -118,15 +118,25 @@ class BackupReader:
         self.size = size  # of the plaintext
 
     @classmethod
-    def open(cls, path: str, passphrase: str, progress: Progress | None = None) -> BackupReader:
-        """Check the file's tag (a whole pass) and keep it open. Raises
-        TruncatedBackup, WrongPassphrase, or OSError (unreadable)."""
+    def open(cls, path: str, passphrase: str, progress: Progress | None = None,
+             copy_to: str | None = None) -> BackupReader:
+        """Check the file's tag (a whole pass) and keep it open. With `copy_to` (a new
+        path in a private directory), the ciphertext is copied there during that pass
+        and only the copy is read afterwards: whoever can rewrite the original in place
+        (a shared folder, a sync client) cannot change what is read after the check.
+        Raises TruncatedBackup, WrongPassphrase, or OSError (unreadable)."""
         f = open(path, "rb")  # kept open by the reader until close()
+        copy = None
+        if copy_to is not None:
+            copy = os.fdopen(os.open(copy_to, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                                     | os.O_NOFOLLOW, 0o600), "w+b")
         try:
             total = os.fstat(f.fileno()).st_size
             if total < HEADER_SIZE + TAG_SIZE:
                 raise TruncatedBackup("the file is too short to be a backup")
             header = f.read(HEADER_SIZE)
+            if copy is not None:
+                copy.write(header)
             salt, iv = header[:SALT_SIZE], header[SALT_SIZE:]
             key = derive_key(passphrase, salt)
             size = total - HEADER_SIZE - TAG_SIZE
@@ -140,6 +150,8 @@ class BackupReader:
                 if not chunk:
                     raise TruncatedBackup("the file ended early")
                 decryptor.update(chunk)
+                if copy is not None:
+                    copy.write(chunk)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, size)
@@ -150,8 +162,14 @@ class BackupReader:
                                       "(or it was changed)") from None
         except BaseException:
             f.close()
+            if copy is not None:
+                copy.close()
             raise
-        return cls(f, key, iv, size)
+        if copy is None:
+            return cls(f, key, iv, size)
+        f.close()
+        copy.flush()
+        return cls(copy, key, iv, size)
 
     def plaintext(self) -> IO[bytes]:
         """A seekable, read-only view of the zip (valid until `close()`)."""

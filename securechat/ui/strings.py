@@ -332,8 +332,8 @@ BACKUP_PASSPHRASES_DIFFER = "The passphrases do not match."
 BACKUP_FILE = "Save to"
 BACKUP_BROWSE = "Choose…"
 BACKUP_FILE_MISSING = "Choose where to save the backup."
-BACKUP_PASSWORD_BODY = ("This account was opened with its PIN: a backup also needs the master "
-                        "password.")
+BACKUP_PASSWORD_BODY = ("A backup holds your recovery phrase: it takes your master password, "
+                        "and your vault code when the vault has one.")
 BACKUP_CREATE = "Create backup"
 BACKUP_DONE = "Backup saved to {path}."
 BACKUP_SAVE_AS = "Save the backup as"

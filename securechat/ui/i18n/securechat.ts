@@ -1005,7 +1005,7 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>This account was opened with its PIN: a backup also needs the master password.</source>
+        <source>A backup holds your recovery phrase: it takes your master password, and your vault code when the vault has one.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QLabel,
     QLineEdit,
     QVBoxLayout,
     QWidget,
@@ -55,11 +56,18 @@ class CreateBackupDialog(QDialog):
         form.addRow("", self.strength)
         form.addRow(S.BACKUP_REPEAT, self.repeat)
         form.addRow(S.BACKUP_FILE, where)
+        # A backup holds the recovery phrase: whoever has the open app in hand must still
+        # know the master password, and the vault's code when it has one.
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        if client.vault.needs_password:  # opened with the PIN: the keys need the password
-            form.addRow("", wrapped_label(S.BACKUP_PASSWORD_BODY, ""))
-            form.addRow(S.MASTER_PASSWORD, self.password)
+        form.addRow("", wrapped_label(S.BACKUP_PASSWORD_BODY, ""))
+        form.addRow(S.MASTER_PASSWORD, self.password)
+        self.code = QLineEdit()
+        self.code_label = QLabel(S.VAULT_CODE)
+        form.addRow(self.code_label, self.code)
+        self.code.hide()
+        self.code_label.hide()
+        call(client.mfa.is_enabled(), self._show_code_field)
         layout.addLayout(form)
         self.progress = StageProgress()
         layout.addWidget(self.progress)
@@ -89,7 +97,8 @@ class CreateBackupDialog(QDialog):
         if not path:
             self.error.setText(S.BACKUP_FILE_MISSING)
             return None
-        password = self.password.text() if self.client.vault.needs_password else None
+        password = self.password.text()
+        code = self.code.text().strip() or None
         self.create_button.setEnabled(False)
         self.error.clear()
         self.status.clear()
@@ -98,7 +107,7 @@ class CreateBackupDialog(QDialog):
         def done(_: Any) -> None:
             self.create_button.setEnabled(True)
             self.progress.finish()
-            for field in (self.passphrase, self.repeat, self.password):
+            for field in (self.passphrase, self.repeat, self.password, self.code):
                 field.clear()
             self.status.setText(S.BACKUP_DONE.format(path=path))
             self.created.emit(path)
@@ -109,5 +118,9 @@ class CreateBackupDialog(QDialog):
             self.error.setText(message)
             self.failed.emit(message)
 
-        return call(self.client.create_backup(path, passphrase, password, self.progress.report),
-                    done, failed)
+        return call(self.client.create_backup(path, passphrase, password, code,
+                                              self.progress.report), done, failed)
+
+    def _show_code_field(self, enabled: bool) -> None:
+        self.code.setVisible(enabled)
+        self.code_label.setVisible(enabled)

@@ -109,8 +109,9 @@ def phase(name: str, work: str, ids: list[str]) -> None:
         account_dir = os.path.join(work, "restored")
         shutil.rmtree(account_dir, ignore_errors=True)  # an earlier round's
         os.makedirs(account_dir)
+        # As a restore does: the ciphertext checked is copied, and only the copy read.
         contents = restore._read(os.path.join(work, "bench.bak"), PASSPHRASE,
-                                 lambda *_: None)
+                                 lambda *_: None, os.path.join(account_dir, "ciphertext"))
         try:
             restore._restore_vault(account_dir, contents, lambda *_: None)
         finally:

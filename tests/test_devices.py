@@ -71,7 +71,8 @@ class OwnDevicesTests(ClientTestCase):
         sends = hostile.capture(uris.MESSAGE_SEND)
         yield laptop.send_text(bob.me.user_id, "before")
         yield self.log(bob).wait_for(ev.MessageReceived, lambda e: e.message.text == "before")
-        self.assertEqual(len(envelopes_to(sends, phone.me.device_id)), 1)
+        to_bob = [call for call in sends if call[1][0] == bob.me.user_id]
+        self.assertEqual(len(envelopes_to(to_bob, phone.me.device_id)), 1)
         # --- removing it: the master password, checked here first ---------------------
         with self.assertRaises(WrongPassword):
             yield laptop.remove_device(phone.me.device_id, "not the password")

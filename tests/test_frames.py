@@ -25,6 +25,8 @@ VALID: dict[str, dict[str, Any]] = {
     frames.FRIEND_ACCEPT: {"email": "bob@example.org", "name": "Bob"},
     frames.FRIEND_DENY: {"email": "bob@example.org"},
     frames.DUMMY: {},
+    frames.MANIFEST: {},  # every section optional (tests.test_manifest checks them)
+    frames.HISTORY_REQUEST: {"since": 0},
 }
 # For each type of field, values of the wrong type (a boolean is not an int).
 WRONG: dict[tuple[type, ...], list[Any]] = {
@@ -124,7 +126,8 @@ class RefusedFrames(unittest.TestCase):
         self.assertEqual(checked, {
             "MSG.id", "MSG.text", "MSG.timestamp", "MSG.replyTo", "DELETE.id", "RECEIPT.ids",
             "RECEIPT.status", "TYPING.typing", "FRIEND_REQUEST.email", "FRIEND_REQUEST.name",
-            "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email"})
+            "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email",
+            "HISTORY_REQUEST.since"})
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

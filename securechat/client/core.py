@@ -16,6 +16,7 @@ in one module per feature, over a shared `context.ClientContext`:
     friends      requests, contacts, blocking                    Friends
     messages     texts, receipts, deleting                       Messages (`conversations`)
     trust        safety numbers, verified marks, nicknames       Trust
+    manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
     backup       the encrypted backup file, and restoring it     (module functions)
     typing_indicator, presence, prekeys, linking (device approval), devices (notices)
@@ -40,6 +41,7 @@ from securechat.client.errors import ClientError, NotCaughtUp
 from securechat.client.fanout import Fanout
 from securechat.client.friends import Friends
 from securechat.client.inbox import Inbox
+from securechat.client.manifest import AccountSync
 from securechat.client.messages import Messages
 from securechat.client.model import (
     Contact,
@@ -102,6 +104,8 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.friends.contact_added += [self.sync.declare_contacts_quietly,
                                        self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
+        self.account_sync = AccountSync(ctx, handlers, self.outbox, self.directory,
+                                        self.friends.contact_added)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
         self.mfa = Mfa(ctx)
         self.vault = Vault(ctx, self.mfa)
@@ -110,6 +114,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
     def _load(self) -> Any:
         ctx = self._ctx
         yield ctx.reload_contacts()
+        self.account_sync.fresh = not ctx.contacts
         ctx.blocked = yield ctx.store.blocked()
         yield self.directory.load()
 
@@ -190,6 +195,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         try:
             # What was stored need not come again: ack it, if the relay answers in time.
             yield self._within(self.inbox.settled())
+            yield self.account_sync.settled()  # what it answers goes in the outbox
             yield self._within(self.inbox.flush_acks())
             self.approvals.stop()
             self.typing.stop()
@@ -321,6 +327,13 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
 
     def set_alias(self, peer_user_id: str, alias: str | None) -> Deferred[None]:
         return self.trust.set_alias(peer_user_id, alias)
+
+    def set_notes(self, peer_user_id: str, notes: str | None) -> Deferred[None]:
+        """Private notes about a contact: synced to my other devices, never sent to them."""
+        return self.trust.set_notes(peer_user_id, notes)
+
+    def notes(self, peer_user_id: str) -> Deferred[str | None]:
+        return self.store.notes(peer_user_id)
 
     def is_online(self, peer_user_id: str) -> bool:
         """Whether a contact is online on at least one device."""

@@ -130,6 +130,27 @@ class ContactUpdated:
 
 
 @attrs.frozen
+class BlockListUpdated:
+    """Who is blocked changed: here, or on another of my devices (a MANIFEST)."""
+
+    blocked: frozenset[str]
+
+
+@attrs.frozen
+class PendingRequestsUpdated:
+    """Friend requests changed on another of my devices (a MANIFEST): read them again."""
+
+
+@attrs.frozen
+class HistoryProgress:
+    """A new device receives its history from my other devices: `received` messages of
+    about `total` (several devices may answer; duplicates are stored once)."""
+
+    received: int
+    total: int
+
+
+@attrs.frozen
 class IdentityKeyChanged:
     """A contact's account key changed: sending to them waits until the user accepts it.
     Also emitted (with `request` True) for someone with a pending friend request: the

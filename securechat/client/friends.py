@@ -118,6 +118,7 @@ class Friends:
         email = contact.peer_email if contact else ""
         yield ctx.store.set_blocked(peer_user_id, email, blocked, now_ms())
         ctx.blocked = yield ctx.store.blocked()
+        ctx.events.emit(ev.BlockListUpdated(frozenset(ctx.blocked)))
 
     @defer.inlineCallbacks
     def lookup_account(self, email: str) -> Any:

@@ -15,6 +15,7 @@ from securechat.client.keys import safety_number, safety_qr_payload
 from securechat.protocol.encoding import unb64
 
 MAX_ALIAS = 64  # characters of a nickname
+MAX_NOTES = 4096  # characters of the private notes about a contact
 
 
 class Trust:
@@ -71,6 +72,18 @@ class Trust:
         if alias is not None and len(alias) > MAX_ALIAS:
             raise ClientError(f"a nickname can have at most {MAX_ALIAS} characters")
         yield ctx.store.set_alias(peer_user_id, alias, now_ms())
+        yield self.contact_updated(peer_user_id)
+
+    @defer.inlineCallbacks
+    def set_notes(self, peer_user_id: str, notes: str | None) -> Any:
+        """Private notes about a contact (None or blank: none); my devices only."""
+        ctx = self._ctx
+        if peer_user_id not in ctx.contacts:
+            raise ClientError("not a contact")
+        notes = (notes or "").strip() or None
+        if notes is not None and len(notes) > MAX_NOTES:
+            raise ClientError(f"notes can have at most {MAX_NOTES} characters")
+        yield ctx.store.set_notes(peer_user_id, notes, now_ms())
         yield self.contact_updated(peer_user_id)
 
     @defer.inlineCallbacks

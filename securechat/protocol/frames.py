@@ -23,6 +23,10 @@ TYPING = "TYPING"
 FRIEND_REQUEST = "FRIEND_REQUEST"
 FRIEND_ACCEPT = "FRIEND_ACCEPT"
 FRIEND_DENY = "FRIEND_DENY"
+# Account sync (client.manifest): state for my other devices, or missed messages for a
+# contact; a new device asks my other devices for the contacts and the history.
+MANIFEST = "MANIFEST"
+HISTORY_REQUEST = "HISTORY_REQUEST"
 # Carries nothing: sent in a fresh session to a device that could not decrypt us, so
 # that the pair recovers by itself (Matrix's m.dummy).
 DUMMY = "DUMMY"
@@ -41,7 +45,33 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     FRIEND_ACCEPT: {"email": (str,), "name": (str,)},
     FRIEND_DENY: {"email": (str,)},
     DUMMY: {},
+    MANIFEST: {},  # every section optional: checked by _check_manifest
+    HISTORY_REQUEST: {"since": (int,)},
 }
+
+MAX_MANIFEST_ENTRIES = 2000  # per section of one MANIFEST (larger state goes in pages)
+_STR, _INT, _OPT_STR = (str,), (int,), (str, type(None))
+# Per MANIFEST section: the fields of each entry and their types.
+_MANIFEST_SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
+    "blocks": {"user_id": _STR, "email": _STR, "action": _STR, "timestamp": _INT},
+    "requests": {"user_id": _STR, "email": _STR, "name": _STR, "direction": _STR,
+                 "action": _STR, "timestamp": _INT},
+    "aliases": {"user_id": _STR, "alias": _OPT_STR, "notes": _OPT_STR,
+                "verified": (bool,), "timestamp": _INT},
+    "contacts": {"user_id": _STR, "email": _STR, "name": _STR, "identity_key": _STR},
+    "messages": {"id": _STR, "sid": _STR, "sender": _STR, "text": _STR, "type": _STR,
+                 "timestamp": _INT, "status": _INT, "is_read": (bool,),
+                 "reply_to": _OPT_STR},
+    "deleted": {"id": _STR, "sid": _STR, "sender": _STR, "at": _INT},
+}
+_ALLOWED_VALUES = {
+    ("blocks", "action"): ("block", "unblock"),
+    ("requests", "action"): ("pending", "accepted", "denied"),
+    ("requests", "direction"): ("in", "out"),
+    ("messages", "sender"): ("me", "other"),
+    ("deleted", "sender"): ("me", "other"),
+}
+_SHORT_FIELDS = 256  # characters of any string field but a message's text or notes
 _BINDING = ("sender", "sender_device", "sender_key", "recipient", "recipient_device",
             "recipient_key")
 
@@ -146,4 +176,37 @@ def _frame(raw: dict[str, Any]) -> Frame:
                            f"{RECEIPT_READ!r}")
     if kind == RECEIPT and not all(type(i) is str for i in data["ids"]):
         raise InvalidFrame("RECEIPT.data.ids holds something other than strings")
+    if kind == MANIFEST:
+        _check_manifest(data)
     return Frame(kind, sid, data, to)
+
+
+def _check_manifest(data: dict[str, Any]) -> None:
+    for section, value in data.items():
+        if section == "history":  # progress of a history transfer: {"total": int}
+            if type(value) is not dict or type(value.get("total")) is not int:
+                raise InvalidFrame("MANIFEST.data.history.total is missing or not an integer")
+            continue
+        fields = _MANIFEST_SECTIONS.get(section)
+        if fields is None:
+            raise InvalidFrame(f"unknown MANIFEST section {reprlib.repr(section)[:40]}")
+        if type(value) is not list:
+            raise InvalidFrame(f"MANIFEST.data.{section} is not a list")
+        if len(value) > MAX_MANIFEST_ENTRIES:
+            raise InvalidFrame(f"MANIFEST.data.{section} has too many entries")
+        for entry in value:
+            if type(entry) is not dict:
+                raise InvalidFrame(f"MANIFEST.data.{section} holds something other than "
+                                   "objects")
+            for name, types in fields.items():
+                field = entry.get(name)
+                if type(field) not in types:
+                    raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is missing or has "
+                                       "the wrong type")
+                if type(field) is str and len(field) > (
+                        MAX_TEXT if name in ("text", "notes") else _SHORT_FIELDS):
+                    raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is too long")
+                allowed = _ALLOWED_VALUES.get((section, name))
+                if allowed is not None and field not in allowed:
+                    raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is not one of "
+                                       f"{', '.join(allowed)}")

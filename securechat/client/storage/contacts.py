@@ -87,10 +87,21 @@ def set_alias(c: sqlite3.Connection, user_id: str, alias: str | None, now: int) 
               (alias, now, user_id))
 
 
-def set_verified(c: sqlite3.Connection, user_id: str, verified: bool) -> None:
-    """Marked (or unmarked) by the user: any "devices changed" flag is settled."""
-    c.execute("UPDATE sessions SET verified=?, devices_changed=0 WHERE peer_user_id=?",
-              (int(verified), user_id))
+def set_notes(c: sqlite3.Connection, user_id: str, notes: str | None, now: int) -> None:
+    c.execute("UPDATE sessions SET notes=?, alias_timestamp=? WHERE peer_user_id=?",
+              (notes, now, user_id))
+
+
+def notes(c: sqlite3.Connection, user_id: str) -> str | None:
+    row = c.execute("SELECT notes FROM sessions WHERE peer_user_id=?", (user_id,)).fetchone()
+    return row[0] if row else None
+
+
+def set_verified(c: sqlite3.Connection, user_id: str, verified: bool, now: int) -> None:
+    """Marked (or unmarked) by the user: any "devices changed" flag is settled. Like a
+    nickname, the mark goes to my other devices (newer `alias_timestamp` wins)."""
+    c.execute("UPDATE sessions SET verified=?, devices_changed=0, alias_timestamp=? "
+              "WHERE peer_user_id=?", (int(verified), now, user_id))
 
 
 def devices_changed(c: sqlite3.Connection, user_id: str) -> bool:

@@ -152,6 +152,30 @@ MIGRATIONS: list[Step] = [
         last_step INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # Account sync between my own devices (client.manifest): when each kind of MANIFEST
+    # was last sent ('own': to my other devices) and whether this device asked them for
+    # its history ('history'); every message row records when it last changed here
+    # (stored, read, ticked), so a MANIFEST carries only what changed since the last one.
+    # Rows merged from a MANIFEST are stored with changed = -1: they are not sent back;
+    # so are the rows stored before this step (my other devices got copies of them).
+    """
+    CREATE TABLE manifest_sync (target TEXT PRIMARY KEY, at INTEGER NOT NULL);
+    ALTER TABLE messages ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+    UPDATE messages SET changed = -1;
+    CREATE INDEX messages_by_change ON messages(changed, id);
+    CREATE INDEX messages_by_time ON messages(timestamp, id);
+    CREATE TRIGGER messages_changed_on_insert AFTER INSERT ON messages
+        WHEN NEW.changed = 0
+    BEGIN
+        UPDATE messages SET changed = CAST((julianday('now') - 2440587.5) * 86400000
+                                           AS INTEGER) WHERE rowid = NEW.rowid;
+    END;
+    CREATE TRIGGER messages_changed_on_update AFTER UPDATE OF is_read, status ON messages
+    BEGIN
+        UPDATE messages SET changed = CAST((julianday('now') - 2440587.5) * 86400000
+                                           AS INTEGER) WHERE rowid = NEW.rowid;
+    END;
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

@@ -159,7 +159,13 @@ class AccountStore:
         return self.run(contacts.set_alias, user_id, alias, now)
 
     def set_verified(self, user_id: str, verified: bool) -> defer.Deferred[None]:
-        return self.run(contacts.set_verified, user_id, verified)
+        return self.run(contacts.set_verified, user_id, verified, _wall_clock_ms())
+
+    def set_notes(self, user_id: str, notes: str | None, now: int) -> defer.Deferred[None]:
+        return self.run(contacts.set_notes, user_id, notes, now)
+
+    def notes(self, user_id: str) -> defer.Deferred[str | None]:
+        return self.run(contacts.notes, user_id)
 
     def devices_changed(self, user_id: str) -> defer.Deferred[bool]:
         return self.run(contacts.devices_changed, user_id)

@@ -1,0 +1,327 @@
+"""One account, the same on every device: MANIFEST sync (feature-spec, Cross-Device Chat
+Syncing), and the history a new device gets from my other devices.
+
+To my other devices (frames addressed to my own account, without `to`: only they can
+send them, see `dispatch`): what changed here since the last MANIFEST, i.e. contacts,
+blocks, requests, per-contact nickname/notes/verified mark, messages stored, read or
+ticked here, and deletions; merged there by the spec's rules (storage.manifest).
+Triggers (the spec's table, less "after each message": its copy already went):
+caught up after joining, and shortly after a deletion, reading, a block, a request, a
+contact's settings change; several coalesce into one push; nothing goes when nothing
+changed.
+
+To a contact whose device comes online: my messages they have not acknowledged
+(messages only); from a contact, only messages they wrote are taken.
+
+A new device (its database has no history yet) asks my other devices once, after its
+first catch-up, with a HISTORY_REQUEST; each answers with everything, newest messages
+first, in MANIFEST pages bounded in bytes and entries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from securechat.client import events as ev
+from securechat.client.context import ClientContext, now_ms
+from securechat.client.directory import DeviceDirectory
+from securechat.client.dispatch import FrameHandlers, Origin, Outcome
+from securechat.client.keys import session_id
+from securechat.client.model import ConversationSummary, StoredMessage
+from securechat.client.outbox import Outbox
+from securechat.client.storage import manifest as db
+from securechat.protocol import frames
+from securechat.protocol.frames import Frame
+from securechat.protocol.keys import normalise_email, user_id_for_email
+
+PUSH_DELAY = 0.25  # seconds local changes gather before one MANIFEST goes
+PAGE_BYTES = 96 * 1024  # JSON bytes of one MANIFEST page (envelopes carry at most 256 KiB)
+CHUNK = 500  # messages read per trip to the database
+OWN, HISTORY = "own", "history"  # manifest_sync targets
+
+
+class AccountSync:
+    log = Logger()
+
+    def __init__(self, ctx: ClientContext, handlers: FrameHandlers, outbox: Outbox,
+                 directory: DeviceDirectory, contact_added: list[Any]) -> None:
+        self._ctx = ctx
+        self._outbox = outbox
+        self._directory = directory
+        self._contact_added = contact_added  # Friends.contact_added: what follows a friendship
+        self.history_days: int | None = None  # what a new device asks for (None: all)
+        self._push_call: Any = None
+        self._pushing: defer.Deferred[None] | None = None
+        self._history_received = 0
+        # Whether this device opened without contacts (set by the client once loaded): a
+        # new device, which asks my other devices for the history once.
+        self.fresh = False
+        self._sending: set[defer.Deferred[Any]] = set()  # history answers under way
+        handlers.register(frames.MANIFEST, self._manifest, strangers="drop",
+                          self_addressed=True)
+        handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
+                          self_addressed=True)
+        events = ctx.events
+        events.subscribe(self._caught_up, ev.CaughtUp)
+        # Not after each message sent or received (the spec's table): the message itself
+        # already went to my other devices (a copy, or fanned out by its sender); the
+        # next push carries it anyway, among the rows changed here.
+        for kind in (ev.MessageDeleted, ev.MessagesRead, ev.ContactAdded, ev.ContactUpdated,
+                     ev.BlockListUpdated, ev.FriendRequestReceived, ev.FriendRequestAnswered):
+            events.subscribe(lambda _e: self.push_soon(), kind)
+        events.subscribe(self._presence, ev.ContactPresenceChanged)
+
+    # --- to my other devices -----------------------------------------------------------
+
+    def push_soon(self) -> None:
+        """Something changed here: my other devices get it in a moment (coalesced)."""
+        if self._ctx.closed or (self._push_call is not None and self._push_call.active()):
+            return
+        self._push_call = self._ctx.reactor.callLater(PUSH_DELAY, self.push)
+
+    def push(self) -> defer.Deferred[None]:
+        """Queue a MANIFEST of what changed since the last one for my other devices (none
+        if nothing did); one push at a time."""
+        if self._pushing is not None:
+            return self._pushing.addCallback(lambda _: self.push())
+        d = self._pushing = self._push().addErrback(
+            lambda f: self.log.failure("pushing a MANIFEST to my devices failed", f))
+
+        def done(_: Any) -> None:
+            self._pushing = None
+        d.addBoth(done)
+        return d
+
+    @defer.inlineCallbacks
+    def _push(self) -> Any:
+        ctx = self._ctx
+        if ctx.closed or not ctx.online or not self._other_devices():
+            return  # the next catch-up pushes
+        started = now_ms()
+        since = (yield ctx.store.run(db.synced_at, OWN)) or 0
+        state = yield ctx.store.run(db.state_since, since)
+        pages = _Pages()
+        for page in pages.add_sections(state):
+            yield self._to_own(page)
+        yield self._queue_messages(pages, lambda after: ctx.store.run(
+            db.messages_changed, since, after, CHUNK))
+        yield ctx.store.run(db.set_synced_at, OWN, started)
+
+    @defer.inlineCallbacks
+    def _queue_messages(self, pages: _Pages, read: Any) -> Any:
+        """Read messages a CHUNK at a time (`read(key after which)`) into `pages`, queued
+        for my other devices as they fill; then the last page."""
+        key = None
+        while True:
+            rows = yield read(key)
+            for key, entry in rows:  # noqa: B007 - the last key is the next chunk's start
+                for page in pages.add("messages", entry):
+                    yield self._to_own(page)
+            if len(rows) < CHUNK:
+                break
+        last = pages.finish()
+        if last is not None:
+            yield self._to_own(last)
+
+    def _other_devices(self) -> bool:
+        me = self._ctx.me
+        return any(d != me.device_id for d in self._directory.devices.get(me.user_id, {}))
+
+    def _to_own(self, data: dict[str, Any]) -> defer.Deferred[None]:
+        me = self._ctx.me.user_id
+        return self._outbox.queue(me, Frame(frames.MANIFEST, "", data), copy_to_own=False)
+
+    @defer.inlineCallbacks
+    def _caught_up(self, _event: ev.CaughtUp) -> Any:
+        ctx = self._ctx
+        try:
+            if (yield ctx.store.run(db.synced_at, HISTORY)) is None:
+                since = 0 if self.history_days is None else \
+                    now_ms() - self.history_days * 86_400_000
+                if self.fresh and self._other_devices():
+                    yield self._outbox.queue(ctx.me.user_id, Frame(
+                        frames.HISTORY_REQUEST, "", {"since": since}), copy_to_own=False)
+                yield ctx.store.run(db.set_synced_at, HISTORY, now_ms())
+            yield self.push()
+        except Exception:
+            self.log.failure("account sync after catching up failed")
+
+    # --- history for a new device ------------------------------------------------------
+
+    def _history_request(self, frame: Frame, origin: Origin) -> Outcome:
+        if not origin.self_addressed:
+            return Outcome()
+        since = max(0, frame.data["since"])
+        return Outcome(notify=lambda: self._start_history(since))
+
+    def _start_history(self, since: int) -> defer.Deferred[None]:
+        d = self._send_history(since)  # not while the envelope is handled: it may be long
+        self._sending.add(d)
+        d.addBoth(lambda _: self._sending.discard(d))
+        return defer.succeed(None)
+
+    def settled(self) -> defer.Deferred[Any]:
+        """Fires once the pushes and history answers under way are in the outbox (so
+        stopping loses none of them)."""
+        if self._push_call is not None and self._push_call.active():
+            self._push_call.cancel()
+            self.push()
+        waits = list(self._sending) + ([self._pushing] if self._pushing is not None else [])
+        return defer.DeferredList([_chained(d) for d in waits])
+
+    @defer.inlineCallbacks
+    def _send_history(self, since: int) -> Any:
+        """Everything, for a new device of mine: the state, then the messages sent after
+        `since`, newest first, page by page (each with the total, for its progress)."""
+        store = self._ctx.store
+        try:
+            total = yield store.run(db.message_count, since)
+            pages = _Pages({"history": {"total": total}})
+            for page in pages.add_sections((yield store.run(db.state_since, 0))):
+                yield self._to_own(page)
+            yield self._queue_messages(pages, lambda before: store.run(
+                db.history_page, since, before, CHUNK))
+        except Exception:
+            self.log.failure("sending the history to a new device failed")
+
+    # --- to a contact ------------------------------------------------------------------
+
+    def _presence(self, event: ev.ContactPresenceChanged) -> None:
+        if event.online and self._ctx.online:
+            self.push_to_peer(event.peer_user_id).addErrback(
+                lambda f: self.log.failure("pushing missed messages to a contact failed", f))
+
+    @defer.inlineCallbacks
+    def push_to_peer(self, peer: str) -> Any:
+        """My messages a contact has not acknowledged since the last such push: sent again
+        in one MANIFEST (no push if there are none)."""
+        ctx = self._ctx
+        contact = ctx.contacts.get(peer)
+        if contact is None or peer in ctx.blocked:
+            return
+        started = now_ms()
+        missed = yield ctx.store.run(db.missed_by_peer, contact.sid,
+                                     frames.MAX_MANIFEST_ENTRIES)
+        if missed:
+            pages = _Pages()
+            for entry in missed:
+                for page in pages.add("messages", entry):
+                    yield self._outbox.queue(peer, Frame(frames.MANIFEST, contact.sid, page),
+                                             copy_to_own=False)
+            last = pages.finish()
+            if last is not None:
+                yield self._outbox.queue(peer, Frame(frames.MANIFEST, contact.sid, last),
+                                         copy_to_own=False)
+        yield ctx.store.run(db.set_peer_synced_at, contact.sid, started)
+
+    # --- received ---------------------------------------------------------------------
+
+    def _manifest(self, frame: Frame, origin: Origin) -> Outcome:
+        data, merged = frame.data, []
+        if origin.self_addressed:
+            contacts = list(self._contact_rows(data.get("contacts", ())))
+            history = data.get("history")
+            return Outcome(
+                effect=lambda c: merged.append(db.merge_own(c, data, contacts, now_ms())),
+                notify=lambda: self._merged(merged[0], history))
+        if origin.from_me or origin.contact is None:
+            return Outcome()  # a copy of one I sent a contact: nothing for me
+        # A contact's: only the messages they wrote, in our conversation.
+        sid = origin.contact.sid
+        return Outcome(
+            effect=lambda c: merged.append(db.merge_from_peer(c, sid, data.get("messages", ()))),
+            notify=lambda: self._merged(merged[0], None))
+
+    def _contact_rows(self, entries: Any) -> Iterator[tuple[str, str, str, str, str]]:
+        me = self._ctx.me
+        for entry in entries:
+            email = normalise_email(entry["email"])
+            user_id = user_id_for_email(email)
+            if user_id != entry["user_id"] or user_id == me.user_id:
+                self.log.warn("ignoring a synced contact whose email does not match its id")
+                continue
+            yield session_id(email, me.email), user_id, email, entry["name"], \
+                entry["identity_key"]
+
+    @defer.inlineCallbacks
+    def _merged(self, merged: db.Merged, history: dict[str, Any] | None) -> Any:
+        ctx = self._ctx
+        if merged.contacts or merged.settings:
+            yield ctx.reload_contacts()
+        for peer in merged.contacts:
+            contact = ctx.contacts[peer]
+            self._directory.identity_keys.setdefault(peer, contact.peer_identity_key)
+            ctx.events.emit(ev.ContactAdded(peer, contact.sid, contact))
+            for then in self._contact_added:
+                yield then(peer)
+        for peer in merged.settings:
+            if peer in ctx.contacts:
+                ctx.events.emit(ev.ContactUpdated(peer, ctx.contacts[peer]))
+        if merged.blocks:
+            ctx.blocked = yield ctx.store.blocked()
+            ctx.events.emit(ev.BlockListUpdated(frozenset(ctx.blocked)))
+        if merged.requests:
+            ctx.events.emit(ev.PendingRequestsUpdated())
+        for entry in merged.received:  # a contact's messages that missed me: as if they came
+            message = StoredMessage(**{f: entry[f] for f in attrs.fields_dict(StoredMessage)})
+            ctx.events.emit(ev.MessageReceived(message, ctx.peer_of(message.sid) or ""))
+        for message_id, sid in merged.deleted:
+            ctx.events.emit(ev.MessageDeleted(message_id, sid, ctx.peer_of(sid) or ""))
+        for sid in set(merged.messages) | {sid for _, sid in merged.deleted}:
+            peer = ctx.peer_of(sid)
+            if peer is not None:
+                last, unread = yield ctx.store.summary(sid)
+                ctx.events.emit(ev.ConversationChanged(peer, ConversationSummary(last, unread)))
+        if history is not None:
+            self._history_received += sum(merged.messages.values())
+            ctx.events.emit(ev.HistoryProgress(self._history_received, history["total"]))
+
+
+def _chained(d: defer.Deferred[Any]) -> defer.Deferred[None]:
+    """A Deferred firing when `d` does, leaving `d`'s result alone."""
+    chained: defer.Deferred[None] = defer.Deferred()
+
+    def fired(result: Any) -> Any:
+        chained.callback(None)
+        return result
+    d.addBoth(fired)
+    return chained
+
+
+class _Pages:
+    """MANIFEST data split into pages of at most PAGE_BYTES (and MAX_MANIFEST_ENTRIES a
+    section); `add` returns the pages it filled. Sections go in the order added, so a
+    page's contacts are merged before the messages of later pages."""
+
+    def __init__(self, extra: dict[str, Any] | None = None) -> None:
+        self._extra = extra or {}
+        self._data: dict[str, Any] = {}
+        self._size = 0
+
+    def add(self, section: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        size = len(json.dumps(entry, ensure_ascii=False).encode("utf-8")) + 1
+        full: list[dict[str, Any]] = []
+        if self._data and (self._size + size > PAGE_BYTES or len(
+                self._data.get(section, ())) >= frames.MAX_MANIFEST_ENTRIES):
+            full.append(self._take())
+        self._data.setdefault(section, []).append(entry)
+        self._size += size
+        return full
+
+    def add_sections(self, sections: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [page for section, entries in sections.items() for entry in entries
+                for page in self.add(section, entry)]
+
+    def finish(self) -> dict[str, Any] | None:
+        return self._take() if self._data else None
+
+    def _take(self) -> dict[str, Any]:
+        data, self._data, self._size = {**self._extra, **self._data}, {}, 0
+        return data
+

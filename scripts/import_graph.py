@@ -110,12 +110,14 @@ class _Imports(ast.NodeVisitor):
             base = f"{base}.{node.module}" if node.module else base
         else:
             base = node.module or ""
+        # `from pkg import x` runs pkg/__init__.py first, whatever x is: it depends on
+        # pkg (write `import pkg.sub as sub` to depend on the submodule alone).
+        self._add(self._resolve(base), node.lineno)
         for alias in node.names:
-            # `from pkg import sub` imports the module pkg.sub when there is one, else
-            # a name that pkg/__init__.py defines.
+            # ... and on the module pkg.x too, when there is one.
             submodule = f"{base}.{alias.name}"
-            self._add(submodule if submodule in self._known else self._resolve(base),
-                      node.lineno)
+            if submodule in self._known:
+                self._add(submodule, node.lineno)
 
     def _resolve(self, dotted: str) -> str:
         """The package's deepest module that `dotted` names (an outside name as is)."""

@@ -67,6 +67,21 @@ class CheckerTests(unittest.SynchronousTestCase):
         self.assertIn("securechat.relay.handler:3 imports securechat.relay.router "
                       "(TYPE_CHECKING)", "\n".join(report.lines()))
 
+    def test_from_a_package_import_a_submodule_depends_on_the_package(self) -> None:
+        """`from pkg import sub` runs pkg/__init__.py, which here imports the module
+        doing it: a circle (`import pkg.sub as sub` is not one)."""
+        files = {
+            "securechat/__init__.py": "",
+            "securechat/client/__init__.py": "from securechat.client.core import Client\n",
+            "securechat/client/events.py": "",
+            "securechat/client/core.py": "from securechat.client import events\nClient = 1\n",
+        }
+        report = import_graph.check(self.tree(files))
+        self.assertEqual(report.cycles, [["securechat.client", "securechat.client.core"]])
+        files["securechat/client/core.py"] = ("import securechat.client.events as events\n"
+                                              "Client = 1\n")
+        self.assertEqual(import_graph.check(self.tree(files)).cycles, [])
+
     def test_an_import_across_layers_is_named_even_inside_a_function(self) -> None:
         repo = self.tree({
             "securechat/__init__.py": "",

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 
-from securechat.client import linking, recovery, registration
-from securechat.client import pin as pin_lock
+import securechat.client.linking as linking
+import securechat.client.pin as pin_lock
+import securechat.client.recovery as recovery
+import securechat.client.registration as registration
 from securechat.client.accountlock import AccountLock
 from securechat.client.context import ClientContext
 from securechat.client.endpoint import RelayEndpoint

@@ -29,8 +29,10 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client import account, backup, linking
-from securechat.client import events as ev
+import securechat.client.account as account
+import securechat.client.backup as backup
+import securechat.client.events as ev
+import securechat.client.linking as linking
 from securechat.client.accountlock import AccountLock
 from securechat.client.connection import ConnectionMachine
 from securechat.client.context import ClientContext

@@ -20,9 +20,9 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from securechat.client import devices as device_set
-from securechat.client import events as ev
-from securechat.client import prekeys
+import securechat.client.devices as device_set
+import securechat.client.events as ev
+import securechat.client.prekeys as prekeys
 from securechat.client.context import ClientContext
 from securechat.client.errors import ClientError, IdentityKeyChangedError, WrongPassword
 from securechat.client.scram_pinning import login_policy

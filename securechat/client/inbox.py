@@ -22,8 +22,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from securechat.client import events as ev
-from securechat.client import linking
+import securechat.client.events as ev
+import securechat.client.linking as linking
 from securechat.client.clock import relay_timestamp
 from securechat.client.context import ClientContext, now_ms
 from securechat.client.directory import DeviceDirectory

@@ -28,7 +28,7 @@ import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client import events as ev
+import securechat.client.events as ev
 from securechat.client.context import ClientContext, now_ms
 from securechat.client.directory import DeviceDirectory
 from securechat.client.dispatch import FrameHandlers, Origin, Outcome

@@ -13,8 +13,8 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client import events as ev
-from securechat.client import storage
+import securechat.client.events as ev
+import securechat.client.storage as storage
 from securechat.client.clock import message_timestamp
 from securechat.client.context import ClientContext, now_ms
 from securechat.client.dispatch import FrameHandlers, Origin, Outcome

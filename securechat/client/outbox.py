@@ -19,7 +19,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from securechat.client import events as ev
+import securechat.client.events as ev
 from securechat.client.context import ClientContext
 from securechat.client.errors import ClientError
 from securechat.client.fanout import MAX_ATTEMPTS, Fanout

@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.internet import defer
 
-from securechat.client import events as ev
+import securechat.client.events as ev
 from securechat.client.context import ClientContext
 from securechat.protocol import uris
 

@@ -38,8 +38,9 @@ from typing import Any
 import attrs
 from twisted.internet import defer, threads
 
+import securechat.client.account as account
+import securechat.client.backup as backup
 from securechat import encrypted_sqlite
-from securechat.client import account, backup
 from securechat.client.accountlock import AccountLock
 from securechat.client.endpoint import RelayEndpoint
 from securechat.client.errors import (

@@ -15,8 +15,8 @@ from autobahn.wamp.exception import ApplicationError, TransportLost
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client import events as ev
-from securechat.client import recovery
+import securechat.client.events as ev
+import securechat.client.recovery as recovery
 from securechat.client.connection import ConnectionMachine
 from securechat.client.context import ClientContext
 from securechat.client.directory import DeviceDirectory

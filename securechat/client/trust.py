@@ -7,7 +7,7 @@ from typing import Any
 
 from twisted.internet import defer
 
-from securechat.client import events as ev
+import securechat.client.events as ev
 from securechat.client.context import ClientContext, now_ms
 from securechat.client.directory import DeviceDirectory
 from securechat.client.errors import ClientError

@@ -22,7 +22,7 @@ from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSeri
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twisted.internet import defer, endpoints, threads
 
-from securechat.client import tls
+import securechat.client.tls as tls
 from securechat.client.errors import BadCaFile, ClientError, LoginParametersRefused, RelayNotProven
 from securechat.client.scram_pinning import Floor, LoginPolicy, ScramParameters, check_challenge
 from securechat.protocol import scram, uris

@@ -16,8 +16,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from securechat.client import events as ev
-from securechat.client import prekeys
+import securechat.client.events as ev
+import securechat.client.prekeys as prekeys
 from securechat.client.errors import ClientError, LinkFailed
 from securechat.client.keys import AccountSecrets
 from securechat.client.linking.frames import (

@@ -16,7 +16,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from securechat.client import prekeys
+import securechat.client.prekeys as prekeys
 from securechat.client.errors import LinkFailed
 from securechat.client.keys import AccountSecrets
 from securechat.client.linking.frames import (

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from securechat.client import retention
+import securechat.client.retention as retention
 
 Entry = dict[str, Any]
 _MESSAGE_FIELDS = ("id", "sid", "sender", "text", "type", "timestamp", "status", "is_read",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from securechat.client import retention
+import securechat.client.retention as retention
 from securechat.client.model import Request
 
 _REQUEST_COLUMNS = "user_id, email, name, direction, action, timestamp, key_changed"

@@ -13,11 +13,15 @@ from typing import Any
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from securechat.client import retention
+import securechat.client.retention as retention
+import securechat.client.storage.contacts as contacts
+import securechat.client.storage.inbox as inbox
+import securechat.client.storage.messages as messages
+import securechat.client.storage.outbox as outbox
+import securechat.client.storage.requests as requests
 from securechat.client.errors import DatabaseFromNewerVersion, UnreadableDatabase
 from securechat.client.model import Contact, DeviceNotice, Me, Request, StoredMessage
 from securechat.client.olm import SessionRow
-from securechat.client.storage import contacts, inbox, messages, outbox, requests
 from securechat.client.storage.schema import migrate_schema
 from securechat.encrypted_sqlite import WrongDatabaseKey
 from securechat.sqlite import DatabaseTooNew, SerialDatabase

@@ -12,9 +12,11 @@ from typing import Any
 from twisted.internet import defer
 from zope.interface import implementer
 
+import securechat.relay.storage.accounts as accounts
+import securechat.relay.storage.mailbox as mailbox
+import securechat.relay.storage.prekeys as prekeys
 from securechat.protocol.scram import ScramVerifier
 from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
-from securechat.relay.storage import accounts, mailbox, prekeys
 from securechat.relay.storage.interface import IRelayStorage, MailboxPage, StorageError
 from securechat.relay.storage.schema import migrate_schema
 from securechat.sqlite import SerialDatabase

@@ -22,6 +22,7 @@ from securechat.client import Request, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label, plain_tooltip
+from securechat.ui.widgets.buttons import primary_button
 
 
 class RequestRow(QWidget):
@@ -60,8 +61,7 @@ class RequestRow(QWidget):
         layout.addWidget(self.warning_label)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.accept_button = QPushButton(S.ACCEPT)
-        self.accept_button.setProperty("primary", True)
+        self.accept_button = primary_button(S.ACCEPT)
         self.deny_button = QPushButton(S.DENY)
         for button in (self.accept_button, self.deny_button):
             button.setVisible(incoming)

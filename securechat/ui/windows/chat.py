@@ -28,6 +28,7 @@ from securechat.ui.delegates import BubbleDelegate
 from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
+from securechat.ui.widgets.buttons import primary_button
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
@@ -141,9 +142,7 @@ class ChatView(QWidget):
         self.composer.submitted.connect(self.send)
         self.composer.escaped.connect(self.cancel_reply)
         self.composer.textChanged.connect(self._typed)
-        self.send_button = QPushButton(S.SEND)
-        self.send_button.setProperty("primary", True)
-        self.send_button.clicked.connect(self.send)
+        self.send_button = primary_button(S.SEND, self.send)
         bottom.addWidget(self.composer, 1)
         bottom.addWidget(self.send_button)
         layout.addWidget(self.bottom)

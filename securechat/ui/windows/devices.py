@@ -24,6 +24,7 @@ from securechat.client import DeviceNotice, LinkedDevice, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label
+from securechat.ui.widgets.buttons import primary_button
 
 
 def when(timestamp_ms: int | None) -> str:
@@ -57,8 +58,7 @@ class RemoveDeviceDialog(QDialog):
         self.error.setObjectName("error")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.remove_button = QPushButton(S.REMOVE_DEVICE)
-        self.remove_button.setProperty("primary", True)
+        self.remove_button = primary_button(S.REMOVE_DEVICE)
         buttons.addButton(self.remove_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.remove_button.clicked.connect(self.confirm)
         buttons.rejected.connect(self.reject)
@@ -223,9 +223,8 @@ class DeviceNoticeBar(QFrame):
             text = plain_label(S.NEW_DEVICE_NOTICE.format(name=notice.device_id,
                                                           when=when(notice.noticed_at)))
             text.setWordWrap(True)
-            remove = QPushButton(S.REMOVE_IT)
-            remove.setProperty("primary", True)
-            remove.clicked.connect(lambda _=False, d=notice.device_id: self.ask_removal(d))
+            remove = primary_button(
+                S.REMOVE_IT, lambda _=False, d=notice.device_id: self.ask_removal(d))
             mine = QPushButton(S.IT_WAS_ME)
             mine.clicked.connect(lambda _=False, d=notice.device_id: self.dismiss(d))
             layout.addWidget(text, 1)

@@ -28,6 +28,7 @@ from securechat.client import (
 )
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.widgets.buttons import primary_button
 
 
 def _plain(text: str = "", object_name: str = "") -> QLabel:
@@ -101,13 +102,9 @@ class NewDeviceLinkPage(QWidget):
         row = QHBoxLayout()
         self.cancel_button = QPushButton(S.LINK_CANCEL)
         self.cancel_button.clicked.connect(self.cancel)
-        self.start_button = QPushButton(S.LINK_START)
-        self.start_button.setProperty("primary", True)
-        self.start_button.clicked.connect(self.start)
+        self.start_button = primary_button(S.LINK_START, self.start)
         self.password.returnPressed.connect(self.start)
-        self.confirm_button = QPushButton(S.LINK_CONFIRM)
-        self.confirm_button.setProperty("primary", True)
-        self.confirm_button.clicked.connect(self.confirm)
+        self.confirm_button = primary_button(S.LINK_CONFIRM, self.confirm)
         self.confirm_button.setVisible(False)
         row.addWidget(self.cancel_button)
         row.addStretch(1)
@@ -202,14 +199,10 @@ class ApprovalDialog(QDialog):
         row = QHBoxLayout()
         self.refuse_button = QPushButton(S.APPROVAL_REFUSE)
         self.refuse_button.clicked.connect(self.refuse)
-        self.compare_button = QPushButton(S.APPROVAL_COMPARE)
-        self.compare_button.setProperty("primary", True)
-        self.compare_button.clicked.connect(self.compare)
+        self.compare_button = primary_button(S.APPROVAL_COMPARE, self.compare)
         self.mismatch_button = QPushButton(S.APPROVAL_MISMATCH)
         self.mismatch_button.clicked.connect(self.refuse)
-        self.confirm_button = QPushButton(S.APPROVAL_CONFIRM)
-        self.confirm_button.setProperty("primary", True)
-        self.confirm_button.clicked.connect(self.confirm)
+        self.confirm_button = primary_button(S.APPROVAL_CONFIRM, self.confirm)
         for button in (self.mismatch_button, self.confirm_button):
             button.setVisible(False)
         for button in (self.refuse_button, self.mismatch_button):

@@ -26,6 +26,7 @@ from securechat.client import SecureChatClient
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.widgets.buttons import primary_button
 
 
 class LockPage(QWidget):
@@ -84,9 +85,7 @@ class LockPage(QWidget):
         row = QHBoxLayout()
         self.add_button = QPushButton(S.ADD_ACCOUNT)
         self.add_button.clicked.connect(self.add_account)
-        self.unlock_button = QPushButton(S.UNLOCK)
-        self.unlock_button.setProperty("primary", True)
-        self.unlock_button.clicked.connect(self.unlock)
+        self.unlock_button = primary_button(S.UNLOCK, self.unlock)
         row.addWidget(self.add_button)
         row.addStretch(1)
         row.addWidget(self.unlock_button)

@@ -30,6 +30,7 @@ from securechat.client import MfaSetup, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label, wrapped_label
+from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.windows.profile import qr_image
 
 LOADING, OFF, SCAN, RECOVERY, ON = range(5)
@@ -77,9 +78,7 @@ class MfaDialog(QDialog):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(wrapped_label(S.MFA_OFF_BODY))
-        self.set_up_button = QPushButton(S.MFA_SET_UP)
-        self.set_up_button.setProperty("primary", True)
-        self.set_up_button.clicked.connect(self.set_up)
+        self.set_up_button = primary_button(S.MFA_SET_UP, self.set_up)
         layout.addWidget(self.set_up_button)
         layout.addStretch(1)
         return page
@@ -101,9 +100,7 @@ class MfaDialog(QDialog):
         self.confirm_code = QLineEdit()
         self.confirm_code.setPlaceholderText(S.MFA_CODE)
         self.confirm_code.returnPressed.connect(self.confirm)
-        self.confirm_button = QPushButton(S.MFA_CONFIRM)
-        self.confirm_button.setProperty("primary", True)
-        self.confirm_button.clicked.connect(self.confirm)
+        self.confirm_button = primary_button(S.MFA_CONFIRM, self.confirm)
         row.addWidget(self.confirm_code, 1)
         row.addWidget(self.confirm_button)
         layout.addLayout(row)
@@ -118,9 +115,7 @@ class MfaDialog(QDialog):
         self.recovery.setStyleSheet("font-family: monospace; font-size: 15px; padding: 8px;")
         self.recovery.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.recovery)
-        self.recovery_done_button = QPushButton(S.MFA_RECOVERY_DONE)
-        self.recovery_done_button.setProperty("primary", True)
-        self.recovery_done_button.clicked.connect(lambda: self._show(ON))
+        self.recovery_done_button = primary_button(S.MFA_RECOVERY_DONE, lambda: self._show(ON))
         layout.addWidget(self.recovery_done_button)
         return page
 

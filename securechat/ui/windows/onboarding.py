@@ -29,6 +29,7 @@ from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.strength import MIN_PASSWORD, password_strength
+from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.windows.linking import NewDeviceLinkPage
 from securechat.ui.windows.restore import RestorePage
 
@@ -99,9 +100,7 @@ class OnboardingPage(QWidget):
         layout.addStretch(1)
         layout.addWidget(_title(S.WELCOME_TITLE))
         layout.addWidget(_muted(S.WELCOME_BODY))
-        self.create_button = QPushButton(S.CREATE_ACCOUNT)
-        self.create_button.setProperty("primary", True)
-        self.create_button.clicked.connect(lambda: self.stack.setCurrentIndex(1))
+        self.create_button = primary_button(S.CREATE_ACCOUNT, lambda: self.stack.setCurrentIndex(1))
         self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
         self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
         self.restore_button = QPushButton(S.RESTORE_FROM_BACKUP)
@@ -143,9 +142,7 @@ class OnboardingPage(QWidget):
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
         back.clicked.connect(lambda: self.stack.setCurrentIndex(0))
-        self.register_button = QPushButton(S.REGISTER)
-        self.register_button.setProperty("primary", True)
-        self.register_button.clicked.connect(self.submit_register)
+        self.register_button = primary_button(S.REGISTER, self.submit_register)
         self.reg_confirm.returnPressed.connect(self.submit_register)
         row.addWidget(back)
         row.addStretch(1)
@@ -185,9 +182,7 @@ class OnboardingPage(QWidget):
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
         back.clicked.connect(lambda: self.stack.setCurrentIndex(0))
-        self.signin_button = QPushButton(S.SIGN_IN)
-        self.signin_button.setProperty("primary", True)
-        self.signin_button.clicked.connect(self.submit_login)
+        self.signin_button = primary_button(S.SIGN_IN, self.submit_login)
         self.login_phrase.returnPressed.connect(self.submit_login)
         row.addWidget(back)
         row.addStretch(1)
@@ -225,9 +220,7 @@ class OnboardingPage(QWidget):
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
         back.clicked.connect(lambda: self.stack.setCurrentIndex(2))
-        self.reset_button = QPushButton(S.RESET)
-        self.reset_button.setProperty("primary", True)
-        self.reset_button.clicked.connect(self.submit_reset)
+        self.reset_button = primary_button(S.RESET, self.submit_reset)
         self.reset_confirm.returnPressed.connect(self.submit_reset)
         row.addWidget(back)
         row.addStretch(1)
@@ -266,9 +259,7 @@ class OnboardingPage(QWidget):
         self.confirm_error = QLabel()
         self.confirm_error.setObjectName("error")
         layout.addWidget(self.confirm_error)
-        self.confirm_button = QPushButton(S.MNEMONIC_DONE)
-        self.confirm_button.setProperty("primary", True)
-        self.confirm_button.clicked.connect(self.confirm_mnemonic)
+        self.confirm_button = primary_button(S.MNEMONIC_DONE, self.confirm_mnemonic)
         layout.addWidget(self.confirm_button)
         layout.addStretch(2)
         return page
@@ -295,9 +286,7 @@ class OnboardingPage(QWidget):
         back.clicked.connect(lambda: self.stack.setCurrentIndex(1))
         self.resend_button = QPushButton(S.EMAIL_CODE_RESEND)
         self.resend_button.clicked.connect(self.resend_code)
-        self.code_button = QPushButton(S.EMAIL_CODE_SUBMIT)
-        self.code_button.setProperty("primary", True)
-        self.code_button.clicked.connect(self.submit_code)
+        self.code_button = primary_button(S.EMAIL_CODE_SUBMIT, self.submit_code)
         row.addWidget(back)
         row.addWidget(self.resend_button)
         row.addStretch(1)

@@ -25,6 +25,7 @@ from securechat.client import KdfCost, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import wrapped_label
+from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.path import PathField
 from securechat.ui.widgets.progress import StageProgress
 
@@ -64,9 +65,7 @@ class RestorePage(QWidget):
         row = QHBoxLayout()
         self.back_button = QPushButton(S.BACK)
         self.back_button.clicked.connect(self.back)
-        self.restore_button = QPushButton(S.RESTORE)
-        self.restore_button.setProperty("primary", True)
-        self.restore_button.clicked.connect(self.submit_restore)
+        self.restore_button = primary_button(S.RESTORE, self.submit_restore)
         row.addWidget(self.back_button)
         row.addStretch(1)
         row.addWidget(self.restore_button)

@@ -42,6 +42,7 @@ from securechat.client import (
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label, wrapped_label
+from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.clipboard import CLEAR_AFTER_MS, SecretClipboard
 from securechat.ui.windows.vault_editor import ItemEditor
 
@@ -108,9 +109,7 @@ class VaultWindow(QDialog):
         self.reset_button = QPushButton(S.VAULT_RESET)
         self.reset_button.clicked.connect(self.reset)
         self.reset_button.hide()  # offered when the vault is damaged
-        self.unlock_button = QPushButton(S.VAULT_UNLOCK)
-        self.unlock_button.setProperty("primary", True)
-        self.unlock_button.clicked.connect(self.unlock)
+        self.unlock_button = primary_button(S.VAULT_UNLOCK, self.unlock)
         row.addWidget(self.reset_button)
         row.addStretch(1)
         row.addWidget(self.unlock_button)

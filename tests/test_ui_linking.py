@@ -17,7 +17,9 @@ from tests.test_ui import PASSWORD, UITestCase, screenshot, until
 
 class DeviceApprovalUITests(UITestCase):
     @defer.inlineCallbacks
-    def test_sign_in_by_approval_on_the_other_device(self) -> Any:
+    def new_device_asks(self) -> Any:
+        """Alice's laptop is signed in; on the phone's welcome screen she signs in by
+        approval: (laptop, the phone's window, its link page, the laptop's request)."""
         laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD, KdfCost())
         yield self.online(laptop)
         win = self.shell("alice-phone")
@@ -31,6 +33,11 @@ class DeviceApprovalUITests(UITestCase):
         mark = self.log(laptop).mark()
         QTest.mouseClick(link_page.start_button, Qt.MouseButton.LeftButton)
         request = yield self.log(laptop).wait_for(ev.DeviceApprovalRequested, since=mark)
+        return laptop, win, link_page, request
+
+    @defer.inlineCallbacks
+    def test_sign_in_by_approval_on_the_other_device(self) -> Any:
+        laptop, win, link_page, request = yield self.new_device_asks()
         # The laptop's user opens the notice and compares the codes.
         dialog = ApprovalDialog(laptop, request.device_id)
         self.addCleanup(dialog.close)
@@ -54,18 +61,7 @@ class DeviceApprovalUITests(UITestCase):
 
     @defer.inlineCallbacks
     def test_it_does_not_match_removes_the_new_device(self) -> Any:
-        laptop = yield self.register("alice-laptop", "alice@example.org", PASSWORD, KdfCost())
-        yield self.online(laptop)
-        win = self.shell("alice-phone")
-        page = win.onboarding
-        QTest.mouseClick(page.login_button, Qt.MouseButton.LeftButton)
-        QTest.keyClicks(page.login_email, "alice@example.org")
-        QTest.keyClicks(page.login_password, PASSWORD)
-        QTest.mouseClick(page.approve_button, Qt.MouseButton.LeftButton)
-        link_page = page.link_page
-        mark = self.log(laptop).mark()
-        QTest.mouseClick(link_page.start_button, Qt.MouseButton.LeftButton)
-        request = yield self.log(laptop).wait_for(ev.DeviceApprovalRequested, since=mark)
+        laptop, win, link_page, request = yield self.new_device_asks()
         dialog = ApprovalDialog(laptop, request.device_id)
         self.addCleanup(dialog.close)
         QTest.mouseClick(dialog.compare_button, Qt.MouseButton.LeftButton)

@@ -10,7 +10,6 @@ securechat/relay/: the relay never imports the client.
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any
 
@@ -23,6 +22,7 @@ from twisted.internet import defer, threads
 from securechat.client.scram_pinning import Floor
 from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect, leave
 from securechat.protocol import scram, uris
+from securechat.protocol.encoding import b64
 from securechat.protocol.keys import device_certificate, user_id_for_email
 from securechat.relay.config import RelayConfig
 from securechat.relay.service import RelayService
@@ -46,10 +46,6 @@ def for_tests(config: RelayConfig | None) -> RelayConfig:
     )
 # A password login accepts such cheap parameters only when told to (client.scram_pinning).
 TEST_LOGIN_FLOOR = Floor(iterations=1, memory=TEST_SCRAM_MEMORY)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _raw_public(key: Any) -> bytes:

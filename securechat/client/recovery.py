@@ -25,7 +25,6 @@ unauthenticated caller for a password reset.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import os
@@ -62,6 +61,7 @@ from securechat.client.storage import AccountStore, database_key
 from securechat.client.wamp import Anonymous, Credentials, JoinRefused, Password, connect, leave
 from securechat.crypto.sealing import KeySealing, UnknownFormat, WrongKey
 from securechat.protocol import scram, uris
+from securechat.protocol.encoding import b64, unb64
 from securechat.protocol.keys import user_id_for_email
 from securechat.protocol.recovery import (
     PHRASE_SEALED_MAGIC,
@@ -218,8 +218,8 @@ def keep_local_copy(account_dir: str, user_id: str, keys: dict[str, Any]) -> Non
 def verifier_argument(verifier: scram.ScramVerifier) -> dict[str, Any]:
     """A verifier as `sc.account.register`, `.password.change` and `.reset` take it."""
     return {"kdf": verifier.kdf, "salt": verifier.salt, "iterations": verifier.iterations,
-            "memory": verifier.memory, "stored_key": _b64(verifier.stored_key),
-            "server_key": _b64(verifier.server_key)}
+            "memory": verifier.memory, "stored_key": b64(verifier.stored_key),
+            "server_key": b64(verifier.server_key)}
 
 
 def _check_new_password(new: str, old: str | None = None) -> None:
@@ -305,14 +305,14 @@ def reset_password(reactor: Any, data_dir: str, url: str, email: str, phrase: st
         try:
             answer = yield session.call(uris.ACCOUNT_RECOVERY_FETCH, user_id)
             secrets = open_blob(bytes(answer["recovery_blob"]), phrase, user_id)
-            if _b64(secrets.identity_public) != _b64(_unb64(answer["identity_key"])):
+            if b64(secrets.identity_public) != b64(unb64(answer["identity_key"])):
                 raise ClientError("the relay's recovery data does not match the account's "
                                   "key: nothing was changed")
             timestamp = int(time.time() * 1000)
             signature = secrets.identity.sign(
                 password_reset_message(user_id, answer["scram_salt"], new, timestamp))
             yield session.call(uris.ACCOUNT_PASSWORD_RESET, user_id, new, timestamp,
-                               _b64(signature))
+                               b64(signature))
         except ApplicationError as e:
             raise _relay_error(e) from None
         finally:
@@ -378,11 +378,3 @@ def _join_error(e: JoinRefused) -> ClientError:
     if e.reason == uris.ERR_RATE_LIMITED:
         return ClientError("too many wrong passwords for this account: try again later")
     return ClientError(f"the relay refused the sign-in ({e.reason})")
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4))

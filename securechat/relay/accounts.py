@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import attrs
@@ -12,6 +11,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from securechat.protocol import scram, uris
+from securechat.protocol.encoding import unb64
 from securechat.protocol.keys import device_certificate
 from securechat.relay import arguments
 from securechat.relay.connections import address_key
@@ -237,17 +237,13 @@ class Accounts:
 
 def _check_certificate(account: Account, device_id: str, signing_key: str, identity_key: str,
                        signature: bytes) -> None:
-    account_key = Ed25519PublicKey.from_public_bytes(_b64(account.identity_key))
+    account_key = Ed25519PublicKey.from_public_bytes(unb64(account.identity_key))
     try:
         account_key.verify(signature, device_certificate(account.user_id, device_id,
                                                          signing_key, identity_key))
     except InvalidSignature:
         refuse(uris.ERR_BAD_SIGNATURE,
                "the device keys are not signed by the account identity key")
-
-
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value + "=" * (-len(value) % 4))
 
 
 def _as_bytes(value: bytes | str) -> bytes:

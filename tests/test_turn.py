@@ -27,7 +27,13 @@ class TurnTests(RelayTestCase):
         session, _ = yield self.online((yield self.device(alice)))
         self.clock.advance(1_800_000_000)
         creds = yield session.call(uris.TURN_CREDENTIALS)
-        self.assertEqual(creds["username"], f"1800000600:{alice.user_id}")
+        expiry, _, anonymous = creds["username"].partition(":")
+        self.assertEqual(expiry, "1800000600")
+        # Not the user id (security review M8): random, and new each time.
+        self.assertNotIn(alice.user_id, creds["username"])
+        self.assertRegex(anonymous, r"^[0-9a-f]{16}$")
+        again = yield session.call(uris.TURN_CREDENTIALS)
+        self.assertNotEqual(again["username"], creds["username"])
         expected = base64.b64encode(
             hmac.new(SECRET.encode(), creds["username"].encode(), hashlib.sha1).digest()
         ).decode()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
 from typing import Any
 
 from twisted.internet import defer, task
@@ -28,10 +26,9 @@ from securechat.client import (
     events,
 )
 from securechat.protocol import uris
-from securechat.relay.config import RelayConfig
 from tests.clientsupport import ClientTestCase
 from tests.hostile import HostileRelay
-from tests.turnserver import TurnServer
+from tests.turnserver import with_turn
 
 CALL_WAIT = 20.0  # seconds: a bound on waits for a real connection, never a sleep
 
@@ -82,12 +79,7 @@ class CallTestCase(ClientTestCase):
 
     @defer.inlineCallbacks
     def setUp(self) -> Any:
-        secret = secrets.token_urlsafe(24)
-        self.turn = TurnServer(os.path.abspath(self.mktemp()), secret)
-        yield self.turn.start()
-        self.addCleanup(self.turn.stop)
-        self.config = RelayConfig(turn_secret=self.relay_turn_secret or secret,
-                                  turn_uris=(self.turn.uri,), turn_ttl=600)
+        self.turn = yield with_turn(self, self.relay_turn_secret)
         yield super().setUp()
 
     def state(self, client: Any, state: CallState, since: int = 0) -> defer.Deferred[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import shutil
 import socket
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.interfaces import IDelayedCall
 
+from securechat.relay.config import RelayConfig
 from securechat.relay.turnconf import TurnServerConfig, write
 
 BINARY = shutil.which("turnserver")
@@ -106,3 +108,16 @@ class TurnServer:
             return defer.succeed(None)
         process.transport.signalProcess("TERM")
         return process.ended
+
+
+@defer.inlineCallbacks
+def with_turn(test: Any, relay_secret: str | None = None) -> Any:
+    """Before a RelayTestCase's setUp: start coturn for `test` (stopped at its cleanup)
+    and give the relay its secret (or `relay_secret`, a wrong one) and URI."""
+    secret = secrets.token_urlsafe(24)
+    turn = TurnServer(os.path.abspath(test.mktemp()), secret)
+    yield turn.start()
+    test.addCleanup(turn.stop)
+    test.config = RelayConfig(turn_secret=relay_secret or secret, turn_uris=(turn.uri,),
+                              turn_ttl=600)
+    return turn

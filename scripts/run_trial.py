@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
     if calls:  # calls: the asyncio reactor (aiortc)
         call_options = [o for o in options if not o.startswith("--temp-directory")]
         runs.append([sys.executable, "-m", "twisted.trial", "--reactor=asyncio",
-                     *call_options, "--temp-directory=_trial_temp/calls", *calls])
+                     *call_options, "--temp-directory=_trial_temp_calls", *calls])
     passed = failed = skipped = 0
     worst = 0
     for spec in runs:

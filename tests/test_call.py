@@ -8,6 +8,7 @@ run on a task.Clock given to `client.calls.clock`; media runs in real time.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import json
 from typing import Any
@@ -39,6 +40,7 @@ class FrameCounter:
 
     def __init__(self) -> None:
         self.frames: dict[str, int] = {"audio": 0, "video": 0}
+        self.peaks: list[int] = []  # per audio frame: its loudest sample
         self._waiters: list[tuple[str, int, defer.Deferred[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -50,9 +52,11 @@ class FrameCounter:
 
         while True:
             try:
-                await track.recv()
+                frame = await track.recv()
             except MediaStreamError:
                 return
+            if track.kind == "audio":
+                self.peaks.append(max(abs(s) for s in array.array("h", bytes(frame.planes[0]))))
             self.frames[track.kind] += 1
             for waiter in list(self._waiters):
                 kind, n, d = waiter
@@ -159,6 +163,25 @@ class CallTests(CallTestCase):
             self.assertGreaterEqual(text["duration"], 0)
         # Alice's phone never rang for her own call.
         self.assertEqual(self.log(self.phone).of(IncomingCall), [])
+
+    @defer.inlineCallbacks
+    def test_muted_the_peer_hears_silence_until_unmuted(self) -> Any:
+        yield self.alice_and_bob()
+        call, theirs, media = yield self.connected_call(self.alice, self.bob)
+        heard = media[id(self.bob)].sink
+        yield heard.reached(20)
+        call.set_muted(True)
+        muted_at = heard.frames["audio"]
+        yield heard.reached(muted_at + 60)
+        # Past what was in flight, Bob hears silence; the call goes on.
+        self.assertLess(max(heard.peaks[muted_at + 20:]), 300)
+        call.set_muted(False)
+        unmuted_at = heard.frames["audio"]
+        yield heard.reached(unmuted_at + 60)
+        self.assertGreater(min(heard.peaks[unmuted_at + 20:]), 2000)
+        self.assertEqual(theirs.state, CallState.CONNECTED)
+        call.hang_up()
+        yield theirs.ended
 
     @defer.inlineCallbacks
     def test_video_frames_arrive(self) -> Any:

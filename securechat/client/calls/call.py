@@ -87,6 +87,8 @@ class Call:
         self.ended_at: float | None = None
         self.peer_device: str | None = None  # the device that answered (or I answer)
         self.media: CallMedia | None = None
+        self.muted = False
+        self.camera_on = mode == "video"
         self._remote_sdp = remote_sdp
         self._timer: IDelayedCall | None = None
         self.ended: defer.Deferred[CallOutcome] = defer.Deferred()
@@ -110,6 +112,17 @@ class Call:
 
     def hang_up(self) -> None:
         self.hang_up_input()
+
+    def set_muted(self, muted: bool) -> None:
+        """The microphone off (or on again): the peer hears nothing meanwhile."""
+        self.muted = muted
+        if self.media is not None:
+            self.media.set_sending("audio", not muted)
+
+    def set_camera(self, on: bool) -> None:
+        self.camera_on = on
+        if self.media is not None:
+            self.media.set_sending("video", on)
 
     # --- inputs ---------------------------------------------------------------------------
 

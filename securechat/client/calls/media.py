@@ -61,6 +61,7 @@ class CallMedia:
         self._sources = sources
         self._mode = mode
         self._sinks: list[Any] = []
+        self._gates: dict[str, Any] = {}
         self.pc = RTCPeerConnection(configuration(servers))
         self.pc.on("connectionstatechange", lambda: on_state(self.pc.connectionState))
 
@@ -84,7 +85,8 @@ class CallMedia:
         for kind in kinds:
             track = getattr(self._sources, kind)
             if track is not None:
-                self.pc.addTrack(track)
+                self._gates[kind] = Gate(track)
+                self.pc.addTrack(self._gates[kind])
             elif not any(t.kind == kind for t in self.pc.getTransceivers()):
                 self.pc.addTransceiver(kind, direction="recvonly")
 
@@ -124,6 +126,13 @@ class CallMedia:
             candidate.sdpMid = transceivers[0].mid
             await self.pc.addIceCandidate(candidate)
 
+    def set_sending(self, kind: str, on: bool) -> None:
+        """Mute (or turn the camera off): silence (black frames) goes out instead of the
+        source, which is still read so nothing piles up; no renegotiation."""
+        gate = self._gates.get(kind)
+        if gate is not None:
+            gate.on = on
+
     def selected_pair(self) -> tuple[str, str] | None:
         """(local, remote) candidate types of the nominated pair (aioice keeps it in
         a private attribute: None when it cannot be read)."""
@@ -139,6 +148,41 @@ class CallMedia:
             await started
             await sink.stop()
         await self.pc.close()
+
+
+def Gate(source: Any) -> Any:
+    """`source`, or silence / black frames of the same shape while `.on` is False."""
+    import av
+
+    class _Gate(_media_track_base()):  # type: ignore[misc]
+        kind = source.kind
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.on = True
+
+        async def recv(self) -> Any:
+            frame = await source.recv()
+            if self.on:
+                return frame
+            if isinstance(frame, av.AudioFrame):
+                quiet = av.AudioFrame(format=frame.format.name, layout=frame.layout.name,
+                                      samples=frame.samples)
+                quiet.sample_rate = frame.sample_rate
+                fills = [0] * len(quiet.planes)
+            else:
+                quiet = av.VideoFrame(frame.width, frame.height, "yuv420p")
+                fills = [0, 128, 128]  # black
+            for plane, fill in zip(quiet.planes, fills, strict=True):
+                plane.update(bytes([fill]) * plane.buffer_size)
+            quiet.pts, quiet.time_base = frame.pts, frame.time_base
+            return quiet
+
+        def stop(self) -> None:
+            source.stop()
+            super().stop()
+
+    return _Gate()
 
 
 def _media_track_base() -> Any:

@@ -26,6 +26,7 @@ from securechat.client import (
     ToneTrack,
     events,
 )
+from securechat.client.calls.call import GRACE
 from securechat.protocol import uris
 from tests.clientsupport import ClientTestCase
 from tests.hostile import HostileRelay
@@ -283,6 +284,33 @@ class CallTests(CallTestCase):
         call.hang_up()  # and signaling works on the new connection
         self.assertEqual((yield theirs.ended.addTimeout(CALL_WAIT, _reactor())),
                          CallOutcome.COMPLETED)
+
+
+class NetworkDropTests(CallTestCase):
+    @defer.inlineCallbacks
+    def test_media_lost_ends_the_call_after_the_grace_period(self) -> Any:
+        # aioice checks consent every 5 s and gives up after 6 failures: 30 s before a
+        # drop shows. Checked every 0.1 s and given up after 2 here, to see it sooner.
+        import aioice.ice
+
+        self.patch(aioice.ice, "CONSENT_INTERVAL", 0.1)
+        self.patch(aioice.ice, "CONSENT_FAILURES", 2)
+        yield self.alice_and_bob()
+        clocks = {}
+        for client in (self.alice, self.bob):
+            client.calls.clock = clocks[id(client)] = task.Clock()
+        marks = [self.log(c).mark() for c in (self.alice, self.bob)]
+        call, theirs, _ = yield self.connected_call(self.alice, self.bob)
+        yield self.turn.stop()  # the TURN server goes: no media either way
+        yield self.state(self.alice, CallState.INTERRUPTED, marks[0])
+        yield self.state(self.bob, CallState.INTERRUPTED, marks[1])
+        clocks[id(self.alice)].advance(GRACE - 1)
+        self.assertEqual(call.state, CallState.INTERRUPTED)  # still hoping
+        clocks[id(self.alice)].advance(1)
+        clocks[id(self.bob)].advance(GRACE)
+        self.assertEqual((call.outcome, call.reason),
+                         (CallOutcome.NETWORK, "Call ended: the connection was lost"))
+        self.assertIn(theirs.outcome, (CallOutcome.NETWORK, CallOutcome.COMPLETED))
 
 
 class WrongTurnSecretTests(CallTestCase):

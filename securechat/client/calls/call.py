@@ -260,7 +260,9 @@ class Call:
     def _media_state(self, state: str) -> None:
         if state == "connected":
             self.media_connected()
-        elif state in ("disconnected", "failed"):
+        elif state in ("disconnected", "failed", "closed"):
+            # "closed" too: aioice closes the connection itself when consent expires.
+            # (Closed by us, the call has ended and ignores it.)
             self.media_lost()
 
     def _media_work(self, sources: MediaSources,

@@ -250,6 +250,26 @@ class CallTests(CallTestCase):
         self.assertEqual((yield ringing.ended), CallOutcome.MISSED)
 
     @defer.inlineCallbacks
+    def test_a_blocked_contact_cannot_ring_me(self) -> Any:
+        yield self.alice_and_bob()
+        yield self.bob.block(self.alice.me.user_id)
+        self.alice.calls.clock = clock = task.Clock()
+        relay = HostileRelay(self.relay)  # only to see Bob's acks
+        acked = relay.answered(uris.MAILBOX_ACK)
+        call = self.alice.calls.place(self.bob.me.user_id)
+        yield self.state(self.alice, CallState.RINGING)
+        # Bob takes the offer off the relay and drops it: nothing rings, nothing answers.
+        while True:
+            caller, _ = yield acked.addTimeout(CALL_WAIT, _reactor())
+            if caller.principal.device_id == self.bob.me.device_id:
+                break
+            acked = relay.answered(uris.MAILBOX_ACK)
+        self.assertIsNone(self.bob.calls.current)
+        clock.advance(45)
+        self.assertEqual(call.outcome, CallOutcome.MISSED)
+        self.assertEqual(self.log(self.bob).of(IncomingCall), [])
+
+    @defer.inlineCallbacks
     def test_missed_after_45_seconds_of_ringing(self) -> Any:
         yield self.alice_and_bob()
         self.alice.calls.clock = alices = task.Clock()

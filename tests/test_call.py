@@ -185,6 +185,22 @@ class CallTests(CallTestCase):
         yield theirs.ended
 
     @defer.inlineCallbacks
+    def test_a_microphone_that_stops_ends_the_call_and_tells_the_peer(self) -> Any:
+        yield self.alice_and_bob()
+        microphone = ToneTrack()
+        call = self.alice.calls.place(self.bob.me.user_id, "audio",
+                                      MediaSources(microphone, live=True))
+        incoming = yield self.log(self.bob).wait_for(IncomingCall)
+        theirs = self.bob.calls.get(incoming.call_id)
+        theirs.answer(MediaSources(ToneTrack()))
+        yield self.state(self.alice, CallState.CONNECTED)
+        microphone.stop()  # unplugged
+        self.assertEqual((yield call.ended.addTimeout(CALL_WAIT, _reactor())),
+                         CallOutcome.FAILED)
+        self.assertEqual(call.reason, "stream failure: the microphone stopped")
+        yield theirs.ended.addTimeout(CALL_WAIT, _reactor())  # Bob was told
+
+    @defer.inlineCallbacks
     def test_video_frames_arrive(self) -> Any:
         yield self.alice_and_bob()
         call, theirs, media = yield self.connected_call(self.alice, self.bob, "video")

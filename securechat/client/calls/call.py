@@ -407,6 +407,12 @@ class Call:
     def _end_elsewhere(self, outcome: CallOutcome) -> None:
         self._end(outcome)
 
+    def source_failed(self, kind: str) -> None:
+        """The microphone or camera broke or went away: the spec's "Stream failure"
+        ends the call and tells the peer."""
+        device = "microphone" if kind == "audio" else "camera"
+        self.failed(f"stream failure: the {device} stopped")
+
     def remote_track(self, track: Any) -> None:
         self._side.emit(RemoteTrack(self.call_id, track.kind, track))
 

@@ -38,6 +38,9 @@ class MediaSources:
     audio: Any = None  # a MediaStreamTrack to send, or None (receive only)
     video: Any = None
     sink: Sink | None = None  # consumes remote tracks; None: discarded (MediaBlackhole)
+    # A device (microphone, camera) rather than a file: its end is a "stream failure"
+    # that ends the call; a file that ends just leaves silence.
+    live: bool = False
 
 
 def tune_stun(first_retransmission: float) -> None:
@@ -55,9 +58,11 @@ def has_relay_candidate(sdp: str) -> bool:
 
 class CallMedia:
     def __init__(self, servers: TurnServers, sources: MediaSources, mode: str,
-                 on_state: Callable[[str], None], on_track: Callable[[Any], None]) -> None:
+                 on_state: Callable[[str], None], on_track: Callable[[Any], None],
+                 on_source_failed: Callable[[str], None] = lambda kind: None) -> None:
         from aiortc import RTCPeerConnection
 
+        self._source_failed = on_source_failed
         self._sources = sources
         self._mode = mode
         self._sinks: list[Any] = []
@@ -85,7 +90,8 @@ class CallMedia:
         for kind in kinds:
             track = getattr(self._sources, kind)
             if track is not None:
-                self._gates[kind] = Gate(track)
+                failed = self._source_failed if self._sources.live else None
+                self._gates[kind] = Gate(track, failed)
                 self.pc.addTrack(self._gates[kind])
             elif not any(t.kind == kind for t in self.pc.getTransceivers()):
                 self.pc.addTransceiver(kind, direction="recvonly")
@@ -150,9 +156,11 @@ class CallMedia:
         await self.pc.close()
 
 
-def Gate(source: Any) -> Any:
-    """`source`, or silence / black frames of the same shape while `.on` is False."""
+def Gate(source: Any, failed: Callable[[str], None] | None = None) -> Any:
+    """`source`, or silence / black frames of the same shape while `.on` is False;
+    `failed(kind)` is told when a live source breaks or ends."""
     import av
+    from aiortc.mediastreams import MediaStreamError
 
     class _Gate(_media_track_base()):  # type: ignore[misc]
         kind = source.kind
@@ -162,7 +170,14 @@ def Gate(source: Any) -> Any:
             self.on = True
 
         async def recv(self) -> Any:
-            frame = await source.recv()
+            try:
+                frame = await source.recv()
+            except Exception as e:
+                if failed is not None and self.readyState == "live":
+                    failed(self.kind)
+                if isinstance(e, MediaStreamError):
+                    raise
+                raise MediaStreamError from e
             if self.on:
                 return frame
             if isinstance(frame, av.AudioFrame):
@@ -210,6 +225,13 @@ class _Paced:
         return n
 
 
+def _still_live(track: Any) -> None:
+    from aiortc.mediastreams import MediaStreamError
+
+    if track.readyState != "live":
+        raise MediaStreamError
+
+
 def ToneTrack(frequency: float = 440.0) -> Any:
     """A sine tone at 48 kHz, 20 ms frames; `.frames` counts what was sent."""
     import av
@@ -226,6 +248,7 @@ def ToneTrack(frequency: float = 440.0) -> Any:
             return self._pace.frames
 
         async def recv(self) -> Any:
+            _still_live(self)
             n = await self._pace.next_due()
             first = n * FRAME_SAMPLES
             samples = array.array("h", (
@@ -257,6 +280,7 @@ def PatternTrack(width: int = 160, height: int = 120, fps: int = 15) -> Any:
             return self._pace.frames
 
         async def recv(self) -> Any:
+            _still_live(self)
             n = await self._pace.next_due()
             frame = av.VideoFrame(width, height, "gray")
             frame.planes[0].update(bytes([n * 8 % 256]) * (width * height))
@@ -286,4 +310,4 @@ def open_devices(mode: str, microphone: str | None = None,
         except Exception as e:
             raise MediaDeviceError(f"the camera cannot be opened ({type(e).__name__})"
                                    ) from None
-    return MediaSources(mic.audio, video)
+    return MediaSources(mic.audio, video, live=True)

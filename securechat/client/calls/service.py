@@ -148,7 +148,7 @@ class Calls:
         servers = yield turn.fetch(self._ctx)
         media.tune_stun(self.stun_first_retransmission)
         return media.CallMedia(servers, sources, call.mode, call._media_state,
-                               call.remote_track)
+                               call.remote_track, call.source_failed)
 
     def emit(self, event: object) -> None:
         self._ctx.events.emit(event)

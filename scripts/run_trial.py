@@ -2,7 +2,8 @@
 
 The UI tests (tests.test_ui*) need Twisted's asyncio reactor on a Qt (qasync) loop,
 installed before anything imports the reactor, so they run in a second trial process
-started through tests/ui_trial.py; the counts of both processes are added up.
+started through tests/ui_trial.py; the call tests (tests.test_call*) run in a third, on
+Twisted's asyncio reactor (aiortc); the counts of all processes are added up.
 """
 
 from __future__ import annotations

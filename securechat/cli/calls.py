@@ -151,14 +151,16 @@ def cmd_answer(reactor: Any, client: SecureChatClient, args: argparse.Namespace)
     _check(client)
     sources, recorder = _sources(args)
     say("Waiting for a call...")
-    try:
-        incoming = yield client.events.next(IncomingCall).addTimeout(args.wait, reactor)
-    except defer.TimeoutError:
-        raise ClientError(f"no call came within {args.wait:g} s") from None
-    peer = client.contacts[incoming.peer_user_id]
-    call = client.calls.get(incoming.call_id)
+    call = client.calls.current  # one may have rung while catching up
+    if call is None or call.state is not CallState.INCOMING:
+        try:
+            incoming = yield client.events.next(IncomingCall).addTimeout(args.wait, reactor)
+        except defer.TimeoutError:
+            raise ClientError(f"no call came within {args.wait:g} s") from None
+        call = client.calls.get(incoming.call_id)
     if call is None:
         raise ClientError("the call ended before it could be answered")
+    peer = client.contacts[call.peer_user_id]
     say(f"Answering {printable(peer.peer_email)}.")
     call.answer(sources)
     yield _talk(reactor, client, call, recorder, args.seconds, printable(peer.peer_email))

@@ -2,7 +2,8 @@
 
 The UI tests (tests.test_ui*) need Twisted's asyncio reactor on a Qt (qasync) loop,
 installed before anything imports the reactor, so they run in a second trial process
-started through tests/ui_trial.py; the counts of both processes are added up.
+started through tests/ui_trial.py; the call tests (tests.test_call*) run in a third, on
+Twisted's asyncio reactor (aiortc); the counts of all processes are added up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"^(PASSED|FAILED) \((.*)\)$")
 UI_PREFIX = "tests.test_ui"  # tests/test_ui*.py run on the Qt reactor
+# Calls (issue 15): tests/test_call*.py run on Twisted's asyncio reactor (aiortc is
+# asyncio), in a trial process of their own; counted with the others.
+CALL_PREFIX = "tests.test_call"
 
 
 def trial_options() -> list[str]:
@@ -28,19 +32,24 @@ def trial_options() -> list[str]:
     return options
 
 
-def split_tests(tests: list[str]) -> tuple[list[str], list[str]]:
-    """(for the default reactor, for the Qt reactor)."""
+def split_tests(tests: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(for the default reactor, for the Qt reactor, for the asyncio reactor)."""
     plain: list[str] = []
     ui: list[str] = []
+    calls: list[str] = []
     for name in tests:
         if name.rstrip("/") in ("tests", str(ROOT / "tests")):
-            for module in sorted(f"tests.{p.stem}" for p in (ROOT / "tests").glob("test_*.py")):
-                (ui if module.startswith(UI_PREFIX) else plain).append(module)
-        elif name.startswith(UI_PREFIX):
-            ui.append(name)
+            names = sorted(f"tests.{p.stem}" for p in (ROOT / "tests").glob("test_*.py"))
         else:
-            plain.append(name)
-    return plain, ui
+            names = [name]
+        for module in names:
+            if module.startswith(UI_PREFIX):
+                ui.append(module)
+            elif module.startswith(CALL_PREFIX):
+                calls.append(module)
+            else:
+                plain.append(module)
+    return plain, ui, calls
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, int], int]:
@@ -58,7 +67,7 @@ def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, int], int]:
 
 
 def main(argv: list[str]) -> int:
-    plain, ui = split_tests(argv or ["tests"])
+    plain, ui, calls = split_tests(argv or ["tests"])
     options = trial_options()
     # The checkout itself on the path: `tests` is not an installed package.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -72,6 +81,10 @@ def main(argv: list[str]) -> int:
                   "SECURECHAT_SCREENSHOTS": str(ROOT / "_trial_temp" / "screenshots")}
         runs.append(([sys.executable, "-m", "tests.ui_trial", *ui_options,
                       "--temp-directory=_trial_temp/ui", *ui], ui_env))
+    if calls:  # calls: the asyncio reactor (aiortc)
+        call_options = [o for o in options if not o.startswith("--temp-directory")]
+        runs.append([sys.executable, "-m", "twisted.trial", "--reactor=asyncio",
+                     *call_options, "--temp-directory=_trial_temp_calls", *calls])
     passed = failed = skipped = 0
     worst = 0
     for spec in runs:

@@ -27,7 +27,25 @@ VALID: dict[str, dict[str, Any]] = {
     frames.DUMMY: {},
     frames.MANIFEST: {},  # every section optional (tests.test_manifest checks them)
     frames.HISTORY_REQUEST: {"since": 0},
+    # calls (tests.test_call_frames checks their limits)
+    frames.RTC_OFFER: {"call_id": "c-1", "payload": "v=0", "mode": "audio"},
+    frames.RTC_ANSWER: {"call_id": "c-1", "payload": "v=0"},
+    frames.RTC_ICE: {"call_id": "c-1", "payload": "candidate:1 1 udp 1 127.0.0.1 1 typ relay"},
+    frames.CALL_RINGING: {"call_id": "c-1"},
+    frames.CALL_BUSY: {"call_id": "c-1"},
+    frames.CALL_DECLINE: {"call_id": "c-1"},
+    frames.CALL_HANGUP: {"call_id": "c-1", "reason": "hangup", "device": None},
+    frames.SYNC_CALL_END: {"call_id": "c-1", "peer": "u", "direction": "out", "mode": "audio",
+                           "outcome": "completed", "started": 1, "duration": 3},
 }
+# The call frames' fields (docs/protocol.md §9.4, §9.13).
+CALL_FIELDS = {
+    "RTC_OFFER.call_id", "RTC_OFFER.payload", "RTC_OFFER.mode", "RTC_ANSWER.call_id",
+    "RTC_ANSWER.payload", "RTC_ICE.call_id", "RTC_ICE.payload", "CALL_RINGING.call_id",
+    "CALL_BUSY.call_id", "CALL_DECLINE.call_id", "CALL_HANGUP.call_id", "CALL_HANGUP.reason",
+    "CALL_HANGUP.device", "SYNC_CALL_END.call_id", "SYNC_CALL_END.peer",
+    "SYNC_CALL_END.direction", "SYNC_CALL_END.mode", "SYNC_CALL_END.outcome",
+    "SYNC_CALL_END.started", "SYNC_CALL_END.duration"}
 # For each type of field, values of the wrong type (a boolean is not an int).
 WRONG: dict[tuple[type, ...], list[Any]] = {
     (str,): [1, None, ["x"], {"x": 1}],
@@ -127,7 +145,7 @@ class RefusedFrames(unittest.TestCase):
             "MSG.id", "MSG.text", "MSG.timestamp", "MSG.replyTo", "DELETE.id", "RECEIPT.ids",
             "RECEIPT.status", "TYPING.typing", "FRIEND_REQUEST.email", "FRIEND_REQUEST.name",
             "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email",
-            "HISTORY_REQUEST.since"})
+            "HISTORY_REQUEST.since"} | CALL_FIELDS)
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

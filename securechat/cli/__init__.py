@@ -9,6 +9,8 @@
     securechat-cli vault add|list|get|mfa-setup --email alice@example.org ...
     securechat-cli backup create --email alice@example.org --out alice.bak
     securechat-cli backup restore --file alice.bak     (on a new device; see cli/vault.py)
+    securechat-cli call --email A --to B --play IN.wav --record OUT.wav --seconds N
+    securechat-cli answer --email B --play IN.wav --record OUT.wav --seconds N (cli/calls.py)
 
 The password comes from $SECURECHAT_PASSWORD (for scripts) or a prompt; likewise the
 recovery phrase (`login`, `reset-password`) from $SECURECHAT_RECOVERY_PHRASE and a new
@@ -43,7 +45,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from securechat.cli import commands, vault
+from securechat.cli import calls, commands, vault
 from securechat.cli.account import Command
 from securechat.cli.linking import cmd_approve, cmd_link
 from securechat.cli.output import PROG, connection_problem, note
@@ -80,6 +82,8 @@ COMMANDS: dict[str, Command] = {
     "approve": cmd_approve,
     "vault": vault.cmd_vault,
     "backup": vault.cmd_backup,
+    "call": calls.cmd_call,  # calls (issue 15)
+    "answer": calls.cmd_answer,
 }
 
 
@@ -162,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         command("vault", "the secure vault behind its MFA code: add, list, get, mfa-setup"),
         command("backup", "create an encrypted backup of the account (--email, --out), or "
                           "restore one onto this device (--file)", email=False))
+    calls.add_arguments(  # calls (issue 15)
+        command("call", "call a contact: send a WAV file, record what you hear"),
+        command("answer", "answer the next incoming call: send a WAV file, record what "
+                          "you hear"))
     return parser
 
 
@@ -239,4 +247,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except (KeyboardInterrupt, EOFError):
         sys.exit(EXIT_INTERRUPTED)
     _start_logging(args.verbose)
+    if calls.uses_asyncio(args.command):  # aiortc: before anything imports the reactor
+        from twisted.internet import asyncioreactor
+
+        asyncioreactor.install()
     task.react(_main, [args])

@@ -166,3 +166,31 @@ __all__ = [
     "remember",
     "request_email_code",
 ]
+
+# --- Calls (issue 15): `client.calls` and what it shows (client.calls.model).
+from securechat.client.calls.call import Call
+from securechat.client.calls.media import (
+    MediaSources,
+    PatternTrack,
+    ToneTrack,
+    open_devices,
+)
+from securechat.client.calls.model import (
+    AlreadyInCall,
+    CallError,
+    CallLogged,
+    CallOutcome,
+    CallState,
+    CallStateChanged,
+    CallsUnavailable,
+    IncomingCall,
+    MediaDeviceError,
+    RemoteTrack,
+    TurnFailed,
+)
+
+__all__ += [
+    "AlreadyInCall", "Call", "CallError", "CallLogged", "CallOutcome", "CallState",
+    "CallStateChanged", "CallsUnavailable", "IncomingCall", "MediaDeviceError",
+    "MediaSources", "PatternTrack", "RemoteTrack", "ToneTrack", "TurnFailed", "open_devices",
+]

@@ -19,6 +19,7 @@ in one module per feature, over a shared `context.ClientContext`:
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
     backup       the encrypted backup file, and restoring it     (module functions)
+    calls        voice and video calls through TURN (WebRTC)     Calls (`calls`)
     typing_indicator, presence, prekeys, linking (device approval), devices (notices)
 """
 
@@ -34,6 +35,7 @@ import securechat.client.backup as backup
 import securechat.client.events as ev
 import securechat.client.linking as linking
 from securechat.client.accountlock import AccountLock
+from securechat.client.calls.service import Calls
 from securechat.client.connection import ConnectionMachine
 from securechat.client.context import ClientContext
 from securechat.client.devices import LinkedDevice
@@ -111,6 +113,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
         self.mfa = Mfa(ctx)
         self.vault = Vault(ctx, self.mfa)
+        self.calls = Calls(ctx, handlers, self.fanout, self.outbox, self.directory)
 
     @defer.inlineCallbacks
     def _load(self) -> Any:
@@ -201,6 +204,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
             yield self._within(self.inbox.flush_acks())
             self.approvals.stop()
             self.typing.stop()
+            self.calls.stop()
             session = self.connection.session
             self.connection.stop()
             if session is not None and not (yield self._within(session.disconnected)):

@@ -27,6 +27,19 @@ FRIEND_DENY = "FRIEND_DENY"
 # contact; a new device asks my other devices for the contacts and the history.
 MANIFEST = "MANIFEST"
 HISTORY_REQUEST = "HISTORY_REQUEST"
+# Calls (client.calls): WebRTC signaling (an SDP in `payload`) and the call's control
+# frames, all ephemeral, to every device of the peer; SYNC_CALL_END tells my own other
+# devices how a call ended (their call log, and they stop ringing).
+RTC_OFFER = "RTC_OFFER"
+RTC_ANSWER = "RTC_ANSWER"
+RTC_ICE = "RTC_ICE"
+CALL_RINGING = "CALL_RINGING"
+CALL_BUSY = "CALL_BUSY"
+CALL_DECLINE = "CALL_DECLINE"
+CALL_HANGUP = "CALL_HANGUP"
+SYNC_CALL_END = "SYNC_CALL_END"
+CALL_MODES = ("audio", "video")
+MAX_SDP = 32 * 1024
 # Carries nothing: sent in a fresh session to a device that could not decrypt us, so
 # that the pair recovers by itself (Matrix's m.dummy).
 DUMMY = "DUMMY"
@@ -47,7 +60,20 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     DUMMY: {},
     MANIFEST: {},  # every section optional: checked by _check_manifest
     HISTORY_REQUEST: {"since": (int,)},
+    # Calls: `device` of a hang-up names the one device it is for (a second answer), or
+    # None for every device.
+    RTC_OFFER: {"call_id": (str,), "payload": (str,), "mode": (str,)},
+    RTC_ANSWER: {"call_id": (str,), "payload": (str,)},
+    RTC_ICE: {"call_id": (str,), "payload": (str,)},
+    CALL_RINGING: {"call_id": (str,)},
+    CALL_BUSY: {"call_id": (str,)},
+    CALL_DECLINE: {"call_id": (str,)},
+    CALL_HANGUP: {"call_id": (str,), "reason": (str,), "device": (str, type(None))},
+    SYNC_CALL_END: {"call_id": (str,), "peer": (str,), "direction": (str,), "mode": (str,),
+                    "outcome": (str,), "started": (int,), "duration": (int,)},
 }
+_CALL_FRAMES = (RTC_OFFER, RTC_ANSWER, RTC_ICE, CALL_RINGING, CALL_BUSY, CALL_DECLINE,
+                CALL_HANGUP, SYNC_CALL_END)
 
 MAX_MANIFEST_ENTRIES = 2000  # per section of one MANIFEST (larger state goes in pages)
 _STR, _INT, _OPT_STR = (str,), (int,), (str, type(None))
@@ -178,7 +204,19 @@ def _frame(raw: dict[str, Any]) -> Frame:
         raise InvalidFrame("RECEIPT.data.ids holds something other than strings")
     if kind == MANIFEST:
         _check_manifest(data)
+    if kind in _CALL_FRAMES:
+        _check_call(kind, data)
     return Frame(kind, sid, data, to)
+
+
+def _check_call(kind: str, data: dict[str, Any]) -> None:
+    for name, value in data.items():
+        if type(value) is str and len(value) > (MAX_SDP if name == "payload" else _SHORT_FIELDS):
+            raise InvalidFrame(f"{kind}.data.{name} is too long")
+    if "mode" in data and data["mode"] not in CALL_MODES:
+        raise InvalidFrame(f"{kind}.data.mode is neither audio nor video")
+    if kind == SYNC_CALL_END and not 0 <= data["duration"] <= 7 * 24 * 3600:
+        raise InvalidFrame("SYNC_CALL_END.data.duration is out of range")
 
 
 def _check_manifest(data: dict[str, Any]) -> None:

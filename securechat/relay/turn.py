@@ -1,10 +1,16 @@
-"""Ephemeral TURN credentials in coturn's REST format (`use-auth-secret`)."""
+"""Ephemeral TURN credentials in coturn's REST format (`use-auth-secret`).
+
+The username is `EXPIRY:RANDOM`: coturn reads only the expiry (before the `:`) and checks
+the HMAC, so the part after it need not name anyone. It is random rather than the user
+id, so that the TURN server and its logs do not learn who calls (security review, M8).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import secrets
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -34,7 +40,7 @@ class TurnCredentials:
         if not secret:
             refuse(uris.ERR_TURN_DISABLED, "this relay has no TURN server configured")
         ttl = self._config.turn_ttl
-        username = f"{int(self._clock.seconds()) + ttl}:{caller.principal.user_id}"
+        username = f"{int(self._clock.seconds()) + ttl}:{secrets.token_hex(8)}"
         return {
             "username": username,
             "password": turn_password(secret, username),

@@ -352,6 +352,36 @@ RESTORE_FILE_MISSING = "Choose the backup file."
 RESTORE_PASSWORD = "The account's master password"
 RESTORE = "Restore"
 
+# --- calls (issue 15) ------------------------------------------------------------------
+CALL_AUDIO = "Call"
+CALL_VIDEO = "Video"
+CALL_AUDIO_TIP = "Voice call"
+CALL_VIDEO_TIP = "Video call"
+CALL_INCOMING_TITLE = "Incoming call"
+CALL_INCOMING_BODY = {"audio": "{name} is calling you", "video": "{name} is video calling you"}
+CALL_ACCEPT = "Accept"
+CALL_DECLINE = "Decline"
+CALL_HANG_UP = "Hang up"
+CALL_MUTE = "Mute"
+CALL_CAMERA = "Camera"
+CALL_STATES = {"dialing": "Calling…", "ringing": "Ringing…", "incoming": "Incoming call",
+               "connecting": "Connecting…", "connected": "Connected",
+               "interrupted": "Reconnecting…", "ended": "Call ended"}
+CALL_OUTCOMES = {"completed": "Call ended", "cancelled": "Call cancelled",
+                 "missed": "No answer", "declined": "Call declined",
+                 "busy": "{name} is on another call", "failed": "Call failed",
+                 "network": "Call ended: the connection was lost",
+                 "answered_elsewhere": "Answered on another device",
+                 "declined_elsewhere": "Declined on another device"}
+CALL_DEVICE_ERROR = "{error} Calls are off until the device is available."
+CALL_NO_VIDEO = "No video"
+CALL_LOG_KIND = {"out-audio": "Outgoing voice call", "out-video": "Outgoing video call",
+                 "in-audio": "Incoming voice call", "in-video": "Incoming video call"}
+CALL_LOG_OUTCOME = {"missed": "Missed call ({kind})", "declined": "{kind}: declined",
+                    "busy": "{kind}: {name} was busy", "cancelled": "{kind}: cancelled",
+                    "failed": "{kind}: failed", "network": "{kind}: connection lost"}
+CALL_LOG_UNREADABLE = "Call"
+
 # --- translation (keep this section last: it snapshots every string above) -----------
 
 _SOURCE: dict[str, Any] = {name: value for name, value in list(globals().items())

@@ -10,6 +10,7 @@ from PyQt6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
 from securechat.client import MessageType, Sender, StoredMessage
 from securechat.ui import strings as S
+from securechat.ui.call_log import call_line, is_call
 from securechat.ui.format import day_label
 from securechat.ui.models.roles import Roles
 
@@ -61,9 +62,11 @@ class ChatModel(QAbstractListModel):
         if role == Roles.SIZE_KEY:
             return (m.id, self._starts_day(row))
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            if is_call(m):  # calls (issue 15): a centred line like the system ones
+                return call_line(m, self.peer_name)
             return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else m.text
         if role == Roles.SYSTEM:
-            return m.sender == Sender.SYSTEM
+            return m.sender == Sender.SYSTEM or is_call(m)
         if role == Roles.MESSAGE:
             return m
         if role == Roles.MESSAGE_ID:

@@ -29,6 +29,7 @@ from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.windows.call import CallButtons
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
@@ -87,6 +88,8 @@ class ChatView(QWidget):
         titles.addWidget(self.title)
         titles.addWidget(self.subtitle)
         header_layout.addLayout(titles, 1)
+        self.call_buttons = CallButtons()  # calls (issue 15): CallController drives them
+        header_layout.addWidget(self.call_buttons)
         header_layout.addWidget(self.profile_button)
         layout.addWidget(header)
         # key-change banner
@@ -173,6 +176,7 @@ class ChatView(QWidget):
         self.peer = None
         self.model.reset(None, [])
         self.title.setText(S.NO_CHAT_SELECTED)
+        self.call_buttons.set_peer(None)
         self.subtitle.clear()
         self.banner.hide()
         self.cancel_reply()
@@ -207,6 +211,7 @@ class ChatView(QWidget):
         self.cancel_reply()
         contact = self.client.contacts[peer]
         self.title.setText(contact.display_name)
+        self.call_buttons.set_peer(peer)
         self.model.peer_name = contact.display_name
         self._update_subtitle()
         self._refresh_banner()
@@ -363,6 +368,10 @@ class ChatView(QWidget):
     def _sent(self, event: Any) -> None:
         if event.message.sid == self._sid():
             self._append(event.message)
+
+    def show_call_log(self, event: Any) -> None:
+        """A call log row (CallLogged): in this conversation, if it is open."""
+        self._sent(event)
 
     def _updated(self, event: Any) -> None:
         self.model.set_status(event.message_id, event.status)

@@ -28,6 +28,7 @@ from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
+from securechat.ui.windows.call import CallController
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
 from securechat.ui.windows.linking import ApprovalDialog
@@ -114,6 +115,9 @@ class MainPage(QWidget):
         self.chat.profile_requested.connect(self.show_profile)
         self.chat.error.connect(self.error)
         self.splitter.addWidget(self.chat)
+        self.calls = CallController(self.chat.call_buttons, notifier, self)  # issue 15
+        self.calls.error.connect(self.error)
+        self.calls.logged.connect(self.chat.show_call_log)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 600])
@@ -123,6 +127,7 @@ class MainPage(QWidget):
     def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> Any:
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
+        self.calls.set_client(client)
         self.requests.client = client
         self.device_notices.set_client(client)
         self.sessions.set_contacts([])

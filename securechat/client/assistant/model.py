@@ -232,5 +232,5 @@ def _host(url: str) -> str:
 def _why(failure_or_error: Any) -> str:
     reasons = getattr(failure_or_error, "reasons", None)
     if reasons:
-        return "; ".join(str(r.value) for r in reasons)
+        return "; ".join(str(r.value) for r in reasons if str(r.value)) or "connection lost"
     return str(failure_or_error) or type(failure_or_error).__name__

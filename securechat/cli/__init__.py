@@ -43,7 +43,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from securechat.cli import commands, vault
+from securechat.cli import assistant, commands, vault
 from securechat.cli.account import Command
 from securechat.cli.linking import cmd_approve, cmd_link
 from securechat.cli.output import PROG, connection_problem, note
@@ -80,6 +80,7 @@ COMMANDS: dict[str, Command] = {
     "approve": cmd_approve,
     "vault": vault.cmd_vault,
     "backup": vault.cmd_backup,
+    "assistant": assistant.cmd_assistant,
 }
 
 
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         command("vault", "the secure vault behind its MFA code: add, list, get, mfa-setup"),
         command("backup", "create an encrypted backup of the account (--email, --out), or "
                           "restore one onto this device (--file)", email=False))
+    assistant.add_arguments(commands, lambda sub: _add_global_options(sub, top=False))
     return parser
 
 

@@ -29,6 +29,11 @@ class AssistantSettings:
     idle_unload_minutes: float = 10.0
     enabled: bool = True
 
+    @classmethod
+    def saved(cls, data_dir: str) -> AssistantSettings:
+        """The settings saved on this device (the defaults when there are none)."""
+        return load(data_dir)
+
     def service(self) -> ServiceSettings:
         return ServiceSettings(model_path=self.model_path, threads=self.threads,
                                timeout_s=self.timeout_s,

@@ -168,3 +168,59 @@ def corrupt_model(path: str) -> str:
     with open(path, "wb") as f:
         f.write(b"GGUF" + b"\x03\x00\x00\x00" + os.urandom(4096))
     return path
+
+
+def write_random_model(path: str, embed: int, layers: int, heads: int, kv_heads: int,
+                       ffn: int, vocab: int, context: int = 4096, seed: int = 1) -> str:
+    """A llama-architecture GGUF of any shape with random float16 weights (for timing:
+    its text is noise). Same vocabulary layout as `write_model`, padded with filler
+    tokens to `vocab`."""
+    filler = [f"t{i}" for i in range(vocab - FIRST_BYTE - 256)]
+    tokens, types, _ = vocabulary(filler)
+    rng = np.random.default_rng(seed)
+    head_dim = embed // heads
+
+    def weights(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16)
+
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("securechat-random-bench")
+    writer.add_context_length(context)
+    writer.add_embedding_length(embed)
+    writer.add_block_count(layers)
+    writer.add_feed_forward_length(ffn)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores([0.0] * len(tokens))
+    writer.add_token_types(types)
+    writer.add_bos_token_id(BOS)
+    writer.add_eos_token_id(IM_END)
+    writer.add_unk_token_id(UNK)
+    writer.add_add_bos_token(False)
+    writer.add_add_space_prefix(False)
+    writer.add_chat_template(CHATML)
+    ones = np.ones(embed, dtype=np.float32)
+    writer.add_tensor("token_embd.weight", weights(len(tokens), embed))
+    writer.add_tensor("output_norm.weight", ones)
+    writer.add_tensor("output.weight", weights(len(tokens), embed))
+    for i in range(layers):
+        block = f"blk.{i}."
+        writer.add_tensor(block + "attn_norm.weight", ones)
+        writer.add_tensor(block + "attn_q.weight", weights(embed, embed))
+        writer.add_tensor(block + "attn_k.weight", weights(kv_heads * head_dim, embed))
+        writer.add_tensor(block + "attn_v.weight", weights(kv_heads * head_dim, embed))
+        writer.add_tensor(block + "attn_output.weight", weights(embed, embed))
+        writer.add_tensor(block + "ffn_norm.weight", ones)
+        writer.add_tensor(block + "ffn_gate.weight", weights(ffn, embed))
+        writer.add_tensor(block + "ffn_up.weight", weights(ffn, embed))
+        writer.add_tensor(block + "ffn_down.weight", weights(embed, ffn))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -353,7 +353,7 @@ RESTORE_PASSWORD = "The account's master password"
 RESTORE = "Restore"
 
 # --- the local AI assistant (ui/widgets/assistant.py, ui/windows/assistant_settings.py) ---
-AI_POLISH = "✨ Polish"
+AI_POLISH = "Polish"
 AI_POLISH_TIP = "Let the assistant on this device polish your draft (nothing is sent)"
 AI_REPLIES = "Suggest replies"
 AI_SUMMARY = "Summarize"
@@ -366,6 +366,7 @@ AI_QUEUED = "Waiting for the assistant…"
 AI_STOPPED = "Stopped."
 AI_CHIP_TIP = "Put this reply in the message box (it is not sent until you send it)"
 AI_SETTINGS = "Assistant settings…"
+AI_MENU = "Assistant"
 AI_SETTINGS_TITLE = "Assistant (on this device)"
 AI_SETTINGS_BODY = ("The assistant runs a language model on this computer: your messages "
                     "never leave it. Download the model once, or choose a .gguf file.")

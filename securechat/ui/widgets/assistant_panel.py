@@ -1,4 +1,4 @@
-"""The assistant in a chat: "✨ Polish" by the composer, "Suggest replies" and "Summarize"
+"""The assistant in a chat: "Polish" by the composer, "Suggest replies" and "Summarize"
 in the chat header, and a panel above the composer where the answer appears as it is
 written, with Stop; quick replies become chips. Nothing is ever sent from here: "Use"
 and the chips only fill the message box, and the user sends (or not)."""

@@ -139,7 +139,7 @@ def mount_assistant(window: Any) -> Assistant:
     page, the chat's assistant buttons; it is closed (model unloaded) with the app."""
     assistant = Assistant(window.reactor, window.data_dir)
     window.chat_assistant = ChatAssistant(window.main.chat, assistant)
-    menu = window.menuBar().addMenu(S.AI_SETTINGS_TITLE)
+    menu = window.menuBar().addMenu(S.AI_MENU)
     action = QAction(S.AI_SETTINGS, window)
 
     def show() -> AssistantSettingsDialog:

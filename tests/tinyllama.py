@@ -25,6 +25,7 @@ import itertools
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 
 import gguf
 import numpy as np
@@ -80,17 +81,31 @@ def write_model(path: str, script: list[str], loop: bool = False, seed: int = 7,
         output[after] += SCALE * embed[before]
     _check_margin(embed, output, following)
 
+    return _write_llama(path, "securechat-tiny-test", tokens, types, embed, output,
+                        layers=LAYERS, heads=HEADS, kv_heads=HEADS, ffn=FFN, context=context,
+                        file_type=gguf.LlamaFileType.ALL_F32,
+                        matrix=lambda *shape: np.zeros(shape, np.float32))
+
+
+def _write_llama(path: str, name: str, tokens: list[str], types: list[int],
+                 embeddings: np.ndarray, output: np.ndarray, *, layers: int, heads: int,
+                 kv_heads: int, ffn: int, context: int, file_type: int,
+                 matrix: Callable[..., np.ndarray]) -> str:
+    """A llama GGUF with this vocabulary (ChatML), embeddings and output matrix; every
+    block's projections from `matrix(rows, columns)`, its norms ones."""
+    embed = embeddings.shape[1]
+    head_dim = embed // heads
     writer = gguf.GGUFWriter(path, "llama")
-    writer.add_name("securechat-tiny-test")
+    writer.add_name(name)
     writer.add_context_length(context)
-    writer.add_embedding_length(EMBED)
-    writer.add_block_count(LAYERS)
-    writer.add_feed_forward_length(FFN)
-    writer.add_head_count(HEADS)
-    writer.add_head_count_kv(HEADS)
-    writer.add_rope_dimension_count(EMBED // HEADS)
+    writer.add_embedding_length(embed)
+    writer.add_block_count(layers)
+    writer.add_feed_forward_length(ffn)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_dimension_count(head_dim)
     writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_file_type(file_type)
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)
     writer.add_token_scores([0.0] * len(tokens))
@@ -101,20 +116,18 @@ def write_model(path: str, script: list[str], loop: bool = False, seed: int = 7,
     writer.add_add_bos_token(False)
     writer.add_add_space_prefix(False)
     writer.add_chat_template(CHATML)
-
-    zeros = np.zeros
-    writer.add_tensor("token_embd.weight", embed)
-    writer.add_tensor("output_norm.weight", np.ones(EMBED, dtype=np.float32))
+    ones = np.ones(embed, dtype=np.float32)
+    writer.add_tensor("token_embd.weight", embeddings)
+    writer.add_tensor("output_norm.weight", ones)
     writer.add_tensor("output.weight", output)
-    for i in range(LAYERS):
-        block = f"blk.{i}."
-        writer.add_tensor(block + "attn_norm.weight", np.ones(EMBED, dtype=np.float32))
-        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(block + name + ".weight", zeros((EMBED, EMBED), np.float32))
-        writer.add_tensor(block + "ffn_norm.weight", np.ones(EMBED, dtype=np.float32))
-        writer.add_tensor(block + "ffn_gate.weight", zeros((FFN, EMBED), np.float32))
-        writer.add_tensor(block + "ffn_up.weight", zeros((FFN, EMBED), np.float32))
-        writer.add_tensor(block + "ffn_down.weight", zeros((EMBED, FFN), np.float32))
+    shapes = {"attn_q": (embed, embed), "attn_k": (kv_heads * head_dim, embed),
+              "attn_v": (kv_heads * head_dim, embed), "attn_output": (embed, embed),
+              "ffn_gate": (ffn, embed), "ffn_up": (ffn, embed), "ffn_down": (embed, ffn)}
+    for i in range(layers):
+        writer.add_tensor(f"blk.{i}.attn_norm.weight", ones)
+        writer.add_tensor(f"blk.{i}.ffn_norm.weight", ones)
+        for tensor, shape in shapes.items():
+            writer.add_tensor(f"blk.{i}.{tensor}.weight", matrix(*shape))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -178,49 +191,12 @@ def write_random_model(path: str, embed: int, layers: int, heads: int, kv_heads:
     filler = [f"t{i}" for i in range(vocab - FIRST_BYTE - 256)]
     tokens, types, _ = vocabulary(filler)
     rng = np.random.default_rng(seed)
-    head_dim = embed // heads
 
     def weights(*shape: int) -> np.ndarray:
         return (rng.standard_normal(shape, dtype=np.float32) * 0.02).astype(np.float16)
 
-    writer = gguf.GGUFWriter(path, "llama")
-    writer.add_name("securechat-random-bench")
-    writer.add_context_length(context)
-    writer.add_embedding_length(embed)
-    writer.add_block_count(layers)
-    writer.add_feed_forward_length(ffn)
-    writer.add_head_count(heads)
-    writer.add_head_count_kv(kv_heads)
-    writer.add_rope_dimension_count(head_dim)
-    writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores([0.0] * len(tokens))
-    writer.add_token_types(types)
-    writer.add_bos_token_id(BOS)
-    writer.add_eos_token_id(IM_END)
-    writer.add_unk_token_id(UNK)
-    writer.add_add_bos_token(False)
-    writer.add_add_space_prefix(False)
-    writer.add_chat_template(CHATML)
-    ones = np.ones(embed, dtype=np.float32)
-    writer.add_tensor("token_embd.weight", weights(len(tokens), embed))
-    writer.add_tensor("output_norm.weight", ones)
-    writer.add_tensor("output.weight", weights(len(tokens), embed))
-    for i in range(layers):
-        block = f"blk.{i}."
-        writer.add_tensor(block + "attn_norm.weight", ones)
-        writer.add_tensor(block + "attn_q.weight", weights(embed, embed))
-        writer.add_tensor(block + "attn_k.weight", weights(kv_heads * head_dim, embed))
-        writer.add_tensor(block + "attn_v.weight", weights(kv_heads * head_dim, embed))
-        writer.add_tensor(block + "attn_output.weight", weights(embed, embed))
-        writer.add_tensor(block + "ffn_norm.weight", ones)
-        writer.add_tensor(block + "ffn_gate.weight", weights(ffn, embed))
-        writer.add_tensor(block + "ffn_up.weight", weights(ffn, embed))
-        writer.add_tensor(block + "ffn_down.weight", weights(embed, ffn))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return _write_llama(path, "securechat-random-bench", tokens, types,
+                        weights(len(tokens), embed), weights(len(tokens), embed),
+                        layers=layers, heads=heads, kv_heads=kv_heads, ffn=ffn,
+                        context=context, file_type=gguf.LlamaFileType.MOSTLY_F16,
+                        matrix=weights)

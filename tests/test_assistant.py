@@ -217,3 +217,20 @@ class Failures(AssistantCase):
         assistant = self.assistant("alphabet")
         yield assistant.close()
         yield self.assertFailure(assistant.compose("x").done, AssistantError)
+
+
+class Cancelling(AssistantCase):
+    @defer.inlineCallbacks
+    def test_cancelling_done_stops_the_generation(self) -> Any:
+        # As the CLI's Ctrl-C does: whoever waits on `done` gives up, the model stops.
+        assistant = self.assistant("endless")
+        generation = assistant.compose("draft")
+        first: defer.Deferred[None] = defer.Deferred()
+        generation.on_token(lambda _: first.called or first.callback(None))
+        yield first
+        ready = next_status(assistant, "ready")
+        generation.done.cancel()
+        yield self.assertFailure(generation.done, defer.CancelledError)
+        yield ready  # the worker stopped: the model is free for the next request
+        self.assertIsNone(assistant.service.current)
+        self.assertLessEqual(generation.produced - generation.produced_at_cancel, 1)

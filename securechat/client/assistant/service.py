@@ -81,7 +81,8 @@ class Generation:
         self.state = QUEUED
         self.prompt: str | None = None  # as the model's chat template rendered it
         self.pieces: list[str] = []  # the text as streamed, one entry per delivery
-        self.done: defer.Deferred[Any] = defer.Deferred()
+        # Cancelling `done` (Ctrl-C in the CLI) stops the generation too.
+        self.done: defer.Deferred[Any] = defer.Deferred(lambda _: self.cancel())
         self.produced = 0  # tokens the worker generated and kept (it writes this)
         self.produced_at_cancel: int | None = None
         self._listeners: list[Callable[[str], None]] = []
@@ -117,6 +118,8 @@ class Generation:
         if self.state == DONE:
             return
         self.state = DONE
+        if self.done.called:  # cancelled through `done.cancel()`: it already failed
+            return
         if isinstance(outcome, Failure):
             self.done.errback(outcome)
         else:

@@ -124,11 +124,15 @@ class Generating(AssistantCase):
     @defer.inlineCallbacks
     def test_idle_model_is_unloaded_and_loaded_again_when_needed(self) -> Any:
         assistant = self.assistant("alphabet", idle_unload_minutes=0.001)
+        statuses: list[str] = []
+        assistant.service.status_listeners.append(statuses.append)
         unloaded = next_status(assistant, "unloaded")
         self.assertEqual((yield assistant.compose("one").done), ALPHABET)
         yield unloaded
         self.assertFalse(assistant.service.loaded)
         self.assertEqual((yield assistant.compose("two").done), ALPHABET)
+        self.assertEqual(statuses, ["loading", "generating", "ready", "unloaded",
+                                    "loading", "generating", "ready"])
 
     @defer.inlineCallbacks
     def test_control_tokens_in_a_draft_stay_text(self) -> Any:

@@ -39,6 +39,7 @@ from securechat.client.assistant.errors import (
     GenerationTimedOut,
     ModelMissing,
 )
+from securechat.client.assistant.lifecycle import GENERATING, ModelLifecycle
 
 CHATML = (
     "{% for message in messages %}"
@@ -147,7 +148,12 @@ class InferenceService:
         self._busy_until: defer.Deferred[None] | None = None
         self.unsupported: DeviceUnsupported | None = None  # the last load failure
         self.status_listeners: list[Callable[[str], None]] = []
-        self.status = "unloaded"  # unloaded | loading | ready | generating | unsupported
+        self.lifecycle = ModelLifecycle(self._status_changed)
+
+    @property
+    def status(self) -> str:
+        """unloaded | loading | ready | generating | unsupported (lifecycle.py)."""
+        return self.lifecycle.status
 
     # --- the public face -------------------------------------------------------------
 
@@ -220,19 +226,19 @@ class InferenceService:
         self._cancel_idle_timer()
         self._current = generation
         generation.state = RUNNING
-        self._set_status("loading" if self._llm is None else "generating")
+        self.lifecycle.start()
         d = threads.deferToThreadPool(self.reactor, self._worker(), self._generate, generation)
         d.addBoth(self._ran, generation)
 
     def _ran(self, outcome: Any, generation: Generation) -> None:
         self._current = None
-        if isinstance(outcome, Failure) and outcome.check(DeviceUnsupported):
+        if self.status == GENERATING:
+            self.lifecycle.finished()
+        elif isinstance(outcome, Failure) and outcome.check(DeviceUnsupported):
             self.unsupported = outcome.value
-            self._set_status("unsupported")
-        elif self._llm is None:
-            self._set_status("unloaded")
-        else:
-            self._set_status("ready")
+            self.lifecycle.failed_to_load()
+        else:  # no model file, or the service closed before it loaded
+            self.lifecycle.missing()
         if not isinstance(outcome, Failure):
             outcome = (Failure(GenerationCancelled("stopped")) if outcome == "cancel"
                        else Failure(GenerationTimedOut(self.settings.timeout_s))
@@ -275,16 +281,15 @@ class InferenceService:
 
             def finished(result: Any) -> None:
                 self._busy_until = None
-                if self._llm is None and self.status == "ready":
-                    self._set_status("unloaded")
+                if self._llm is None:
+                    self.lifecycle.freed()
                 done.callback(None)
                 self._next()
             d.addBoth(finished)
         start()
         return done
 
-    def _set_status(self, status: str) -> None:
-        self.status = status
+    def _status_changed(self, status: str) -> None:
         for listener in list(self.status_listeners):
             listener(status)
 
@@ -308,7 +313,7 @@ class InferenceService:
         self._free_in_worker()
         self._llm = load_model(path, self.settings)
         self._loaded_path = path
-        self.reactor.callFromThread(self._set_status, "generating")
+        self.reactor.callFromThread(self.lifecycle.loaded)
         return self._llm
 
     def _generate(self, generation: Generation) -> str:

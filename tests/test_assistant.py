@@ -238,3 +238,21 @@ class Cancelling(AssistantCase):
         yield ready  # the worker stopped: the model is free for the next request
         self.assertIsNone(assistant.service.current)
         self.assertLessEqual(generation.produced - generation.produced_at_cancel, 1)
+
+
+class Settings(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_threads_and_model_changes_are_saved_and_reload_the_model(self) -> Any:
+        data = self.mktemp()
+        assistant = Assistant(reactor, data)
+        self.addCleanup(assistant.close)
+        self.assertIsNone(assistant.settings.threads)  # all cores
+        yield assistant.choose_model_file(tinyllama.model("alphabet"))
+        self.assertEqual((yield assistant.compose("x").done), ALPHABET)
+        self.assertTrue(assistant.service.loaded)
+        yield assistant.update_settings(threads=1)
+        self.assertFalse(assistant.service.loaded)  # loaded again, with 1 thread, when used
+        self.assertEqual(assistant.service.settings.thread_count, 1)
+        self.assertEqual((yield assistant.compose("x").done), ALPHABET)
+        saved = AssistantSettings.saved(data)
+        self.assertEqual((saved.threads, saved.model_path), (1, tinyllama.model("alphabet")))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -341,7 +342,7 @@ class InferenceService:
                     return "timeout"
                 if eog(token):
                     break
-                piece = decoder.decode(llm.detokenize([token], prev_tokens=tokens + made))
+                piece = decoder.decode(llm.detokenize([token]))
                 made.append(token)
                 generation.produced += 1
                 if piece:
@@ -407,12 +408,10 @@ def _end_of_generation(llm: Any) -> Callable[[int], bool]:
     return lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token))
 
 
-def render_prompt(llm: Any, messages: list[Message]) -> str:
-    """The prompt as the model's chat template renders `messages` (thinking off, for
-    models that think), ending where the assistant's answer starts."""
+@functools.lru_cache(maxsize=4)
+def _compiled(template: str) -> Any:
+    """A chat template compiled once (compiling takes milliseconds: not per request)."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    template = llm.metadata.get("tokenizer.chat_template") or CHATML
 
     def refuse(message: str) -> None:
         raise GenerationFailed(f"the model's chat template refused the prompt: {message}")
@@ -420,6 +419,13 @@ def render_prompt(llm: Any, messages: list[Message]) -> str:
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.globals["raise_exception"] = refuse
     env.globals["strftime_now"] = lambda fmt: time.strftime(fmt)
-    return env.from_string(template).render(
+    return env.from_string(template)
+
+
+def render_prompt(llm: Any, messages: list[Message]) -> str:
+    """The prompt as the model's chat template renders `messages` (thinking off, for
+    models that think), ending where the assistant's answer starts."""
+    template = llm.metadata.get("tokenizer.chat_template") or CHATML
+    return _compiled(template).render(
         messages=messages, add_generation_prompt=True, enable_thinking=False,
         bos_token=_token_text(llm, llm.token_bos()), eos_token=_token_text(llm, llm.token_eos()))

@@ -17,10 +17,11 @@ from tests.test_cli import ALICE, BOB, CLITestCase
 class AssistantCLI(CLITestCase):
     @defer.inlineCallbacks
     def assistant(self, device: str, model: str, action: str, *args: str,
-                  email: str = ALICE, status: int = 0) -> Any:
+                  email: str = ALICE, status: int = 0, options: tuple[str, ...] = ()) -> Any:
+        """`options`: of `assistant` itself (before the action)."""
         path = tinyllama.model(model) if model in tinyllama.SCRIPTS else model
         argv = ["-m", "securechat.cli", "assistant", "--model", path, "--threads", "1",
-                action, *args, "--relay", self.url, "--data-dir",
+                *options, action, *args, "--relay", self.url, "--data-dir",
                 os.path.join(self.home, device), "--timeout", "20"]
         out, err, code = yield getProcessOutputAndValue(sys.executable, argv,
                                                         env=self.env(email))
@@ -42,6 +43,10 @@ class AssistantCLI(CLITestCase):
         self.assertOneLineError(err, "the model file /no/such.gguf does not exist")
         _, err = yield self.assistant("nobody", "alphabet", "compose", "--text", " ", status=1)
         self.assertOneLineError(err, "there is no draft to polish")
+        out, err = yield self.assistant("nobody", "endless", "compose", "--text", "x",
+                                        options=("--max-seconds", "0.05"), status=1)
+        self.assertOneLineError(err, "the assistant took longer than 0.05 s and was stopped")
+        self.assertTrue(("0123456789" * 4000).startswith(out.strip()))  # what came, streamed
 
     @defer.inlineCallbacks
     def test_replies_and_summary_of_a_chat(self) -> Any:

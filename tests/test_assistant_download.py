@@ -20,13 +20,15 @@ from securechat.client import (
     NotEnoughDisk,
 )
 from securechat.client.assistant import ChecksumMismatch
+from securechat.client.assistant.model import DISK_MARGIN
 from tests import tinyllama
 
 
 class ModelServer(resource.Resource):
     """Serves one model file at /<mode>/model.gguf. Modes: "ok" (static.File, with
     Range), "drop" (the first answer stops halfway: the connection closes), "stall" (the
-    first answer stops halfway and hangs), "huge" (claims a petabyte), "missing" (404)."""
+    first answer stops halfway and hangs), "huge" (claims a petabyte), "nolength" (no
+    Content-Length), "missing" (404)."""
 
     isLeaf = True
 
@@ -47,6 +49,11 @@ class ModelServer(resource.Resource):
         if mode == "huge":
             request.setHeader("content-length", str(10**15))
             request.write(b"GGUF")
+            return server.NOT_DONE_YET
+        if mode == "nolength":  # chunked: the client cannot know the size in advance
+            for start in range(0, len(self.data), 65536):
+                request.write(self.data[start:start + 65536])
+            request.finish()
             return server.NOT_DONE_YET
         if mode in ("drop", "stall") and first:
             request.setHeader("content-length", str(len(self.data)))
@@ -130,6 +137,17 @@ class Download(unittest.TestCase):
         self.assertFalse(error.retry)
         self.assertIn("not enough disk space: the model needs 1000000000.0 MB", str(error))
         self.assertFalse(os.path.exists(self.part) and os.path.getsize(self.part))
+
+    @defer.inlineCallbacks
+    def test_a_download_of_unknown_size_stops_before_the_disk_is_full(self) -> Any:
+        # A disk with 100 kB to spare past the margin: the 0.5 MB model does not fit.
+        assistant = self.assistant("nolength")
+        d = assistant.download_model(free_space=lambda _: DISK_MARGIN + 100_000)
+        error = yield self.assertFailure(d, NotEnoughDisk)
+        self.assertIn("not enough disk space", str(error))
+        self.assertLess(os.path.getsize(self.part), 100_000 + 65536)
+        path = yield self.download(assistant)  # with room: the same server, no length
+        self.assertEqual(os.path.getsize(path), self.size)
 
     @defer.inlineCallbacks
     def test_cancel_keeps_what_came_for_later(self) -> Any:

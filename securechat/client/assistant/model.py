@@ -160,19 +160,29 @@ class ModelDownload:
                 yield _discard(response)
                 raise
         done = [have]
+        # A server that sends no length (or more than it said) may not fill the disk.
+        budget = have + self._free_space(self.directory) - DISK_MARGIN
+        overflow: list[NotEnoughDisk] = []
+        bodies: list[_Body] = []
 
         def on_data(n: int) -> None:
             done[0] += n
             self.progress(done[0], total)
+            if done[0] > budget and not overflow:
+                overflow.append(NotEnoughDisk(done[0] - have, budget - have))
+                bodies[0].transport.stopProducing()
 
         finished: defer.Deferred[None] = defer.Deferred()
         with open(self.part, "ab" if have else "wb") as file:
             body = _Body(file, on_data, finished)
+            bodies.append(body)
             response.deliverBody(body)
             self._transport = body.transport
             try:
                 yield finished
             except Exception as e:
+                if overflow:
+                    raise overflow[0] from None
                 if self._cancelled:
                     raise DownloadCancelled("the download was cancelled; what came is kept "
                                             "to resume") from None

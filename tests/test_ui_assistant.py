@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 from twisted.trial import unittest
+from twisted.web import server
 
 from securechat.ui import loop
 
@@ -20,6 +21,7 @@ from PyQt6.QtTest import QTest
 from securechat.client import events as ev
 from securechat.ui import strings as S
 from tests import tinyllama
+from tests.test_assistant_download import ModelServer
 from tests.test_ui import UITestCase, screenshot, until
 
 
@@ -80,3 +82,29 @@ class AssistantInTheChat(UITestCase):
         QTest.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
         self.assertEqual(chat.composer.toPlainText(), "abcdefghijklmnopqrstuvwxyz")
         self.assertEqual(chat.model.rowCount(), 1)  # Bob's message only: nothing sent
+
+
+class AssistantSettingsPage(UITestCase):
+    @defer.inlineCallbacks
+    def test_download_with_progress_then_the_model_is_used(self) -> Any:
+        model = tinyllama.model("alphabet")
+        models = ModelServer(model)
+        port = reactor.listenTCP(0, server.Site(models), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        window = self.shell("alice")
+        dialog = window.show_assistant_settings()
+        dialog.url.setText(f"http://127.0.0.1:{port.getHost().port}/drop/model.gguf")
+        QTest.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        self.assertTrue(dialog.cancel_button.isVisible())
+        # The first answer breaks off halfway: the page offers to retry, which resumes.
+        yield until(lambda: dialog.download_button.text() == S.AI_RETRY,
+                    dialog.download_ended)
+        self.assertIn("download failed", dialog.status.text())
+        QTest.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        yield until(lambda: dialog.status.text() == S.AI_DOWNLOADED, dialog.download_ended)
+        self.assertEqual(dialog.progress.value(), dialog.progress.maximum())
+        self.assertEqual(models.requests[-1][1], f"bytes={len(models.data) // 2}-")
+        self.assertEqual(dialog.model_file.text(), window.assistant.settings.model_path)
+        screenshot(dialog, "assistant-downloaded")
+        self.assertEqual((yield window.assistant.compose("hi").done),
+                         "abcdefghijklmnopqrstuvwxyz")

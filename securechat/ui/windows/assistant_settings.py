@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
     QDialog,
@@ -33,11 +34,13 @@ STEPS = 1000
 
 
 class AssistantSettingsDialog(QDialog):
+    download_ended = pyqtSignal()  # downloaded, failed or cancelled: the page says which
+
     def __init__(self, assistant: Assistant, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.assistant = assistant
         self.setWindowTitle(S.AI_SETTINGS_TITLE)
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         layout = QVBoxLayout(self)
         body = plain_label(S.AI_SETTINGS_BODY)
         body.setWordWrap(True)
@@ -117,13 +120,16 @@ class AssistantSettingsDialog(QDialog):
 
         def done(_path: str) -> None:
             over()
+            self.download_button.setText(S.AI_DOWNLOAD)
             self.refresh(S.AI_DOWNLOADED)
+            self.download_ended.emit()
 
         def failed(message: str) -> None:
             over()
             self.progress.hide()
             self.download_button.setText(S.AI_RETRY)
             self.refresh(message)
+            self.download_ended.emit()
         return call(self.assistant.download_model(self._progress), done, failed)
 
     def _progress(self, done: int, total: int | None) -> None:

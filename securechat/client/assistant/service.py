@@ -208,6 +208,10 @@ class InferenceService:
         yield self.unload()
         if self._pool is not None:
             pool, self._pool = self._pool, None
+            try:
+                self.reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            except (ValueError, KeyError):
+                pass  # running as that trigger
             yield threads.deferToThread(pool.stop)  # joins the worker: not in the reactor
         self._cancel_idle_timer()
 
@@ -298,6 +302,9 @@ class InferenceService:
         if self._pool is None:
             self._pool = ThreadPool(minthreads=1, maxthreads=1, name="securechat-assistant")
             self._pool.start()
+            # A process that exits without close() must not wait on a generation.
+            self._shutdown_trigger = self.reactor.addSystemEventTrigger(
+                "before", "shutdown", self.close)
         return self._pool
 
     # --- in the worker thread ------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import attrs
 
 from securechat.client.assistant.service import Message
-from securechat.client.model import SYSTEM_TYPES, MessageType, Sender, StoredMessage
+from securechat.client.model import MessageType, Sender, StoredMessage
 
 HISTORY_MESSAGES = 30  # the recent history given for replies and summaries
 MESSAGE_CHARS = 600  # longer messages are cut (with "…")
@@ -73,8 +73,7 @@ def history(messages: Iterable[StoredMessage], unread_only: bool = False) -> lis
     """The text messages of one conversation (oldest first), the last HISTORY_MESSAGES;
     `unread_only`: only the peer's messages not read yet."""
     lines = [Line(m.sender == Sender.ME, m.text) for m in messages
-             if m.type == MessageType.TEXT and m.type not in SYSTEM_TYPES
-             and m.sender in (Sender.ME, Sender.OTHER)
+             if m.type == MessageType.TEXT and m.sender in (Sender.ME, Sender.OTHER)
              and not (unread_only and (m.sender == Sender.ME or m.is_read))]
     return lines[-HISTORY_MESSAGES:]
 

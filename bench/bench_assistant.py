@@ -33,11 +33,8 @@ from typing import Any
 from twisted.internet import defer, task
 
 from securechat.client.assistant import prompts
-from securechat.client.assistant.service import (
-    InferenceService,
-    ServiceSettings,
-    render_prompt,
-)
+from securechat.client.assistant.llama import render_prompt
+from securechat.client.assistant.service import InferenceService, ServiceSettings
 from tests.tinyllama import write_random_model
 
 SHAPES = {"small": dict(embed=512, layers=8, heads=8, kv_heads=2, ffn=1536, vocab=8000),

@@ -25,8 +25,9 @@ from twisted.internet import defer
 import securechat.client.assistant.prompts as prompts
 import securechat.client.assistant.settings as settings_file
 from securechat.client.assistant.errors import AssistantError
+from securechat.client.assistant.llama import check_model_file
 from securechat.client.assistant.model import ModelDownload, Progress
-from securechat.client.assistant.service import Generation, InferenceService, check_model_file
+from securechat.client.assistant.service import Generation, InferenceService
 from securechat.client.assistant.settings import AssistantSettings
 
 COMPOSE_TOKENS = 400

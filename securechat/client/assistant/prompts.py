@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from securechat.client.assistant.service import Message
+from securechat.client.assistant.llama import Message
 from securechat.client.model import MessageType, Sender, StoredMessage
 
 HISTORY_MESSAGES = 30  # the recent history given for replies and summaries

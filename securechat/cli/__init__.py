@@ -45,7 +45,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from securechat.cli import calls, commands, vault
+from securechat.cli import assistant, calls, commands, vault
 from securechat.cli.account import Command
 from securechat.cli.linking import cmd_approve, cmd_link
 from securechat.cli.output import PROG, connection_problem, note
@@ -84,6 +84,7 @@ COMMANDS: dict[str, Command] = {
     "backup": vault.cmd_backup,
     "call": calls.cmd_call,  # calls (issue 15)
     "answer": calls.cmd_answer,
+    "assistant": assistant.cmd_assistant,
 }
 
 
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         command("call", "call a contact: send a WAV file, record what you hear"),
         command("answer", "answer the next incoming call: send a WAV file, record what "
                           "you hear"))
+    assistant.add_arguments(commands, lambda sub: _add_global_options(sub, top=False))
     return parser
 
 

@@ -59,8 +59,8 @@ def read_phrase() -> str:
 
 def read_secrets(args: argparse.Namespace) -> None:
     """Everything the command needs typed or from the environment, before it starts."""
-    if args.command == "request-code":
-        return
+    if args.command == "request-code" or (args.command == "assistant" and not args.email):
+        return  # assistant compose: no account
     if args.command == "backup":
         args.passphrase = read_backup_passphrase(confirm=args.action == "create")
     if args.command != "reset-password":  # which is for a forgotten password

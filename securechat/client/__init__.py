@@ -10,6 +10,22 @@ in client.errors. The rest of the package (storage, keys, Olm, the wire) is inte
 """
 
 from securechat.client import events, local_accounts
+
+# --- the local AI assistant (per device: client.assistant) ---
+from securechat.client.assistant import (
+    Assistant,
+    AssistantError,
+    AssistantSettings,
+    DeviceUnsupported,
+    DownloadCancelled,
+    DownloadFailed,
+    Generation,
+    GenerationCancelled,
+    GenerationTimedOut,
+    ModelMissing,
+    NotEnoughDisk,
+    QuickReply,
+)
 from securechat.client.backup import MIN_PASSPHRASE as MIN_BACKUP_PASSPHRASE
 from securechat.client.core import SecureChatClient
 from securechat.client.devices import LinkedDevice
@@ -99,6 +115,9 @@ __all__ = [
     "AccountExists",
     "AccountInUse",
     "Approval",
+    "Assistant",
+    "AssistantError",
+    "AssistantSettings",
     "BackupDecryptionFailed",
     "BackupError",
     "BackupMissingEmail",
@@ -111,8 +130,14 @@ __all__ = [
     "CreatedNotSetUp",
     "DatabaseFromNewerVersion",
     "DeviceNotice",
+    "DeviceUnsupported",
+    "DownloadCancelled",
+    "DownloadFailed",
     "EmailCodeRejected",
     "EmailCodeRequired",
+    "Generation",
+    "GenerationCancelled",
+    "GenerationTimedOut",
     "IdentityKeyChangedError",
     "InsecureRelayUrl",
     "InvalidCode",
@@ -131,11 +156,14 @@ __all__ = [
     "MfaLockedOut",
     "MfaSetup",
     "MissingSecrets",
+    "ModelMissing",
     "NewDeviceLink",
     "NoSuchAccount",
     "NotCaughtUp",
+    "NotEnoughDisk",
     "PasswordTooShort",
     "PinLocked",
+    "QuickReply",
     "RecoveryPhraseNeeded",
     "RelayNotProven",
     "Request",

@@ -381,6 +381,37 @@ CALL_LOG_OUTCOME = {"missed": "Missed call ({kind})", "declined": "{kind}: decli
                     "busy": "{kind}: {name} was busy", "cancelled": "{kind}: cancelled",
                     "failed": "{kind}: failed", "network": "{kind}: connection lost"}
 CALL_LOG_UNREADABLE = "Call"
+# --- the local AI assistant (ui/widgets/assistant.py, ui/windows/assistant_settings.py) ---
+AI_POLISH = "Polish"
+AI_POLISH_TIP = "Let the assistant on this device polish your draft (nothing is sent)"
+AI_REPLIES = "Suggest replies"
+AI_SUMMARY = "Summarize"
+AI_SUMMARY_UNREAD = "Summarize unread"
+AI_STOP = "Stop"
+AI_USE = "Use"
+AI_DISCARD = "Discard"
+AI_WORKING = "The assistant is writing…"
+AI_QUEUED = "Waiting for the assistant…"
+AI_STOPPED = "Stopped."
+AI_CHIP_TIP = "Put this reply in the message box (it is not sent until you send it)"
+AI_SETTINGS = "Assistant settings…"
+AI_MENU = "Assistant"
+AI_SETTINGS_TITLE = "Assistant (on this device)"
+AI_SETTINGS_BODY = ("The assistant runs a language model on this computer: your messages "
+                    "never leave it. Download the model once, or choose a .gguf file.")
+AI_MODEL_FILE = "Model file"
+AI_NO_MODEL = "No model yet"
+AI_CHOOSE_FILE = "Choose a .gguf file…"
+AI_GGUF_FILTER = "GGUF models (*.gguf);;All files (*)"
+AI_MODEL_URL = "Download from"
+AI_DOWNLOAD = "Download"
+AI_CANCEL_DOWNLOAD = "Cancel download"
+AI_RETRY = "Retry download"
+AI_THREADS = "CPU threads"
+AI_THREADS_ALL = "All cores"
+AI_STATUS = {"unloaded": "Ready (loads when used)", "loading": "Loading the model…",
+             "ready": "Loaded", "generating": "Writing…", "unsupported": "Device unsupported"}
+AI_DOWNLOADED = "Downloaded and verified."
 
 # --- translation (keep this section last: it snapshots every string above) -----------
 

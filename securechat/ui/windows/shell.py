@@ -19,6 +19,7 @@ from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.session import AccountSession
 from securechat.ui.widgets.connection import ConnectionIndicator
 from securechat.ui.widgets.notifier import Notifier, app_icon
+from securechat.ui.windows.assistant_settings import mount_assistant
 from securechat.ui.windows.backup import CreateBackupDialog
 from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
@@ -69,6 +70,7 @@ class ShellWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.connection)
         self.statusBar().hide()
         self._menus()
+        self.assistant = mount_assistant(self)  # the local AI assistant (per device)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -352,7 +354,8 @@ class ShellWindow(QMainWindow):
     def shutdown(self) -> defer.Deferred[None]:
         """Close whatever account is open, closing or opening, cleanly (the app stops
         the reactor after this)."""
-        return self.session.shut_down()
+        closed = self.session.shut_down()
+        return closed.addBoth(lambda result: self.assistant.close().addCallback(lambda _: result))
 
     def _raise(self) -> None:
         self.showNormal()

@@ -1080,5 +1080,277 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <source>Restore</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>Call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Video</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Voice call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Video call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Incoming call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} is calling you</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} is video calling you</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Decline</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Hang up</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Mute</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Camera</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Calling…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ringing…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Connected</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Reconnecting…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Call ended</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Call cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No answer</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Call declined</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} is on another call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Call failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Call ended: the connection was lost</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Answered on another device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Declined on another device</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{error} Calls are off until the device is available.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No video</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Outgoing voice call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Outgoing video call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Incoming voice call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Incoming video call</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Missed call ({kind})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{kind}: declined</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{kind}: {name} was busy</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{kind}: cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{kind}: failed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{kind}: connection lost</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Polish</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Let the assistant on this device polish your draft (nothing is sent)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Suggest replies</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Summarize</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Summarize unread</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Use</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Discard</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The assistant is writing…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Waiting for the assistant…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Stopped.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Put this reply in the message box (it is not sent until you send it)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Assistant settings…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Assistant</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Assistant (on this device)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The assistant runs a language model on this computer: your messages never leave it. Download the model once, or choose a .gguf file.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Model file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No model yet</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose a .gguf file…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>GGUF models (*.gguf);;All files (*)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Download from</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Download</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel download</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Retry download</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>CPU threads</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>All cores</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Ready (loads when used)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Loading the model…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Loaded</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Writing…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Device unsupported</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Downloaded and verified.</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>

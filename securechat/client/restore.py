@@ -66,6 +66,7 @@ from securechat.crypto.backup_format import (
 from securechat.protocol import uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
 from securechat.sqlite import Step, migrate
+from securechat.writebehind import open_write_behind
 
 STAGING_PREFIX = ".restoring-"
 # Dependency order: who I am and my contacts before what refers to them. Tables not
@@ -389,9 +390,8 @@ def _restore_vault(account_dir: str, contents: _Backup, report: backup.Progress)
             report("media", done, total)
 
         for item_id, info in contents.media:
-            fd = os.open(os.path.join(files_dir, item_id),
-                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as dst:
+            # Written behind: a few MiB of page cache per file (securechat.writebehind).
+            with open_write_behind(os.path.join(files_dir, item_id)) as dst:
                 if info.compress_type == zipfile.ZIP_STORED:  # ours: sealed, not compressed
                     contents.reader.copy_stored(info.header_offset, info.file_size, dst,
                                                 copied)

@@ -53,7 +53,7 @@ class SealedStream:
 
     def sealed_size(self, size: int) -> int:
         """The size of the sealed stream of `size` bytes of plaintext."""
-        return _HEADER.size + size + (size // self.chunk + 1) * TAG_SIZE
+        return _HEADER.size + size + max(1, -(-size // self.chunk)) * TAG_SIZE
 
     def seal(self, src: IO[bytes], dst: IO[bytes], key: bytes, context: bytes) -> int:
         """Read `src` to its end, write the sealed stream to `dst`; returns the

@@ -135,6 +135,14 @@ class Mfa:
         yield self._check(code, lambda c: None)
         yield self._forget_secret()
 
+    @defer.inlineCallbacks
+    def retry_after(self) -> Any:
+        """Deferred[float]: seconds before a code is taken again after wrong ones (0
+        when one is taken now), by `clock`; the UI counts them down."""
+        row = yield self._ctx.store.run(lambda c: c.execute(
+            "SELECT locked_until FROM vault_mfa").fetchone())
+        return max(0.0, float(row[0]) - self.clock()) if row else 0.0
+
     # --- backup ---------------------------------------------------------------------
 
     @defer.inlineCallbacks

@@ -161,11 +161,12 @@ def _restore_into(make_client: Any, relay: RelayEndpoint, data_dir: str, staging
         raise BackupError("the master key in this backup is no longer this account's "
                           "(the account was reset since)") from None
     report("signing in", 1, 1)
-    credentials = None
+    credentials = kept = None
     try:
         credentials = yield client.password_credentials(password)
         if client._ctx.secrets.identity_seed != contents.identity_seed:
             raise BackupError("the identity key in this backup is not this account's")
+        kept = yield _keep_mfa_secret(client, contents.account)
         yield client.store.run(_import_account, contents.account, contents.me)
         report("database", 1, 1)
         yield threads.deferToThread(_restore_vault, client.account_dir, contents, report)
@@ -177,6 +178,8 @@ def _restore_into(make_client: Any, relay: RelayEndpoint, data_dir: str, staging
         except OSError as e:
             raise _storage_error(e) from None
     except BaseException:
+        if kept is not None:
+            yield threads.deferToThread(client.mfa.forget_kept, kept)
         yield client.stop()  # nothing if stopped already
         if credentials is not None:
             yield relay.call_once(credentials, {}, uris.DEVICE_REMOVE,
@@ -184,6 +187,24 @@ def _restore_into(make_client: Any, relay: RelayEndpoint, data_dir: str, staging
         raise
     remember(data_dir, contents.email)
     report("finishing", 1, 1)
+
+
+@defer.inlineCallbacks
+def _keep_mfa_secret(client: Any, tables: Tables) -> Any:
+    """The vault's MFA secret, which the backup carries itself, goes where a new one
+    goes (client.totp `keep_secret`: the OS keychain where there is one, else the
+    sealed database); the row to import then holds what a provisioned one holds.
+    Fires with that, or None without MFA."""
+    columns, rows = tables["vault_mfa"]
+    if not rows:
+        return None
+    at = columns.index("secret")
+    secret = rows[0][at]
+    if not isinstance(secret, str) or not secret:
+        raise CorruptBackup(f"the backup's {backup.DB_EXPORT} is damaged (the MFA secret)")
+    kept = yield threads.deferToThread(client.mfa.keep_secret, secret)
+    tables["vault_mfa"] = (columns, [(*rows[0][:at], kept, *rows[0][at + 1:]), *rows[1:]])
+    return kept
 
 
 def _staging_dir(data_dir: str) -> str:

@@ -426,3 +426,43 @@ class BackupTests(ClientTestCase):
             f.write("in the way")
         yield self.assertFailure(self.restore("another", path), ClientError)
         self.assertEqual(len([v for v in keychain.items.values() if v == setup.secret]), 2)
+
+    @defer.inlineCallbacks
+    def test_a_device_a_killed_restore_left_is_withdrawn_by_the_next(self) -> None:
+        path = self.mktemp()
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD)
+        target = yield self.other_account()
+
+        def on_relay() -> defer.Deferred[set[str]]:
+            return self.relay.storage.list_devices(self.alice.me.user_id).addCallback(
+                lambda devices: {d.device_id for d in devices})
+
+        before = yield on_relay()
+        child = WatchedProcess()
+        reactor.spawnProcess(  # killed once signed in: its device is on the relay
+            child, sys.executable,
+            [sys.executable, os.path.join(ROOT, "tests", "restore_child.py"), target,
+             self.url, path, PASSPHRASE, PASSWORD, "database"],
+            env=dict(os.environ, PYTHONPATH=ROOT,
+                     PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"))
+        code = yield child.ended
+        self.assertIsNone(code, child.output)  # killed, not exited
+        self.assertIn(b"killing at database", child.output[1])
+        orphaned = (yield on_relay()) - before
+        self.assertEqual(len(orphaned), 1)
+
+        # A restore that cannot sign in (a wrong password) cannot withdraw it either:
+        # it stays pending, kept beside the data.
+        yield self.assertFailure(self.restore("carol", path, password="wrong password!"),
+                                 WrongPassword)
+        self.assertEqual((yield on_relay()) - before, orphaned)
+        self.assertEqual([n for n in os.listdir(target) if n.startswith(".withdraw-")],
+                         [f".withdraw-{d}.json" for d in orphaned])
+
+        # The next restore of the account withdraws it, then enrolls its own device.
+        yield self.restore("carol", path)
+        restored = yield self.open("carol")
+        self.assertEqual((yield on_relay()), before | {restored.me.device_id})
+        self.assertEqual([n for n in os.listdir(target) if n.startswith((".withdraw-",
+                                                                         ".restoring-"))], [])
+        self.assertNotIn("enrolling.json", os.listdir(restored.account_dir))

@@ -125,6 +125,7 @@ class BackupReader:
         self._key = key
         self._iv = iv
         self.size = size  # of the plaintext
+        self._buffers: tuple[bytearray, bytearray] | None = None  # copy_stored's
 
     @classmethod
     def open(cls, path: str, passphrase: str, progress: Progress | None = None,
@@ -139,7 +140,7 @@ class BackupReader:
         if copy_to is not None:
             copy_fd = os.open(copy_to, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                               0o600)
-            copy = io.BufferedWriter(io.FileIO(os.dup(copy_fd), "w"), CHUNK)
+            copy = io.FileIO(os.dup(copy_fd), "w")  # whole chunks: no buffer needed
         # The original is not read again: its pages are dropped as they are read, so
         # that the copy's pages are those just freed (securechat.writebehind).
         reads = DropBehindReads(f.fileno()) if copy is not None else None
@@ -158,14 +159,18 @@ class BackupReader:
             decryptor = Cipher(algorithms.AES(key), modes.GCM(iv, tag)).decryptor()
             f.seek(HEADER_SIZE)
             done = 0
+            # One buffer read into, one the (unused) plaintext goes to: no allocation
+            # and no page fault per MiB.
+            buffer, scratch = bytearray(CHUNK), bytearray(CHUNK + _BLOCK - 1)
             while done < size:
-                chunk = f.read(min(CHUNK, size - done))
-                if not chunk:
+                chunk = memoryview(buffer)[:min(CHUNK, size - done)]
+                got = f.readinto(chunk)
+                if not got:
                     raise TruncatedBackup("the file ended early")
-                decryptor.update(chunk)
+                decryptor.update_into(chunk[:got], scratch)
                 if copy is not None:
-                    copy.write(chunk)
-                done += len(chunk)
+                    _write_all(copy, chunk[:got])
+                done += got
                 if reads is not None:
                     reads.consumed(HEADER_SIZE + done)
                 if progress is not None:
@@ -221,9 +226,10 @@ class BackupReader:
         first_block, skip = divmod(offset, _BLOCK)
         decryptor = Cipher(algorithms.AES(self._key), modes.CTR(
             self._iv + struct.pack(">I", 2 + first_block))).decryptor()
-        run = min(COPY_CHUNK, skip + size)
-        ciphertext = bytearray(run)
-        plaintext = bytearray(run + _BLOCK - 1)
+        run = COPY_CHUNK
+        if self._buffers is None:  # made once, for every member copied
+            self._buffers = bytearray(run), bytearray(run + _BLOCK - 1)
+        ciphertext, plaintext = self._buffers
         self._f.seek(HEADER_SIZE + first_block * _BLOCK)
         left = skip + size
         while left:
@@ -246,6 +252,11 @@ class BackupReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write_all(out: IO[bytes], data: memoryview) -> None:
+    while data:
+        data = data[out.write(data) or 0:]
 
 
 class _PlaintextView(io.RawIOBase):

@@ -30,8 +30,10 @@ from securechat.client import (
 from securechat.client import events as ev
 from securechat.client.keys import session_id
 from securechat.crypto import backup_format
+from securechat.protocol.keys import user_id_for_email
 from tests.clientsupport import FAST, ClientTestCase
 from tests.test_cli import WatchedProcess
+from tests.test_client_faults import install_keychain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "pw-" + "x" * 10
@@ -393,3 +395,74 @@ class BackupTests(ClientTestCase):
         restored = yield self.open("carol", email)
         self.assertEqual(restored.me.email, ALICE)
         yield self.open("carol", "carol@example.org")
+
+    @defer.inlineCallbacks
+    def test_a_restored_mfa_secret_goes_into_the_keychain(self) -> None:
+        """As a new one does: into the OS keychain where there is one, not the database."""
+        keychain = install_keychain(self)
+        setup = yield self.fill_vault()
+        path = self.mktemp()
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD, setup.recovery_codes[0])
+        yield self.alice.stop()
+        self.clients.remove(self.alice)
+        yield self.restore("new-laptop", path)
+        restored = yield self.open("new-laptop")
+        restored.mfa.clock = lambda: self.now
+        stored = yield self.tables(restored, "vault_mfa")
+        (row,) = stored["vault_mfa"]
+        self.assertNotIn(setup.secret, [str(v) for v in row])
+        for root, _, files in os.walk(restored.account_dir):  # nowhere on disk, in any file
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    self.assertNotIn(setup.secret.encode(), f.read(), name)
+        entries = [k for k, v in keychain.items.items() if v == setup.secret]
+        self.assertEqual(len(entries), 2)  # the lost laptop's, and the restored one's
+        yield restored.vault.unlock(self.code(setup.secret))  # the same authenticator
+        # A restore that fails after placing it (here: at the last step, a file where
+        # the account's directory goes) takes it out again.
+        target = self.device_dir("another")
+        os.makedirs(target)
+        with open(os.path.join(target, user_id_for_email(ALICE)), "w") as f:
+            f.write("in the way")
+        yield self.assertFailure(self.restore("another", path), ClientError)
+        self.assertEqual(len([v for v in keychain.items.values() if v == setup.secret]), 2)
+
+    @defer.inlineCallbacks
+    def test_a_device_a_killed_restore_left_is_withdrawn_by_the_next(self) -> None:
+        path = self.mktemp()
+        yield self.alice.create_backup(path, PASSPHRASE, PASSWORD)
+        target = yield self.other_account()
+
+        def on_relay() -> defer.Deferred[set[str]]:
+            return self.relay.storage.list_devices(self.alice.me.user_id).addCallback(
+                lambda devices: {d.device_id for d in devices})
+
+        before = yield on_relay()
+        child = WatchedProcess()
+        reactor.spawnProcess(  # killed once signed in: its device is on the relay
+            child, sys.executable,
+            [sys.executable, os.path.join(ROOT, "tests", "restore_child.py"), target,
+             self.url, path, PASSPHRASE, PASSWORD, "database"],
+            env=dict(os.environ, PYTHONPATH=ROOT,
+                     PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"))
+        code = yield child.ended
+        self.assertIsNone(code, child.output)  # killed, not exited
+        self.assertIn(b"killing at database", child.output[1])
+        orphaned = (yield on_relay()) - before
+        self.assertEqual(len(orphaned), 1)
+
+        # A restore that cannot sign in (a wrong password) cannot withdraw it either:
+        # it stays pending, kept beside the data.
+        yield self.assertFailure(self.restore("carol", path, password="wrong password!"),
+                                 WrongPassword)
+        self.assertEqual((yield on_relay()) - before, orphaned)
+        self.assertEqual([n for n in os.listdir(target) if n.startswith(".withdraw-")],
+                         [f".withdraw-{d}.json" for d in orphaned])
+
+        # The next restore of the account withdraws it, then enrolls its own device.
+        yield self.restore("carol", path)
+        restored = yield self.open("carol")
+        self.assertEqual((yield on_relay()), before | {restored.me.device_id})
+        self.assertEqual([n for n in os.listdir(target) if n.startswith((".withdraw-",
+                                                                         ".restoring-"))], [])
+        self.assertNotIn("enrolling.json", os.listdir(restored.account_dir))

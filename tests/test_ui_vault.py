@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 import pyotp
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
 from securechat.ui import loop
@@ -26,7 +26,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QApplication
 
-from securechat.client import KdfCost, SecureChatClient, VaultItemType
+from securechat.client import KdfCost, MfaLockedOut, SecureChatClient, VaultItemType
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.windows import mfa as mfa_pages
@@ -70,6 +70,8 @@ class VaultUITestCase(UITestCase):
         email = f"{name}@example.org"
         yield self.account_on_disk(name, email)
         win = self.shell(name)
+        self.clock = task.Clock()
+        win.clock = self.clock
         client = yield self.unlock(win, email)
         self.now = T0
         client.mfa.clock = lambda: self.now
@@ -90,6 +92,11 @@ class VaultUITestCase(UITestCase):
         click(window.unlock_button)
         yield opened
         return window
+
+    def advance(self, seconds: float) -> None:
+        """Time passes for the TOTP check and for the windows' countdowns alike."""
+        self.now += seconds
+        self.clock.advance(seconds)
 
     def code(self, secret: str) -> str:
         """The authenticator's code, a step after the last one used (a code is good once)."""
@@ -329,16 +336,32 @@ class MfaTests(VaultUITestCase):
             click(window.unlock_button)
             self.assertIn("Invalid code", (yield refused))
             self.assertEqual(window.code.text(), "")
-        self.now += 20
-        refused = signal_once(window.failed)
+        # The button counts the delay down (ticked by the window's clock, the TOTP
+        # check by the core's: both moved together here) and takes no code meanwhile.
+        yield until(lambda: window.countdown.running, window.countdown.started)
+        self.assertFalse(window.unlock_button.isEnabled())
+        self.assertEqual(window.unlock_button.text(), S.VAULT_UNLOCK_WAIT.format(seconds=30))
+        self.assertEqual(window.unlock_error.text(), S.VAULT_TOO_MANY_CODES)
+        self.advance(20)
+        self.assertEqual(window.unlock_button.text(), S.VAULT_UNLOCK_WAIT.format(seconds=10))
         QTest.keyClicks(window.code, right)
-        click(window.unlock_button)
-        message = yield refused
-        self.assertEqual(message, "too many wrong codes: try again in 10 s")
-        self.assertEqual(window.unlock_error.text(), message)
+        QTest.keyClick(window.code, Qt.Key.Key_Return)
+        self.assertTrue(window.countdown.running)  # Return did not try it either
+        self.assertEqual(window.unlock_error.text(), S.VAULT_TOO_MANY_CODES)
+        # ... and the core refuses even a right code until then.
+        with self.assertRaises(MfaLockedOut) as refused_early:
+            yield client.mfa.verify(right)
+        self.assertEqual(str(refused_early.exception), "too many wrong codes: try again in 10 s")
         self.assertFalse(window.vault.is_unlocked)
+        back = signal_once(window.countdown.finished)
+        self.advance(10)
+        yield back
+        self.assertTrue(window.unlock_button.isEnabled())
+        self.assertEqual(window.unlock_button.text(), S.VAULT_UNLOCK)
+        self.assertEqual(window.unlock_error.text(), "")
+        window.code.clear()
         # Once the delay has passed, a recovery code opens it (once).
-        self.now += 60
+        self.now += 50
         opened = signal_once(window.unlocked)
         QTest.keyClicks(window.code, codes[0].lower())
         click(window.unlock_button)

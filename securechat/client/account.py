@@ -102,16 +102,20 @@ def _register(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, e
 
 def login(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, email: str,
           password: str, cost: KdfCost, phrase: str | None, floor: KdfCost,
-          insecure_ws: bool) -> defer.Deferred[C]:
+          insecure_ws: bool,
+          enrolling: Callable[[str], None] | None = None) -> defer.Deferred[C]:
+    """`enrolling(device_id)` is called just before the relay is asked to enroll the new
+    device (a restore keeps a record, to withdraw it if the process dies)."""
     return relay_url_checked(relay.url, insecure_ws).addCallback(lambda _: _setting_up(
         data_dir, email, "this account is already set up on this device: open it",
         lambda: _login(make_client, relay, data_dir, email, password, cost, phrase,
-                             Floor(floor.iterations, floor.memory_kib))))
+                       Floor(floor.iterations, floor.memory_kib), enrolling)))
 
 
 @defer.inlineCallbacks
 def _login(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, email: str,
-           password: str, cost: KdfCost, phrase: str | None, floor: Floor) -> Any:
+           password: str, cost: KdfCost, phrase: str | None, floor: Floor,
+           enrolling: Callable[[str], None] | None = None) -> Any:
     user_id = user_id_for_email(email)
     if phrase is not None:
         phrase = recovery.check_phrase(phrase)
@@ -130,14 +134,15 @@ def _login(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, emai
                                                 password, user_id)
     # From here on this device accepts only what this login did (and proved right).
     client = yield _enroll(make_client, relay, data_dir, email, password, secrets, cost,
-                           session.scram_parameters)
+                           session.scram_parameters, enrolling=enrolling)
     return client
 
 
 @defer.inlineCallbacks
 def _enroll(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, email: str,
             password: str, secrets: AccountSecrets, cost: KdfCost,
-            scram_parameters: ScramParameters, name: str = "") -> Any:
+            scram_parameters: ScramParameters, name: str = "",
+            enrolling: Callable[[str], None] | None = None) -> Any:
     user_id = user_id_for_email(email)
     credentials = Password(user_id, password, Pinned(scram_parameters))
     local_key = os.urandom(32)
@@ -145,6 +150,8 @@ def _enroll(make_client: MakeClient[C], relay: RelayEndpoint, data_dir: str, ema
     device_key = DeviceKey.generate(uuid.uuid4().hex[:16])
     certificate = device_certificate(user_id, device_key.device_id, device_key.public_hex,
                                      olm.identity_key)
+    if enrolling is not None:
+        enrolling(device_key.device_id)
     yield relay.call_once(
         credentials, {uris.ERR_TOO_MANY_DEVICES: TOO_MANY_DEVICES},
         uris.DEVICE_ENROLL, device_key.device_id, device_key.public_hex, olm.identity_key,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import sqlite3
@@ -51,6 +52,7 @@ from securechat.client.vault import Vault
 from securechat.client.vault_store import MIGRATIONS as VAULT_MIGRATIONS
 from securechat.client.vault_store import storage_full
 from securechat.crypto.backup_format import CHUNK, EncryptingWriter
+from securechat.writebehind import open_write_behind
 
 FORMAT = 1
 METADATA = "metadata.json"
@@ -162,13 +164,17 @@ def _write(path: str, passphrase: str, metadata: dict[str, Any], keys: dict[str,
     """On a thread: the zip, encrypted as it is written, into `path`.partial, then
     renamed. Nothing is left behind on failure."""
     partial = path + ".partial"
+    buffer = bytearray(CHUNK)  # each media file read into it in turn: no copy per piece
+    view = memoryview(buffer)
     sizes = {item_id: os.path.getsize(os.path.join(media_dir, item_id)) for item_id in files}
     total, done = sum(sizes.values()), 0
     try:
         # Not through a link someone planted; and 0600 even if the file was there.
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        # Written behind (securechat.writebehind): a few MiB of page cache, not the
+        # backup's size, and the disk busy while we encrypt.
+        raw = open_write_behind(partial, os.O_NOFOLLOW)
+        os.fchmod(raw.fileno(), 0o600)
+        with raw, io.BufferedWriter(raw, CHUNK) as out:
             writer = EncryptingWriter(out, passphrase)
             with zipfile.ZipFile(writer, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr(METADATA, json.dumps(metadata))
@@ -180,15 +186,15 @@ def _write(path: str, passphrase: str, metadata: dict[str, Any], keys: dict[str,
                 for item_id in files:  # sealed already: stored, not compressed
                     info = zipfile.ZipInfo(VAULT_MEDIA + item_id, time.localtime()[:6])
                     info.compress_type = zipfile.ZIP_STORED
-                    with open(os.path.join(media_dir, item_id), "rb") as src, \
+                    with open(os.path.join(media_dir, item_id), "rb", buffering=0) as src, \
                             zf.open(info, "w", force_zip64=True) as dst:
-                        while chunk := src.read(CHUNK):
-                            dst.write(chunk)
-                            done += len(chunk)
+                        while n := src.readinto(buffer):
+                            dst.write(view[:n])
+                            done += n
                             progress("media", done, total)
             writer.close()
             out.flush()
-            os.fsync(out.fileno())
+            raw.sync()
         os.replace(partial, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError):

@@ -21,8 +21,8 @@ The spec's steps, in order; any failure leaves the data directory as it was:
 Atomic: all of it is built in `data_dir/.restoring-XXXX/` and moved into place by one
 rename; a restore killed halfway leaves only that directory (removed by the next
 restore), never a half account. The device the relay enrolled for a restore that
-then fails is withdrawn (not if the process was killed: it is then listed among the
-account's devices, for the user to remove).
+then fails is withdrawn; one a killed restore left is withdrawn by the next restore
+of that account, before it enrolls its own (client.restore_orphans).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from twisted.internet import defer, threads
 
 import securechat.client.account as account
 import securechat.client.backup as backup
+import securechat.client.restore_orphans as orphans
 from securechat import encrypted_sqlite
 from securechat.client.accountlock import AccountLock
 from securechat.client.endpoint import RelayEndpoint
@@ -66,6 +67,7 @@ from securechat.crypto.backup_format import (
 from securechat.protocol import uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
 from securechat.sqlite import Step, migrate
+from securechat.writebehind import open_write_behind
 
 STAGING_PREFIX = ".restoring-"
 # Dependency order: who I am and my contacts before what refers to them. Tables not
@@ -138,11 +140,15 @@ def restore(make_client: Any, relay: RelayEndpoint, data_dir: str, path: str,
             if is_set_up(data_dir, contents.email):
                 raise BackupError("this account is already on this device: remove it "
                                   "first to restore it from a backup")
+            # Devices killed restores of this account left: gone before ours comes.
+            yield orphans.withdraw(relay, data_dir, contents.email, password, floor)
             yield _restore_into(make_client, relay, data_dir, staging, contents, password,
                                 cost, floor, insecure_ws, report)
         finally:
             contents.close()
     finally:
+        # A device this restore enrolled and could not withdraw: the next one will.
+        yield threads.deferToThread(orphans.collect, staging, data_dir)
         shutil.rmtree(staging, ignore_errors=True)
         lock.release()
     return contents.email
@@ -154,17 +160,19 @@ def _restore_into(make_client: Any, relay: RelayEndpoint, data_dir: str, staging
                   insecure_ws: bool, report: backup.Progress) -> Any:
     report("signing in", 0, 1)
     try:
-        client = yield account.login(make_client, relay, staging, contents.email, password,
-                                     cost, contents.mnemonic, floor, insecure_ws)
+        client = yield account.login(
+            make_client, relay, staging, contents.email, password, cost, contents.mnemonic,
+            floor, insecure_ws, lambda device: orphans.record(staging, contents.email, device))
     except WrongRecoveryPhrase:
         raise BackupError("the master key in this backup is no longer this account's "
                           "(the account was reset since)") from None
     report("signing in", 1, 1)
-    credentials = None
+    credentials = kept = None
     try:
         credentials = yield client.password_credentials(password)
         if client._ctx.secrets.identity_seed != contents.identity_seed:
             raise BackupError("the identity key in this backup is not this account's")
+        kept = yield _keep_mfa_secret(client, contents.account)
         yield client.store.run(_import_account, contents.account, contents.me)
         report("database", 1, 1)
         yield threads.deferToThread(_restore_vault, client.account_dir, contents, report)
@@ -172,17 +180,40 @@ def _restore_into(make_client: Any, relay: RelayEndpoint, data_dir: str, staging
         report("finishing", 0, 1)
         user_id = client.me.user_id
         try:
+            orphans.move_into_account(staging, user_id)
             os.rename(os.path.join(staging, user_id), os.path.join(data_dir, user_id))
         except OSError as e:
             raise _storage_error(e) from None
+        orphans.forget_in_account(os.path.join(data_dir, user_id))
     except BaseException:
+        if kept is not None:
+            yield threads.deferToThread(client.mfa.forget_kept, kept)
         yield client.stop()  # nothing if stopped already
         if credentials is not None:
             yield relay.call_once(credentials, {}, uris.DEVICE_REMOVE,
-                                  client.me.device_id).addErrback(lambda _: None)
+                                  client.me.device_id).addCallbacks(
+                lambda _: orphans.forget(staging), lambda _: None)
         raise
     remember(data_dir, contents.email)
     report("finishing", 1, 1)
+
+
+@defer.inlineCallbacks
+def _keep_mfa_secret(client: Any, tables: Tables) -> Any:
+    """The vault's MFA secret, which the backup carries itself, goes where a new one
+    goes (client.totp `keep_secret`: the OS keychain where there is one, else the
+    sealed database); the row to import then holds what a provisioned one holds.
+    Fires with that, or None without MFA."""
+    columns, rows = tables["vault_mfa"]
+    if not rows:
+        return None
+    at = columns.index("secret")
+    secret = rows[0][at]
+    if not isinstance(secret, str) or not secret:
+        raise CorruptBackup(f"the backup's {backup.DB_EXPORT} is damaged (the MFA secret)")
+    kept = yield threads.deferToThread(client.mfa.keep_secret, secret)
+    tables["vault_mfa"] = (columns, [(*rows[0][:at], kept, *rows[0][at + 1:]), *rows[1:]])
+    return kept
 
 
 def _staging_dir(data_dir: str) -> str:
@@ -195,6 +226,7 @@ def _staging_dir(data_dir: str) -> str:
             if name.startswith(STAGING_PREFIX):
                 left = AccountLock(os.path.join(data_dir, name))
                 if left.acquire():
+                    orphans.collect(left.account_dir, data_dir)  # its device, withdrawn
                     shutil.rmtree(left.account_dir, ignore_errors=True)
                     left.release()
         staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=data_dir)
@@ -389,9 +421,8 @@ def _restore_vault(account_dir: str, contents: _Backup, report: backup.Progress)
             report("media", done, total)
 
         for item_id, info in contents.media:
-            fd = os.open(os.path.join(files_dir, item_id),
-                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as dst:
+            # Written behind: a few MiB of page cache per file (securechat.writebehind).
+            with open_write_behind(os.path.join(files_dir, item_id)) as dst:
                 if info.compress_type == zipfile.ZIP_STORED:  # ours: sealed, not compressed
                     contents.reader.copy_stored(info.header_offset, info.file_size, dst,
                                                 copied)

@@ -106,7 +106,7 @@ class Mfa:
         codes = tuple(f"{c[:5]}-{c[5:]}" for c in (
             "".join(random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(10))
             for _ in range(RECOVERY_CODES)))
-        stored = yield threads.deferToThread(self._keep_secret, secret)
+        stored = yield threads.deferToThread(self.keep_secret, secret)
         hashes = json.dumps([_hash(_normalise_recovery(c)) for c in codes])
         yield self._ctx.store.run(lambda c: c.execute(
             "INSERT OR REPLACE INTO vault_mfa (id, secret, enabled, recovery) "
@@ -134,6 +134,14 @@ class Mfa:
             raise ClientError("MFA is not on for this vault")
         yield self._check(code, lambda c: None)
         yield self._forget_secret()
+
+    @defer.inlineCallbacks
+    def retry_after(self) -> Any:
+        """Deferred[float]: seconds before a code is taken again after wrong ones (0
+        when one is taken now), by `clock`; the UI counts them down."""
+        row = yield self._ctx.store.run(lambda c: c.execute(
+            "SELECT locked_until FROM vault_mfa").fetchone())
+        return max(0.0, float(row[0]) - self.clock()) if row else 0.0
 
     # --- backup ---------------------------------------------------------------------
 
@@ -206,8 +214,11 @@ class Mfa:
     def _entry(self, slot: str) -> str:
         return f"{self._ctx.me.user_id}/totp/{slot}"
 
-    def _keep_secret(self, secret: str) -> str:
-        """What the row stores: a keychain reference where there is a keychain."""
+    def keep_secret(self, secret: str) -> str:
+        """What the row stores: a keychain reference where there is a keychain (the
+        secret then only there), else the secret, in the SQLCipher database (the sealed
+        fallback). For a new secret, and for one a restore brings. Blocking: call
+        from a thread."""
         if not keychain_available():
             return secret
         slot = os.urandom(8).hex()
@@ -229,6 +240,13 @@ class Mfa:
             raise ClientError("the MFA secret is gone from the system keychain: use a "
                               "recovery code")
         return secret
+
+    def forget_kept(self, stored: str) -> None:
+        """Undo `keep_secret` (a restore that failed): its keychain entry, if any, goes.
+        Blocking: call from a thread."""
+        if stored.startswith(_KEYCHAIN):
+            with contextlib.suppress(keyring.errors.KeyringError):
+                keyring.delete_password(SERVICE, self._entry(stored[len(_KEYCHAIN):]))
 
     @defer.inlineCallbacks
     def _forget_secret(self) -> Any:

@@ -5,7 +5,8 @@ then the master key (the 12-word recovery phrase), then the vault key:
 PBKDF2-HMAC-SHA256(phrase, stored 16-byte salt, 100,000 iterations) → AES-256-GCM.
 Each item's title and data are one JSON object sealed under that key (`SCV1`), bound
 to the account, the item id and its type; a file item's content is sealed as its own
-file (`SCV2`). The vault is stored apart from the main database (client.vault_store).
+file, in chunks (client.vault_files). The vault is stored apart from the main
+database (client.vault_store).
 
 Where the key comes from when the account was opened with the PIN: the PIN unseals
 only this device's keys, never the recovery phrase (client.pin). Rather than seal the
@@ -22,6 +23,7 @@ client stops. Decrypted titles are kept while unlocked (search), never data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -30,6 +32,7 @@ from typing import Any
 
 from twisted.internet import defer, threads
 
+import securechat.client.vault_files as vault_files
 from securechat.client.context import ClientContext
 from securechat.client.errors import (
     ClientError,
@@ -51,7 +54,6 @@ RESET_CONFIRMATION = "RESET"  # what `reset` must be given: the user said yes, e
 MAX_TITLE = 200
 _CHECK = KeySealing(b"SCV0")  # a known plaintext: this key is the vault's
 _ITEM = KeySealing(b"SCV1")
-_FILE = KeySealing(b"SCV2")
 _CHECK_TEXT = b"securechat vault v1"
 _FIELDS = {
     VaultItemType.PASSWORD: ("username", "password", "url", "notes"),
@@ -157,9 +159,14 @@ class Vault:
         context = self._context(item_id, VaultItemType.FILE)
 
         def seal_and_write() -> None:
-            with open(path, "rb") as f:
-                content = f.read()
-            self.store.write_file(item_id, _FILE.seal(content, key, context))
+            try:
+                src = open(path, "rb")
+            except OSError as e:
+                raise ClientError(f"cannot read {os.path.basename(path)}: "
+                                  f"{e.strerror}") from None
+            with src:  # streamed: a chunk in memory at a time, whatever the size
+                self.store.write_file(item_id, lambda out: vault_files.seal(src, out, key,
+                                                                            context))
         yield threads.deferToThread(seal_and_write)
         try:
             item = yield self._add(VaultItemType.FILE, title, {
@@ -214,17 +221,24 @@ class Vault:
         context = self._context(item_id, VaultItemType.FILE)
 
         def read_and_write() -> None:
+            # Decrypted chunk by chunk into a private temporary file beside `path`,
+            # renamed onto it only once every chunk authenticated: a damaged file
+            # leaves nothing behind, and `path` as it was.
+            partial = path + ".partial"
             try:
-                content = _FILE.open(self.store.read_file(item_id), key, context)
-            except SealingError:
-                raise VaultCorrupted("this vault file is damaged: you may delete it") from None
-            # Not through a link someone planted; and 0600 even if the file was there.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            os.fchmod(fd, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(content)
-            except OSError as e:
+                with self.store.open_file(item_id) as src:
+                    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                                 | os.O_NOFOLLOW, 0o600)
+                    os.fchmod(fd, 0o600)
+                    with os.fdopen(fd, "wb") as out:
+                        vault_files.open_sealed(src, out, key, context)
+                os.replace(partial, path)  # replaces a link at `path`, never follows it
+            except BaseException as e:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(partial)
+                if isinstance(e, SealingError):
+                    raise VaultCorrupted("this vault file is damaged: you may delete "
+                                         "it") from None
                 full = storage_full(e)
                 if full is not None:
                     raise full from None
@@ -342,3 +356,4 @@ class Vault:
         if self.is_unlocked:
             self._titles[item_id] = item
         return item
+

@@ -17,12 +17,12 @@ import errno
 import os
 import shutil
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from twisted.internet import defer
 
 from securechat.client.errors import StorageFull, VaultCorrupted
-from securechat.client.secrets import write_private
 from securechat.sqlite import SerialDatabase, Step, migrate
 
 VAULT_DIR = "vault"
@@ -143,22 +143,33 @@ class VaultStore:
             raise VaultCorrupted("a vault item id is damaged")
         return os.path.join(self.files_dir, item_id)
 
-    def write_file(self, item_id: str, sealed: bytes) -> None:
-        """Blocking: call from a thread. StorageFull when the disk is."""
+    def write_file(self, item_id: str, write: Callable[[IO[bytes]], object]) -> None:
+        """`write(f)` writes the sealed content into a private temporary file, which
+        then replaces the item's file (a crash leaves no half file under its name).
+        Blocking: call from a thread. StorageFull when the disk is."""
+        path = self.file_path(item_id)
+        tmp = path + ".tmp"
         try:
-            write_private(self.file_path(item_id), sealed)
-        except OSError as e:
+            # Not through a link someone planted; 0600 even if a stale one was there.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException as e:
             with contextlib.suppress(FileNotFoundError):
-                os.remove(self.file_path(item_id) + ".tmp")
+                os.remove(tmp)
             full = storage_full(e)
             if full is not None:
                 raise full from None
             raise
 
-    def read_file(self, item_id: str) -> bytes:
+    def open_file(self, item_id: str) -> IO[bytes]:
+        """The item's sealed content, open for reading (the caller closes it)."""
         try:
-            with open(self.file_path(item_id), "rb") as f:
-                return f.read()
+            return open(self.file_path(item_id), "rb")
         except FileNotFoundError:
             raise VaultCorrupted("a vault file is missing: you may delete its item, or "
                                  "reset the vault") from None

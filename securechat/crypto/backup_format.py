@@ -29,6 +29,7 @@ GCM cannot tell these apart), `TruncatedBackup` (too short to be one).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -39,6 +40,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from securechat.crypto.zipcrc import use_fast_crc
+from securechat.writebehind import DropBehindReads
 
 SALT_SIZE = 16
 IV_SIZE = 12
@@ -53,6 +57,7 @@ COPY_CHUNK = 8 << 20  # bytes per decrypted run when copying a member out
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip local file header, 30 bytes
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+use_fast_crc()  # zipfile's CRC-32 costs more than AES-GCM otherwise (crypto.zipcrc)
 
 
 class BackupFormatError(Exception):
@@ -89,6 +94,7 @@ class EncryptingWriter(io.RawIOBase):
                                  modes.GCM(iv)).encryptor()
         out.write(salt + iv)
         self.written = 0
+        self._buffer = bytearray(0)  # ciphertext, reused from one write to the next
 
     def writable(self) -> bool:
         return True
@@ -97,7 +103,10 @@ class EncryptingWriter(io.RawIOBase):
         view = memoryview(data).cast("B")
         if self.written + len(view) > MAX_PLAINTEXT:
             raise BackupFormatError("a backup holds at most 64 GiB")
-        self._out.write(self._encryptor.update(view))
+        if len(self._buffer) < len(view) + _BLOCK - 1:
+            self._buffer = bytearray(len(view) + _BLOCK - 1)
+        n = self._encryptor.update_into(view, self._buffer)
+        self._out.write(memoryview(self._buffer)[:n])  # `out` copies or writes it now
         self.written += len(view)
         return len(view)
 
@@ -116,6 +125,7 @@ class BackupReader:
         self._key = key
         self._iv = iv
         self.size = size  # of the plaintext
+        self._buffers: tuple[bytearray, bytearray] | None = None  # copy_stored's
 
     @classmethod
     def open(cls, path: str, passphrase: str, progress: Progress | None = None,
@@ -126,10 +136,14 @@ class BackupReader:
         (a shared folder, a sync client) cannot change what is read after the check.
         Raises TruncatedBackup, WrongPassphrase, or OSError (unreadable)."""
         f = open(path, "rb")  # kept open by the reader until close()
-        copy = None
+        copy = copy_fd = None
         if copy_to is not None:
-            copy = os.fdopen(os.open(copy_to, os.O_RDWR | os.O_CREAT | os.O_EXCL
-                                     | os.O_NOFOLLOW, 0o600), "w+b")
+            copy_fd = os.open(copy_to, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                              0o600)
+            copy = io.FileIO(os.dup(copy_fd), "w")  # whole chunks: no buffer needed
+        # The original is not read again: its pages are dropped as they are read, so
+        # that the copy's pages are those just freed (securechat.writebehind).
+        reads = DropBehindReads(f.fileno()) if copy is not None else None
         try:
             total = os.fstat(f.fileno()).st_size
             if total < HEADER_SIZE + TAG_SIZE:
@@ -145,14 +159,20 @@ class BackupReader:
             decryptor = Cipher(algorithms.AES(key), modes.GCM(iv, tag)).decryptor()
             f.seek(HEADER_SIZE)
             done = 0
+            # One buffer read into, one the (unused) plaintext goes to: no allocation
+            # and no page fault per MiB.
+            buffer, scratch = bytearray(CHUNK), bytearray(CHUNK + _BLOCK - 1)
             while done < size:
-                chunk = f.read(min(CHUNK, size - done))
-                if not chunk:
+                chunk = memoryview(buffer)[:min(CHUNK, size - done)]
+                got = f.readinto(chunk)
+                if not got:
                     raise TruncatedBackup("the file ended early")
-                decryptor.update(chunk)
+                decryptor.update_into(chunk[:got], scratch)
                 if copy is not None:
-                    copy.write(chunk)
-                done += len(chunk)
+                    _write_all(copy, chunk[:got])
+                done += got
+                if reads is not None:
+                    reads.consumed(HEADER_SIZE + done)
                 if progress is not None:
                     progress(done, size)
             try:
@@ -160,16 +180,19 @@ class BackupReader:
             except InvalidTag:
                 raise WrongPassphrase("the backup does not open with this passphrase "
                                       "(or it was changed)") from None
+            if copy is not None:
+                copy.close()  # flushed: every byte is in the file before it is read
         except BaseException:
             f.close()
             if copy is not None:
-                copy.close()
+                with contextlib.suppress(OSError):
+                    copy.close()
+                os.close(copy_fd)
             raise
-        if copy is None:
+        if copy_fd is None:
             return cls(f, key, iv, size)
         f.close()
-        copy.flush()
-        return cls(copy, key, iv, size)
+        return cls(os.fdopen(copy_fd, "rb"), key, iv, size)
 
     def plaintext(self) -> IO[bytes]:
         """A seekable, read-only view of the zip (valid until `close()`)."""
@@ -196,15 +219,30 @@ class BackupReader:
             raise BackupFormatError("a zip member's local header is damaged")
         name_length, extra_length = _LOCAL_HEADER.unpack(local)[-2:]
         offset = header_offset + _LOCAL_HEADER.size + name_length + extra_length
-        done = 0
-        while done < size:
-            data = self.read_at(offset + done, min(COPY_CHUNK, size - done))
-            if not data:
+        if offset + size > self.size:
+            raise BackupFormatError("a zip member ends past the end of the backup")
+        # One CTR stream over the whole member, read into and decrypted into the same
+        # two buffers: one copy of each byte in memory, no allocation per run.
+        first_block, skip = divmod(offset, _BLOCK)
+        decryptor = Cipher(algorithms.AES(self._key), modes.CTR(
+            self._iv + struct.pack(">I", 2 + first_block))).decryptor()
+        run = COPY_CHUNK
+        if self._buffers is None:  # made once, for every member copied
+            self._buffers = bytearray(run), bytearray(run + _BLOCK - 1)
+        ciphertext, plaintext = self._buffers
+        self._f.seek(HEADER_SIZE + first_block * _BLOCK)
+        left = skip + size
+        while left:
+            view = memoryview(ciphertext)[:min(run, left)]
+            got = self._f.readinto(view)
+            if not got:
                 raise BackupFormatError("a zip member ends past the end of the backup")
-            out.write(data)
-            done += len(data)
+            n = decryptor.update_into(view[:got], plaintext)
+            out.write(memoryview(plaintext)[skip:n])
             if progress is not None:
-                progress(len(data))
+                progress(n - skip)
+            left -= got
+            skip = 0
 
     def close(self) -> None:
         self._f.close()
@@ -214,6 +252,11 @@ class BackupReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write_all(out: IO[bytes], data: memoryview) -> None:
+    while data:
+        data = data[out.write(data) or 0:]
 
 
 class _PlaintextView(io.RawIOBase):

@@ -254,6 +254,9 @@ VAULT_PASSWORD_BODY = ("This account was opened with its PIN: the vault also nee
 VAULT_PASSWORD_MISSING = "Enter the master password."
 VAULT_CODE_MISSING = "Enter the 6-digit code from your authenticator app."
 VAULT_UNLOCK = "Unlock the vault"
+VAULT_UNLOCK_WAIT = "Unlock (wait {seconds} s)"
+VAULT_TOO_MANY_CODES = ("Too many wrong codes: the vault takes the next one when the button "
+                        "comes back.")
 VAULT_UNLOCKING = "Unlocking the vault… (deriving the key takes a moment)"
 VAULT_LOCK = "Lock the vault"
 VAULT_RESET = "Reset the vault…"

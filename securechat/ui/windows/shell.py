@@ -41,6 +41,7 @@ class ShellWindow(QMainWindow):
         super().__init__(parent)
         self.reactor, self.data_dir, self.url = reactor, data_dir, url
         self.cost = cost  # Argon2id costs of new password keys (tests lower them)
+        self.clock = reactor  # ticks countdowns such as the vault's (tests: a task.Clock)
         self.settings = settings or QSettings()
         self.bridge: ClientBridge | None = None
         self.session = AccountSession(self)
@@ -192,7 +193,7 @@ class ShellWindow(QMainWindow):
                 window.raise_()
                 window.activateWindow()
                 return window
-        window = VaultWindow(self.client, parent=self)
+        window = VaultWindow(self.client, parent=self, clock=self.clock)
         self._account_window(window)
         window.show()
         return window

@@ -30,6 +30,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 from twisted.internet import defer
+from twisted.internet import reactor as default_reactor
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from securechat.client import (
@@ -44,6 +46,7 @@ from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label, wrapped_label
 from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.clipboard import CLEAR_AFTER_MS, SecretClipboard
+from securechat.ui.widgets.countdown import ButtonCountdown
 from securechat.ui.windows.vault_editor import ItemEditor
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -59,7 +62,8 @@ class VaultWindow(QDialog):
     mfa_checked = pyqtSignal(bool)  # whether the code is asked (known once the core says)
 
     def __init__(self, client: SecureChatClient, clear_after_ms: int = CLEAR_AFTER_MS,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, clock: IReactorTime | None = None) -> None:
+        """`clock` ticks the unlock button's countdown (the reactor; tests: a Clock)."""
         super().__init__(parent)
         self.client = client
         self.vault = client.vault
@@ -73,6 +77,9 @@ class VaultWindow(QDialog):
         self.stack = QStackedWidget()
         QVBoxLayout(self).addWidget(self.stack)
         self.stack.addWidget(self._unlock_page())
+        self.countdown = ButtonCountdown(self.unlock_button, S.VAULT_UNLOCK_WAIT,
+                                         clock if clock is not None else default_reactor)
+        self.countdown.finished.connect(self.unlock_error.clear)
         self.stack.addWidget(self._items_page())
         self.vault.lock_state.on_lock.append(self._vault_locked)
         self.finished.connect(self._closed)
@@ -172,9 +179,21 @@ class VaultWindow(QDialog):
         self._mfa_on = enabled
         self.code_label.setVisible(enabled)
         self.code.setVisible(enabled)
+        if enabled:  # wrong codes before this window (even before a restart) still count
+            self._count_down()
         self.mfa_checked.emit(enabled)
 
+    def _count_down(self) -> None:
+        """After wrong codes the core takes none for a while: the button says how long."""
+        def wait(seconds: float) -> None:
+            if seconds > 0 and not self.vault.is_unlocked:
+                self.unlock_error.setText(S.VAULT_TOO_MANY_CODES)
+                self.countdown.start(seconds)
+        call(self.client.mfa.retry_after(), wait)
+
     def unlock(self) -> Any:
+        if self.countdown.running:  # Return in the code field while the button waits
+            return None
         code = self.code.text().strip() if self._mfa_on else None
         password = self.password.text() if self.vault.needs_password else None
         if self._mfa_on and not code:
@@ -188,8 +207,10 @@ class VaultWindow(QDialog):
 
         def refused(message: str) -> None:
             self.unlock_button.setEnabled(True)
-            self.code.clear()  # a code is for one try (MfaLockedOut says how long to wait)
+            self.code.clear()  # a code is for one try
             self._refused(message, self.unlock_error)
+            if self._mfa_on:
+                self._count_down()
 
         return call(self._offer_reset(self.vault.unlock(code, password)), self._opened,
                     refused)
@@ -230,6 +251,7 @@ class VaultWindow(QDialog):
     def _closed(self, _result: int) -> None:
         """The window goes: the vault locks with it."""
         self.vault.lock()
+        self.countdown.stop(finished=False)
         if self._vault_locked in self.vault.lock_state.on_lock:
             self.vault.lock_state.on_lock.remove(self._vault_locked)
         self.clipboard.clear_now()

@@ -741,6 +741,14 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Unlock (wait {seconds} s)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Too many wrong codes: the vault takes the next one when the button comes back.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Unlocking the vault… (deriving the key takes a moment)</source>
         <translation type="unfinished"></translation>
     </message>

@@ -27,6 +27,10 @@ VALID: dict[str, dict[str, Any]] = {
     frames.DUMMY: {},
     frames.MANIFEST: {},  # every section optional (tests.test_manifest checks them)
     frames.HISTORY_REQUEST: {"since": 0},
+    frames.PROFILE_VERSION: {"name_version": 1, "avatar_version": 0},
+    frames.GET_PROFILE: {},
+    frames.PROFILE_DATA: {"name": "Alice", "avatar": "", "name_version": 1,
+                          "avatar_version": 0},
 }
 # For each type of field, values of the wrong type (a boolean is not an int).
 WRONG: dict[tuple[type, ...], list[Any]] = {
@@ -127,7 +131,9 @@ class RefusedFrames(unittest.TestCase):
             "MSG.id", "MSG.text", "MSG.timestamp", "MSG.replyTo", "DELETE.id", "RECEIPT.ids",
             "RECEIPT.status", "TYPING.typing", "FRIEND_REQUEST.email", "FRIEND_REQUEST.name",
             "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email",
-            "HISTORY_REQUEST.since"})
+            "HISTORY_REQUEST.since", "PROFILE_VERSION.name_version",
+            "PROFILE_VERSION.avatar_version", "PROFILE_DATA.name", "PROFILE_DATA.avatar",
+            "PROFILE_DATA.name_version", "PROFILE_DATA.avatar_version"})
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

@@ -29,6 +29,7 @@ from securechat.client.errors import (
     EmailCodeRequired,
     IdentityKeyChangedError,
     InsecureRelayUrl,
+    InvalidAvatar,
     InvalidCode,
     InvalidPin,
     InvalidRecoveryPhrase,
@@ -81,6 +82,8 @@ from securechat.client.model import (
     VaultItemType,
 )
 from securechat.client.passwords import MIN_PASSWORD_LENGTH, check_new_password, generate_password
+from securechat.client.profiles import MAX_NAME as MAX_PROFILE_NAME
+from securechat.client.profiles import Profile
 from securechat.client.registration import request_email_code
 from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
 from securechat.client.trust import MAX_ALIAS
@@ -91,6 +94,7 @@ __all__ = [
     "DEFAULT_RELAY_URL",
     "INSECURE_FLAG",
     "MAX_ALIAS",
+    "MAX_PROFILE_NAME",
     "MIN_BACKUP_PASSPHRASE",
     "MIN_PASSWORD_LENGTH",
     "PIN_COST",
@@ -115,6 +119,7 @@ __all__ = [
     "EmailCodeRequired",
     "IdentityKeyChangedError",
     "InsecureRelayUrl",
+    "InvalidAvatar",
     "InvalidCode",
     "InvalidPin",
     "InvalidRecoveryPhrase",
@@ -136,6 +141,7 @@ __all__ = [
     "NotCaughtUp",
     "PasswordTooShort",
     "PinLocked",
+    "Profile",
     "RecoveryPhraseNeeded",
     "RelayNotProven",
     "Request",

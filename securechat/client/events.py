@@ -151,6 +151,28 @@ class HistoryProgress:
 
 
 @attrs.frozen
+class ProfileUpdated:
+    """A display name or avatar changed (client.profiles): a contact's (they sent a newer
+    one: "profile updated"), or mine (`user_id` is mine: set here or on another device
+    of mine)."""
+
+    user_id: str
+    name: str
+    name_changed: bool
+    avatar_changed: bool
+
+
+@attrs.frozen
+class AvatarRefused:
+    """A contact (or another device of mine) sent an avatar that is not one
+    (client.avatars.check: too large, not a PNG/JPEG, unreadable); the one shown before
+    stays. `reason` says why."""
+
+    user_id: str
+    reason: str
+
+
+@attrs.frozen
 class IdentityKeyChanged:
     """A contact's account key changed: sending to them waits until the user accepts it.
     Also emitted (with `request` True) for someone with a pending friend request: the

@@ -63,6 +63,9 @@ class AccountSync:
         # new device, which asks my other devices for the history once.
         self.fresh = False
         self._sending: set[defer.Deferred[Any]] = set()  # history answers under way
+        # Merges a MANIFEST's profile section (set by client.profiles): it decodes the
+        # avatar in a thread, so it is not part of the envelope's transaction.
+        self.merge_profile: Any = lambda _entries: defer.succeed(None)
         handlers.register(frames.MANIFEST, self._manifest, strangers="drop",
                           self_addressed=True)
         handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
@@ -226,8 +229,9 @@ class AccountSync:
         data, merged = frame.data, []
         if origin.self_addressed:
             contacts = list(self._contact_rows(data.get("contacts", ())))
-            history = data.get("history")
+            history, profile = data.get("history"), data.get("profile")
             return Outcome(
+                apply=lambda: self.merge_profile(profile) if profile else defer.succeed(None),
                 effect=lambda c: merged.append(db.merge_own(c, data, contacts, now_ms())),
                 notify=lambda: self._merged(merged[0], history))
         if origin.from_me or origin.contact is None:

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 import securechat.client.retention as retention
+import securechat.client.storage.profiles as profiles
 
 Entry = dict[str, Any]
 _MESSAGE_FIELDS = ("id", "sid", "sender", "text", "type", "timestamp", "status", "is_read",
@@ -44,9 +45,10 @@ def set_peer_synced_at(c: sqlite3.Connection, sid: str, at: int) -> None:
 
 
 def state_since(c: sqlite3.Connection, since: int) -> dict[str, list[Entry]]:
-    """For my other devices: blocks, requests, contacts and per-contact settings changed
-    after `since` (ms; 0: all of them), and the deletions since."""
+    """For my other devices: my profile, blocks, requests, contacts and per-contact
+    settings changed after `since` (ms; 0: all of them), and the deletions since."""
     return {
+        "profile": profiles.changed_since(c, since),
         "contacts": [dict(zip(("user_id", "email", "name", "identity_key"), r, strict=True))
                      for r in c.execute(
                          "SELECT peer_user_id, peer_email, peer_name, peer_identity_key "

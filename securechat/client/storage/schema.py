@@ -176,6 +176,16 @@ MIGRATIONS: list[Step] = [
                                            AS INTEGER) WHERE rowid = NEW.rowid;
     END;
     """,
+    # Profiles (client.profiles): my avatar (PNG/JPEG bytes written by client.avatars) and
+    # when my profile last changed here (a MANIFEST to my other devices carries it when
+    # newer than the last one); each contact's avatar and its version (their name and its
+    # version were there from the start: peer_name, peer_name_ver).
+    """
+    ALTER TABLE me ADD COLUMN avatar BLOB;
+    ALTER TABLE me ADD COLUMN profile_changed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN peer_avatar BLOB;
+    ALTER TABLE sessions ADD COLUMN peer_avatar_ver INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

@@ -144,10 +144,12 @@ class PendingRequestsUpdated:
 @attrs.frozen
 class HistoryProgress:
     """A new device receives its history from my other devices: `received` messages of
-    about `total` (several devices may answer; duplicates are stored once)."""
+    about `total` (several devices may answer; duplicates are stored once); `done`: the
+    last page came."""
 
     received: int
     total: int
+    done: bool = False
 
 
 @attrs.frozen

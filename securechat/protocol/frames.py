@@ -194,14 +194,21 @@ def _frame(raw: dict[str, Any]) -> Frame:
         _check_profile(kind, data)
     if kind == MANIFEST:
         _check_manifest(data)
+    if kind == HISTORY_REQUEST and "before" in data and not (
+            type(data["before"]) is list and len(data["before"]) == 2
+            and type(data["before"][0]) is int and type(data["before"][1]) is str):
+        raise InvalidFrame("HISTORY_REQUEST.data.before is not [timestamp, id]")
     return Frame(kind, sid, data, to)
 
 
 def _check_manifest(data: dict[str, Any]) -> None:
     for section, value in data.items():
-        if section == "history":  # progress of a history transfer: {"total": int}
+        if section == "history":  # a history page: {"total": int, "for": device, "done"}
             if type(value) is not dict or type(value.get("total")) is not int:
                 raise InvalidFrame("MANIFEST.data.history.total is missing or not an integer")
+            if type(value.get("for", "")) is not str or type(value.get("done", False)) \
+                    is not bool:
+                raise InvalidFrame("MANIFEST.data.history.for or .done has the wrong type")
             continue
         fields = _MANIFEST_SECTIONS.get(section)
         if fields is None:

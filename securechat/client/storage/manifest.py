@@ -96,9 +96,39 @@ def history_page(c: sqlite3.Connection, since: int, before: tuple[int, str] | No
     return [((r[5], r[0]), _message_entry(r)) for r in rows]
 
 
-def message_count(c: sqlite3.Connection, since: int) -> int:
-    return int(c.execute("SELECT COUNT(*) FROM messages WHERE timestamp >= ?",
-                         (since,)).fetchone()[0])
+def message_count(c: sqlite3.Connection, since: int,
+                  before: tuple[int, str] | None = None) -> int:
+    ts, mid = before or (2**63 - 1, "")
+    return int(c.execute("SELECT COUNT(*) FROM messages WHERE timestamp >= ? AND "
+                         "(timestamp < ? OR (timestamp = ? AND id < ?))",
+                         (since, ts, ts, mid)).fetchone()[0])
+
+
+def oldest_message_key(c: sqlite3.Connection) -> tuple[int, str] | None:
+    """(timestamp, id) of the oldest message here: where a history (sent newest first)
+    that stopped goes on."""
+    row = c.execute("SELECT timestamp, id FROM messages ORDER BY timestamp, id LIMIT 1"
+                    ).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+# --- history answers under way (resumed after a restart) --------------------------------
+
+
+def history_jobs(c: sqlite3.Connection) -> list[tuple[str, int, tuple[int, str] | None]]:
+    """(device id, since, the last message queued for it or None) per answer under way."""
+    return [(device, since, None if ts is None else (ts, mid)) for device, since, ts, mid in
+            c.execute("SELECT device_id, since, before_ts, before_id FROM history_jobs")]
+
+
+def set_history_job(c: sqlite3.Connection, device: str, since: int,
+                    before: tuple[int, str] | None) -> None:
+    ts, mid = before or (None, None)
+    c.execute("INSERT OR REPLACE INTO history_jobs VALUES (?,?,?,?)", (device, since, ts, mid))
+
+
+def drop_history_job(c: sqlite3.Connection, device: str) -> None:
+    c.execute("DELETE FROM history_jobs WHERE device_id=?", (device,))
 
 
 def missed_by_peer(c: sqlite3.Connection, sid: str, limit: int) -> list[Entry]:

@@ -186,6 +186,15 @@ MIGRATIONS: list[Step] = [
     ALTER TABLE sessions ADD COLUMN peer_avatar BLOB;
     ALTER TABLE sessions ADD COLUMN peer_avatar_ver INTEGER NOT NULL DEFAULT 0;
     """,
+    # History answers this device is sending to a new device of mine (client.manifest):
+    # how far each got (the last message queued, newest first), so that one interrupted
+    # by a restart goes on from there.
+    """
+    CREATE TABLE history_jobs (
+        device_id TEXT PRIMARY KEY, since INTEGER NOT NULL,
+        before_ts INTEGER, before_id TEXT
+    );
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

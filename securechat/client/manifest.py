@@ -72,7 +72,8 @@ class AccountSync:
         # Whether this device opened without contacts (set by the client once loaded): a
         # new device, which asks my other devices for the history once.
         self.fresh = False
-        self._sending: set[defer.Deferred[Any]] = set()  # history answers under way
+        # History answers and catch-up work under way
+        self._sending: set[defer.Deferred[Any]] = set()
         self._jobs: dict[str, object] = {}  # device id -> the history answer it gets now
         # Merges a MANIFEST's profile section (set by client.profiles): it decodes the
         # avatar in a thread, so it is not part of the envelope's transaction.
@@ -82,7 +83,7 @@ class AccountSync:
         handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
                           self_addressed=True)
         events = ctx.events
-        events.subscribe(self._caught_up, ev.CaughtUp)
+        events.subscribe(self._track(self._caught_up), ev.CaughtUp)
         # Not after each message sent or received (the spec's table): the message itself
         # already went to my other devices (a copy, or fanned out by its sender); the
         # next push carries it anyway, among the rows changed here.
@@ -218,12 +219,18 @@ class AccountSync:
                        ) -> defer.Deferred[None]:
         """Send the history to my device `device` (not while the envelope is handled: it
         may be long); a newer request from it replaces one under way."""
-        job = object()
-        self._jobs[device] = job
-        d = self._send_history(device, since, before, job)
-        self._sending.add(d)
-        d.addBoth(lambda _: self._sending.discard(d))
+        job = self._jobs[device] = object()
+        self._track(self._send_history)(device, since, before, job)
         return defer.succeed(None)
+
+    def _track(self, work: Any) -> Any:
+        """`work`, its Deferreds kept until they fire (`settled` waits for them)."""
+        def tracked(*args: Any) -> defer.Deferred[Any]:
+            d = work(*args)
+            self._sending.add(d)
+            d.addBoth(lambda result: (self._sending.discard(d), result)[1])
+            return d
+        return tracked
 
     def settled(self) -> defer.Deferred[Any]:
         """Fires once the pushes and history answers under way are in the outbox (so

@@ -137,6 +137,8 @@ class AccountSync:
         key = None
         while True:
             rows = yield read(key)
+            if rows is None:
+                return False  # interrupted: the last page is not sent
             for next_key, entry in rows:
                 full = pages.add("messages", entry)
                 for page in full:
@@ -149,6 +151,7 @@ class AccountSync:
         last = pages.finish(done)
         if last is not None:
             yield self._to_own(last)
+        return True
 
     def _other_devices(self) -> bool:
         me = self._ctx.me
@@ -262,10 +265,10 @@ class AccountSync:
 
             def read(after: tuple[int, str] | None) -> defer.Deferred[Any]:
                 if self._jobs.get(device) is not job or self._ctx.closed:
-                    return defer.succeed([])  # replaced by a newer request, or stopping
+                    return defer.succeed(None)  # replaced by a newer request, or stopping
                 return store.run(db.history_page, since, after or before, CHUNK)
-            yield self._queue_messages(pages, read, kept, done=True)
-            if self._jobs.get(device) is job:
+            finished = yield self._queue_messages(pages, read, kept, done=True)
+            if finished and self._jobs.get(device) is job:
                 del self._jobs[device]
                 yield store.run(db.drop_history_job, device)
         except Exception:
@@ -308,13 +311,14 @@ class AccountSync:
         if origin.self_addressed:
             contacts = list(self._contact_rows(data.get("contacts", ())))
             history, profile = data.get("history"), data.get("profile")
+            received = len(data.get("messages", ()))
             if history is not None and history.get("for", self._ctx.me.device_id) != \
                     self._ctx.me.device_id:
                 return Outcome()  # the history another new device of mine asked for
             return Outcome(
                 apply=lambda: self.merge_profile(profile) if profile else defer.succeed(None),
                 effect=lambda c: merged.append(db.merge_own(c, data, contacts, now_ms())),
-                notify=lambda: self._merged(merged[0], history))
+                notify=lambda: self._merged(merged[0], history, received))
         if origin.from_me or origin.contact is None:
             return Outcome()  # a copy of one I sent a contact: nothing for me
         # A contact's: only the messages they wrote, in our conversation.
@@ -335,7 +339,8 @@ class AccountSync:
                 entry["identity_key"]
 
     @defer.inlineCallbacks
-    def _merged(self, merged: db.Merged, history: dict[str, Any] | None) -> Any:
+    def _merged(self, merged: db.Merged, history: dict[str, Any] | None,
+                received: int = 0) -> Any:
         ctx = self._ctx
         if merged.contacts or merged.settings:
             yield ctx.reload_contacts()
@@ -367,7 +372,8 @@ class AccountSync:
             done = bool(history.get("done"))
             if done:
                 yield ctx.store.run(db.set_synced_at, HISTORY_DONE, now_ms())
-            self._history_received += sum(merged.messages.values())
+            # Every message a page carries counts, stored now or before (by a push).
+            self._history_received += received
             ctx.events.emit(ev.HistoryProgress(self._history_received, history["total"], done))
 
 

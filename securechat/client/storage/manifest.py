@@ -4,7 +4,8 @@ spec's rules. The operations run on the database thread (see securechat.client.s
 a merge runs inside the transaction of the envelope that carried it.
 
 Merge rules (feature-spec, Cross-Device Chat Syncing): blocks, requests and per-contact
-settings (nickname, notes, verified mark: `alias_timestamp`) by newer timestamp;
+settings (nickname, notes, verified mark: `alias_timestamp`) by newer timestamp (equal
+timestamps: the greater value, so that every device picks the same);
 messages insert-or-ignore by id, read state and ticks only move forward; deletions
 leave tombstones. Every device applies the same rules, so any order of the same
 MANIFESTs ends in the same state.
@@ -187,7 +188,8 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
         if c.execute(
                 "INSERT INTO blocked_users VALUES (?,?,?,?) ON CONFLICT(user_id) DO UPDATE "
                 "SET email=excluded.email, action=excluded.action, "
-                "timestamp=excluded.timestamp WHERE excluded.timestamp > timestamp",
+                "timestamp=excluded.timestamp WHERE (excluded.timestamp, excluded.action, "
+                "excluded.email) > (timestamp, action, email)",
                 (b["user_id"], b["email"], b["action"], b["timestamp"])).rowcount:
             merged.blocks = True
             if b["action"] == "block":
@@ -198,7 +200,8 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
                 "timestamp) VALUES (?,?,?,?,?,?) ON CONFLICT(user_id) DO UPDATE SET "
                 "email=excluded.email, name=excluded.name, direction=excluded.direction, "
                 "action=excluded.action, timestamp=excluded.timestamp "
-                "WHERE excluded.timestamp > timestamp",
+                "WHERE (excluded.timestamp, excluded.direction, excluded.action, "
+                "excluded.email, excluded.name) > (timestamp, direction, action, email, name)",
                 (r["user_id"], r["email"], r["name"], r["direction"], r["action"],
                  r["timestamp"])).rowcount:
             merged.requests = True
@@ -210,9 +213,11 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
                 "UPDATE sessions SET alias_name=?, notes=?, alias_timestamp=?, "
                 "verified=CASE WHEN ? AND changed_identity_key IS NULL THEN 1 ELSE 0 END, "
                 "devices_changed=CASE WHEN ? THEN 0 ELSE devices_changed END "
-                "WHERE peer_user_id=? AND alias_timestamp < ?",
+                "WHERE peer_user_id=? AND (alias_timestamp, COALESCE(alias_name, ''), "
+                "COALESCE(notes, ''), verified) < (?, ?, ?, ?)",
                 (a["alias"], a["notes"], a["timestamp"], a["verified"], a["verified"],
-                 a["user_id"], a["timestamp"])).rowcount:
+                 a["user_id"], a["timestamp"], a["alias"] or "", a["notes"] or "",
+                 int(a["verified"]))).rowcount:
             merged.settings.append(a["user_id"])
     sids = {sid for (sid,) in c.execute("SELECT sid FROM sessions")}
     for m in data.get("messages", ()):

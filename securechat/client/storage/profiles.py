@@ -66,12 +66,16 @@ def changed_since(c: sqlite3.Connection, since: int) -> list[dict[str, Any]]:
 
 
 def merge_mine(c: sqlite3.Connection, other: Profile) -> Changed:
-    """My profile from another device of mine: each part if its version is higher. Not
+    """My profile from another device of mine: each part if its version is higher (the
+    same version set apart on two devices: the greater value, on every device). Not
     marked changed here (that device told the others itself)."""
-    name = c.execute("UPDATE me SET public_name=?, name_version=? WHERE name_version < ?",
-                     (other.name, other.name_version, other.name_version)).rowcount
-    avatar = c.execute("UPDATE me SET avatar=?, avatar_version=? WHERE avatar_version < ?",
-                       (other.avatar, other.avatar_version, other.avatar_version)).rowcount
+    name = c.execute("UPDATE me SET public_name=?, name_version=? "
+                     "WHERE (name_version, public_name) < (?, ?)",
+                     (other.name, other.name_version, other.name_version, other.name)).rowcount
+    avatar = c.execute("UPDATE me SET avatar=?, avatar_version=? "
+                       "WHERE (avatar_version, COALESCE(avatar, x'')) < (?, ?)",
+                       (other.avatar, other.avatar_version, other.avatar_version,
+                        other.avatar or b"")).rowcount
     return Changed(bool(name), bool(avatar))
 
 
@@ -87,12 +91,14 @@ def merge_contact(c: sqlite3.Connection, user_id: str, theirs: Profile,
     """A contact's PROFILE_DATA: each part if its version is higher than the one here
     (the avatar only if it passed client.avatars.check: `avatar_ok`)."""
     name = c.execute("UPDATE sessions SET peer_name=?, peer_name_ver=? WHERE peer_user_id=? "
-                     "AND peer_name_ver < ?",
-                     (theirs.name, theirs.name_version, user_id, theirs.name_version)).rowcount
+                     "AND (peer_name_ver, peer_name) < (?, ?)",
+                     (theirs.name, theirs.name_version, user_id, theirs.name_version,
+                      theirs.name)).rowcount
     avatar = avatar_ok and c.execute(
         "UPDATE sessions SET peer_avatar=?, peer_avatar_ver=? WHERE peer_user_id=? "
-        "AND peer_avatar_ver < ?",
-        (theirs.avatar, theirs.avatar_version, user_id, theirs.avatar_version)).rowcount
+        "AND (peer_avatar_ver, COALESCE(peer_avatar, x'')) < (?, ?)",
+        (theirs.avatar, theirs.avatar_version, user_id, theirs.avatar_version,
+         theirs.avatar or b"")).rowcount
     return Changed(bool(name), bool(avatar))
 
 

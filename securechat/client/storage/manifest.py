@@ -22,6 +22,7 @@ import securechat.client.retention as retention
 import securechat.client.storage.profiles as profiles
 
 Entry = dict[str, Any]
+_IN_CHUNK = 500  # ids per IN (...) query (SQLite allows 999 parameters)
 _MESSAGE_FIELDS = ("id", "sid", "sender", "text", "type", "timestamp", "status", "is_read",
                    "reply_to")
 
@@ -80,8 +81,8 @@ def messages_changed(c: sqlite3.Connection, since: int, after: tuple[int, str] |
     changed, mid = after or (since, "")
     rows = c.execute(
         f"SELECT changed, {', '.join(_MESSAGE_FIELDS)} FROM messages "  # noqa: S608
-        "WHERE changed > ? OR (changed = ? AND id > ?) ORDER BY changed, id LIMIT ?",
-        (changed, changed, mid, limit)).fetchall()
+        "WHERE (changed, id) > (?, ?) ORDER BY changed, id LIMIT ?",  # the index's order
+        (changed, mid, limit)).fetchall()
     return [((r[0], r[1]), _message_entry(r[1:])) for r in rows]
 
 
@@ -92,8 +93,8 @@ def history_page(c: sqlite3.Connection, since: int, before: tuple[int, str] | No
     ts, mid = before or (2**63 - 1, "")
     rows = c.execute(
         f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM messages "  # noqa: S608
-        "WHERE timestamp >= ? AND (timestamp < ? OR (timestamp = ? AND id < ?)) "
-        "ORDER BY timestamp DESC, id DESC LIMIT ?", (since, ts, ts, mid, limit)).fetchall()
+        "WHERE timestamp >= ? AND (timestamp, id) < (?, ?) "  # a range of messages_by_time
+        "ORDER BY timestamp DESC, id DESC LIMIT ?", (since, ts, mid, limit)).fetchall()
     return [((r[5], r[0]), _message_entry(r)) for r in rows]
 
 
@@ -101,8 +102,7 @@ def message_count(c: sqlite3.Connection, since: int,
                   before: tuple[int, str] | None = None) -> int:
     ts, mid = before or (2**63 - 1, "")
     return int(c.execute("SELECT COUNT(*) FROM messages WHERE timestamp >= ? AND "
-                         "(timestamp < ? OR (timestamp = ? AND id < ?))",
-                         (since, ts, ts, mid)).fetchone()[0])
+                         "(timestamp, id) < (?, ?)", (since, ts, mid)).fetchone()[0])
 
 
 def oldest_message_key(c: sqlite3.Connection) -> tuple[int, str] | None:
@@ -220,9 +220,8 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
                  int(a["verified"]))).rowcount:
             merged.settings.append(a["user_id"])
     sids = {sid for (sid,) in c.execute("SELECT sid FROM sessions")}
-    for m in data.get("messages", ()):
-        if m["sid"] in sids and _merge_message(c, m):
-            merged.messages[m["sid"]] = merged.messages.get(m["sid"], 0) + 1
+    for m in _merge_messages(c, [m for m in data.get("messages", ()) if m["sid"] in sids]):
+        merged.messages[m["sid"]] = merged.messages.get(m["sid"], 0) + 1
     for d in data.get("deleted", ()):
         c.execute("INSERT OR IGNORE INTO deleted_messages VALUES (?,?,?,?)",
                   (d["id"], d["sid"], d["sender"], d["at"]))
@@ -236,26 +235,47 @@ def merge_from_peer(c: sqlite3.Connection, sid: str, messages: list[Entry]) -> M
     """A contact's MANIFEST: only messages they wrote, in our conversation, stored as
     received (insert-or-ignore); anything else in it is ignored."""
     merged = Merged()
-    for m in messages:
-        if m["sender"] != "me":
-            continue  # not theirs to tell
-        entry = dict(m, sid=sid, sender="other", status=2, is_read=False)
-        if _merge_message(c, entry):
-            merged.messages[sid] = merged.messages.get(sid, 0) + 1
-            merged.received.append(entry)
+    entries = [dict(m, sid=sid, sender="other", status=2, is_read=False)
+               for m in messages if m["sender"] == "me"]  # what they wrote, no more
+    for entry in _merge_messages(c, entries):
+        merged.messages[sid] = merged.messages.get(sid, 0) + 1
+        merged.received.append(entry)
     return merged
 
 
-def _merge_message(c: sqlite3.Connection, m: Entry) -> bool:
+def _merge_messages(c: sqlite3.Connection, entries: list[Entry]) -> list[Entry]:
     """Insert-or-ignore by id (a deleted one never again; merged rows are not sent on:
-    changed = -1); a known one only gains read state and ticks. Whether it changed."""
-    if c.execute("SELECT 1 FROM deleted_messages WHERE id=? AND sid=? AND sender=?",
-                 (m["id"], m["sid"], m["sender"])).fetchone():
-        return False
-    if c.execute(f"INSERT OR IGNORE INTO messages ({', '.join(_MESSAGE_FIELDS)}, "  # noqa: S608
-                 "changed) VALUES (?,?,?,?,?,?,?,?,?,-1)",
-                 tuple(m[f] for f in _MESSAGE_FIELDS)).rowcount:
-        return True
+    changed = -1); a known one only gains read state and ticks. Returns the entries that
+    changed something. New rows go in one statement (a history page is mostly new)."""
+    known: set[str] = set()
+    deleted: set[tuple[str, str, str]] = set()
+    ids = list(dict.fromkeys(m["id"] for m in entries))
+    for at in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[at:at + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        known.update(r[0] for r in c.execute(
+            f"SELECT id FROM messages WHERE id IN ({marks})", chunk))  # noqa: S608
+        deleted.update(c.execute(
+            f"SELECT id, sid, sender FROM deleted_messages WHERE id IN ({marks})",  # noqa: S608
+            chunk))
+    changed, new = [], {}
+    for m in entries:
+        if (m["id"], m["sid"], m["sender"]) in deleted:
+            continue
+        if m["id"] not in known:
+            if m["id"] not in new:
+                new[m["id"]] = m
+                changed.append(m)
+        elif _update_message(c, m):
+            changed.append(m)
+    c.executemany(f"INSERT OR IGNORE INTO messages ({', '.join(_MESSAGE_FIELDS)}, "  # noqa: S608
+                  "changed) VALUES (?,?,?,?,?,?,?,?,?,-1)",
+                  [tuple(m[f] for f in _MESSAGE_FIELDS) for m in new.values()])
+    return changed
+
+
+def _update_message(c: sqlite3.Connection, m: Entry) -> bool:
+    """A message known here: its read state or tick moves forward only."""
     if m["sender"] == "other":
         return bool(m["is_read"] and c.execute(
             "UPDATE messages SET is_read=1 WHERE id=? AND sid=? AND sender='other' "

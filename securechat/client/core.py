@@ -220,6 +220,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
                 yield ctx.outbound.run(nothing)
         finally:
             ctx.closed = True
+            self.account_sync.close()
             yield self.vault.close()  # locked with the app
             yield ctx.store.stop()
             self._lock.release()

@@ -78,6 +78,9 @@ class AccountSync:
         # Merges a MANIFEST's profile section (set by client.profiles): it decodes the
         # avatar in a thread, so it is not part of the envelope's transaction.
         self.merge_profile: Any = lambda _entries: defer.succeed(None)
+        # Called with each contact learnt from another device of mine (client.profiles
+        # asks for their profile).
+        self.contact_learnt: Any = lambda _peer: defer.succeed(None)
         handlers.register(frames.MANIFEST, self._manifest, strangers="drop",
                           self_addressed=True)
         handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
@@ -235,6 +238,11 @@ class AccountSync:
             return d
         return tracked
 
+    def close(self) -> None:
+        """The client stopped: a push asked for meanwhile goes at the next start."""
+        if self._push_call is not None and self._push_call.active():
+            self._push_call.cancel()
+
     def settled(self) -> defer.Deferred[Any]:
         """Fires once the pushes and history answers under way are in the outbox (so
         stopping loses none of them)."""
@@ -350,6 +358,7 @@ class AccountSync:
             ctx.events.emit(ev.ContactAdded(peer, contact.sid, contact))
             for then in self._contact_added:
                 yield then(peer)
+            yield self.contact_learnt(peer)
         for peer in merged.settings:
             if peer in ctx.contacts:
                 ctx.events.emit(ev.ContactUpdated(peer, ctx.contacts[peer]))

@@ -5,8 +5,9 @@ Setting mine moves each changed part to its next version (`me.name_version`,
 `me.avatar_version`), then tells every contact (PROFILE_VERSION) and my other devices
 (the `profile` section of the next MANIFEST: client.manifest). A contact whose
 PROFILE_VERSION is newer than what I have is asked (GET_PROFILE) and answers with
-PROFILE_DATA, cached here ("profile updated": events.ProfileUpdated). A new contact,
-or a contact learnt from my other device, is asked once.
+PROFILE_DATA, cached here ("profile updated": events.ProfileUpdated). A new contact
+is told my versions (if I set a profile); a contact learnt from my other device (a new
+device's history) is asked for theirs.
 
 What a peer sends is not trusted: PROFILE_DATA is taken only from a contact, only
 about that contact (the conversation it came in says whose it is; nothing in it names
@@ -62,7 +63,8 @@ class Profiles:
         handlers.register(frames.GET_PROFILE, self._get, strangers="drop")
         handlers.register(frames.PROFILE_DATA, self._data, strangers="drop")
         account_sync.merge_profile = self._merge_own
-        contact_added.append(self._new_contact)
+        account_sync.contact_learnt = self._ask  # from my other device: ask for theirs
+        contact_added.append(self._tell)
 
     @defer.inlineCallbacks
     def load(self) -> Any:
@@ -121,12 +123,8 @@ class Profiles:
     @defer.inlineCallbacks
     def _announce(self) -> Any:
         """PROFILE_VERSION to every contact (not the blocked)."""
-        ctx, mine = self._ctx, self._mine
-        data = {"name_version": mine.name_version, "avatar_version": mine.avatar_version}
-        for peer, contact in list(ctx.contacts.items()):
-            if peer not in ctx.blocked:
-                yield self._outbox.queue(peer, Frame(frames.PROFILE_VERSION, contact.sid, data),
-                                         copy_to_own=False)
+        for peer in list(self._ctx.contacts):
+            yield self._tell(peer)
 
     def _mine_changed(self, changed: Changed) -> None:
         ctx, mine = self._ctx, self._mine
@@ -153,9 +151,17 @@ class Profiles:
 
     # --- contacts ---------------------------------------------------------------------------
 
-    def _new_contact(self, peer: str) -> defer.Deferred[None]:
-        """A new contact (or one learnt from my other device): ask for their profile."""
-        return self._ask(peer)
+    def _tell(self, peer: str) -> defer.Deferred[None]:
+        """PROFILE_VERSION to a contact (not blocked), if I set a profile. Also what a
+        new contact gets (they ask if they want it; they tell me theirs the same way)."""
+        ctx, mine = self._ctx, self._mine
+        contact = ctx.contacts.get(peer)
+        if contact is None or peer in ctx.blocked or (mine.name_version,
+                                                      mine.avatar_version) == (0, 0):
+            return defer.succeed(None)
+        return self._outbox.queue(peer, Frame(frames.PROFILE_VERSION, contact.sid, {
+            "name_version": mine.name_version, "avatar_version": mine.avatar_version}),
+            copy_to_own=False)
 
     def _ask(self, peer: str) -> defer.Deferred[None]:
         ctx = self._ctx

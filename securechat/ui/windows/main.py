@@ -311,7 +311,7 @@ class MainPage(QWidget):
                                self.avatars.pixmap(peer, 96) if self.avatars else None)
         dialog.alias_changed.connect(
             lambda alias: call(client.set_alias(peer, alias), failed=dialog.show_error))
-        call(client.notes(peer), lambda notes: dialog.notes.setPlainText(notes or ""))
+        call(client.notes(peer), lambda notes: dialog.show_notes(notes))
         dialog.notes_changed.connect(
             lambda notes: call(client.set_notes(peer, notes), failed=dialog.show_error))
         dialog.verified_changed.connect(

@@ -4,6 +4,7 @@ and the verified mark."""
 from __future__ import annotations
 
 import qrcode
+from PyQt6 import sip
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPixmap
 from PyQt6.QtWidgets import (
@@ -127,6 +128,11 @@ class ProfileDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def show_notes(self, notes: str | None) -> None:
+        """The stored notes, once read (the dialog may have closed meanwhile)."""
+        if not sip.isdeleted(self.notes):
+            self.notes.setPlainText(notes or "")
 
     def _save_alias(self) -> None:
         self.alias_changed.emit(self.alias.text())

@@ -219,8 +219,8 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
                 yield self.conversations.send_receipts()  # into the outbox: sent at next start
                 yield ctx.outbound.run(nothing)
         finally:
-            ctx.closed = True
-            self.account_sync.close()
+            ctx.closed = True  # no new pushes from here: cancel the one waiting
+            self.account_sync.stop()
             yield self.vault.close()  # locked with the app
             yield ctx.store.stop()
             self._lock.release()

@@ -238,8 +238,9 @@ class AccountSync:
             return d
         return tracked
 
-    def close(self) -> None:
-        """The client stopped: a push asked for meanwhile goes at the next start."""
+    def stop(self) -> None:
+        """The client is closed: a push still waiting for its moment is not made (the
+        next start's catch-up pushes what changed)."""
         if self._push_call is not None and self._push_call.active():
             self._push_call.cancel()
 

@@ -37,6 +37,10 @@ VALID: dict[str, dict[str, Any]] = {
     frames.CALL_HANGUP: {"call_id": "c-1", "reason": "hangup", "device": None},
     frames.SYNC_CALL_END: {"call_id": "c-1", "peer": "u", "direction": "out", "mode": "audio",
                            "outcome": "completed", "started": 1, "duration": 3},
+    frames.PROFILE_VERSION: {"name_version": 1, "avatar_version": 0},
+    frames.GET_PROFILE: {},
+    frames.PROFILE_DATA: {"name": "Alice", "avatar": "", "name_version": 1,
+                          "avatar_version": 0},
 }
 # The call frames' fields (docs/protocol.md §9.4, §9.13).
 CALL_FIELDS = {
@@ -145,7 +149,9 @@ class RefusedFrames(unittest.TestCase):
             "MSG.id", "MSG.text", "MSG.timestamp", "MSG.replyTo", "DELETE.id", "RECEIPT.ids",
             "RECEIPT.status", "TYPING.typing", "FRIEND_REQUEST.email", "FRIEND_REQUEST.name",
             "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email",
-            "HISTORY_REQUEST.since"} | CALL_FIELDS)
+            "HISTORY_REQUEST.since", "PROFILE_VERSION.name_version",
+            "PROFILE_VERSION.avatar_version", "PROFILE_DATA.name", "PROFILE_DATA.avatar",
+            "PROFILE_DATA.name_version", "PROFILE_DATA.avatar_version"} | CALL_FIELDS)
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

@@ -53,6 +53,7 @@ from securechat.cli.prompts import EMAIL_CODE_ENV, read_secrets
 from securechat.client import (
     DEFAULT_RELAY_URL,
     INSECURE_FLAG,
+    MAX_PROFILE_NAME,
     ClientError,
     JoinRefused,
     check_relay_url,
@@ -76,6 +77,7 @@ COMMANDS: dict[str, Command] = {
     "send": commands.cmd_send,
     "listen": commands.cmd_listen,
     "history": commands.cmd_history,
+    "profile": commands.cmd_profile,
     "devices": commands.cmd_devices,
     "remove-device": commands.cmd_remove_device,
     "link": cmd_link,
@@ -119,6 +121,16 @@ def _add_global_options(parser: argparse.ArgumentParser, top: bool) -> None:
                         help="log to stderr")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, 1 or more: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="SecureChat from the command line.")
     _add_global_options(parser, top=True)
@@ -135,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("request-code", "mail a registration code to the email (for scripts: pass it "
             f"to register in ${EMAIL_CODE_ENV})")
     command("login", "sign in to an existing account on this (new) device, with the password "
-                     "and the recovery phrase")
+                     "and the recovery phrase").add_argument(
+        "--history-days", type=_positive, metavar="N", default=None,
+        help="bring only the last N days of messages from your other devices (default: all)")
     command("change-password", "change the master password (on the relay and this device)")
     command("reset-password", "forgot the password: set a new one with the recovery phrase")
     command("add-friend", "send a friend request").add_argument(
@@ -154,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--with", dest="peer", required=True, metavar="EMAIL")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--json", action="store_true", help="one JSON object a line")
+    profile = command("profile", "set the display name (and avatar) your contacts see")
+    profile.add_argument("--name", required=True, help=f"at most {MAX_PROFILE_NAME} characters")
+    profile.add_argument("--avatar", metavar="PATH",
+                         help="a PNG, JPEG, GIF, BMP or WebP picture: cropped to a square and "
+                              "scaled to 256x256 at most")
     command("devices", "list the devices linked to your account").add_argument(
         "--json", action="store_true", help="one JSON object a line")
     command("remove-device", "remove a device from your account (your master password "

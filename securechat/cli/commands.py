@@ -15,6 +15,7 @@ from typing import Any
 from twisted.internet import defer
 
 from securechat.cli.account import Command, forget, kdf_cost, open_account
+from securechat.cli.history import HistoryWait
 from securechat.cli.output import STATUS_NAMES, message_json, note, printable, say, when
 from securechat.cli.prompts import EMAIL_CODE_ENV, email_code
 from securechat.cli.waiting import catch_up, send_queued
@@ -53,10 +54,14 @@ def contact_id(client: SecureChatClient, email: str) -> str:
 
 @defer.inlineCallbacks
 def signed_in(reactor: Any, client: SecureChatClient, args: argparse.Namespace) -> Any:
-    """A new device is set up: say so, fetch what waits for it, and stop."""
+    """A new device is set up: say so, fetch what waits for it (the contacts and history
+    my other devices send: cli.history), and stop."""
     try:
         say(f"Signed in as {client.me.email} on this new device.")
+        client.account_sync.history_days = getattr(args, "history_days", None)
+        history = HistoryWait(client)
         yield catch_up(reactor, client, args, required=False)
+        yield history.received(reactor, args)
     finally:
         yield client.stop()
 
@@ -223,6 +228,24 @@ def cmd_history(reactor: Any, client: SecureChatClient, args: argparse.Namespace
         else:
             status = f"  [{STATUS_NAMES.get(m.status, m.status)}]" if m.sender == "me" else ""
             say(f"{when(m.timestamp)}  {who}: {m.text}{status}")
+
+
+# --- profile ---------------------------------------------------------------------------
+
+
+@with_account()
+@defer.inlineCallbacks
+def cmd_profile(reactor: Any, client: SecureChatClient, args: argparse.Namespace) -> Any:
+    """Set my display name (and avatar: cropped square, at most 256x256), then wait until
+    my contacts' and my other devices' notices are with the relay."""
+    before = yield client.outbox_entries()
+    profile = yield client.profiles.set(name=args.name, avatar_path=args.avatar)
+    yield client.account_sync.settled()
+    yield send_queued(reactor, client, args, before, "the profile change")
+    avatar = "no avatar" if profile.avatar is None else \
+        f"avatar of {len(profile.avatar)} bytes (version {profile.avatar_version})"
+    say(f"Profile of {client.me.email}: name {printable(profile.name)!r} (version "
+        f"{profile.name_version}), {avatar}.")
 
 
 # --- devices ---------------------------------------------------------------------------

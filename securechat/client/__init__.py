@@ -45,6 +45,7 @@ from securechat.client.errors import (
     EmailCodeRequired,
     IdentityKeyChangedError,
     InsecureRelayUrl,
+    InvalidAvatar,
     InvalidCode,
     InvalidPin,
     InvalidRecoveryPhrase,
@@ -97,6 +98,8 @@ from securechat.client.model import (
     VaultItemType,
 )
 from securechat.client.passwords import MIN_PASSWORD_LENGTH, check_new_password, generate_password
+from securechat.client.profiles import MAX_NAME as MAX_PROFILE_NAME
+from securechat.client.profiles import Profile
 from securechat.client.registration import request_email_code
 from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
 from securechat.client.trust import MAX_ALIAS
@@ -107,6 +110,7 @@ __all__ = [
     "DEFAULT_RELAY_URL",
     "INSECURE_FLAG",
     "MAX_ALIAS",
+    "MAX_PROFILE_NAME",
     "MIN_BACKUP_PASSPHRASE",
     "MIN_PASSWORD_LENGTH",
     "PIN_COST",
@@ -140,6 +144,7 @@ __all__ = [
     "GenerationTimedOut",
     "IdentityKeyChangedError",
     "InsecureRelayUrl",
+    "InvalidAvatar",
     "InvalidCode",
     "InvalidPin",
     "InvalidRecoveryPhrase",
@@ -163,6 +168,7 @@ __all__ = [
     "NotEnoughDisk",
     "PasswordTooShort",
     "PinLocked",
+    "Profile",
     "QuickReply",
     "RecoveryPhraseNeeded",
     "RelayNotProven",

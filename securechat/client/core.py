@@ -17,6 +17,7 @@ in one module per feature, over a shared `context.ClientContext`:
     messages     texts, receipts, deleting                       Messages (`conversations`)
     trust        safety numbers, verified marks, nicknames       Trust
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
+    profiles     display names and avatars                       Profiles (`profiles`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
     backup       the encrypted backup file, and restoring it     (module functions)
     calls        voice and video calls through TURN (WebRTC)     Calls (`calls`)
@@ -59,6 +60,7 @@ from securechat.client.model import (
 from securechat.client.outbox import Outbox
 from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
+from securechat.client.profiles import Profiles
 from securechat.client.restore import RestoreEntryPoint
 from securechat.client.sync import Sync
 from securechat.client.totp import Mfa
@@ -110,6 +112,8 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.conversations = Messages(ctx, handlers, self.outbox)
         self.account_sync = AccountSync(ctx, handlers, self.outbox, self.directory,
                                         self.friends.contact_added)
+        self.profiles = Profiles(ctx, handlers, self.outbox, self.friends.contact_added,
+                                 self.account_sync)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
         self.mfa = Mfa(ctx)
         self.vault = Vault(ctx, self.mfa)
@@ -122,6 +126,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.account_sync.fresh = not ctx.contacts
         ctx.blocked = yield ctx.store.blocked()
         yield self.directory.load()
+        yield self.profiles.load()
 
     # === state ==============================================================================
 

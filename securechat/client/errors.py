@@ -194,3 +194,8 @@ class CorruptBackup(BackupError):
 
 class BackupMissingEmail(BackupError):
     """metadata.json is absent or has no account email."""
+
+
+class InvalidAvatar(ClientError):
+    """A picture that cannot be an avatar (not an image, too large, unreadable); the
+    message says why."""

@@ -144,10 +144,34 @@ class PendingRequestsUpdated:
 @attrs.frozen
 class HistoryProgress:
     """A new device receives its history from my other devices: `received` messages of
-    about `total` (several devices may answer; duplicates are stored once)."""
+    about `total` (several devices may answer; duplicates are stored once); `done`: the
+    last page came."""
 
     received: int
     total: int
+    done: bool = False
+
+
+@attrs.frozen
+class ProfileUpdated:
+    """A display name or avatar changed (client.profiles): a contact's (they sent a newer
+    one: "profile updated"), or mine (`user_id` is mine: set here or on another device
+    of mine)."""
+
+    user_id: str
+    name: str
+    name_changed: bool
+    avatar_changed: bool
+
+
+@attrs.frozen
+class AvatarRefused:
+    """A contact (or another device of mine) sent an avatar that is not one
+    (client.avatars.check: too large, not a PNG/JPEG, unreadable); the one shown before
+    stays. `reason` says why."""
+
+    user_id: str
+    reason: str
 
 
 @attrs.frozen

@@ -14,8 +14,14 @@ To a contact whose device comes online: my messages they have not acknowledged
 (messages only); from a contact, only messages they wrote are taken.
 
 A new device (its database has no history yet) asks my other devices once, after its
-first catch-up, with a HISTORY_REQUEST; each answers with everything, newest messages
-first, in MANIFEST pages bounded in bytes and entries.
+first catch-up, with a HISTORY_REQUEST (`history_days`: only the last N days of
+messages); each answers with everything, newest messages first, in MANIFEST pages
+bounded in bytes and entries, the last one marked done. Interrupted, it resumes: the
+answering device keeps its place (`history_jobs`) and goes on at its next catch-up;
+the new device, until the last page came, asks again at each catch-up from its oldest
+message. The relay takes a frame only for every device of a user, so the pages are
+encrypted for all my devices; each names the device that asked (`history.for`) and
+the others drop them unread.
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ PUSH_DELAY = 0.25  # seconds local changes gather before one MANIFEST goes
 PAGE_BYTES = 96 * 1024  # JSON bytes of one MANIFEST page (envelopes carry at most 256 KiB)
 CHUNK = 500  # messages read per trip to the database
 OWN, HISTORY = "own", "history"  # manifest_sync targets
+# ... and, on a new device: since when it asked for messages (ms), and when the last
+# history page came (the history is then complete; until then it is asked again, from
+# the oldest message here, at each catch-up: an interrupted history resumes)
+HISTORY_SINCE, HISTORY_DONE = "history_since", "history_done"
 
 
 class AccountSync:
@@ -62,13 +72,21 @@ class AccountSync:
         # Whether this device opened without contacts (set by the client once loaded): a
         # new device, which asks my other devices for the history once.
         self.fresh = False
-        self._sending: set[defer.Deferred[Any]] = set()  # history answers under way
+        # History answers and catch-up work under way
+        self._sending: set[defer.Deferred[Any]] = set()
+        self._jobs: dict[str, object] = {}  # device id -> the history answer it gets now
+        # Merges a MANIFEST's profile section (set by client.profiles): it decodes the
+        # avatar in a thread, so it is not part of the envelope's transaction.
+        self.merge_profile: Any = lambda _entries: defer.succeed(None)
+        # Called with each contact learnt from another device of mine (client.profiles
+        # asks for their profile).
+        self.contact_learnt: Any = lambda _peer: defer.succeed(None)
         handlers.register(frames.MANIFEST, self._manifest, strangers="drop",
                           self_addressed=True)
         handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
                           self_addressed=True)
         events = ctx.events
-        events.subscribe(self._caught_up, ev.CaughtUp)
+        events.subscribe(self._track(self._caught_up), ev.CaughtUp)
         # Not after each message sent or received (the spec's table): the message itself
         # already went to my other devices (a copy, or fanned out by its sender); the
         # next push carries it anyway, among the rows changed here.
@@ -117,20 +135,29 @@ class AccountSync:
         yield ctx.store.run(db.set_synced_at, OWN, started - 1)
 
     @defer.inlineCallbacks
-    def _queue_messages(self, pages: _Pages, read: Any) -> Any:
+    def _queue_messages(self, pages: _Pages, read: Any, kept: Any = None,
+                        done: bool = False) -> Any:
         """Read messages a CHUNK at a time (`read(key after which)`) into `pages`, queued
-        for my other devices as they fill; then the last page."""
+        for my other devices as they fill (`kept(key)`: the last message queued); then the
+        last page (`done`: marked so, and sent even if empty)."""
         key = None
         while True:
             rows = yield read(key)
-            for key, entry in rows:  # noqa: B007 - the last key is the next chunk's start
-                for page in pages.add("messages", entry):
+            if rows is None:
+                return False  # interrupted: the last page is not sent
+            for next_key, entry in rows:
+                full = pages.add("messages", entry)
+                for page in full:
                     yield self._to_own(page)
+                if full and kept is not None and key is not None:
+                    yield kept(key)
+                key = next_key
             if len(rows) < CHUNK:
                 break
-        last = pages.finish()
+        last = pages.finish(done)
         if last is not None:
             yield self._to_own(last)
+        return True
 
     def _other_devices(self) -> bool:
         me = self._ctx.me
@@ -144,30 +171,75 @@ class AccountSync:
     def _caught_up(self, _event: ev.CaughtUp) -> Any:
         ctx = self._ctx
         try:
-            if (yield ctx.store.run(db.synced_at, HISTORY)) is None:
-                since = 0 if self.history_days is None else \
-                    now_ms() - self.history_days * 86_400_000
-                if self.fresh and self._other_devices():
-                    yield self._outbox.queue(ctx.me.user_id, Frame(
-                        frames.HISTORY_REQUEST, "", {"since": since}), copy_to_own=False)
-                yield ctx.store.run(db.set_synced_at, HISTORY, now_ms())
+            yield self._ask_history()
+            for device, since, before in (yield ctx.store.run(db.history_jobs)):
+                self._start_history(device, since, before)  # interrupted here: resumed
             yield self.push()
         except Exception:
             self.log.failure("account sync after catching up failed")
 
+    @defer.inlineCallbacks
+    def _ask_history(self) -> Any:
+        """Once, on a new device: ask my other devices for the history; afterwards, until
+        it is complete, again from the oldest message here."""
+        store = self._ctx.store
+        if (yield store.run(db.synced_at, HISTORY)) is None:
+            if self.fresh and self._other_devices():
+                since = 0 if self.history_days is None else \
+                    now_ms() - self.history_days * 86_400_000
+                yield store.run(db.set_synced_at, HISTORY_SINCE, since)
+                yield self._request_history(since, None)
+            else:
+                yield store.run(db.set_synced_at, HISTORY_DONE, now_ms())
+            yield store.run(db.set_synced_at, HISTORY, now_ms())
+        elif not (yield self.history_complete()):
+            since = yield store.run(db.synced_at, HISTORY_SINCE)
+            if since is not None and self._other_devices():
+                yield self._request_history(since, (yield store.run(db.oldest_message_key)))
+
+    def _request_history(self, since: int, before: tuple[int, str] | None,
+                         ) -> defer.Deferred[None]:
+        data: dict[str, Any] = {"since": since}
+        if before is not None:
+            data["before"] = list(before)
+        return self._outbox.queue(self._ctx.me.user_id, Frame(frames.HISTORY_REQUEST, "", data),
+                                  copy_to_own=False)
+
+    @defer.inlineCallbacks
+    def history_complete(self) -> Any:
+        """Deferred[bool]: whether this device has its history (or never needed one)."""
+        store = self._ctx.store
+        if (yield store.run(db.synced_at, HISTORY_DONE)) is not None:
+            return True
+        asked = yield store.run(db.synced_at, HISTORY_SINCE)
+        return asked is None and (yield store.run(db.synced_at, HISTORY)) is not None
+
     # --- history for a new device ------------------------------------------------------
 
     def _history_request(self, frame: Frame, origin: Origin) -> Outcome:
-        if not origin.self_addressed:
+        if not origin.self_addressed or not origin.device_id:
             return Outcome()
-        since = max(0, frame.data["since"])
-        return Outcome(notify=lambda: self._start_history(since))
+        since, before = max(0, frame.data["since"]), frame.data.get("before")
+        device = origin.device_id
+        return Outcome(notify=lambda: self._start_history(
+            device, since, None if before is None else (before[0], before[1])))
 
-    def _start_history(self, since: int) -> defer.Deferred[None]:
-        d = self._send_history(since)  # not while the envelope is handled: it may be long
-        self._sending.add(d)
-        d.addBoth(lambda _: self._sending.discard(d))
+    def _start_history(self, device: str, since: int, before: tuple[int, str] | None,
+                       ) -> defer.Deferred[None]:
+        """Send the history to my device `device` (not while the envelope is handled: it
+        may be long); a newer request from it replaces one under way."""
+        job = self._jobs[device] = object()
+        self._track(self._send_history)(device, since, before, job)
         return defer.succeed(None)
+
+    def _track(self, work: Any) -> Any:
+        """`work`, its Deferreds kept until they fire (`settled` waits for them)."""
+        def tracked(*args: Any) -> defer.Deferred[Any]:
+            d = work(*args)
+            self._sending.add(d)
+            d.addBoth(lambda result: (self._sending.discard(d), result)[1])
+            return d
+        return tracked
 
     def stop(self) -> None:
         """The client is closed: a push still waiting for its moment is not made (the
@@ -185,17 +257,32 @@ class AccountSync:
         return defer.DeferredList([_chained(d) for d in waits])
 
     @defer.inlineCallbacks
-    def _send_history(self, since: int) -> Any:
+    def _send_history(self, device: str, since: int, before: tuple[int, str] | None,
+                      job: object) -> Any:
         """Everything, for a new device of mine: the state, then the messages sent after
-        `since`, newest first, page by page (each with the total, for its progress)."""
+        `since` (and before `before`, when resuming), newest first, page by page (each
+        with the total, for its progress; the last one says done). The place reached is
+        kept, so an interrupted answer resumes."""
         store = self._ctx.store
         try:
-            total = yield store.run(db.message_count, since)
-            pages = _Pages({"history": {"total": total}})
-            for page in pages.add_sections((yield store.run(db.state_since, 0))):
-                yield self._to_own(page)
-            yield self._queue_messages(pages, lambda before: store.run(
-                db.history_page, since, before, CHUNK))
+            yield store.run(db.set_history_job, device, since, before)
+            total = yield store.run(db.message_count, since, before)
+            pages = _Pages({"history": {"total": total, "for": device}})
+            if before is None:
+                for page in pages.add_sections((yield store.run(db.state_since, 0))):
+                    yield self._to_own(page)
+
+            def kept(key: tuple[int, str]) -> defer.Deferred[None]:
+                return store.run(db.set_history_job, device, since, key)
+
+            def read(after: tuple[int, str] | None) -> defer.Deferred[Any]:
+                if self._jobs.get(device) is not job or self._ctx.closed:
+                    return defer.succeed(None)  # replaced by a newer request, or stopping
+                return store.run(db.history_page, since, after or before, CHUNK)
+            finished = yield self._queue_messages(pages, read, kept, done=True)
+            if finished and self._jobs.get(device) is job:
+                del self._jobs[device]
+                yield store.run(db.drop_history_job, device)
         except Exception:
             self.log.failure("sending the history to a new device failed")
 
@@ -235,10 +322,15 @@ class AccountSync:
         data, merged = frame.data, []
         if origin.self_addressed:
             contacts = list(self._contact_rows(data.get("contacts", ())))
-            history = data.get("history")
+            history, profile = data.get("history"), data.get("profile")
+            received = len(data.get("messages", ()))
+            if history is not None and history.get("for", self._ctx.me.device_id) != \
+                    self._ctx.me.device_id:
+                return Outcome()  # the history another new device of mine asked for
             return Outcome(
+                apply=lambda: self.merge_profile(profile) if profile else defer.succeed(None),
                 effect=lambda c: merged.append(db.merge_own(c, data, contacts, now_ms())),
-                notify=lambda: self._merged(merged[0], history))
+                notify=lambda: self._merged(merged[0], history, received))
         if origin.from_me or origin.contact is None:
             return Outcome()  # a copy of one I sent a contact: nothing for me
         # A contact's: only the messages they wrote, in our conversation.
@@ -259,7 +351,8 @@ class AccountSync:
                 entry["identity_key"]
 
     @defer.inlineCallbacks
-    def _merged(self, merged: db.Merged, history: dict[str, Any] | None) -> Any:
+    def _merged(self, merged: db.Merged, history: dict[str, Any] | None,
+                received: int = 0) -> Any:
         ctx = self._ctx
         if merged.contacts or merged.settings:
             yield ctx.reload_contacts()
@@ -269,6 +362,7 @@ class AccountSync:
             ctx.events.emit(ev.ContactAdded(peer, contact.sid, contact))
             for then in self._contact_added:
                 yield then(peer)
+            yield self.contact_learnt(peer)
         for peer in merged.settings:
             if peer in ctx.contacts:
                 ctx.events.emit(ev.ContactUpdated(peer, ctx.contacts[peer]))
@@ -288,8 +382,12 @@ class AccountSync:
                 last, unread = yield ctx.store.summary(sid)
                 ctx.events.emit(ev.ConversationChanged(peer, ConversationSummary(last, unread)))
         if history is not None:
-            self._history_received += sum(merged.messages.values())
-            ctx.events.emit(ev.HistoryProgress(self._history_received, history["total"]))
+            done = bool(history.get("done"))
+            if done:
+                yield ctx.store.run(db.set_synced_at, HISTORY_DONE, now_ms())
+            # Every message a page carries counts, stored now or before (by a push).
+            self._history_received += received
+            ctx.events.emit(ev.HistoryProgress(self._history_received, history["total"], done))
 
 
 def _chained(d: defer.Deferred[Any]) -> defer.Deferred[None]:
@@ -327,7 +425,13 @@ class _Pages:
         return [page for section, entries in sections.items() for entry in entries
                 for page in self.add(section, entry)]
 
-    def finish(self) -> dict[str, Any] | None:
+    def finish(self, done: bool = False) -> dict[str, Any] | None:
+        """The last page (None if nothing is left); `done`: marked as the last of a
+        history, and sent even if empty."""
+        if done:
+            extra = self._extra.get("history", {})
+            self._extra = {**self._extra, "history": {**extra, "done": True}}
+            return self._take()
         return self._take() if self._data else None
 
     def _take(self) -> dict[str, Any]:

@@ -76,7 +76,7 @@ STAGING_PREFIX = ".restoring-"
 ACCOUNT_TABLES = ("sessions", "identity_keys", "devices", "blocked_users",
                   "pending_requests", "messages", "own_device_notices", "held_frames",
                   "seen_envelopes", "outbox", "vault_mfa", "deleted_messages")
-ME_COLUMNS = ("public_name", "name_version", "avatar_version")
+ME_COLUMNS = ("public_name", "name_version", "avatar_version", "avatar")
 VAULT_TABLES = ("vault_meta", "vault_items")
 DECRYPTION_FAILED = "Decryption failed. Incorrect backup code."
 MISSING_EMAIL = "Could not find account email in backup"
@@ -384,8 +384,8 @@ def _migrated(part: dict[str, Any], steps: list[Step], wanted: tuple[str, ...]) 
 def _import_account(conn: sqlite3.Connection, tables: Tables, me: dict[str, Any]) -> None:
     """On the new device's database thread: the backup's rows, in dependency order."""
     if me:
-        conn.execute("UPDATE me SET public_name = ?, name_version = ?, avatar_version = ?",
-                     [me[c] for c in ME_COLUMNS])
+        conn.execute("UPDATE me SET public_name = ?, name_version = ?, avatar_version = ?, "
+                     "avatar = ?", [me.get(c) for c in ME_COLUMNS])
     for table in ACCOUNT_TABLES:
         columns, rows = tables[table]
         conn.executemany(

@@ -40,6 +40,13 @@ CALL_HANGUP = "CALL_HANGUP"
 SYNC_CALL_END = "SYNC_CALL_END"
 CALL_MODES = ("audio", "video")
 MAX_SDP = 32 * 1024
+# Profiles (client.profiles): my display name and avatar changed (their versions); a
+# contact asks for them; the answer. An avatar is a data URI (client.avatars), "" if none.
+PROFILE_VERSION = "PROFILE_VERSION"
+GET_PROFILE = "GET_PROFILE"
+PROFILE_DATA = "PROFILE_DATA"
+MAX_PROFILE_NAME = 64  # characters of a display name
+MAX_AVATAR_URI = 96 * 1024  # characters of an avatar's data URI (64 KiB of image)
 # Carries nothing: sent in a fresh session to a device that could not decrypt us, so
 # that the pair recovers by itself (Matrix's m.dummy).
 DUMMY = "DUMMY"
@@ -71,6 +78,10 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     CALL_HANGUP: {"call_id": (str,), "reason": (str,), "device": (str, type(None))},
     SYNC_CALL_END: {"call_id": (str,), "peer": (str,), "direction": (str,), "mode": (str,),
                     "outcome": (str,), "started": (int,), "duration": (int,)},
+    PROFILE_VERSION: {"name_version": (int,), "avatar_version": (int,)},
+    GET_PROFILE: {},
+    PROFILE_DATA: {"name": (str,), "avatar": (str,), "name_version": (int,),
+                   "avatar_version": (int,)},
 }
 _CALL_FRAMES = (RTC_OFFER, RTC_ANSWER, RTC_ICE, CALL_RINGING, CALL_BUSY, CALL_DECLINE,
                 CALL_HANGUP, SYNC_CALL_END)
@@ -89,6 +100,8 @@ _MANIFEST_SECTIONS: dict[str, dict[str, tuple[type, ...]]] = {
                  "timestamp": _INT, "status": _INT, "is_read": (bool,),
                  "reply_to": _OPT_STR},
     "deleted": {"id": _STR, "sid": _STR, "sender": _STR, "at": _INT},
+    # My display name and avatar (one entry): the higher version of each wins.
+    "profile": {"name": _STR, "avatar": _STR, "name_version": _INT, "avatar_version": _INT},
 }
 _ALLOWED_VALUES = {
     ("blocks", "action"): ("block", "unblock"),
@@ -97,7 +110,8 @@ _ALLOWED_VALUES = {
     ("messages", "sender"): ("me", "other"),
     ("deleted", "sender"): ("me", "other"),
 }
-_SHORT_FIELDS = 256  # characters of any string field but a message's text or notes
+_SHORT_FIELDS = 256  # characters of any string field but these:
+_LONG_FIELDS = {"text": MAX_TEXT, "notes": MAX_TEXT, "avatar": MAX_AVATAR_URI}
 _BINDING = ("sender", "sender_device", "sender_key", "recipient", "recipient_device",
             "recipient_key")
 
@@ -202,10 +216,16 @@ def _frame(raw: dict[str, Any]) -> Frame:
                            f"{RECEIPT_READ!r}")
     if kind == RECEIPT and not all(type(i) is str for i in data["ids"]):
         raise InvalidFrame("RECEIPT.data.ids holds something other than strings")
+    if kind in (PROFILE_DATA, PROFILE_VERSION):
+        _check_profile(kind, data)
     if kind == MANIFEST:
         _check_manifest(data)
     if kind in _CALL_FRAMES:
         _check_call(kind, data)
+    if kind == HISTORY_REQUEST and "before" in data and not (
+            type(data["before"]) is list and len(data["before"]) == 2
+            and type(data["before"][0]) is int and type(data["before"][1]) is str):
+        raise InvalidFrame("HISTORY_REQUEST.data.before is not [timestamp, id]")
     return Frame(kind, sid, data, to)
 
 
@@ -221,9 +241,12 @@ def _check_call(kind: str, data: dict[str, Any]) -> None:
 
 def _check_manifest(data: dict[str, Any]) -> None:
     for section, value in data.items():
-        if section == "history":  # progress of a history transfer: {"total": int}
+        if section == "history":  # a history page: {"total": int, "for": device, "done"}
             if type(value) is not dict or type(value.get("total")) is not int:
                 raise InvalidFrame("MANIFEST.data.history.total is missing or not an integer")
+            if type(value.get("for", "")) is not str or type(value.get("done", False)) \
+                    is not bool:
+                raise InvalidFrame("MANIFEST.data.history.for or .done has the wrong type")
             continue
         fields = _MANIFEST_SECTIONS.get(section)
         if fields is None:
@@ -241,10 +264,18 @@ def _check_manifest(data: dict[str, Any]) -> None:
                 if type(field) not in types:
                     raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is missing or has "
                                        "the wrong type")
-                if type(field) is str and len(field) > (
-                        MAX_TEXT if name in ("text", "notes") else _SHORT_FIELDS):
+                if type(field) is str and len(field) > _LONG_FIELDS.get(name, _SHORT_FIELDS):
                     raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is too long")
                 allowed = _ALLOWED_VALUES.get((section, name))
                 if allowed is not None and field not in allowed:
                     raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is not one of "
                                        f"{', '.join(allowed)}")
+
+
+def _check_profile(kind: str, data: dict[str, Any]) -> None:
+    if data["name_version"] < 0 or data["avatar_version"] < 0:
+        raise InvalidFrame(f"{kind}.data has a negative version")
+    if kind == PROFILE_DATA and len(data["name"]) > MAX_PROFILE_NAME:
+        raise InvalidFrame("PROFILE_DATA.data.name is too long")
+    if kind == PROFILE_DATA and len(data["avatar"]) > MAX_AVATAR_URI:
+        raise InvalidFrame("PROFILE_DATA.data.avatar is too large")

@@ -46,13 +46,18 @@ class SessionDelegate(QStyledItemDelegate):
         peer = index.data(Roles.PEER) or ""
         avatar = QRectF(r.left() + 12, r.top() + 10, 44, 44)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(avatar_colour(peer))
-        p.drawEllipse(avatar)
+        picture = index.data(Roles.AVATAR)
+        if picture is not None:
+            p.drawPixmap(avatar.toRect(), picture)
+        else:
+            p.setBrush(avatar_colour(peer))
+            p.drawEllipse(avatar)
         font = QFont(option.font)
         font.setBold(True)
         p.setFont(font)
         p.setPen(QColor("#ffffff"))
-        p.drawText(avatar, Qt.AlignmentFlag.AlignCenter, index.data(Roles.INITIALS) or "?")
+        if picture is None:
+            p.drawText(avatar, Qt.AlignmentFlag.AlignCenter, index.data(Roles.INITIALS) or "?")
         if index.data(Roles.ONLINE):
             dot = QRectF(avatar.right() - 12, avatar.bottom() - 12, 12, 12)
             p.setBrush(QColor(t.online))

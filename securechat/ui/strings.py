@@ -202,6 +202,21 @@ VERIFIED_SUBTITLE = "{state} · ✓ verified"
 DEVICES_CHANGED_RECHECK = ("{name}'s devices changed since you verified — compare safety "
                            "numbers again.")
 
+# --- profiles: names, avatars, notes (ui.windows.my_profile, ui.windows.profile) ------
+NOTES = "Notes (private: only your own devices see them)"
+SAVE_NOTES = "Save notes"
+SHARED_MEDIA = "Shared media"
+SHARED_MEDIA_NONE = ("Pictures and files you exchange with {name} will be listed here once "
+                     "file sharing is available.")
+ACTION_MY_PROFILE = "&My profile…"
+MY_PROFILE_TITLE = "My profile"
+DISPLAY_NAME = "Display name (your contacts see it)"
+CHOOSE_PICTURE = "Choose picture…"
+REMOVE_PICTURE = "Remove picture"
+PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.gif *.bmp *.webp)"
+PICTURE_UNREADABLE = "This file is not a picture that can be read."
+PROFILE_SAVED = "Saved. Your contacts see it when they are next online."
+
 # --- notifications --------------------------------------------------------------------
 NOTIFY_MESSAGE = "New message from {name}"
 NOTIFY_REQUEST = "Friend request"

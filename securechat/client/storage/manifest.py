@@ -4,7 +4,8 @@ spec's rules. The operations run on the database thread (see securechat.client.s
 a merge runs inside the transaction of the envelope that carried it.
 
 Merge rules (feature-spec, Cross-Device Chat Syncing): blocks, requests and per-contact
-settings (nickname, notes, verified mark: `alias_timestamp`) by newer timestamp;
+settings (nickname, notes, verified mark: `alias_timestamp`) by newer timestamp (equal
+timestamps: the greater value, so that every device picks the same);
 messages insert-or-ignore by id, read state and ticks only move forward; deletions
 leave tombstones. Every device applies the same rules, so any order of the same
 MANIFESTs ends in the same state.
@@ -18,8 +19,10 @@ from typing import Any
 import attrs
 
 import securechat.client.retention as retention
+import securechat.client.storage.profiles as profiles
 
 Entry = dict[str, Any]
+_IN_CHUNK = 500  # ids per IN (...) query (SQLite allows 999 parameters)
 _MESSAGE_FIELDS = ("id", "sid", "sender", "text", "type", "timestamp", "status", "is_read",
                    "reply_to")
 
@@ -44,9 +47,10 @@ def set_peer_synced_at(c: sqlite3.Connection, sid: str, at: int) -> None:
 
 
 def state_since(c: sqlite3.Connection, since: int) -> dict[str, list[Entry]]:
-    """For my other devices: blocks, requests, contacts and per-contact settings changed
-    after `since` (ms; 0: all of them), and the deletions since."""
+    """For my other devices: my profile, blocks, requests, contacts and per-contact
+    settings changed after `since` (ms; 0: all of them), and the deletions since."""
     return {
+        "profile": profiles.changed_since(c, since),
         "contacts": [dict(zip(("user_id", "email", "name", "identity_key"), r, strict=True))
                      for r in c.execute(
                          "SELECT peer_user_id, peer_email, peer_name, peer_identity_key "
@@ -77,8 +81,8 @@ def messages_changed(c: sqlite3.Connection, since: int, after: tuple[int, str] |
     changed, mid = after or (since, "")
     rows = c.execute(
         f"SELECT changed, {', '.join(_MESSAGE_FIELDS)} FROM messages "  # noqa: S608
-        "WHERE changed > ? OR (changed = ? AND id > ?) ORDER BY changed, id LIMIT ?",
-        (changed, changed, mid, limit)).fetchall()
+        "WHERE (changed, id) > (?, ?) ORDER BY changed, id LIMIT ?",  # the index's order
+        (changed, mid, limit)).fetchall()
     return [((r[0], r[1]), _message_entry(r[1:])) for r in rows]
 
 
@@ -89,14 +93,43 @@ def history_page(c: sqlite3.Connection, since: int, before: tuple[int, str] | No
     ts, mid = before or (2**63 - 1, "")
     rows = c.execute(
         f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM messages "  # noqa: S608
-        "WHERE timestamp >= ? AND (timestamp < ? OR (timestamp = ? AND id < ?)) "
-        "ORDER BY timestamp DESC, id DESC LIMIT ?", (since, ts, ts, mid, limit)).fetchall()
+        "WHERE timestamp >= ? AND (timestamp, id) < (?, ?) "  # a range of messages_by_time
+        "ORDER BY timestamp DESC, id DESC LIMIT ?", (since, ts, mid, limit)).fetchall()
     return [((r[5], r[0]), _message_entry(r)) for r in rows]
 
 
-def message_count(c: sqlite3.Connection, since: int) -> int:
-    return int(c.execute("SELECT COUNT(*) FROM messages WHERE timestamp >= ?",
-                         (since,)).fetchone()[0])
+def message_count(c: sqlite3.Connection, since: int,
+                  before: tuple[int, str] | None = None) -> int:
+    ts, mid = before or (2**63 - 1, "")
+    return int(c.execute("SELECT COUNT(*) FROM messages WHERE timestamp >= ? AND "
+                         "(timestamp, id) < (?, ?)", (since, ts, mid)).fetchone()[0])
+
+
+def oldest_message_key(c: sqlite3.Connection) -> tuple[int, str] | None:
+    """(timestamp, id) of the oldest message here: where a history (sent newest first)
+    that stopped goes on."""
+    row = c.execute("SELECT timestamp, id FROM messages ORDER BY timestamp, id LIMIT 1"
+                    ).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+# --- history answers under way (resumed after a restart) --------------------------------
+
+
+def history_jobs(c: sqlite3.Connection) -> list[tuple[str, int, tuple[int, str] | None]]:
+    """(device id, since, the last message queued for it or None) per answer under way."""
+    return [(device, since, None if ts is None else (ts, mid)) for device, since, ts, mid in
+            c.execute("SELECT device_id, since, before_ts, before_id FROM history_jobs")]
+
+
+def set_history_job(c: sqlite3.Connection, device: str, since: int,
+                    before: tuple[int, str] | None) -> None:
+    ts, mid = before or (None, None)
+    c.execute("INSERT OR REPLACE INTO history_jobs VALUES (?,?,?,?)", (device, since, ts, mid))
+
+
+def drop_history_job(c: sqlite3.Connection, device: str) -> None:
+    c.execute("DELETE FROM history_jobs WHERE device_id=?", (device,))
 
 
 def missed_by_peer(c: sqlite3.Connection, sid: str, limit: int) -> list[Entry]:
@@ -155,7 +188,8 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
         if c.execute(
                 "INSERT INTO blocked_users VALUES (?,?,?,?) ON CONFLICT(user_id) DO UPDATE "
                 "SET email=excluded.email, action=excluded.action, "
-                "timestamp=excluded.timestamp WHERE excluded.timestamp > timestamp",
+                "timestamp=excluded.timestamp WHERE (excluded.timestamp, excluded.action, "
+                "excluded.email) > (timestamp, action, email)",
                 (b["user_id"], b["email"], b["action"], b["timestamp"])).rowcount:
             merged.blocks = True
             if b["action"] == "block":
@@ -166,7 +200,8 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
                 "timestamp) VALUES (?,?,?,?,?,?) ON CONFLICT(user_id) DO UPDATE SET "
                 "email=excluded.email, name=excluded.name, direction=excluded.direction, "
                 "action=excluded.action, timestamp=excluded.timestamp "
-                "WHERE excluded.timestamp > timestamp",
+                "WHERE (excluded.timestamp, excluded.direction, excluded.action, "
+                "excluded.email, excluded.name) > (timestamp, direction, action, email, name)",
                 (r["user_id"], r["email"], r["name"], r["direction"], r["action"],
                  r["timestamp"])).rowcount:
             merged.requests = True
@@ -178,14 +213,15 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
                 "UPDATE sessions SET alias_name=?, notes=?, alias_timestamp=?, "
                 "verified=CASE WHEN ? AND changed_identity_key IS NULL THEN 1 ELSE 0 END, "
                 "devices_changed=CASE WHEN ? THEN 0 ELSE devices_changed END "
-                "WHERE peer_user_id=? AND alias_timestamp < ?",
+                "WHERE peer_user_id=? AND (alias_timestamp, COALESCE(alias_name, ''), "
+                "COALESCE(notes, ''), verified) < (?, ?, ?, ?)",
                 (a["alias"], a["notes"], a["timestamp"], a["verified"], a["verified"],
-                 a["user_id"], a["timestamp"])).rowcount:
+                 a["user_id"], a["timestamp"], a["alias"] or "", a["notes"] or "",
+                 int(a["verified"]))).rowcount:
             merged.settings.append(a["user_id"])
     sids = {sid for (sid,) in c.execute("SELECT sid FROM sessions")}
-    for m in data.get("messages", ()):
-        if m["sid"] in sids and _merge_message(c, m):
-            merged.messages[m["sid"]] = merged.messages.get(m["sid"], 0) + 1
+    for m in _merge_messages(c, [m for m in data.get("messages", ()) if m["sid"] in sids]):
+        merged.messages[m["sid"]] = merged.messages.get(m["sid"], 0) + 1
     for d in data.get("deleted", ()):
         c.execute("INSERT OR IGNORE INTO deleted_messages VALUES (?,?,?,?)",
                   (d["id"], d["sid"], d["sender"], d["at"]))
@@ -199,26 +235,47 @@ def merge_from_peer(c: sqlite3.Connection, sid: str, messages: list[Entry]) -> M
     """A contact's MANIFEST: only messages they wrote, in our conversation, stored as
     received (insert-or-ignore); anything else in it is ignored."""
     merged = Merged()
-    for m in messages:
-        if m["sender"] != "me":
-            continue  # not theirs to tell
-        entry = dict(m, sid=sid, sender="other", status=2, is_read=False)
-        if _merge_message(c, entry):
-            merged.messages[sid] = merged.messages.get(sid, 0) + 1
-            merged.received.append(entry)
+    entries = [dict(m, sid=sid, sender="other", status=2, is_read=False)
+               for m in messages if m["sender"] == "me"]  # what they wrote, no more
+    for entry in _merge_messages(c, entries):
+        merged.messages[sid] = merged.messages.get(sid, 0) + 1
+        merged.received.append(entry)
     return merged
 
 
-def _merge_message(c: sqlite3.Connection, m: Entry) -> bool:
+def _merge_messages(c: sqlite3.Connection, entries: list[Entry]) -> list[Entry]:
     """Insert-or-ignore by id (a deleted one never again; merged rows are not sent on:
-    changed = -1); a known one only gains read state and ticks. Whether it changed."""
-    if c.execute("SELECT 1 FROM deleted_messages WHERE id=? AND sid=? AND sender=?",
-                 (m["id"], m["sid"], m["sender"])).fetchone():
-        return False
-    if c.execute(f"INSERT OR IGNORE INTO messages ({', '.join(_MESSAGE_FIELDS)}, "  # noqa: S608
-                 "changed) VALUES (?,?,?,?,?,?,?,?,?,-1)",
-                 tuple(m[f] for f in _MESSAGE_FIELDS)).rowcount:
-        return True
+    changed = -1); a known one only gains read state and ticks. Returns the entries that
+    changed something. New rows go in one statement (a history page is mostly new)."""
+    known: set[str] = set()
+    deleted: set[tuple[str, str, str]] = set()
+    ids = list(dict.fromkeys(m["id"] for m in entries))
+    for at in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[at:at + _IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        known.update(r[0] for r in c.execute(
+            f"SELECT id FROM messages WHERE id IN ({marks})", chunk))  # noqa: S608
+        deleted.update(c.execute(
+            f"SELECT id, sid, sender FROM deleted_messages WHERE id IN ({marks})",  # noqa: S608
+            chunk))
+    changed, new = [], {}
+    for m in entries:
+        if (m["id"], m["sid"], m["sender"]) in deleted:
+            continue
+        if m["id"] not in known:
+            if m["id"] not in new:
+                new[m["id"]] = m
+                changed.append(m)
+        elif _update_message(c, m):
+            changed.append(m)
+    c.executemany(f"INSERT OR IGNORE INTO messages ({', '.join(_MESSAGE_FIELDS)}, "  # noqa: S608
+                  "changed) VALUES (?,?,?,?,?,?,?,?,?,-1)",
+                  [tuple(m[f] for f in _MESSAGE_FIELDS) for m in new.values()])
+    return changed
+
+
+def _update_message(c: sqlite3.Connection, m: Entry) -> bool:
+    """A message known here: its read state or tick moves forward only."""
     if m["sender"] == "other":
         return bool(m["is_read"] and c.execute(
             "UPDATE messages SET is_read=1 WHERE id=? AND sid=? AND sender='other' "

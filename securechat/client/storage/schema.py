@@ -176,6 +176,25 @@ MIGRATIONS: list[Step] = [
                                            AS INTEGER) WHERE rowid = NEW.rowid;
     END;
     """,
+    # Profiles (client.profiles): my avatar (PNG/JPEG bytes written by client.avatars) and
+    # when my profile last changed here (a MANIFEST to my other devices carries it when
+    # newer than the last one); each contact's avatar and its version (their name and its
+    # version were there from the start: peer_name, peer_name_ver).
+    """
+    ALTER TABLE me ADD COLUMN avatar BLOB;
+    ALTER TABLE me ADD COLUMN profile_changed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN peer_avatar BLOB;
+    ALTER TABLE sessions ADD COLUMN peer_avatar_ver INTEGER NOT NULL DEFAULT 0;
+    """,
+    # History answers this device is sending to a new device of mine (client.manifest):
+    # how far each got (the last message queued, newest first), so that one interrupted
+    # by a restart goes on from there.
+    """
+    CREATE TABLE history_jobs (
+        device_id TEXT PRIMARY KEY, since INTEGER NOT NULL,
+        before_ts INTEGER, before_id TEXT
+    );
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

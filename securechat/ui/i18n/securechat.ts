@@ -32,7 +32,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <source>Your name (shown to contacts)</source>
+        <source>Display name (your contacts see it)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -590,6 +590,50 @@ Add a contact by their email below; once they accept, you can chat.</source>
     </message>
     <message>
         <source>{name}'s devices changed since you verified — compare safety numbers again.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Notes (private: only your own devices see them)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save notes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Shared media</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Pictures and files you exchange with {name} will be listed here once file sharing is available.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>&amp;My profile…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>My profile</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose picture…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove picture</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Pictures (*.png *.jpg *.jpeg *.gif *.bmp *.webp)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This file is not a picture that can be read.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Saved. Your contacts see it when they are next online.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -18,6 +18,7 @@ class Roles:
     TYPING = R + 8
     KEY_CHANGED = R + 9
     SEARCH = R + 10
+    AVATAR = R + 11  # a round QPixmap of the contact's picture, or None (initials)
     # chat rows
     MESSAGE = R + 20
     FROM_ME = R + 21

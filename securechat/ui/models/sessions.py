@@ -64,6 +64,7 @@ class SessionListModel(QAbstractListModel):
         self._peer_of_sid: dict[str, str] = {}
         self.unread_total = 0
         self.typing_phase = 0  # which of the typing dots is lit
+        self.avatars: dict[str, Any] = {}  # peer -> QPixmap (ui.widgets.avatars)
 
     @staticmethod
     def _key(row: SessionRow) -> tuple[int, str, str]:
@@ -105,9 +106,21 @@ class SessionListModel(QAbstractListModel):
             return row.key_changed
         if role == Roles.SEARCH:
             return f"{row.name} {row.email}"
+        if role == Roles.AVATAR:
+            return self.avatars.get(row.peer)
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(row.email)
         return None
+
+    def set_avatar(self, peer: str, pixmap: Any) -> None:
+        """The contact's picture (None: their initials)."""
+        if pixmap is None:
+            self.avatars.pop(peer, None)
+        else:
+            self.avatars[peer] = pixmap
+        i = self._row_of.get(peer, -1)
+        if i >= 0:
+            self.dataChanged.emit(self.index(i), self.index(i), [Roles.AVATAR])
 
     def row_for(self, peer: str) -> int:
         return self._row_of.get(peer, -1)

@@ -49,6 +49,7 @@ class Notifier(QObject):
         # what was notified, newest last: the last SHOWN_KEPT only, forgotten on lock
         self.shown: deque[tuple[str, str]] = deque(maxlen=self.SHOWN_KEPT)
         self.content = self.FULL
+        self.last_icon: QPixmap | None = None  # of the last notification (tests, tooling)
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
@@ -61,13 +62,14 @@ class Notifier(QObject):
             self.tray.setContextMenu(self.menu)
             self.tray.show()
 
-    def message(self, name: str, text: str) -> None:
+    def message(self, name: str, text: str, avatar: QPixmap | None = None) -> None:
+        """`avatar`: the sender's picture, shown when the sender is (not with NOTHING)."""
         # A name and a text chosen by others: never markup to a notification daemon.
         name, text = plain_notification(name), plain_notification(text)
         if self.content == self.FULL:
-            self.notify(S.NOTIFY_MESSAGE.format(name=name), text)
+            self.notify(S.NOTIFY_MESSAGE.format(name=name), text, avatar)
         elif self.content == self.NAME_ONLY:
-            self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT)
+            self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT, avatar)
         else:
             self.notify(S.APP_NAME, S.NOTIFY_SOMETHING_NEW)
 
@@ -82,7 +84,10 @@ class Notifier(QObject):
         """Forget what was notified (the account is locked)."""
         self.shown.clear()
 
-    def notify(self, title: str, body: str) -> None:
+    def notify(self, title: str, body: str, icon: QPixmap | None = None) -> None:
         self.shown.append((title, body))
-        if self.tray is not None:
+        self.last_icon = icon
+        if self.tray is not None and icon is not None:
+            self.tray.showMessage(title, body, QIcon(icon), 5000)
+        elif self.tray is not None:
             self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)

@@ -75,7 +75,7 @@ class ChatView(QWidget):
         layout.setSpacing(0)
         # header
         header = QFrame()
-        header_layout = QHBoxLayout(header)
+        header_layout = self.header_layout = QHBoxLayout(header)  # + ui.widgets.avatars
         self.title = make_plain(QLabel(S.NO_CHAT_SELECTED))  # names are the peer's choice
         self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
         self.subtitle = make_plain(QLabel())

@@ -26,6 +26,7 @@ from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
+from securechat.ui.widgets.avatars import AvatarDecorations
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
 from securechat.ui.windows.call import CallController
@@ -128,6 +129,7 @@ class MainPage(QWidget):
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
         self.calls.set_client(client)
+        AvatarDecorations.mount(self, client)
         self.requests.client = client
         self.device_notices.set_client(client)
         self.sessions.set_contacts([])
@@ -220,7 +222,8 @@ class MainPage(QWidget):
         row = self.sessions.session(peer)
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
-            self.notifier.message(row.name, event.message.text)
+            self.notifier.message(row.name, event.message.text,
+                                  self.avatars.pixmap(peer, 64) if self.avatars else None)
 
     def _identity_changed(self, event: ev.IdentityKeyChanged) -> None:
         if event.request:
@@ -309,9 +312,13 @@ class MainPage(QWidget):
             return None
         client = self.client
         contact = client.contacts[peer]
-        dialog = ProfileDialog(contact, client.safety_number(peer), client.safety_qr(peer), self)
+        dialog = ProfileDialog(contact, client.safety_number(peer), client.safety_qr(peer), self,
+                               self.avatars.pixmap(peer, 96) if self.avatars else None)
         dialog.alias_changed.connect(
             lambda alias: call(client.set_alias(peer, alias), failed=dialog.show_error))
+        call(client.notes(peer), lambda notes: dialog.show_notes(notes))
+        dialog.notes_changed.connect(
+            lambda notes: call(client.set_notes(peer, notes), failed=dialog.show_error))
         dialog.verified_changed.connect(
             lambda verified: call(client.set_verified(peer, verified),
                                   lambda _: dialog.verified_settled(),

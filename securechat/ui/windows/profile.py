@@ -4,6 +4,7 @@ and the verified mark."""
 from __future__ import annotations
 
 import qrcode
+from PyQt6 import sip
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QPixmap
 from PyQt6.QtWidgets import (
@@ -13,6 +14,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -50,15 +52,21 @@ class ProfileDialog(QDialog):
     owning the dialog calls the core)."""
 
     alias_changed = pyqtSignal(str)
+    notes_changed = pyqtSignal(str)  # private notes, synced to my own devices only
     verified_changed = pyqtSignal(bool)
     refused = pyqtSignal(str)  # the core refused a change: the message shown
     verified_saved = pyqtSignal()  # the core took the verified mark (or its removal)
 
     def __init__(self, contact: Contact, safety_number: str, qr_payload: bytes,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, avatar: QPixmap | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(S.PROFILE_TITLE)
         layout = QVBoxLayout(self)
+        self.avatar = QLabel()  # their picture (or initials), drawn by ui.widgets.avatars
+        self.avatar.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        if avatar is not None:
+            self.avatar.setPixmap(avatar)
+        layout.addWidget(self.avatar)
         title = plain_label(contact.display_name)  # names and emails: shown literally
         title.setObjectName("title")
         layout.addWidget(title)
@@ -75,6 +83,19 @@ class ProfileDialog(QDialog):
         alias_row.addWidget(self.alias, 1)
         alias_row.addWidget(save)
         layout.addLayout(alias_row)
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText(S.NOTES)
+        self.notes.setMaximumHeight(72)
+        layout.addWidget(self.notes)
+        self.save_notes = QPushButton(S.SAVE_NOTES)
+        self.save_notes.clicked.connect(lambda: self.notes_changed.emit(
+            self.notes.toPlainText()))
+        layout.addWidget(self.save_notes, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(QLabel(f"<b>{S.SHARED_MEDIA}</b>"))
+        self.shared_media = plain_label(S.SHARED_MEDIA_NONE.format(name=contact.display_name))
+        self.shared_media.setWordWrap(True)
+        self.shared_media.setObjectName("muted")
+        layout.addWidget(self.shared_media)
         layout.addWidget(QLabel(f"<b>{S.SAFETY_NUMBER}</b>"))
         self.number = QLabel(format_safety_number(safety_number))
         self.number.setStyleSheet("font-family: monospace; font-size: 16px;")
@@ -107,6 +128,11 @@ class ProfileDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def show_notes(self, notes: str | None) -> None:
+        """The stored notes, once read (the dialog may have closed meanwhile)."""
+        if not sip.isdeleted(self.notes):
+            self.notes.setPlainText(notes or "")
 
     def _save_alias(self) -> None:
         self.alias_changed.emit(self.alias.text())

@@ -25,6 +25,7 @@ from securechat.ui.windows.devices import LinkedDevicesDialog
 from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.main import MainPage
 from securechat.ui.windows.mfa import MfaDialog
+from securechat.ui.windows.my_profile import open_my_profile
 from securechat.ui.windows.onboarding import OnboardingPage
 from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog
@@ -134,6 +135,8 @@ class ShellWindow(QMainWindow):
         self.profile_action = action(S.ACTION_PROFILE, "Ctrl+I",
                                      lambda: self.main.chat.peer
                                      and self.main.show_profile(self.main.chat.peer))
+        self.my_profile_action = action(S.ACTION_MY_PROFILE, "Ctrl+Shift+I",
+                                        lambda: open_my_profile(self, self.main.client))
         self.next_action = action(S.ACTION_NEXT_CHAT, "Alt+Down",
                                   lambda: self.main.select_relative(1))
         self.previous_action = action(S.ACTION_PREVIOUS_CHAT, "Alt+Up",
@@ -167,7 +170,8 @@ class ShellWindow(QMainWindow):
         self._signed_in_actions(False)
 
     def _signed_in_actions(self, on: bool) -> None:
-        for act in (self.find_action, self.add_action, self.profile_action, self.next_action,
+        for act in (self.find_action, self.add_action, self.profile_action,
+                    self.my_profile_action, self.next_action,
                     self.previous_action, self.vault_action, self.mfa_action,
                     self.backup_action, self.devices_action, self.set_pin_action,
                     self.change_password_action, self.lock_action, self.switch_action):

@@ -15,6 +15,7 @@ in one module per feature, over a shared `context.ClientContext`:
     dispatch     the frame-handler table                         FrameHandlers
     friends      requests, contacts, blocking                    Friends
     messages     texts, receipts, deleting                       Messages (`conversations`)
+    message_actions  reactions and edits                         MessageActions (`actions`)
     trust        safety numbers, verified marks, nicknames       Trust
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
@@ -44,6 +45,7 @@ from securechat.client.fanout import Fanout
 from securechat.client.friends import Friends
 from securechat.client.inbox import Inbox
 from securechat.client.manifest import AccountSync
+from securechat.client.message_actions import MessageActions
 from securechat.client.messages import Messages
 from securechat.client.model import (
     Contact,
@@ -106,6 +108,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.friends.contact_added += [self.sync.declare_contacts_quietly,
                                        self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
+        self.actions = MessageActions(ctx, handlers, self.outbox)  # reactions, edits
         self.account_sync = AccountSync(ctx, handlers, self.outbox, self.directory,
                                         self.friends.contact_added)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)

@@ -30,6 +30,12 @@ HISTORY_REQUEST = "HISTORY_REQUEST"
 # Carries nothing: sent in a fresh session to a device that could not decrypt us, so
 # that the pair recovers by itself (Matrix's m.dummy).
 DUMMY = "DUMMY"
+# Reactions and edits (client.message_actions, docs/protocol.md §9.7.2): one emoji per
+# person per message ("" takes it back), and a new text for one's own message; both
+# carry the sender's time, and the newer one wins wherever they arrive out of order.
+REACTION = "REACTION"
+EDIT = "EDIT"
+MAX_REACTION = 32  # characters: one emoji, even a long ZWJ sequence with modifiers
 
 MAX_TEXT = 64 * 1024
 RECEIPT_DELIVERED = "delivered"
@@ -47,6 +53,9 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     DUMMY: {},
     MANIFEST: {},  # every section optional: checked by _check_manifest
     HISTORY_REQUEST: {"since": (int,)},
+    # reactions and edits (client.message_actions)
+    REACTION: {"id": (str,), "emoji": (str,), "timestamp": (int,)},
+    EDIT: {"id": (str,), "text": (str,), "timestamp": (int,)},
 }
 
 MAX_MANIFEST_ENTRIES = 2000  # per section of one MANIFEST (larger state goes in pages)
@@ -178,6 +187,10 @@ def _frame(raw: dict[str, Any]) -> Frame:
         raise InvalidFrame("RECEIPT.data.ids holds something other than strings")
     if kind == MANIFEST:
         _check_manifest(data)
+    if kind == REACTION:
+        check_reaction(data["emoji"])
+    if kind == EDIT:
+        check_edit_text(data["text"])
     return Frame(kind, sid, data, to)
 
 
@@ -210,3 +223,18 @@ def _check_manifest(data: dict[str, Any]) -> None:
                 if allowed is not None and field not in allowed:
                     raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is not one of "
                                        f"{', '.join(allowed)}")
+
+
+def check_reaction(emoji: str) -> None:
+    """A reaction is one short symbol on one line ("" takes a reaction back)."""
+    if len(emoji) > MAX_REACTION:
+        raise InvalidFrame("REACTION.data.emoji is too long")
+    if emoji and (not emoji.strip() or any(ord(ch) < 32 or ch.isspace() for ch in emoji)):
+        raise InvalidFrame("REACTION.data.emoji holds spaces or control characters")
+
+
+def check_edit_text(text: str) -> None:
+    if not text.strip():
+        raise InvalidFrame("EDIT.data.text is empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidFrame("EDIT.data.text is too long")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -10,6 +10,7 @@ from securechat.client import MessageStatus
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.models.roles import Roles
+from securechat.ui.textlayout import draw_text, text_size
 
 _Index = QModelIndex | QPersistentModelIndex
 AVATAR_COLOURS = ["#ef4444", "#f97316", "#eab308", "#22c55e", "#14b8a6", "#3b82f6",
@@ -134,8 +135,7 @@ class BubbleDelegate(QStyledItemDelegate):
         return max(120, int(width * 0.72) - 2 * self.PAD)
 
     def _text_rect(self, option: QStyleOptionViewItem, text: str, width: int) -> QRect:
-        return QFontMetrics(option.font).boundingRect(
-            QRect(0, 0, width, 100000), int(Qt.TextFlag.TextWordWrap), text)
+        return QRect(QPoint(0, 0), text_size(option.font, text, width))
 
     def _layout(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QSize, QRect]:
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
@@ -220,8 +220,8 @@ class BubbleDelegate(QStyledItemDelegate):
             y += self.QUOTE_H + 4
         p.setFont(option.font)
         p.setPen(ink)
-        p.drawText(QRect(left, y, inner_w, body.height()),
-                   int(Qt.TextFlag.TextWordWrap), index.data(Qt.ItemDataRole.DisplayRole) or "")
+        draw_text(p, option.font, index.data(Qt.ItemDataRole.DisplayRole) or "", left, y,
+                  inner_w)
         y += body.height()
         foot = index.data(Roles.TIME) or ""
         p.setFont(small)

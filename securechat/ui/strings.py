@@ -169,6 +169,29 @@ DEVICE_REMOVED_LINE = "{name} removed a device"
 DEVICE_ADDED_PREVIEW = "Signed in on a new device"
 DEVICE_REMOVED_PREVIEW = "Removed a device"
 
+# --- chat details (issue 11): never lose a draft, reactions, edits, unsend, links ------
+MESSAGE_TOO_LONG = ("This message is {count} characters long; the limit is {limit}. "
+                    "Your text is kept: shorten it or send it in parts.")
+LENGTH_COUNTER = "{count} / {limit}"
+REPLYING_TO_NAME = "Replying to {name}: {text}"
+YOU = "You"
+REACT = "React"
+REMOVE_REACTION = "Remove my reaction"
+EDIT = "Edit"
+EDITING = "Editing: {text}"
+EDITED = "edited"
+EDIT_HISTORY = "Earlier versions:\n{versions}"
+UNSEND_CONFIRM_TITLE = "Unsend this message?"
+UNSEND_CONFIRM_BODY = ("It is deleted for everyone in this conversation, on all their "
+                       "devices and yours; both sides see that a message was deleted.")
+DELETE_CONFIRM_TITLE = "Delete this message for you?"
+DELETE_CONFIRM_BODY = "It is deleted on this device only; the others keep it."
+MESSAGE_DELETED = "This message was deleted"
+OPEN_LINK = "Open link"
+OPEN_LINK_TITLE = "Open this link?"
+OPEN_LINK_BODY = "It opens in your browser:\n\n{url}"
+COPY_LINK = "Copy link"
+
 # --- my devices -----------------------------------------------------------------------
 ACTION_LINKED_DEVICES = "Linked &devices…"
 LINKED_DEVICES_TITLE = "Linked devices"

@@ -176,6 +176,27 @@ MIGRATIONS: list[Step] = [
                                            AS INTEGER) WHERE rowid = NEW.rowid;
     END;
     """,
+    # Reactions and edits (client.message_actions): one reaction per person ('me' or
+    # 'other') per message, '' once taken back, the newest `at` winning; every version
+    # of an edited message, the original included (messages.text is the newest). Both go
+    # with their message when it is deleted (hard delete: nothing of it stays).
+    """
+    CREATE TABLE reactions (
+        message_id TEXT NOT NULL, sid TEXT NOT NULL, reactor TEXT NOT NULL,
+        emoji TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, sid, reactor)
+    );
+    CREATE TABLE message_edits (
+        message_id TEXT NOT NULL, sid TEXT NOT NULL, text TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, sid, at)
+    );
+    CREATE TRIGGER message_extras_deleted AFTER DELETE ON messages
+    BEGIN
+        DELETE FROM reactions WHERE message_id = OLD.id AND sid = OLD.sid;
+        DELETE FROM message_edits WHERE message_id = OLD.id AND sid = OLD.sid;
+    END;
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

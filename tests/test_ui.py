@@ -406,6 +406,8 @@ class OnboardingAndChatTests(UITestCase):
         menu = chat_a.context_menu(3)
         unsend = next(a for a in menu.actions() if a.text().startswith("Unsend"))
         unsend.trigger()
+        self.assertEqual(chat_b.model.rowCount(), 4)  # it asks first
+        QTest.mouseClick(chat_a.question.yes_button, Qt.MouseButton.LeftButton)
         yield until(lambda: chat_b.model.rowCount() == 3, *model_signals(chat_b.model))
         self.assertEqual(chat_a.model.rowCount(), 3)
         # Bob deletes Alice's first message for himself only

@@ -62,6 +62,7 @@ from securechat.client.local_accounts import (
     known_accounts,
     remember,
 )
+from securechat.client.message_actions import MessageExtras
 from securechat.client.model import (
     PIN_COST,
     SYSTEM_TYPES,
@@ -86,11 +87,15 @@ from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
 from securechat.client.trust import MAX_ALIAS
 from securechat.client.vault import RESET_CONFIRMATION as VAULT_RESET_CONFIRMATION
 from securechat.client.wamp import JoinRefused
+from securechat.protocol.frames import MAX_REACTION
+from securechat.protocol.frames import MAX_TEXT as MAX_MESSAGE_LENGTH
 
 __all__ = [
     "DEFAULT_RELAY_URL",
     "INSECURE_FLAG",
     "MAX_ALIAS",
+    "MAX_MESSAGE_LENGTH",
+    "MAX_REACTION",
     "MIN_BACKUP_PASSPHRASE",
     "MIN_PASSWORD_LENGTH",
     "PIN_COST",
@@ -126,6 +131,7 @@ __all__ = [
     "LoginParametersRefused",
     "MailFailed",
     "Me",
+    "MessageExtras",
     "MessageStatus",
     "MessageType",
     "MfaLockedOut",

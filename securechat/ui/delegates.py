@@ -121,6 +121,7 @@ class BubbleDelegate(QStyledItemDelegate):
     DAY_H = 30
     QUOTE_H = 22
     FOOT_H = 16
+    REACT_H = 22
     CACHE_LIMIT = 5000
 
     def __init__(self, view: QAbstractItemView) -> None:
@@ -143,12 +144,21 @@ class BubbleDelegate(QStyledItemDelegate):
         body = self._text_rect(option, text, width)
         if index.data(Roles.SYSTEM):  # a centred line, no bubble
             return QSize(body.width() + 2 * self.PAD, body.height() + self.PAD), body
-        foot_w = QFontMetrics(option.font).horizontalAdvance("00:00 ✓✓") + 8
-        inner_w = max(body.width(), foot_w, 160 if index.data(Roles.REPLY_QUOTE) else 0)
+        foot_w = QFontMetrics(option.font).horizontalAdvance(self._foot_sample(index)) + 8
+        reactions = index.data(Roles.REACTIONS) or ""
+        react_w = QFontMetrics(option.font).horizontalAdvance(reactions) + 16 if reactions else 0
+        inner_w = max(body.width(), foot_w, react_w,
+                      160 if index.data(Roles.REPLY_QUOTE) else 0)
         inner_h = body.height() + self.FOOT_H + (
-            self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0)
+            self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0) + (
+            self.REACT_H + 2 if reactions else 0)
         bubble = QSize(min(inner_w, width) + 2 * self.PAD, inner_h + 2 * self.PAD - 4)
         return bubble, body
+
+    @staticmethod
+    def _foot_sample(index: _Index) -> str:
+        edited = f"{S.EDITED} " if index.data(Roles.EDITED) else ""
+        return f"{edited}00:00 ✓✓"
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         # The view asks for every row's size on every relayout: a dictionary lookup.
@@ -212,18 +222,44 @@ class BubbleDelegate(QStyledItemDelegate):
             p.fillRect(QRectF(left, y, 3, self.QUOTE_H), ink)
             p.setFont(small)
             p.setPen(ink)
-            p.drawText(QRect(left + 8, y, inner_w - 10, self.QUOTE_H),
+            author = index.data(Roles.REPLY_AUTHOR)
+            quoted = quote.replace("\n", " ")
+            if author:  # who wrote the original, in bold before it
+                bold = QFont(small)
+                bold.setBold(True)
+                p.setFont(bold)
+                name = QFontMetrics(bold).elidedText(author + ": ", Qt.TextElideMode.ElideRight,
+                                                     (inner_w - 10) // 2)
+                p.drawText(QRect(left + 8, y, inner_w - 10, self.QUOTE_H),
+                           Qt.AlignmentFlag.AlignVCenter, name)
+                shift = QFontMetrics(bold).horizontalAdvance(name)
+                p.setFont(small)
+            else:
+                shift = 0
+            p.drawText(QRect(left + 8 + shift, y, inner_w - 10 - shift, self.QUOTE_H),
                        Qt.AlignmentFlag.AlignVCenter,
-                       QFontMetrics(small).elidedText(quote.replace("\n", " "),
-                                                      Qt.TextElideMode.ElideRight,
-                                                      inner_w - 10))
+                       QFontMetrics(small).elidedText(quoted, Qt.TextElideMode.ElideRight,
+                                                      inner_w - 10 - shift))
             y += self.QUOTE_H + 4
         p.setFont(option.font)
         p.setPen(ink)
         draw_text(p, option.font, index.data(Qt.ItemDataRole.DisplayRole) or "", left, y,
                   inner_w)
         y += body.height()
+        reactions = index.data(Roles.REACTIONS)
+        if reactions:  # a pill under the text: each emoji, and how many chose it
+            p.setFont(option.font)
+            pill_w = QFontMetrics(option.font).horizontalAdvance(reactions) + 16
+            pill = QRectF(left, y + 2, min(pill_w, inner_w), self.REACT_H)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.base))
+            p.drawRoundedRect(pill, 11, 11)
+            p.setPen(QColor(t.text))
+            p.drawText(pill, Qt.AlignmentFlag.AlignCenter, reactions)
+            y += self.REACT_H + 2
         foot = index.data(Roles.TIME) or ""
+        if index.data(Roles.EDITED):
+            foot = f"{S.EDITED} {foot}"
         p.setFont(small)
         muted = QColor(ink)
         muted.setAlpha(170)
@@ -232,10 +268,17 @@ class BubbleDelegate(QStyledItemDelegate):
             status = int(index.data(Roles.STATUS))
             ticks = tick_text(status)
             tick_w = QFontMetrics(small).horizontalAdvance(ticks)
-            p.setPen(QColor(t.tick_read) if status == MessageStatus.READ else muted)
+            read = status == MessageStatus.READ
+            p.setPen(QColor(t.tick_read) if read else muted)
+            if read:  # read is bold and coloured, delivered thin and muted
+                bold = QFont(small)
+                bold.setBold(True)
+                p.setFont(bold)
+                tick_w = QFontMetrics(bold).horizontalAdvance(ticks)
             p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        ticks)
             foot_rect.setRight(foot_rect.right() - tick_w - 4)
+        p.setFont(small)
         p.setPen(muted)
         p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, foot)
         p.restore()

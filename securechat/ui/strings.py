@@ -174,7 +174,7 @@ MESSAGE_TOO_LONG = ("This message is {count} characters long; the limit is {limi
                     "Your text is kept: shorten it or send it in parts.")
 LENGTH_COUNTER = "{count} / {limit}"
 REPLYING_TO_NAME = "Replying to {name}: {text}"
-YOU = "You"
+ME_AUTHOR = "You"
 REACT = "React"
 REMOVE_REACTION = "Remove my reaction"
 EDIT = "Edit"
@@ -191,6 +191,7 @@ OPEN_LINK = "Open link"
 OPEN_LINK_TITLE = "Open this link?"
 OPEN_LINK_BODY = "It opens in your browser:\n\n{url}"
 COPY_LINK = "Copy link"
+EMOJI_PICKER = "Insert an emoji"
 
 # --- my devices -----------------------------------------------------------------------
 ACTION_LINKED_DEVICES = "Linked &devices…"

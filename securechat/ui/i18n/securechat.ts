@@ -493,6 +493,89 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>This message is {count} characters long; the limit is {limit}. Your text is kept: shorten it or send it in parts.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{count} / {limit}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Replying to {name}: {text}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>You</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>React</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remove my reaction</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Edit</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Editing: {text}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>edited</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Earlier versions:
+{versions}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unsend this message?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It is deleted for everyone in this conversation, on all their devices and yours; both sides see that a message was deleted.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Delete this message for you?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It is deleted on this device only; the others keep it.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>This message was deleted</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open link</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Open this link?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>It opens in your browser:
+
+{url}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Copy link</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Insert an emoji</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Linked &amp;devices…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -778,10 +861,6 @@ Add a contact by their email below; once they accept, you can chat.</source>
     </message>
     <message>
         <source>Import file…</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Edit</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -23,7 +23,7 @@ class ElidedLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
-    def setText(self, text: str | None) -> None:  # noqa: N802 (Qt's name)
+    def setText(self, text: str | None) -> None:
         super().setText(text or "")
         self._update_tooltip()
 
@@ -38,22 +38,22 @@ class ElidedLabel(QLabel):
     def is_elided(self) -> bool:
         return self.shown_text() != self.one_line()
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         return QSize(self.MIN_WIDTH, super().minimumSizeHint().height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         hint = super().sizeHint()
         return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance(self.one_line())
                          + 8), hint.height())
 
-    def resizeEvent(self, event: QResizeEvent | None) -> None:  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
         self._update_tooltip()
 
     def _update_tooltip(self) -> None:
         self.setToolTip(plain_tooltip(self.text()) if self.is_elided() else "")
 
-    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
         painter.drawText(self.contentsRect(), int(self.alignment()) | int(

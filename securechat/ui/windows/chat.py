@@ -3,6 +3,8 @@ typing indicator, the key-change banner and infinite scroll back through history
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, pyqtSignal
@@ -21,7 +23,7 @@ from PyQt6.QtWidgets import (
 )
 from twisted.internet import defer
 
-from securechat.client import SecureChatClient, StoredMessage
+from securechat.client import MAX_MESSAGE_LENGTH, SecureChatClient, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
@@ -29,6 +31,10 @@ from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.confirm import Question, ask
+from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
+from securechat.ui.widgets.elided import ElidedLabel
+from securechat.ui.widgets.emoji import EmojiPicker, reaction_menu
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
@@ -69,13 +75,15 @@ class ChatView(QWidget):
         self.peer: str | None = None
         self.loading_page = False
         self.reply_to: StoredMessage | None = None
+        self.editing: StoredMessage | None = None  # the composer holds a new text for it
+        self.question: Question | None = None  # the last confirmation asked
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         # header
         header = QFrame()
         header_layout = QHBoxLayout(header)
-        self.title = make_plain(QLabel(S.NO_CHAT_SELECTED))  # names are the peer's choice
+        self.title = ElidedLabel(S.NO_CHAT_SELECTED)  # names are the peer's choice, any length
         self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
         self.subtitle = make_plain(QLabel())
         self.subtitle.setObjectName("muted")
@@ -127,7 +135,7 @@ class ChatView(QWidget):
         # reply bar and composer
         self.reply_bar = QFrame()
         reply_layout = QHBoxLayout(self.reply_bar)
-        self.reply_label = make_plain(QLabel())  # quotes the peer's text
+        self.reply_label = ElidedLabel()  # quotes a message of any length: never widens
         self.reply_label.setObjectName("muted")
         cancel = QPushButton(S.CANCEL)
         cancel.clicked.connect(self.cancel_reply)
@@ -143,7 +151,11 @@ class ChatView(QWidget):
         self.composer.escaped.connect(self.cancel_reply)
         self.composer.textChanged.connect(self._typed)
         self.send_button = primary_button(S.SEND, self.send)
+        self.counter = LengthCounter(self.composer)
+        self.emoji = EmojiPicker(self.composer.insertPlainText)
+        bottom.addWidget(self.emoji)
         bottom.addWidget(self.composer, 1)
+        bottom.addWidget(self.counter)
         bottom.addWidget(self.send_button)
         layout.addWidget(self.bottom)
         self._read_soon = QTimer(self)
@@ -187,6 +199,8 @@ class ChatView(QWidget):
         return [(b.message_received, self._received), (b.message_sent, self._sent),
                 (b.message_updated, self._updated), (b.message_deleted, self._deleted),
                 (b.typing_changed, self._typing_changed),
+                (b.reaction_changed, self._reaction_changed),
+                (b.message_edited, self._edited),
                 (b.presence_changed, self._presence_changed),
                 (b.identity_changed, self._identity_changed),
                 (b.contacts_changed, self._contact_changed),
@@ -220,14 +234,22 @@ class ChatView(QWidget):
             if self.model.generation != generation:
                 return  # another conversation (or this one again) was opened since
             self.model.reset(peer, messages)
-            self.view.scrollToBottom()
-            self._update_latest_button()
+            self._fetch_extras(messages)
+            self.scroll_to_newest()
             self.mark_read()
             self.page_loaded.emit()
 
         d = call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
         self.composer.setFocus()
         return d
+
+    def scroll_to_newest(self) -> None:
+        """The newest message whole at the bottom: the rows are laid out first (their
+        sizes are only known then), and again once the view has settled."""
+        self.view.doItemsLayout()
+        self.view.scrollToBottom()
+        QTimer.singleShot(0, self.view.scrollToBottom)
+        self._update_latest_button()
 
     def mark_read(self) -> None:
         """Soon, once for a burst: a catch-up of many messages is one read receipt."""
@@ -299,6 +321,7 @@ class ChatView(QWidget):
             anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
             offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
             added = self.model.prepend(page) if after is None else self.model.append(page)
+            self._fetch_extras(page)
             if added and anchor_id is not None:
                 # the row that was at the top stays at the top, wherever rows went
                 self.view.doItemsLayout()
@@ -328,9 +351,9 @@ class ChatView(QWidget):
         def loaded(messages: list[StoredMessage]) -> None:
             if self.model.generation == generation:
                 self.model.reset(peer, messages)
+                self._fetch_extras(messages)
                 self.loading_page = False
-                self.view.scrollToBottom()
-                self._update_latest_button()
+                self.scroll_to_newest()
                 self.page_loaded.emit()
         return call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
 
@@ -369,7 +392,68 @@ class ChatView(QWidget):
 
     def _deleted(self, event: Any) -> None:
         if event.sid == self._sid():
-            self.model.remove(event.message_id)
+            with self._reading_position():
+                self.model.remove(event.message_id)
+
+    # --- reactions and edits ----------------------------------------------------------------
+
+    def _fetch_extras(self, messages: list[StoredMessage]) -> None:
+        """Reactions and edited marks of a page that just came in."""
+        if self.client is None or self.peer is None or not messages:
+            return
+        generation = self.model.generation
+
+        def got(found: dict[str, Any]) -> None:
+            if self.model.generation == generation:
+                with self._reading_position():
+                    self.model.set_extras(found)
+        call(self.client.actions.extras(self.peer, [m.id for m in messages]), got,
+             self.error.emit)
+
+    def _reaction_changed(self, event: Any) -> None:
+        if event.sid == self._sid():
+            with self._reading_position():
+                self.model.set_reaction(event.message_id, event.reactor, event.emoji)
+
+    def _edited(self, event: Any) -> None:
+        if event.sid == self._sid():
+            with self._reading_position():
+                self.model.set_text(event.message_id, event.text)
+
+    def react(self, message_id: str, emoji: str) -> Any:
+        assert self.client is not None
+        return call(self.client.actions.react(message_id, emoji), failed=self.error.emit)
+
+    def start_edit(self, message: StoredMessage) -> None:
+        """The composer takes the message's text; sending replaces it (Escape cancels)."""
+        self.cancel_reply()
+        self.editing = message
+        self.composer.setPlainText(message.text)
+        self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
+        self.reply_label.setText(S.EDITING.format(text=message.text))
+        self.reply_bar.show()
+        self.composer.setFocus()
+
+    @contextlib.contextmanager
+    def _reading_position(self) -> Iterator[None]:
+        """Whatever changes size inside: the view stays at the bottom if it was there,
+        else the message at the top of the view stays where it was."""
+        bar = self.view.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        anchor = self.view.indexAt(QPoint(8, 8))
+        anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
+        offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
+        yield
+        self.view.doItemsLayout()
+        if at_bottom:
+            self.view.scrollToBottom()
+        elif anchor_id is not None:
+            row = self.model.row_of(anchor_id)
+            if row >= 0:
+                self.view.scrollTo(self.model.index(row),
+                                   QAbstractItemView.ScrollHint.PositionAtTop)
+                bar.setValue(bar.value() - offset)
+        self._update_latest_button()
 
     def _device_changed(self, event: Any) -> None:
         """"Bob signed in on a new device": the line stored in the conversation."""
@@ -431,14 +515,28 @@ class ChatView(QWidget):
     # --- composing ------------------------------------------------------------------------
 
     def send(self) -> None:
+        """Send the draft (or the edit). Whatever cannot be sent stays in the composer:
+        an over-long text is refused before anything is cleared, and a draft the core
+        refuses comes back."""
         text = self.composer.toPlainText()
         if self.client is None or self.peer is None or not text.strip():
             return
-        reply = self.reply_to.id if self.reply_to else None
-        sent = self.client.send_text(self.peer, text, reply)  # it ends "typing…" too
-        self.composer.clear()
+        if len(text) > MAX_MESSAGE_LENGTH:
+            self.error.emit(S.MESSAGE_TOO_LONG.format(count=f"{len(text):,}",
+                                                      limit=f"{MAX_MESSAGE_LENGTH:,}"))
+            return
+        if self.editing is not None:
+            sent = self.client.actions.edit(self.editing.id, text)
+        else:
+            reply = self.reply_to.id if self.reply_to else None
+            sent = self.client.send_text(self.peer, text, reply)  # it ends "typing…" too
+        clear_undoably(self.composer)
         self.cancel_reply()
-        call(sent, failed=self.error.emit)
+
+        def failed(message: str) -> None:
+            restore(self.composer, text)
+            self.error.emit(message)
+        call(sent, failed=failed)
 
     def _typed(self) -> None:
         # The core decides when "typing" is sent, refreshed and stopped.
@@ -446,14 +544,22 @@ class ChatView(QWidget):
             self.client.composing(self.peer, self.composer.toPlainText())
 
     def start_reply(self, message: StoredMessage) -> None:
+        if self.editing is not None:
+            self.cancel_reply()
         self.reply_to = message
-        self.reply_label.setText(S.REPLYING_TO.format(text=message.text.replace("\n", " ")[:80]))
+        author = S.ME_AUTHOR if message.from_me else self.model.peer_name
+        self.reply_label.setText(S.REPLYING_TO_NAME.format(name=author, text=message.text))
         self.reply_bar.show()
         self.composer.setFocus()
 
     def cancel_reply(self) -> None:
+        """No more reply (or edit): the bar goes, and so does the replied-to highlight."""
+        if self.editing is not None:
+            self.editing = None
+            clear_undoably(self.composer)
         self.reply_to = None
         self.reply_bar.hide()
+        self.view.clearSelection()
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.view.indexAt(pos)
@@ -471,17 +577,27 @@ class ChatView(QWidget):
             menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
             return menu
         menu.addAction(S.REPLY, lambda: self.start_reply(message))
+        mine = self.model.index(row).data(Roles.MY_REACTION) or ""
+        menu.addMenu(reaction_menu(menu, mine, lambda e: self.react(message.id, e)))
+        if message.from_me:
+            menu.addAction(S.EDIT, lambda: self.start_edit(message))
         menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
         menu.addSeparator()
         menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
-        if message.sender == "me":
-            menu.addAction(S.UNSEND, lambda: self.unsend(message.id))
+        if message.from_me:
+            menu.addAction(S.UNSEND, lambda: self.confirm_unsend(message.id))
         return menu
 
     def delete(self, message_id: str) -> Any:
         """Delete for me: this device only."""
         assert self.client is not None
         return call(self.client.delete_message(message_id), failed=self.error.emit)
+
+    def confirm_unsend(self, message_id: str) -> Question:
+        """Unsend asks first: it cannot be taken back."""
+        self.question = ask(self, S.UNSEND_CONFIRM_TITLE, S.UNSEND_CONFIRM_BODY, S.UNSEND,
+                            lambda: self.unsend(message_id))
+        return self.question
 
     def unsend(self, message_id: str) -> Any:
         """Delete for everyone: one of my messages, on every device."""

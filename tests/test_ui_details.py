@@ -1,0 +1,199 @@
+"""The desktop client's details a demanding user notices (issue 11): a draft is never
+lost, long text wraps or elides without widening anything, reactions and edits, quotes
+that name their author, unsend that asks first, and a chat that opens at the newest.
+
+Runs on the Qt reactor (tests/ui_trial.py), driving real clients on a real relay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from securechat.ui import loop
+
+if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
+    from twisted.trial import unittest
+
+    raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
+
+from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtGui import QFontMetrics
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QStyleOptionViewItem
+
+from securechat.client import MAX_MESSAGE_LENGTH, MessageStatus, StoredMessage
+from securechat.client import events as ev
+from securechat.ui.models.roles import Roles
+from securechat.ui.textlayout import text_size
+from tests.test_ui import UITestCase, model_signals, screenshot, until
+
+LONG_WORD = "Supercalifragilistic" * 100  # 2,000 characters, no space to break at
+URL = "https://example.org/" + "a1b2c3d4" * 12 + "?q=the-end"
+
+
+class DetailsTests(UITestCase):
+    @defer.inlineCallbacks
+    def friends(self) -> Any:
+        """Alice and Bob, each in a window, befriended, each with the chat open."""
+        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
+        yield self.account_on_disk("bob", "bob@example.org")
+        alice_win, bob_win = self.shell("alice"), self.shell("bob")
+        alice = yield self.unlock(alice_win, "alice@example.org")
+        bob = yield self.unlock(bob_win, "bob@example.org")
+        yield self.befriend(alice, bob)
+        for window in (alice_win, bob_win):
+            sessions = window.main.sessions
+            yield until(lambda s=sessions: s.rowCount() == 1, *model_signals(sessions))
+        chat_a = yield self.chat_with(alice_win, bob.me.user_id)
+        chat_b = yield self.chat_with(bob_win, alice.me.user_id)
+        return alice_win, alice, chat_a, bob_win, bob, chat_b
+
+    def bubble_size(self, chat: Any, row: int) -> Any:
+        option = QStyleOptionViewItem()
+        option.font = chat.view.font()
+        return chat.delegate.sizeHint(option, chat.model.index(row))
+
+    @defer.inlineCallbacks
+    def test_an_over_long_message_is_kept_and_a_sent_one_can_be_undone(self) -> Any:
+        alice_win, _, chat_a, _, _, _ = yield self.friends()
+        errors: list[str] = []
+        chat_a.error.connect(errors.append)
+        composer = chat_a.composer
+        self.assertFalse(chat_a.counter.isVisibleTo(chat_a))
+        composer.insertPlainText("x" * 70_000)  # a paste past the limit
+        self.assertTrue(chat_a.counter.isVisibleTo(chat_a))
+        self.assertEqual(chat_a.counter.objectName(), "error")
+        self.assertIn(f"{MAX_MESSAGE_LENGTH:,}", chat_a.counter.text())
+        QTest.keyClick(composer, Qt.Key.Key_Return)
+        self.assertEqual(len(composer.toPlainText()), 70_000)  # nothing lost
+        self.assertIn("70,000", errors[-1])
+        self.assertEqual(chat_a.model.rowCount(), 0)  # and nothing sent
+        screenshot(alice_win, "20-too-long-kept")
+        # shortened to fit, it goes, and Ctrl+Z brings the sent text back
+        composer.selectAll()
+        composer.insertPlainText("a short one")
+        self.assertFalse(chat_a.counter.isVisibleTo(chat_a))
+        QTest.keyClick(composer, Qt.Key.Key_Return)
+        self.assertEqual(composer.toPlainText(), "")
+        yield until(lambda: chat_a.model.rowCount() == 1, *model_signals(chat_a.model))
+        QTest.keyClick(composer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        self.assertEqual(composer.toPlainText(), "a short one")
+
+    @defer.inlineCallbacks
+    def test_long_words_wrap_and_long_names_and_quotes_never_widen_the_window(self) -> Any:
+        _, alice, chat_a, bob_win, bob, chat_b = yield self.friends()
+        width = bob_win.width()
+        chat_a.composer.insertPlainText(f"{LONG_WORD}\nsee {URL}")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
+        # The whole word is in the bubble, over as many lines as it takes, within the view.
+        size = self.bubble_size(chat_b, 0)
+        viewport = chat_b.view.viewport().width()
+        self.assertLessEqual(size.width(), viewport)
+        line = QFontMetrics(chat_b.view.font()).lineSpacing()
+        whole = QFontMetrics(chat_b.view.font()).horizontalAdvance(LONG_WORD)
+        self.assertGreaterEqual(size.height(), line * (whole // viewport))
+        wrapped = text_size(chat_b.view.font(), LONG_WORD, chat_b.delegate._max_text_width())
+        self.assertGreater(wrapped.height(), 5 * line)
+        screenshot(bob_win, "21-long-word-wraps")
+        # Replying to it quotes it in one elided line; the window keeps its width.
+        chat_b.view.setCurrentIndex(chat_b.model.index(0))
+        chat_b.start_reply(chat_b.model.message(0))
+        QTest.qWait(0)
+        self.assertEqual(bob_win.width(), width)
+        self.assertTrue(chat_b.reply_label.is_elided())
+        self.assertTrue(chat_b.reply_label.shown_text().endswith("…"))
+        self.assertIn("Replying to Alice Liddell", chat_b.reply_label.shown_text())
+        self.assertIn(LONG_WORD, chat_b.reply_label.toolTip())
+        screenshot(bob_win, "22-reply-to-a-long-message")
+        QTest.keyClicks(chat_b.composer, "that is long")
+        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        self.assertFalse(chat_b.view.selectionModel().hasSelection())  # highlight gone
+        yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
+        self.assertEqual(chat_a.model.index(1).data(Roles.REPLY_AUTHOR), "You")
+        self.assertEqual(chat_b.model.index(1).data(Roles.REPLY_AUTHOR), "Alice Liddell")
+        # A long nickname: the header elides it, with the whole name as its tooltip.
+        name = "Carol Ann Featherstonehaugh-Smythe 🌸 of the Long Names Society"
+        yield bob.set_alias(alice.me.user_id, name)
+        yield until(lambda: chat_b.title.text() == name, bob_win.bridge.contacts_changed)
+        bob_win.resize(700, 640)
+        QTest.qWait(0)
+        self.assertEqual(bob_win.width(), 700)
+        self.assertLessEqual(bob_win.minimumSizeHint().width(), 700)
+        self.assertTrue(chat_b.title.is_elided())
+        self.assertIn("Long Names Society", chat_b.title.toolTip())
+        screenshot(bob_win, "23-long-name-elided")
+
+    @defer.inlineCallbacks
+    def test_react_edit_and_unsend_from_the_menu(self) -> Any:
+        _, alice, chat_a, bob_win, bob, chat_b = yield self.friends()
+        QTest.keyClicks(chat_a.composer, "lunch at noon?")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
+        # Bob reacts from the message's menu
+        menu = chat_b.context_menu(0)
+        react = next(a for a in menu.actions() if a.text() == "React").menu()
+        self.assertNotIn("Edit", [a.text() for a in menu.actions()])  # not his to edit
+        next(a for a in react.actions() if a.text() == "👍").trigger()
+        yield until(lambda: chat_a.model.index(0).data(Roles.REACTIONS) == "👍",
+                    *model_signals(chat_a.model))
+        self.assertEqual(chat_b.model.index(0).data(Roles.MY_REACTION), "👍")
+        # Alice edits it: Bob sees the new text, marked edited, in a bubble fitted to it
+        before = self.bubble_size(chat_b, 0)
+        menu = chat_a.context_menu(0)
+        next(a for a in menu.actions() if a.text() == "Edit").trigger()
+        self.assertEqual(chat_a.composer.toPlainText(), "lunch at noon?")
+        self.assertIn("Editing", chat_a.reply_label.text())
+        chat_a.composer.selectAll()
+        chat_a.composer.insertPlainText("lunch at one? the meeting at noon runs over, so "
+                                        "let us meet at the usual place a bit later")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.index(0).data(Roles.EDITED),
+                    *model_signals(chat_b.model))
+        self.assertTrue(chat_b.model.index(0).data(
+            Qt.ItemDataRole.DisplayRole).startswith("lunch at one?"))
+        self.assertEqual(chat_b.model.rowCount(), 1)  # the same message, not a new one
+        self.assertGreater(self.bubble_size(chat_b, 0).width(), before.width())
+        self.assertEqual(chat_b.model.index(0).data(Roles.REACTIONS), "👍")  # kept
+        screenshot(bob_win, "24-reaction-and-edit")
+        # Unsend asks first; Cancel keeps the message everywhere
+        menu = chat_a.context_menu(0)
+        next(a for a in menu.actions() if a.text().startswith("Unsend")).trigger()
+        QTest.mouseClick(chat_a.question.no_button, Qt.MouseButton.LeftButton)
+        marker = yield bob.send_text(alice.me.user_id, "still here?")
+        yield self.log(alice).wait_for(ev.MessageReceived, lambda e: e.message.id == marker.id)
+        self.assertEqual(chat_b.model.rowCount(), 2)
+        # Reopened later (a restart, another chat), the reaction and the edit are there
+        chat_a.open_peer(bob.me.user_id)
+        yield until(lambda: chat_a.model.index(0).data(Roles.REACTIONS) == "👍",
+                    *model_signals(chat_a.model))
+        self.assertTrue(chat_a.model.index(0).data(Roles.EDITED))
+
+    @defer.inlineCallbacks
+    def test_a_chat_opens_at_the_newest_message_and_keeps_the_reading_position(self) -> Any:
+        _, alice, chat_a, _, bob, _ = yield self.friends()
+        sid = alice.contacts[bob.me.user_id].sid
+        start = 1_700_000_000_000
+        for i in range(40):  # tall messages, so that the newest is far below the top
+            yield alice.store.add_message(StoredMessage(
+                f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
+                f"message {i}\n" + "line\n" * (i % 5) + "end", "text", start + i * 60_000,
+                MessageStatus.READ, True, None))
+        opened = until(lambda: chat_a.model.rowCount() == 40, chat_a.page_loaded)
+        chat_a.open_peer(bob.me.user_id)
+        yield opened
+        QTest.qWait(0)
+        bar = chat_a.view.verticalScrollBar()
+        self.assertGreater(bar.maximum(), 0)
+        self.assertEqual(bar.value(), bar.maximum())  # the newest, whole, at the bottom
+        self.assertFalse(chat_a.latest_button.isVisibleTo(chat_a))
+        last = chat_a.view.visualRect(chat_a.model.index(39))
+        self.assertLessEqual(last.bottom(), chat_a.view.viewport().height())
+        # Reading further up: a message deleted above keeps what is on screen in place
+        bar.setValue(bar.maximum() // 2)
+        top = chat_a.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID)
+        self.assertGreater(chat_a.model.row_of(top), 2)
+        yield alice.delete_message(chat_a.model.message(1).id)
+        yield until(lambda: chat_a.model.rowCount() == 39, *model_signals(chat_a.model))
+        self.assertEqual(chat_a.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID), top)

@@ -69,7 +69,7 @@ class DetailsTests(UITestCase):
         self.assertEqual(len(composer.toPlainText()), 70_000)  # nothing lost
         self.assertIn("70,000", errors[-1])
         self.assertEqual(chat_a.model.rowCount(), 0)  # and nothing sent
-        screenshot(alice_win, "20-too-long-kept")
+        screenshot(alice_win, "d1-too-long-kept")
         # shortened to fit, it goes, and Ctrl+Z brings the sent text back
         composer.selectAll()
         composer.insertPlainText("a short one")
@@ -96,7 +96,7 @@ class DetailsTests(UITestCase):
         self.assertGreaterEqual(size.height(), line * (whole // viewport))
         wrapped = text_size(chat_b.view.font(), LONG_WORD, chat_b.delegate._max_text_width())
         self.assertGreater(wrapped.height(), 5 * line)
-        screenshot(bob_win, "21-long-word-wraps")
+        screenshot(bob_win, "d2-long-word-wraps")
         # Replying to it quotes it in one elided line; the window keeps its width.
         chat_b.view.setCurrentIndex(chat_b.model.index(0))
         chat_b.start_reply(chat_b.model.message(0))
@@ -106,7 +106,7 @@ class DetailsTests(UITestCase):
         self.assertTrue(chat_b.reply_label.shown_text().endswith("…"))
         self.assertIn("Replying to Alice Liddell", chat_b.reply_label.shown_text())
         self.assertIn(LONG_WORD, chat_b.reply_label.toolTip())
-        screenshot(bob_win, "22-reply-to-a-long-message")
+        screenshot(bob_win, "d3-reply-to-a-long-message")
         QTest.keyClicks(chat_b.composer, "that is long")
         QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
         self.assertFalse(chat_b.view.selectionModel().hasSelection())  # highlight gone
@@ -123,7 +123,7 @@ class DetailsTests(UITestCase):
         self.assertLessEqual(bob_win.minimumSizeHint().width(), 700)
         self.assertTrue(chat_b.title.is_elided())
         self.assertIn("Long Names Society", chat_b.title.toolTip())
-        screenshot(bob_win, "23-long-name-elided")
+        screenshot(bob_win, "d4-long-name-elided")
 
     @defer.inlineCallbacks
     def test_react_edit_and_unsend_from_the_menu(self) -> Any:
@@ -156,7 +156,7 @@ class DetailsTests(UITestCase):
         self.assertEqual(chat_b.model.rowCount(), 1)  # the same message, not a new one
         self.assertGreater(self.bubble_size(chat_b, 0).width(), before.width())
         self.assertEqual(chat_b.model.index(0).data(Roles.REACTIONS), "👍")  # kept
-        screenshot(bob_win, "24-reaction-and-edit")
+        screenshot(bob_win, "d5-reaction-and-edit")
         # Unsend asks first; Cancel keeps the message everywhere
         menu = chat_a.context_menu(0)
         next(a for a in menu.actions() if a.text().startswith("Unsend")).trigger()
@@ -171,8 +171,8 @@ class DetailsTests(UITestCase):
         self.assertTrue(chat_a.model.index(0).data(Roles.EDITED))
 
     @defer.inlineCallbacks
-    def test_a_chat_opens_at_the_newest_message_and_keeps_the_reading_position(self) -> Any:
-        _, alice, chat_a, _, bob, _ = yield self.friends()
+    def test_a_chat_opens_at_the_newest_keeps_its_place_and_reopens_after_unlock(self) -> Any:
+        alice_win, alice, chat_a, _, bob, _ = yield self.friends()
         sid = alice.contacts[bob.me.user_id].sid
         start = 1_700_000_000_000
         for i in range(40):  # tall messages, so that the newest is far below the top
@@ -197,3 +197,11 @@ class DetailsTests(UITestCase):
         yield alice.delete_message(chat_a.model.message(1).id)
         yield until(lambda: chat_a.model.rowCount() == 39, *model_signals(chat_a.model))
         self.assertEqual(chat_a.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID), top)
+        # Locked and unlocked, the conversation that was open is open again.
+        yield alice_win.lock()
+        self.clients.remove(alice)
+        self.assertIsNone(chat_a.peer)
+        reopened = until(lambda: chat_a.model.rowCount() == 39, chat_a.page_loaded)
+        yield self.unlock(alice_win, "alice@example.org")
+        yield reopened
+        self.assertEqual(chat_a.peer, bob.me.user_id)

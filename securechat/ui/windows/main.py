@@ -42,6 +42,7 @@ class MainPage(QWidget):
 
     def __init__(self, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.last_chat: dict[str, str] = {}  # account's user id -> the chat it had open
         self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
         self.notifier = notifier
@@ -121,6 +122,8 @@ class MainPage(QWidget):
     # --- wiring ---------------------------------------------------------------------------
 
     def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> Any:
+        if self.client is not None and self.chat.peer:  # reopened after the next unlock
+            self.last_chat[self.client.me.user_id] = self.chat.peer
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
         self.requests.client = client
@@ -149,7 +152,11 @@ class MainPage(QWidget):
         bridge.device_removed.connect(self._device_changed)
         bridge.approval_requested.connect(self._approval_requested)
         self.requests.refresh()
-        return self.reload_contacts()
+        loaded = self.reload_contacts()
+        peer = self.last_chat.get(client.me.user_id)
+        if peer in client.contacts:
+            self.open_chat(peer)
+        return loaded
 
     def _approval_requested(self, event: Any) -> None:
         """A new device of this account asks to join: the dialog compares codes."""

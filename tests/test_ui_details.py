@@ -205,3 +205,31 @@ class DetailsTests(UITestCase):
         yield self.unlock(alice_win, "alice@example.org")
         yield reopened
         self.assertEqual(chat_a.peer, bob.me.user_id)
+
+    @defer.inlineCallbacks
+    def test_a_link_is_clickable_and_shows_its_whole_address_first(self) -> Any:
+        _, _, chat_a, _, _, chat_b = yield self.friends()
+        chat_a.composer.insertPlainText(f"see {URL}. Nice, isn't it?")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
+        QTest.qWait(0)
+        option = QStyleOptionViewItem()
+        option.rect = chat_b.view.visualRect(chat_b.model.index(0))
+        option.font = chat_b.view.font()
+        origin, _ = chat_b.delegate.text_origin(option, chat_b.model.index(0))
+        line = QFontMetrics(chat_b.view.font()).lineSpacing()
+        on_see = origin + QPoint(3, line // 2)
+        on_link = origin + QPoint(QFontMetrics(chat_b.view.font()).horizontalAdvance("see h"),
+                                  line // 2)
+        viewport = chat_b.view.viewport()
+        QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=on_see)
+        self.assertIsNone(chat_b.question)  # plain text: nothing to open
+        QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=on_link)
+        self.assertIsNotNone(chat_b.question)
+        self.assertIn(URL, chat_b.question.text())  # the whole address, without the "."
+        self.assertNotIn(URL + ".", chat_b.question.text())
+        screenshot(chat_b.question, "d6-open-link")
+        QTest.mouseClick(chat_b.question.no_button, Qt.MouseButton.LeftButton)
+        menu = chat_b.context_menu(0)
+        self.assertTrue(any(a.text().startswith("Open link: https://example.org/")
+                            for a in menu.actions()))

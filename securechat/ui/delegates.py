@@ -10,7 +10,8 @@ from securechat.client import MessageStatus
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.models.roles import Roles
-from securechat.ui.textlayout import draw_text, text_size
+from securechat.ui.textlayout import draw_text, position_at, text_size
+from securechat.ui.widgets.links import url_at
 
 _Index = QModelIndex | QPersistentModelIndex
 AVATAR_COLOURS = ["#ef4444", "#f97316", "#eab308", "#22c55e", "#14b8a6", "#3b82f6",
@@ -244,7 +245,7 @@ class BubbleDelegate(QStyledItemDelegate):
         p.setFont(option.font)
         p.setPen(ink)
         draw_text(p, option.font, index.data(Qt.ItemDataRole.DisplayRole) or "", left, y,
-                  inner_w)
+                  inner_w, ink if mine else QColor(t.accent))
         y += body.height()
         reactions = index.data(Roles.REACTIONS)
         if reactions:  # a pill under the text: each emoji, and how many chose it
@@ -282,6 +283,27 @@ class BubbleDelegate(QStyledItemDelegate):
         p.setPen(muted)
         p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, foot)
         p.restore()
+
+    def text_origin(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QPoint, int]:
+        """Where a bubble's text starts in the view, and the width it wraps to (as
+        `paint` lays it out)."""
+        r = option.rect
+        top = r.top() + (self.DAY_H if index.data(Roles.DAY) else 0)
+        bubble_size, _ = self._layout(option, index)
+        mine = bool(index.data(Roles.FROM_ME))
+        x = (r.right() - self.MARGIN - bubble_size.width()) if mine else r.left() + self.MARGIN
+        y = top + self.PAD - 2 + (self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0)
+        return QPoint(x + self.PAD, y), bubble_size.width() - 2 * self.PAD
+
+    def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPoint) -> str | None:
+        """The link under `pos` (view coordinates) in this bubble, if any."""
+        if index.data(Roles.SYSTEM):
+            return None
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        origin, width = self.text_origin(option, index)
+        char = position_at(option.font, text, width, pos.x() - origin.x(),
+                           pos.y() - origin.y())
+        return None if char is None else url_at(text, char)
 
     def _paint_system(self, p: QPainter, option: QStyleOptionViewItem, index: _Index,
                       top: int) -> None:

@@ -1,18 +1,32 @@
 """Message text laid out to a width: lines break between words, and a word wider than
-the line (a long URL, a key, a hash) breaks anywhere rather than being cut off."""
+the line (a long URL, a key, a hash) breaks anywhere rather than being cut off. Links
+are drawn as links, and a point can be mapped back to a character (to click them)."""
 
 from __future__ import annotations
 
 from PyQt6.QtCore import QPointF, QSize
-from PyQt6.QtGui import QFont, QPainter, QTextLayout, QTextOption
+from PyQt6.QtGui import QColor, QFont, QPainter, QTextCharFormat, QTextLayout, QTextOption
+
+from securechat.ui.widgets.links import find_urls
 
 
-def _layout(font: QFont, text: str, width: int) -> tuple[QTextLayout, QSize]:
-    # QTextLayout knows line separators, not "\n".
-    layout = QTextLayout(text.replace("\r\n", "\n").replace("\n", "\u2028"), font)
+def _layout(font: QFont, text: str, width: int,
+            link: QColor | None = None) -> tuple[QTextLayout, QSize]:
+    # QTextLayout knows line separators, not "\n" (same length: positions stay valid).
+    layout = QTextLayout(text.replace("\n", "\u2028"), font)
     option = QTextOption()
     option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
     layout.setTextOption(option)
+    if link is not None:
+        formats = []
+        for start, end, _ in find_urls(text):
+            span = QTextLayout.FormatRange()
+            span.start, span.length = start, end - start
+            span.format = QTextCharFormat()
+            span.format.setFontUnderline(True)
+            span.format.setForeground(link)
+            formats.append(span)
+        layout.setFormats(formats)
     layout.beginLayout()
     height = 0.0
     widest = 0.0
@@ -34,6 +48,23 @@ def text_size(font: QFont, text: str, width: int) -> QSize:
 
 
 def draw_text(painter: QPainter, font: QFont, text: str, left: int, top: int,
-              width: int) -> None:
-    """Draw `text` wrapped to `width` from (left, top), in the painter's pen."""
-    _layout(font, text, width)[0].draw(painter, QPointF(left, top))
+              width: int, link: QColor | None = None) -> None:
+    """Draw `text` wrapped to `width` from (left, top), in the painter's pen; links
+    underlined in `link`."""
+    _layout(font, text, width, link)[0].draw(painter, QPointF(left, top))
+
+
+def position_at(font: QFont, text: str, width: int, x: float, y: float) -> int | None:
+    """The character of `text` (wrapped to `width`) at (x, y) from its top left, or None
+    off the text."""
+    layout, size = _layout(font, text, width)
+    if not (0 <= x <= size.width() and 0 <= y < size.height()):
+        return None
+    for i in range(layout.lineCount()):
+        line = layout.lineAt(i)
+        if line.y() <= y < line.y() + line.height():
+            if x > line.naturalTextWidth():
+                return None
+            return min(max(line.xToCursor(x, line.CursorPosition.CursorOnCharacter), 0),
+                       max(len(text) - 1, 0))
+    return None

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QGuiApplication, QKeyEvent
+from PyQt6.QtGui import QGuiApplication, QKeyEvent, QMouseEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +36,7 @@ from securechat.ui.widgets.confirm import Question, ask
 from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
 from securechat.ui.widgets.elided import ElidedLabel
 from securechat.ui.widgets.emoji import EmojiPicker, reaction_menu
+from securechat.ui.widgets.links import find_urls, open_link
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
@@ -132,6 +134,7 @@ class ChatView(QWidget):
         self.latest_button.clicked.connect(self.to_latest)
         self.latest_button.hide()
         self.view.installEventFilter(self)
+        self.view.viewport().installEventFilter(self)  # clicks on links
         # reply bar and composer
         self.reply_bar = QFrame()
         reply_layout = QHBoxLayout(self.reply_bar)
@@ -266,7 +269,30 @@ class ChatView(QWidget):
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if watched is self.view and event is not None and event.type() == QEvent.Type.Resize:
             self._place_latest_button()
+        if (watched is self.view.viewport() and isinstance(event, QMouseEvent)
+                and event.type() == QEvent.Type.MouseButtonRelease
+                and event.button() == Qt.MouseButton.LeftButton):
+            url = self.link_at(event.position().toPoint())
+            if url is not None:
+                self.ask_to_open(url)
+                return True
         return super().eventFilter(watched, event)
+
+    def ask_to_open(self, url: str) -> Question:
+        """A link: its whole address is shown before the browser opens it."""
+        self.question = open_link(self, url)
+        return self.question
+
+    def link_at(self, pos: QPoint) -> str | None:
+        """The link under `pos` (viewport coordinates), if any."""
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return None
+        option = QStyleOptionViewItem()
+        option.initFrom(self.view)
+        option.rect = self.view.visualRect(index)
+        option.font = self.view.font()
+        return self.delegate.link_at(option, index, pos)
 
     def _place_latest_button(self) -> None:
         rect = self.view.rect()
@@ -582,6 +608,9 @@ class ChatView(QWidget):
         if message.from_me:
             menu.addAction(S.EDIT, lambda: self.start_edit(message))
         menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
+        for _, _, url in find_urls(message.text)[:3]:  # the full address, then asked again
+            shown = url if len(url) <= 60 else url[:59] + "…"
+            menu.addAction(f"{S.OPEN_LINK}: {shown}", lambda u=url: self.ask_to_open(u))
         menu.addSeparator()
         menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
         if message.from_me:

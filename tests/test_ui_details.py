@@ -20,12 +20,16 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QFontMetrics
 from PyQt6.QtTest import QTest
-from PyQt6.QtWidgets import QStyleOptionViewItem
+from PyQt6.QtWidgets import QStyleOptionViewItem, QSystemTrayIcon
 
+import securechat
 from securechat.client import MAX_MESSAGE_LENGTH, MessageStatus, StoredMessage
 from securechat.client import events as ev
+from securechat.ui import theme
 from securechat.ui.models.roles import Roles
 from securechat.ui.textlayout import text_size
+from securechat.ui.widgets.notifier import Notifier, app_icon
+from securechat.ui.windows.settings import about_label
 from tests.test_ui import UITestCase, model_signals, screenshot, until
 
 LONG_WORD = "Supercalifragilistic" * 100  # 2,000 characters, no space to break at
@@ -233,3 +237,70 @@ class DetailsTests(UITestCase):
         menu = chat_b.context_menu(0)
         self.assertTrue(any(a.text().startswith("Open link: https://example.org/")
                             for a in menu.actions()))
+
+
+class SettingsAndNotificationsTests(UITestCase):
+    @defer.inlineCallbacks
+    def test_notifications_in_the_window_without_a_tray_are_bounded_and_go_by_themselves(
+            self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
+        win = self.shell("alice")
+        alice = yield self.unlock(win, "alice@example.org")
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(bob)
+        win.notifier.tray = None  # a desktop without a tray (as offscreen)
+        yield self.befriend(bob, alice)
+        self.assertEqual(win.banner.title.text(), "Friend request")  # Bob's, in the window
+        yield bob.send_text(alice.me.user_id, "line one\n" + "y" * 60_000)
+        yield self.log(alice).wait_for(ev.MessageReceived)
+        title, body = win.notifier.shown[-1]
+        self.assertEqual(title, "New message from bob")
+        self.assertLessEqual(len(body), Notifier.PREVIEW_CHARS)
+        self.assertTrue(body.startswith("line one yyy") and body.endswith("…"))
+        self.assertTrue(win.banner.isVisibleTo(win))  # shown in the window instead
+        self.assertTrue(win.banner.closes_soon)
+        self.assertLessEqual(win.minimumSizeHint().width(), win.width())  # never widens it
+        self.assertEqual(win.banner.title.text(), "New message from bob")
+        screenshot(win, "d7-in-app-notification")
+        # The count is in the title, and on the tray icon (drawn with a badge).
+        yield until(lambda: win.windowTitle().startswith("(1) "),
+                    win.main.unread_total_changed)
+        self.assertIn("alice@example.org", win.windowTitle())
+        self.assertNotEqual(app_icon(1).pixmap(64, 64).toImage(),
+                            app_icon(0).pixmap(64, 64).toImage())
+        QTest.mouseClick(win.banner, Qt.MouseButton.LeftButton)
+        self.assertFalse(win.banner.isVisibleTo(win))
+
+    @defer.inlineCallbacks
+    def test_settings_theme_notifications_close_to_tray_and_security(self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org")
+        win = self.shell("alice")
+        yield self.unlock(win, "alice@example.org")
+        dialog = win.show_settings()
+        self.addCleanup(lambda: theme.choose(self.app, "light"))
+        dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+        self.assertTrue(theme.current().dark)
+        self.assertEqual(self.settings.value("appearance/theme"), "dark")
+        screenshot(dialog, "d8-settings")
+        dialog.notify.setCurrentIndex(dialog.notify.findData(Notifier.NAME_ONLY))
+        self.assertEqual(win.notifier.content, Notifier.NAME_ONLY)
+        self.assertTrue(win.notification_actions[Notifier.NAME_ONLY].isChecked())
+        # without a tray, closing cannot keep the app: the choice is off and disabled
+        self.assertFalse(dialog.close_to_tray.isEnabled())
+        texts = {b.text(): b.isEnabled() for b in dialog.security_buttons}
+        self.assertEqual(texts, {"Set PIN…": True, "Remove PIN": False,
+                                 "Change master password…": True, "Linked devices…": True})
+        self.assertIn(securechat.__version__, about_label().text())
+        dialog.close()
+        # With a tray, closing the window hides it and the account stays open
+        win.notifier.tray = QSystemTrayIcon(app_icon(), win)
+        win.close()
+        self.assertFalse(win.isVisible())
+        self.assertIsNotNone(win.client)
+        self.settings.setValue("window/close_to_tray", "false")
+        win.show()
+        win.notifier.tray = None
+        # another window built later (a restart) takes the theme chosen
+        theme.choose(self.app, "light")
+        self.shell("bob")
+        self.assertTrue(theme.current().dark)

@@ -193,6 +193,26 @@ OPEN_LINK_BODY = "It opens in your browser:\n\n{url}"
 COPY_LINK = "Copy link"
 EMOJI_PICKER = "Insert an emoji"
 
+# --- settings and about (issue 11) -----------------------------------------------------
+ACTION_SETTINGS = "&Settings…"
+ACTION_ABOUT = "&About SecureChat"
+SETTINGS_TITLE = "Settings"
+SETTINGS_APPEARANCE = "Appearance"
+SETTINGS_THEME = "Theme"
+THEME_NAMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+SETTINGS_LANGUAGE = "Language"
+LANGUAGE_SYSTEM = "The system's language"
+LANGUAGE_NEXT_START = "A new language applies the next time SecureChat starts."
+SETTINGS_NOTIFICATIONS = "Notifications"
+NOTIFY_SHOWS = "Notifications show"
+CLOSE_TO_TRAY = "Closing the window keeps SecureChat running in the tray"
+NO_TRAY = "This desktop has no system tray: closing the window quits SecureChat."
+SETTINGS_SECURITY = "Security"
+SETTINGS_ABOUT = "About"
+ABOUT_TEXT = ("SecureChat {version}\nEnd-to-end encrypted messages (Olm, as in Matrix). "
+              "Your keys never leave your devices; the relay sees only ciphertext.\n"
+              "Help: docs/protocol.md and README.md in the source.")
+
 # --- my devices -----------------------------------------------------------------------
 ACTION_LINKED_DEVICES = "Linked &devices…"
 LINKED_DEVICES_TITLE = "Linked devices"
@@ -403,13 +423,15 @@ def use_translator(translator: Any) -> None:
     retranslate()
 
 
-def install_system_translation() -> Any:
-    """Load securechat_<locale>.qm for the system's languages from securechat/ui/i18n/,
-    if there is one; returns the installed QTranslator or None."""
+def install_system_translation(language: str | None = None) -> Any:
+    """Load securechat_<locale>.qm for the system's languages (or `language`, chosen in
+    the settings) from securechat/ui/i18n/, if there is one; returns the installed
+    QTranslator or None."""
     from PyQt6.QtCore import QLocale, QTranslator
 
     translator = QTranslator()
-    if not translator.load(QLocale.system(), CONTEXT, "_", I18N_DIR):
+    locale = QLocale(language) if language else QLocale.system()
+    if not translator.load(locale, CONTEXT, "_", I18N_DIR):
         return None
     use_translator(translator)
     return translator

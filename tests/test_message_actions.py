@@ -174,3 +174,41 @@ class FrameShapeTests(ClientTestCase):
             with self.assertRaises(InvalidFrame):
                 frames.parse(Frame(frames.EDIT, "s", {"id": "m", "text": text,
                                                       "timestamp": 1}).encode())
+
+
+class SearchTests(ClientTestCase):
+    @defer.inlineCallbacks
+    def test_full_text_search_over_every_conversation(self) -> Any:
+        yield self.alice_and_bob()
+        alice, bob = self.alice, self.bob
+        carol = yield self.register("carol", "carol@example.org")
+        yield self.online(carol)
+        yield self.befriend(carol, alice)
+        sent = []
+        for sender, receiver, text in ((bob, alice, "Un café au lait, s'il vous plaît"),
+                                       (carol, alice, "the CAFE on the corner is closed"),
+                                       (bob, alice, "the door code is 4711")):
+            message = yield sender.send_text(receiver.me.user_id, text)
+            yield self.log(receiver).wait_for(ev.MessageReceived,
+                                              lambda e, m=message: e.message.id == m.id)
+            sent.append(message)
+        mine = yield alice.send_text(bob.me.user_id, "see you at the café")
+        hits = yield alice.search.messages("cafe")  # accents and case ignored
+        self.assertEqual([(h.peer_user_id, h.message.id) for h in hits],
+                         [(bob.me.user_id, mine.id), (carol.me.user_id, sent[1].id),
+                          (bob.me.user_id, sent[0].id)])  # newest first
+        hits = yield alice.search.messages("corn caf")  # every word, as a prefix
+        self.assertEqual([h.message.id for h in hits], [sent[1].id])
+        self.assertEqual((yield alice.search.messages("croissant")), [])  # no results
+        for syntax in ('"', "NEAR(a b)", "*", "code OR café", "-door", "a:b", "(("):
+            yield alice.search.messages(syntax)  # the user's text is never FTS syntax
+        self.assertEqual((yield alice.search.messages("code OR cafe")), [])
+        # an edit is found by its new words, not its old ones; a deleted message is gone
+        yield alice.actions.edit(mine.id, "see you at the station")
+        self.assertEqual([h.message.id for h in (yield alice.search.messages("station"))],
+                         [mine.id])
+        self.assertNotIn(mine.id, [h.message.id for h in (yield alice.search.messages("café"))])
+        yield alice.delete_message(sent[2].id)
+        self.assertEqual((yield alice.search.messages("door")), [])
+        with self.assertRaises(ClientError):
+            yield alice.search.messages("x" * 201)

@@ -84,6 +84,7 @@ from securechat.client.model import (
 from securechat.client.passwords import MIN_PASSWORD_LENGTH, check_new_password, generate_password
 from securechat.client.registration import request_email_code
 from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
+from securechat.client.search import SearchHit
 from securechat.client.trust import MAX_ALIAS
 from securechat.client.vault import RESET_CONFIRMATION as VAULT_RESET_CONFIRMATION
 from securechat.client.wamp import JoinRefused
@@ -146,6 +147,7 @@ __all__ = [
     "RelayNotProven",
     "Request",
     "RequestState",
+    "SearchHit",
     "SecureChatClient",
     "Sender",
     "StorageFull",

@@ -16,6 +16,7 @@ in one module per feature, over a shared `context.ClientContext`:
     friends      requests, contacts, blocking                    Friends
     messages     texts, receipts, deleting                       Messages (`conversations`)
     message_actions  reactions and edits                         MessageActions (`actions`)
+    search       full-text search of every conversation (FTS5)   MessageSearch (`search`)
     trust        safety numbers, verified marks, nicknames       Trust
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
@@ -60,6 +61,7 @@ from securechat.client.outbox import Outbox
 from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
 from securechat.client.restore import RestoreEntryPoint
+from securechat.client.search import MessageSearch
 from securechat.client.sync import Sync
 from securechat.client.totp import Mfa
 from securechat.client.trust import Trust
@@ -109,6 +111,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
                                        self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
         self.actions = MessageActions(ctx, handlers, self.outbox)  # reactions, edits
+        self.search = MessageSearch(ctx)  # `search.messages(words)`: FTS5, every chat
         self.account_sync = AccountSync(ctx, handlers, self.outbox, self.directory,
                                         self.friends.contact_added)
         self.typing = TypingIndicator(ctx, handlers, self.fanout)

@@ -304,3 +304,40 @@ class SettingsAndNotificationsTests(UITestCase):
         theme.choose(self.app, "light")
         self.shell("bob")
         self.assertTrue(theme.current().dark)
+
+
+class SearchTests(UITestCase):
+    @defer.inlineCallbacks
+    def test_the_search_box_finds_messages_by_a_word_or_says_no_results(self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org")
+        win = self.shell("alice")
+        alice = yield self.unlock(win, "alice@example.org")
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(bob)
+        yield self.befriend(bob, alice)
+        for text in ("Un café au lait, s'il vous plaît", "the door code is 4711"):
+            yield bob.send_text(alice.me.user_id, text)
+            yield self.log(alice).wait_for(ev.MessageReceived, lambda e, t=text:
+                                           e.message.text == t)
+        main = win.main
+        panel = main.message_search
+        searched = until(lambda: panel.list.count() == 1, panel.searched)
+        QTest.keyClicks(main.search, "cafe")
+        yield searched
+        self.assertTrue(panel.isVisibleTo(win))
+        self.assertIn("café au lait", panel.list.item(0).text())
+        self.assertFalse(panel.no_results.isVisibleTo(win))
+        screenshot(win, "d9-message-search")
+        main.search.clear()
+        searched = until(lambda: panel.no_results.isVisibleTo(win), panel.searched)
+        QTest.keyClicks(main.search, "croissant")
+        yield searched
+        self.assertEqual(main.filtered.rowCount(), 0)
+        self.assertEqual(panel.list.count(), 0)
+        main.search.clear()
+        searched = until(lambda: panel.list.count() == 1, panel.searched)
+        QTest.keyClicks(main.search, "door")
+        yield searched
+        opened = until(lambda: main.chat.peer == bob.me.user_id, main.chat.page_loaded)
+        panel.list.itemClicked.emit(panel.list.item(0))
+        yield opened

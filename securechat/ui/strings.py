@@ -193,6 +193,9 @@ OPEN_LINK_BODY = "It opens in your browser:\n\n{url}"
 COPY_LINK = "Copy link"
 EMOJI_PICKER = "Insert an emoji"
 
+SEARCH_MESSAGES = "Messages"
+NO_RESULTS = "No results"
+
 # --- settings and about (issue 11) -----------------------------------------------------
 ACTION_SETTINGS = "&Settings…"
 ACTION_ABOUT = "&About SecureChat"

@@ -26,6 +26,7 @@ from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
+from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
 from securechat.ui.windows.chat import ChatView
@@ -79,6 +80,11 @@ class MainPage(QWidget):
         self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
+        self.message_search = MessageSearchPanel(self.filtered.rowCount)  # issue 11
+        self.search.textChanged.connect(self.message_search.text_changed)
+        self.message_search.open_requested.connect(self.open_chat)
+        self.message_search.error.connect(self.error)
+        left_layout.addWidget(self.message_search)
         self._typing_dots = QTimer(self)
         self._typing_dots.setInterval(TYPING_DOTS_MS)
         self._typing_dots.timeout.connect(self._step_typing_dots)
@@ -126,6 +132,8 @@ class MainPage(QWidget):
             self.last_chat[self.client.me.user_id] = self.chat.peer
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
+        self.message_search.set_client(client)
+        self.add_email.clear()  # what one account typed is not the next one's
         self.requests.client = client
         self.device_notices.set_client(client)
         self.sessions.set_contacts([])

@@ -341,3 +341,52 @@ class SearchTests(UITestCase):
         opened = until(lambda: main.chat.peer == bob.me.user_id, main.chat.page_loaded)
         panel.list.itemClicked.emit(panel.list.item(0))
         yield opened
+
+
+class FriendRequestTests(UITestCase):
+    @defer.inlineCallbacks
+    def test_waiting_requests_deny_asks_block_holds_and_invalid_emails_are_named(self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
+        yield self.account_on_disk("bob", "bob@example.org")
+        alice_win, bob_win = self.shell("alice"), self.shell("bob")
+        alice = yield self.unlock(alice_win, "alice@example.org")
+        bob = yield self.unlock(bob_win, "bob@example.org")
+        main_a, main_b = alice_win.main, bob_win.main
+        QTest.keyClicks(main_a.add_email, "not an email")
+        QTest.keyClick(main_a.add_email, Qt.Key.Key_Return)
+        self.assertEqual(main_a.add_status.text(), "Enter a valid email address.")
+        main_a.add_email.clear()
+        QTest.keyClicks(main_a.add_email, "bob@example.org")
+        QTest.keyClick(main_a.add_email, Qt.Key.Key_Return)
+        # Alice sees her request waiting; Bob sees it with the email and the chosen name
+        yield until(lambda: len(main_a.requests.waiting) == 1, main_a.requests.rendered)
+        row = main_a.requests.list.itemWidget(main_a.requests.list.item(0))
+        self.assertTrue(row.waiting_label.isVisibleTo(alice_win))
+        self.assertFalse(row.deny_button.isVisibleTo(alice_win))
+        yield until(lambda: len(main_b.requests.pending) == 1, main_b.requests.rendered)
+        row = main_b.requests.list.itemWidget(main_b.requests.list.item(0))
+        self.assertEqual(row.email_label.text(), "alice@example.org")
+        self.assertEqual(row.name_label.text(), "Alice Liddell")
+        self.assertTrue(row.block_button.isVisibleTo(bob_win))
+        # Deny asks first: Cancel keeps the request
+        QTest.mouseClick(row.deny_button, Qt.MouseButton.LeftButton)
+        QTest.mouseClick(main_b.requests.question.no_button, Qt.MouseButton.LeftButton)
+        self.assertEqual(len(main_b.requests.pending), 1)
+        # Block (asked too): denied, and a new request from Alice does not come through
+        row = main_b.requests.list.itemWidget(main_b.requests.list.item(0))
+        QTest.mouseClick(row.block_button, Qt.MouseButton.LeftButton)
+        screenshot(bob_win, "d10-block-request")
+        QTest.mouseClick(main_b.requests.question.yes_button, Qt.MouseButton.LeftButton)
+        yield until(lambda: not main_b.requests.pending, main_b.requests.rendered)
+        self.assertIn(alice.me.user_id, bob.blocked)
+        yield self.log(alice).wait_for(ev.FriendRequestAnswered)
+        yield until(lambda: not main_a.requests.waiting, main_a.requests.rendered)
+        carol = yield self.register("carol", "carol@example.org")
+        yield self.online(carol)
+        yield alice.add_friend("bob@example.org")  # again, at once
+        self.assertTrue((yield alice.handed_off()))  # the relay has it before Carol's
+        yield carol.add_friend("bob@example.org")  # someone not blocked: it arrives
+        yield self.log(bob).wait_for(ev.FriendRequestReceived,
+                                     lambda e: e.email == "carol@example.org")
+        requests = yield bob.pending_requests(incoming_only=True)
+        self.assertEqual([r.email for r in requests], ["carol@example.org"])

@@ -193,6 +193,14 @@ OPEN_LINK_BODY = "It opens in your browser:\n\n{url}"
 COPY_LINK = "Copy link"
 EMOJI_PICKER = "Insert an emoji"
 
+REQUEST_WAITING = "Waiting for them to accept."
+BLOCK = "Block"
+BLOCK_HELP = "Deny, and drop anything they send from now on (a new request too)."
+DENY_CONFIRM_TITLE = "Deny this friend request?"
+DENY_CONFIRM_BODY = "{email} is told that you denied the request."
+BLOCK_CONFIRM_TITLE = "Block this person?"
+BLOCK_CONFIRM_BODY = ("{email}'s request is denied, and nothing they send reaches you "
+                      "from now on, new requests included.")
 SEARCH_MESSAGES = "Messages"
 NO_RESULTS = "No results"
 

@@ -576,6 +576,34 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Waiting for them to accept.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Block</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Deny, and drop anything they send from now on (a new request too).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Deny this friend request?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{email} is told that you denied the request.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Block this person?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{email}'s request is denied, and nothing they send reaches you from now on, new requests included.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Messages</source>
         <translation type="unfinished"></translation>
     </message>

@@ -32,6 +32,7 @@ from securechat.ui.widgets.requests import RequestsPanel
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
 from securechat.ui.windows.linking import ApprovalDialog
+from securechat.ui.windows.onboarding import EMAIL_RE
 from securechat.ui.windows.profile import ProfileDialog
 
 TYPING_DOTS_MS = 350  # one frame of the typing dots
@@ -301,12 +302,16 @@ class MainPage(QWidget):
         email = self.add_email.text().strip()
         if not email:
             return None
+        if not EMAIL_RE.match(email):  # named as invalid, not "no such account"
+            self.add_status.setText(S.EMAIL_INVALID)
+            return None
         self.add_button.setEnabled(False)
 
         def sent(_: Any) -> None:
             self.add_button.setEnabled(True)
             self.add_email.clear()
             self.add_status.setText(S.REQUEST_SENT.format(email=email))
+            self.requests.refresh()  # mine shows as waiting
 
         def failed(message: str) -> None:
             self.add_button.setEnabled(True)

@@ -270,6 +270,18 @@ class SettingsAndNotificationsTests(UITestCase):
                             app_icon(0).pixmap(64, 64).toImage())
         QTest.mouseClick(win.banner, Qt.MouseButton.LeftButton)
         self.assertFalse(win.banner.isVisibleTo(win))
+        # Muted from the conversation's menu: counted unread, but no notification
+        menu = win.main.session_menu(win.main.filtered.index(0, 0))
+        next(a for a in menu.actions() if a.text() == "Mute notifications").trigger()
+        shown = len(win.notifier.shown)
+        yield bob.send_text(alice.me.user_id, "psst")
+        yield until(lambda: win.main.unread_total == 2, win.main.unread_total_changed)
+        self.assertEqual(len(win.notifier.shown), shown)
+        menu = win.main.session_menu(win.main.filtered.index(0, 0))
+        self.assertIn("Unmute notifications", [a.text() for a in menu.actions()])
+        next(a for a in menu.actions() if a.text() == "Block").trigger()
+        yield self.log(alice).wait_for(ev.BlockListUpdated)
+        self.assertIn(bob.me.user_id, alice.blocked)
 
     @defer.inlineCallbacks
     def test_settings_theme_notifications_close_to_tray_and_security(self) -> Any:

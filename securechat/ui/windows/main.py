@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -26,6 +27,7 @@ from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
+from securechat.ui.widgets.contact_menu import Mutes, contact_menu
 from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
@@ -81,6 +83,11 @@ class MainPage(QWidget):
         self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
+        self.mutes = Mutes()  # the shell gives it its settings
+        self.session_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.session_view.customContextMenuRequested.connect(
+            lambda pos: (menu := self.session_menu(self.session_view.indexAt(pos)))
+            and menu.exec(self.session_view.viewport().mapToGlobal(pos)))
         self.message_search = MessageSearchPanel(self.filtered.rowCount)  # issue 11
         self.search.textChanged.connect(self.message_search.text_changed)
         self.message_search.open_requested.connect(self.open_chat)
@@ -231,7 +238,8 @@ class MainPage(QWidget):
         row = self.sessions.session(peer)
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
-            self.notifier.message(row.name, event.message.text)
+            if not (self.client and self.mutes.muted(self.client.me.user_id, peer)):
+                self.notifier.message(row.name, event.message.text)
 
     def _identity_changed(self, event: ev.IdentityKeyChanged) -> None:
         if event.request:
@@ -276,6 +284,13 @@ class MainPage(QWidget):
         peer = current.data(Roles.PEER) if current.isValid() else None
         if peer:
             self.open_chat(peer)
+
+    def session_menu(self, index: QModelIndex) -> QMenu | None:
+        """Mute, block: the menu of a conversation in the list."""
+        peer = index.data(Roles.PEER) if index.isValid() else None
+        if self.client is None or not peer:
+            return None
+        return contact_menu(self, self.client, peer, self.mutes, self.error.emit)
 
     def open_chat(self, peer: str) -> Any:
         self.sessions.update(peer, unread=0)

@@ -66,6 +66,12 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     }
     for role, colour in roles.items():
         palette.setColor(role, QColor(colour))
+    # Disabled items look disabled (a menu's "Remove PIN" when there is no PIN).
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText,
+                 QPalette.ColorRole.ButtonText):
+        disabled = QColor(t.muted)
+        disabled.setAlpha(150)
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
     app.setStyleSheet(
         f"QLineEdit, QPlainTextEdit {{ border: 1px solid {t.separator}; border-radius: 8px;"

@@ -402,3 +402,4 @@ class FriendRequestTests(UITestCase):
                                      lambda e: e.email == "carol@example.org")
         requests = yield bob.pending_requests(incoming_only=True)
         self.assertEqual([r.email for r in requests], ["carol@example.org"])
+

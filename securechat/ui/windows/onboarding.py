@@ -76,6 +76,7 @@ class OnboardingPage(QWidget):
         outer = QHBoxLayout(self)
         outer.addStretch(1)
         outer.addWidget(self.stack, 2)
+        self.stack.setMinimumWidth(460)  # in a narrow window the margins give way, not the fields
         outer.addStretch(1)
         self.stack.addWidget(self._welcome())
         self.stack.addWidget(self._register())

@@ -160,6 +160,12 @@ class DetailsTests(UITestCase):
         self.assertEqual(chat_b.model.rowCount(), 1)  # the same message, not a new one
         self.assertGreater(self.bubble_size(chat_b, 0).width(), before.width())
         self.assertEqual(chat_b.model.index(0).data(Roles.REACTIONS), "👍")  # kept
+        menu = chat_b.context_menu(0)  # the history is kept, and Bob can read it
+        self.assertIn("Earlier versions…", [a.text() for a in menu.actions()])
+        yield chat_b.show_versions(chat_b.model.message(0).id)
+        self.assertIn("lunch at noon?", chat_b.versions_box.text())
+        self.assertNotIn("lunch at one?", chat_b.versions_box.text())
+        chat_b.versions_box.close()
         screenshot(bob_win, "d5-reaction-and-edit")
         # Unsend asks first; Cancel keeps the message everywhere
         menu = chat_a.context_menu(0)

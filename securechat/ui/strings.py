@@ -181,6 +181,7 @@ EDIT = "Edit"
 EDITING = "Editing: {text}"
 EDITED = "edited"
 EDIT_HISTORY = "Earlier versions:\n{versions}"
+EDIT_HISTORY_ACTION = "Earlier versions…"
 UNSEND_CONFIRM_TITLE = "Unsend this message?"
 UNSEND_CONFIRM_BODY = ("It is deleted for everyone in this conversation, on all their "
                        "devices and yours; both sides see that a message was deleted.")

@@ -534,6 +534,10 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Earlier versions…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Unsend this message?</source>
         <translation type="unfinished"></translation>
     </message>

@@ -9,14 +9,22 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from PyQt6.QtCore import QPoint, QTimer
+from PyQt6.QtCore import QPoint, Qt, QTimer
 from PyQt6.QtGui import QGuiApplication
-from PyQt6.QtWidgets import QAbstractItemView, QListView, QMenu, QStyleOptionViewItem, QWidget
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from securechat.client import SecureChatClient, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.delegates import BubbleDelegate
+from securechat.ui.format import short_time
 from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.widgets.confirm import Question, ask
@@ -32,6 +40,7 @@ class ChatExtras:
     model: ChatModel
     delegate: BubbleDelegate
     question: Question | None
+    versions_box: QMessageBox | None = None  # the last edit history shown
     error: Any  # pyqtSignal(str)
 
     def _sid(self) -> str | None: ...
@@ -154,6 +163,8 @@ class ChatExtras:
         menu.addMenu(reaction_menu(menu, mine, lambda e: self.react(message.id, e)))
         if message.from_me:
             menu.addAction(S.EDIT, lambda: self.start_edit(message))
+        if self.model.index(row).data(Roles.EDITED):
+            menu.addAction(S.EDIT_HISTORY_ACTION, lambda: self.show_versions(message.id))
         menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
         for _, _, url in find_urls(message.text)[:3]:  # the full address, then asked again
             shown = url if len(url) <= 60 else url[:59] + "…"
@@ -163,6 +174,22 @@ class ChatExtras:
         if message.from_me:
             menu.addAction(S.UNSEND, lambda: self.confirm_unsend(message.id))
         return menu
+
+    def show_versions(self, message_id: str) -> Any:
+        """An edited message's earlier versions, the original first (plain text)."""
+        assert self.client is not None and isinstance(self, QWidget)
+        parent = self
+
+        def got(versions: list[tuple[int, str]]) -> None:
+            lines = [f"{short_time(at)}  {text[:500]}" for at, text in versions[:-1]]
+            box = QMessageBox(QMessageBox.Icon.Information, S.EDIT_HISTORY_ACTION,
+                              S.EDIT_HISTORY.format(versions="\n".join(lines)),
+                              QMessageBox.StandardButton.Close, parent)
+            box.setTextFormat(Qt.TextFormat.PlainText)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.versions_box = box
+            box.open()
+        return call(self.client.actions.versions(message_id), got, self.error.emit)
 
     def delete(self, message_id: str) -> Any:
         """Delete for me: this device only."""

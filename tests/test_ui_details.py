@@ -158,6 +158,9 @@ class DetailsTests(UITestCase):
         self.assertTrue(chat_b.model.index(0).data(
             Qt.ItemDataRole.DisplayRole).startswith("lunch at one?"))
         self.assertEqual(chat_b.model.rowCount(), 1)  # the same message, not a new one
+        sessions = bob_win.main.sessions
+        yield until(lambda: "lunch at one?" in sessions.index(0).data(Roles.LAST_TEXT),
+                    *model_signals(sessions))  # the list's preview too
         self.assertGreater(self.bubble_size(chat_b, 0).width(), before.width())
         self.assertEqual(chat_b.model.index(0).data(Roles.REACTIONS), "👍")  # kept
         menu = chat_b.context_menu(0)  # the history is kept, and Bob can read it

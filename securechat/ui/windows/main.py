@@ -156,6 +156,7 @@ class MainPage(QWidget):
         bridge.message_sent.connect(lambda e: self._last(e.message))
         bridge.message_deleted.connect(lambda e: self._refresh_peer_by_sid(e.sid))
         bridge.messages_read.connect(lambda e: self.refresh_peer(e.peer_user_id))
+        bridge.message_edited.connect(lambda e: self.refresh_peer(e.peer_user_id))  # preview
         bridge.typing_changed.connect(self._typing_changed)
         bridge.presence_changed.connect(lambda p, o: self.sessions.update(p, online=o))
         bridge.request_received.connect(self._request_received)

@@ -27,6 +27,8 @@ VALID: dict[str, dict[str, Any]] = {
     frames.DUMMY: {},
     frames.MANIFEST: {},  # every section optional (tests.test_manifest checks them)
     frames.HISTORY_REQUEST: {"since": 0},
+    frames.REACTION: {"id": "m-1", "emoji": "👍", "timestamp": 1_700_000_000_000},
+    frames.EDIT: {"id": "m-1", "text": "hello again", "timestamp": 1_700_000_000_000},
 }
 # For each type of field, values of the wrong type (a boolean is not an int).
 WRONG: dict[tuple[type, ...], list[Any]] = {
@@ -127,7 +129,8 @@ class RefusedFrames(unittest.TestCase):
             "MSG.id", "MSG.text", "MSG.timestamp", "MSG.replyTo", "DELETE.id", "RECEIPT.ids",
             "RECEIPT.status", "TYPING.typing", "FRIEND_REQUEST.email", "FRIEND_REQUEST.name",
             "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email",
-            "HISTORY_REQUEST.since"})
+            "HISTORY_REQUEST.since", "REACTION.id", "REACTION.emoji", "REACTION.timestamp",
+            "EDIT.id", "EDIT.text", "EDIT.timestamp"})
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

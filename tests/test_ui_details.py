@@ -389,6 +389,9 @@ class FriendRequestTests(UITestCase):
         self.assertEqual(row.email_label.text(), "alice@example.org")
         self.assertEqual(row.name_label.text(), "Alice Liddell")
         self.assertTrue(row.block_button.isVisibleTo(bob_win))
+        viewport = main_b.requests.list.viewport()  # all three buttons inside the list
+        corner = row.block_button.mapTo(viewport, row.block_button.rect().bottomRight())
+        self.assertTrue(viewport.rect().contains(corner), f"{corner} {viewport.rect()}")
         # Deny asks first: Cancel keeps the request
         QTest.mouseClick(row.deny_button, Qt.MouseButton.LeftButton)
         QTest.mouseClick(main_b.requests.question.no_button, Qt.MouseButton.LeftButton)

@@ -36,15 +36,26 @@ LONG_WORD = "Supercalifragilistic" * 100  # 2,000 characters, no space to break 
 URL = "https://example.org/" + "a1b2c3d4" * 12 + "?q=the-end"
 
 
-class DetailsTests(UITestCase):
+class DetailsCase(UITestCase):
+    @defer.inlineCallbacks
+    def alice_and_a_friend(self) -> Any:
+        """(win, alice, bob): Alice in a window, Bob a core client, befriended (Bob
+        asked; his request was notified to Alice)."""
+        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
+        win = self.shell("alice")
+        win.notifier.tray = None  # a desktop without a tray (as offscreen)
+        alice = yield self.unlock(win, "alice@example.org")
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(bob)
+        yield self.befriend(bob, alice)
+        return win, alice, bob
+
+
+class DetailsTests(DetailsCase):
     @defer.inlineCallbacks
     def friends(self) -> Any:
         """Alice and Bob, each in a window, befriended, each with the chat open."""
-        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
-        yield self.account_on_disk("bob", "bob@example.org")
-        alice_win, bob_win = self.shell("alice"), self.shell("bob")
-        alice = yield self.unlock(alice_win, "alice@example.org")
-        bob = yield self.unlock(bob_win, "bob@example.org")
+        alice_win, alice, bob_win, bob = yield self.two_windows()
         yield self.befriend(alice, bob)
         for window in (alice_win, bob_win):
             sessions = window.main.sessions
@@ -248,17 +259,11 @@ class DetailsTests(UITestCase):
                             for a in menu.actions()))
 
 
-class SettingsAndNotificationsTests(UITestCase):
+class SettingsAndNotificationsTests(DetailsCase):
     @defer.inlineCallbacks
     def test_notifications_in_the_window_without_a_tray_are_bounded_and_go_by_themselves(
             self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
-        win = self.shell("alice")
-        alice = yield self.unlock(win, "alice@example.org")
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(bob)
-        win.notifier.tray = None  # a desktop without a tray (as offscreen)
-        yield self.befriend(bob, alice)
+        win, alice, bob = yield self.alice_and_a_friend()
         self.assertEqual(win.banner.title.text(), "Friend request")  # Bob's, in the window
         yield bob.send_text(alice.me.user_id, "line one\n" + "y" * 60_000)
         yield self.log(alice).wait_for(ev.MessageReceived)
@@ -327,15 +332,10 @@ class SettingsAndNotificationsTests(UITestCase):
         self.assertTrue(theme.current().dark)
 
 
-class SearchTests(UITestCase):
+class SearchTests(DetailsCase):
     @defer.inlineCallbacks
     def test_the_search_box_finds_messages_by_a_word_or_says_no_results(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org")
-        win = self.shell("alice")
-        alice = yield self.unlock(win, "alice@example.org")
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(bob)
-        yield self.befriend(bob, alice)
+        win, alice, bob = yield self.alice_and_a_friend()
         for text in ("Un café au lait, s'il vous plaît", "the door code is 4711"):
             yield bob.send_text(alice.me.user_id, text)
             yield self.log(alice).wait_for(ev.MessageReceived, lambda e, t=text:
@@ -364,14 +364,10 @@ class SearchTests(UITestCase):
         yield opened
 
 
-class FriendRequestTests(UITestCase):
+class FriendRequestTests(DetailsCase):
     @defer.inlineCallbacks
     def test_waiting_requests_deny_asks_block_holds_and_invalid_emails_are_named(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
-        yield self.account_on_disk("bob", "bob@example.org")
-        alice_win, bob_win = self.shell("alice"), self.shell("bob")
-        alice = yield self.unlock(alice_win, "alice@example.org")
-        bob = yield self.unlock(bob_win, "bob@example.org")
+        alice_win, alice, bob_win, bob = yield self.two_windows()
         main_a, main_b = alice_win.main, bob_win.main
         QTest.keyClicks(main_a.add_email, "not an email")
         QTest.keyClick(main_a.add_email, Qt.Key.Key_Return)

@@ -411,3 +411,26 @@ class FriendRequestTests(DetailsCase):
         requests = yield bob.pending_requests(incoming_only=True)
         self.assertEqual([r.email for r in requests], ["carol@example.org"])
 
+
+
+class ConsistencyTests(DetailsCase):
+    def test_progress_is_muted_errors_red_and_disabled_items_look_disabled(self) -> None:
+        from PyQt6.QtGui import QPalette
+
+        from securechat.ui import strings as S
+        from securechat.ui.widgets.status import StatusLabel
+
+        label = StatusLabel()
+        self.addCleanup(label.deleteLater)
+        label.setText(S.WORKING)
+        self.assertEqual(label.objectName(), "muted")
+        label.setText("wrong password for this account on this device")
+        self.assertEqual(label.objectName(), "error")
+        palette = self.app.palette()
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
+            self.assertNotEqual(palette.color(QPalette.ColorGroup.Disabled, role),
+                                palette.color(QPalette.ColorGroup.Active, role))
+        page = self.shell("zoe").onboarding  # the recovery phrase: numbered words
+        page.mnemonic_words.set_words(["alpha", "bravo", "charlie", "delta"])
+        self.assertEqual([w.text() for w in page.mnemonic_words.labels],
+                         [" 1. alpha", " 2. bravo", " 3. charlie", " 4. delta"])

@@ -303,7 +303,7 @@ class SettingsAndNotificationsTests(DetailsCase):
         win = self.shell("alice")
         yield self.unlock(win, "alice@example.org")
         dialog = win.show_settings()
-        self.addCleanup(lambda: theme.choose(self.app, "light"))
+        self.addCleanup(lambda: (theme.choose(self.app, "system"), theme.apply(self.app, False)))
         dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
         self.assertTrue(theme.current().dark)
         self.assertEqual(self.settings.value("appearance/theme"), "dark")

@@ -9,9 +9,25 @@ from PyQt6.QtGui import QColor, QFont, QPainter, QTextCharFormat, QTextLayout, Q
 
 from securechat.ui.widgets.links import find_urls
 
+CACHED_LAYOUTS = 128  # bubbles on screen, and a few pages around them
+_cache: dict[tuple[str, str, int, str | None], tuple[QTextLayout, QSize]] = {}
+
 
 def _layout(font: QFont, text: str, width: int,
             link: QColor | None = None) -> tuple[QTextLayout, QSize]:
+    # A view repaints the same few bubbles again and again (scrolling, a tick, typing
+    # dots): a 60,000-character message is laid out once per width, not per paint.
+    key = (font.key(), text, width, link.name() if link is not None else None)
+    found = _cache.get(key)
+    if found is None:
+        if len(_cache) >= CACHED_LAYOUTS:
+            _cache.clear()  # rows long scrolled away
+        found = _cache[key] = _laid_out(font, text, width, link)
+    return found
+
+
+def _laid_out(font: QFont, text: str, width: int,
+              link: QColor | None) -> tuple[QTextLayout, QSize]:
     # QTextLayout knows line separators, not "\n" (same length: positions stay valid).
     layout = QTextLayout(text.replace("\n", "\u2028"), font)
     option = QTextOption()

@@ -220,6 +220,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
                 yield self.conversations.send_receipts()  # into the outbox: sent at next start
                 yield ctx.outbound.run(nothing)
         finally:
+            self.account_sync.stop()  # no push timer outlives the client
             ctx.closed = True
             yield self.vault.close()  # locked with the app
             yield ctx.store.stop()

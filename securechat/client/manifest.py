@@ -166,6 +166,12 @@ class AccountSync:
         d.addBoth(lambda _: self._sending.discard(d))
         return defer.succeed(None)
 
+    def stop(self) -> None:
+        """The client stopped: a push asked for since `settled` waits for the next start
+        (it carries what changed since the last push, so nothing is lost)."""
+        if self._push_call is not None and self._push_call.active():
+            self._push_call.cancel()
+
     def settled(self) -> defer.Deferred[Any]:
         """Fires once the pushes and history answers under way are in the outbox (so
         stopping loses none of them)."""

@@ -362,6 +362,11 @@ class SearchTests(DetailsCase):
         opened = until(lambda: main.chat.peer == bob.me.user_id, main.chat.page_loaded)
         panel.list.itemClicked.emit(panel.list.item(0))
         yield opened
+        # Filtering the list and clearing it again keeps that conversation highlighted
+        QTest.keyClicks(main.search, "nobody")
+        main.search.clear()
+        selected = main.session_view.selectionModel().selectedIndexes()
+        self.assertEqual([i.data(Roles.PEER) for i in selected], [bob.me.user_id])
 
 
 class FriendRequestTests(DetailsCase):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QModelIndex, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -90,6 +90,7 @@ class MainPage(QWidget):
             and menu.exec(self.session_view.viewport().mapToGlobal(pos)))
         self.message_search = MessageSearchPanel(self.filtered.rowCount)  # issue 11
         self.search.textChanged.connect(self.message_search.text_changed)
+        self.search.textChanged.connect(self._keep_selection)
         self.message_search.open_requested.connect(self.open_chat)
         self.message_search.error.connect(self.error)
         left_layout.addWidget(self.message_search)
@@ -285,6 +286,17 @@ class MainPage(QWidget):
         peer = current.data(Roles.PEER) if current.isValid() else None
         if peer:
             self.open_chat(peer)
+
+    def _keep_selection(self, _text: str) -> None:
+        """Filtering the list keeps the open conversation highlighted where it shows (as
+        a selection only: the chat is not opened again)."""
+        if not self.chat.peer:
+            return
+        source = self.sessions.index(self.sessions.row_for(self.chat.peer))
+        proxy = self.filtered.mapFromSource(source)
+        if proxy.isValid():
+            self.session_view.selectionModel().select(
+                proxy, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def session_menu(self, index: QModelIndex) -> QMenu | None:
         """Mute, block: the menu of a conversation in the list."""

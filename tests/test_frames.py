@@ -41,6 +41,8 @@ VALID: dict[str, dict[str, Any]] = {
     frames.GET_PROFILE: {},
     frames.PROFILE_DATA: {"name": "Alice", "avatar": "", "name_version": 1,
                           "avatar_version": 0},
+    frames.REACTION: {"id": "m-1", "emoji": "👍", "timestamp": 1_700_000_000_000},
+    frames.EDIT: {"id": "m-1", "text": "hello again", "timestamp": 1_700_000_000_000},
 }
 # The call frames' fields (docs/protocol.md §9.4, §9.13).
 CALL_FIELDS = {
@@ -151,7 +153,9 @@ class RefusedFrames(unittest.TestCase):
             "FRIEND_ACCEPT.email", "FRIEND_ACCEPT.name", "FRIEND_DENY.email",
             "HISTORY_REQUEST.since", "PROFILE_VERSION.name_version",
             "PROFILE_VERSION.avatar_version", "PROFILE_DATA.name", "PROFILE_DATA.avatar",
-            "PROFILE_DATA.name_version", "PROFILE_DATA.avatar_version"} | CALL_FIELDS)
+            "PROFILE_DATA.name_version", "PROFILE_DATA.avatar_version", "REACTION.id",
+            "REACTION.emoji", "REACTION.timestamp", "EDIT.id", "EDIT.text",
+            "EDIT.timestamp"} | CALL_FIELDS)
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

@@ -166,6 +166,17 @@ class UITestCase(ClientTestCase):
         return page
 
     @defer.inlineCallbacks
+    def two_windows(self) -> Any:
+        """(alice_win, alice, bob_win, bob): both accounts on disk, opened through the
+        lock screen."""
+        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
+        yield self.account_on_disk("bob", "bob@example.org")
+        alice_win, bob_win = self.shell("alice"), self.shell("bob")
+        alice = yield self.unlock(alice_win, "alice@example.org")
+        bob = yield self.unlock(bob_win, "bob@example.org")
+        return alice_win, alice, bob_win, bob
+
+    @defer.inlineCallbacks
     def chat_with(self, window: ShellWindow, peer: str) -> Any:
         """Open the conversation with `peer`; fires with the chat once it can be written in."""
         window.main.open_chat(peer)
@@ -180,17 +191,6 @@ class OnboardingAndChatTests(UITestCase):
 
     `two_windows` brings both signed in, each in a window of their own; `two_friends`
     also has them befriended, and `conversation` has them write to each other."""
-
-    @defer.inlineCallbacks
-    def two_windows(self) -> Any:
-        """(alice_win, alice, bob_win, bob): both accounts on disk, opened through the
-        lock screen."""
-        yield self.account_on_disk("alice", "alice@example.org", "Alice Liddell")
-        yield self.account_on_disk("bob", "bob@example.org")
-        alice_win, bob_win = self.shell("alice"), self.shell("bob")
-        alice = yield self.unlock(alice_win, "alice@example.org")
-        bob = yield self.unlock(bob_win, "bob@example.org")
-        return alice_win, alice, bob_win, bob
 
     @defer.inlineCallbacks
     def two_friends(self) -> Any:
@@ -406,6 +406,8 @@ class OnboardingAndChatTests(UITestCase):
         menu = chat_a.context_menu(3)
         unsend = next(a for a in menu.actions() if a.text().startswith("Unsend"))
         unsend.trigger()
+        self.assertEqual(chat_b.model.rowCount(), 4)  # it asks first
+        QTest.mouseClick(chat_a.question.yes_button, Qt.MouseButton.LeftButton)
         yield until(lambda: chat_b.model.rowCount() == 3, *model_signals(chat_b.model))
         self.assertEqual(chat_a.model.rowCount(), 3)
         # Bob deletes Alice's first message for himself only

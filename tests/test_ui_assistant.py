@@ -41,7 +41,7 @@ class AssistantInTheChat(UITestCase):
         yield until(lambda: chat.model.rowCount() == 1, chat.page_loaded)
         controls = window.chat_assistant
         panel = controls.panel
-        self.assertTrue(controls.replies_button.isVisible())
+        self.assertTrue(controls.menu_button.isVisible())
         self.assertTrue(controls.polish_button.isVisible())
 
         # The settings page: choose the model file; the page says what it has.
@@ -54,7 +54,7 @@ class AssistantInTheChat(UITestCase):
         dialog.close()
 
         # Quick replies: three chips; a chip fills the message box and sends nothing.
-        QTest.mouseClick(controls.replies_button, Qt.MouseButton.LeftButton)
+        controls.replies_action.trigger()  # the header's Assistant menu
         yield until(lambda: len(panel.chips) == 3, panel.finished)
         self.assertEqual([c.text() for c in panel.chips],
                          ["Sounds good!", "Can't, sorry.", "What time?"])

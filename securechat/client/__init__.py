@@ -79,6 +79,7 @@ from securechat.client.local_accounts import (
     known_accounts,
     remember,
 )
+from securechat.client.message_actions import MessageExtras
 from securechat.client.model import (
     PIN_COST,
     SYSTEM_TYPES,
@@ -102,15 +103,20 @@ from securechat.client.profiles import MAX_NAME as MAX_PROFILE_NAME
 from securechat.client.profiles import Profile
 from securechat.client.registration import request_email_code
 from securechat.client.relay_url import INSECURE_FLAG, check_relay_url
+from securechat.client.search import SearchHit
 from securechat.client.trust import MAX_ALIAS
 from securechat.client.vault import RESET_CONFIRMATION as VAULT_RESET_CONFIRMATION
 from securechat.client.wamp import JoinRefused
+from securechat.protocol.frames import MAX_REACTION
+from securechat.protocol.frames import MAX_TEXT as MAX_MESSAGE_LENGTH
 
 __all__ = [
     "DEFAULT_RELAY_URL",
     "INSECURE_FLAG",
     "MAX_ALIAS",
+    "MAX_MESSAGE_LENGTH",
     "MAX_PROFILE_NAME",
+    "MAX_REACTION",
     "MIN_BACKUP_PASSPHRASE",
     "MIN_PASSWORD_LENGTH",
     "PIN_COST",
@@ -156,6 +162,7 @@ __all__ = [
     "LoginParametersRefused",
     "MailFailed",
     "Me",
+    "MessageExtras",
     "MessageStatus",
     "MessageType",
     "MfaLockedOut",
@@ -174,6 +181,7 @@ __all__ = [
     "RelayNotProven",
     "Request",
     "RequestState",
+    "SearchHit",
     "SecureChatClient",
     "Sender",
     "StorageFull",

@@ -89,9 +89,13 @@ def decode_value(value: Any) -> Any:
 
 def dump_tables(conn: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     """Every table of the database (SQLite's own bookkeeping aside), in one read."""
-    tables = [name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name")]
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND "
+                        "name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
+    # A virtual table (the FTS5 message search) and its shadow tables are an index the
+    # schema's triggers rebuild from the tables it indexes: not data to back up.
+    virtual = [name for name, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
+    tables = [name for name, _ in rows
+              if not any(name == v or name.startswith(v + "_") for v in virtual)]
     dump = {}
     for table in tables:
         cursor = conn.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - names from sqlite_master

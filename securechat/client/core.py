@@ -15,6 +15,8 @@ in one module per feature, over a shared `context.ClientContext`:
     dispatch     the frame-handler table                         FrameHandlers
     friends      requests, contacts, blocking                    Friends
     messages     texts, receipts, deleting                       Messages (`conversations`)
+    message_actions  reactions and edits                         MessageActions (`actions`)
+    search       full-text search of every conversation (FTS5)   MessageSearch (`search`)
     trust        safety numbers, verified marks, nicknames       Trust
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     profiles     display names and avatars                       Profiles (`profiles`)
@@ -47,6 +49,7 @@ from securechat.client.fanout import Fanout
 from securechat.client.friends import Friends
 from securechat.client.inbox import Inbox
 from securechat.client.manifest import AccountSync
+from securechat.client.message_actions import MessageActions
 from securechat.client.messages import Messages
 from securechat.client.model import (
     Contact,
@@ -62,6 +65,7 @@ from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
 from securechat.client.profiles import Profiles
 from securechat.client.restore import RestoreEntryPoint
+from securechat.client.search import MessageSearch
 from securechat.client.sync import Sync
 from securechat.client.totp import Mfa
 from securechat.client.trust import Trust
@@ -110,6 +114,8 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.friends.contact_added += [self.sync.declare_contacts_quietly,
                                        self.inbox.replay_held]
         self.conversations = Messages(ctx, handlers, self.outbox)
+        self.actions = MessageActions(ctx, handlers, self.outbox)  # reactions, edits
+        self.search = MessageSearch(ctx)  # `search.messages(words)`: FTS5, every chat
         self.account_sync = AccountSync(ctx, handlers, self.outbox, self.directory,
                                         self.friends.contact_added)
         self.profiles = Profiles(ctx, handlers, self.outbox, self.friends.contact_added,

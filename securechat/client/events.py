@@ -51,6 +51,31 @@ class MessageDeleted:
     peer_user_id: str
 
 
+# --- reactions and edits (client.message_actions) ---------------------------------------
+
+
+@attrs.frozen
+class ReactionChanged:
+    """Someone's reaction to a message changed: `reactor` is "me" (on any of my devices)
+    or "other"; `emoji` is "" when the reaction was taken back."""
+
+    message_id: str
+    sid: str
+    peer_user_id: str
+    reactor: str
+    emoji: str
+
+
+@attrs.frozen
+class MessageEdited:
+    """A message's text changed (its author edited it): `text` is what it says now."""
+
+    message_id: str
+    sid: str
+    peer_user_id: str
+    text: str
+
+
 @attrs.frozen
 class ConversationChanged:
     """A conversation's summary changed other than by a new message (a deletion, read

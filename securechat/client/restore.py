@@ -75,7 +75,8 @@ STAGING_PREFIX = ".restoring-"
 # sealed under its local key; the SCRAM parameters it pinned) and are not restored.
 ACCOUNT_TABLES = ("sessions", "identity_keys", "devices", "blocked_users",
                   "pending_requests", "messages", "own_device_notices", "held_frames",
-                  "seen_envelopes", "outbox", "vault_mfa", "deleted_messages")
+                  "seen_envelopes", "outbox", "vault_mfa", "deleted_messages",
+                  "reactions", "message_edits")  # reactions and edits: issue 11
 ME_COLUMNS = ("public_name", "name_version", "avatar_version", "avatar")
 VAULT_TABLES = ("vault_meta", "vault_items")
 DECRYPTION_FAILED = "Decryption failed. Incorrect backup code."

@@ -50,6 +50,12 @@ MAX_AVATAR_URI = 96 * 1024  # characters of an avatar's data URI (64 KiB of imag
 # Carries nothing: sent in a fresh session to a device that could not decrypt us, so
 # that the pair recovers by itself (Matrix's m.dummy).
 DUMMY = "DUMMY"
+# Reactions and edits (client.message_actions, docs/protocol.md §9.7.2): one emoji per
+# person per message ("" takes it back), and a new text for one's own message; both
+# carry the sender's time, and the newer one wins wherever they arrive out of order.
+REACTION = "REACTION"
+EDIT = "EDIT"
+MAX_REACTION = 32  # characters: one emoji, even a long ZWJ sequence with modifiers
 
 MAX_TEXT = 64 * 1024
 RECEIPT_DELIVERED = "delivered"
@@ -82,6 +88,9 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     GET_PROFILE: {},
     PROFILE_DATA: {"name": (str,), "avatar": (str,), "name_version": (int,),
                    "avatar_version": (int,)},
+    # reactions and edits (client.message_actions)
+    REACTION: {"id": (str,), "emoji": (str,), "timestamp": (int,)},
+    EDIT: {"id": (str,), "text": (str,), "timestamp": (int,)},
 }
 _CALL_FRAMES = (RTC_OFFER, RTC_ANSWER, RTC_ICE, CALL_RINGING, CALL_BUSY, CALL_DECLINE,
                 CALL_HANGUP, SYNC_CALL_END)
@@ -226,6 +235,10 @@ def _frame(raw: dict[str, Any]) -> Frame:
             type(data["before"]) is list and len(data["before"]) == 2
             and type(data["before"][0]) is int and type(data["before"][1]) is str):
         raise InvalidFrame("HISTORY_REQUEST.data.before is not [timestamp, id]")
+    if kind == REACTION:
+        check_reaction(data["emoji"])
+    if kind == EDIT:
+        check_edit_text(data["text"])
     return Frame(kind, sid, data, to)
 
 
@@ -279,3 +292,18 @@ def _check_profile(kind: str, data: dict[str, Any]) -> None:
         raise InvalidFrame("PROFILE_DATA.data.name is too long")
     if kind == PROFILE_DATA and len(data["avatar"]) > MAX_AVATAR_URI:
         raise InvalidFrame("PROFILE_DATA.data.avatar is too large")
+
+
+def check_reaction(emoji: str) -> None:
+    """A reaction is one short symbol on one line ("" takes a reaction back)."""
+    if len(emoji) > MAX_REACTION:
+        raise InvalidFrame("REACTION.data.emoji is too long")
+    if emoji and (not emoji.strip() or any(ord(ch) < 32 or ch.isspace() for ch in emoji)):
+        raise InvalidFrame("REACTION.data.emoji holds spaces or control characters")
+
+
+def check_edit_text(text: str) -> None:
+    if not text.strip():
+        raise InvalidFrame("EDIT.data.text is empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidFrame("EDIT.data.text is too long")

@@ -53,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
+    from PyQt6.QtCore import QSettings
+
     from securechat.ui import strings as S
     from securechat.ui import theme
     from securechat.ui.windows.shell import ShellWindow
 
-    S.install_system_translation()  # before any window is built
+    language = str(QSettings(S.APP_NAME, S.APP_NAME).value("appearance/language", ""))
+    S.install_system_translation(language or None)  # before any window is built
     app.setApplicationName(S.APP_NAME)
     app.setOrganizationName(S.APP_NAME)
     theme.apply(app)

@@ -23,6 +23,8 @@ class ClientBridge(QObject):
     message_sent = pyqtSignal(object)  # ev.MessageSent
     message_updated = pyqtSignal(object)  # ev.MessageUpdated
     message_deleted = pyqtSignal(object)  # ev.MessageDeleted
+    reaction_changed = pyqtSignal(object)  # ev.ReactionChanged
+    message_edited = pyqtSignal(object)  # ev.MessageEdited
     messages_read = pyqtSignal(object)  # ev.MessagesRead (on another of my devices)
     typing_changed = pyqtSignal(str, bool)  # peer user id, typing
     presence_changed = pyqtSignal(str, bool)  # peer user id, online (any device)
@@ -60,6 +62,10 @@ class ClientBridge(QObject):
             self.message_updated.emit(event)
         elif isinstance(event, ev.MessageDeleted):
             self.message_deleted.emit(event)
+        elif isinstance(event, ev.ReactionChanged):
+            self.reaction_changed.emit(event)
+        elif isinstance(event, ev.MessageEdited):
+            self.message_edited.emit(event)
         elif isinstance(event, ev.MessagesRead):
             self.messages_read.emit(event)
         elif isinstance(event, ev.TypingChanged):

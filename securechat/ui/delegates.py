@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
 from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -10,6 +10,8 @@ from securechat.client import MessageStatus
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.models.roles import Roles
+from securechat.ui.textlayout import draw_text, position_at, text_size
+from securechat.ui.widgets.links import url_at
 
 _Index = QModelIndex | QPersistentModelIndex
 AVATAR_COLOURS = ["#ef4444", "#f97316", "#eab308", "#22c55e", "#14b8a6", "#3b82f6",
@@ -125,6 +127,7 @@ class BubbleDelegate(QStyledItemDelegate):
     DAY_H = 30
     QUOTE_H = 22
     FOOT_H = 16
+    REACT_H = 22
     CACHE_LIMIT = 5000
 
     def __init__(self, view: QAbstractItemView) -> None:
@@ -139,8 +142,7 @@ class BubbleDelegate(QStyledItemDelegate):
         return max(120, int(width * 0.72) - 2 * self.PAD)
 
     def _text_rect(self, option: QStyleOptionViewItem, text: str, width: int) -> QRect:
-        return QFontMetrics(option.font).boundingRect(
-            QRect(0, 0, width, 100000), int(Qt.TextFlag.TextWordWrap), text)
+        return QRect(QPoint(0, 0), text_size(option.font, text, width))
 
     def _layout(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QSize, QRect]:
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
@@ -148,12 +150,21 @@ class BubbleDelegate(QStyledItemDelegate):
         body = self._text_rect(option, text, width)
         if index.data(Roles.SYSTEM):  # a centred line, no bubble
             return QSize(body.width() + 2 * self.PAD, body.height() + self.PAD), body
-        foot_w = QFontMetrics(option.font).horizontalAdvance("00:00 ✓✓") + 8
-        inner_w = max(body.width(), foot_w, 160 if index.data(Roles.REPLY_QUOTE) else 0)
+        foot_w = QFontMetrics(option.font).horizontalAdvance(self._foot_sample(index)) + 8
+        reactions = index.data(Roles.REACTIONS) or ""
+        react_w = QFontMetrics(option.font).horizontalAdvance(reactions) + 16 if reactions else 0
+        inner_w = max(body.width(), foot_w, react_w,
+                      160 if index.data(Roles.REPLY_QUOTE) else 0)
         inner_h = body.height() + self.FOOT_H + (
-            self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0)
+            self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0) + (
+            self.REACT_H + 2 if reactions else 0)
         bubble = QSize(min(inner_w, width) + 2 * self.PAD, inner_h + 2 * self.PAD - 4)
         return bubble, body
+
+    @staticmethod
+    def _foot_sample(index: _Index) -> str:
+        edited = f"{S.EDITED} " if index.data(Roles.EDITED) else ""
+        return f"{edited}00:00 ✓✓"
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         # The view asks for every row's size on every relayout: a dictionary lookup.
@@ -217,18 +228,44 @@ class BubbleDelegate(QStyledItemDelegate):
             p.fillRect(QRectF(left, y, 3, self.QUOTE_H), ink)
             p.setFont(small)
             p.setPen(ink)
-            p.drawText(QRect(left + 8, y, inner_w - 10, self.QUOTE_H),
+            author = index.data(Roles.REPLY_AUTHOR)
+            quoted = quote.replace("\n", " ")
+            if author:  # who wrote the original, in bold before it
+                bold = QFont(small)
+                bold.setBold(True)
+                p.setFont(bold)
+                name = QFontMetrics(bold).elidedText(author + ": ", Qt.TextElideMode.ElideRight,
+                                                     (inner_w - 10) // 2)
+                p.drawText(QRect(left + 8, y, inner_w - 10, self.QUOTE_H),
+                           Qt.AlignmentFlag.AlignVCenter, name)
+                shift = QFontMetrics(bold).horizontalAdvance(name)
+                p.setFont(small)
+            else:
+                shift = 0
+            p.drawText(QRect(left + 8 + shift, y, inner_w - 10 - shift, self.QUOTE_H),
                        Qt.AlignmentFlag.AlignVCenter,
-                       QFontMetrics(small).elidedText(quote.replace("\n", " "),
-                                                      Qt.TextElideMode.ElideRight,
-                                                      inner_w - 10))
+                       QFontMetrics(small).elidedText(quoted, Qt.TextElideMode.ElideRight,
+                                                      inner_w - 10 - shift))
             y += self.QUOTE_H + 4
         p.setFont(option.font)
         p.setPen(ink)
-        p.drawText(QRect(left, y, inner_w, body.height()),
-                   int(Qt.TextFlag.TextWordWrap), index.data(Qt.ItemDataRole.DisplayRole) or "")
+        draw_text(p, option.font, index.data(Qt.ItemDataRole.DisplayRole) or "", left, y,
+                  inner_w, ink if mine else QColor(t.accent))
         y += body.height()
+        reactions = index.data(Roles.REACTIONS)
+        if reactions:  # a pill under the text: each emoji, and how many chose it
+            p.setFont(option.font)
+            pill_w = QFontMetrics(option.font).horizontalAdvance(reactions) + 16
+            pill = QRectF(left, y + 2, min(pill_w, inner_w), self.REACT_H)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(t.base))
+            p.drawRoundedRect(pill, 11, 11)
+            p.setPen(QColor(t.text))
+            p.drawText(pill, Qt.AlignmentFlag.AlignCenter, reactions)
+            y += self.REACT_H + 2
         foot = index.data(Roles.TIME) or ""
+        if index.data(Roles.EDITED):
+            foot = f"{S.EDITED} {foot}"
         p.setFont(small)
         muted = QColor(ink)
         muted.setAlpha(170)
@@ -237,13 +274,41 @@ class BubbleDelegate(QStyledItemDelegate):
             status = int(index.data(Roles.STATUS))
             ticks = tick_text(status)
             tick_w = QFontMetrics(small).horizontalAdvance(ticks)
-            p.setPen(QColor(t.tick_read) if status == MessageStatus.READ else muted)
+            read = status == MessageStatus.READ
+            p.setPen(QColor(t.tick_read) if read else muted)
+            if read:  # read is bold and coloured, delivered thin and muted
+                bold = QFont(small)
+                bold.setBold(True)
+                p.setFont(bold)
+                tick_w = QFontMetrics(bold).horizontalAdvance(ticks)
             p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        ticks)
             foot_rect.setRight(foot_rect.right() - tick_w - 4)
+        p.setFont(small)
         p.setPen(muted)
         p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, foot)
         p.restore()
+
+    def text_origin(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QPoint, int]:
+        """Where a bubble's text starts in the view, and the width it wraps to (as
+        `paint` lays it out)."""
+        r = option.rect
+        top = r.top() + (self.DAY_H if index.data(Roles.DAY) else 0)
+        bubble_size, _ = self._layout(option, index)
+        mine = bool(index.data(Roles.FROM_ME))
+        x = (r.right() - self.MARGIN - bubble_size.width()) if mine else r.left() + self.MARGIN
+        y = top + self.PAD - 2 + (self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0)
+        return QPoint(x + self.PAD, y), bubble_size.width() - 2 * self.PAD
+
+    def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPoint) -> str | None:
+        """The link under `pos` (view coordinates) in this bubble, if any."""
+        if index.data(Roles.SYSTEM):
+            return None
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        origin, width = self.text_origin(option, index)
+        char = position_at(option.font, text, width, pos.x() - origin.x(),
+                           pos.y() - origin.y())
+        return None if char is None else url_at(text, char)
 
     def _paint_system(self, p: QPainter, option: QStyleOptionViewItem, index: _Index,
                       top: int) -> None:

@@ -169,6 +169,65 @@ DEVICE_REMOVED_LINE = "{name} removed a device"
 DEVICE_ADDED_PREVIEW = "Signed in on a new device"
 DEVICE_REMOVED_PREVIEW = "Removed a device"
 
+# --- chat details (issue 11): never lose a draft, reactions, edits, unsend, links ------
+MESSAGE_TOO_LONG = ("This message is {count} characters long; the limit is {limit}. "
+                    "Your text is kept: shorten it or send it in parts.")
+LENGTH_COUNTER = "{count} / {limit}"
+REPLYING_TO_NAME = "Replying to {name}: {text}"
+ME_AUTHOR = "You"
+REACT = "React"
+REMOVE_REACTION = "Remove my reaction"
+EDIT = "Edit"
+EDITING = "Editing: {text}"
+EDITED = "edited"
+EDIT_HISTORY = "Earlier versions:\n{versions}"
+EDIT_HISTORY_ACTION = "Earlier versions…"
+UNSEND_CONFIRM_TITLE = "Unsend this message?"
+UNSEND_CONFIRM_BODY = ("It is deleted for everyone in this conversation, on all their "
+                       "devices and yours; both sides see that a message was deleted.")
+DELETE_CONFIRM_TITLE = "Delete this message for you?"
+DELETE_CONFIRM_BODY = "It is deleted on this device only; the others keep it."
+MESSAGE_DELETED = "This message was deleted"
+OPEN_LINK = "Open link"
+OPEN_LINK_TITLE = "Open this link?"
+OPEN_LINK_BODY = "It opens in your browser:\n\n{url}"
+COPY_LINK = "Copy link"
+EMOJI_PICKER = "Insert an emoji"
+
+REQUEST_WAITING = "Waiting for them to accept."
+BLOCK = "Block"
+UNBLOCK = "Unblock"
+MUTE = "Mute notifications"
+UNMUTE = "Unmute notifications"
+BLOCK_HELP = "Deny, and drop anything they send from now on (a new request too)."
+DENY_CONFIRM_TITLE = "Deny this friend request?"
+DENY_CONFIRM_BODY = "{email} is told that you denied the request."
+BLOCK_CONFIRM_TITLE = "Block this person?"
+BLOCK_CONFIRM_BODY = ("{email}'s request is denied, and nothing they send reaches you "
+                      "from now on, new requests included.")
+SEARCH_MESSAGES = "Messages"
+NO_RESULTS = "No results"
+
+# --- settings and about (issue 11) -----------------------------------------------------
+ACTION_SETTINGS = "&Settings…"
+ACTION_ABOUT = "&About SecureChat"
+SETTINGS_TITLE = "Settings"
+SETTINGS_APPEARANCE = "Appearance"
+SETTINGS_THEME = "Theme"
+THEME_NAMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+SETTINGS_LANGUAGE = "Language"
+LANGUAGE_SYSTEM = "The system's language"
+LANGUAGE_NEXT_START = "A new language applies the next time SecureChat starts."
+SETTINGS_NOTIFICATIONS = "Notifications"
+NOTIFY_SHOWS = "Notifications show"
+CLOSE_TO_TRAY = "Closing the window keeps SecureChat running in the tray"
+NO_TRAY = "This desktop has no system tray: closing the window quits SecureChat."
+SETTINGS_SECURITY = "Security"
+SETTINGS_ABOUT = "About"
+ABOUT_TEXT = ("SecureChat {version}\nEnd-to-end encrypted messages (Olm, as in Matrix). "
+              "Your keys never leave your devices; the relay sees only ciphertext.\n"
+              "Help: docs/protocol.md and README.md in the source.")
+
 # --- my devices -----------------------------------------------------------------------
 ACTION_LINKED_DEVICES = "Linked &devices…"
 LINKED_DEVICES_TITLE = "Linked devices"
@@ -458,13 +517,15 @@ def use_translator(translator: Any) -> None:
     retranslate()
 
 
-def install_system_translation() -> Any:
-    """Load securechat_<locale>.qm for the system's languages from securechat/ui/i18n/,
-    if there is one; returns the installed QTranslator or None."""
+def install_system_translation(language: str | None = None) -> Any:
+    """Load securechat_<locale>.qm for the system's languages (or `language`, chosen in
+    the settings) from securechat/ui/i18n/, if there is one; returns the installed
+    QTranslator or None."""
     from PyQt6.QtCore import QLocale, QTranslator
 
     translator = QTranslator()
-    if not translator.load(QLocale.system(), CONTEXT, "_", I18N_DIR):
+    locale = QLocale(language) if language else QLocale.system()
+    if not translator.load(locale, CONTEXT, "_", I18N_DIR):
         return None
     use_translator(translator)
     return translator

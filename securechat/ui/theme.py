@@ -66,6 +66,12 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     }
     for role, colour in roles.items():
         palette.setColor(role, QColor(colour))
+    # Disabled items look disabled (a menu's "Remove PIN" when there is no PIN).
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText,
+                 QPalette.ColorRole.ButtonText):
+        disabled = QColor(t.muted)
+        disabled.setAlpha(150)
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
     app.setStyleSheet(
         f"QLineEdit, QPlainTextEdit {{ border: 1px solid {t.separator}; border-radius: 8px;"
@@ -82,9 +88,28 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     return t
 
 
+# The user's choice (Settings ▸ Theme): follow the system, or always light or dark.
+CHOICES = ("system", "light", "dark")
+_choice = "system"
+
+
+def choose(app: QApplication, choice: str) -> Theme:
+    """Apply the user's choice of theme (one of CHOICES; anything else: the system's)."""
+    global _choice
+    _choice = choice if choice in CHOICES else "system"
+    return apply(app, None if _choice == "system" else _choice == "dark")
+
+
+def choice() -> str:
+    return _choice
+
+
 def follow_system(app: QApplication, on_change: object = None) -> None:
-    """Re-apply the theme whenever the system switches between light and dark."""
+    """Re-apply the theme whenever the system switches between light and dark (unless
+    the user chose one)."""
     def changed(_scheme: Qt.ColorScheme) -> None:
+        if _choice != "system":
+            return
         apply(app)
         if callable(on_change):
             on_change()

@@ -195,6 +195,52 @@ MIGRATIONS: list[Step] = [
         before_ts INTEGER, before_id TEXT
     );
     """,
+    # Reactions and edits (client.message_actions): one reaction per person ('me' or
+    # 'other') per message, '' once taken back, the newest `at` winning; every version
+    # of an edited message, the original included (messages.text is the newest). Both go
+    # with their message when it is deleted (hard delete: nothing of it stays).
+    """
+    CREATE TABLE reactions (
+        message_id TEXT NOT NULL, sid TEXT NOT NULL, reactor TEXT NOT NULL,
+        emoji TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, sid, reactor)
+    );
+    CREATE TABLE message_edits (
+        message_id TEXT NOT NULL, sid TEXT NOT NULL, text TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, sid, at)
+    );
+    CREATE TRIGGER message_extras_deleted AFTER DELETE ON messages
+    BEGIN
+        DELETE FROM reactions WHERE message_id = OLD.id AND sid = OLD.sid;
+        DELETE FROM message_edits WHERE message_id = OLD.id AND sid = OLD.sid;
+    END;
+    """,
+    # Message search (client.search): an FTS5 index of what messages say, inside this
+    # encrypted database, kept by triggers (a row per message, by the message's rowid;
+    # the index keeps its own copy of the text rather than point into `messages`, so it
+    # can never fall out of step with it). Accents and case are ignored ("cafe" finds
+    # "Café"); lines the client wrote are not indexed.
+    """
+    CREATE VIRTUAL TABLE message_search USING fts5(
+        text, tokenize = 'unicode61 remove_diacritics 2');
+    INSERT INTO message_search(rowid, text)
+        SELECT rowid, text FROM messages WHERE sender != 'system';
+    CREATE TRIGGER message_search_insert AFTER INSERT ON messages
+        WHEN NEW.sender != 'system'
+    BEGIN
+        INSERT INTO message_search(rowid, text) VALUES (NEW.rowid, NEW.text);
+    END;
+    CREATE TRIGGER message_search_delete AFTER DELETE ON messages
+    BEGIN
+        DELETE FROM message_search WHERE rowid = OLD.rowid;
+    END;
+    CREATE TRIGGER message_search_update AFTER UPDATE OF text ON messages
+        WHEN NEW.sender != 'system'
+    BEGIN
+        UPDATE message_search SET text = NEW.text WHERE rowid = NEW.rowid;
+    END;
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 from PyQt6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt
 
-from securechat.client import MessageType, Sender, StoredMessage
+from securechat.client import MessageExtras, MessageType, Sender, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.call_log import call_line, is_call
 from securechat.ui.format import day_label
@@ -22,6 +22,17 @@ def system_line(message: StoredMessage, name: str) -> str:
     if message.type == MessageType.DEVICE_REMOVED:
         return S.DEVICE_REMOVED_LINE.format(name=name)
     return message.text
+
+
+_EXTRA_ROLES = (Roles.REACTIONS, Roles.EDITED, Roles.REPLY_AUTHOR, Roles.MY_REACTION)
+
+
+def reaction_summary(extras: MessageExtras) -> str:
+    """"👍 2  ❤️": each emoji once, with how many chose it when more than one did."""
+    counts: dict[str, int] = {}
+    for _, emoji in extras.reactions:
+        counts[emoji] = counts.get(emoji, 0) + 1
+    return "  ".join(emoji if n == 1 else f"{emoji} {n}" for emoji, n in counts.items())
 
 
 class ChatModel(QAbstractListModel):
@@ -42,6 +53,7 @@ class ChatModel(QAbstractListModel):
         self._rows: list[StoredMessage] = []
         self._dates: list[int] = []  # each row's local calendar day (ordinal)
         self._by_id: dict[str, StoredMessage] = {}
+        self._extras: dict[str, MessageExtras] = {}  # reactions and edited marks, by id
         self.peer: str | None = None
         self.peer_name = ""  # for system lines ("… signed in on a new device")
         self.at_start = False
@@ -59,8 +71,11 @@ class ChatModel(QAbstractListModel):
             return None
         row = index.row()
         m = self._rows[row]
-        if role == Roles.SIZE_KEY:
-            return (m.id, self._starts_day(row))
+        if role == Roles.SIZE_KEY:  # everything the bubble's size depends on
+            extras = self._extras.get(m.id)
+            return (m.id, self._starts_day(row), len(m.text), hash(m.text), extras)
+        if role in _EXTRA_ROLES:
+            return self._extra(m, role)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if is_call(m):  # calls (issue 15): a centred line like the system ones
                 return call_line(m, self.peer_name)
@@ -88,6 +103,19 @@ class ChatModel(QAbstractListModel):
             return original.text if original is not None else S.DELETED_ORIGINAL
         return None
 
+    def _extra(self, m: StoredMessage, role: int) -> Any:
+        extras = self._extras.get(m.id) or MessageExtras()
+        if role == Roles.EDITED:
+            return extras.edited
+        if role == Roles.MY_REACTION:
+            return extras.mine
+        if role == Roles.REACTIONS:
+            return reaction_summary(extras)
+        original = self._by_id.get(m.reply_to or "")  # REPLY_AUTHOR
+        if original is None:
+            return None
+        return S.ME_AUTHOR if original.sender == Sender.ME else self.peer_name
+
     def _starts_day(self, row: int) -> bool:
         return row == 0 or self._dates[row - 1] != self._dates[row]
 
@@ -103,6 +131,7 @@ class ChatModel(QAbstractListModel):
         self._rows = list(messages)
         self._dates = [self._date(m) for m in messages]
         self._by_id = {m.id: m for m in messages}
+        self._extras = {}
         self.at_start = len(messages) < self.PAGE
         self.at_end = True
         self.endResetModel()
@@ -216,3 +245,38 @@ class ChatModel(QAbstractListModel):
             return
         self._remove(i, i + 1)
         self._changed(i)
+
+    # --- reactions and edits --------------------------------------------------------------
+
+    def set_extras(self, found: dict[str, MessageExtras]) -> None:
+        """Reactions and edited marks of messages in the window (a page came in)."""
+        for message_id, extras in found.items():
+            if message_id in self._by_id:
+                self._extras[message_id] = extras
+                self._changed(self.row_of(message_id))
+
+    def set_reaction(self, message_id: str, reactor: str, emoji: str) -> None:
+        if message_id not in self._by_id:
+            return
+        old = self._extras.get(message_id) or MessageExtras()
+        reactions = tuple(r for r in old.reactions if r[0] != reactor)
+        if emoji:
+            reactions += ((reactor, emoji),)
+        self._extras[message_id] = attrs.evolve(old, reactions=reactions)
+        self._changed(self.row_of(message_id))
+
+    def set_text(self, message_id: str, text: str) -> None:
+        """The author edited it: the new text, and the "edited" mark."""
+        i = self.row_of(message_id)
+        if i < 0:
+            return
+        self._rows[i] = self._by_id[message_id] = attrs.evolve(self._rows[i], text=text)
+        old = self._extras.get(message_id) or MessageExtras()
+        self._extras[message_id] = attrs.evolve(old, edited=True)
+        self._changed(i)
+        for row, m in enumerate(self._rows):  # replies quoting it show the new text
+            if m.reply_to == message_id:
+                self._changed(row)
+
+    def message_ids(self) -> list[str]:
+        return [m.id for m in self._rows]

@@ -30,3 +30,8 @@ class Roles:
     SIZE_KEY = R + 27  # what a bubble's size depends on, besides the view's width
     TYPING_PHASE = R + 28  # the typing dots' animation frame
     SYSTEM = R + 29  # a line the client wrote ("Bob signed in on a new device"), not a bubble
+    # reactions, edits, quotes (issue 11); numbered apart from the others' additions
+    REACTIONS = R + 60  # "👍 2  ❤️" under the bubble, or ""
+    EDITED = R + 61  # the author changed the text
+    REPLY_AUTHOR = R + 62  # who wrote the quoted message ("You" or their name)
+    MY_REACTION = R + 63  # the emoji I reacted with, or ""

@@ -11,8 +11,10 @@ from PyQt6.QtCore import QEvent, QObject, pyqtSignal
 from PyQt6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -211,17 +213,19 @@ class ChatAssistant:
         self.polish_button.setToolTip(S.AI_POLISH_TIP)
         self.polish_button.clicked.connect(self.panel.polish)
         chat.bottom.layout().insertWidget(1, self.polish_button)
-        self.header = QWidget()
-        header = QHBoxLayout(self.header)
-        header.setContentsMargins(0, 0, 0, 0)
-        self.replies_button = QPushButton(S.AI_REPLIES)
-        self.replies_button.clicked.connect(self.panel.replies)
-        self.summary_button = QPushButton(S.AI_SUMMARY)
-        self.summary_button.clicked.connect(lambda: self.panel.summary(False))
-        self.unread_button = QPushButton(S.AI_SUMMARY_UNREAD)
-        self.unread_button.clicked.connect(lambda: self.panel.summary(True))
-        for button in (self.replies_button, self.summary_button, self.unread_button):
-            header.addWidget(button)
+        # One "Assistant" menu in the header, not three buttons: the header also holds the
+        # avatar, the name, the call buttons and Profile, and must fit a narrow window.
+        self.header = self.menu_button = QToolButton()
+        self.menu_button.setText(S.AI_MENU)
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.menu_button)
+        self.replies_action = menu.addAction(S.AI_REPLIES)
+        self.replies_action.triggered.connect(self.panel.replies)
+        self.summary_action = menu.addAction(S.AI_SUMMARY)
+        self.summary_action.triggered.connect(lambda: self.panel.summary(False))
+        self.unread_action = menu.addAction(S.AI_SUMMARY_UNREAD)
+        self.unread_action.triggered.connect(lambda: self.panel.summary(True))
+        self.menu_button.setMenu(menu)
         titles = chat.profile_button.parentWidget().layout()
         titles.insertWidget(titles.indexOf(chat.profile_button), self.header)
         self._follow = _FollowVisibility(chat.profile_button, self.header)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from PyQt6.QtCore import QObject, Qt, pyqtSignal
+from PyQt6.QtCore import QObject, QRect, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -14,7 +14,8 @@ from securechat.ui import theme
 from securechat.ui.plaintext import plain_notification
 
 
-def app_icon() -> QIcon:
+def app_icon(unread: int = 0) -> QIcon:
+    """The "S" icon; with a red badge counting the unread messages, if any."""
     pixmap = QPixmap(64, 64)
     pixmap.fill(Qt.GlobalColor.transparent)
     p = QPainter(pixmap)
@@ -28,6 +29,15 @@ def app_icon() -> QIcon:
     p.setFont(font)
     p.setPen(QColor("#ffffff"))
     p.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, "S")
+    if unread:
+        badge = str(unread) if unread < 100 else "99+"
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(theme.LIGHT.error))
+        p.drawEllipse(30, 0, 34, 34)
+        font.setPixelSize(20 if len(badge) < 3 else 14)
+        p.setFont(font)
+        p.setPen(QColor("#ffffff"))
+        p.drawText(QRect(30, 0, 34, 34), Qt.AlignmentFlag.AlignCenter, badge)
     p.end()
     return QIcon(pixmap)
 
@@ -41,6 +51,9 @@ class Notifier(QObject):
 
     FULL, NAME_ONLY, NOTHING = "full", "name", "none"
     SHOWN_KEPT = 50
+    PREVIEW_CHARS = 200  # of a message's text in a notification: a preview, not the text
+    SHOWN_MS = 5000  # a balloon goes after this long
+    in_app = pyqtSignal(str, str)  # no tray: the window shows it (title, body)
     activated = pyqtSignal()
     quit_requested = pyqtSignal()
 
@@ -65,7 +78,7 @@ class Notifier(QObject):
     def message(self, name: str, text: str, avatar: QPixmap | None = None) -> None:
         """`avatar`: the sender's picture, shown when the sender is (not with NOTHING)."""
         # A name and a text chosen by others: never markup to a notification daemon.
-        name, text = plain_notification(name), plain_notification(text)
+        name, text = plain_notification(name), plain_notification(preview(text))
         if self.content == self.FULL:
             self.notify(S.NOTIFY_MESSAGE.format(name=name), text, avatar)
         elif self.content == self.NAME_ONLY:
@@ -88,6 +101,15 @@ class Notifier(QObject):
         self.shown.append((title, body))
         self.last_icon = icon
         if self.tray is not None and icon is not None:
-            self.tray.showMessage(title, body, QIcon(icon), 5000)
+            self.tray.showMessage(title, body, QIcon(icon), self.SHOWN_MS)
         elif self.tray is not None:
-            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 5000)
+            self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information,
+                                  self.SHOWN_MS)
+        else:
+            self.in_app.emit(title, body)
+
+
+def preview(text: str, limit: int = Notifier.PREVIEW_CHARS) -> str:
+    """The first `limit` characters of a message on one line, "…" if there is more."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"

@@ -23,6 +23,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label, plain_tooltip
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.confirm import Question, ask
 
 
 class RequestRow(QWidget):
@@ -59,11 +60,18 @@ class RequestRow(QWidget):
         self.warning_label.setObjectName("error")
         self.warning_label.setVisible(request.key_changed)
         layout.addWidget(self.warning_label)
+        # my own request, still unanswered: I see that it waits
+        self.waiting_label = plain_label(S.REQUEST_WAITING)
+        self.waiting_label.setObjectName("muted")
+        self.waiting_label.setVisible(not incoming and not request.key_changed)
+        layout.addWidget(self.waiting_label)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.accept_button = primary_button(S.ACCEPT)
         self.deny_button = QPushButton(S.DENY)
-        for button in (self.accept_button, self.deny_button):
+        self.block_button = QPushButton(S.BLOCK)
+        self.block_button.setToolTip(S.BLOCK_HELP)
+        for button in (self.accept_button, self.deny_button, self.block_button):
             button.setVisible(incoming)
             buttons.addWidget(button)
         layout.addLayout(buttons)
@@ -91,6 +99,8 @@ class RequestsPanel(QFrame):
         self.list.viewport().installEventFilter(self)
         layout.addWidget(self.list)
         self.pending: list[Request] = []
+        self.waiting: list[Request] = []  # mine, not answered yet
+        self.question: Question | None = None  # the last confirmation asked
         self.hide()
 
     def refresh(self) -> Any:
@@ -102,21 +112,25 @@ class RequestsPanel(QFrame):
         def got(requests: list[Request]) -> None:
             self.pending = [r for r in requests if r.action == "pending"
                             and (r.direction == "in" or r.key_changed)]
+            self.waiting = [r for r in requests if r.action == "pending"
+                            and r.direction == "out" and not r.key_changed]
             self._render()
         return call(self.client.requests(), got, self.error.emit)
 
     def _render(self) -> None:
         self.list.clear()
-        for request in self.pending:
+        for request in self.pending + self.waiting:
             item = QListWidgetItem()
             row = RequestRow(request)
             row.accept_button.clicked.connect(
                 lambda _=False, u=request.user_id: self.answer(u, True))
             row.deny_button.clicked.connect(
-                lambda _=False, u=request.user_id: self.answer(u, False))
+                lambda _=False, r=request: self.confirm_deny(r))
+            row.block_button.clicked.connect(
+                lambda _=False, r=request: self.confirm_block(r))
             self.list.addItem(item)
             self.list.setItemWidget(item, row)
-        self.setVisible(bool(self.pending))
+        self.setVisible(bool(self.pending or self.waiting))
         self._fit_rows()
         self.rendered.emit()
 
@@ -133,6 +147,25 @@ class RequestsPanel(QFrame):
             height = max(row.sizeHint().height(),
                          row.heightForWidth(width) if row.hasHeightForWidth() else 0)
             item.setSizeHint(QSize(width, height))
+
+    def confirm_deny(self, request: Request) -> Question:
+        self.question = ask(self, S.DENY_CONFIRM_TITLE,
+                            S.DENY_CONFIRM_BODY.format(email=request.email), S.DENY,
+                            lambda: self.answer(request.user_id, False))
+        return self.question
+
+    def confirm_block(self, request: Request) -> Question:
+        """Deny, and drop whatever they send from now on (a new request too)."""
+        self.question = ask(self, S.BLOCK_CONFIRM_TITLE,
+                            S.BLOCK_CONFIRM_BODY.format(email=request.email), S.BLOCK,
+                            lambda: self.block(request.user_id))
+        return self.question
+
+    def block(self, user_id: str) -> Any:
+        assert self.client is not None
+        client = self.client
+        d = client.block(user_id).addCallback(lambda _: client.deny_friend(user_id))
+        return call(d, lambda _: self.refresh(), self.error.emit)
 
     def answer(self, user_id: str, accept: bool) -> Any:
         assert self.client is not None

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QGuiApplication, QKeyEvent
+from PyQt6.QtGui import QKeyEvent, QMouseEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
-    QMenu,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -21,7 +20,7 @@ from PyQt6.QtWidgets import (
 )
 from twisted.internet import defer
 
-from securechat.client import SecureChatClient, StoredMessage
+from securechat.client import MAX_MESSAGE_LENGTH, SecureChatClient, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
@@ -29,7 +28,12 @@ from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.confirm import Question
+from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
+from securechat.ui.widgets.elided import ElidedLabel
+from securechat.ui.widgets.emoji import EmojiPicker
 from securechat.ui.windows.call import CallButtons
+from securechat.ui.windows.chat_extras import ChatExtras
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
@@ -58,7 +62,7 @@ class Composer(QPlainTextEdit):
         super().keyPressEvent(e)
 
 
-class ChatView(QWidget):
+class ChatView(ChatExtras, QWidget):
     profile_requested = pyqtSignal(str)
     page_loaded = pyqtSignal()  # a page of the conversation is in, and the view settled
     error = pyqtSignal(str)
@@ -70,13 +74,15 @@ class ChatView(QWidget):
         self.peer: str | None = None
         self.loading_page = False
         self.reply_to: StoredMessage | None = None
+        self.editing: StoredMessage | None = None  # the composer holds a new text for it
+        self.question: Question | None = None  # the last confirmation asked
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         # header
         header = QFrame()
         header_layout = self.header_layout = QHBoxLayout(header)  # + ui.widgets.avatars
-        self.title = make_plain(QLabel(S.NO_CHAT_SELECTED))  # names are the peer's choice
+        self.title = ElidedLabel(S.NO_CHAT_SELECTED)  # names are the peer's choice, any length
         self.title.setStyleSheet("font-size: 16px; font-weight: 600;")
         self.subtitle = make_plain(QLabel())
         self.subtitle.setObjectName("muted")
@@ -127,10 +133,11 @@ class ChatView(QWidget):
         self.latest_button.clicked.connect(self.to_latest)
         self.latest_button.hide()
         self.view.installEventFilter(self)
+        self.view.viewport().installEventFilter(self)  # clicks on links
         # reply bar and composer
         self.reply_bar = QFrame()
         reply_layout = QHBoxLayout(self.reply_bar)
-        self.reply_label = make_plain(QLabel())  # quotes the peer's text
+        self.reply_label = ElidedLabel()  # quotes a message of any length: never widens
         self.reply_label.setObjectName("muted")
         cancel = QPushButton(S.CANCEL)
         cancel.clicked.connect(self.cancel_reply)
@@ -146,7 +153,11 @@ class ChatView(QWidget):
         self.composer.escaped.connect(self.cancel_reply)
         self.composer.textChanged.connect(self._typed)
         self.send_button = primary_button(S.SEND, self.send)
+        self.counter = LengthCounter(self.composer)
+        self.emoji = EmojiPicker(self.composer.insertPlainText)
+        bottom.addWidget(self.emoji)
         bottom.addWidget(self.composer, 1)
+        bottom.addWidget(self.counter)
         bottom.addWidget(self.send_button)
         layout.addWidget(self.bottom)
         self._read_soon = QTimer(self)
@@ -191,6 +202,8 @@ class ChatView(QWidget):
         return [(b.message_received, self._received), (b.message_sent, self._sent),
                 (b.message_updated, self._updated), (b.message_deleted, self._deleted),
                 (b.typing_changed, self._typing_changed),
+                (b.reaction_changed, self._reaction_changed),
+                (b.message_edited, self._edited),
                 (b.presence_changed, self._presence_changed),
                 (b.identity_changed, self._identity_changed),
                 (b.contacts_changed, self._contact_changed),
@@ -225,8 +238,8 @@ class ChatView(QWidget):
             if self.model.generation != generation:
                 return  # another conversation (or this one again) was opened since
             self.model.reset(peer, messages)
-            self.view.scrollToBottom()
-            self._update_latest_button()
+            self._fetch_extras(messages)
+            self.scroll_to_newest()
             self.mark_read()
             self.page_loaded.emit()
 
@@ -249,6 +262,13 @@ class ChatView(QWidget):
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if watched is self.view and event is not None and event.type() == QEvent.Type.Resize:
             self._place_latest_button()
+        if (watched is self.view.viewport() and isinstance(event, QMouseEvent)
+                and event.type() == QEvent.Type.MouseButtonRelease
+                and event.button() == Qt.MouseButton.LeftButton):
+            url = self.link_at(event.position().toPoint())
+            if url is not None:
+                self.ask_to_open(url)
+                return True
         return super().eventFilter(watched, event)
 
     def _place_latest_button(self) -> None:
@@ -304,6 +324,7 @@ class ChatView(QWidget):
             anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
             offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
             added = self.model.prepend(page) if after is None else self.model.append(page)
+            self._fetch_extras(page)
             if added and anchor_id is not None:
                 # the row that was at the top stays at the top, wherever rows went
                 self.view.doItemsLayout()
@@ -333,9 +354,9 @@ class ChatView(QWidget):
         def loaded(messages: list[StoredMessage]) -> None:
             if self.model.generation == generation:
                 self.model.reset(peer, messages)
+                self._fetch_extras(messages)
                 self.loading_page = False
-                self.view.scrollToBottom()
-                self._update_latest_button()
+                self.scroll_to_newest()
                 self.page_loaded.emit()
         return call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
 
@@ -378,7 +399,8 @@ class ChatView(QWidget):
 
     def _deleted(self, event: Any) -> None:
         if event.sid == self._sid():
-            self.model.remove(event.message_id)
+            with self._reading_position():
+                self.model.remove(event.message_id)
 
     def _device_changed(self, event: Any) -> None:
         """"Bob signed in on a new device": the line stored in the conversation."""
@@ -440,14 +462,28 @@ class ChatView(QWidget):
     # --- composing ------------------------------------------------------------------------
 
     def send(self) -> None:
+        """Send the draft (or the edit). Whatever cannot be sent stays in the composer:
+        an over-long text is refused before anything is cleared, and a draft the core
+        refuses comes back."""
         text = self.composer.toPlainText()
         if self.client is None or self.peer is None or not text.strip():
             return
-        reply = self.reply_to.id if self.reply_to else None
-        sent = self.client.send_text(self.peer, text, reply)  # it ends "typing…" too
-        self.composer.clear()
+        if len(text) > MAX_MESSAGE_LENGTH:
+            self.error.emit(S.MESSAGE_TOO_LONG.format(count=f"{len(text):,}",
+                                                      limit=f"{MAX_MESSAGE_LENGTH:,}"))
+            return
+        if self.editing is not None:
+            sent = self.client.actions.edit(self.editing.id, text)
+        else:
+            reply = self.reply_to.id if self.reply_to else None
+            sent = self.client.send_text(self.peer, text, reply)  # it ends "typing…" too
+        clear_undoably(self.composer)
         self.cancel_reply()
-        call(sent, failed=self.error.emit)
+
+        def failed(message: str) -> None:
+            restore(self.composer, text)
+            self.error.emit(message)
+        call(sent, failed=failed)
 
     def _typed(self) -> None:
         # The core decides when "typing" is sent, refreshed and stopped.
@@ -455,44 +491,19 @@ class ChatView(QWidget):
             self.client.composing(self.peer, self.composer.toPlainText())
 
     def start_reply(self, message: StoredMessage) -> None:
+        if self.editing is not None:
+            self.cancel_reply()
         self.reply_to = message
-        self.reply_label.setText(S.REPLYING_TO.format(text=message.text.replace("\n", " ")[:80]))
+        author = S.ME_AUTHOR if message.from_me else self.model.peer_name
+        self.reply_label.setText(S.REPLYING_TO_NAME.format(name=author, text=message.text))
         self.reply_bar.show()
         self.composer.setFocus()
 
     def cancel_reply(self) -> None:
+        """No more reply (or edit): the bar goes, and so does the replied-to highlight."""
+        if self.editing is not None:
+            self.editing = None
+            clear_undoably(self.composer)
         self.reply_to = None
         self.reply_bar.hide()
-
-    def _context_menu(self, pos: QPoint) -> None:
-        index = self.view.indexAt(pos)
-        if not index.isValid():
-            return
-        menu = self.context_menu(index.row())
-        viewport = self.view.viewport()
-        assert viewport is not None
-        menu.exec(viewport.mapToGlobal(pos))
-
-    def context_menu(self, row: int) -> QMenu:
-        message = self.model.message(row)
-        menu = QMenu(self)
-        if self.model.index(row).data(Roles.SYSTEM):
-            menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
-            return menu
-        menu.addAction(S.REPLY, lambda: self.start_reply(message))
-        menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
-        menu.addSeparator()
-        menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
-        if message.sender == "me":
-            menu.addAction(S.UNSEND, lambda: self.unsend(message.id))
-        return menu
-
-    def delete(self, message_id: str) -> Any:
-        """Delete for me: this device only."""
-        assert self.client is not None
-        return call(self.client.delete_message(message_id), failed=self.error.emit)
-
-    def unsend(self, message_id: str) -> Any:
-        """Delete for everyone: one of my messages, on every device."""
-        assert self.client is not None
-        return call(self.client.unsend_message(message_id), failed=self.error.emit)
+        self.view.clearSelection()

@@ -25,6 +25,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.status import StatusLabel
 
 
 def when(timestamp_ms: int | None) -> str:
@@ -53,9 +54,7 @@ class RemoveDeviceDialog(QDialog):
         self.password.setPlaceholderText(S.MASTER_PASSWORD)
         self.password.returnPressed.connect(self.confirm)
         layout.addWidget(self.password)
-        self.error = plain_label()
-        self.error.setWordWrap(True)
-        self.error.setObjectName("error")
+        self.error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.remove_button = primary_button(S.REMOVE_DEVICE)

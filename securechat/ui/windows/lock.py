@@ -27,6 +27,7 @@ from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.status import StatusLabel
 
 
 class LockPage(QWidget):
@@ -79,8 +80,7 @@ class LockPage(QWidget):
             lambda: self.forgot_password.emit(self.account.currentText()))
         column.addWidget(self.forgot_button)
         self.using_pin = False
-        self.error = QLabel()
-        self.error.setWordWrap(True)
+        self.error = StatusLabel()  # "Unlocking…" muted, errors red
         column.addWidget(self.error)
         row = QHBoxLayout()
         self.add_button = QPushButton(S.ADD_ACCOUNT)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QModelIndex, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -27,12 +28,15 @@ from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.avatars import AvatarDecorations
+from securechat.ui.widgets.contact_menu import Mutes, contact_menu
+from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
 from securechat.ui.windows.call import CallController
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
 from securechat.ui.windows.linking import ApprovalDialog
+from securechat.ui.windows.onboarding import EMAIL_RE
 from securechat.ui.windows.profile import ProfileDialog
 
 TYPING_DOTS_MS = 350  # one frame of the typing dots
@@ -44,6 +48,7 @@ class MainPage(QWidget):
 
     def __init__(self, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.last_chat: dict[str, str] = {}  # account's user id -> the chat it had open
         self.client: SecureChatClient | None = None
         self.bridge: ClientBridge | None = None
         self.notifier = notifier
@@ -80,6 +85,17 @@ class MainPage(QWidget):
         self.session_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.session_view.selectionModel().currentChanged.connect(self._selected)
         left_layout.addWidget(self.session_view, 1)
+        self.mutes = Mutes()  # the shell gives it its settings
+        self.session_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.session_view.customContextMenuRequested.connect(
+            lambda pos: (menu := self.session_menu(self.session_view.indexAt(pos)))
+            and menu.exec(self.session_view.viewport().mapToGlobal(pos)))
+        self.message_search = MessageSearchPanel(self.filtered.rowCount)  # issue 11
+        self.search.textChanged.connect(self.message_search.text_changed)
+        self.search.textChanged.connect(self._keep_selection)
+        self.message_search.open_requested.connect(self.open_chat)
+        self.message_search.error.connect(self.error)
+        left_layout.addWidget(self.message_search)
         self._typing_dots = QTimer(self)
         self._typing_dots.setInterval(TYPING_DOTS_MS)
         self._typing_dots.timeout.connect(self._step_typing_dots)
@@ -126,10 +142,14 @@ class MainPage(QWidget):
     # --- wiring ---------------------------------------------------------------------------
 
     def set_client(self, client: SecureChatClient | None, bridge: ClientBridge | None) -> Any:
+        if self.client is not None and self.chat.peer:  # reopened after the next unlock
+            self.last_chat[self.client.me.user_id] = self.chat.peer
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
         self.calls.set_client(client)
         AvatarDecorations.mount(self, client)
+        self.message_search.set_client(client)
+        self.add_email.clear()  # what one account typed is not the next one's
         self.requests.client = client
         self.device_notices.set_client(client)
         self.sessions.set_contacts([])
@@ -144,6 +164,7 @@ class MainPage(QWidget):
         bridge.message_sent.connect(lambda e: self._last(e.message))
         bridge.message_deleted.connect(lambda e: self._refresh_peer_by_sid(e.sid))
         bridge.messages_read.connect(lambda e: self.refresh_peer(e.peer_user_id))
+        bridge.message_edited.connect(lambda e: self.refresh_peer(e.peer_user_id))  # preview
         bridge.typing_changed.connect(self._typing_changed)
         bridge.presence_changed.connect(lambda p, o: self.sessions.update(p, online=o))
         bridge.request_received.connect(self._request_received)
@@ -156,7 +177,11 @@ class MainPage(QWidget):
         bridge.device_removed.connect(self._device_changed)
         bridge.approval_requested.connect(self._approval_requested)
         self.requests.refresh()
-        return self.reload_contacts()
+        loaded = self.reload_contacts()
+        peer = self.last_chat.get(client.me.user_id)
+        if peer in client.contacts:
+            self.open_chat(peer)
+        return loaded
 
     def _approval_requested(self, event: Any) -> None:
         """A new device of this account asks to join: the dialog compares codes."""
@@ -222,8 +247,9 @@ class MainPage(QWidget):
         row = self.sessions.session(peer)
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
-            self.notifier.message(row.name, event.message.text,
-                                  self.avatars.pixmap(peer, 64) if self.avatars else None)
+            if not (self.client and self.mutes.muted(self.client.me.user_id, peer)):
+                self.notifier.message(row.name, event.message.text,
+                                      self.avatars.pixmap(peer, 64) if self.avatars else None)
 
     def _identity_changed(self, event: ev.IdentityKeyChanged) -> None:
         if event.request:
@@ -269,6 +295,24 @@ class MainPage(QWidget):
         if peer:
             self.open_chat(peer)
 
+    def _keep_selection(self, _text: str) -> None:
+        """Filtering the list keeps the open conversation highlighted where it shows (as
+        a selection only: the chat is not opened again)."""
+        if not self.chat.peer:
+            return
+        source = self.sessions.index(self.sessions.row_for(self.chat.peer))
+        proxy = self.filtered.mapFromSource(source)
+        if proxy.isValid():
+            self.session_view.selectionModel().select(
+                proxy, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def session_menu(self, index: QModelIndex) -> QMenu | None:
+        """Mute, block: the menu of a conversation in the list."""
+        peer = index.data(Roles.PEER) if index.isValid() else None
+        if self.client is None or not peer:
+            return None
+        return contact_menu(self, self.client, peer, self.mutes, self.error.emit)
+
     def open_chat(self, peer: str) -> Any:
         self.sessions.update(peer, unread=0)
         source = self.sessions.index(self.sessions.row_for(peer))
@@ -294,12 +338,16 @@ class MainPage(QWidget):
         email = self.add_email.text().strip()
         if not email:
             return None
+        if not EMAIL_RE.match(email):  # named as invalid, not "no such account"
+            self.add_status.setText(S.EMAIL_INVALID)
+            return None
         self.add_button.setEnabled(False)
 
         def sent(_: Any) -> None:
             self.add_button.setEnabled(True)
             self.add_email.clear()
             self.add_status.setText(S.REQUEST_SENT.format(email=email))
+            self.requests.refresh()  # mine shows as waiting
 
         def failed(message: str) -> None:
             self.add_button.setEnabled(True)

@@ -30,6 +30,8 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.status import StatusLabel
+from securechat.ui.widgets.words import NumberedWords
 from securechat.ui.windows.linking import NewDeviceLinkPage
 from securechat.ui.windows.restore import RestorePage
 
@@ -74,6 +76,7 @@ class OnboardingPage(QWidget):
         outer = QHBoxLayout(self)
         outer.addStretch(1)
         outer.addWidget(self.stack, 2)
+        self.stack.setMinimumWidth(460)  # in a narrow window the margins give way, not the fields
         outer.addStretch(1)
         self.stack.addWidget(self._welcome())
         self.stack.addWidget(self._register())
@@ -135,9 +138,7 @@ class OnboardingPage(QWidget):
         form.addRow("", self.strength)
         form.addRow(S.CONFIRM_PASSWORD, self.reg_confirm)
         layout.addLayout(form)
-        self.reg_error = QLabel()
-        self.reg_error.setWordWrap(True)
-        self.reg_error.setObjectName("error")
+        self.reg_error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.reg_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -175,9 +176,7 @@ class OnboardingPage(QWidget):
         self.login_alternatives.addWidget(self.forgot_button)
         self.login_alternatives.addStretch(1)
         layout.addLayout(self.login_alternatives)
-        self.login_error = QLabel()
-        self.login_error.setWordWrap(True)
-        self.login_error.setObjectName("error")
+        self.login_error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.login_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -213,9 +212,7 @@ class OnboardingPage(QWidget):
         form.addRow(S.NEW_PASSWORD, self.reset_password)
         form.addRow(S.REPEAT_NEW_PASSWORD, self.reset_confirm)
         layout.addLayout(form)
-        self.reset_error = QLabel()
-        self.reset_error.setWordWrap(True)
-        self.reset_error.setObjectName("error")
+        self.reset_error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.reset_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -251,6 +248,10 @@ class OnboardingPage(QWidget):
         self.mnemonic_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.mnemonic_label.setStyleSheet("font-family: monospace; font-size: 15px; padding: 12px;")
         layout.addWidget(self.mnemonic_label)
+        # shown numbered instead (the label keeps the phrase, for the screen reader's copy)
+        self.mnemonic_label.hide()
+        self.mnemonic_words = NumberedWords()
+        layout.addWidget(self.mnemonic_words)
         self.confirm_prompt = QLabel()
         layout.addWidget(self.confirm_prompt)
         self.confirm_word = QLineEdit()
@@ -277,9 +278,7 @@ class OnboardingPage(QWidget):
         self.email_code.returnPressed.connect(self.submit_code)
         form.addRow(S.EMAIL_CODE, self.email_code)
         layout.addLayout(form)
-        self.code_error = QLabel()
-        self.code_error.setWordWrap(True)
-        self.code_error.setObjectName("error")
+        self.code_error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.code_error)
         row = QHBoxLayout()
         back = QPushButton(S.BACK)
@@ -324,6 +323,7 @@ class OnboardingPage(QWidget):
         self.link_page.withdraw()
         self._words = []
         self.mnemonic_label.clear()
+        self.mnemonic_words.set_words([])
 
     def submit_register(self) -> None:
         email = self.reg_email.text().strip()
@@ -399,6 +399,7 @@ class OnboardingPage(QWidget):
             self._words = mnemonic.split()
             self._word = random.randrange(len(self._words))  # noqa: S311 - not a secret
             self.mnemonic_label.setText(mnemonic)
+            self.mnemonic_words.set_words(self._words)
             self.confirm_prompt.setText(S.MNEMONIC_CONFIRM_PROMPT.format(n=self._word + 1))
             # The window holds the client until the phrase is confirmed (or, closing,
             # stops it and has the phrase forgotten).
@@ -424,6 +425,7 @@ class OnboardingPage(QWidget):
             return
         self._words = []
         self.mnemonic_label.clear()  # shown once
+        self.mnemonic_words.set_words([])
         self.confirm_error.clear()
         self.confirmed.emit()
 

@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
 
 from securechat.client import KdfCost, SecureChatClient
 from securechat.ui import strings as S
+from securechat.ui.widgets.status import StatusLabel
 from securechat.ui.windows.onboarding import MIN_PASSWORD
 from securechat.ui.windows.pin import run_secret_form
 
@@ -45,9 +46,7 @@ class ChangePasswordDialog(QDialog):
         form.addRow(S.NEW_PASSWORD, self.new)
         form.addRow(S.REPEAT_NEW_PASSWORD, self.repeat)
         layout.addLayout(form)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setObjectName("error")
+        self.error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)

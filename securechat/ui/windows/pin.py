@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
 from securechat.client import SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.widgets.status import StatusLabel
 
 
 class SetPinDialog(QDialog):
@@ -48,9 +49,7 @@ class SetPinDialog(QDialog):
         form.addRow(S.NEW_PIN, self.pin)
         form.addRow(S.REPEAT_PIN, self.repeat)
         layout.addLayout(form)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setObjectName("error")
+        self.error = StatusLabel()  # "Working…" muted, errors red
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)

@@ -9,14 +9,23 @@ from typing import Any
 
 from PyQt6.QtCore import QEvent, QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PyQt6.QtWidgets import QDialog, QMainWindow, QMessageBox, QStackedWidget, QWidget
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
 from twisted.internet import defer
 
 from securechat.client import KdfCost, SecureChatClient
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
+from securechat.ui import theme
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.session import AccountSession
+from securechat.ui.widgets.banner import NotificationBanner
 from securechat.ui.widgets.connection import ConnectionIndicator
 from securechat.ui.widgets.notifier import Notifier, app_icon
 from securechat.ui.windows.assistant_settings import mount_assistant
@@ -29,6 +38,7 @@ from securechat.ui.windows.my_profile import open_my_profile
 from securechat.ui.windows.onboarding import OnboardingPage
 from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog
+from securechat.ui.windows.settings import THEME_KEY, SettingsDialog, about_label, close_to_tray
 from securechat.ui.windows.vault import VaultWindow
 
 
@@ -53,7 +63,7 @@ class ShellWindow(QMainWindow):
         self.resize(980, 680)
         self.notifier = Notifier(self)
         self.notifier.activated.connect(self._raise)
-        self.notifier.quit_requested.connect(self.close)
+        self.notifier.quit_requested.connect(self.quit)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.onboarding = OnboardingPage(reactor, data_dir, url, cost, ca_file=ca_file,
@@ -62,6 +72,16 @@ class ShellWindow(QMainWindow):
                                   insecure_ws=insecure_ws)
         self._wire_pages()
         self.main = MainPage(self.notifier)
+        # issue 11: notifications in the window where there is no tray; the theme chosen
+        self.banner = NotificationBanner()
+        self.banner.clicked.connect(self._raise)
+        self.notifier.in_app.connect(self.banner.show_notification)
+        self.main.mutes.settings = self.settings
+        self.main.layout().insertWidget(0, self.banner)
+        self.quitting = False  # closing the window quits (else it may go to the tray)
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and self.settings.contains(THEME_KEY):
+            theme.choose(app, str(self.settings.value(THEME_KEY)))
         self.main.unread_total_changed.connect(self._show_unread)
         self.main.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
         for page in (self.onboarding, self.lock_page, self.main):
@@ -166,7 +186,11 @@ class ShellWindow(QMainWindow):
                                              self.show_change_password)
         self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self.lock)
         self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self.lock)
-        self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.close)
+        menu.addSeparator()
+        self.settings_action = action(S.ACTION_SETTINGS, QKeySequence.StandardKey.Preferences,
+                                      self.show_settings)
+        self.about_action = action(S.ACTION_ABOUT, "", self.show_about)
+        self.quit_action = action(S.ACTION_QUIT, QKeySequence.StandardKey.Quit, self.quit)
         self._signed_in_actions(False)
 
     def _signed_in_actions(self, on: bool) -> None:
@@ -267,9 +291,11 @@ class ShellWindow(QMainWindow):
     def _show_unread(self, total: int) -> None:
         title = f"{S.APP_NAME} — {self.email}" if self.email else S.APP_NAME
         self.setWindowTitle(f"({total}) {title}" if total else title)
-        if self.notifier.tray is not None:
+        if self.notifier.tray is not None:  # the count on the icon; whose, in its tooltip
+            self.notifier.tray.setIcon(app_icon(total))
             self.notifier.tray.setToolTip(
-                S.TRAY_UNREAD.format(count=total) if total else S.APP_NAME)
+                (S.TRAY_UNREAD.format(count=total) if total else S.APP_NAME)
+                + (f" — {self.email}" if self.email else ""))
 
     # --- pages: what the session shows (session.ShellView) -------------------------------
 
@@ -341,7 +367,33 @@ class ShellWindow(QMainWindow):
 
     # --- lifetime -------------------------------------------------------------------------
 
+    def quit(self) -> None:
+        """Quit for real (the menu's Quit, the tray's Quit)."""
+        self.quitting = True
+        self.close()
+
+    def show_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self.notification_actions,
+                                self.notifier.tray is not None,
+                                [self.set_pin_action, self.remove_pin_action,
+                                 self.change_password_action, self.devices_action], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, S.ACTION_ABOUT.replace("&", ""),
+                          about_label().text(), QMessageBox.StandardButton.Close, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
     def closeEvent(self, e: QCloseEvent | None) -> None:
+        if (e is not None and not self.quitting and self.notifier.tray is not None
+                and close_to_tray(self.settings)):
+            e.ignore()  # still receiving and notifying, from the tray
+            self.hide()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.main.splitter.saveState())
         if self.notifier.tray is not None:

@@ -1,0 +1,61 @@
+"""Keeping what the user typed: a counter that appears as a message nears the length
+limit, and clearing the composer in a way Ctrl+Z can undo."""
+
+from __future__ import annotations
+
+from PyQt6.QtGui import QTextCursor
+from PyQt6.QtWidgets import QLabel, QPlainTextEdit, QWidget
+
+from securechat.client import MAX_MESSAGE_LENGTH
+from securechat.ui import strings as S
+
+SHOW_FROM = 0.9  # of the limit: the counter appears
+
+
+class LengthCounter(QLabel):
+    """"61,203 / 65,536" beside the composer once the draft nears the limit; in the
+    error colour once it is over (and the message is not sent)."""
+
+    def __init__(self, editor: QPlainTextEdit, limit: int = MAX_MESSAGE_LENGTH,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editor = editor
+        self.limit = limit
+        editor.textChanged.connect(self.refresh)
+        self.refresh()
+
+    @property
+    def over(self) -> bool:
+        return self.count() > self.limit
+
+    def count(self) -> int:
+        document = self.editor.document()
+        # characterCount() counts a final paragraph separator too.
+        return max(document.characterCount() - 1, 0) if document is not None else 0
+
+    def refresh(self) -> None:
+        count = self.count()
+        self.setVisible(count >= self.limit * SHOW_FROM)
+        self.setText(S.LENGTH_COUNTER.format(count=f"{count:,}", limit=f"{self.limit:,}"))
+        name = "error" if count > self.limit else "muted"
+        if self.objectName() != name:
+            self.setObjectName(name)
+            style = self.style()
+            if style is not None:  # the theme's stylesheet picks the new name up
+                style.unpolish(self)
+                style.polish(self)
+
+
+def clear_undoably(editor: QPlainTextEdit) -> None:
+    """Empty the editor as one edit that Ctrl+Z takes back (`clear()` forgets the undo
+    history along with the text)."""
+    cursor = editor.textCursor()
+    cursor.select(QTextCursor.SelectionType.Document)
+    cursor.removeSelectedText()
+    editor.setTextCursor(cursor)
+
+
+def restore(editor: QPlainTextEdit, text: str) -> None:
+    """Put a draft that could not be sent back, if nothing new was typed since."""
+    if not editor.toPlainText():
+        editor.insertPlainText(text)

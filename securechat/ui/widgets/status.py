@@ -1,0 +1,36 @@
+"""One label for a form's outcome: what is in progress ("Working…") in the muted colour,
+and anything else, an error, in the theme's one error colour."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QLabel, QWidget
+
+from securechat.ui import strings as S
+
+
+def progress_texts() -> set[str]:
+    """What the forms say while they work (read now: the strings may be translated)."""
+    return {S.WORKING, S.SENDING_CODE, S.UNLOCKING, S.CLOSING, S.LOADING, S.NO_ACCOUNTS}
+
+
+class StatusLabel(QLabel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # errors may quote what others chose
+        self.setWordWrap(True)
+        self.setObjectName("error")
+
+    def setText(self, text: str | None) -> None:
+        super().setText(text or "")
+        name = "muted" if text in progress_texts() else "error"
+        if name != self.objectName():
+            self.setObjectName(name)
+            style = self.style()
+            if style is not None:
+                style.unpolish(self)
+                style.polish(self)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.objectName() == "muted"

@@ -377,7 +377,7 @@ class HostileRelayCallTests(CallTestCase):
                     envelopes = [{**e, "body": _flipped(e["body"])} for e in envelopes]
                 return fn(caller, recipient, envelopes, *a, **k)
             return call
-        hostile._wrap(uris.MESSAGE_SEND, tamper)
+        hostile._wrap(uris.MESSAGE_SEND_LIVE, tamper)  # call frames are ephemeral
         rejected = self.log(self.bob).wait_for(events.EnvelopeRejected)
         call = self.alice.calls.place(bob, "audio", MediaSources(ToneTrack()))
         yield self.state(self.alice, CallState.RINGING)

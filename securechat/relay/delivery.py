@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -82,12 +83,18 @@ class Delivery:
         sender's own other devices. The device set must match the relay's exactly."""
         # The hot path of the relay: plain callbacks, and no database read when the
         # device lists are cached.
+        return self._checked(caller, recipient, envelopes, self._check_and_store)
+
+    def _checked(self, caller: Caller, recipient: Any, envelopes: Any,
+                 then: Callable[..., Any]) -> defer.Deferred[Any]:
+        """`then(device lists, parsed envelopes, sender device, ts, to own user)` once
+        the envelopes are accepted and both users' device lists are read."""
         sender, sender_device = caller.principal.user_id, caller.principal.device_id
         assert sender is not None and sender_device is not None
         parsed, ts = self._accepted(caller, recipient, envelopes)
         directory = self._ctx.directory
         d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
-        d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender)
+        d.addCallback(then, parsed, sender_device, ts, recipient == sender)
         return d
 
     def _accepted(self, caller: Caller, recipient: Any, envelopes: Any,
@@ -120,13 +127,7 @@ class Delivery:
         """`sc.message.send_live`: like `send` (the same checks, device set and rate), but
         each envelope is only pushed to its device's live sessions, never written to a
         mailbox: a device that is offline never gets it. Answers which devices got it."""
-        sender, sender_device = caller.principal.user_id, caller.principal.device_id
-        assert sender is not None and sender_device is not None
-        parsed, ts = self._accepted(caller, recipient, envelopes)
-        directory = self._ctx.directory
-        d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
-        d.addCallback(self._check_and_push, parsed, sender_device, ts, recipient == sender)
-        return d
+        return self._checked(caller, recipient, envelopes, self._check_and_push)
 
     def _check_and_push(self, device_lists: list[Any], parsed: list[Envelope],
                         sender_device: str, ts: int, to_own: bool) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import llama_cpp
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor
 from twisted.trial import unittest
 
 from securechat.client import (
@@ -109,14 +109,27 @@ class Generating(AssistantCase):
         assistant = self.assistant("endless")
         assistant.service.settings.context = 32768
         generation = assistant.compose("draft")
-        first: defer.Deferred[None] = defer.Deferred()
-        generation.on_token(lambda _: first.called or first.callback(None))
-        yield first
+        waiting: list[defer.Deferred[None]] = []
+
+        def token(_: Any) -> None:
+            while waiting:
+                waiting.pop().callback(None)
+
+        def next_token() -> defer.Deferred[None]:
+            waiting.append(defer.Deferred())
+            return waiting[-1]
+        generation.on_token(token)
+        yield next_token()
         counts = []
         for _ in range(5):
-            yield task.deferLater(reactor, 0.01, lambda: None)
+            # A timer due now fires while the model is still generating (no waiting for
+            # it to finish), and more tokens come after it.
+            timer: defer.Deferred[None] = defer.Deferred()
+            reactor.callLater(0, timer.callback, None)
+            yield timer
             self.assertEqual(generation.state, RUNNING)
             counts.append(len(generation.pieces))
+            yield next_token()
         self.assertEqual(counts, sorted(set(counts)))  # tokens arrived between the timers
         generation.cancel()
         yield self.assertFailure(generation.done, GenerationCancelled)

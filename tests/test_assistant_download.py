@@ -18,8 +18,9 @@ from securechat.client import (
     DownloadCancelled,
     DownloadFailed,
     NotEnoughDisk,
+    UnverifiedModel,
 )
-from securechat.client.assistant import ChecksumMismatch
+from securechat.client.assistant import DEFAULT_MODEL, BadChecksum, ChecksumMismatch
 from securechat.client.assistant.model import DISK_MARGIN
 from tests import tinyllama
 
@@ -169,3 +170,49 @@ class Download(unittest.TestCase):
         error = yield self.assertFailure(self.download(self.assistant("missing")),
                                          DownloadFailed)
         self.assertIn("download failed: the server answered 404", str(error))
+
+
+class UnverifiedDownload(unittest.TestCase):
+    """A model without a SHA-256 checksum is never downloaded without the user's yes."""
+
+    setUp = Download.setUp
+    download = Download.download
+
+    def unverified(self, sha256: str | None = None) -> Assistant:
+        settings = AssistantSettings(model_url=f"{self.base}/ok/model.gguf",
+                                     model_sha256=sha256, threads=1)
+        assistant = Assistant(reactor, self.data, settings)
+        self.addCleanup(assistant.close)
+        return assistant
+
+    @defer.inlineCallbacks
+    def test_no_checksum_is_refused_before_anything_is_fetched(self) -> Any:
+        assistant = self.unverified()
+        error = yield self.assertFailure(self.download(assistant), UnverifiedModel)
+        self.assertIn("has no SHA-256 checksum", str(error))
+        self.assertEqual(self.server.requests, [])
+        self.assertIsNone(assistant.settings.model_path)
+        self.assertIsNone(assistant.download)  # a download may start again
+
+    @defer.inlineCallbacks
+    def test_the_default_model_is_unverified_until_a_checksum_is_given(self) -> Any:
+        self.assertIsNone(DEFAULT_MODEL.sha256)
+        assistant = Assistant(reactor, self.data)
+        self.addCleanup(assistant.close)
+        yield self.assertFailure(assistant.download_model(), UnverifiedModel)
+
+    @defer.inlineCallbacks
+    def test_the_user_may_say_yes_to_an_unverified_download(self) -> Any:
+        assistant = self.unverified()
+        path = yield assistant.download_model(allow_unverified=True)
+        self.assertEqual(os.path.getsize(path), self.size)
+        self.assertEqual(assistant.settings.model_path, path)
+
+    @defer.inlineCallbacks
+    def test_a_checksum_that_is_not_64_hex_digits_is_a_clear_error(self) -> Any:
+        for bad in ("abc", "é" * 64, "g" * 64):
+            assistant = self.unverified(sha256=bad)
+            error = yield self.assertFailure(self.download(assistant), BadChecksum)
+            self.assertEqual(str(error), "a SHA-256 checksum is 64 hexadecimal digits "
+                                         "(0-9, a-f)")
+        self.assertEqual(self.server.requests, [])

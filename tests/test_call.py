@@ -238,6 +238,18 @@ class CallTests(CallTestCase):
                          [(call.call_id, "completed")])
 
     @defer.inlineCallbacks
+    def test_what_a_call_sent_is_stopped_when_it_ends(self) -> Any:
+        """A microphone or camera must not stay open (capturing) after the call."""
+        yield self.alice_and_bob()
+        call, theirs, media = yield self.connected_call(self.alice, self.bob, "video")
+        call.hang_up()
+        yield theirs.ended.addTimeout(CALL_WAIT, _reactor())
+        for client in (self.alice, self.bob):
+            sources = media[id(client)]
+            self.assertEqual((sources.audio.readyState, sources.video.readyState),
+                             ("ended", "ended"))
+
+    @defer.inlineCallbacks
     def test_declined(self) -> Any:
         yield self.alice_and_bob()
         call, theirs = yield self.ring(self.alice, self.bob)
@@ -377,7 +389,7 @@ class HostileRelayCallTests(CallTestCase):
                     envelopes = [{**e, "body": _flipped(e["body"])} for e in envelopes]
                 return fn(caller, recipient, envelopes, *a, **k)
             return call
-        hostile._wrap(uris.MESSAGE_SEND, tamper)
+        hostile._wrap(uris.MESSAGE_SEND_LIVE, tamper)  # call frames are ephemeral
         rejected = self.log(self.bob).wait_for(events.EnvelopeRejected)
         call = self.alice.calls.place(bob, "audio", MediaSources(ToneTrack()))
         yield self.state(self.alice, CallState.RINGING)

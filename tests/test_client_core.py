@@ -246,7 +246,7 @@ class PresenceAndTypingTests(ClientTestCase):
     @defer.inlineCallbacks
     def test_typing_is_sent_at_most_every_few_seconds_and_stops_when_idle(self) -> Any:
         clock = self.laptop.typing.clock = task.Clock()
-        sends = HostileRelay(self.relay).capture(uris.MESSAGE_SEND)
+        sends = HostileRelay(self.relay).capture(uris.MESSAGE_SEND_LIVE)  # ephemeral
         bob_id, bob_log = self.bob.me.user_id, self.log(self.bob)
         self.laptop.composing(bob_id, "   ")  # blank: nothing to show
         self.laptop.composing(bob_id, "h")

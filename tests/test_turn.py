@@ -81,6 +81,11 @@ class TurnConfCommandTests(unittest.TestCase):
                      "no-cli", "listening-ip=127.0.0.1", "listening-port=3479"):
             self.assertIn(line, lines)
         self.assertNotIn("allow-loopback-peers", lines)  # only when asked: never in production
+        # A caller cannot make it relay into the private network it sits in.
+        for line in ("denied-peer-ip=10.0.0.0-10.255.255.255",
+                     "denied-peer-ip=192.168.0.0-192.168.255.255",
+                     "allowed-peer-ip=127.0.0.1"):
+            self.assertIn(line, lines)
         for path in (secret_file, conf):
             self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
         # Run again: the same secret (the relay keeps using it), loopback peers on request.

@@ -4,6 +4,7 @@ models. Runs on the Qt reactor (scripts/run_trial.py starts it through ui_trial.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from twisted.internet import defer, reactor
@@ -94,6 +95,7 @@ class AssistantSettingsPage(UITestCase):
         window = self.shell("alice")
         dialog = window.show_assistant_settings()
         dialog.url.setText(f"http://127.0.0.1:{port.getHost().port}/drop/model.gguf")
+        dialog.sha256.setText(hashlib.sha256(models.data).hexdigest())
         QTest.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
         self.assertTrue(dialog.cancel_button.isVisible())
         # The first answer breaks off halfway: the page offers to retry, which resumes.
@@ -108,3 +110,22 @@ class AssistantSettingsPage(UITestCase):
         screenshot(dialog, "assistant-downloaded")
         self.assertEqual((yield window.assistant.compose("hi").done),
                          "abcdefghijklmnopqrstuvwxyz")
+
+    @defer.inlineCallbacks
+    def test_a_model_without_a_checksum_downloads_only_after_a_clear_warning(self) -> Any:
+        models = ModelServer(tinyllama.model("alphabet"))
+        port = reactor.listenTCP(0, server.Site(models), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        window = self.shell("alice")
+        dialog = window.show_assistant_settings()
+        self.assertEqual(dialog.sha256.text(), "")  # the default model has none
+        dialog.url.setText(f"http://127.0.0.1:{port.getHost().port}/ok/model.gguf")
+        QTest.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        self.assertEqual(dialog.status.text(), S.AI_UNVERIFIED)  # nothing fetched yet
+        self.assertEqual(dialog.download_button.text(), S.AI_DOWNLOAD_UNVERIFIED)
+        self.assertFalse(dialog.cancel_button.isVisible())
+        self.assertEqual(models.requests, [])
+        QTest.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)  # "yes"
+        yield until(lambda: dialog.status.text() == S.AI_DOWNLOADED_UNVERIFIED,
+                    dialog.download_ended)
+        self.assertEqual(dialog.model_file.text(), window.assistant.settings.model_path)

@@ -25,6 +25,7 @@ from securechat.client.assistant import (
     ModelMissing,
     NotEnoughDisk,
     QuickReply,
+    UnverifiedModel,
 )
 from securechat.client.backup import MIN_PASSPHRASE as MIN_BACKUP_PASSPHRASE
 from securechat.client.core import SecureChatClient
@@ -187,6 +188,7 @@ __all__ = [
     "StorageFull",
     "StoredMessage",
     "UnreadableDatabase",
+    "UnverifiedModel",
     "VaultCorrupted",
     "VaultItem",
     "VaultItemType",

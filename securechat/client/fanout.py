@@ -39,12 +39,15 @@ class Fanout:
         self._restart[(user_id, device_id)] = None
 
     @defer.inlineCallbacks
-    def deliver(self, recipient: str, frame: bytes, copy_to_own: bool) -> Any:
+    def deliver(self, recipient: str, frame: bytes, copy_to_own: bool,
+                live: bool = False) -> Any:
         """Encrypt an encoded frame (`Frame.encode()`) for every device of `recipient`
         (and copies for my other devices) and hand it to the relay, reading the device
         lists again if it names them stale. Fires with the Olm session rows to persist
         once the relay stored it. Call under `ctx.outbound`. (The outbox pipelines
-        `encrypt_for` and the relay's answers itself.)"""
+        `encrypt_for` and the relay's answers itself.) `live`: an ephemeral frame (call
+        signaling, typing), pushed only to devices online now and never stored."""
+        procedure = uris.MESSAGE_SEND_LIVE if live else uris.MESSAGE_SEND
         session = self._ctx.session
         if session is None:
             raise TransportLost()
@@ -52,7 +55,7 @@ class Fanout:
         for _attempt in range(MAX_ATTEMPTS):
             envelopes, sent_to = yield self.encrypt_for(recipient, frame, copy_to_own, refresh)
             try:
-                yield session.call(uris.MESSAGE_SEND, recipient, envelopes)
+                yield session.call(procedure, recipient, envelopes)
             except ApplicationError as e:
                 if e.error != uris.ERR_DEVICE_MISMATCH:
                     raise

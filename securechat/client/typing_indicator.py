@@ -97,7 +97,7 @@ class TypingIndicator:
 
     @defer.inlineCallbacks
     def _deliver(self, peer_user_id: str, frame: bytes) -> Any:
-        rows = yield self._fanout.deliver(peer_user_id, frame, False)
+        rows = yield self._fanout.deliver(peer_user_id, frame, False, live=True)
         # The ratchets it advanced are kept like any send's (a message key is never
         # used twice after a restart), queued before the next send can advance them.
         self._ctx.store.save_sessions(rows).addErrback(

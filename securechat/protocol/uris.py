@@ -32,6 +32,7 @@ PREKEYS_PUBLISH = "sc.prekeys.publish"
 PREKEYS_CLAIM = "sc.prekeys.claim"
 PREKEYS_COUNT = "sc.prekeys.count"
 MESSAGE_SEND = "sc.message.send"
+MESSAGE_SEND_LIVE = "sc.message.send_live"  # ephemeral: pushed to live sessions, never stored
 MAILBOX_FETCH = "sc.mailbox.fetch"
 MAILBOX_ACK = "sc.mailbox.ack"
 PRESENCE_DECLARE = "sc.presence.declare"

@@ -49,6 +49,7 @@ DEVICE_PROCEDURES = frozenset(
         uris.PREKEYS_CLAIM,
         uris.PREKEYS_COUNT,
         uris.MESSAGE_SEND,
+        uris.MESSAGE_SEND_LIVE,
         uris.MAILBOX_FETCH,
         uris.MAILBOX_ACK,
         uris.PRESENCE_DECLARE,

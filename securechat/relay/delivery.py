@@ -7,12 +7,16 @@ until that device acks it or it expires. So the sender's RESULT means
 a power cut may lose the last commits), and a device that drops off
 mid-delivery gets it again from `sc.mailbox.fetch`: clients de-duplicate by
 envelope id.
+
+Ephemeral frames (call signaling, typing) go through `sc.message.send_live` instead:
+the same checks, but pushed only to the devices' live sessions and never stored.
 """
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -69,6 +73,7 @@ class Delivery:
     def procedures(self) -> dict[str, Any]:
         return {
             uris.MESSAGE_SEND: self.send,
+            uris.MESSAGE_SEND_LIVE: self.send_live,
             uris.MAILBOX_FETCH: self.fetch,
             uris.MAILBOX_ACK: self.ack,
         }
@@ -78,6 +83,24 @@ class Delivery:
         sender's own other devices. The device set must match the relay's exactly."""
         # The hot path of the relay: plain callbacks, and no database read when the
         # device lists are cached.
+        return self._checked(caller, recipient, envelopes, self._check_and_store)
+
+    def _checked(self, caller: Caller, recipient: Any, envelopes: Any,
+                 then: Callable[..., Any]) -> defer.Deferred[Any]:
+        """`then(device lists, parsed envelopes, sender device, ts, to own user)` once
+        the envelopes are accepted and both users' device lists are read."""
+        sender, sender_device = caller.principal.user_id, caller.principal.device_id
+        assert sender is not None and sender_device is not None
+        parsed, ts = self._accepted(caller, recipient, envelopes)
+        directory = self._ctx.directory
+        d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
+        d.addCallback(then, parsed, sender_device, ts, recipient == sender)
+        return d
+
+    def _accepted(self, caller: Caller, recipient: Any, envelopes: Any,
+                  ) -> tuple[list[Envelope], int]:
+        """The envelopes of a send, checked and counted against the sender's rate, and
+        the relay time they carry; refused (raises) if any is not acceptable."""
         config = self._ctx.config
         sender, sender_device = caller.principal.user_id, caller.principal.device_id
         assert sender is not None and sender_device is not None
@@ -96,13 +119,38 @@ class Delivery:
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "this account is sending too fast",
                    retry_after=round(wait, 3))
-        directory = self._ctx.directory
-        d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
-        d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender)
-        return d
+        return parsed, ts
+
+    # --- ephemeral frames (call signaling, typing): live only, never stored ----------------
+
+    def send_live(self, caller: Caller, recipient: Any, envelopes: Any) -> defer.Deferred[Any]:
+        """`sc.message.send_live`: like `send` (the same checks, device set and rate), but
+        each envelope is only pushed to its device's live sessions, never written to a
+        mailbox: a device that is offline never gets it. Answers which devices got it."""
+        return self._checked(caller, recipient, envelopes, self._check_and_push)
+
+    def _check_and_push(self, device_lists: list[Any], parsed: list[Envelope],
+                        sender_device: str, ts: int, to_own: bool) -> dict[str, Any]:
+        self._check_devices(device_lists, parsed, sender_device, to_own)
+        delivered = sorted(e.device_id for e in parsed
+                           if self._ctx.push(uris.inbox_topic(e.device_id), [e.event()]))
+        return {"ts": ts, "delivered": delivered}
 
     def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
                          sender_device: str, ts: int, to_own: bool) -> defer.Deferred[Any]:
+        self._check_devices(device_lists, parsed, sender_device, to_own)
+        config = self._ctx.config
+        owners = {d.device_id: d.user_id for devices in device_lists for d in devices}
+        d = self._ctx.storage.store_envelopes(
+            parsed, ts + int(config.mailbox_ttl * 1000), self._quota, owners)
+        d.addCallbacks(self._stored, self._not_stored, callbackArgs=(parsed, ts))
+        return d
+
+    @staticmethod
+    def _check_devices(device_lists: list[Any], parsed: list[Envelope], sender_device: str,
+                       to_own: bool) -> None:
+        """Refuse unless `parsed` goes to exactly the recipient's devices (and perhaps
+        the sender's own others): device lists [recipient's, sender's]."""
         own_devices = {d.device_id for d in device_lists[1]}
         if sender_device not in own_devices:
             # Removed while this session was still open (H6): it may not send any more.
@@ -121,12 +169,6 @@ class Delivery:
             refuse(uris.ERR_DEVICE_MISMATCH,
                    "the envelopes do not match the recipient's devices",
                    missing=missing, unknown=unknown)
-        config = self._ctx.config
-        owners = {d.device_id: d.user_id for devices in device_lists for d in devices}
-        d = self._ctx.storage.store_envelopes(
-            parsed, ts + int(config.mailbox_ttl * 1000), self._quota, owners)
-        d.addCallbacks(self._stored, self._not_stored, callbackArgs=(parsed, ts))
-        return d
 
     def _stored(self, _: None, parsed: list[Envelope], ts: int) -> dict[str, Any]:
         for stored in parsed:

@@ -24,6 +24,14 @@ from collections.abc import Sequence
 import attrs
 
 DEFAULT_PORT = 3478
+# A call's peer is always a TURN relay address, never a private network: without these
+# a caller could have this server send packets into the network it sits in (coturn
+# denies loopback by itself). The relay's own address stays allowed (allowed-peer-ip).
+PRIVATE_RANGES = ("0.0.0.0-0.255.255.255", "10.0.0.0-10.255.255.255",
+                  "100.64.0.0-100.127.255.255", "169.254.0.0-169.254.255.255",
+                  "172.16.0.0-172.31.255.255", "192.168.0.0-192.168.255.255",
+                  "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                  "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
 
 
 @attrs.frozen
@@ -62,6 +70,8 @@ class TurnServerConfig:
             "no-cli",
             "no-software-attribute",
             "no-multicast-peers",
+            *(f"denied-peer-ip={r}" for r in PRIVATE_RANGES),
+            f"allowed-peer-ip={self.relay_ip}",
             f"log-file={self.log_file}",
             "simple-log",
         ]

@@ -489,6 +489,13 @@ AI_THREADS_ALL = "All cores"
 AI_STATUS = {"unloaded": "Ready (loads when used)", "loading": "Loading the model…",
              "ready": "Loaded", "generating": "Writing…", "unsupported": "Device unsupported"}
 AI_DOWNLOADED = "Downloaded and verified."
+AI_MODEL_SHA256 = "SHA-256 checksum"
+AI_SHA256_HINT = "64 hex digits, as published with the model"
+AI_UNVERIFIED = ("No SHA-256 checksum: the downloaded file cannot be checked, and a "
+                 "tampered or wrong file would be used as it is. Enter the checksum "
+                 "published with the model, or click again to download it unverified.")
+AI_DOWNLOAD_UNVERIFIED = "Download unverified"
+AI_DOWNLOADED_UNVERIFIED = "Downloaded, NOT verified (no SHA-256 checksum)."
 
 # --- translation (keep this section last: it snapshots every string above) -----------
 

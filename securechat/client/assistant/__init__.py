@@ -4,6 +4,7 @@ from securechat.client.assistant.assistant import Assistant
 from securechat.client.assistant.errors import (
     AssistantClosed,
     AssistantError,
+    BadChecksum,
     ChecksumMismatch,
     DeviceUnsupported,
     DownloadCancelled,
@@ -13,6 +14,7 @@ from securechat.client.assistant.errors import (
     GenerationTimedOut,
     ModelMissing,
     NotEnoughDisk,
+    UnverifiedModel,
 )
 from securechat.client.assistant.model import DEFAULT_MODEL, ModelDownload, ModelSource
 from securechat.client.assistant.prompts import LABELS as QUICK_REPLY_LABELS
@@ -27,6 +29,7 @@ __all__ = [
     "AssistantClosed",
     "AssistantError",
     "AssistantSettings",
+    "BadChecksum",
     "ChecksumMismatch",
     "DeviceUnsupported",
     "DownloadCancelled",
@@ -42,4 +45,5 @@ __all__ = [
     "NotEnoughDisk",
     "QuickReply",
     "ServiceSettings",
+    "UnverifiedModel",
 ]

@@ -110,14 +110,17 @@ class Assistant:
 
     def download_model(self, progress: Progress | None = None,
                        agent: Any = None,
-                       free_space: Callable[[str], int] | None = None) -> defer.Deferred[str]:
+                       free_space: Callable[[str], int] | None = None,
+                       allow_unverified: bool = False) -> defer.Deferred[str]:
         """Download the model of the settings (resuming a part already there), verify it
         and use it. Deferred[str]: its path; DownloadFailed (retry), NotEnoughDisk,
-        ChecksumMismatch, DownloadCancelled (`cancel_download`)."""
+        ChecksumMismatch, DownloadCancelled (`cancel_download`). Without a SHA-256 in
+        the settings it fails with UnverifiedModel unless `allow_unverified` (the user
+        was shown that the file cannot be checked, and agreed)."""
         if self.download is not None:
             raise AssistantError("the model is already downloading")
         self.download = ModelDownload(self.reactor, self.settings.source(), self.models_dir,
-                                      progress, agent, free_space)
+                                      progress, agent, free_space, allow_unverified)
 
         def done(path: str) -> defer.Deferred[str]:
             return self.choose_model_file(path).addCallback(lambda _: path)

@@ -53,6 +53,24 @@ class ChecksumMismatch(DownloadFailed):
                          "deleted", retry=True)
 
 
+class UnverifiedModel(AssistantError):
+    """The model to download has no SHA-256 checksum: what comes could be anything, so
+    it is only downloaded once the user has said so (`allow_unverified`)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"the model from {host} has no SHA-256 checksum, so the download "
+                         "cannot be verified: enter the checksum published with the model, "
+                         "or confirm that you want it unverified")
+        self.host = host
+
+
+class BadChecksum(AssistantError):
+    """The SHA-256 checksum given for a model is not 64 hexadecimal digits."""
+
+    def __init__(self) -> None:
+        super().__init__("a SHA-256 checksum is 64 hexadecimal digits (0-9, a-f)")
+
+
 class DownloadCancelled(AssistantError):
     """The user cancelled the download; what came is kept, to resume later."""
 

@@ -30,10 +30,12 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from securechat.client.assistant.errors import (
+    BadChecksum,
     ChecksumMismatch,
     DownloadCancelled,
     DownloadFailed,
     NotEnoughDisk,
+    UnverifiedModel,
 )
 
 DISK_MARGIN = 64 * 1024 * 1024  # left free after the download, for everything else
@@ -44,7 +46,8 @@ Progress = Callable[[int, "int | None"], None]  # (bytes on disk, total bytes or
 
 @attrs.frozen
 class ModelSource:
-    """A GGUF chat model to download: any URL; `sha256` (hex) is checked when given."""
+    """A GGUF chat model to download: any URL; `sha256` (hex) is checked when given,
+    and a download without it needs the user's explicit yes (UnverifiedModel)."""
     url: str
     filename: str
     sha256: str | None = None
@@ -52,6 +55,8 @@ class ModelSource:
 
 
 # The spec's model: Qwen3.5 0.8B, Q4_K_M. Any GGUF chat model works (settings: URL, file).
+# No SHA-256 is known for it here (none was published with the spec), so downloading it
+# asks the user for the checksum or for an explicit "download unverified" (UnverifiedModel).
 DEFAULT_MODEL = ModelSource(
     url="https://huggingface.co/unsloth/Qwen3.5-0.8B-GGUF/resolve/main/Qwen3.5-0.8B-Q4_K_M.gguf",
     filename="Qwen3.5-0.8B-Q4_K_M.gguf", size=560_000_000)
@@ -91,8 +96,10 @@ class ModelDownload:
 
     def __init__(self, reactor: Any, source: ModelSource, directory: str,
                  progress: Progress | None = None, agent: Any = None,
-                 free_space: Callable[[str], int] | None = None) -> None:
+                 free_space: Callable[[str], int] | None = None,
+                 allow_unverified: bool = False) -> None:
         self.reactor = reactor
+        self.allow_unverified = allow_unverified  # the user said yes to no SHA-256
         self.source = source
         self.directory = directory
         self.path = os.path.join(directory, source.filename)
@@ -119,6 +126,11 @@ class ModelDownload:
         if not re.fullmatch(r"[\w.\-]+\.gguf", self.source.filename):
             raise DownloadFailed(f"{self.source.filename!r} is not a plain .gguf file name",
                                  retry=False)
+        if self.source.sha256 is None:
+            if not self.allow_unverified:
+                raise UnverifiedModel(_host(self.source.url))
+        elif not re.fullmatch(r"[0-9a-fA-F]{64}", self.source.sha256):
+            raise BadChecksum()
         os.makedirs(self.directory, exist_ok=True)
         have = os.path.getsize(self.part) if os.path.exists(self.part) else 0
         self.resumed_from = have

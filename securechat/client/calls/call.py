@@ -360,6 +360,7 @@ class Call:
         self.ended_at = self._side.clock.seconds()
         self._report(CallState.ENDED)
         if self.media is not None:
+            self.media.stop_sources()  # now: the devices are free once the call has ended
             as_deferred(self.media.close()).addErrback(
                 lambda f: self.log.failure("closing a call's media failed", f))
         self._side.finished(self, outcome)

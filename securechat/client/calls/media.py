@@ -149,7 +149,14 @@ class CallMedia:
                 return pair.local_candidate.type, pair.remote_candidate.type
         return None
 
+    def stop_sources(self) -> None:
+        """Stop what this call sends (the microphone, the camera): the peer connection's
+        close leaves its tracks running, and a device left open keeps capturing."""
+        for gate in self._gates.values():
+            gate.stop()
+
     async def close(self) -> None:
+        self.stop_sources()
         for sink, started in self._sinks:
             await started
             await sink.stop()
@@ -308,6 +315,7 @@ def open_devices(mode: str, microphone: str | None = None,
         try:
             video = MediaPlayer(camera or "/dev/video0", format="v4l2").video
         except Exception as e:
+            mic.audio.stop()  # the microphone opened: not left capturing
             raise MediaDeviceError(f"the camera cannot be opened ({type(e).__name__})"
                                    ) from None
     return MediaSources(mic.audio, video, live=True)

@@ -4,10 +4,11 @@ Signaling (RTC_OFFER / RTC_ANSWER / RTC_ICE) and the control frames (CALL_RINGIN
 CALL_BUSY, CALL_DECLINE, CALL_HANGUP) travel inside Olm to every device of the peer, so
 the DTLS fingerprints in the SDP are authenticated end to end: a relay that changes one
 breaks the envelope, never the call's keys. They are ephemeral: sent only while online,
-never queued in the outbox; an offer older than the ring time (a mailbox replay) rings
-nowhere. Frames about a call are taken only from the peer's device that offered or
-answered it. When a call ends, the device that took part logs it (`messages`,
-type 'call') and tells my other devices (self-addressed SYNC_CALL_END) so they log it too.
+live (`sc.message.send_live`: never stored on the relay), never queued in the outbox; an
+offer older than the ring time (a replay) rings nowhere. Frames about a call are taken
+only from the peer's device that offered or answered it. When a call ends, the device
+that took part logs it (`messages`, type 'call') and tells my other devices
+(self-addressed SYNC_CALL_END) so they log it too.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class Calls:
 
     @defer.inlineCallbacks
     def _deliver(self, peer: str, frame: bytes, to_own: bool) -> Any:
-        rows = yield self._fanout.deliver(peer, frame, to_own)
+        rows = yield self._fanout.deliver(peer, frame, to_own, live=True)
         # As for typing frames: the ratchets advanced are kept before the next send.
         self._ctx.store.save_sessions(rows).addErrback(
             lambda f: self.log.failure("saving sessions after a call frame failed", f))

@@ -54,6 +54,13 @@ class AssistantSettingsDialog(QDialog):
         form.addRow("", self.status)
         self.url = QLineEdit(assistant.settings.model_url)
         form.addRow(S.AI_MODEL_URL, self.url)
+        self.sha256 = QLineEdit(assistant.settings.model_sha256 or "")
+        self.sha256.setPlaceholderText(S.AI_SHA256_HINT)
+        form.addRow(S.AI_MODEL_SHA256, self.sha256)
+        # A download without a checksum takes a second click, after the warning.
+        self._unverified_confirmed = False
+        for field in (self.url, self.sha256):
+            field.textEdited.connect(self._source_edited)
         self.threads = QSpinBox()
         self.threads.setRange(0, os.cpu_count() or 64)
         self.threads.setSpecialValueText(S.AI_THREADS_ALL)  # 0: all cores
@@ -104,8 +111,19 @@ class AssistantSettingsDialog(QDialog):
     def set_threads(self, value: int) -> Any:
         return call(self.assistant.update_settings(threads=value or None))
 
+    def _source_edited(self, _text: str) -> None:
+        self._unverified_confirmed = False
+        self.download_button.setText(S.AI_DOWNLOAD)
+
     def download(self) -> Any:
         self.assistant.settings.model_url = self.url.text().strip()
+        self.assistant.settings.model_sha256 = self.sha256.text().strip().lower() or None
+        verified = self.assistant.settings.model_sha256 is not None
+        if not verified and not self._unverified_confirmed:
+            self._unverified_confirmed = True  # the next click says yes
+            self.download_button.setText(S.AI_DOWNLOAD_UNVERIFIED)
+            self.status.setText(S.AI_UNVERIFIED)
+            return None
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
@@ -121,7 +139,7 @@ class AssistantSettingsDialog(QDialog):
         def done(_path: str) -> None:
             over()
             self.download_button.setText(S.AI_DOWNLOAD)
-            self.refresh(S.AI_DOWNLOADED)
+            self.refresh(S.AI_DOWNLOADED if verified else S.AI_DOWNLOADED_UNVERIFIED)
             self.download_ended.emit()
 
         def failed(message: str) -> None:
@@ -130,7 +148,8 @@ class AssistantSettingsDialog(QDialog):
             self.download_button.setText(S.AI_RETRY)
             self.refresh(message)
             self.download_ended.emit()
-        return call(self.assistant.download_model(self._progress), done, failed)
+        return call(defer.maybeDeferred(self.assistant.download_model, self._progress,
+                                        allow_unverified=not verified), done, failed)
 
     def _progress(self, done: int, total: int | None) -> None:
         if total:

@@ -109,7 +109,7 @@ class AccountSync:
         if self._pushing is not None:
             return self._pushing.addCallback(lambda _: self.push())
         d = self._pushing = self._push().addErrback(
-            lambda f: self.log.failure("pushing a MANIFEST to my devices failed", f))
+            lambda f: self._failed("pushing a MANIFEST to my devices failed", f))
 
         def done(_: Any) -> None:
             self._pushing = None
@@ -176,7 +176,7 @@ class AccountSync:
                 self._start_history(device, since, before)  # interrupted here: resumed
             yield self.push()
         except Exception:
-            self.log.failure("account sync after catching up failed")
+            self._failed("account sync after catching up failed")
 
     @defer.inlineCallbacks
     def _ask_history(self) -> Any:
@@ -184,6 +184,8 @@ class AccountSync:
         it is complete, again from the oldest message here."""
         store = self._ctx.store
         if (yield store.run(db.synced_at, HISTORY)) is None:
+            if self.fresh:  # my devices, as the relay lists them now (not yet known here)
+                yield self._directory.refresh(self._ctx.me.user_id)
             if self.fresh and self._other_devices():
                 since = 0 if self.history_days is None else \
                     now_ms() - self.history_days * 86_400_000
@@ -241,6 +243,12 @@ class AccountSync:
             return d
         return tracked
 
+    def _failed(self, what: str, failure: Any = None) -> None:
+        """Log a failure, unless the client stopped under the work (its database closed):
+        then nothing is lost, as the next start's catch-up pushes or answers again."""
+        if not self._ctx.closed:
+            self.log.failure(what, failure)
+
     def stop(self) -> None:
         """The client is closed: a push still waiting for its moment is not made (the
         next start's catch-up pushes what changed)."""
@@ -284,14 +292,14 @@ class AccountSync:
                 del self._jobs[device]
                 yield store.run(db.drop_history_job, device)
         except Exception:
-            self.log.failure("sending the history to a new device failed")
+            self._failed("sending the history to a new device failed")
 
     # --- to a contact ------------------------------------------------------------------
 
     def _presence(self, event: ev.ContactPresenceChanged) -> None:
         if event.online and self._ctx.online:
             self.push_to_peer(event.peer_user_id).addErrback(
-                lambda f: self.log.failure("pushing missed messages to a contact failed", f))
+                lambda f: self._failed("pushing missed messages to a contact failed", f))
 
     @defer.inlineCallbacks
     def push_to_peer(self, peer: str) -> Any:

@@ -1609,5 +1609,25 @@ Help: docs/protocol.md and README.md in the source.</source>
         <source>Downloaded and verified.</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>SHA-256 checksum</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>64 hex digits, as published with the model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No SHA-256 checksum: the downloaded file cannot be checked, and a tampered or wrong file would be used as it is. Enter the checksum published with the model, or click again to download it unverified.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Download unverified</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Downloaded, NOT verified (no SHA-256 checksum).</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>

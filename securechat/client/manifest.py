@@ -173,7 +173,8 @@ class AccountSync:
         try:
             yield self._ask_history()
             for device, since, before in (yield ctx.store.run(db.history_jobs)):
-                self._start_history(device, since, before)  # interrupted here: resumed
+                if device not in self._jobs:  # interrupted by a stop here: resumed
+                    self._start_history(device, since, before)
             yield self.push()
         except Exception:
             self._failed("account sync after catching up failed")
@@ -255,14 +256,19 @@ class AccountSync:
         if self._push_call is not None and self._push_call.active():
             self._push_call.cancel()
 
-    def settled(self) -> defer.Deferred[Any]:
+    @defer.inlineCallbacks
+    def settled(self) -> Any:
         """Fires once the pushes and history answers under way are in the outbox (so
-        stopping loses none of them)."""
+        stopping loses none of them), those they started included."""
         if self._push_call is not None and self._push_call.active():
             self._push_call.cancel()
             self.push()
-        waits = list(self._sending) + ([self._pushing] if self._pushing is not None else [])
-        return defer.DeferredList([_chained(d) for d in waits])
+        while True:
+            pushing = [] if self._pushing is None else [self._pushing]
+            waits = list(self._sending) + pushing
+            if not waits:
+                return
+            yield defer.DeferredList([_chained(d) for d in waits])
 
     @defer.inlineCallbacks
     def _send_history(self, device: str, since: int, before: tuple[int, str] | None,

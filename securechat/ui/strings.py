@@ -160,6 +160,10 @@ UNSEND = "Unsend (delete for everyone)"
 TODAY = "Today"
 YESTERDAY = "Yesterday"
 DELETED_ORIGINAL = "(original message not loaded)"
+# Unsend leaves a marker (issue 11): what the marker and a quote of it say.
+MESSAGE_DELETED = "This message was deleted"
+MESSAGE_DELETED_MINE = "You deleted this message"
+DELETED_QUOTE = "deleted message"
 KEY_CHANGED = ("{name}'s security key changed. Verify the new safety number before you "
                "continue; messages to them wait until you accept.")
 KEY_ACCEPT = "Accept new key"

@@ -62,6 +62,9 @@ class Notifier(QObject):
         # what was notified, newest last: the last SHOWN_KEPT only, forgotten on lock
         self.shown: deque[tuple[str, str]] = deque(maxlen=self.SHOWN_KEPT)
         self.content = self.FULL
+        # Locked while receiving (issue 11): the sender's name and the unread count only.
+        self.locked = False
+        self.unread = 0
         self.last_icon: QPixmap | None = None  # of the last notification (tests, tooling)
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
@@ -79,7 +82,10 @@ class Notifier(QObject):
         """`avatar`: the sender's picture, shown when the sender is (not with NOTHING)."""
         # A name and a text chosen by others: never markup to a notification daemon.
         name, text = plain_notification(name), plain_notification(preview(text))
-        if self.content == self.FULL:
+        if self.locked and self.content != self.NOTHING:
+            self.notify(S.NOTIFY_MESSAGE.format(name=name),
+                        S.NOTIFY_LOCKED_BODY.format(count=self.unread), avatar)
+        elif self.content == self.FULL:
             self.notify(S.NOTIFY_MESSAGE.format(name=name), text, avatar)
         elif self.content == self.NAME_ONLY:
             self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT, avatar)

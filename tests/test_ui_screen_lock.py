@@ -25,6 +25,7 @@ import tests.test_ui_details as details
 from securechat.client import events as ev
 from securechat.ui.models.roles import Roles
 from securechat.ui.windows.screen_lock import RECEIVE_WHILE_LOCKED_KEY
+from tests.clientsupport import FAST
 from tests.test_ui import PASSWORD, screenshot, until
 
 
@@ -74,6 +75,18 @@ class ReceiveWhileLockedTests(details.DetailsCase):
         self.assertTrue(win.lock_action.isEnabled())
         win.notifier.message("Bob", "after unlocking")
         self.assertEqual(win.notifier.shown[-1][1], "after unlocking")
+        # With a PIN, the PIN unlocks too; a wrong one counts as on the lock screen
+        yield alice.set_pin(PASSWORD, "246813", FAST)
+        yield win.lock()
+        self.assertEqual(win.screen_lock.password.placeholderText(), "PIN or master password")
+        QTest.keyClicks(win.screen_lock.password, "135792")
+        yield win.screen_lock.unlock()
+        self.assertIn("4", win.screen_lock.error.text())  # tries left
+        self.assertIs(win.stack.currentWidget(), win.screen_lock)
+        win.screen_lock.password.clear()
+        QTest.keyClicks(win.screen_lock.password, "246813")
+        yield win.screen_lock.unlock()
+        self.assertIs(win.stack.currentWidget(), win.main)
         # "Close the account" from the screen lock locks for real
         yield win.lock()
         QTest.mouseClick(win.screen_lock.close_account, Qt.MouseButton.LeftButton)

@@ -15,7 +15,9 @@ from typing import Any
 
 from twisted.internet import defer, threads
 
+import securechat.client.pin as pin_lock
 from securechat.client.context import ClientContext
+from securechat.client.errors import ClientError
 from securechat.client.secrets import SecretStore
 
 
@@ -29,3 +31,17 @@ class ScreenLock:
         keys (a KDF: on a thread)."""
         store = SecretStore(self._ctx.account_dir, self._ctx.me.user_id, password)
         yield threads.deferToThread(store.load)
+
+    @property
+    def has_pin(self) -> bool:
+        return pin_lock.has_pin(self._ctx.account_dir)
+
+    @defer.inlineCallbacks
+    def check_pin(self, pin: str) -> Any:
+        """Deferred[None]; fails with WrongPin (PinLocked at the last try, which erases
+        the PIN, as on the lock screen: the tries count is the same) unless `pin` opens
+        this device's keys, and they are this open account's."""
+        keys = yield threads.deferToThread(pin_lock.unlock, self._ctx.account_dir, pin)
+        if keys.get("identity_public") != self._ctx.identity_public.hex():
+            raise ClientError("the PIN opens other keys than this account's: use your "
+                              "master password")

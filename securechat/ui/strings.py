@@ -552,9 +552,10 @@ RECEIVE_WHILE_LOCKED_INFO = (
     "reach your messages. When it is off, locking closes the account and takes its keys "
     "out of memory, and nothing arrives until you unlock.")
 SCREEN_LOCKED_TITLE = "SecureChat is locked"
-SCREEN_LOCKED_INFO = ("{email} is still receiving. Enter the master password to "
-                      "unlock.")
+SCREEN_LOCKED_INFO = ("{email} is still receiving. Enter your PIN (if you set one) or "
+                      "the master password to unlock.")
 SCREEN_LOCKED_UNREAD = "{count} unread"
 SCREEN_UNLOCK = "Unlock"
+SCREEN_PIN_OR_PASSWORD = "PIN or master password"
 SCREEN_CLOSE_ACCOUNT = "Close the account (stop receiving)"
 NOTIFY_LOCKED_BODY = "{count} unread (SecureChat is locked)"

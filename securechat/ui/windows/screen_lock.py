@@ -5,13 +5,15 @@ With the setting on (off by default; the settings window explains the trade-off)
 Lock hides the account behind this page instead of closing it: the client stays open
 and connected, messages keep arriving, notifications name only the sender with the
 unread count (never the text: `Notifier.locked`), and the title and tray keep the
-count. Unlocking checks the master password against this device's sealed keys
+count. Unlocking checks the PIN (if one is set; wrong ones count towards its limit, as
+on the lock screen) or the master password against this device's sealed keys
 (`client.screen_lock`); "Close the account" locks for real, as Lock does with the
 setting off. The price, written beside the setting: the account's keys, its database
 key among them, stay in memory while locked."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
@@ -26,6 +28,7 @@ from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.status import StatusLabel
 
 RECEIVE_WHILE_LOCKED_KEY = "security/receive_while_locked"
+PIN_SHAPE = re.compile(r"[0-9]{4,12}")
 
 
 def receive_while_locked(settings: QSettings) -> bool:
@@ -77,6 +80,8 @@ class ScreenLockPage(QWidget):
         self.client = client
         self.info.setText(S.SCREEN_LOCKED_INFO.format(email=email))
         self.show_unread(unread)
+        self.password.setPlaceholderText(S.SCREEN_PIN_OR_PASSWORD if client.screen_lock.has_pin
+                                         else S.MASTER_PASSWORD)
         self.password.clear()
         self.error.setText("")
         self.password.setFocus()
@@ -99,7 +104,12 @@ class ScreenLockPage(QWidget):
             self.unlock_button.setEnabled(True)
             self.error.setText(message)
             self.password.selectAll()
-        return call(self.client.screen_lock.check_password(self.password.text()), done, failed)
+        text, lock = self.password.text(), self.client.screen_lock
+        # A PIN is 4 to 12 digits; a master password is at least 10 characters: all
+        # digits, 10 to 12 long, it is tried as the PIN (as its own field would be).
+        checked = (lock.check_pin(text) if lock.has_pin and PIN_SHAPE.fullmatch(text)
+                   else lock.check_password(text))
+        return call(checked, done, failed)
 
 
 def mount_screen_lock(window: Any) -> ScreenLockPage:

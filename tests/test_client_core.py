@@ -29,8 +29,8 @@ from securechat.client.typing_indicator import PEER_TYPING_LAPSE, TYPING_IDLE, T
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
 from tests.clientsupport import ClientTestCase
+from tests.dbtraces import traces
 from tests.hostile import HostileRelay
-from tests.test_unsend_marker import traces
 
 ev = events
 

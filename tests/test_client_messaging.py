@@ -12,7 +12,7 @@ from securechat.client.model import MessageStatus, MessageType
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame
 from tests.clientsupport import ClientTestCase
-from tests.test_unsend_marker import traces
+from tests.dbtraces import traces
 
 
 class TwoDevicesAndAFriendTests(ClientTestCase):

@@ -44,8 +44,8 @@ from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
+from tests.dbtraces import traces
 from tests.hostile import HostileRelay, forged_envelope
-from tests.test_unsend_marker import traces
 
 PASSWORD = "correct horse battery"
 SHOTS = os.environ.get("SECURECHAT_SCREENSHOTS") or os.path.abspath("screenshots")

@@ -60,7 +60,7 @@ class ReceiveWhileLockedTests(details.DetailsCase):
         self.assertTrue(win.windowTitle().startswith("(1) "))
         self.assertEqual(win.screen_lock.unread.text(), "1 unread")
         self.assertEqual((yield alice.unread_count(bob_id)), 1)  # not read behind the lock
-        screenshot(win, "d7-locked-still-receiving")
+        screenshot(win, "d12-locked-still-receiving")
         # A wrong password is refused; the master password unlocks the same client
         QTest.keyClicks(win.screen_lock.password, "not the password")
         yield win.screen_lock.unlock()

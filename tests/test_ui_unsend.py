@@ -23,8 +23,8 @@ from PyQt6.QtWidgets import QStyleOptionViewItem
 
 import tests.test_ui_details as details
 from securechat.ui.models.roles import Roles
+from tests.dbtraces import traces
 from tests.test_ui import model_signals, screenshot, until
-from tests.test_unsend_marker import traces
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 
@@ -69,7 +69,7 @@ class UnsendMarkerUITests(details.DetailsCase):
                          ["Delete for me"])
         for client in (alice, bob):
             self.assertEqual((yield client.store.run(traces, "4711")), [])
-        screenshot(alice_win, "d6-unsent-marker")
+        screenshot(alice_win, "d11-unsent-marker")
         # Alice's list previews her own reply; after she deletes it for herself, the marker
         yield alice.delete_message(chat_a.model.message(1).id)
         sessions = alice_win.main.sessions

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PyQt6.QtCore import QSettings, Qt, pyqtSignal
-from PyQt6.QtWidgets import QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtCore import QSettings, pyqtSignal
+from PyQt6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from securechat.client import SecureChatClient
 from securechat.ui import strings as S
@@ -44,14 +44,18 @@ class ScreenLockPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client: SecureChatClient | None = None
-        layout = QVBoxLayout(self)
+        page = QVBoxLayout(self)
         self.banner = NotificationBanner()  # no tray: notifications show here while locked
-        layout.addWidget(self.banner)
-        layout.addStretch(1)
+        page.addWidget(self.banner)
+        outer = QHBoxLayout()  # as the lock screen: a centred column
+        page.addLayout(outer, 1)
+        outer.addStretch(1)
         column = QVBoxLayout()
-        column.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(column, 2)
+        outer.addStretch(1)
+        column.addStretch(1)
         title = QLabel(S.SCREEN_LOCKED_TITLE)
-        title.setStyleSheet("font-size: 18pt; font-weight: 600;")
+        title.setObjectName("title")
         column.addWidget(title)
         self.info = wrapped_label("")
         column.addWidget(self.info)
@@ -62,19 +66,18 @@ class ScreenLockPage(QWidget):
         self.password.setPlaceholderText(S.MASTER_PASSWORD)
         self.password.returnPressed.connect(self.unlock)
         column.addWidget(self.password)
-        self.unlock_button = primary_button(S.SCREEN_UNLOCK)
-        self.unlock_button.clicked.connect(self.unlock)
-        column.addWidget(self.unlock_button)
         self.error = StatusLabel()
         column.addWidget(self.error)
+        buttons = QHBoxLayout()
         self.close_account = QPushButton(S.SCREEN_CLOSE_ACCOUNT)
         self.close_account.clicked.connect(self.close_requested)
-        column.addWidget(self.close_account)
-        wrapper = QWidget()
-        wrapper.setMaximumWidth(420)
-        wrapper.setLayout(column)
-        layout.addWidget(wrapper, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(2)
+        buttons.addWidget(self.close_account)
+        buttons.addStretch(1)
+        self.unlock_button = primary_button(S.SCREEN_UNLOCK)
+        self.unlock_button.clicked.connect(self.unlock)
+        buttons.addWidget(self.unlock_button)
+        column.addLayout(buttons)
+        column.addStretch(2)
 
     def lock(self, client: SecureChatClient, email: str, unread: int) -> None:
         self.client = client

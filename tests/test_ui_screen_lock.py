@@ -101,3 +101,12 @@ class ReceiveWhileLockedTests(details.DetailsCase):
         self.clients.remove(alice)
         self.assertIsNone(win.client)
         self.assertIs(win.stack.currentWidget(), win.lock_page)
+
+    @defer.inlineCallbacks
+    def test_switching_account_closes_it_even_with_the_setting_on(self) -> Any:
+        self.settings.setValue(RECEIVE_WHILE_LOCKED_KEY, "true")
+        win, alice, _bob = yield self.alice_and_a_friend()
+        win.switch_action.trigger()
+        yield until(lambda: win.client is None, win.locked)
+        self.clients.remove(alice)
+        self.assertIs(win.stack.currentWidget(), win.lock_page)

@@ -187,7 +187,9 @@ class ShellWindow(QMainWindow):
         self.change_password_action = action(S.ACTION_CHANGE_PASSWORD, "",
                                              self.show_change_password)
         self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self.lock)
-        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self.lock)
+        # switching closes the account, whether or not locking keeps it receiving
+        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L",
+                                    lambda: self.close_after_screen_lock())
         menu.addSeparator()
         self.settings_action = action(S.ACTION_SETTINGS, QKeySequence.StandardKey.Preferences,
                                       self.show_settings)

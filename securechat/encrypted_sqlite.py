@@ -38,6 +38,9 @@ def connect(path: str, key: bytes | None) -> Any:
         conn.execute("PRAGMA cipher_log_level = NONE")
         conn.execute(f"PRAGMA key = \"{_raw_key(key)}\"")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # What is deleted or wiped (an unsent message's text) is overwritten in the
+        # file's pages, not left in free ones until they are reused.
+        conn.execute("PRAGMA secure_delete = ON")
     except sqlcipher3.DatabaseError:
         conn.close()
         raise WrongDatabaseKey(f"{os.path.basename(path)} does not open with its key: a "

@@ -16,6 +16,7 @@ from securechat.client import (
     ClientError,
     ConversationSummary,
     MessageStatus,
+    MessageType,
     NoSuchAccount,
     RequestState,
     SecureChatClient,
@@ -28,6 +29,7 @@ from securechat.client.typing_indicator import PEER_TYPING_LAPSE, TYPING_IDLE, T
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
 from tests.clientsupport import ClientTestCase
+from tests.dbtraces import traces
 from tests.hostile import HostileRelay
 
 ev = events
@@ -163,7 +165,7 @@ class OrderAndDeletionTests(ClientTestCase):
                          [m.id for m in sent])
 
     @defer.inlineCallbacks
-    def test_a_message_whose_deletion_came_first_never_shows(self) -> Any:
+    def test_a_message_whose_deletion_came_first_never_shows_its_text(self) -> Any:
         bob_log, bob_id = self.log(self.bob), self.bob.me.user_id
         sid = self.alice.contacts[bob_id].sid
         gone = Frame(frames.MSG, sid, {"id": "0" * 32, "text": "unsent", "timestamp": 1,
@@ -173,8 +175,12 @@ class OrderAndDeletionTests(ClientTestCase):
         after = yield self.alice.send_text(bob_id, "after")
         yield bob_log.wait_for(ev.MessageReceived, lambda e: e.message.id == after.id)
         self.assertEqual([e.message.text for e in bob_log.of(ev.MessageReceived)], ["after"])
+        # Issue 11: it comes as an unsent message's marker, without its text (was: not
+        # stored at all).
         history = yield self.bob.messages(self.alice.me.user_id)
-        self.assertEqual([m.text for m in history], ["after"])
+        self.assertEqual(sorted((m.text, m.type) for m in history),
+                         [("", MessageType.DELETED), ("after", MessageType.TEXT)])
+        self.assertEqual((yield self.bob.store.run(traces, "unsent")), [])
 
 
 class EventDataTests(ClientTestCase):

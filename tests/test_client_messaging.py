@@ -8,10 +8,11 @@ from twisted.internet import defer
 
 from securechat.client import events as ev
 from securechat.client.errors import ClientError
-from securechat.client.model import MessageStatus
+from securechat.client.model import MessageStatus, MessageType
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame
 from tests.clientsupport import ClientTestCase
+from tests.dbtraces import traces
 
 
 class TwoDevicesAndAFriendTests(ClientTestCase):
@@ -76,7 +77,9 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
         self.assertEqual((event.peer_user_id, event.typing), (self.bob.me.user_id, True))
 
     @defer.inlineCallbacks
-    def test_unsend_removes_the_message_on_every_device(self) -> Any:
+    def test_unsend_leaves_a_marker_on_every_device(self) -> Any:
+        # Issue 11: the message stays as a "message deleted" marker, its text gone from
+        # every database (was: the row disappeared).
         sent = yield self.laptop.send_text(self.bob.me.user_id, "oops")
         yield self.log(self.bob).wait_for(ev.MessageReceived)
         yield self.log(self.phone).wait_for(ev.MessageSent, lambda e: e.message.id == sent.id)
@@ -85,7 +88,10 @@ class TwoDevicesAndAFriendTests(ClientTestCase):
             yield self.log(device).wait_for(ev.MessageDeleted, lambda e: e.message_id == sent.id)
         for device, peer in ((self.bob, self.laptop), (self.phone, self.bob),
                              (self.laptop, self.bob)):
-            self.assertEqual((yield device.messages(peer.me.user_id)), [])
+            history = yield device.messages(peer.me.user_id)
+            self.assertEqual([(m.id, m.type, m.text) for m in history],
+                             [(sent.id, MessageType.DELETED, "")])
+            self.assertEqual((yield device.store.run(traces, "oops")), [])
 
     @defer.inlineCallbacks
     def test_deleting_a_received_message_is_local_only(self) -> Any:

@@ -44,6 +44,7 @@ from securechat.ui.windows.lock import LockPage
 from securechat.ui.windows.profile import format_safety_number
 from securechat.ui.windows.shell import ShellWindow
 from tests.clientsupport import FAST, ClientTestCase, EventLog
+from tests.dbtraces import traces
 from tests.hostile import HostileRelay, forged_envelope
 
 PASSWORD = "correct horse battery"
@@ -408,14 +409,24 @@ class OnboardingAndChatTests(UITestCase):
         unsend.trigger()
         self.assertEqual(chat_b.model.rowCount(), 4)  # it asks first
         QTest.mouseClick(chat_a.question.yes_button, Qt.MouseButton.LeftButton)
-        yield until(lambda: chat_b.model.rowCount() == 3, *model_signals(chat_b.model))
-        self.assertEqual(chat_a.model.rowCount(), 3)
+        # Issue 11: a "message deleted" marker stays on both sides (was: the row went),
+        # and the text is gone from both databases.
+        yield until(lambda: chat_b.model.index(3).data(Roles.DELETED),
+                    *model_signals(chat_b.model))
+        display = Qt.ItemDataRole.DisplayRole
+        self.assertEqual(chat_b.model.index(3).data(display), "This message was deleted")
+        self.assertEqual(chat_a.model.index(3).data(display), "You deleted this message")
+        self.assertEqual((chat_a.model.rowCount(), chat_b.model.rowCount()), (4, 4))
+        for client in (alice, bob):
+            self.assertEqual((yield client.store.run(traces, "Sure")), [])
+        self.assertEqual([a.text() for a in chat_b.context_menu(3).actions()],
+                         ["Delete for me"])  # not quotable, editable or reactable
         # Bob deletes Alice's first message for himself only
         menu = chat_b.context_menu(0)
         delete = next(a for a in menu.actions() if a.text() == "Delete for me")
         delete.trigger()
-        yield until(lambda: chat_b.model.rowCount() == 2, *model_signals(chat_b.model))
-        self.assertEqual(chat_a.model.rowCount(), 3)
+        yield until(lambda: chat_b.model.rowCount() == 3, *model_signals(chat_b.model))
+        self.assertEqual(chat_a.model.rowCount(), 4)
 
     @defer.inlineCallbacks
     def test_lock_a_second_account_and_switch_back(self) -> Any:

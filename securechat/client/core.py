@@ -65,6 +65,7 @@ from securechat.client.prekeys import PrekeyPublisher
 from securechat.client.presence import Presence
 from securechat.client.profiles import Profiles
 from securechat.client.restore import RestoreEntryPoint
+from securechat.client.screen_lock import ScreenLock
 from securechat.client.search import MessageSearch
 from securechat.client.sync import Sync
 from securechat.client.totp import Mfa
@@ -123,6 +124,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
         self.mfa = Mfa(ctx)
         self.vault = Vault(ctx, self.mfa)
+        self.screen_lock = ScreenLock(ctx)  # `screen_lock.check_password`: a soft lock
         self.calls = Calls(ctx, handlers, self.fanout, self.outbox, self.directory)
 
     @defer.inlineCallbacks

@@ -49,6 +49,9 @@ class MessageDeleted:
     message_id: str
     sid: str
     peer_user_id: str
+    # Unsent (issue 11): the marker that stays in its place ("This message was
+    # deleted"); None when it was deleted for me and nothing stays.
+    marker: StoredMessage | None = None
 
 
 # --- reactions and edits (client.message_actions) ---------------------------------------

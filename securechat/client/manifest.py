@@ -390,7 +390,11 @@ class AccountSync:
             ctx.events.emit(ev.MessageReceived(message, ctx.peer_of(message.sid) or ""))
         for message_id, sid in merged.deleted:
             ctx.events.emit(ev.MessageDeleted(message_id, sid, ctx.peer_of(sid) or ""))
-        for sid in set(merged.messages) | {sid for _, sid in merged.deleted}:
+        for marker in merged.unsent:
+            ctx.events.emit(ev.MessageDeleted(marker.id, marker.sid,
+                                              ctx.peer_of(marker.sid) or "", marker))
+        for sid in (set(merged.messages) | {sid for _, sid in merged.deleted}
+                    | {m.sid for m in merged.unsent}):
             peer = ctx.peer_of(sid)
             if peer is not None:
                 last, unread = yield ctx.store.summary(sid)

@@ -25,7 +25,7 @@ import securechat.client.storage.message_extras as extras
 from securechat.client.context import ClientContext, now_ms
 from securechat.client.dispatch import FrameHandlers, Origin, Outcome
 from securechat.client.errors import ClientError
-from securechat.client.model import Sender, StoredMessage
+from securechat.client.model import MessageType, Sender, StoredMessage
 from securechat.client.outbox import Outbox
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame, InvalidFrame
@@ -94,6 +94,8 @@ class MessageActions:
         message: StoredMessage | None = yield self._ctx.store.message(message_id)
         if message is None or message.sender not in (Sender.ME, Sender.OTHER):
             raise ClientError("no such message")
+        if message.type == MessageType.DELETED:
+            raise ClientError("this message was deleted")
         peer = self._ctx.peer_of(message.sid)
         if peer is None:
             raise ClientError("this conversation is gone")

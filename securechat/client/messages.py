@@ -109,17 +109,20 @@ class Messages:
     @defer.inlineCallbacks
     def unsend_message(self, message_id: str) -> Any:
         """Delete one of my messages for everyone: here, on my other devices and on the
-        recipient's (hard delete, no placeholder)."""
+        recipient's. A marker stays in its place on every side ("This message was
+        deleted"), its text, reactions and edit history wiped (docs/protocol.md §9.7)."""
         message = yield self._ctx.store.message(message_id)
         if message is None:
             raise ClientError("no such message")
         if not message.from_me:
             raise ClientError("only your own messages can be unsent")
+        if message.type == MessageType.DELETED:
+            raise ClientError("this message was already unsent")
         peer = self._ctx.peer_of(message.sid)
         if peer is None:
             raise ClientError("this conversation is gone")
-        yield self._ctx.store.delete_message(message_id, message.sid, message.sender)
-        yield self._deleted(message_id, message.sid)
+        marker = yield self._ctx.store.unsend_message(message_id, message.sid, message.sender)
+        yield self._deleted(message_id, message.sid, marker)
         yield self._outbox.queue(peer, Frame(frames.DELETE, message.sid, {"id": message_id}))
 
     # --- receipts ------------------------------------------------------------------------
@@ -195,13 +198,15 @@ class Messages:
         assert contact is not None
         sender = Sender.ME if origin.from_me else Sender.OTHER
         message_id = frame.data["id"]
-        deleted: list[bool] = []
+        # A DELETE is always an unsend (delete for me tells no one, and my other devices
+        # learn it from a MANIFEST): the sender's message stays as a marker.
+        markers: list[StoredMessage | None] = []
         return Outcome(
-            effect=lambda c: deleted.append(
-                storage.delete_message(c, message_id, contact.sid, sender,
+            effect=lambda c: markers.append(
+                storage.unsend_message(c, message_id, contact.sid, sender,
                                        self._ctx.store.clock())),
-            notify=lambda: self._deleted(message_id, contact.sid) if any(deleted)
-            else defer.succeed(None))
+            notify=lambda: self._deleted(message_id, contact.sid, markers[0])
+            if markers and markers[0] is not None else defer.succeed(None))
 
     def _ticked(self, contact: Contact, ids: list[str],
                 status: MessageStatus) -> defer.Deferred[None]:
@@ -217,9 +222,10 @@ class Messages:
             yield self._conversation_changed(contact.sid)
 
     @defer.inlineCallbacks
-    def _deleted(self, message_id: str, sid: str) -> Any:
+    def _deleted(self, message_id: str, sid: str,
+                 marker: StoredMessage | None = None) -> Any:
         peer = self._ctx.peer_of(sid) or ""
-        self._ctx.events.emit(ev.MessageDeleted(message_id, sid, peer))
+        self._ctx.events.emit(ev.MessageDeleted(message_id, sid, peer, marker))
         yield self._conversation_changed(sid)
 
     @defer.inlineCallbacks

@@ -42,6 +42,7 @@ class MessageType(enum.StrEnum):
     TEXT = "text"
     DEVICE_ADDED = "device_added"  # a system line; its text is the device id
     DEVICE_REMOVED = "device_removed"
+    DELETED = "deleted"  # an unsent message's marker: its text is gone (issue 11)
 
 
 SYSTEM_TYPES = (MessageType.DEVICE_ADDED, MessageType.DEVICE_REMOVED)

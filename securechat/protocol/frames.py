@@ -283,6 +283,9 @@ def _check_manifest(data: dict[str, Any]) -> None:
                 if allowed is not None and field not in allowed:
                     raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is not one of "
                                        f"{', '.join(allowed)}")
+            # Unsend leaves a marker (issue 11): a deletion says whether it was an unsend.
+            if section == "deleted" and type(entry.get("unsent", False)) is not bool:
+                raise InvalidFrame("MANIFEST.data.deleted[].unsent is not a boolean")
 
 
 def _check_profile(kind: str, data: dict[str, Any]) -> None:

@@ -141,13 +141,22 @@ class BubbleDelegate(QStyledItemDelegate):
         width = viewport.width() if viewport is not None else 600
         return max(120, int(width * 0.72) - 2 * self.PAD)
 
-    def _text_rect(self, option: QStyleOptionViewItem, text: str, width: int) -> QRect:
-        return QRect(QPoint(0, 0), text_size(option.font, text, width))
+    def _text_rect(self, option: QStyleOptionViewItem, text: str, width: int,
+                   index: _Index | None = None) -> QRect:
+        font = option.font if index is None else self._body_font(option, index)
+        return QRect(QPoint(0, 0), text_size(font, text, width))
+
+    @staticmethod
+    def _body_font(option: QStyleOptionViewItem, index: _Index) -> QFont:
+        """The bubble text's font: italics for an unsent message's marker."""
+        font = QFont(option.font)
+        font.setItalic(bool(index.data(Roles.DELETED)))
+        return font
 
     def _layout(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QSize, QRect]:
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         width = self._max_text_width()
-        body = self._text_rect(option, text, width)
+        body = self._text_rect(option, text, width, index)
         if index.data(Roles.SYSTEM):  # a centred line, no bubble
             return QSize(body.width() + 2 * self.PAD, body.height() + self.PAD), body
         foot_w = QFontMetrics(option.font).horizontalAdvance(self._foot_sample(index)) + 8
@@ -247,9 +256,15 @@ class BubbleDelegate(QStyledItemDelegate):
                        QFontMetrics(small).elidedText(quoted, Qt.TextElideMode.ElideRight,
                                                       inner_w - 10 - shift))
             y += self.QUOTE_H + 4
-        p.setFont(option.font)
-        p.setPen(ink)
-        draw_text(p, option.font, index.data(Qt.ItemDataRole.DisplayRole) or "", left, y,
+        body_font = self._body_font(option, index)
+        if index.data(Roles.DELETED):  # an unsent message's marker: muted italics
+            ink_body = QColor(ink)
+            ink_body.setAlpha(150)
+        else:
+            ink_body = ink
+        p.setFont(body_font)
+        p.setPen(ink_body)
+        draw_text(p, body_font, index.data(Qt.ItemDataRole.DisplayRole) or "", left, y,
                   inner_w, ink if mine else QColor(t.accent))
         y += body.height()
         reactions = index.data(Roles.REACTIONS)

@@ -20,7 +20,12 @@ path, and frames held from non-contacts).
 from __future__ import annotations
 
 from securechat.client.errors import DatabaseFromNewerVersion, UnreadableDatabase
-from securechat.client.storage.messages import delete_message, mark_ids_read, raise_status
+from securechat.client.storage.messages import (
+    delete_message,
+    mark_ids_read,
+    raise_status,
+    unsend_message,
+)
 from securechat.client.storage.messages import insert_message as _insert_message
 from securechat.client.storage.schema import MIGRATIONS, database_key
 from securechat.client.storage.schema import migrate_schema as _migrate
@@ -29,5 +34,5 @@ from securechat.client.storage.store import PRUNE_INTERVAL, AccountStore
 __all__ = [
     "MIGRATIONS", "PRUNE_INTERVAL", "AccountStore", "DatabaseFromNewerVersion",
     "UnreadableDatabase", "_insert_message", "_migrate", "database_key", "delete_message",
-    "mark_ids_read", "raise_status",
+    "mark_ids_read", "raise_status", "unsend_message",
 ]

@@ -19,7 +19,9 @@ from typing import Any
 import attrs
 
 import securechat.client.retention as retention
+import securechat.client.storage.messages as messages
 import securechat.client.storage.profiles as profiles
+from securechat.client.model import MessageType, StoredMessage
 
 Entry = dict[str, Any]
 _IN_CHUNK = 500  # ids per IN (...) query (SQLite allows 999 parameters)
@@ -68,9 +70,10 @@ def state_since(c: sqlite3.Connection, since: int) -> dict[str, list[Entry]]:
                     for r in c.execute("SELECT peer_user_id, alias_name, notes, verified, "
                                        "alias_timestamp FROM sessions WHERE alias_timestamp > ?",
                                        (since,))],
-        "deleted": [dict(zip(("id", "sid", "sender", "at"), r, strict=True))
-                    for r in c.execute("SELECT id, sid, sender, at FROM deleted_messages "
-                                       "WHERE at > ?", (since,))],
+        "deleted": [dict(zip(("id", "sid", "sender", "at"), r[:4], strict=True),
+                         **({"unsent": True} if r[4] else {}))
+                    for r in c.execute("SELECT id, sid, sender, at, unsent FROM "
+                                       "deleted_messages WHERE at > ?", (since,))],
     }
 
 
@@ -164,11 +167,12 @@ class Merged:
     messages: dict[str, int] = attrs.Factory(dict)  # sid -> messages new or changed here
     deleted: list[tuple[str, str]] = attrs.Factory(list)  # (message id, sid)
     received: list[Entry] = attrs.Factory(list)  # a contact's messages new here
+    unsent: list[StoredMessage] = attrs.Factory(list)  # markers of messages unsent here
 
     @property
     def anything(self) -> bool:
         return bool(self.contacts or self.settings or self.blocks or self.requests
-                    or self.messages or self.deleted)
+                    or self.messages or self.deleted or self.unsent)
 
 
 def merge_own(c: sqlite3.Connection, data: dict[str, Any],
@@ -223,8 +227,13 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
     for m in _merge_messages(c, [m for m in data.get("messages", ()) if m["sid"] in sids]):
         merged.messages[m["sid"]] = merged.messages.get(m["sid"], 0) + 1
     for d in data.get("deleted", ()):
-        c.execute("INSERT OR IGNORE INTO deleted_messages VALUES (?,?,?,?)",
-                  (d["id"], d["sid"], d["sender"], d["at"]))
+        if d.get("unsent"):  # unsent (issue 11): a marker stays, as the DELETE leaves it
+            marker = messages.unsend_message(c, d["id"], d["sid"], d["sender"], d["at"])
+            if marker is not None:
+                merged.unsent.append(marker)
+            continue
+        c.execute("INSERT OR IGNORE INTO deleted_messages (id, sid, sender, at) "
+                  "VALUES (?,?,?,?)", (d["id"], d["sid"], d["sender"], d["at"]))
         if c.execute("DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
                      (d["id"], d["sid"], d["sender"])).rowcount:
             merged.deleted.append((d["id"], d["sid"]))
@@ -249,19 +258,22 @@ def _merge_messages(c: sqlite3.Connection, entries: list[Entry]) -> list[Entry]:
     changed something. New rows go in one statement (a history page is mostly new)."""
     known: set[str] = set()
     deleted: set[tuple[str, str, str]] = set()
+    unsent: set[tuple[str, str, str]] = set()
     ids = list(dict.fromkeys(m["id"] for m in entries))
     for at in range(0, len(ids), _IN_CHUNK):
         chunk = ids[at:at + _IN_CHUNK]
         marks = ",".join("?" * len(chunk))
         known.update(r[0] for r in c.execute(
             f"SELECT id FROM messages WHERE id IN ({marks})", chunk))  # noqa: S608
-        deleted.update(c.execute(
-            f"SELECT id, sid, sender FROM deleted_messages WHERE id IN ({marks})",  # noqa: S608
-            chunk))
+        for r in c.execute(f"SELECT id, sid, sender, unsent FROM deleted_messages "  # noqa: S608
+                           f"WHERE id IN ({marks})", chunk):
+            (unsent if r[3] else deleted).add(r[:3])
     changed, new = [], {}
     for m in entries:
         if (m["id"], m["sid"], m["sender"]) in deleted:
             continue
+        if (m["id"], m["sid"], m["sender"]) in unsent:  # only its marker comes in
+            m = dict(m, text="", type=MessageType.DELETED, is_read=True)
         if m["id"] not in known:
             if m["id"] not in new:
                 new[m["id"]] = m

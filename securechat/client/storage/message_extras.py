@@ -29,10 +29,10 @@ def apply_reaction(c: sqlite3.Connection, sid: str, message_id: str, reactor: st
                    emoji: str, at: int) -> bool:
     """`reactor`'s reaction to a message of `sid`, unless a newer one is stored; whether
     it changed anything."""
-    row = c.execute("SELECT sender FROM messages WHERE id=? AND sid=?",
+    row = c.execute("SELECT sender, type FROM messages WHERE id=? AND sid=?",
                     (message_id, sid)).fetchone()
-    if row is None or row[0] not in ("me", "other"):
-        return False
+    if row is None or row[0] not in ("me", "other") or row[1] == "deleted":
+        return False  # nothing to react to (a system line, an unsent message's marker)
     old = c.execute("SELECT emoji, at FROM reactions WHERE message_id=? AND sid=? AND "
                     "reactor=?", (message_id, sid, reactor)).fetchone()
     if old is not None and (old[1] > at or old[0] == emoji):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from securechat.client.model import StoredMessage
+from securechat.client.model import MessageType, StoredMessage
 
 _MESSAGE_COLUMNS = "id, sid, sender, text, type, timestamp, status, is_read, reply_to"
 
@@ -70,8 +70,13 @@ def mark_read(c: sqlite3.Connection, sid: str) -> list[str]:
 def insert_message(c: sqlite3.Connection, message: StoredMessage) -> bool:
     """Insert-or-ignore by id: receiving the same message twice stores it once, and a
     deleted one never again. Returns whether it was new."""
-    if c.execute("SELECT 1 FROM deleted_messages WHERE id=? AND sid=? AND sender=?",
-                 (message.id, message.sid, message.sender)).fetchone():
+    tombstone = c.execute("SELECT unsent FROM deleted_messages WHERE id=? AND sid=? AND "
+                          "sender=?", (message.id, message.sid, message.sender)).fetchone()
+    if tombstone is not None:
+        if tombstone[0]:  # unsent before it came: only its marker is kept
+            c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
+                      "VALUES (?,?,?,?,?,?,?,?,?)",
+                      attrs.astuple(as_marker(message)))
         return False
     return bool(c.execute(f"INSERT OR IGNORE INTO messages ({_MESSAGE_COLUMNS}) "  # noqa: S608
                           "VALUES (?,?,?,?,?,?,?,?,?)", attrs.astuple(message)).rowcount)
@@ -96,9 +101,36 @@ def raise_status(c: sqlite3.Connection, sid: str, ids: Sequence[str], status: in
 
 def delete_message(c: sqlite3.Connection, message_id: str, sid: str, sender: str,
                    now: int) -> bool:
-    """Hard delete (no placeholder) of a message of this session and sender, leaving a
-    tombstone (even if it has not arrived yet: it stays away); whether it was here."""
-    c.execute("INSERT OR REPLACE INTO deleted_messages VALUES (?,?,?,?)",
+    """Delete for me: hard delete (no placeholder) of a message of this session and
+    sender, leaving a tombstone (even if it has not arrived yet: it stays away); whether
+    it was here."""
+    c.execute("INSERT OR REPLACE INTO deleted_messages (id, sid, sender, at) VALUES "
+              "(?,?,?,?)",
               (message_id, sid, sender, now))
     return bool(c.execute("DELETE FROM messages WHERE id=? AND sid=? AND sender=?",
                           (message_id, sid, sender)).rowcount)
+
+
+def as_marker(message: StoredMessage) -> StoredMessage:
+    """What stays of an unsent message: its place in the conversation, no text."""
+    return attrs.evolve(message, text="", type=MessageType.DELETED, is_read=True)
+
+
+def unsend_message(c: sqlite3.Connection, message_id: str, sid: str, sender: str,
+                   now: int) -> StoredMessage | None:
+    """Unsend (issue 11): the message of this session and sender stays as a marker,
+    its text wiped (its reactions, edit history and search entry go by trigger), and
+    a tombstone says it was unsent (even if it has not arrived yet: it comes as a
+    marker). Returns the marker if the message was here and not one already; nothing
+    changes if it was deleted for me here (nothing of it stays)."""
+    tombstone = c.execute("SELECT unsent FROM deleted_messages WHERE id=? AND sid=? AND "
+                          "sender=?", (message_id, sid, sender)).fetchone()
+    if tombstone is not None and not tombstone[0]:
+        return None
+    c.execute("INSERT OR REPLACE INTO deleted_messages (id, sid, sender, at, unsent) "
+              "VALUES (?,?,?,?,1)", (message_id, sid, sender, now))
+    if not c.execute("UPDATE messages SET text='', type=?, is_read=1 WHERE id=? AND sid=? "
+                     "AND sender=? AND type=?", (MessageType.DELETED, message_id, sid, sender,
+                                                 MessageType.TEXT)).rowcount:
+        return None
+    return message(c, message_id)

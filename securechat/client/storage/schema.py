@@ -241,6 +241,33 @@ MIGRATIONS: list[Step] = [
         UPDATE message_search SET text = NEW.text WHERE rowid = NEW.rowid;
     END;
     """,
+    # Unsend leaves a marker (issue 11, docs/protocol.md §9.7): the row stays with
+    # type 'deleted' and no text; its reactions, edit history and search entry go. A
+    # tombstone records whether its message was unsent (a marker stays: a copy that
+    # arrives later is stored as a marker) or deleted for me (nothing stays). A marker
+    # is never indexed (the index deletes securely: see migrate_schema).
+    """
+    ALTER TABLE deleted_messages ADD COLUMN unsent INTEGER NOT NULL DEFAULT 0;
+    DROP TRIGGER message_search_insert;
+    CREATE TRIGGER message_search_insert AFTER INSERT ON messages
+        WHEN NEW.sender != 'system' AND NEW.type != 'deleted'
+    BEGIN
+        INSERT INTO message_search(rowid, text) VALUES (NEW.rowid, NEW.text);
+    END;
+    DROP TRIGGER message_search_update;
+    CREATE TRIGGER message_search_update AFTER UPDATE OF text ON messages
+        WHEN NEW.sender != 'system' AND NEW.type != 'deleted'
+    BEGIN
+        UPDATE message_search SET text = NEW.text WHERE rowid = NEW.rowid;
+    END;
+    CREATE TRIGGER message_unsent AFTER UPDATE OF type ON messages
+        WHEN NEW.type = 'deleted' AND OLD.type != 'deleted'
+    BEGIN
+        DELETE FROM message_search WHERE rowid = NEW.rowid;
+        DELETE FROM reactions WHERE message_id = NEW.id AND sid = NEW.sid;
+        DELETE FROM message_edits WHERE message_id = NEW.id AND sid = NEW.sid;
+    END;
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 
@@ -254,3 +281,11 @@ def database_key(local_key: bytes) -> bytes:
 
 def migrate_schema(conn: sqlite3.Connection) -> None:
     migrate(conn, MIGRATIONS)
+    # The search index deletes securely: an unsent message's words leave the index's
+    # pages at once, not at its next merge. SQLCipher's SQLite has the option (3.42+);
+    # an older plain SQLite (tests of the schema alone) goes without.
+    try:
+        conn.execute("INSERT INTO message_search(message_search, rank) "
+                     "VALUES ('secure-delete', 1)")
+    except sqlite3.OperationalError:
+        pass

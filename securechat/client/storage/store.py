@@ -235,6 +235,10 @@ class AccountStore:
                        sender: str) -> defer.Deferred[bool]:
         return self.run(messages.delete_message, message_id, sid, sender, self.clock())
 
+    def unsend_message(self, message_id: str, sid: str,
+                       sender: str) -> defer.Deferred[StoredMessage | None]:
+        return self.run(messages.unsend_message, message_id, sid, sender, self.clock())
+
     def add_message(self, message: StoredMessage) -> defer.Deferred[bool]:
         """Store a message unless one with its id is stored; returns whether it was new."""
         return self.run(messages.insert_message, message)

@@ -24,6 +24,11 @@ def system_line(message: StoredMessage, name: str) -> str:
     return message.text
 
 
+def deleted_line(message: StoredMessage) -> str:
+    """What an unsent message's marker says, on the sender's side and the other."""
+    return S.MESSAGE_DELETED_MINE if message.sender == Sender.ME else S.MESSAGE_DELETED
+
+
 _EXTRA_ROLES = (Roles.REACTIONS, Roles.EDITED, Roles.REPLY_AUTHOR, Roles.MY_REACTION)
 
 
@@ -79,7 +84,11 @@ class ChatModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if is_call(m):  # calls (issue 15): a centred line like the system ones
                 return call_line(m, self.peer_name)
+            if m.type == MessageType.DELETED:
+                return deleted_line(m)
             return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else m.text
+        if role == Roles.DELETED:
+            return m.type == MessageType.DELETED
         if role == Roles.SYSTEM:
             return m.sender == Sender.SYSTEM or is_call(m)
         if role == Roles.MESSAGE:
@@ -100,7 +109,9 @@ class ChatModel(QAbstractListModel):
             if not m.reply_to:
                 return None
             original = self._by_id.get(m.reply_to)
-            return original.text if original is not None else S.DELETED_ORIGINAL
+            if original is None:
+                return S.DELETED_ORIGINAL
+            return S.DELETED_QUOTE if original.type == MessageType.DELETED else original.text
         return None
 
     def _extra(self, m: StoredMessage, role: int) -> Any:
@@ -276,6 +287,19 @@ class ChatModel(QAbstractListModel):
         self._changed(i)
         for row, m in enumerate(self._rows):  # replies quoting it show the new text
             if m.reply_to == message_id:
+                self._changed(row)
+
+    def mark_unsent(self, marker: StoredMessage) -> None:
+        """Unsent: the row stays as its marker (no text, reactions or edited mark), and
+        replies quoting it say "deleted message"."""
+        i = self.row_of(marker.id)
+        if i < 0:
+            return
+        self._rows[i] = self._by_id[marker.id] = marker
+        self._extras.pop(marker.id, None)
+        self._changed(i)
+        for row, m in enumerate(self._rows):
+            if m.reply_to == marker.id:
                 self._changed(row)
 
     def message_ids(self) -> list[str]:

@@ -35,3 +35,4 @@ class Roles:
     EDITED = R + 61  # the author changed the text
     REPLY_AUTHOR = R + 62  # who wrote the quoted message ("You" or their name)
     MY_REACTION = R + 63  # the emoji I reacted with, or ""
+    DELETED = R + 64  # an unsent message's marker: muted italics, no actions but delete

@@ -25,11 +25,17 @@ from securechat.ui.plaintext import plain_tooltip
 
 def preview(message: StoredMessage) -> str:
     """A message as the session list's preview line shows it."""
+    if message.type == MessageType.DELETED:  # unsent: the marker's words, never its text
+        return S.MESSAGE_DELETED_MINE if message.sender == Sender.ME else S.MESSAGE_DELETED
     if message.sender != Sender.SYSTEM:
         return message.text
     return {MessageType.DEVICE_ADDED: S.DEVICE_ADDED_PREVIEW,
             MessageType.DEVICE_REMOVED: S.DEVICE_REMOVED_PREVIEW}.get(message.type, message.text)
 
+
+def _prefixed_mine(message: StoredMessage) -> bool:
+    """Whether the preview starts "You: " (not before "You deleted this message")."""
+    return message.sender == Sender.ME and message.type != MessageType.DELETED
 
 
 @attrs.define
@@ -275,7 +281,7 @@ class SessionListModel(QAbstractListModel):
             self.update(peer, last_text="", last_timestamp=0, last_from_me=False)
         else:
             self.update(peer, last_text=preview(message), last_timestamp=message.timestamp,
-                        last_from_me=message.sender == "me")
+                        last_from_me=_prefixed_mine(message))
 
     @staticmethod
     def _set_last_fields(row: SessionRow, message: StoredMessage | None) -> None:
@@ -283,7 +289,7 @@ class SessionListModel(QAbstractListModel):
             row.last_text, row.last_timestamp, row.last_from_me = "", 0, False
         else:
             row.last_text, row.last_timestamp = preview(message), message.timestamp
-            row.last_from_me = message.sender == "me"
+            row.last_from_me = _prefixed_mine(message)
 
     def _move(self, i: int) -> int:
         """Row i's key changed, the others are in order: move it where it belongs.

@@ -1,4 +1,5 @@
-"""Desktop notifications (through the tray icon, where the desktop has one) and the
+"""Desktop notifications (through the tray icon, where the desktop has one; else the
+desktop's notification service over DBus, else the window's banner) and the
 application's icon."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PyQt6.QtWidgets import QMenu, QSystemTrayIcon
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.plaintext import plain_notification
+from securechat.ui.widgets.desktop_notifications import DesktopNotifications
 
 
 def app_icon(unread: int = 0) -> QIcon:
@@ -43,7 +45,8 @@ def app_icon(unread: int = 0) -> QIcon:
 
 
 class Notifier(QObject):
-    """Desktop notifications through the tray icon, where the desktop has a tray.
+    """Desktop notifications through the tray icon, where the desktop has a tray; else
+    through the desktop's notification service (DBus), else the window's banner.
 
     What they reveal is the user's choice (as in Signal): sender and text, the sender
     only, or nothing but that something arrived: a notification is on screen for
@@ -62,8 +65,13 @@ class Notifier(QObject):
         # what was notified, newest last: the last SHOWN_KEPT only, forgotten on lock
         self.shown: deque[tuple[str, str]] = deque(maxlen=self.SHOWN_KEPT)
         self.content = self.FULL
+        # Locked while receiving (issue 11): the sender's name and the unread count only.
+        self.locked = False
+        self.unread = 0
         self.last_icon: QPixmap | None = None  # of the last notification (tests, tooling)
         self.tray: QSystemTrayIcon | None = None
+        # No tray: the desktop's notification service, else the window's banner.
+        self.desktop = DesktopNotifications(self.in_app.emit, parent=self)
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
             self.tray.setToolTip(S.APP_NAME)
@@ -79,7 +87,10 @@ class Notifier(QObject):
         """`avatar`: the sender's picture, shown when the sender is (not with NOTHING)."""
         # A name and a text chosen by others: never markup to a notification daemon.
         name, text = plain_notification(name), plain_notification(preview(text))
-        if self.content == self.FULL:
+        if self.locked and self.content != self.NOTHING:
+            self.notify(S.NOTIFY_MESSAGE.format(name=name),
+                        S.NOTIFY_LOCKED_BODY.format(count=self.unread), avatar)
+        elif self.content == self.FULL:
             self.notify(S.NOTIFY_MESSAGE.format(name=name), text, avatar)
         elif self.content == self.NAME_ONLY:
             self.notify(S.NOTIFY_MESSAGE.format(name=name), S.NOTIFY_HIDDEN_TEXT, avatar)
@@ -106,7 +117,7 @@ class Notifier(QObject):
             self.tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information,
                                   self.SHOWN_MS)
         else:
-            self.in_app.emit(title, body)
+            self.desktop.show(title, body, self.SHOWN_MS)
 
 
 def preview(text: str, limit: int = Notifier.PREVIEW_CHARS) -> str:

@@ -398,8 +398,15 @@ class ChatView(ChatExtras, QWidget):
         self.model.set_status(event.message_id, event.status)
 
     def _deleted(self, event: Any) -> None:
-        if event.sid == self._sid():
-            with self._reading_position():
+        if event.sid != self._sid():
+            return
+        for pending in (self.reply_to, self.editing):  # replying to it, or editing it
+            if pending is not None and pending.id == event.message_id:
+                self.cancel_reply()
+        with self._reading_position():
+            if event.marker is not None:  # unsent: its marker stays in its place
+                self.model.mark_unsent(event.marker)
+            else:
                 self.model.remove(event.message_id)
 
     def _device_changed(self, event: Any) -> None:

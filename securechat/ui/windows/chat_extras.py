@@ -155,7 +155,8 @@ class ChatExtras:
         message = self.model.message(row)
         assert isinstance(self, QWidget)
         menu = QMenu(self)
-        if self.model.index(row).data(Roles.SYSTEM):
+        if self.model.index(row).data(Roles.SYSTEM) or self.model.index(row).data(
+                Roles.DELETED):  # nothing to quote, edit or react to: only delete for me
             menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))
             return menu
         menu.addAction(S.REPLY, lambda: self.start_reply(message))

@@ -240,7 +240,8 @@ class MainPage(QWidget):
         peer = event.peer_user_id
         self._last(event.message)
         window = self.window()
-        focused = (self.chat.peer == peer and window is not None and window.isActiveWindow())
+        focused = (self.chat.peer == peer and window is not None and window.isActiveWindow()
+                   and self.chat.isVisible())  # not behind a screen lock
         if focused:
             self.sessions.update(peer, unread=0)
             return

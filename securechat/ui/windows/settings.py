@@ -30,6 +30,7 @@ import securechat
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.plaintext import wrapped_label
+from securechat.ui.windows.screen_lock import RECEIVE_WHILE_LOCKED_KEY, receive_while_locked
 
 THEME_KEY = "appearance/theme"
 LANGUAGE_KEY = "appearance/language"  # "" for the system's (read by ui.app at start)
@@ -111,6 +112,14 @@ class SettingsDialog(QDialog):
         form.addRow(self.close_to_tray)
         if not has_tray:
             form.addRow(wrapped_label(S.NO_TRAY))
+        # issue 11: a locked app can still receive and notify, name only (screen_lock.py)
+        self.receive_while_locked = QCheckBox(S.RECEIVE_WHILE_LOCKED)
+        self.receive_while_locked.setChecked(receive_while_locked(settings))
+        self.receive_while_locked.toggled.connect(lambda on: settings.setValue(
+            RECEIVE_WHILE_LOCKED_KEY, "true" if on else "false"))
+        form.addRow(self.receive_while_locked)
+        self.receive_while_locked_info = wrapped_label(S.RECEIVE_WHILE_LOCKED_INFO)
+        form.addRow(self.receive_while_locked_info)
         layout.addWidget(notifications)
         # security: the Account menu's actions
         box = QGroupBox(S.SETTINGS_SECURITY)

@@ -38,6 +38,7 @@ from securechat.ui.windows.my_profile import open_my_profile
 from securechat.ui.windows.onboarding import OnboardingPage
 from securechat.ui.windows.password import ChangePasswordDialog
 from securechat.ui.windows.pin import SetPinDialog
+from securechat.ui.windows.screen_lock import mount_screen_lock, receive_while_locked
 from securechat.ui.windows.settings import THEME_KEY, SettingsDialog, about_label, close_to_tray
 from securechat.ui.windows.vault import VaultWindow
 
@@ -93,6 +94,7 @@ class ShellWindow(QMainWindow):
         self.statusBar().hide()
         self._menus()
         self.assistant = mount_assistant(self)  # the local AI assistant (per device)
+        self.screen_lock = mount_screen_lock(self)  # receiving while locked (issue 11)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -185,7 +187,9 @@ class ShellWindow(QMainWindow):
         self.change_password_action = action(S.ACTION_CHANGE_PASSWORD, "",
                                              self.show_change_password)
         self.lock_action = action(S.ACTION_LOCK, "Ctrl+L", self.lock)
-        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L", self.lock)
+        # switching closes the account, whether or not locking keeps it receiving
+        self.switch_action = action(S.ACTION_SWITCH, "Ctrl+Shift+L",
+                                    lambda: self.close_after_screen_lock())
         menu.addSeparator()
         self.settings_action = action(S.ACTION_SETTINGS, QKeySequence.StandardKey.Preferences,
                                       self.show_settings)
@@ -289,6 +293,7 @@ class ShellWindow(QMainWindow):
         self.settings.setValue("notifications/content", content)
 
     def _show_unread(self, total: int) -> None:
+        self.notifier.unread = total
         title = f"{S.APP_NAME} — {self.email}" if self.email else S.APP_NAME
         self.setWindowTitle(f"({total}) {title}" if total else title)
         if self.notifier.tray is not None:  # the count on the icon; whose, in its tooltip
@@ -362,7 +367,41 @@ class ShellWindow(QMainWindow):
         self.locked.emit()
 
     def lock(self) -> defer.Deferred[None]:
-        """Close the open account and show the lock screen; fires once it is closed."""
+        """Close the open account and show the lock screen; fires once it is closed.
+        If the user allows receiving while locked, the account stays open behind the
+        screen lock instead (ui/windows/screen_lock.py)."""
+        if (self.client is not None and self.stack.currentWidget() is self.main
+                and receive_while_locked(self.settings)):
+            return self.begin_screen_lock()
+        self.end_screen_lock(show=False)
+        return self.session.close_account()
+
+    # --- receiving while locked (issue 11; ui/windows/screen_lock.py) ---------------------
+
+    def begin_screen_lock(self) -> defer.Deferred[None]:
+        assert self.client is not None
+        for window in list(self.account_windows):
+            window.close()  # the vault locks with it
+        self.notifier.locked = True  # name and unread count only
+        self._signed_in_actions(False)
+        self.statusBar().hide()
+        self.screen_lock.lock(self.client, self.email or "", self.main.unread_total)
+        self.stack.setCurrentWidget(self.screen_lock)
+        return defer.succeed(None)
+
+    def end_screen_lock(self, show: bool = True) -> None:
+        if not self.notifier.locked:
+            return
+        self.notifier.locked = False
+        self.screen_lock.client = None
+        if show and self.client is not None:
+            self._signed_in_actions(True)
+            self.statusBar().show()
+            self.stack.setCurrentWidget(self.main)
+            self.main.chat.mark_read()  # the open chat is on screen again
+
+    def close_after_screen_lock(self) -> defer.Deferred[None]:
+        self.end_screen_lock(show=False)
         return self.session.close_account()
 
     # --- lifetime -------------------------------------------------------------------------
@@ -403,7 +442,8 @@ class ShellWindow(QMainWindow):
     def changeEvent(self, e: QEvent | None) -> None:
         super().changeEvent(e)
         if (e is not None and e.type() == QEvent.Type.ActivationChange
-                and self.isActiveWindow() and self.main.chat.peer):
+                and self.isActiveWindow() and self.main.chat.peer
+                and self.stack.currentWidget() is self.main):  # not behind a screen lock
             # back to an open conversation: what arrived meanwhile is now read
             self.main.sessions.update(self.main.chat.peer, unread=0)
             self.main.chat.mark_read()

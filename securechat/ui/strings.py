@@ -447,6 +447,7 @@ CALL_STATES = {"dialing": "Calling…", "ringing": "Ringing…", "incoming": "In
 CALL_OUTCOMES = {"completed": "Call ended", "cancelled": "Call cancelled",
                  "missed": "No answer", "declined": "Call declined",
                  "busy": "{name} is on another call", "failed": "Call failed",
+                 "unreachable": "{name} is not reachable right now",
                  "network": "Call ended: the connection was lost",
                  "answered_elsewhere": "Answered on another device",
                  "declined_elsewhere": "Declined on another device"}
@@ -456,6 +457,7 @@ CALL_LOG_KIND = {"out-audio": "Outgoing voice call", "out-video": "Outgoing vide
                  "in-audio": "Incoming voice call", "in-video": "Incoming video call"}
 CALL_LOG_OUTCOME = {"missed": "Missed call ({kind})", "declined": "{kind}: declined",
                     "busy": "{kind}: {name} was busy", "cancelled": "{kind}: cancelled",
+                    "unreachable": "{kind}: {name} was not reachable",
                     "failed": "{kind}: failed", "network": "{kind}: connection lost"}
 CALL_LOG_UNREADABLE = "Call"
 # --- the local AI assistant (ui/widgets/assistant.py, ui/windows/assistant_settings.py) ---

@@ -429,6 +429,8 @@ RESTORE_FILE_MISSING = "Choose the backup file."
 RESTORE_PASSWORD = "The account's master password"
 RESTORE = "Restore"
 
+# --- history for a new device (issue 13: ui/widgets/history_progress.py) ---------------
+HISTORY_PROGRESS = "Getting your history from your other device: {received} of {total}"
 # --- calls (issue 15) ------------------------------------------------------------------
 CALL_AUDIO = "Call"
 CALL_VIDEO = "Video"

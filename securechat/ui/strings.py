@@ -455,6 +455,16 @@ CALL_OUTCOMES = {"completed": "Call ended", "cancelled": "Call cancelled",
                  "declined_elsewhere": "Declined on another device"}
 CALL_DEVICE_ERROR = "{error} Calls are off until the device is available."
 CALL_NO_VIDEO = "No video"
+# the microphone and camera pickers (ui/widgets/device_picker.py, in the settings)
+SETTINGS_CALLS = "Calls"
+MICROPHONE = "Microphone"
+CAMERA = "Camera"
+DEVICES_LOOKING = "Looking for devices…"
+DEFAULT_MICROPHONE = "Default microphone"
+DEFAULT_CAMERA = "Default camera"
+NO_MICROPHONE = "No microphone found"
+NO_CAMERA = "No camera found"
+DEVICE_NOT_CONNECTED = "{name} (not connected)"
 CALL_LOG_KIND = {"out-audio": "Outgoing voice call", "out-video": "Outgoing video call",
                  "in-audio": "Incoming voice call", "in-video": "Incoming video call"}
 CALL_LOG_OUTCOME = {"missed": "Missed call ({kind})", "declined": "{kind}: declined",

@@ -87,6 +87,25 @@ class CallWindowTests(UITestCase):
         in_call.close()
 
     @defer.inlineCallbacks
+    def test_calling_someone_with_no_device_online_says_so_at_once(self) -> Any:
+        window, _alice, bob = yield self.alice_window_and_bob()
+        yield bob.stop()  # Bob's only device goes offline
+        calls = window.main.calls
+        calls.sources_for = synthetic
+        chat = yield self.chat_with(window, bob.me.user_id)
+        QTest.mouseClick(chat.call_buttons.audio, Qt.MouseButton.LeftButton)
+        in_call = calls.window
+        self.assertEqual((yield in_call.call.ended), CallOutcome.UNREACHABLE)
+        self.assertEqual(in_call.status.text(), "bob is not reachable right now")
+        self.assertFalse(in_call.hang_up.isEnabled())
+        # The conversation's call log line says it too.
+        yield until(lambda: any(chat.model.index(i).data() ==
+                                "Outgoing voice call: bob was not reachable"
+                                for i in range(chat.model.rowCount())),
+                    *model_signals(chat.model))
+        in_call.close()
+
+    @defer.inlineCallbacks
     def test_a_missing_microphone_is_an_error_and_disables_calling(self) -> Any:
         window, alice, bob = yield self.alice_window_and_bob()
 

@@ -38,18 +38,6 @@ class CallWindowTests(UITestCase):
         yield super().setUp()
 
     @defer.inlineCallbacks
-    def alice_window_and_bob(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org", "Alice")
-        window = self.shell("alice")
-        alice = yield self.unlock(window, "alice@example.org")
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(bob)
-        yield self.befriend(alice, bob)
-        sessions = window.main.sessions
-        yield until(lambda: sessions.rowCount() == 1, *model_signals(sessions))
-        return window, alice, bob
-
-    @defer.inlineCallbacks
     def test_answer_a_video_call_see_the_peer_mute_and_hang_up(self) -> Any:
         window, alice, bob = yield self.alice_window_and_bob()
         calls = window.main.calls

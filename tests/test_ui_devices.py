@@ -24,24 +24,12 @@ from PyQt6.QtTest import QTest
 from securechat.client import MediaDeviceError, find_media_devices
 from securechat.ui import strings as S
 from securechat.ui.widgets.device_picker import CAMERA_KEY, MICROPHONE_KEY
-from tests.test_ui import UITestCase, model_signals, screenshot, until
+from tests.test_ui import UITestCase, screenshot
 
 HEADSET = "alsa_input.usb-Headset-00.mono-fallback"
 
 
 class DevicePickerTests(UITestCase):
-    @defer.inlineCallbacks
-    def window_with_bob(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org", "Alice")
-        window = self.shell("alice")
-        alice = yield self.unlock(window, "alice@example.org")
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(bob)
-        yield self.befriend(alice, bob)
-        sessions = window.main.sessions
-        yield until(lambda: sessions.rowCount() == 1, *model_signals(sessions))
-        return window, alice, bob
-
     @defer.inlineCallbacks
     def settings_listed(self, window: Any) -> Any:
         dialog = window.show_settings()
@@ -65,7 +53,7 @@ class DevicePickerTests(UITestCase):
         found = yield find_media_devices()
         if found.microphones or found.cameras:  # pragma: no cover - a desktop with devices
             raise unittest.SkipTest("this machine has a microphone or camera")
-        window, alice, bob = yield self.window_with_bob()
+        window, alice, bob = yield self.alice_window_and_bob()
         pickers = yield self.settings_listed(window)
         self.assertEqual(pickers.microphone.currentText(), S.NO_MICROPHONE)
         self.assertEqual(pickers.camera.currentText(), S.NO_CAMERA)
@@ -80,7 +68,7 @@ class DevicePickerTests(UITestCase):
     @defer.inlineCallbacks
     def test_the_saved_microphone_is_listed_and_the_one_a_call_opens(self) -> Any:
         self.settings.setValue(MICROPHONE_KEY, HEADSET)  # chosen on an earlier run
-        window, alice, bob = yield self.window_with_bob()
+        window, alice, bob = yield self.alice_window_and_bob()
         pickers = yield self.settings_listed(window)
         self.assertEqual(pickers.microphone.currentText(),
                          S.DEVICE_NOT_CONNECTED.format(name=HEADSET))

@@ -39,13 +39,15 @@ class HistoryProgressBar(QFrame):
             client.events.subscribe(self._progress, ev.HistoryProgress)
 
     def _progress(self, event: ev.HistoryProgress) -> None:
-        if event.done:
+        # All there, or the last page came: a page fetched from the mailbox may be
+        # handled after the last one pushed live, so either ends it.
+        if event.done or event.received >= event.total:
             self.hide()
             return
-        total = max(event.total, event.received)
+        total = event.total
         line = S.HISTORY_PROGRESS.format(received=f"{event.received:,}", total=f"{total:,}")
         self.text.setText(line)
         self.shown.append(line)
-        self.bar.setRange(0, max(total, 1))
+        self.bar.setRange(0, total)
         self.bar.setValue(event.received)
         self.show()

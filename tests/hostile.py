@@ -99,6 +99,27 @@ class HostileRelay:
         self._wrap(uri, around)
         return d
 
+    def hold_live(self, recipient: str) -> list[tuple[str, dict[str, Any]]]:
+        """A list that fills with (device id, inbox event) for each envelope
+        `sc.message.send_live` takes for `recipient`'s devices: held back (delivered to
+        none) while the sender is told they all were. `inject` one later (with the `ts`
+        the relay chooses) to deliver it late."""
+        held: list[tuple[str, dict[str, Any]]] = []
+
+        def around(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def call(caller: Caller, to: str, envelopes: list[dict[str, Any]], *args: Any,
+                     **kwargs: Any) -> Any:
+                if to != recipient:
+                    return fn(caller, to, envelopes, *args, **kwargs)
+                held.extend((e["device_id"], delivered(
+                    os.urandom(16).hex(), caller.principal.user_id, caller.principal.device_id,
+                    0, e["v"], e["alg"], e["type"], e["body"])) for e in envelopes)
+                return {"ts": int(time.time() * 1000),
+                        "delivered": sorted(e["device_id"] for e in envelopes)}
+            return call
+        self._wrap(uris.MESSAGE_SEND_LIVE, around)
+        return held
+
     def inject(self, device_id: str, envelope: dict[str, Any]) -> int:
         """Push `envelope` to a connected device as if the relay delivered it; returns
         how many sessions got it (0: the device is not online)."""

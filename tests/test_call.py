@@ -11,6 +11,7 @@ from __future__ import annotations
 import array
 import asyncio
 import json
+import time
 from typing import Any
 
 from twisted.internet import defer, task
@@ -26,7 +27,8 @@ from securechat.client import (
     ToneTrack,
     events,
 )
-from securechat.client.calls.call import GRACE
+from securechat.client.calls.call import GRACE, RING_TIMEOUT
+from securechat.client.calls.service import CLOCK_SKEW
 from securechat.protocol import uris
 from tests.clientsupport import ClientTestCase
 from tests.hostile import HostileRelay
@@ -319,6 +321,26 @@ class CallTests(CallTestCase):
         self.assertFalse(missed[0].is_read)  # shown as a missed call, unread
 
     @defer.inlineCallbacks
+    def test_a_callee_with_no_device_online_is_unreachable_at_once(self) -> Any:
+        yield self.alice_and_bob(phone="phone")
+        yield self.bob.stop()  # Bob's only device goes offline
+        self.alice.calls.clock = clock = task.Clock()  # nothing waits for the 45 s
+        logged = self.log(self.phone).mark()
+        call = self.alice.calls.place(self.bob.me.user_id, "audio", MediaSources(ToneTrack()))
+        self.assertEqual((yield call.ended.addTimeout(CALL_WAIT, _reactor())),
+                         CallOutcome.UNREACHABLE)
+        self.assertEqual(clock.seconds(), 0)  # it never rang out its time
+        states = [e.state for e in self.log(self.alice).of(CallStateChanged)]
+        self.assertEqual(states[-2:], [CallState.RINGING, CallState.ENDED])
+        # Logged as such, here and on Alice's phone.
+        yield self.log(self.phone).wait_for(CallLogged, since=logged).addTimeout(
+            CALL_WAIT, _reactor())
+        for client in (self.alice, self.phone):
+            rows = yield self.call_log(client, self.bob)
+            self.assertEqual([(r[0], r[2]["direction"], r[2]["outcome"]) for r in rows],
+                             [(call.call_id, "out", "unreachable")])
+
+    @defer.inlineCallbacks
     def test_the_relay_restarting_mid_call_does_not_end_it(self) -> Any:
         yield self.alice_and_bob()
         call, theirs, media = yield self.connected_call(self.alice, self.bob)
@@ -397,6 +419,48 @@ class HostileRelayCallTests(CallTestCase):
         self.assertEqual(self.log(self.bob).of(IncomingCall), [])
         clock.advance(45)
         self.assertEqual(call.outcome, CallOutcome.MISSED)
+
+
+class HeldOfferTests(CallTestCase):
+    """A hostile relay holds Alice's offer back and delivers it late, stamped as just
+    taken: Bob goes by the `sent` time inside the encryption."""
+
+    @defer.inlineCallbacks
+    def held_offer_rings(self, held_for: float) -> Any:
+        """Alice calls Bob; the relay holds the offer `held_for` seconds (Bob's clock
+        moved on that much), then delivers it. Fires with whether Bob's device rang."""
+        yield self.alice_and_bob()
+        self.alice.calls.clock = task.Clock()
+        relay = HostileRelay(self.relay)
+        held = relay.hold_live(self.bob.me.user_id)
+        taken = relay.answered(uris.MESSAGE_SEND_LIVE)
+        call = self.alice.calls.place(self.bob.me.user_id, "audio", MediaSources(ToneTrack()))
+        yield taken.addTimeout(CALL_WAIT, _reactor())
+        self.assertEqual(call.state, CallState.RINGING)  # "delivered", the relay said
+        [(device, offer)] = held
+        later = time.time() + held_for
+        self.bob.calls.wall_clock = bobs = task.Clock()
+        bobs.advance(later)
+        acked = relay.answered(uris.MAILBOX_ACK)
+        mark = self.log(self.bob).mark()
+        self.assertEqual(relay.inject(device, {**offer, "ts": int(later * 1000)}), 1)
+        while True:  # until Bob has handled it (and acks it)
+            caller, _ = yield acked.addTimeout(CALL_WAIT, _reactor())
+            if caller.principal.device_id == self.bob.me.device_id:
+                break
+            acked = relay.answered(uris.MAILBOX_ACK)
+        return any(isinstance(e, IncomingCall) for e in self.log(self.bob).events[mark:])
+
+    @defer.inlineCallbacks
+    def test_an_offer_held_past_the_ring_time_and_the_skew_never_rings(self) -> Any:
+        rang = yield self.held_offer_rings(RING_TIMEOUT + CLOCK_SKEW + 5)
+        self.assertFalse(rang)
+        self.assertIsNone(self.bob.calls.current)
+
+    @defer.inlineCallbacks
+    def test_an_offer_delivered_within_the_ring_time_rings(self) -> Any:
+        rang = yield self.held_offer_rings(5)
+        self.assertTrue(rang)
 
 
 def _flipped(body: Any) -> Any:

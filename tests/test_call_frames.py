@@ -17,7 +17,8 @@ def raw(kind: str, data: dict[str, object]) -> bytes:
 class CallFrameTests(unittest.TestCase):
     def test_the_signaling_and_control_frames_parse(self) -> None:
         for kind, data in (
-                (frames.RTC_OFFER, {"call_id": "c", "payload": "v=0", "mode": "video"}),
+                (frames.RTC_OFFER, {"call_id": "c", "payload": "v=0", "mode": "video",
+                                    "sent": 1}),
                 (frames.RTC_ANSWER, {"call_id": "c", "payload": "v=0"}),
                 (frames.RTC_ICE, {"call_id": "c", "payload": "candidate:1 1 udp 1 x 1 typ relay"}),
                 (frames.CALL_RINGING, {"call_id": "c"}),
@@ -31,10 +32,14 @@ class CallFrameTests(unittest.TestCase):
 
     def test_malformed_call_frames_are_refused_with_the_field_named(self) -> None:
         for kind, data, reason in (
-                (frames.RTC_OFFER, {"call_id": "c", "payload": "v=0", "mode": "hologram"},
+                (frames.RTC_OFFER, {"call_id": "c", "payload": "v=0", "mode": "hologram",
+                                    "sent": 1},
                  "RTC_OFFER.data.mode is neither audio nor video"),
                 (frames.RTC_OFFER, {"call_id": "c", "payload": "x" * (frames.MAX_SDP + 1),
-                                    "mode": "audio"}, "RTC_OFFER.data.payload is too long"),
+                                    "mode": "audio", "sent": 1},
+                 "RTC_OFFER.data.payload is too long"),
+                (frames.RTC_OFFER, {"call_id": "c", "payload": "v=0", "mode": "audio"},
+                 "RTC_OFFER.data.sent is missing or has the wrong type"),
                 (frames.RTC_ANSWER, {"call_id": "c" * 300, "payload": "v=0"},
                  "RTC_ANSWER.data.call_id is too long"),
                 (frames.RTC_ANSWER, {"call_id": "c", "payload": 5},

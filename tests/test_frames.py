@@ -28,7 +28,8 @@ VALID: dict[str, dict[str, Any]] = {
     frames.MANIFEST: {},  # every section optional (tests.test_manifest checks them)
     frames.HISTORY_REQUEST: {"since": 0},
     # calls (tests.test_call_frames checks their limits)
-    frames.RTC_OFFER: {"call_id": "c-1", "payload": "v=0", "mode": "audio"},
+    frames.RTC_OFFER: {"call_id": "c-1", "payload": "v=0", "mode": "audio",
+                       "sent": 1_700_000_000_000},
     frames.RTC_ANSWER: {"call_id": "c-1", "payload": "v=0"},
     frames.RTC_ICE: {"call_id": "c-1", "payload": "candidate:1 1 udp 1 127.0.0.1 1 typ relay"},
     frames.CALL_RINGING: {"call_id": "c-1"},
@@ -46,7 +47,8 @@ VALID: dict[str, dict[str, Any]] = {
 }
 # The call frames' fields (docs/protocol.md §9.4, §9.13).
 CALL_FIELDS = {
-    "RTC_OFFER.call_id", "RTC_OFFER.payload", "RTC_OFFER.mode", "RTC_ANSWER.call_id",
+    "RTC_OFFER.call_id", "RTC_OFFER.payload", "RTC_OFFER.mode", "RTC_OFFER.sent",
+    "RTC_ANSWER.call_id",
     "RTC_ANSWER.payload", "RTC_ICE.call_id", "RTC_ICE.payload", "CALL_RINGING.call_id",
     "CALL_BUSY.call_id", "CALL_DECLINE.call_id", "CALL_HANGUP.call_id", "CALL_HANGUP.reason",
     "CALL_HANGUP.device", "SYNC_CALL_END.call_id", "SYNC_CALL_END.peer",

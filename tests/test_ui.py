@@ -178,6 +178,20 @@ class UITestCase(ClientTestCase):
         return alice_win, alice, bob_win, bob
 
     @defer.inlineCallbacks
+    def alice_window_and_bob(self) -> Any:
+        """(window, alice, bob): Alice in the app, Bob a core client, friends, and Bob's
+        row in her session list."""
+        yield self.account_on_disk("alice", "alice@example.org", "Alice")
+        window = self.shell("alice")
+        alice = yield self.unlock(window, "alice@example.org")
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(bob)
+        yield self.befriend(alice, bob)
+        sessions = window.main.sessions
+        yield until(lambda: sessions.rowCount() == 1, *model_signals(sessions))
+        return window, alice, bob
+
+    @defer.inlineCallbacks
     def chat_with(self, window: ShellWindow, peer: str) -> Any:
         """Open the conversation with `peer`; fires with the chat once it can be written in."""
         window.main.open_chat(peer)

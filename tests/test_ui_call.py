@@ -38,18 +38,6 @@ class CallWindowTests(UITestCase):
         yield super().setUp()
 
     @defer.inlineCallbacks
-    def alice_window_and_bob(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org", "Alice")
-        window = self.shell("alice")
-        alice = yield self.unlock(window, "alice@example.org")
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(bob)
-        yield self.befriend(alice, bob)
-        sessions = window.main.sessions
-        yield until(lambda: sessions.rowCount() == 1, *model_signals(sessions))
-        return window, alice, bob
-
-    @defer.inlineCallbacks
     def test_answer_a_video_call_see_the_peer_mute_and_hang_up(self) -> Any:
         window, alice, bob = yield self.alice_window_and_bob()
         calls = window.main.calls
@@ -82,6 +70,25 @@ class CallWindowTests(UITestCase):
         # The conversation shows the call.
         chat = yield self.chat_with(window, bob.me.user_id)
         yield until(lambda: any(chat.model.index(i).data().startswith("Incoming video call")
+                                for i in range(chat.model.rowCount())),
+                    *model_signals(chat.model))
+        in_call.close()
+
+    @defer.inlineCallbacks
+    def test_calling_someone_with_no_device_online_says_so_at_once(self) -> Any:
+        window, _alice, bob = yield self.alice_window_and_bob()
+        yield bob.stop()  # Bob's only device goes offline
+        calls = window.main.calls
+        calls.sources_for = synthetic
+        chat = yield self.chat_with(window, bob.me.user_id)
+        QTest.mouseClick(chat.call_buttons.audio, Qt.MouseButton.LeftButton)
+        in_call = calls.window
+        self.assertEqual((yield in_call.call.ended), CallOutcome.UNREACHABLE)
+        self.assertEqual(in_call.status.text(), "bob is not reachable right now")
+        self.assertFalse(in_call.hang_up.isEnabled())
+        # The conversation's call log line says it too.
+        yield until(lambda: any(chat.model.index(i).data() ==
+                                "Outgoing voice call: bob was not reachable"
                                 for i in range(chat.model.rowCount())),
                     *model_signals(chat.model))
         in_call.close()

@@ -213,6 +213,7 @@ __all__ = [
 
 # --- Calls (issue 15): `client.calls` and what it shows (client.calls.model).
 from securechat.client.calls.call import Call
+from securechat.client.calls.devices import MediaDevice, MediaDevices, find_media_devices
 from securechat.client.calls.media import (
     MediaSources,
     PatternTrack,
@@ -235,6 +236,7 @@ from securechat.client.calls.model import (
 
 __all__ += [
     "AlreadyInCall", "Call", "CallError", "CallLogged", "CallOutcome", "CallState",
-    "CallStateChanged", "CallsUnavailable", "IncomingCall", "MediaDeviceError",
-    "MediaSources", "PatternTrack", "RemoteTrack", "ToneTrack", "TurnFailed", "open_devices",
+    "CallStateChanged", "CallsUnavailable", "IncomingCall", "MediaDevice", "MediaDeviceError",
+    "MediaDevices", "MediaSources", "PatternTrack", "RemoteTrack", "ToneTrack", "TurnFailed",
+    "find_media_devices", "open_devices",
 ]

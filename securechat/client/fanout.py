@@ -38,15 +38,22 @@ class Fanout:
         """Start a fresh Olm session with that device at the next frame sent to it."""
         self._restart[(user_id, device_id)] = None
 
-    @defer.inlineCallbacks
     def deliver(self, recipient: str, frame: bytes, copy_to_own: bool,
                 live: bool = False) -> Any:
+        """As `deliver_answered`, firing with the session rows only."""
+        return self.deliver_answered(recipient, frame, copy_to_own, live).addCallback(
+            lambda result: result[0])
+
+    @defer.inlineCallbacks
+    def deliver_answered(self, recipient: str, frame: bytes, copy_to_own: bool,
+                         live: bool = False) -> Any:
         """Encrypt an encoded frame (`Frame.encode()`) for every device of `recipient`
         (and copies for my other devices) and hand it to the relay, reading the device
-        lists again if it names them stale. Fires with the Olm session rows to persist
-        once the relay stored it. Call under `ctx.outbound`. (The outbox pipelines
-        `encrypt_for` and the relay's answers itself.) `live`: an ephemeral frame (call
-        signaling, typing), pushed only to devices online now and never stored."""
+        lists again if it names them stale. Fires once the relay took it with (the Olm
+        session rows to persist, the relay's answer). Call under `ctx.outbound`. (The
+        outbox pipelines `encrypt_for` and the relay's answers itself.) `live`: an
+        ephemeral frame (call signaling, typing), pushed only to devices online now and
+        never stored; the answer's `delivered` lists the devices that got it."""
         procedure = uris.MESSAGE_SEND_LIVE if live else uris.MESSAGE_SEND
         session = self._ctx.session
         if session is None:
@@ -55,14 +62,14 @@ class Fanout:
         for _attempt in range(MAX_ATTEMPTS):
             envelopes, sent_to = yield self.encrypt_for(recipient, frame, copy_to_own, refresh)
             try:
-                yield session.call(procedure, recipient, envelopes)
+                answer = yield session.call(procedure, recipient, envelopes)
             except ApplicationError as e:
                 if e.error != uris.ERR_DEVICE_MISMATCH:
                     raise
                 self.log.info("device list changed for a recipient; refreshing")
                 refresh = True
                 continue
-            return self.session_rows(sent_to)
+            return self.session_rows(sent_to), answer
         # A device without keys to start a session, say: this entry waits, others go on.
         raise ClientError("the recipient's devices cannot all be reached yet")
 

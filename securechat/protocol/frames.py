@@ -74,8 +74,9 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     MANIFEST: {},  # every section optional: checked by _check_manifest
     HISTORY_REQUEST: {"since": (int,)},
     # Calls: `device` of a hang-up names the one device it is for (a second answer), or
-    # None for every device.
-    RTC_OFFER: {"call_id": (str,), "payload": (str,), "mode": (str,)},
+    # None for every device. An offer's `sent`: the caller's wall clock (ms), inside the
+    # encryption, so that a relay cannot hold an offer back and ring it later.
+    RTC_OFFER: {"call_id": (str,), "payload": (str,), "mode": (str,), "sent": (int,)},
     RTC_ANSWER: {"call_id": (str,), "payload": (str,)},
     RTC_ICE: {"call_id": (str,), "payload": (str,)},
     CALL_RINGING: {"call_id": (str,)},

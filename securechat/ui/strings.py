@@ -433,6 +433,8 @@ RESTORE_FILE_MISSING = "Choose the backup file."
 RESTORE_PASSWORD = "The account's master password"
 RESTORE = "Restore"
 
+# --- history for a new device (issue 13: ui/widgets/history_progress.py) ---------------
+HISTORY_PROGRESS = "Getting your history from your other device: {received} of {total}"
 # --- calls (issue 15) ------------------------------------------------------------------
 CALL_AUDIO = "Call"
 CALL_VIDEO = "Video"
@@ -451,15 +453,27 @@ CALL_STATES = {"dialing": "Calling…", "ringing": "Ringing…", "incoming": "In
 CALL_OUTCOMES = {"completed": "Call ended", "cancelled": "Call cancelled",
                  "missed": "No answer", "declined": "Call declined",
                  "busy": "{name} is on another call", "failed": "Call failed",
+                 "unreachable": "{name} is not reachable right now",
                  "network": "Call ended: the connection was lost",
                  "answered_elsewhere": "Answered on another device",
                  "declined_elsewhere": "Declined on another device"}
 CALL_DEVICE_ERROR = "{error} Calls are off until the device is available."
 CALL_NO_VIDEO = "No video"
+# the microphone and camera pickers (ui/widgets/device_picker.py, in the settings)
+SETTINGS_CALLS = "Calls"
+MICROPHONE = "Microphone"
+CAMERA = "Camera"
+DEVICES_LOOKING = "Looking for devices…"
+DEFAULT_MICROPHONE = "Default microphone"
+DEFAULT_CAMERA = "Default camera"
+NO_MICROPHONE = "No microphone found"
+NO_CAMERA = "No camera found"
+DEVICE_NOT_CONNECTED = "{name} (not connected)"
 CALL_LOG_KIND = {"out-audio": "Outgoing voice call", "out-video": "Outgoing video call",
                  "in-audio": "Incoming voice call", "in-video": "Incoming video call"}
 CALL_LOG_OUTCOME = {"missed": "Missed call ({kind})", "declined": "{kind}: declined",
                     "busy": "{kind}: {name} was busy", "cancelled": "{kind}: cancelled",
+                    "unreachable": "{kind}: {name} was not reachable",
                     "failed": "{kind}: failed", "network": "{kind}: connection lost"}
 CALL_LOG_UNREADABLE = "Call"
 # --- the local AI assistant (ui/widgets/assistant.py, ui/windows/assistant_settings.py) ---

@@ -5,6 +5,7 @@ r"""One call's lifecycle, on each device that takes part.
                connecting --media_connected--> connected --media_lost--> interrupted
                interrupted --media_connected--> connected
     ends:      ringing   --declined / busy / ring_timeout / hang_up / failed--> ended
+               ringing   --unreachable--> ended (the offer reached no device of the callee)
                incoming  --decline / hang_up / hung_up / ring_timeout / elsewhere--> ended
                connecting --connect_timeout / failed / hang_up / hung_up / elsewhere--> ended
                connected, interrupted --hang_up / hung_up / failed--> ended
@@ -14,11 +15,14 @@ r"""One call's lifecycle, on each device that takes part.
 description without a relay candidate fails the call at once ("TURN authentication or
 reachability failed"). `incoming` rings on every device of the callee: the device that
 answers (or declines) sends its frame to my own devices too, and they stop ringing
-(`elsewhere`). Every state that waits on the peer or the network has a timer on the
-injectable `clock`: ringing 45 s (missed), connecting (connect timeout), interrupted
-(grace). aiortc has no ICE restart: a drop is survived when ICE consent recovers by
-itself within the grace period. The table at the bottom is the whole machine; inputs a
-state does not list are ignored there (a late answer, a frame after the end).
+(`elsewhere`). The relay answers an offer with the callee's devices that were online to
+get it: none, and the call ends at once as `unreachable` rather than ringing for nobody
+(the offer is never stored: a device that comes online later cannot ring). Every state
+that waits on the peer or the network has a timer on the injectable `clock`: ringing
+45 s (missed), connecting (connect timeout), interrupted (grace). aiortc has no ICE
+restart: a drop is survived when ICE consent recovers by itself within the grace period.
+The table at the bottom is the whole machine; inputs a state does not list are ignored
+there (a late answer, a frame after the end).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class CallSide(Protocol):
     clock: Any
 
     def send(self, call: Call, frame_type: str, data: dict[str, Any],
-             to_own: bool = False) -> defer.Deferred[None]: ...
+             to_own: bool = False) -> defer.Deferred[list[str] | None]: ...
     def media(self, call: Call, sources: MediaSources) -> defer.Deferred[CallMedia]: ...
     def emit(self, event: object) -> None: ...
     def finished(self, call: Call, outcome: CallOutcome) -> None: ...
@@ -163,6 +167,10 @@ class Call:
         "The peer is in another call."
 
     @_machine.input()
+    def unreachable(self) -> None:
+        "The offer reached none of the peer's devices: none is online."
+
+    @_machine.input()
     def ring_timeout(self) -> None:
         "Nobody answered in time."
 
@@ -248,14 +256,15 @@ class Call:
             self._timer.cancel()
         self._timer = None
 
-    def _send(self, frame_type: str, data: dict[str, Any], to_own: bool = False) -> None:
+    def _send(self, frame_type: str, data: dict[str, Any], to_own: bool = False
+              ) -> defer.Deferred[list[str] | None]:
         def not_sent(failure: Failure) -> None:
             self.log.info("a {type} frame was not sent: {e}", type=frame_type,
                           e=type(failure.value).__name__)
             if frame_type in (frames.RTC_OFFER, frames.RTC_ANSWER):
                 self.failed(f"signaling failed ({type(failure.value).__name__})")
-        self._side.send(self, frame_type, {"call_id": self.call_id, **data}, to_own
-                        ).addErrback(not_sent)
+        return self._side.send(self, frame_type, {"call_id": self.call_id, **data}, to_own
+                               ).addErrback(not_sent)
 
     def _media_state(self, state: str) -> None:
         if state == "connected":
@@ -291,7 +300,12 @@ class Call:
 
     @_machine.output()
     def _send_offer(self, sdp: str) -> None:
-        self._send(frames.RTC_OFFER, {"payload": sdp, "mode": self.mode})
+        def delivered(devices: list[str] | None) -> None:
+            if devices == []:  # None: not sent (failed already), or the relay did not say
+                self.unreachable()
+        # (The service adds `sent`, the wall clock: see Calls._offer.)
+        self._send(frames.RTC_OFFER, {"payload": sdp, "mode": self.mode}
+                   ).addCallback(delivered)
 
     @_machine.output()
     def _ring(self) -> None:
@@ -376,6 +390,10 @@ class Call:
         self._end(CallOutcome.MISSED)
 
     @_machine.output()
+    def _end_unreachable(self) -> None:
+        self._end(CallOutcome.UNREACHABLE)
+
+    @_machine.output()
     def _end_declined(self) -> None:
         self._end(CallOutcome.DECLINED)
 
@@ -430,6 +448,7 @@ class Call:
         (ringing, declined, ended_, [_end_declined]),
         (ringing, busy, ended_, [_end_busy]),
         (ringing, ring_timeout, ended_, [_send_gave_up, _end_missed]),
+        (ringing, unreachable, ended_, [_end_unreachable]),
         (ringing, hang_up_input, ended_, [_send_hang_up, _end_completed]),
         (ringing, hung_up, ended_, [_end_by_peer]),
         (ringing, failed, ended_, [_send_failure, _end_failed]),
@@ -458,8 +477,8 @@ class Call:
     ]
     _STATES = (idle, dialing, ringing, incoming, connecting, connected, interrupted, ended_)
     _INPUTS = (place, offered, offer_ready, answered, _answer, answer_ready, _decline,
-               declined, busy, ring_timeout, connect_timeout, media_connected, media_lost,
-               grace_over, hang_up_input, hung_up, elsewhere, failed)
+               declined, busy, unreachable, ring_timeout, connect_timeout, media_connected,
+               media_lost, grace_over, hang_up_input, hung_up, elsewhere, failed)
     for _state, _input, _next, _outputs in _TABLE:
         _state.upon(_input, enter=_next, outputs=_outputs)
     # Whatever a state does not list is ignored there: a late or repeated frame, a

@@ -305,10 +305,12 @@ def open_devices(mode: str, microphone: str | None = None,
     missing or refused ("Mic permission denied")."""
     from aiortc.contrib.media import MediaPlayer
 
+    # A device chosen by name is named in the error: the one picked may be unplugged.
     try:
         mic = MediaPlayer(microphone or "default", format="pulse")
     except Exception as e:  # PyAV raises OSError subclasses, or ValueError for formats
-        raise MediaDeviceError(f"the microphone cannot be opened ({type(e).__name__}): "
+        which = f"the microphone {microphone!r}" if microphone else "the microphone"
+        raise MediaDeviceError(f"{which} cannot be opened ({type(e).__name__}): "
                                "check that it is there and that access is allowed") from None
     video = None
     if mode == "video":
@@ -316,6 +318,7 @@ def open_devices(mode: str, microphone: str | None = None,
             video = MediaPlayer(camera or "/dev/video0", format="v4l2").video
         except Exception as e:
             mic.audio.stop()  # the microphone opened: not left capturing
-            raise MediaDeviceError(f"the camera cannot be opened ({type(e).__name__})"
+            which = f"the camera {camera!r}" if camera else "the camera"
+            raise MediaDeviceError(f"{which} cannot be opened ({type(e).__name__})"
                                    ) from None
     return MediaSources(mic.audio, video, live=True)

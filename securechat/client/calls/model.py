@@ -29,6 +29,7 @@ class CallOutcome(enum.StrEnum):
     MISSED = "missed"  # no answer in time (or the caller gave up first)
     DECLINED = "declined"
     BUSY = "busy"
+    UNREACHABLE = "unreachable"  # none of the callee's devices was online to ring
     FAILED = "failed"  # TURN, timeout, stream failure: `reason` says which
     NETWORK = "network"  # the media stopped and did not come back: "Call ended"
     ANSWERED_ELSEWHERE = "answered_elsewhere"  # another device of mine took it

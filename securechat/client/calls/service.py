@@ -5,7 +5,9 @@ CALL_BUSY, CALL_DECLINE, CALL_HANGUP) travel inside Olm to every device of the p
 the DTLS fingerprints in the SDP are authenticated end to end: a relay that changes one
 breaks the envelope, never the call's keys. They are ephemeral: sent only while online,
 live (`sc.message.send_live`: never stored on the relay), never queued in the outbox; an
-offer older than the ring time (a replay) rings nowhere. Frames about a call are taken
+offer older than the ring time rings nowhere: by the caller's `sent` time inside the
+encryption (a relay can hold an offer back, and its own timestamp says what it likes),
+allowing the two clocks to differ by up to CLOCK_SKEW. Frames about a call are taken
 only from the peer's device that offered or answered it. When a call ends, the device
 that took part logs it (`messages`, type 'call') and tells my other devices
 (self-addressed SYNC_CALL_END) so they log it too.
@@ -43,6 +45,10 @@ from securechat.protocol import frames
 from securechat.protocol.frames import Frame
 
 CALL_LOG_TYPE = "call"
+# How far the caller's clock may be ahead of or behind mine (seconds) for an offer's
+# `sent` time: an offer is refused once more than RING_TIMEOUT + CLOCK_SKEW old, or more
+# than CLOCK_SKEW in the future.
+CLOCK_SKEW = 120.0
 
 
 def call_log_text(direction: str, mode: str, outcome: str, duration: int) -> str:
@@ -61,6 +67,9 @@ class Calls:
         self._outbox = outbox
         self._directory = directory
         self.clock: Any = ctx.reactor  # IReactorTime for the call timers (tests: task.Clock)
+        # IReactorTime for an offer's `sent` and its age: the wall clock (tests: a
+        # task.Clock set to a later time, as after a relay held an offer back).
+        self.wall_clock: Any = ctx.reactor
         self.stun_first_retransmission = media.STUN_FIRST_RETRANSMISSION
         self.calls: dict[str, Call] = {}  # not ended yet, by call id
         self._wall_start: dict[str, int] = {}  # call id -> when it began (ms, for the log)
@@ -126,11 +135,15 @@ class Calls:
     # --- what a Call needs (call.CallSide) -------------------------------------------------
 
     def send(self, call: Call, frame_type: str, data: dict[str, Any],
-             to_own: bool = False) -> defer.Deferred[None]:
+             to_own: bool = False) -> defer.Deferred[list[str] | None]:
+        if frame_type == frames.RTC_OFFER:
+            data = {**data, "sent": int(self.wall_clock.seconds() * 1000)}
         return self._send(call.peer_user_id, frame_type, data, to_own)
 
     def _send(self, peer: str, frame_type: str, data: dict[str, Any],
-              to_own: bool = False) -> defer.Deferred[None]:
+              to_own: bool = False) -> defer.Deferred[list[str] | None]:
+        """Fires with the devices (the peer's, or my own copies) that were online to get
+        the frame (None if the relay did not say)."""
         contact = self._ctx.contacts.get(peer)
         if contact is None or not self._ctx.online:
             return defer.fail(ClientError("not connected to the relay"))
@@ -139,10 +152,14 @@ class Calls:
 
     @defer.inlineCallbacks
     def _deliver(self, peer: str, frame: bytes, to_own: bool) -> Any:
-        rows = yield self._fanout.deliver(peer, frame, to_own, live=True)
+        rows, answer = yield self._fanout.deliver_answered(peer, frame, to_own, live=True)
         # As for typing frames: the ratchets advanced are kept before the next send.
         self._ctx.store.save_sessions(rows).addErrback(
             lambda f: self.log.failure("saving sessions after a call frame failed", f))
+        delivered = answer.get("delivered") if isinstance(answer, dict) else None
+        if not isinstance(delivered, list):
+            return None  # a relay that does not say: nothing is concluded from it
+        return [d for d in delivered if isinstance(d, str)]
 
     @defer.inlineCallbacks
     def media(self, call: Call, sources: media.MediaSources) -> Any:
@@ -214,8 +231,10 @@ class Calls:
     def _offer(self, frame: Frame, origin: Origin) -> Outcome:
         if origin.from_me or origin.contact is None:
             return Outcome()
-        now = self._ctx.reactor.seconds()
-        if origin.relay_ts is not None and now - origin.relay_ts / 1000 > RING_TIMEOUT:
+        now = self.wall_clock.seconds()
+        age = now - frame.data["sent"] / 1000  # by the caller's clock, not the relay's
+        if not -CLOCK_SKEW <= age <= RING_TIMEOUT + CLOCK_SKEW or (
+                origin.relay_ts is not None and now - origin.relay_ts / 1000 > RING_TIMEOUT):
             self.log.info("ignoring a stale call offer")
             return Outcome()
         data, peer, device = frame.data, origin.sender, origin.device_id

@@ -465,6 +465,18 @@ Add a contact by their email below; once they accept, you can chat.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>This message was deleted</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>You deleted this message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>deleted message</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>{name}'s security key changed. Verify the new safety number before you continue; messages to them wait until you accept.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -551,10 +563,6 @@ Add a contact by their email below; once they accept, you can chat.</source>
     </message>
     <message>
         <source>It is deleted on this device only; the others keep it.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>This message was deleted</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -1338,6 +1346,10 @@ Help: docs/protocol.md and README.md in the source.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Getting your history from your other device: {received} of {total}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Call</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1422,6 +1434,10 @@ Help: docs/protocol.md and README.md in the source.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>{name} is not reachable right now</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Call ended: the connection was lost</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1439,6 +1455,38 @@ Help: docs/protocol.md and README.md in the source.</source>
     </message>
     <message>
         <source>No video</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Calls</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Microphone</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Looking for devices…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Default microphone</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Default camera</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No microphone found</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>No camera found</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} (not connected)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -1471,6 +1519,10 @@ Help: docs/protocol.md and README.md in the source.</source>
     </message>
     <message>
         <source>{kind}: cancelled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{kind}: {name} was not reachable</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

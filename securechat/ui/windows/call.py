@@ -4,9 +4,10 @@ preview, mute, camera, hang-up, a timer).
 
 `CallController` ties them to `client.calls` (the core does the calling; nothing here
 but showing it). Media sources come from `sources_for(mode)`: the microphone and camera
-(`open_devices`) unless told otherwise; a missing or refused device is shown as an error
-and the call buttons are disabled (the spec's "Mic permission denied"). Remote video is
-drawn frame by frame into a label; remote audio goes to the speaker through PyAV.
+chosen in the settings (`open_devices`) unless told otherwise; a missing or refused
+device is shown as an error and the call buttons are disabled (the spec's "Mic
+permission denied"). Remote video is drawn frame by frame into a label; remote audio
+goes to the speaker through PyAV.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QImage, QPixmap
 from PyQt6.QtWidgets import (
     QDialog,
@@ -42,6 +43,7 @@ from securechat.client import (
 from securechat.ui import strings as S
 from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.device_picker import chosen_devices
 from securechat.ui.widgets.notifier import Notifier
 
 SourcesFor = Callable[[str], MediaSources]
@@ -229,13 +231,19 @@ class CallController(QObject):
         self.notifier = notifier
         self.parent_widget = parent
         self.client: SecureChatClient | None = None
-        self.sources_for: SourcesFor = open_devices
+        self.settings: QSettings | None = None  # the devices chosen (the shell's settings)
+        self.sources_for: SourcesFor = self.open_chosen
         self.speaker: Callable[[Any], Any] = speaker_sink
         self.window: CallWindow | None = None
         self.incoming: IncomingCallDialog | None = None
         self._speakers: list[Any] = []
         self._preview: Any = None
         buttons.place.connect(self.place)
+
+    def open_chosen(self, mode: str) -> MediaSources:
+        """The microphone (and camera) chosen in the settings, else the defaults."""
+        microphone, camera = chosen_devices(self.settings)
+        return open_devices(mode, microphone, camera)
 
     def set_client(self, client: SecureChatClient | None) -> None:
         if self.client is not None:

@@ -29,6 +29,7 @@ from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.avatars import AvatarDecorations
 from securechat.ui.widgets.contact_menu import Mutes, contact_menu
+from securechat.ui.widgets.history_progress import HistoryProgressBar
 from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
@@ -58,6 +59,8 @@ class MainPage(QWidget):
         self.device_notices = DeviceNoticeBar()
         self.device_notices.error.connect(self.error)
         layout.addWidget(self.device_notices)
+        self.history_progress = HistoryProgressBar()  # issue 13
+        layout.addWidget(self.history_progress)
         self.splitter = QSplitter()
         layout.addWidget(self.splitter, 1)
         # left: search, sessions, requests, add contact
@@ -147,6 +150,7 @@ class MainPage(QWidget):
         self.client, self.bridge = client, bridge
         self.chat.set_client(client, bridge)
         self.calls.set_client(client)
+        self.history_progress.set_client(client)
         AvatarDecorations.mount(self, client)
         self.message_search.set_client(client)
         self.add_email.clear()  # what one account typed is not the next one's

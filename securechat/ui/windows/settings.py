@@ -1,5 +1,6 @@
 """The settings window: appearance (theme, language), notifications (what they show,
-close to tray) and security (PIN, master password, linked devices), and About.
+close to tray), calls (microphone, camera), security (PIN, master password, linked
+devices), and About.
 
 Every choice applies at once and is remembered in the window's QSettings; the security
 buttons are the Account menu's own actions, so they are enabled exactly when those are."""
@@ -31,6 +32,7 @@ from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.plaintext import wrapped_label
 from securechat.ui.windows.screen_lock import RECEIVE_WHILE_LOCKED_KEY, receive_while_locked
+from securechat.ui.widgets.device_picker import DevicePickers
 
 THEME_KEY = "appearance/theme"
 LANGUAGE_KEY = "appearance/language"  # "" for the system's (read by ui.app at start)
@@ -121,6 +123,8 @@ class SettingsDialog(QDialog):
         self.receive_while_locked_info = wrapped_label(S.RECEIVE_WHILE_LOCKED_INFO)
         form.addRow(self.receive_while_locked_info)
         layout.addWidget(notifications)
+        self.devices = DevicePickers(settings)  # the microphone and camera calls use
+        layout.addWidget(self.devices)
         # security: the Account menu's actions
         box = QGroupBox(S.SETTINGS_SECURITY)
         buttons = QVBoxLayout(box)

@@ -78,6 +78,7 @@ class ShellWindow(QMainWindow):
         self.banner.clicked.connect(self._raise)
         self.notifier.in_app.connect(self.banner.show_notification)
         self.main.mutes.settings = self.settings
+        self.main.calls.settings = self.settings  # the microphone and camera chosen
         self.main.layout().insertWidget(0, self.banner)
         self.quitting = False  # closing the window quits (else it may go to the tray)
         app = QApplication.instance()

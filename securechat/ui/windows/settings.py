@@ -31,8 +31,8 @@ import securechat
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.plaintext import wrapped_label
-from securechat.ui.windows.screen_lock import RECEIVE_WHILE_LOCKED_KEY, receive_while_locked
 from securechat.ui.widgets.device_picker import DevicePickers
+from securechat.ui.windows.screen_lock import RECEIVE_WHILE_LOCKED_KEY, receive_while_locked
 
 THEME_KEY = "appearance/theme"
 LANGUAGE_KEY = "appearance/language"  # "" for the system's (read by ui.app at start)

@@ -17,6 +17,7 @@ in one module per feature, over a shared `context.ClientContext`:
     messages     texts, receipts, deleting                       Messages (`conversations`)
     trust        safety numbers, verified marks, nicknames       Trust
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
+    files        encrypted file sharing (relay blob store)        FileTransfers (`files`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
     backup       the encrypted backup file, and restoring it     (module functions)
     typing_indicator, presence, prekeys, linking (device approval), devices (notices)
@@ -41,6 +42,7 @@ from securechat.client.directory import DeviceDirectory
 from securechat.client.dispatch import FrameHandlers, nothing
 from securechat.client.errors import ClientError, NotCaughtUp
 from securechat.client.fanout import Fanout
+from securechat.client.files import FileTransfers
 from securechat.client.friends import Friends
 from securechat.client.inbox import Inbox
 from securechat.client.manifest import AccountSync
@@ -111,6 +113,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.typing = TypingIndicator(ctx, handlers, self.fanout)
         self.mfa = Mfa(ctx)
         self.vault = Vault(ctx, self.mfa)
+        self.files = FileTransfers(ctx, handlers, self.outbox, self.directory)
 
     @defer.inlineCallbacks
     def _load(self) -> Any:

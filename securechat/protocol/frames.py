@@ -11,6 +11,7 @@ storage or the UI.
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from typing import Any
 
@@ -31,7 +32,13 @@ HISTORY_REQUEST = "HISTORY_REQUEST"
 # that the pair recovers by itself (Matrix's m.dummy).
 DUMMY = "DUMMY"
 
+# Encrypted file sharing (client.files): the spec's FILE_INFO, plus what fetching the file
+# from the relay's blob store needs (blob id and read token, chunk layout, key, SHA-256).
+FILE_INFO = "FILE_INFO"
+
 MAX_TEXT = 64 * 1024
+MAX_THUMBNAIL = 96 * 1024  # characters of FILE_INFO.data.thumbnail (a data: URL)
+MAX_FILE_CHUNK = 4 * 1024 * 1024  # FILE_INFO.data.chunkSize
 RECEIPT_DELIVERED = "delivered"
 RECEIPT_READ = "read"
 
@@ -47,6 +54,10 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     DUMMY: {},
     MANIFEST: {},  # every section optional: checked by _check_manifest
     HISTORY_REQUEST: {"since": (int,)},
+    FILE_INFO: {"messageId": (str,), "name": (str,), "size": (int,), "type": (str,),
+                "thumbnail": (str,), "blobId": (str,), "chunkSize": (int,),
+                "chunkCount": (int,), "key": (str,), "token": (str,), "sha256": (str,),
+                "timestamp": (int,), "text": (str, type(None))},
 }
 
 MAX_MANIFEST_ENTRIES = 2000  # per section of one MANIFEST (larger state goes in pages)
@@ -178,6 +189,8 @@ def _frame(raw: dict[str, Any]) -> Frame:
         raise InvalidFrame("RECEIPT.data.ids holds something other than strings")
     if kind == MANIFEST:
         _check_manifest(data)
+    if kind == FILE_INFO:
+        _check_file_info(data)
     return Frame(kind, sid, data, to)
 
 
@@ -210,3 +223,26 @@ def _check_manifest(data: dict[str, Any]) -> None:
                 if allowed is not None and field not in allowed:
                     raise InvalidFrame(f"MANIFEST.data.{section}[].{name} is not one of "
                                        f"{', '.join(allowed)}")
+
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_KEY = re.compile(r"[A-Za-z0-9+/]{43}=")  # 32 bytes, standard base64
+
+
+def _check_file_info(data: dict[str, Any]) -> None:
+    for name, limit in (("messageId", 64), ("name", 255), ("type", 127),
+                        ("thumbnail", MAX_THUMBNAIL)):
+        if len(data[name]) > limit:
+            raise InvalidFrame(f"FILE_INFO.data.{name} is too long")
+    if data["text"] is not None and len(data["text"]) > MAX_TEXT:
+        raise InvalidFrame("FILE_INFO.data.text is too long")
+    if not data["name"] or data["size"] < 0:
+        raise InvalidFrame("FILE_INFO.data.name is empty or its size negative")
+    if not 0 < data["chunkSize"] <= MAX_FILE_CHUNK or data["chunkCount"] != max(
+            1, -(-data["size"] // data["chunkSize"])):
+        raise InvalidFrame("FILE_INFO.data.chunkSize or chunkCount does not fit its size")
+    for name, pattern in (("blobId", _HEX32), ("sha256", _HEX64), ("key", _KEY),
+                          ("token", _KEY)):
+        if not pattern.fullmatch(data[name]):
+            raise InvalidFrame(f"FILE_INFO.data.{name} is not well formed")

@@ -352,6 +352,21 @@ RESTORE_FILE_MISSING = "Choose the backup file."
 RESTORE_PASSWORD = "The account's master password"
 RESTORE = "Restore"
 
+# --- shared files (ui/widgets/files.py) ------------------------------------------------
+ATTACH = "📎"
+ATTACH_TIP = "Send a file (or drop one here, or paste it)"
+ATTACH_CHOOSE = "Choose a file to send"
+FILE_SEND = "Send file"
+FILE_SIZE = "{name} ({size})"
+FILE_DOWNLOAD = "Download"
+FILE_SAVE = "Save…"
+FILE_SAVE_AS = "Save the file as"
+FILE_CANCELED = "Canceled"
+FILE_FAILED = "Failed: {reason}"
+FILE_SAVED = "Saved to {path}"
+FILE_PASTED = "pasted image.png"
+FILE_LINE = "📎 {name} ({size})"
+
 # --- translation (keep this section last: it snapshots every string above) -----------
 
 _SOURCE: dict[str, Any] = {name: value for name, value in list(globals().items())

@@ -12,6 +12,7 @@ from securechat.client import MessageType, Sender, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.format import day_label
 from securechat.ui.models.roles import Roles
+from securechat.ui.widgets.files import shown_text
 
 
 def system_line(message: StoredMessage, name: str) -> str:
@@ -61,7 +62,7 @@ class ChatModel(QAbstractListModel):
         if role == Roles.SIZE_KEY:
             return (m.id, self._starts_day(row))
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else m.text
+            return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else shown_text(m)
         if role == Roles.SYSTEM:
             return m.sender == Sender.SYSTEM
         if role == Roles.MESSAGE:

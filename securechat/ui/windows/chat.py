@@ -29,6 +29,7 @@ from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.files import FileBar
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
@@ -145,6 +146,11 @@ class ChatView(QWidget):
         self.send_button = primary_button(S.SEND, self.send)
         bottom.addWidget(self.composer, 1)
         bottom.addWidget(self.send_button)
+        # Files: attach (button, drop, paste), preview, progress, download (widgets/files).
+        self.files = FileBar(self, self.composer)
+        self.files.error.connect(self.error.emit)
+        bottom.insertWidget(0, self.files.attach_button)
+        layout.addWidget(self.files)
         layout.addWidget(self.bottom)
         self._read_soon = QTimer(self)
         self._read_soon.setSingleShot(True)
@@ -177,6 +183,7 @@ class ChatView(QWidget):
         self.banner.hide()
         self.cancel_reply()
         self._set_enabled(False)
+        self.files.show_conversation(client, None)
         if bridge is not None:
             for signal, slot in self._connections():
                 signal.connect(slot)
@@ -213,6 +220,7 @@ class ChatView(QWidget):
         self._set_enabled(True)
         self.model.reset(peer, [])
         self.delegate.clear_cache()
+        self.files.show_conversation(self.client, peer)
 
         generation = self.model.generation
 

@@ -18,6 +18,7 @@ from securechat.client import (
     FileUnavailable,
     MediaStatus,
     MessageType,
+    TransferCanceled,
     events,
 )
 from securechat.protocol import uris
@@ -135,6 +136,52 @@ class SharingTest(FileTestCase):
             yield self.alice.files.send(self.bob.me.user_id, path)
         self.assertIn("too large", str(big.exception))
         self.assertEqual((yield self.alice.messages(self.bob.me.user_id)), [])
+
+
+class CancelTest(FileTestCase):
+    @defer.inlineCallbacks
+    def test_a_canceled_download_keeps_nothing_and_can_start_again(self) -> Any:
+        yield self.alice_and_bob()
+        self.bob.files.auto_download_bytes = 0
+        self.bob.files.window = 1
+        path, content = self.write_file("movie.mkv", 4 * CHUNK)
+        message = yield self.alice.files.send(self.bob.me.user_id, path)
+        yield self.alice.files.wait(message.id)
+        yield self.offered(self.bob)
+        download = self.bob.files.download(message.id)
+        yield self.log(self.bob).wait_for(events.FileProgress, lambda e: e.done > 0)
+
+        yield self.bob.files.cancel(message.id)
+
+        with self.assertRaises(TransferCanceled):
+            yield download
+        item = yield self.bob.files.item(message.id)
+        self.assertEqual(item.status, MediaStatus.CANCELED)
+        self.assertFalse(os.path.exists(os.path.join(self.bob.account_dir, "media",
+                                                     item.filename)))
+        failed = yield self.log(self.bob).wait_for(events.FileFailed)
+        self.assertTrue(failed.canceled)
+        yield self.bob.files.download(message.id)
+        self.assertEqual((yield self.saved(self.bob, message.id)), content)
+
+    @defer.inlineCallbacks
+    def test_a_canceled_upload_is_deleted_from_the_relay(self) -> Any:
+        yield self.alice_and_bob()
+        self.alice.files.window = 1
+        path, _ = self.write_file("huge.iso", 4 * CHUNK)
+        message = yield self.alice.files.send(self.bob.me.user_id, path)
+        upload = self.alice.files.wait(message.id)
+        yield self.log(self.alice).wait_for(events.FileProgress, lambda e: e.done > 0)
+
+        yield self.alice.files.cancel(message.id)
+
+        with self.assertRaises(TransferCanceled):
+            yield upload
+        row = yield self.alice.store.run(media_db.get, message.id)
+        self.assertEqual(row.item.status, MediaStatus.CANCELED)
+        with self.assertRaises(ApplicationError) as gone:
+            yield self.alice.connection.session.call(uris.BLOB_STATUS, row.blob_id)
+        self.assertEqual(gone.exception.error, uris.ERR_NO_SUCH_BLOB)
 
 
 class ResumeTest(FileTestCase):

@@ -162,14 +162,15 @@ class FileTransfers:
     def download(self, message_id: str) -> defer.Deferred[MediaItem]:
         """Fetch and verify a received file (resuming what is here already); fires with
         its item once it is done, or fails (FileRejected, FileUnavailable...)."""
-        d = self.wait(message_id)
+        d: defer.Deferred[MediaItem] = defer.Deferred()
+        self._waiters.setdefault(message_id, []).append(d)
         self._ctx.store.run(media_db.get, message_id).addCallback(
             self._download_requested, message_id)
         return d
 
     def _download_requested(self, row: media_db.MediaRow | None, message_id: str) -> Any:
         if row is None or row.item.status in (MediaStatus.DONE, MediaStatus.SENT):
-            return None  # wait() has answered
+            return self._settled(row, message_id)
         if row.item.status == MediaStatus.UPLOADING or message_id in self._active:
             return self._start(message_id)
         return self._ctx.store.run(media_db.set_status, message_id,

@@ -145,6 +145,7 @@ class RefusedFrames(unittest.TestCase):
                 ({"key": "short"}, "FILE_INFO.data.key is not well formed"),
                 ({"token": "A" * 44}, "FILE_INFO.data.token is not well formed"),
                 ({"blobId": "../../etc/passwd"}, "FILE_INFO.data.blobId is not well formed"),
+                ({"messageId": "../../.bashrc"}, "FILE_INFO.data.messageId is not well formed"),
                 ({"sha256": "F" * 64}, "FILE_INFO.data.sha256 is not well formed"),
                 ({"thumbnail": "x" * (frames.MAX_THUMBNAIL + 1)}, "thumbnail is too long")):
             self.assertRefused(frame(frames.FILE_INFO, {**valid, **change}), says)

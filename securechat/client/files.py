@@ -290,6 +290,8 @@ class FileTransfers:
         transfer.ended.callback(None)
         if transfer.canceled:
             return None  # cancel() reports it
+        if self._ctx.closed:
+            return None  # stopped under it: resumed, from its verified chunks, at next start
         if not isinstance(result, Failure):
             if result is not None:
                 self._fire(transfer.message_id, result)

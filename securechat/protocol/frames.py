@@ -225,6 +225,7 @@ def _check_manifest(data: dict[str, Any]) -> None:
                                        f"{', '.join(allowed)}")
 
 
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # names the file kept on disk: no paths
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _KEY = re.compile(r"[A-Za-z0-9+/]{43}=")  # 32 bytes, standard base64
@@ -242,7 +243,7 @@ def _check_file_info(data: dict[str, Any]) -> None:
     if not 0 < data["chunkSize"] <= MAX_FILE_CHUNK or data["chunkCount"] != max(
             1, -(-data["size"] // data["chunkSize"])):
         raise InvalidFrame("FILE_INFO.data.chunkSize or chunkCount does not fit its size")
-    for name, pattern in (("blobId", _HEX32), ("sha256", _HEX64), ("key", _KEY),
-                          ("token", _KEY)):
+    for name, pattern in (("messageId", _FILE_ID), ("blobId", _HEX32), ("sha256", _HEX64),
+                          ("key", _KEY), ("token", _KEY)):
         if not pattern.fullmatch(data[name]):
             raise InvalidFrame(f"FILE_INFO.data.{name} is not well formed")

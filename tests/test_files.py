@@ -203,6 +203,23 @@ class ResumeTest(FileTestCase):
         self.assertEqual(done.item.status, MediaStatus.DONE)
 
     @defer.inlineCallbacks
+    def test_an_upload_goes_on_after_the_sender_restarts(self) -> Any:
+        yield self.alice_and_bob()
+        self.alice.files.window = 1
+        path, content = self.write_file("slides.key", 5 * CHUNK)
+        message = yield self.alice.files.send(self.bob.me.user_id, path)
+        yield self.log(self.alice).wait_for(events.FileProgress, lambda e: e.done > 0)
+        puts = HostileRelay(self.relay).capture(uris.BLOB_PUT)
+        self.alice = yield self.reopen(self.alice, "alice")
+        restarted = len(puts)
+        self.alice.start()
+
+        yield self.transferred(self.bob, message.id)
+
+        self.assertEqual((yield self.saved(self.bob, message.id)), content)
+        self.assertLessEqual(len(puts) - restarted, 4)  # what the relay had stayed there
+
+    @defer.inlineCallbacks
     def test_a_download_goes_on_after_a_relay_restart_and_a_receiver_restart(self) -> Any:
         yield self.alice_and_bob()
         self.bob.files.window = 1

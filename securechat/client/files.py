@@ -27,6 +27,9 @@ Lifecycle of one file, as `media.status`:
                  \\--cancel--> canceled                         downloading --error--> failed
                                                               downloading --cancel--> canceled
                                                               failed/canceled --download--> ...
+
+Size: one module for a transfer's whole life (sending, receiving, resuming, cancelling,
+the FILE_INFO handler); its crypto is client.filecrypt, its rows client.storage.media.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ VALID: dict[str, dict[str, Any]] = {
                           "avatar_version": 0},
     frames.REACTION: {"id": "m-1", "emoji": "👍", "timestamp": 1_700_000_000_000},
     frames.EDIT: {"id": "m-1", "text": "hello again", "timestamp": 1_700_000_000_000},
+    frames.FILE_INFO: {"messageId": "m-1", "name": "a.jpg", "size": 10, "type": "image/jpeg",
+                       "thumbnail": "", "blobId": "0" * 32, "chunkSize": 524288,
+                       "chunkCount": 1, "key": "A" * 43 + "=", "token": "B" * 43 + "=",
+                       "sha256": "f" * 64, "timestamp": 5, "text": None},
 }
 # The call frames' fields (docs/protocol.md §9.4, §9.13).
 CALL_FIELDS = {
@@ -116,7 +120,7 @@ class RefusedFrames(unittest.TestCase):
             self.assertRefused(body, "a frame must be an object")
 
     def test_unknown_or_missing_types(self) -> None:
-        self.assertRefused(frame("FILE_INFO", {}), "unknown frame type 'FILE_INFO'")
+        self.assertRefused(frame("FILE_REQ_CHUNK", {}), "unknown frame type 'FILE_REQ_CHUNK'")
         self.assertRefused(frame("msg", VALID[frames.MSG]), "unknown frame type 'msg'")
         self.assertRefused(encoded({"sid": SID, "data": {}}), "unknown frame type None")
         for kind in (1, ["MSG"], {"MSG": 1}, True):
@@ -157,7 +161,24 @@ class RefusedFrames(unittest.TestCase):
             "PROFILE_VERSION.avatar_version", "PROFILE_DATA.name", "PROFILE_DATA.avatar",
             "PROFILE_DATA.name_version", "PROFILE_DATA.avatar_version", "REACTION.id",
             "REACTION.emoji", "REACTION.timestamp", "EDIT.id", "EDIT.text",
-            "EDIT.timestamp"} | CALL_FIELDS)
+            "EDIT.timestamp"} | CALL_FIELDS | {f"FILE_INFO.{name}" for name in (
+                "messageId", "name", "size", "type", "thumbnail", "blobId", "chunkSize",
+                "chunkCount", "key", "token", "sha256", "timestamp", "text")})
+
+    def test_a_file_info_whose_layout_or_secrets_do_not_fit(self) -> None:
+        valid = VALID[frames.FILE_INFO]
+        for change, says in (
+                ({"chunkCount": 2}, "chunkSize or chunkCount does not fit its size"),
+                ({"chunkSize": 0}, "chunkSize or chunkCount does not fit its size"),
+                ({"size": -1}, "its size negative"),
+                ({"name": ""}, "name is empty"),
+                ({"key": "short"}, "FILE_INFO.data.key is not well formed"),
+                ({"token": "A" * 44}, "FILE_INFO.data.token is not well formed"),
+                ({"blobId": "../../etc/passwd"}, "FILE_INFO.data.blobId is not well formed"),
+                ({"messageId": "../../.bashrc"}, "FILE_INFO.data.messageId is not well formed"),
+                ({"sha256": "F" * 64}, "FILE_INFO.data.sha256 is not well formed"),
+                ({"thumbnail": "x" * (frames.MAX_THUMBNAIL + 1)}, "thumbnail is too long")):
+            self.assertRefused(frame(frames.FILE_INFO, {**valid, **change}), says)
 
     def test_an_over_long_message(self) -> None:
         self.assertRefused(frame(frames.MSG, {**VALID[frames.MSG], "text": "x" * (MAX_TEXT + 1)}),

@@ -4,6 +4,8 @@
     securechat-cli add-friend --email alice@example.org --friend bob@example.org
     securechat-cli send --email alice@example.org --to bob@example.org --text "hi Bob"
     securechat-cli listen --email alice@example.org --json
+    securechat-cli send --email alice@example.org --to bob@example.org --file photo.jpg
+    securechat-cli listen --email bob@example.org --save-dir ~/Downloads
     securechat-cli link --email alice@example.org      (a new device, approved by another)
     securechat-cli approve --email alice@example.org   (on a device that has the account)
     securechat-cli vault add|list|get|mfa-setup --email alice@example.org ...
@@ -159,11 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--friend", required=True, metavar="EMAIL")
     command("deny", "decline a friend request").add_argument(
         "--friend", required=True, metavar="EMAIL")
-    send = command("send", "send a message and wait until the relay has it")
+    send = command("send", "send a message (or a file) and wait until the relay has it")
     send.add_argument("--to", required=True, metavar="EMAIL")
-    send.add_argument("--text", required=True)
-    command("listen", "print messages and friend requests as they arrive").add_argument(
-        "--json", action="store_true", help="one JSON object a line")
+    send.add_argument("--text", help="the message (with --file: its caption)")
+    send.add_argument("--file", metavar="PATH", help="a file to send, encrypted")
+    listen = command("listen", "print messages and friend requests as they arrive")
+    listen.add_argument("--json", action="store_true", help="one JSON object a line")
+    listen.add_argument("--save-dir", metavar="DIR", help="download every file received, "
+                        "verify it and save it here under its own name")
     history = command("history", "print the conversation with a contact")
     history.add_argument("--with", dest="peer", required=True, metavar="EMAIL")
     history.add_argument("--limit", type=int, default=50)

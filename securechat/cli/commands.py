@@ -14,6 +14,7 @@ from typing import Any
 
 from twisted.internet import defer
 
+import securechat.cli.files as files
 from securechat.cli.account import Command, forget, kdf_cost, open_account
 from securechat.cli.history import HistoryWait
 from securechat.cli.output import STATUS_NAMES, message_json, note, printable, say, when
@@ -192,6 +193,11 @@ cmd_deny = with_account()(_answer(accept=False))
 @defer.inlineCallbacks
 def cmd_send(reactor: Any, client: SecureChatClient, args: argparse.Namespace) -> Any:
     peer = contact_id(client, args.to)
+    if args.file is not None:  # a file, with --text as its caption
+        yield files.send_file(reactor, client, peer, args)
+        return
+    if args.text is None:
+        raise ClientError("give --text, --file, or both")
     sending: list[str] = []
     sent = client.events.next(ev.MessageUpdated,
                       lambda e: e.message_id in sending and e.status >= MessageStatus.SENT)
@@ -285,6 +291,12 @@ def cmd_remove_device(reactor: Any, client: SecureChatClient, args: argparse.Nam
 def cmd_listen(reactor: Any, args: argparse.Namespace) -> Any:
     client = yield open_account(reactor, args)
     stopped: defer.Deferred[None] = defer.Deferred()
+    if args.save_dir is not None:
+        try:
+            files.FileSaver(client, args.save_dir, args.json)
+        except ClientError:
+            yield client.stop()
+            raise
 
     def show(event: Any) -> None:
         if isinstance(event, ev.MessageReceived):

@@ -199,3 +199,33 @@ class BackupMissingEmail(BackupError):
 class InvalidAvatar(ClientError):
     """A picture that cannot be an avatar (not an image, too large, unreadable); the
     message says why."""
+# --- encrypted file sharing (client.files) --------------------------------------------
+
+
+class FileReadError(ClientError):
+    """The file to send cannot be read (missing, a folder, no permission)."""
+
+
+class FileTooLarge(ClientError):
+    """Larger than this client or the relay sends (`max_bytes`)."""
+
+    def __init__(self, message: str, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class FileQuotaExceeded(StorageFull):
+    """The relay's quota for my files is used up ("Storage full")."""
+
+
+class FileRejected(ClientError):
+    """A received file failed verification (a chunk kept failing, or its SHA-256 is not
+    what the sender announced): nothing of it is kept."""
+
+
+class FileUnavailable(ClientError):
+    """The file is not (or no longer) on the relay, or not downloaded here."""
+
+
+class TransferCanceled(ClientError):
+    """The transfer was canceled."""

@@ -15,7 +15,7 @@ import attrs
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from securechat.client.model import Contact, ConversationSummary, StoredMessage
+from securechat.client.model import Contact, ConversationSummary, MediaItem, StoredMessage
 
 E = TypeVar("E")
 
@@ -254,6 +254,47 @@ class ConnectionStateChanged:
     state: ConnectionState
     reason: str | None = None
     retry_in: float | None = None
+
+
+# --- encrypted file sharing (client.files) ---------------------------------------------
+
+
+@attrs.frozen
+class FileOffered:
+    """A FILE_INFO arrived: the file can be downloaded (it may start by itself)."""
+
+    item: MediaItem
+    peer_user_id: str
+
+
+@attrs.frozen
+class FileProgress:
+    """Bytes of a transfer done so far (plaintext bytes; `direction` "out" or "in")."""
+
+    message_id: str
+    peer_user_id: str
+    direction: str
+    done: int
+    total: int
+
+
+@attrs.frozen
+class FileTransferred:
+    """Uploaded (and offered to the peer), or downloaded and verified."""
+
+    item: MediaItem
+    peer_user_id: str
+
+
+@attrs.frozen
+class FileFailed:
+    """A transfer ended without the file: `reason` is fit to show (rejected, quota...)."""
+
+    message_id: str
+    peer_user_id: str
+    direction: str
+    reason: str
+    canceled: bool = False
 
 
 @attrs.frozen

@@ -40,6 +40,8 @@ class MessageType(enum.StrEnum):
     """What a stored message is (the `messages.type` column)."""
 
     TEXT = "text"
+    IMAGE = "image"  # a shared image (client.files); its text is {"filename", "size"}
+    FILE = "file"  # any other shared file, the same way
     DEVICE_ADDED = "device_added"  # a system line; its text is the device id
     DEVICE_REMOVED = "device_removed"
     DELETED = "deleted"  # an unsent message's marker: its text is gone (issue 11)
@@ -205,3 +207,42 @@ class MfaSetup:
     secret: str = attrs.field(repr=False)  # base32
     uri: str = attrs.field(repr=False)
     recovery_codes: tuple[str, ...] = attrs.field(repr=False)
+
+
+class MediaStatus(enum.StrEnum):
+    """Where a shared file is (the `media.status` column)."""
+
+    UPLOADING = "uploading"  # mine: encrypted here, going to the relay's blob store
+    SENT = "sent"  # mine: uploaded, FILE_INFO handed to the outbox
+    PENDING = "pending"  # theirs (or from my other device): offered, not downloaded here
+    DOWNLOADING = "downloading"
+    DONE = "done"  # downloaded and verified: kept encrypted here, opened on request
+    FAILED = "failed"  # `error` says why
+    CANCELED = "canceled"
+
+
+@attrs.frozen
+class MediaItem:
+    """One shared file (the spec's `media` row, plus what its transfer needs)."""
+
+    message_id: str
+    sid: str
+    direction: str  # "out" (I sent it) or "in"
+    original_name: str
+    file_size: int
+    mime_type: str
+    status: str  # a MediaStatus
+    filename: str  # the encrypted copy here: vault_<message id>
+    thumbnail: str = ""  # a data: URL, or ""
+    caption: str | None = None
+    error: str | None = None
+    created: int = 0
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+    @property
+    def available(self) -> bool:
+        """Its plaintext can be saved or opened here."""
+        return self.status in (MediaStatus.DONE, MediaStatus.SENT, MediaStatus.UPLOADING)

@@ -11,6 +11,7 @@ storage or the UI.
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from typing import Any
 
@@ -57,7 +58,13 @@ REACTION = "REACTION"
 EDIT = "EDIT"
 MAX_REACTION = 32  # characters: one emoji, even a long ZWJ sequence with modifiers
 
+# Encrypted file sharing (client.files): the spec's FILE_INFO, plus what fetching the file
+# from the relay's blob store needs (blob id and read token, chunk layout, key, SHA-256).
+FILE_INFO = "FILE_INFO"
+
 MAX_TEXT = 64 * 1024
+MAX_THUMBNAIL = 96 * 1024  # characters of FILE_INFO.data.thumbnail (a data: URL)
+MAX_FILE_CHUNK = 4 * 1024 * 1024  # FILE_INFO.data.chunkSize
 RECEIPT_DELIVERED = "delivered"
 RECEIPT_READ = "read"
 
@@ -92,6 +99,10 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     # reactions and edits (client.message_actions)
     REACTION: {"id": (str,), "emoji": (str,), "timestamp": (int,)},
     EDIT: {"id": (str,), "text": (str,), "timestamp": (int,)},
+    FILE_INFO: {"messageId": (str,), "name": (str,), "size": (int,), "type": (str,),
+                "thumbnail": (str,), "blobId": (str,), "chunkSize": (int,),
+                "chunkCount": (int,), "key": (str,), "token": (str,), "sha256": (str,),
+                "timestamp": (int,), "text": (str, type(None))},
 }
 _CALL_FRAMES = (RTC_OFFER, RTC_ANSWER, RTC_ICE, CALL_RINGING, CALL_BUSY, CALL_DECLINE,
                 CALL_HANGUP, SYNC_CALL_END)
@@ -240,6 +251,8 @@ def _frame(raw: dict[str, Any]) -> Frame:
         check_reaction(data["emoji"])
     if kind == EDIT:
         check_edit_text(data["text"])
+    if kind == FILE_INFO:
+        _check_file_info(data)
     return Frame(kind, sid, data, to)
 
 
@@ -311,3 +324,27 @@ def check_edit_text(text: str) -> None:
         raise InvalidFrame("EDIT.data.text is empty")
     if len(text) > MAX_TEXT:
         raise InvalidFrame("EDIT.data.text is too long")
+
+
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # names the file kept on disk: no paths
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_KEY = re.compile(r"[A-Za-z0-9+/]{43}=")  # 32 bytes, standard base64
+
+
+def _check_file_info(data: dict[str, Any]) -> None:
+    for name, limit in (("messageId", 64), ("name", 255), ("type", 127),
+                        ("thumbnail", MAX_THUMBNAIL)):
+        if len(data[name]) > limit:
+            raise InvalidFrame(f"FILE_INFO.data.{name} is too long")
+    if data["text"] is not None and len(data["text"]) > MAX_TEXT:
+        raise InvalidFrame("FILE_INFO.data.text is too long")
+    if not data["name"] or data["size"] < 0:
+        raise InvalidFrame("FILE_INFO.data.name is empty or its size negative")
+    if not 0 < data["chunkSize"] <= MAX_FILE_CHUNK or data["chunkCount"] != max(
+            1, -(-data["size"] // data["chunkSize"])):
+        raise InvalidFrame("FILE_INFO.data.chunkSize or chunkCount does not fit its size")
+    for name, pattern in (("messageId", _FILE_ID), ("blobId", _HEX32), ("sha256", _HEX64),
+                          ("key", _KEY), ("token", _KEY)):
+        if not pattern.fullmatch(data[name]):
+            raise InvalidFrame(f"FILE_INFO.data.{name} is not well formed")

@@ -38,6 +38,13 @@ MAILBOX_ACK = "sc.mailbox.ack"
 PRESENCE_DECLARE = "sc.presence.declare"
 PRESENCE_SESSIONS = "sc.presence.sessions"
 TURN_CREDENTIALS = "sc.turn.credentials"
+# Blob store (encrypted file sharing): ciphertext the relay cannot read, by chunk.
+BLOB_CREATE = "sc.blob.create"
+BLOB_PUT = "sc.blob.put"
+BLOB_STATUS = "sc.blob.status"
+BLOB_FINISH = "sc.blob.finish"
+BLOB_GET = "sc.blob.get"
+BLOB_DELETE = "sc.blob.delete"
 
 # --- per-device topics (only that device may subscribe) ----------------------
 INBOX_TOPIC_PREFIX = "sc.inbox."
@@ -111,6 +118,11 @@ ERR_CALLEE_BUSY = "sc.error.callee_busy"  # the callee's unanswered invocations
 ERR_TOO_MANY_SUBSCRIPTIONS = "sc.error.too_many_subscriptions"
 ERR_TOO_MANY_REGISTRATIONS = "sc.error.too_many_registrations"
 ERR_INTERNAL = "sc.error.internal"
+# Blob store.
+ERR_NO_SUCH_BLOB = "sc.error.no_such_blob"  # unknown, expired, or not readable by this device
+ERR_FILE_TOO_LARGE = "sc.error.file_too_large"  # over the relay's maximum file size
+ERR_BLOB_QUOTA = "sc.error.blob_quota"  # the account's blob quota is used up
+ERR_BLOB_INCOMPLETE = "sc.error.blob_incomplete"  # chunks missing (finish), or not finished
 # Email verification (registration proves the email with a mailed code).
 ERR_EMAIL_CODE_REQUIRED = "sc.error.email_code_required"
 ERR_EMAIL_CODE_WRONG = "sc.error.email_code_wrong"

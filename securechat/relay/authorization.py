@@ -56,6 +56,9 @@ DEVICE_PROCEDURES = frozenset(
         uris.PRESENCE_SESSIONS,
         uris.TURN_CREDENTIALS,
         uris.DEVICE_CERTIFY,
+        # Blob store (relay.blobs): each checks owner or reader itself.
+        uris.BLOB_CREATE, uris.BLOB_PUT, uris.BLOB_STATUS, uris.BLOB_FINISH, uris.BLOB_GET,
+        uris.BLOB_DELETE,
     }
 )
 # A device waiting for approval: enough to reach its own account's devices (the

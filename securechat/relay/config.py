@@ -117,6 +117,18 @@ class RelayConfig:
     mailbox_stranger_bytes: int = 2 * 1024 * 1024
     storage_max_bytes: int = 20 * 1024 ** 3  # every mailbox together: the disk budget
     purge_interval: float = 300.0
+    # Blob store (encrypted file sharing, relay.blobs): ciphertext chunks on disk, in
+    # `blob_dir` (None: a directory beside the database).
+    blob_dir: str | None = None
+    blob_max_bytes: int = 2 * 1024 ** 3  # one file's ciphertext
+    blob_quota_bytes: int = 10 * 1024 ** 3  # one account's live blobs together
+    blob_max_count: int = 1000  # one account's live blobs
+    blob_max_chunk_bytes: int = 512 * 1024 + 64  # one chunk (a chunk's nonce and tag fit)
+    blob_max_readers: int = 40  # devices one blob names as its readers
+    blob_rate_bytes: float = 512 * 1024 ** 2  # bytes a second per account, up or down
+    blob_burst_bytes: float = 2 * 1024 ** 3
+    blob_gets_per_session: int = 8  # chunk reads of one session on disk at once
+    blob_upload_ttl: float = 24 * 3600.0  # an unfinished upload is dropped after this
     # TURN (coturn's use-auth-secret REST credentials).
     turn_secret: str | None = attrs.field(default=None, repr=False)
     turn_uris: tuple[str, ...] = ()

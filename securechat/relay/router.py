@@ -15,6 +15,8 @@ from twisted.logger import Logger
 from securechat.protocol import uris
 from securechat.relay.accounts import Accounts
 from securechat.relay.auth import Authenticator
+from securechat.relay.blobs import Blobs
+from securechat.relay.blobstore import IBlobStore
 from securechat.relay.broker import Broker
 from securechat.relay.config import RelayConfig
 from securechat.relay.connections import Connections
@@ -35,7 +37,7 @@ class Router:
     log = Logger()
 
     def __init__(self, config: RelayConfig, storage: IRelayStorage, clock: IReactorTime,
-                 mailer: Mailer | None = None) -> None:
+                 mailer: Mailer | None = None, blob_store: IBlobStore | None = None) -> None:
         self.config = config
         self.storage = storage
         self.clock = clock
@@ -55,8 +57,14 @@ class Router:
         self.delivery = Delivery(ctx)
         self.email_verification = EmailVerification(ctx, mailer)
         self.accounts = Accounts(ctx, self.email_verification, self.presence)
-        for handler in (self.accounts, Recovery(ctx), self.email_verification, Prekeys(ctx),
-                        self.delivery, self.presence, TurnCredentials(config, clock)):
+        handlers: list[Any] = [self.accounts, Recovery(ctx), self.email_verification,
+                               Prekeys(ctx), self.delivery, self.presence,
+                               TurnCredentials(config, clock)]
+        # Encrypted file sharing: only when the service gives it somewhere to keep bytes.
+        self.blobs = Blobs(ctx, blob_store) if blob_store is not None else None
+        if self.blobs is not None:
+            handlers.append(self.blobs)
+        for handler in handlers:
             self.dealer.add_procedures(handler.procedures())
 
     def session_factory(self) -> RouterSession:

@@ -10,6 +10,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from securechat.relay.blobstore import DiskBlobStore, default_directory
 from securechat.relay.config import RelayConfig
 from securechat.relay.mailer import SmtpMailer
 from securechat.relay.router import Router
@@ -46,15 +47,21 @@ class RelayService(service.Service):
         self.storage = storage or SQLiteStorage(db_path, reactor)
         mailer = SmtpMailer(reactor, self.config.smtp) if self.config.smtp else None
         # `clock` times policies (TTL, rate limits); tests may pass a task.Clock.
-        self.router = Router(self.config, self.storage, clock or reactor, mailer)
+        # The blob store's bytes: a directory beside the database unless configured.
+        self.blob_store = DiskBlobStore(self.config.blob_dir or default_directory(db_path),
+                                        reactor)
+        self.router = Router(self.config, self.storage, clock or reactor, mailer,
+                             self.blob_store)
         self.ports: list[IListeningPort] = []
         self.ready: defer.Deferred[list[IListeningPort]] = defer.Deferred()
         self._purge = task.LoopingCall(self._housekeeping)
         self._purge.clock = reactor
 
     def _housekeeping(self) -> defer.Deferred[Any]:
-        return defer.gatherResults([self.router.delivery.purge(),
-                                    self.router.accounts.expire_pending()], consumeErrors=True)
+        work = [self.router.delivery.purge(), self.router.accounts.expire_pending()]
+        if self.router.blobs is not None:
+            work.append(self.router.blobs.purge())
+        return defer.gatherResults(work, consumeErrors=True)
 
     def startService(self) -> None:
         super().startService()

@@ -514,6 +514,20 @@ AI_UNVERIFIED = ("No SHA-256 checksum: the downloaded file cannot be checked, an
                  "published with the model, or click again to download it unverified.")
 AI_DOWNLOAD_UNVERIFIED = "Download unverified"
 AI_DOWNLOADED_UNVERIFIED = "Downloaded, NOT verified (no SHA-256 checksum)."
+# --- shared files (ui/widgets/files.py) ------------------------------------------------
+ATTACH = "📎"
+ATTACH_TIP = "Send a file (or drop one here, or paste it)"
+ATTACH_CHOOSE = "Choose a file to send"
+FILE_SEND = "Send file"
+FILE_SIZE = "{name} ({size})"
+FILE_DOWNLOAD = "Download"
+FILE_SAVE = "Save…"
+FILE_SAVE_AS = "Save the file as"
+FILE_CANCELED = "Canceled"
+FILE_FAILED = "Failed: {reason}"
+FILE_SAVED = "Saved to {path}"
+FILE_PASTED = "pasted image.png"
+FILE_LINE = "📎 {name} ({size})"
 
 # --- translation (keep this section last: it snapshots every string above) -----------
 

@@ -268,6 +268,33 @@ MIGRATIONS: list[Step] = [
         DELETE FROM message_edits WHERE message_id = NEW.id AND sid = NEW.sid;
     END;
     """,
+    # Shared files (client.files): the spec's `media` row, plus what the transfer needs
+    # to resume (the relay blob and its read token, the chunk layout, the file key and
+    # the plaintext's SHA-256). The file itself is kept encrypted in media/<filename>.
+    """
+    CREATE TABLE media (
+        filename TEXT PRIMARY KEY,
+        original_name TEXT NOT NULL,
+        file_size INTEGER NOT NULL,
+        mime_type TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        thumbnail TEXT NOT NULL DEFAULT '',
+        sid TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        caption TEXT,
+        blob_id TEXT,
+        token BLOB NOT NULL,
+        file_key BLOB NOT NULL,
+        chunk_size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        error TEXT,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX media_by_session ON media(sid, created);
+    CREATE INDEX media_by_status ON media(status);
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

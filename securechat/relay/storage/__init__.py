@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from securechat.relay.storage.interface import (
     AccountExists,
+    BlobQuotaExceeded,
     DeviceExists,
     IRelayStorage,
     MailboxFull,
@@ -28,7 +29,7 @@ from securechat.relay.storage.schema import MIGRATIONS
 from securechat.relay.storage.sqlite_storage import SQLiteStorage
 
 __all__ = [
-    "MIGRATIONS", "AccountExists", "DeviceExists", "IRelayStorage", "MailboxFull",
-    "MailboxPage", "NoSuchDevice", "SQLiteStorage", "StorageError", "StorageFull",
+    "MIGRATIONS", "AccountExists", "BlobQuotaExceeded", "DeviceExists", "IRelayStorage",
+    "MailboxFull",    "MailboxPage", "NoSuchDevice", "SQLiteStorage", "StorageError", "StorageFull",
     "TooManyDevices", "TooManyPrekeys",
 ]

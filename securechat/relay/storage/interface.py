@@ -4,6 +4,7 @@ reports and the page a mailbox fetch returns (see securechat.relay.storage)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 from twisted.internet import defer
@@ -46,6 +47,14 @@ class MailboxFull(StorageError):
 
 class StorageFull(StorageError):
     """Every mailbox together has reached the relay's disk budget."""
+
+
+class BlobQuotaExceeded(StorageError):
+    """The account's live blobs leave no room for another of this size."""
+
+    def __init__(self, used: int, quota: int, count: int, max_count: int) -> None:
+        super().__init__(used, quota)
+        self.used, self.quota, self.count, self.max_count = used, quota, count, max_count
 
 
 @attrs.frozen
@@ -148,3 +157,29 @@ class IRelayStorage(Interface):
 
     def relay_secret(name: str) -> defer.Deferred[bytes]:
         """A random 32-byte secret of this relay, made on first use and kept."""
+
+    # Blob metadata (relay.blobs; the bytes are in a relay.blobstore.IBlobStore).
+
+    def create_blob(blob: Any, quota_bytes: int, max_count: int, now: int,
+                    ) -> defer.Deferred[None]:
+        """Store a new blob's record (storage.blobs.BlobRecord); fails with
+        BlobQuotaExceeded when the owner's live blobs leave no room."""
+
+    def get_blob(blob_id: str) -> defer.Deferred[Any]:
+        """The BlobRecord, or None."""
+
+    def blob_chunk_stored(blob_id: str, index: int, size: int) -> defer.Deferred[None]:
+        """Chunk `index` of the blob is on disk."""
+
+    def blob_missing(blob_id: str, count: int) -> defer.Deferred[list[int]]:
+        """Indexes of the blob's chunks not stored yet."""
+
+    def finish_blob(blob_id: str, count: int) -> defer.Deferred[list[int]]:
+        """Make the blob readable if no chunk is missing; returns the missing ones."""
+
+    def delete_blob(blob_id: str) -> defer.Deferred[bool]:
+        """Forget the blob's record and chunks; False if there was none."""
+
+    def purge_blobs(now: int, unfinished_before: int) -> defer.Deferred[list[str]]:
+        """Forget expired blobs and stale unfinished uploads (a batch); returns their
+        ids."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import securechat.relay.storage.blobs as blob_schema
 from securechat.sqlite import Step, execute_script, migrate
 
 # Migration 1 (see _schema_before_migrations).
@@ -124,7 +125,10 @@ def _schema_before_migrations(conn: sqlite3.Connection) -> None:
 
 
 # Step N takes the schema to version N. Never edit a step that has shipped: append one.
-MIGRATIONS: list[Step] = [_schema_before_migrations]
+MIGRATIONS: list[Step] = [
+    _schema_before_migrations,
+    blob_schema.SCHEMA,  # 2: the blob store's metadata (encrypted file sharing)
+]
 
 
 def migrate_schema(conn: sqlite3.Connection) -> None:

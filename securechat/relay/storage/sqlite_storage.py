@@ -13,6 +13,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 import securechat.relay.storage.accounts as accounts
+import securechat.relay.storage.blobs as blobs
 import securechat.relay.storage.mailbox as mailbox
 import securechat.relay.storage.prekeys as prekeys
 from securechat.protocol.scram import ScramVerifier
@@ -123,6 +124,30 @@ class SQLiteStorage:
 
     def relay_secret(self, name: str) -> defer.Deferred[bytes]:
         return self._run(_relay_secret, name, os.urandom(32))
+
+    # --- blob metadata -------------------------------------------------------------
+
+    def create_blob(self, blob: blobs.BlobRecord, quota_bytes: int, max_count: int,
+                    now: int) -> defer.Deferred[None]:
+        return self._run(blobs.create_blob, blob, quota_bytes, max_count, now)
+
+    def get_blob(self, blob_id: str) -> defer.Deferred[blobs.BlobRecord | None]:
+        return self._run(blobs.get_blob, blob_id)
+
+    def blob_chunk_stored(self, blob_id: str, index: int, size: int) -> defer.Deferred[None]:
+        return self._run(blobs.chunk_stored, blob_id, index, size)
+
+    def blob_missing(self, blob_id: str, count: int) -> defer.Deferred[list[int]]:
+        return self._run(blobs.missing_chunks, blob_id, count)
+
+    def finish_blob(self, blob_id: str, count: int) -> defer.Deferred[list[int]]:
+        return self._run(blobs.finish_blob, blob_id, count)
+
+    def delete_blob(self, blob_id: str) -> defer.Deferred[bool]:
+        return self._run(blobs.delete_blob, blob_id)
+
+    def purge_blobs(self, now: int, unfinished_before: int) -> defer.Deferred[list[str]]:
+        return self._run(blobs.purge_blobs, now, unfinished_before)
 
 
 def _private_files(path: str) -> None:

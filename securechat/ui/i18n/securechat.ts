@@ -1681,5 +1681,53 @@ Help: docs/protocol.md and README.md in the source.</source>
         <source>Downloaded, NOT verified (no SHA-256 checksum).</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>📎</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Send a file (or drop one here, or paste it)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Choose a file to send</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Send file</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{name} ({size})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Save the file as</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Canceled</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Failed: {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Saved to {path}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>pasted image.png</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>📎 {name} ({size})</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>

@@ -13,6 +13,7 @@ from securechat.ui import strings as S
 from securechat.ui.call_log import call_line, is_call
 from securechat.ui.format import day_label
 from securechat.ui.models.roles import Roles
+from securechat.ui.widgets.files import shown_text
 
 
 def system_line(message: StoredMessage, name: str) -> str:
@@ -86,7 +87,7 @@ class ChatModel(QAbstractListModel):
                 return call_line(m, self.peer_name)
             if m.type == MessageType.DELETED:
                 return deleted_line(m)
-            return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else m.text
+            return system_line(m, self.peer_name) if m.sender == Sender.SYSTEM else shown_text(m)
         if role == Roles.DELETED:
             return m.type == MessageType.DELETED
         if role == Roles.SYSTEM:

@@ -21,6 +21,7 @@ from securechat.ui import strings as S
 from securechat.ui.format import initials, short_time
 from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import plain_tooltip
+from securechat.ui.widgets.files import shown_text
 
 
 def preview(message: StoredMessage) -> str:
@@ -28,7 +29,7 @@ def preview(message: StoredMessage) -> str:
     if message.type == MessageType.DELETED:  # unsent: the marker's words, never its text
         return S.MESSAGE_DELETED_MINE if message.sender == Sender.ME else S.MESSAGE_DELETED
     if message.sender != Sender.SYSTEM:
-        return message.text
+        return shown_text(message)  # a file: its name, not its stored JSON
     return {MessageType.DEVICE_ADDED: S.DEVICE_ADDED_PREVIEW,
             MessageType.DEVICE_REMOVED: S.DEVICE_REMOVED_PREVIEW}.get(message.type, message.text)
 

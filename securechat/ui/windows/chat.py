@@ -32,6 +32,7 @@ from securechat.ui.widgets.confirm import Question
 from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
 from securechat.ui.widgets.elided import ElidedLabel
 from securechat.ui.widgets.emoji import EmojiPicker
+from securechat.ui.widgets.files import FileBar
 from securechat.ui.windows.call import CallButtons
 from securechat.ui.windows.chat_extras import ChatExtras
 
@@ -159,6 +160,11 @@ class ChatView(ChatExtras, QWidget):
         bottom.addWidget(self.composer, 1)
         bottom.addWidget(self.counter)
         bottom.addWidget(self.send_button)
+        # Files: attach (button, drop, paste), preview, progress, download (widgets/files).
+        self.files = FileBar(self, self.composer)
+        self.files.error.connect(self.error.emit)
+        bottom.insertWidget(0, self.files.attach_button)
+        layout.addWidget(self.files)
         layout.addWidget(self.bottom)
         self._read_soon = QTimer(self)
         self._read_soon.setSingleShot(True)
@@ -192,6 +198,7 @@ class ChatView(ChatExtras, QWidget):
         self.banner.hide()
         self.cancel_reply()
         self._set_enabled(False)
+        self.files.show_conversation(client, None)
         if bridge is not None:
             for signal, slot in self._connections():
                 signal.connect(slot)
@@ -231,6 +238,7 @@ class ChatView(ChatExtras, QWidget):
         self._set_enabled(True)
         self.model.reset(peer, [])
         self.delegate.clear_cache()
+        self.files.show_conversation(self.client, peer)
 
         generation = self.model.generation
 

@@ -1,0 +1,200 @@
+"""How a shared file is encrypted: chunks of AES-256-GCM under a random per-file key.
+
+Chunk `i` of a file is `nonce (12 random bytes) || AES-GCM(key, nonce, plaintext,
+aad)`, where the associated data binds the chunk to its place:
+
+    aad = b"SCF1" || i (8 bytes, big-endian) || last (1 byte: 1 for the last chunk) || file id
+
+so the relay (or anyone) cannot swap, reorder, drop or truncate chunks unnoticed: a
+chunk moved to another index, another file, or presented as the last one fails to
+decrypt. A file of n plaintext bytes in chunks of c has max(1, ceil(n / c)) chunks (an
+empty file is one empty chunk), each `OVERHEAD` bytes longer than its plaintext. The
+whole plaintext's SHA-256 travels with the key (FILE_INFO) and is checked at the end.
+
+The same format is the file kept on disk at rest (`vault_<id>`, the chunks one after
+another): the sender uploads from it, the receiver writes each verified chunk into it,
+and `decrypt_file` opens it on request. Everything here is blocking: call it in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+CHUNK_SIZE = 512 * 1024  # plaintext bytes per chunk
+NONCE = 12
+TAG = 16
+OVERHEAD = NONCE + TAG
+KEY_BYTES = 32
+_LABEL = b"SCF1"
+
+
+class ChunkInvalid(Exception):
+    """A chunk that does not decrypt at its place (tampered, moved or truncated)."""
+
+
+class HashMismatch(Exception):
+    """Every chunk verified, but the plaintext is not the file the sender announced."""
+
+
+@attrs.frozen
+class Layout:
+    """The shape of one encrypted file."""
+
+    size: int  # plaintext bytes
+    chunk_size: int = CHUNK_SIZE  # plaintext bytes per chunk
+
+    @property
+    def chunk_count(self) -> int:
+        return max(1, -(-self.size // self.chunk_size))
+
+    @property
+    def sealed_chunk(self) -> int:
+        """Bytes of every encrypted chunk but the last."""
+        return self.chunk_size + OVERHEAD
+
+    @property
+    def sealed_size(self) -> int:
+        return self.size + self.chunk_count * OVERHEAD
+
+    def plain_length(self, index: int) -> int:
+        if index < self.chunk_count - 1:
+            return self.chunk_size
+        return self.size - self.chunk_size * (self.chunk_count - 1)
+
+    def sealed_length(self, index: int) -> int:
+        return self.plain_length(index) + OVERHEAD
+
+    def offset(self, index: int) -> int:
+        return index * self.sealed_chunk
+
+
+def _aad(file_id: str, index: int, last: bool) -> bytes:
+    return _LABEL + index.to_bytes(8, "big") + (b"\x01" if last else b"\x00") + file_id.encode()
+
+
+def seal_chunk(key: bytes, file_id: str, index: int, last: bool, plaintext: bytes) -> bytes:
+    nonce = os.urandom(NONCE)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, _aad(file_id, index, last))
+
+
+def open_chunk(key: bytes, file_id: str, layout: Layout, index: int, sealed: bytes) -> bytes:
+    """The plaintext of chunk `index`, or ChunkInvalid."""
+    if len(sealed) != layout.sealed_length(index):
+        raise ChunkInvalid(f"chunk {index} has {len(sealed)} bytes, not "
+                           f"{layout.sealed_length(index)}")
+    last = index == layout.chunk_count - 1
+    try:
+        return AESGCM(key).decrypt(sealed[:NONCE], sealed[NONCE:], _aad(file_id, index, last))
+    except InvalidTag:
+        raise ChunkInvalid(f"chunk {index} does not verify") from None
+
+
+def encrypt_file(source: str, target: str, key: bytes, file_id: str, max_size: int,
+                 chunk_size: int = CHUNK_SIZE) -> tuple[Layout, str]:
+    """Encrypt `source` into `target` (made readable by this user only): (layout, SHA-256
+    hex of the plaintext). OSError if `source` cannot be read; FileTooBig past `max_size`
+    (the file may grow while it is read)."""
+    digest = hashlib.sha256()
+    size = index = 0
+    with open(source, "rb") as src, _private(target) as out:
+        piece = src.read(chunk_size)
+        while True:
+            ahead = src.read(chunk_size) if len(piece) == chunk_size else b""
+            size += len(piece)
+            if size > max_size:
+                raise FileTooBig(size)
+            digest.update(piece)
+            out.write(seal_chunk(key, file_id, index, not ahead, piece))
+            if not ahead:
+                break
+            piece, index = ahead, index + 1
+    return Layout(size, chunk_size), digest.hexdigest()
+
+
+class FileTooBig(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _private(path: str) -> Any:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def read_sealed(path: str, layout: Layout, index: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(layout.offset(index))
+        return f.read(layout.sealed_length(index))
+
+
+def write_sealed(path: str, layout: Layout, index: int, sealed: bytes) -> None:
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, sealed, layout.offset(index))
+    finally:
+        os.close(fd)
+
+
+def verified_chunks(path: str, key: bytes, file_id: str, layout: Layout) -> set[int]:
+    """The chunks already in a partly downloaded file that verify (to resume)."""
+    if not os.path.exists(path):
+        return set()
+    good = set()
+    with open(path, "rb") as f:
+        for index in range(layout.chunk_count):
+            f.seek(layout.offset(index))
+            try:
+                open_chunk(key, file_id, layout, index, f.read(layout.sealed_length(index)))
+            except ChunkInvalid:
+                continue
+            good.add(index)
+    return good
+
+
+def _plaintext(path: str, key: bytes, file_id: str, layout: Layout) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        for index in range(layout.chunk_count):
+            yield open_chunk(key, file_id, layout, index, f.read(layout.sealed_length(index)))
+
+
+def check_file(path: str, key: bytes, file_id: str, layout: Layout, sha256_hex: str) -> None:
+    """Every chunk verifies and the plaintext's SHA-256 is `sha256_hex`; else
+    ChunkInvalid or HashMismatch."""
+    digest = hashlib.sha256()
+    for piece in _plaintext(path, key, file_id, layout):
+        digest.update(piece)
+    if not hmac.compare_digest(digest.hexdigest(), sha256_hex):
+        raise HashMismatch()
+
+
+def decrypt_file(path: str, key: bytes, file_id: str, layout: Layout, target: str,
+                 exclusive: bool = False) -> None:
+    """Write the plaintext to `target` (through a temporary file beside it, renamed at
+    the end: nothing half-written is left under its name). `exclusive`: fail with
+    FileExistsError rather than replace a file of that name."""
+    temporary = f"{target}.part-{os.urandom(4).hex()}"
+    try:
+        with _private(temporary) as out:
+            for piece in _plaintext(path, key, file_id, layout):
+                out.write(piece)
+        if exclusive:
+            os.link(temporary, target)  # fails if the name was taken meanwhile
+            os.unlink(temporary)
+        else:
+            os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+

@@ -110,6 +110,8 @@ ERR_CALLEE_BUSY = "sc.error.callee_busy"  # the callee's unanswered invocations
 ERR_TOO_MANY_SUBSCRIPTIONS = "sc.error.too_many_subscriptions"
 ERR_TOO_MANY_REGISTRATIONS = "sc.error.too_many_registrations"
 ERR_INTERNAL = "sc.error.internal"
+# Relay clusters: the shared database cannot be reached now; nothing was stored, try again.
+ERR_UNAVAILABLE = "sc.error.unavailable"
 # Email verification (registration proves the email with a mailed code).
 ERR_EMAIL_CODE_REQUIRED = "sc.error.email_code_required"
 ERR_EMAIL_CODE_WRONG = "sc.error.email_code_wrong"

@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 from securechat.relay.config import RelayConfig
 from securechat.relay.mailer import SmtpMailer
 from securechat.relay.router import Router
-from securechat.relay.storage import IRelayStorage, SQLiteStorage
+from securechat.relay.storage import IRelayStorage, open_storage
 from securechat.relay.transport import make_factory
 from securechat.sqlite import DatabaseTooNew
 
@@ -37,16 +37,22 @@ class RelayService(service.Service):
 
     def __init__(self, reactor: Any, listen: list[str], db_path: str,
                  config: RelayConfig | None = None, storage: IRelayStorage | None = None,
-                 clock: Any = None) -> None:
+                 clock: Any = None, redis_url: str | None = None) -> None:
         self._reactor = reactor
         self._listen = listen
         self.config = config or RelayConfig()
         if self.config.email_verification and self.config.smtp is None:
             raise ConfigError(NO_MAIL)
-        self.storage = storage or SQLiteStorage(db_path, reactor)
+        self.storage = storage or open_storage(db_path, reactor)
         mailer = SmtpMailer(reactor, self.config.smtp) if self.config.smtp else None
+        # A cluster node (`--redis`): live traffic between nodes goes through Redis.
+        self.bus = None
+        if redis_url is not None:
+            from securechat.relay.cluster import RedisBus
+
+            self.bus = RedisBus(reactor, redis_url)
         # `clock` times policies (TTL, rate limits); tests may pass a task.Clock.
-        self.router = Router(self.config, self.storage, clock or reactor, mailer)
+        self.router = Router(self.config, self.storage, clock or reactor, mailer, self.bus)
         self.ports: list[IListeningPort] = []
         self.ready: defer.Deferred[list[IListeningPort]] = defer.Deferred()
         self._purge = task.LoopingCall(self._housekeeping)
@@ -70,6 +76,8 @@ class RelayService(service.Service):
         d.chainDeferred(self.ready)
 
     def _opened(self, _: None) -> defer.Deferred[list[IListeningPort]]:
+        if self.bus is not None:
+            self.router.presence.start()
         self._purge.start(self.config.purge_interval, now=True).addErrback(
             lambda f: self.log.failure("mailbox purge stopped", f))
         factory = make_factory(self.router.session_factory, self.config,
@@ -104,4 +112,7 @@ class RelayService(service.Service):
             self._purge.stop()
         yield defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self.ports])
         yield self.router.shutdown()
+        if self.bus is not None:
+            self.router.presence.stop()
+            yield self.bus.stop()
         yield self.storage.stop()

@@ -51,7 +51,7 @@ def store_envelopes(
         raise StorageFull()
 
 
-def _pair(sender: str, recipient: str) -> bytes:
+def pair_of(sender: str, recipient: str) -> bytes:
     return hashlib.sha256(f"{sender}:{recipient}".encode()).digest()
 
 
@@ -77,13 +77,13 @@ def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
     """One other user may fill only a share of a device's mailbox, and a stranger (its
     owner never wrote to them through this relay) only a little: a flood by one sender
     leaves room for everyone else's messages."""
-    sent = _pair(e.from_user, owner)
+    sent = pair_of(e.from_user, owner)
     # Only rows that were there before this transaction are cached: one it adds could
     # still be undone (a full mailbox), and would then be added again next time.
     if sent not in known and conn.execute("INSERT OR IGNORE INTO routed_pairs VALUES (?)",
                                           (sent,)).rowcount == 0:
         known.add(sent)
-    answered = _pair(owner, e.from_user)
+    answered = pair_of(owner, e.from_user)
     stranger = answered not in known
     if stranger and conn.execute("SELECT 1 FROM routed_pairs WHERE pair=?",
                                  (answered,)).fetchone() is not None:

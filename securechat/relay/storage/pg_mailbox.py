@@ -1,0 +1,165 @@
+"""Mailboxes in the relay's PostgreSQL database, with their usage counters: the
+operations, each run on a pool thread in its own transaction (see pg_storage). Same
+semantics as `mailbox` on SQLite (the quota is checked from the counters the insert
+updated; a full mailbox raises and the transaction undoes every write).
+
+Several relay nodes write at once, so: counter rows are touched in device order (no
+two stores deadlock), the relay-wide byte count is spread over a few rows (no single
+row every store waits on), and the expiry purge runs on one node at a time (an
+advisory lock the others skip)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from securechat.relay.records import Envelope, MailboxQuota
+from securechat.relay.storage.interface import MailboxFull, MailboxPage, StorageFull
+from securechat.relay.storage.mailbox import PairCache, pair_of
+from securechat.relay.storage.pg_accounts import _shard
+from securechat.relay.storage.pg_schema import PURGE_LOCK
+
+Conn = Any  # psycopg.Connection
+
+
+def store_envelopes(conn: Conn, envelopes: list[Envelope], expires: int, quota: MailboxQuota,
+                    known_pairs: PairCache, owners: dict[str, str]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO mailbox (id, device_id, from_user, from_device, ts, expires, v, alg, "
+            "type, body, body_text, size) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            [(e.id, e.device_id, e.from_user, e.from_device, e.ts, expires, e.v, e.alg, e.type,
+              e.body.encode() if isinstance(e.body, str) else e.body, isinstance(e.body, str),
+              e.size) for e in envelopes])
+    for e in sorted(envelopes, key=lambda e: e.device_id):
+        count, size = conn.execute(
+            "INSERT INTO mailbox_usage VALUES (%s,1,%s) ON CONFLICT(device_id) DO UPDATE SET "
+            "count=mailbox_usage.count+1, bytes=mailbox_usage.bytes+excluded.bytes "
+            "RETURNING count, bytes", (e.device_id, e.size)).fetchone()
+        if count > quota.max_count or size > quota.max_bytes:
+            raise MailboxFull(e.device_id)
+        owner = owners.get(e.device_id)
+        if owner is None:
+            row = conn.execute("SELECT user_id FROM devices WHERE device_id=%s",
+                               (e.device_id,)).fetchone()
+            owner = owners[e.device_id] = row[0] if row else ""
+        count, size = conn.execute(
+            "INSERT INTO mailbox_sender_usage VALUES (%s,%s,1,%s) ON CONFLICT(device_id, "
+            "from_user) DO UPDATE SET count=mailbox_sender_usage.count+1, "
+            "bytes=mailbox_sender_usage.bytes+excluded.bytes RETURNING count, bytes",
+            (e.device_id, e.from_user, e.size)).fetchone()
+        if owner != e.from_user:  # my own devices' copies count against no share
+            _check_sender_share(conn, e, owner, quota, known_pairs, count, size)
+    _count_storage(conn, ((e.device_id, e.size) for e in envelopes))
+    (used,) = conn.execute("SELECT SUM(bytes) FROM storage_usage").fetchone()
+    if used > quota.total_bytes:
+        raise StorageFull()
+
+
+def _count_storage(conn: Conn, changes: Iterable[tuple[str, int]]) -> None:
+    """Add (device id, bytes) changes to the relay-wide count: one update per row, in
+    row order, after the per-device counters (the order every writer locks in)."""
+    per_shard: dict[int, int] = {}
+    for device_id, size in changes:
+        shard = _shard(device_id)
+        per_shard[shard] = per_shard.get(shard, 0) + size
+    with conn.cursor() as cur:
+        cur.executemany("UPDATE storage_usage SET bytes=bytes+%s WHERE id=%s",
+                        [(size, shard) for shard, size in sorted(per_shard.items())])
+
+
+def _check_sender_share(conn: Conn, e: Envelope, owner: str, quota: MailboxQuota,
+                        known: PairCache, count: int, size: int) -> None:
+    """As mailbox._check_sender_share: one other user fills only a share of a device's
+    mailbox, a stranger only a little."""
+    sent = pair_of(e.from_user, owner)
+    if sent not in known and conn.execute(
+            "INSERT INTO routed_pairs VALUES (%s) ON CONFLICT DO NOTHING",
+            (sent,)).rowcount == 0:
+        known.add(sent)  # there before this transaction: it cannot be undone
+    answered = pair_of(owner, e.from_user)
+    stranger = answered not in known
+    if stranger and conn.execute("SELECT 1 FROM routed_pairs WHERE pair=%s",
+                                 (answered,)).fetchone() is not None:
+        known.add(answered)
+        stranger = False
+    if stranger:
+        most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
+    else:
+        most_count = max(1, int(quota.max_count * quota.sender_share))
+        most_bytes = max(1, int(quota.max_bytes * quota.sender_share))
+    if count > most_count or size > most_bytes:
+        raise MailboxFull(e.device_id, sender_share=True)
+
+
+_ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body, body_text"
+
+
+def _envelope(row: Any) -> Envelope:
+    *fields, body, body_text = row
+    body = bytes(body)
+    return Envelope(*fields, body=body.decode() if body_text else body)
+
+
+def fetch_mailbox(conn: Conn, device_id: str, now: int, limit: int, max_bytes: int,
+                  overhead: int) -> MailboxPage:
+    # The page is cut from sequence numbers and sizes alone (the index holds them);
+    # only then are the page's bodies loaded.
+    rows = conn.execute(
+        "SELECT seq, size FROM mailbox WHERE device_id=%s AND expires>%s ORDER BY ts, seq "
+        "LIMIT %s", (device_id, now, limit + 1)).fetchall()
+    seqs: list[int] = []
+    more = False
+    budget = max_bytes
+    for seq, size in rows:
+        budget -= size + overhead
+        if len(seqs) >= limit or (seqs and budget < 0):
+            more = True
+            break
+        seqs.append(seq)
+    if not seqs:
+        return MailboxPage([], more=False)
+    page = conn.execute(f"SELECT {_ENVELOPE_COLUMNS} FROM mailbox WHERE seq = ANY(%s) "  # noqa: S608
+                        "ORDER BY ts, seq", (seqs,))
+    return MailboxPage([_envelope(row) for row in page], more)
+
+
+def _forget_usage(conn: Conn, removed: Iterable[tuple[str, int, str]]) -> int:
+    per_device: dict[str, list[int]] = {}
+    per_sender: dict[tuple[str, str], list[int]] = {}
+    for device_id, size, from_user in removed:
+        for totals in (per_device.setdefault(device_id, [0, 0]),
+                       per_sender.setdefault((device_id, from_user), [0, 0])):
+            totals[0] += 1
+            totals[1] += size
+    with conn.cursor() as cur:  # in device order, as stores lock them: no deadlock
+        cur.executemany(
+            "UPDATE mailbox_usage SET count=count-%s, bytes=bytes-%s WHERE device_id=%s",
+            [(c, s, d) for d, (c, s) in sorted(per_device.items())])
+        cur.executemany(
+            "UPDATE mailbox_sender_usage SET count=count-%s, bytes=bytes-%s WHERE "
+            "device_id=%s AND from_user=%s",
+            [(c, s, d, u) for (d, u), (c, s) in sorted(per_sender.items())])
+        cur.executemany("DELETE FROM mailbox_sender_usage WHERE device_id=%s AND "
+                        "from_user=%s AND count<=0", sorted(per_sender))
+    _count_storage(conn, ((d, -s) for d, (_, s) in per_device.items()))
+    return sum(count for count, _ in per_device.values())
+
+
+def ack(conn: Conn, device_id: str, ids: list[str]) -> int:
+    # Owner check in the query itself: a device can only ever delete its own.
+    removed = conn.execute(
+        "DELETE FROM mailbox WHERE device_id=%s AND id = ANY(%s) "
+        "RETURNING device_id, size, from_user", (device_id, list(ids))).fetchall()
+    return _forget_usage(conn, removed)
+
+
+def purge_expired(conn: Conn, now: int) -> int:
+    # One node purges at a time: the others find the lock taken and skip this round.
+    (mine,) = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (PURGE_LOCK,)).fetchone()
+    if not mine:
+        return 0
+    removed = conn.execute(
+        "DELETE FROM mailbox WHERE expires<=%s RETURNING device_id, size, from_user",
+        (now,)).fetchall()
+    return _forget_usage(conn, removed)

@@ -89,6 +89,11 @@ class RedisBus:
         self._sub_factory = factory
         self._subscriber: _Subscriber | None = None
         self._handlers: dict[bytes, Callable[[str, list[Any]], None]] = {}
+        self._reactor = reactor
+        self._lost_at: float | None = None  # when the subscriber connection went
+        # Called with that time once subscribed again: what was published meanwhile
+        # never arrived, and must be made up for (from the mailbox).
+        self.resubscribed: list[Callable[[float], Any]] = []
 
     def key(self, *parts: str) -> str:
         """A Redis key (or channel) of this cluster."""
@@ -114,14 +119,22 @@ class RedisBus:
     def _subscriber_connected(self, subscriber: _Subscriber) -> None:
         self._subscriber = subscriber
         subscriber.whenDisconnected().addCallback(self._subscriber_lost, subscriber)
-        if self._handlers:
-            subscriber.subscribe([c.decode() for c in self._handlers]).addErrback(
-                self._lost_subscription)
+        d = (subscriber.subscribe([c.decode() for c in self._handlers]) if self._handlers
+             else defer.succeed(None))
+        d.addCallbacks(self._subscribed, self._lost_subscription)
+
+    def _subscribed(self, _: Any) -> None:
         self.log.info("subscribed to Redis ({count} channels)", count=len(self._handlers))
+        lost_at, self._lost_at = self._lost_at, None
+        if lost_at is not None:
+            for callback in self.resubscribed:
+                defer.maybeDeferred(callback, lost_at).addErrback(
+                    lambda f: self.log.failure("catching up after Redis came back", f))
 
     def _subscriber_lost(self, _: Any, subscriber: _Subscriber) -> None:
         if self._subscriber is subscriber:
             self._subscriber = None
+            self._lost_at = self._reactor.seconds()
             self.log.warn("lost the Redis subscriber connection: live delivery between "
                           "nodes pauses (mailboxes keep everything) until it is back")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import defer
+
 from securechat.protocol import uris
 from securechat.relay.cluster import EVENT, FORGET, KICK, RedisBus
 from securechat.relay.cluster_presence import ClusterPresence
@@ -12,6 +14,8 @@ from securechat.relay.context import RelayContext
 
 _DEVICE_TOPICS = (uris.INBOX_TOPIC_PREFIX, uris.PRESENCE_TOPIC_PREFIX)
 REPLACED = "this device connected again elsewhere"
+CATCH_UP_MARGIN = 5.0  # seconds before Redis was seen to go whose envelopes are pushed again
+CATCH_UP_PAGE = 500  # envelopes per device pushed again, at most (the rest: next fetch)
 
 
 def device_of(topic: str) -> str | None:
@@ -29,6 +33,7 @@ class ClusterNode:
         self._directory_channel = bus.key("directory")
         router.directory.changed.append(self._directory_changed_here)
         bus.listen(self._directory_channel, self._directory_changed_elsewhere)
+        bus.resubscribed.append(self._catch_up)
 
     # --- events ----------------------------------------------------------------------
 
@@ -64,6 +69,25 @@ class ClusterNode:
         elif kind == KICK:
             reason, message = fields
             self._router.kick_here(device_id, reason, message)
+
+    @defer.inlineCallbacks
+    def _catch_up(self, lost_at: float) -> Any:
+        """Redis was away: live events for this node's devices published meanwhile are
+        lost. Push each device what its mailbox got since (it de-duplicates by id), and
+        say again which devices are online here (a restarted Redis forgot)."""
+        since = int((lost_at - CATCH_UP_MARGIN) * 1000)
+        storage = self._router.storage
+        for device_id, session in list(self._router.device_sessions().items()):
+            user_id = session.principal.user_id
+            if session.principal.role == uris.ROLE_DEVICE and user_id is not None:
+                self._router.presence.device_online(user_id, device_id)
+            page = yield storage.fetch_mailbox(device_id, int(self._router.clock.seconds()
+                                                              * 1000),
+                                               CATCH_UP_PAGE, 1 << 20, 256)
+            for envelope in page.envelopes:
+                if envelope.ts >= since:
+                    self._router.broker.deliver(uris.inbox_topic(device_id),
+                                                [envelope.event()])
 
     # --- the directory cache ---------------------------------------------------------
 

@@ -27,6 +27,14 @@ HEARTBEAT = 2.0  # seconds between a node's heartbeats
 HEARTBEAT_TTL = 7  # seconds a heartbeat counts for (a node silent this long is dead)
 
 
+_OFFLINE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -70,9 +78,13 @@ class ClusterPresence:
     @defer.inlineCallbacks
     def _online(self, user_id: str) -> Any:
         """Deferred[set of the user's online device ids] (on live nodes)."""
-        found = yield self._redis.hgetall(self._key("online", user_id))
-        return {_text(d) for d, node in (found or {}).items()
-                if _text(node) in self._live_nodes}
+        found = {_text(d): _text(n) for d, n in
+                 ((yield self._redis.hgetall(self._key("online", user_id))) or {}).items()}
+        unknown = sorted(set(found.values()) - self._live_nodes)
+        if unknown:  # a node started since the last heartbeat, or a dead one
+            alive = yield self._redis.mget([self._bus.key("node", n) for n in unknown])
+            self._live_nodes |= {n for n, a in zip(unknown, alive, strict=True) if a}
+        return {d for d, node in found.items() if node in self._live_nodes}
 
     @defer.inlineCallbacks
     def _contacts(self, user_id: str) -> Any:
@@ -103,17 +115,17 @@ class ClusterPresence:
 
     @defer.inlineCallbacks
     def _device_offline(self, user_id: str, device_id: str) -> Any:
-        online = self._key("online", user_id)
-        node = yield self._redis.hget(online, device_id)
-        if node is None or _text(node) != self._bus.node_id:
-            return  # it is online on another node now (a reconnect won the race)
-        yield self._redis.hdel(online, [device_id])
-        for watcher in (yield self._mutual(user_id)) | {user_id}:
-            yield self._tell(watcher, uris.PEER_OFFLINE, user_id, [device_id], skip=device_id)
-        if not (yield self._online(user_id)):
-            # Nobody of this user is online: forget the list (a device that connects
-            # declares it again).
-            yield self._redis.delete([online, self._key("contacts", user_id)])
+        watchers = (yield self._mutual(user_id)) | {user_id}
+        # One step in Redis: only if the device is still online here (a reconnect may
+        # have won the race, here or on another node), and the user's contact list
+        # goes with their last device (a device that connects declares it again).
+        gone = yield self._redis.eval(_OFFLINE, [self._key("online", user_id),
+                                                 self._key("contacts", user_id)],
+                                      [device_id, self._bus.node_id])
+        if gone:
+            for watcher in watchers:
+                yield self._tell(watcher, uris.PEER_OFFLINE, user_id, [device_id],
+                                 skip=device_id)
 
     def devices_changed(self, user_id: str, skip: str | None = None) -> defer.Deferred[None]:
         return self._logged(self._devices_changed(user_id, skip))

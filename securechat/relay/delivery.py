@@ -98,25 +98,36 @@ class Delivery:
                    retry_after=round(wait, 3))
         directory = self._ctx.directory
         d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
-        d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender)
+        d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender,
+                      (recipient, sender))
         return d
 
     def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
-                         sender_device: str, ts: int, to_own: bool) -> defer.Deferred[Any]:
+                         sender_device: str, ts: int, to_own: bool,
+                         cached: tuple[str, str] | None = None) -> defer.Deferred[Any]:
         own_devices = {d.device_id for d in device_lists[1]}
-        if sender_device not in own_devices:
-            # Removed while this session was still open (H6): it may not send any more.
-            refuse(uris.ERR_NO_SUCH_DEVICE, "the sending device has been removed")
         # A pending device (not approved by its account yet) receives from its own
         # account only; a device writing to its own account (the approval of a new
         # device) addresses the devices it means, so none is required.
         recipient_devices = {d.device_id for d in device_lists[0] if not d.pending}
-        if not recipient_devices and not to_own:
-            refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
         allowed = (recipient_devices | own_devices) - {sender_device}
         targets = {e.device_id for e in parsed}
         missing = [] if to_own else sorted(recipient_devices - {sender_device} - targets)
         unknown = sorted(targets - allowed)
+        if cached and (missing or unknown or sender_device not in own_devices
+                       or not (recipient_devices or to_own)):
+            # The lists may be cached from before a change made on another relay node
+            # (a cluster): read them again once before refusing.
+            directory = self._ctx.directory
+            for user_id in cached:
+                directory.forget_devices(user_id, tell=False)
+            d = defer.gatherResults([directory.devices(u) for u in cached])
+            return d.addCallback(self._check_and_store, parsed, sender_device, ts, to_own)
+        if sender_device not in own_devices:
+            # Removed while this session was still open (H6): it may not send any more.
+            refuse(uris.ERR_NO_SUCH_DEVICE, "the sending device has been removed")
+        if not recipient_devices and not to_own:
+            refuse(uris.ERR_NO_SUCH_ACCOUNT, "no account with this user id has devices")
         if missing or unknown:
             refuse(uris.ERR_DEVICE_MISMATCH,
                    "the envelopes do not match the recipient's devices",

@@ -138,6 +138,10 @@ class Router:
                         if not s.welcomed and s.pending_device == device_id]:
             pending.abort(reason, message)
 
+    def device_sessions(self) -> dict[str, RouterSession]:
+        """The live session of each device connected to this node."""
+        return dict(self._devices)
+
     def has_device(self, device_id: str) -> bool:
         """Whether the device's live session is on this node."""
         return device_id in self._devices

@@ -114,25 +114,34 @@ class PostgresStorage:
     def _call(self, index: int, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """On lane `index`'s thread: `fn(conn, *args)` in one transaction."""
         for attempt in range(RETRIES):
+            began = False
+            reused = self._connections[index] is not None
             try:
                 conn = self._connections[index]
                 if conn is None or conn.closed:
                     conn = self._connections[index] = psycopg.connect(
                         self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
                 with conn.transaction():
+                    began = True
                     return fn(conn, *args)
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == RETRIES - 1:
                     raise
             except psycopg.OperationalError as e:
-                # The server went away (restart, failover, network): nothing of this
-                # operation was committed unless the commit itself was cut off.
-                if self._connections[index] is not None:
-                    self._connections[index].close()
-                self._connections[index] = None
+                # The server went away (restart, failover, network). A connection kept
+                # from before that fails at BEGIN has run nothing: try a new one once.
+                # Past BEGIN nothing was committed unless the commit itself was cut off.
+                self._drop_connection(index)
+                if reused and not began:
+                    continue
                 raise StorageUnavailable(
                     f"the relay's database is unavailable ({type(e).__name__})") from None
         raise AssertionError("unreachable")
+
+    def _drop_connection(self, index: int) -> None:
+        conn, self._connections[index] = self._connections[index], None
+        if conn is not None:
+            conn.close()
 
     # --- accounts and devices ------------------------------------------------------
 

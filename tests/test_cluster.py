@@ -77,8 +77,9 @@ class TwoNodesTests(ClusterTestCase):
         self.assertTrue(self.alice.is_online(self.bob.me.user_id))
         mark = alice_log.mark()
         yield self.bob.stop()
-        yield alice_log.wait_for(ev.PresenceChanged, lambda e: e.peer_user_id ==
-                                 self.bob.me.user_id and not e.online, since=mark)
+        gone = yield alice_log.wait_for(ev.ContactPresenceChanged, lambda e: e.peer_user_id ==
+                                        self.bob.me.user_id, since=mark)
+        self.assertFalse(gone.online)
         self.assertFalse(self.alice.is_online(self.bob.me.user_id))
 
     @defer.inlineCallbacks

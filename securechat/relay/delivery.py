@@ -23,7 +23,7 @@ from securechat.protocol import envelope, uris
 from securechat.relay import arguments
 from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
-from securechat.relay.limits import BucketsByKey
+from securechat.relay.limits import after_take
 from securechat.relay.records import Envelope, MailboxQuota
 from securechat.relay.storage import MailboxFull, MailboxPage, StorageFull
 
@@ -59,7 +59,7 @@ class Delivery:
     def __init__(self, ctx: RelayContext) -> None:
         self._ctx = ctx
         config = ctx.config
-        self._accounts = BucketsByKey(ctx.clock, config.account_rate, config.account_burst)
+        self._accounts = ctx.buckets("account", config.account_rate, config.account_burst)
         self._quota = MailboxQuota(
             config.mailbox_max_count, config.mailbox_max_bytes, config.mailbox_sender_share,
             config.mailbox_stranger_count, config.mailbox_stranger_bytes,
@@ -92,7 +92,11 @@ class Delivery:
         parsed = [self._envelope(e, sender, sender_device, ts) for e in envelopes]
         if len({e.device_id for e in parsed}) != len(parsed):
             invalid("each device may be listed once")
-        wait = self._accounts.take(sender, len(envelopes))
+        return after_take(self._accounts.take(sender, len(envelopes)), lambda wait:
+                          self._admitted(wait, parsed, recipient, sender, sender_device, ts))
+
+    def _admitted(self, wait: float, parsed: list[Envelope], recipient: str, sender: str,
+                  sender_device: str, ts: int) -> defer.Deferred[Any]:
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "this account is sending too fast",
                    retry_after=round(wait, 3))

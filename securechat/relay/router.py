@@ -27,7 +27,7 @@ from securechat.relay.prekeys import Prekeys
 from securechat.relay.presence import Presence
 from securechat.relay.recovery import Recovery
 from securechat.relay.session import RouterSession
-from securechat.relay.storage import IRelayStorage
+from securechat.relay.storage import IRelayStorage, StorageUnavailable
 from securechat.relay.turn import TurnCredentials
 
 
@@ -51,16 +51,25 @@ class Router:
         # reach the other nodes through Redis.
         self.bus = bus
         # What the handlers get of the realm: no handler holds the router.
-        ctx = RelayContext(config, storage, self.directory, clock, self.sessions,
-                           push=self.broker.deliver if bus is None else self._push_anywhere,
-                           kick_device=self.kick_device, registered=self.registered)
-        self.presence: Any = Presence(ctx)
+        shared = None
         if bus is not None:
+            import securechat.relay.cluster_limits as cluster_limits
             import securechat.relay.cluster_node as cluster_node
 
+            shared = cluster_limits.shared_buckets(bus, clock)
+        ctx = RelayContext(config, storage, self.directory, clock, self.sessions,
+                           push=self.broker.deliver if bus is None else self._push_anywhere,
+                           kick_device=self.kick_device, registered=self.registered,
+                           shared_buckets=shared)
+        self.presence: Any = Presence(ctx)
+        if bus is not None:
             self.presence = cluster_node.join(self, bus, ctx)
         self.delivery = Delivery(ctx)
         self.email_verification = EmailVerification(ctx, mailer)
+        if bus is not None:
+            import securechat.relay.cluster_codes as cluster_codes
+
+            self.email_verification = cluster_codes.ClusterEmailVerification(ctx, mailer, bus)
         self.accounts = Accounts(ctx, self.email_verification, self.presence)
         for handler in (self.accounts, Recovery(ctx), self.email_verification, Prekeys(ctx),
                         self.delivery, self.presence, TurnCredentials(config, clock)):
@@ -83,7 +92,7 @@ class Router:
         if device_id is None:
             return
         self.storage.device_seen(device_id, int(self.clock.seconds() * 1000)).addErrback(
-            lambda f: self.log.failure("could not record when a device was last seen", f))
+            self._not_seen)
         previous = self._devices.get(device_id)
         self._devices[device_id] = session
         if self.bus is not None and previous is None:
@@ -97,6 +106,13 @@ class Router:
         # replaced by a certified one) is.
         if session.principal.role == uris.ROLE_DEVICE and not was_online:
             self.presence.device_online(session.principal.user_id or "", device_id)
+
+    def _not_seen(self, failure: Any) -> None:
+        if failure.check(StorageUnavailable):  # a cluster's database restarting
+            self.log.warn("could not record when a device was last seen: {why}",
+                          why=failure.getErrorMessage())
+        else:
+            self.log.failure("could not record when a device was last seen", failure)
 
     def closed(self, session: RouterSession, was_established: bool) -> None:
         self._connected.discard(session)

@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 from securechat.relay.config import RelayConfig
 from securechat.relay.mailer import SmtpMailer
 from securechat.relay.router import Router
-from securechat.relay.storage import IRelayStorage, open_storage
+from securechat.relay.storage import IRelayStorage, StorageUnavailable, open_storage
 from securechat.relay.transport import make_factory
 from securechat.sqlite import DatabaseTooNew
 
@@ -59,8 +59,19 @@ class RelayService(service.Service):
         self._purge.clock = reactor
 
     def _housekeeping(self) -> defer.Deferred[Any]:
-        return defer.gatherResults([self.router.delivery.purge(),
-                                    self.router.accounts.expire_pending()], consumeErrors=True)
+        d = defer.gatherResults([self.router.delivery.purge(),
+                                 self.router.accounts.expire_pending()], consumeErrors=True)
+        return d.addErrback(self._housekeeping_failed)
+
+    def _housekeeping_failed(self, failure: Failure) -> None:
+        # A database away for a while (a cluster's PostgreSQL restarting) skips a round;
+        # the purge goes on at the next.
+        if failure.check(defer.FirstError) and failure.value.subFailure.check(
+                StorageUnavailable):
+            self.log.warn("housekeeping skipped: {why}",
+                          why=failure.value.subFailure.getErrorMessage())
+            return
+        self.log.failure("housekeeping failed", failure)
 
     def startService(self) -> None:
         super().startService()

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, threads
 
 from securechat import testing
 from securechat.client import events as ev
 from securechat.client.model import MessageStatus
-from securechat.client.wamp import connect
+from securechat.client.registration import request_email_code
+from securechat.client.wamp import Anonymous, connect
 from securechat.protocol import uris
+from securechat.relay.config import RelayConfig, SmtpSettings
 from securechat.testing_servers import PostgresServer, RedisServer
 from tests.clustersupport import ClusterTestCase
+from tests.mailserver import code_in, start_mail_server
 from tests.support import Inbox, envelope
 
 
@@ -225,3 +229,72 @@ class PostgresDownTests(ClusterTestCase):
                          [stored["ids"][bob_device.device_id],
                           again["ids"][bob_device.device_id]])
         self.assertEqual([e["body"] for e in page["envelopes"]], [b"stored", b"again"])
+
+
+class SharedCodesTests(ClusterTestCase):
+    """A mailed code lives in Redis: it works on any node, once."""
+
+    config = RelayConfig(email_verification=True)
+
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        self.mailbox, port = yield start_mail_server(reactor)
+        self.addCleanup(port.stopListening)
+        self.config = attrs.evolve(self.config, smtp=SmtpSettings(
+            f"tcp:host=127.0.0.1:port={port.getHost().port}", "relay@chat.example.org"))
+        yield super().setUp()
+
+    @defer.inlineCallbacks
+    def register_on(self, url: str, email: str, code: str) -> Any:
+        """sc.account.register through this node: the ApplicationError, or None."""
+        _, args = yield threads.deferToThread(testing.registration_args, email, "pw " + "x" * 8)
+        session = yield connect(reactor, url, Anonymous())
+        try:
+            yield session.call(uris.ACCOUNT_REGISTER, *args, code)
+        except ApplicationError as e:
+            return e
+        finally:
+            yield testing.leave(session)
+        return None
+
+    @defer.inlineCallbacks
+    def test_a_code_mailed_by_one_node_registers_through_another_once(self) -> Any:
+        email = "bob@example.org"
+        self.assertTrue((yield request_email_code(reactor, self.urls[0], email)))
+        code = code_in((yield self.mailbox.next_mail(email)))
+        wrong = f"{(int(code) + 1) % 10 ** 8:08d}"
+        refusal = yield self.register_on(self.urls[1], email, wrong)
+        self.assertEqual(refusal.error, uris.ERR_EMAIL_CODE_WRONG)
+        self.assertEqual(refusal.kwargs["attempts_left"], self.config.email_code_attempts - 1)
+        self.assertIsNone((yield self.register_on(self.urls[1], email, code)))
+        refusal = yield self.register_on(self.urls[0], email, code)  # spent, on every node
+        self.assertEqual(refusal.error, uris.ERR_EMAIL_CODE_EXPIRED)
+
+
+
+class SharedRateLimitTests(ClusterTestCase):
+    """An account's sending budget lives in Redis: spreading over nodes gains nothing."""
+
+    config = RelayConfig(account_rate=0.001, account_burst=3)
+
+    @defer.inlineCallbacks
+    def test_an_accounts_send_rate_is_one_budget_across_nodes(self) -> Any:
+        alice = yield self.account("alice@example.org")
+        bob = yield self.account("bob@example.org")
+        alice_device = yield self.device(alice)
+        bob_device = yield self.device(bob)
+        on_a = yield connect(reactor, self.urls[0], alice_device.key)
+        self.sessions.append(on_a)
+        for _ in range(2):
+            yield on_a.call(uris.MESSAGE_SEND, bob.user_id, [envelope(bob_device)])
+        yield on_a.leave()
+        on_b = yield connect(reactor, self.urls[1], alice_device.key)
+        self.sessions.append(on_b)
+        yield on_b.call(uris.MESSAGE_SEND, bob.user_id, [envelope(bob_device)])
+        try:
+            yield on_b.call(uris.MESSAGE_SEND, bob.user_id, [envelope(bob_device)])
+        except ApplicationError as e:
+            self.assertEqual(e.error, uris.ERR_RATE_LIMITED)
+            self.assertGreater(e.kwargs["retry_after"], 0)
+        else:
+            self.fail("a fourth envelope went through a burst of three, on another node")

@@ -7,11 +7,14 @@ Real servers throughout: Debian's PostgreSQL and Redis started by the tests
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import attrs
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
+from twisted.internet.utils import getProcessOutputAndValue
 
 from securechat import testing
 from securechat.client import events as ev
@@ -20,7 +23,7 @@ from securechat.client.registration import request_email_code
 from securechat.client.wamp import Anonymous, connect
 from securechat.protocol import uris
 from securechat.relay.config import RelayConfig, SmtpSettings
-from securechat.testing_servers import PostgresServer, RedisServer
+from securechat.testing_servers import PostgresServer, RedisServer, free_port
 from tests.clustersupport import ClusterTestCase
 from tests.mailserver import code_in, start_mail_server
 from tests.support import Inbox, envelope
@@ -298,3 +301,28 @@ class SharedRateLimitTests(ClusterTestCase):
             self.assertGreater(e.kwargs["retry_after"], 0)
         else:
             self.fail("a fourth envelope went through a burst of three, on another node")
+
+
+class CheckCommandTests(ClusterTestCase):
+    """`securechat-relay-check`: what an operator runs before starting a node."""
+
+    node_count = 1
+
+    def run_check(self, *args: str) -> Any:
+        return getProcessOutputAndValue(
+            sys.executable, ["-m", "securechat.relay.check", *args],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+
+    @defer.inlineCallbacks
+    def test_reachable_services_pass_and_unreachable_ones_fail_clearly(self) -> Any:
+        out, err, status = yield self.run_check("--db", self.dsn, "--redis", self.redis_url)
+        self.assertEqual(status, 0, err)
+        self.assertIn(b"database: ok: PostgreSQL", out)
+        self.assertIn(b"schema 1/1", out)
+        self.assertIn(b"redis: ok: Redis", out)
+        dead = f"redis://127.0.0.1:{free_port()}/0"
+        out, _, status = yield self.run_check("--db", self.dsn, "--redis", dead)
+        self.assertEqual(status, 1)
+        self.assertIn(b"database: ok", out)
+        self.assertIn(f"redis: FAILED: {dead}".encode(), out)
+        self.assertIn(b"refused", out)

@@ -1,43 +1,34 @@
 """`IRelayStorage` on PostgreSQL, for relay clusters (many nodes, one database).
 
-psycopg 3 (blocking, the C-accelerated `binary` build) on a small pool of threads,
-each with its own connection, the way SQLiteStorage runs on its database thread: the
-reactor never waits on the database. Each operation is one transaction; PostgreSQL
-itself commits concurrent transactions together. A connection that fails is dropped
-and made again by the next operation, so a database restart costs the operations in
-flight (StorageUnavailable, which senders see as `sc.error.unavailable`), not the
-relay. A deadlock between nodes (rare: rows are locked in one order) is retried.
+psycopg 3 (blocking, the C-accelerated `binary` build) on a few lanes of one thread
+and one connection each (`pg_lanes`), group-committed the way SQLiteStorage runs on
+its database thread: the reactor never waits on the database. A database restart
+costs the operations in flight (StorageUnavailable, which senders see as
+`sc.error.unavailable`), not the relay.
 """
 
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 import securechat.relay.storage.pg_accounts as pg_accounts
 import securechat.relay.storage.pg_mailbox as pg_mailbox
 from securechat.protocol.scram import ScramVerifier
 from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
-from securechat.relay.storage.interface import (
-    IRelayStorage,
-    MailboxPage,
-    StorageUnavailable,
-)
+from securechat.relay.storage.interface import IRelayStorage, MailboxPage
 from securechat.relay.storage.mailbox import PairCache
+from securechat.relay.storage.pg_lanes import CONNECT_TIMEOUT, Lanes
 from securechat.relay.storage.pg_schema import migrate
 
 T = TypeVar("T")
 POOL_SIZE = 8  # connections per node (PostgreSQL's max_connections / nodes bounds it)
-CONNECT_TIMEOUT = 5  # seconds: a dead database answers an operation within this
-RETRIES = 3  # attempts for an operation that lost a deadlock or a serialization race
 
 
 def redact(dsn: str) -> str:
@@ -56,92 +47,33 @@ class PostgresStorage:
 
     def __init__(self, dsn: str, reactor: Any, pool_size: int = POOL_SIZE) -> None:
         self._dsn = dsn
-        self._reactor = reactor
-        # Lanes: one thread and one connection each. A device's operations (what it
-        # sends, fetches and acks) always take the same lane, so they run in the order
-        # they were asked for, as on SQLite's one thread: a burst is stored, and pushed
-        # live, in order. Operations of no device spread over the lanes.
-        self._lanes = [ThreadPool(minthreads=1, maxthreads=1, name=f"relay-postgres-{i}")
-                       for i in range(pool_size)]
-        self._connections: list[Any] = [None] * pool_size
-        self._next_lane = 0
+        self._lanes = Lanes(dsn, reactor, pool_size)
         self._known_pairs = PairCache()  # shared by the lanes: set operations are atomic
 
     @property
     def name(self) -> str:
         return redact(self._dsn)
 
-    # --- running operations --------------------------------------------------------
-
     def start(self) -> defer.Deferred[None]:
-        for lane in self._lanes:
-            lane.start()
+        self._lanes.start()
 
         def failed(failure: Any) -> Any:
-            for lane in self._lanes:
-                lane.stop()
-            return failure
-        return threads.deferToThreadPool(self._reactor, self._lanes[0],
-                                         self._migrate).addErrback(failed)
+            return self._lanes.stop().addCallback(lambda _: failure)
+        return self._lanes.in_thread(self._migrate).addErrback(failed)
 
     def _migrate(self) -> None:
         with psycopg.connect(self._dsn, autocommit=True,
                              connect_timeout=CONNECT_TIMEOUT) as conn:
             migrate(conn)
 
-    @defer.inlineCallbacks
-    def stop(self) -> Any:
-        if not self._lanes[0].started:
-            return
-        yield defer.gatherResults([threads.deferToThreadPool(self._reactor, lane, lambda: None)
-                                   for lane in self._lanes])
-        for lane in self._lanes:
-            lane.stop()  # joins the thread: nothing runs on the connections now
-        for index, conn in enumerate(self._connections):
-            if conn is not None:
-                conn.close()
-            self._connections[index] = None
+    def stop(self) -> defer.Deferred[None]:
+        if not self._lanes.started:
+            return defer.succeed(None)
+        return self._lanes.stop()
 
     def _run(self, fn: Callable[..., T], *args: Any, device: str | None = None
              ) -> defer.Deferred[T]:
-        if device is None:
-            index = self._next_lane = (self._next_lane + 1) % len(self._lanes)
-        else:
-            index = zlib.crc32(device.encode()) % len(self._lanes)
-        return threads.deferToThreadPool(self._reactor, self._lanes[index], self._call,
-                                         index, fn, args)
-
-    def _call(self, index: int, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """On lane `index`'s thread: `fn(conn, *args)` in one transaction."""
-        for attempt in range(RETRIES):
-            began = False
-            reused = self._connections[index] is not None
-            try:
-                conn = self._connections[index]
-                if conn is None or conn.closed:
-                    conn = self._connections[index] = psycopg.connect(
-                        self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-                with conn.transaction():
-                    began = True
-                    return fn(conn, *args)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-                if attempt == RETRIES - 1:
-                    raise
-            except psycopg.OperationalError as e:
-                # The server went away (restart, failover, network). A connection kept
-                # from before that fails at BEGIN has run nothing: try a new one once.
-                # Past BEGIN nothing was committed unless the commit itself was cut off.
-                self._drop_connection(index)
-                if reused and not began:
-                    continue
-                raise StorageUnavailable(
-                    f"the relay's database is unavailable ({type(e).__name__})") from None
-        raise AssertionError("unreachable")
-
-    def _drop_connection(self, index: int) -> None:
-        conn, self._connections[index] = self._connections[index], None
-        if conn is not None:
-            conn.close()
+        return self._lanes.run(fn, *args, device=device)
 
     # --- accounts and devices ------------------------------------------------------
 

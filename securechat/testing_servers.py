@@ -195,22 +195,25 @@ def _wait_gone(pid: int, timeout: float = 30.0) -> None:
 _shared: dict[str, Any] = {}
 
 
+def _shared_server(name: str, start: Any, stop: str) -> Any:
+    """This process's server `name`, started by `start()` on first use; its method
+    `stop` runs at exit."""
+    if name not in _shared:
+        server = _shared[name] = start()
+        atexit.register(getattr(server, stop))
+    return _shared[name]
+
+
 def shared_postgres() -> PostgresServer:
     """This process's PostgreSQL server, started on first use, stopped at exit."""
-    if "pg" not in _shared:
-        server = _shared["pg"] = PostgresServer().start()
-        atexit.register(server.stop)
-    server = _shared["pg"]
+    server = _shared_server("pg", lambda: PostgresServer().start(), "stop")
     assert isinstance(server, PostgresServer)
     return server
 
 
 def shared_redis() -> RedisServer:
     """This process's Redis server, started on first use, stopped at exit."""
-    if "redis" not in _shared:
-        server = _shared["redis"] = RedisServer().start()
-        atexit.register(server.close)
-    server = _shared["redis"]
+    server = _shared_server("redis", lambda: RedisServer().start(), "close")
     assert isinstance(server, RedisServer)
     return server
 

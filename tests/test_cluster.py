@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Any
 
-import attrs
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
@@ -22,10 +21,10 @@ from securechat.client.model import MessageStatus
 from securechat.client.registration import request_email_code
 from securechat.client.wamp import Anonymous, connect
 from securechat.protocol import uris
-from securechat.relay.config import RelayConfig, SmtpSettings
+from securechat.relay.config import RelayConfig
 from securechat.testing_servers import PostgresServer, RedisServer, free_port
 from tests.clustersupport import ClusterTestCase
-from tests.mailserver import code_in, start_mail_server
+from tests.mailserver import code_in, mailing_config
 from tests.support import Inbox, envelope
 
 
@@ -241,10 +240,7 @@ class SharedCodesTests(ClusterTestCase):
 
     @defer.inlineCallbacks
     def setUp(self) -> Any:
-        self.mailbox, port = yield start_mail_server(reactor)
-        self.addCleanup(port.stopListening)
-        self.config = attrs.evolve(self.config, smtp=SmtpSettings(
-            f"tcp:host=127.0.0.1:port={port.getHost().port}", "relay@chat.example.org"))
+        self.mailbox, self.config = yield mailing_config(self, self.config)
         yield super().setUp()
 
     @defer.inlineCallbacks
@@ -252,13 +248,10 @@ class SharedCodesTests(ClusterTestCase):
         """sc.account.register through this node: the ApplicationError, or None."""
         _, args = yield threads.deferToThread(testing.registration_args, email, "pw " + "x" * 8)
         session = yield connect(reactor, url, Anonymous())
-        try:
-            yield session.call(uris.ACCOUNT_REGISTER, *args, code)
-        except ApplicationError as e:
-            return e
-        finally:
-            yield testing.leave(session)
-        return None
+        refusal = yield session.call(uris.ACCOUNT_REGISTER, *args, code).addCallbacks(
+            lambda _: None, lambda f: f.trap(ApplicationError) and f.value)
+        yield testing.leave(session)
+        return refusal
 
     @defer.inlineCallbacks
     def test_a_code_mailed_by_one_node_registers_through_another_once(self) -> Any:

@@ -93,6 +93,14 @@ def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
         "INSERT INTO mailbox_sender_usage VALUES (?,?,1,?) ON CONFLICT(device_id, from_user) "
         "DO UPDATE SET count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
         (e.device_id, e.from_user, e.size)).fetchone()
+    check_share(e, quota, stranger, count, size)
+
+
+def check_share(e: Envelope, quota: MailboxQuota, stranger: bool, count: int,
+                size: int) -> None:
+    """Raise MailboxFull if the sender now has more in the device's mailbox (`count`
+    envelopes, `size` bytes) than a stranger's or a contact's share (storage backends
+    share this rule)."""
     if stranger:
         most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
     else:
@@ -100,6 +108,35 @@ def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
         most_bytes = max(1, int(quota.max_bytes * quota.sender_share))
     if count > most_count or size > most_bytes:
         raise MailboxFull(e.device_id, sender_share=True)
+
+
+def cut_page(rows: Iterable[tuple[int, int]], limit: int, max_bytes: int,
+             overhead: int) -> tuple[list[int], bool]:
+    """From (row key, size) rows, oldest first: the keys of one page (at most `limit`,
+    within `max_bytes` counting `overhead` each, but at least one) and whether more
+    are left."""
+    keys: list[int] = []
+    budget = max_bytes
+    for key, size in rows:
+        budget -= size + overhead
+        if len(keys) >= limit or (keys and budget < 0):
+            return keys, True
+        keys.append(key)
+    return keys, False
+
+
+def tally_removed(removed: Iterable[tuple[str, int, str]]
+                  ) -> tuple[dict[str, list[int]], dict[tuple[str, str], list[int]]]:
+    """[count, bytes] per device and per (device, sender) of removed (device id, size,
+    sender) rows."""
+    per_device: dict[str, list[int]] = {}
+    per_sender: dict[tuple[str, str], list[int]] = {}
+    for device_id, size, from_user in removed:
+        for totals in (per_device.setdefault(device_id, [0, 0]),
+                       per_sender.setdefault((device_id, from_user), [0, 0])):
+            totals[0] += 1
+            totals[1] += size
+    return per_device, per_sender
 
 
 _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body"
@@ -116,15 +153,7 @@ def fetch_mailbox(
         "SELECT rowid, size FROM mailbox WHERE device_id=? AND expires>? ORDER BY ts, rowid",
         (device_id, now),
     )
-    rowids: list[int] = []
-    more = False
-    budget = max_bytes
-    for rowid, size in cursor:
-        budget -= size + overhead
-        if len(rowids) >= limit or (rowids and budget < 0):
-            more = True
-            break
-        rowids.append(rowid)
+    rowids, more = cut_page(cursor, limit, max_bytes, overhead)
     cursor.close()
     if not rowids:
         return MailboxPage([], more=False)
@@ -141,13 +170,7 @@ def _forget_usage(conn: sqlite3.Connection,
                   removed: Iterable[tuple[str, int, str]]) -> int:
     """Update the mailbox counters for removed (device id, size, sender) rows; returns
     how many."""
-    per_device: dict[str, list[int]] = {}
-    per_sender: dict[tuple[str, str], list[int]] = {}
-    for device_id, size, from_user in removed:
-        for totals in (per_device.setdefault(device_id, [0, 0]),
-                       per_sender.setdefault((device_id, from_user), [0, 0])):
-            totals[0] += 1
-            totals[1] += size
+    per_device, per_sender = tally_removed(removed)
     conn.executemany(
         "UPDATE mailbox_usage SET count=count-?, bytes=bytes-? WHERE device_id=?",
         [(count, size, device_id) for device_id, (count, size) in per_device.items()],

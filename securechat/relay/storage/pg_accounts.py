@@ -11,6 +11,7 @@ import psycopg
 
 from securechat.protocol.scram import ScramVerifier
 from securechat.relay.records import Account, Device, OneTimeKey
+from securechat.relay.storage.accounts import verifier_update
 from securechat.relay.storage.interface import (
     AccountExists,
     DeviceExists,
@@ -49,14 +50,7 @@ def set_recovery_blob(conn: Conn, user_id: str, blob: bytes) -> bool:
 
 def replace_verifier(conn: Conn, user_id: str, v: ScramVerifier,
                      current_salt: str | None) -> bool:
-    query = ("UPDATE accounts SET scram_kdf=%s, scram_salt=%s, scram_iterations=%s, "
-             "scram_memory=%s, stored_key=%s, server_key=%s WHERE user_id=%s")
-    values: tuple[object, ...] = (v.kdf, v.salt, v.iterations, v.memory, v.stored_key,
-                                  v.server_key, user_id)
-    if current_salt is not None:  # compare and set: a replayed reset changes nothing
-        query += " AND scram_salt=%s"
-        values += (current_salt,)
-    return bool(conn.execute(query, values).rowcount)
+    return bool(conn.execute(*verifier_update(user_id, v, current_salt, "%s")).rowcount)
 
 
 def add_device(conn: Conn, d: Device, max_devices: int) -> None:

@@ -15,7 +15,13 @@ from typing import Any
 
 from securechat.relay.records import Envelope, MailboxQuota
 from securechat.relay.storage.interface import MailboxFull, MailboxPage, StorageFull
-from securechat.relay.storage.mailbox import PairCache, pair_of
+from securechat.relay.storage.mailbox import (
+    PairCache,
+    check_share,
+    cut_page,
+    pair_of,
+    tally_removed,
+)
 from securechat.relay.storage.pg_accounts import _shard
 from securechat.relay.storage.pg_schema import PURGE_LOCK
 
@@ -83,13 +89,7 @@ def _check_sender_share(conn: Conn, e: Envelope, owner: str, quota: MailboxQuota
                                  (answered,)).fetchone() is not None:
         known.add(answered)
         stranger = False
-    if stranger:
-        most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
-    else:
-        most_count = max(1, int(quota.max_count * quota.sender_share))
-        most_bytes = max(1, int(quota.max_bytes * quota.sender_share))
-    if count > most_count or size > most_bytes:
-        raise MailboxFull(e.device_id, sender_share=True)
+    check_share(e, quota, stranger, count, size)
 
 
 _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body, body_text"
@@ -108,15 +108,7 @@ def fetch_mailbox(conn: Conn, device_id: str, now: int, limit: int, max_bytes: i
     rows = conn.execute(
         "SELECT seq, size FROM mailbox WHERE device_id=%s AND expires>%s ORDER BY ts, seq "
         "LIMIT %s", (device_id, now, limit + 1)).fetchall()
-    seqs: list[int] = []
-    more = False
-    budget = max_bytes
-    for seq, size in rows:
-        budget -= size + overhead
-        if len(seqs) >= limit or (seqs and budget < 0):
-            more = True
-            break
-        seqs.append(seq)
+    seqs, more = cut_page(rows, limit, max_bytes, overhead)
     if not seqs:
         return MailboxPage([], more=False)
     page = conn.execute(f"SELECT {_ENVELOPE_COLUMNS} FROM mailbox WHERE seq = ANY(%s) "  # noqa: S608
@@ -125,13 +117,7 @@ def fetch_mailbox(conn: Conn, device_id: str, now: int, limit: int, max_bytes: i
 
 
 def _forget_usage(conn: Conn, removed: Iterable[tuple[str, int, str]]) -> int:
-    per_device: dict[str, list[int]] = {}
-    per_sender: dict[tuple[str, str], list[int]] = {}
-    for device_id, size, from_user in removed:
-        for totals in (per_device.setdefault(device_id, [0, 0]),
-                       per_sender.setdefault((device_id, from_user), [0, 0])):
-            totals[0] += 1
-            totals[1] += size
+    per_device, per_sender = tally_removed(removed)
     with conn.cursor() as cur:  # in device order, as stores lock them: no deadlock
         cur.executemany(
             "UPDATE mailbox_usage SET count=count-%s, bytes=bytes-%s WHERE device_id=%s",

@@ -26,6 +26,7 @@ from securechat.testing_servers import PostgresServer, RedisServer, free_port
 from tests.clustersupport import ClusterTestCase
 from tests.mailserver import code_in, mailing_config
 from tests.support import Inbox, envelope
+from tests.test_service import TWISTD, TwistdProcess
 
 
 class TwoNodesTests(ClusterTestCase):
@@ -319,3 +320,15 @@ class CheckCommandTests(ClusterTestCase):
         self.assertIn(b"database: ok", out)
         self.assertIn(f"redis: FAILED: {dead}".encode(), out)
         self.assertIn(b"refused", out)
+
+    @defer.inlineCallbacks
+    def test_a_cluster_on_sqlite_files_is_refused_at_start(self) -> Any:
+        # Nodes on their own SQLite files would share nothing: twistd says so and exits.
+        proc = TwistdProcess()
+        reactor.spawnProcess(proc, TWISTD, [
+            TWISTD, "-n", "--pidfile=", "securechat-relay", "--db", self.mktemp(),
+            "--redis", self.redis_url, "--email-verification", "off"], env=os.environ.copy())
+        proc.listening.addErrback(lambda _: None)
+        yield proc.ended
+        self.assertIn(b"--redis joins a cluster", proc.output)
+        self.assertIn(b"--db postgresql://", proc.output)

@@ -47,6 +47,7 @@ class ClusterPresence:
         self._bus = bus
         self._redis = bus.redis
         self._live_nodes: set[str] = {bus.node_id}
+        self._turns: dict[str, defer.DeferredLock] = {}  # see _in_turn
         self._heartbeat = task.LoopingCall(self._beat)
         self._heartbeat.clock = ctx.clock
 
@@ -102,7 +103,7 @@ class ClusterPresence:
     # --- what the router tells us (fire and forget) --------------------------------------
 
     def device_online(self, user_id: str, device_id: str) -> defer.Deferred[None]:
-        return self._logged(self._device_online(user_id, device_id))
+        return self._in_turn(device_id, self._device_online, user_id, device_id)
 
     @defer.inlineCallbacks
     def _device_online(self, user_id: str, device_id: str) -> Any:
@@ -111,7 +112,19 @@ class ClusterPresence:
             yield self._tell(watcher, uris.PEER_ONLINE, user_id, [device_id], skip=device_id)
 
     def device_offline(self, user_id: str, device_id: str) -> defer.Deferred[None]:
-        return self._logged(self._device_offline(user_id, device_id))
+        return self._in_turn(device_id, self._device_offline, user_id, device_id)
+
+    def _in_turn(self, device_id: str, fn: Any, *args: Any) -> defer.Deferred[None]:
+        """Run a device's comings and goings on this node one after the other: an
+        offline still reading Redis must not remove the online that followed it."""
+        lock = self._turns.setdefault(device_id, defer.DeferredLock())
+        d = lock.run(lambda: self._logged(fn(*args)))
+
+        def done(result: Any) -> Any:
+            if not lock.locked and not lock.waiting and self._turns.get(device_id) is lock:
+                del self._turns[device_id]
+            return result
+        return d.addBoth(done)
 
     @defer.inlineCallbacks
     def _device_offline(self, user_id: str, device_id: str) -> Any:

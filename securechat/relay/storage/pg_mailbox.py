@@ -28,20 +28,30 @@ from securechat.relay.storage.pg_schema import PURGE_LOCK
 Conn = Any  # psycopg.Connection
 
 
+# One statement per envelope (a round trip, not three): the row and both counters,
+# which answer with their new values.
+_STORE_ONE = """
+WITH m AS (INSERT INTO mailbox (id, device_id, from_user, from_device, ts, expires, v, alg,
+                                type, body, body_text, size)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)),
+u AS (INSERT INTO mailbox_usage VALUES (%s, 1, %s) ON CONFLICT(device_id) DO UPDATE SET
+      count=mailbox_usage.count+1, bytes=mailbox_usage.bytes+excluded.bytes
+      RETURNING count, bytes),
+s AS (INSERT INTO mailbox_sender_usage VALUES (%s, %s, 1, %s) ON CONFLICT(device_id,
+      from_user) DO UPDATE SET count=mailbox_sender_usage.count+1,
+      bytes=mailbox_sender_usage.bytes+excluded.bytes RETURNING count, bytes)
+SELECT u.count, u.bytes, s.count, s.bytes FROM u, s
+"""
+
+
 def store_envelopes(conn: Conn, envelopes: list[Envelope], expires: int, quota: MailboxQuota,
                     known_pairs: PairCache, owners: dict[str, str]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO mailbox (id, device_id, from_user, from_device, ts, expires, v, alg, "
-            "type, body, body_text, size) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            [(e.id, e.device_id, e.from_user, e.from_device, e.ts, expires, e.v, e.alg, e.type,
-              e.body.encode() if isinstance(e.body, str) else e.body, isinstance(e.body, str),
-              e.size) for e in envelopes])
-    for e in sorted(envelopes, key=lambda e: e.device_id):
-        count, size = conn.execute(
-            "INSERT INTO mailbox_usage VALUES (%s,1,%s) ON CONFLICT(device_id) DO UPDATE SET "
-            "count=mailbox_usage.count+1, bytes=mailbox_usage.bytes+excluded.bytes "
-            "RETURNING count, bytes", (e.device_id, e.size)).fetchone()
+    for e in sorted(envelopes, key=lambda e: e.device_id):  # counters locked in one order
+        body = e.body.encode() if isinstance(e.body, str) else e.body
+        count, size, sender_count, sender_size = conn.execute(_STORE_ONE, (
+            e.id, e.device_id, e.from_user, e.from_device, e.ts, expires, e.v, e.alg, e.type,
+            body, isinstance(e.body, str), e.size, e.device_id, e.size, e.device_id,
+            e.from_user, e.size)).fetchone()
         if count > quota.max_count or size > quota.max_bytes:
             raise MailboxFull(e.device_id)
         owner = owners.get(e.device_id)
@@ -49,29 +59,34 @@ def store_envelopes(conn: Conn, envelopes: list[Envelope], expires: int, quota: 
             row = conn.execute("SELECT user_id FROM devices WHERE device_id=%s",
                                (e.device_id,)).fetchone()
             owner = owners[e.device_id] = row[0] if row else ""
-        count, size = conn.execute(
-            "INSERT INTO mailbox_sender_usage VALUES (%s,%s,1,%s) ON CONFLICT(device_id, "
-            "from_user) DO UPDATE SET count=mailbox_sender_usage.count+1, "
-            "bytes=mailbox_sender_usage.bytes+excluded.bytes RETURNING count, bytes",
-            (e.device_id, e.from_user, e.size)).fetchone()
         if owner != e.from_user:  # my own devices' copies count against no share
-            _check_sender_share(conn, e, owner, quota, known_pairs, count, size)
-    _count_storage(conn, ((e.device_id, e.size) for e in envelopes))
-    (used,) = conn.execute("SELECT SUM(bytes) FROM storage_usage").fetchone()
-    if used > quota.total_bytes:
+            _check_sender_share(conn, e, owner, quota, known_pairs, sender_count,
+                                sender_size)
+    if _count_storage(conn, ((e.device_id, e.size) for e in envelopes)) > quota.total_bytes:
         raise StorageFull()
 
 
-def _count_storage(conn: Conn, changes: Iterable[tuple[str, int]]) -> None:
+def _count_storage(conn: Conn, changes: Iterable[tuple[str, int]]) -> int:
     """Add (device id, bytes) changes to the relay-wide count: one update per row, in
-    row order, after the per-device counters (the order every writer locks in)."""
+    row order, after the per-device counters (the order every writer locks in).
+    Returns the new total."""
     per_shard: dict[int, int] = {}
     for device_id, size in changes:
         shard = _shard(device_id)
         per_shard[shard] = per_shard.get(shard, 0) + size
-    with conn.cursor() as cur:
-        cur.executemany("UPDATE storage_usage SET bytes=bytes+%s WHERE id=%s",
-                        [(size, shard) for shard, size in sorted(per_shard.items())])
+    if not per_shard:
+        return 0
+    *first, (last, last_size) = sorted(per_shard.items())
+    if first:
+        with conn.cursor() as cur:
+            cur.executemany("UPDATE storage_usage SET bytes=bytes+%s WHERE id=%s",
+                            [(size, shard) for shard, size in first])
+    # The last row's update and the total in one statement; the total is read from
+    # before that update (a statement does not see its own WITH's changes).
+    (total,) = conn.execute(
+        "WITH up AS (UPDATE storage_usage SET bytes=bytes+%s WHERE id=%s) "
+        "SELECT SUM(bytes)+%s FROM storage_usage", (last_size, last, last_size)).fetchone()
+    return int(total)
 
 
 def _check_sender_share(conn: Conn, e: Envelope, owner: str, quota: MailboxQuota,

@@ -48,6 +48,7 @@ class ClusterPresence:
         self._redis = bus.redis
         self._live_nodes: set[str] = {bus.node_id}
         self._turns: dict[str, defer.DeferredLock] = {}  # see _in_turn
+        self._dead_nodes: set[str] = set()  # seen with an expired heartbeat
         self._heartbeat = task.LoopingCall(self._beat)
         self._heartbeat.clock = ctx.clock
 
@@ -70,6 +71,10 @@ class ClusterPresence:
                      ) if nodes else []
             self._live_nodes = {n for n, a in zip(nodes, alive, strict=True) if a} | {
                 self._bus.node_id}
+            dead = [n for n in nodes if n not in self._live_nodes]
+            if dead:  # node ids are never reused: a silent one is gone for good
+                self._dead_nodes.update(dead)
+                yield self._redis.srem(self._bus.key("nodes"), dead)
         except Exception as e:  # Redis restarting: try again at the next beat
             self.log.warn("presence heartbeat failed: {why}", why=str(e))
 
@@ -81,10 +86,15 @@ class ClusterPresence:
         """Deferred[set of the user's online device ids] (on live nodes)."""
         found = {_text(d): _text(n) for d, n in
                  ((yield self._redis.hgetall(self._key("online", user_id))) or {}).items()}
-        unknown = sorted(set(found.values()) - self._live_nodes)
+        unknown = sorted(set(found.values()) - self._live_nodes - self._dead_nodes)
         if unknown:  # a node started since the last heartbeat, or a dead one
             alive = yield self._redis.mget([self._bus.key("node", n) for n in unknown])
             self._live_nodes |= {n for n, a in zip(unknown, alive, strict=True) if a}
+        for device_id, node in found.items():
+            if node in self._dead_nodes:  # its node died without saying goodbye
+                self._redis.eval(_OFFLINE, [self._key("online", user_id),
+                                            self._key("contacts", user_id)],
+                                 [device_id, node]).addErrback(lambda _: None)
         return {d for d, node in found.items() if node in self._live_nodes}
 
     @defer.inlineCallbacks

@@ -72,6 +72,8 @@ class RelayContext:
     # Rate limits that must hold across a cluster's nodes: (name, rate, burst) ->
     # buckets in Redis (relay.cluster_limits); None: this process's own buckets.
     shared_buckets: Callable[[str, float, float], Any] | None = None
+    # One of several nodes (relay.cluster): caches may lag a change made on another.
+    clustered: bool = False
 
     def buckets(self, name: str, rate: float, burst: float) -> Any:
         """Token buckets by key for a limit that is global (per account, per email, per

@@ -103,7 +103,7 @@ class Delivery:
         directory = self._ctx.directory
         d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
         d.addCallback(self._check_and_store, parsed, sender_device, ts, recipient == sender,
-                      (recipient, sender))
+                      (recipient, sender) if self._ctx.clustered else None)
         return d
 
     def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
@@ -120,8 +120,8 @@ class Delivery:
         unknown = sorted(targets - allowed)
         if cached and (missing or unknown or sender_device not in own_devices
                        or not (recipient_devices or to_own)):
-            # The lists may be cached from before a change made on another relay node
-            # (a cluster): read them again once before refusing.
+            # In a cluster the lists may be cached from before a change made on another
+            # node (its notice still on its way): read them again once before refusing.
             directory = self._ctx.directory
             for user_id in cached:
                 directory.forget_devices(user_id, tell=False)

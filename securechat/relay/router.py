@@ -60,7 +60,7 @@ class Router:
         ctx = RelayContext(config, storage, self.directory, clock, self.sessions,
                            push=self.broker.deliver if bus is None else self._push_anywhere,
                            kick_device=self.kick_device, registered=self.registered,
-                           shared_buckets=shared)
+                           shared_buckets=shared, clustered=bus is not None)
         self.presence: Any = Presence(ctx)
         if bus is not None:
             self.presence = cluster_node.join(self, bus, ctx)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from securechat.relay.records import Envelope, MailboxQuota
 from securechat.relay.storage.interface import MailboxFull, MailboxPage, StorageFull
@@ -29,13 +30,7 @@ def store_envelopes(
             "count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
             (e.device_id, e.size),
         ).fetchone()
-        if count > quota.max_count or size > quota.max_bytes:
-            raise MailboxFull(e.device_id)
-        owner = owners.get(e.device_id)
-        if owner is None:
-            row = conn.execute("SELECT user_id FROM devices WHERE device_id=?",
-                               (e.device_id,)).fetchone()
-            owner = owners[e.device_id] = row[0] if row else ""
+        owner = checked_owner(conn, e, quota, count, size, owners, "?")
         if owner != e.from_user:
             _check_sender_share(conn, e, owner, quota, known_pairs)
         else:  # my own devices' copies count against no share, but are counted
@@ -49,6 +44,21 @@ def store_envelopes(
         "bytes=bytes+excluded.bytes RETURNING bytes", (total,)).fetchone()
     if used > quota.total_bytes:
         raise StorageFull()
+
+
+def checked_owner(conn: Any, e: Envelope, quota: MailboxQuota, count: int, size: int,
+                  owners: dict[str, str], mark: str) -> str:
+    """Raise MailboxFull if the device's mailbox now holds more than `quota` (`count`
+    envelopes, `size` bytes); else the user owning the device (from `owners`, or read
+    with parameters written `mark`, as the storage backends' placeholders differ)."""
+    if count > quota.max_count or size > quota.max_bytes:
+        raise MailboxFull(e.device_id)
+    owner = owners.get(e.device_id)
+    if owner is None:
+        row = conn.execute(f"SELECT user_id FROM devices WHERE device_id={mark}",  # noqa: S608
+                           (e.device_id,)).fetchone()
+        owner = owners[e.device_id] = row[0] if row else ""
+    return owner
 
 
 def pair_of(sender: str, recipient: str) -> bytes:

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from securechat.relay.records import Envelope, MailboxQuota
-from securechat.relay.storage.interface import MailboxFull, MailboxPage, StorageFull
+from securechat.relay.storage.interface import MailboxPage, StorageFull
 from securechat.relay.storage.mailbox import (
     PairCache,
     check_share,
+    checked_owner,
     cut_page,
     pair_of,
     tally_removed,
@@ -52,13 +53,7 @@ def store_envelopes(conn: Conn, envelopes: list[Envelope], expires: int, quota: 
             e.id, e.device_id, e.from_user, e.from_device, e.ts, expires, e.v, e.alg, e.type,
             body, isinstance(e.body, str), e.size, e.device_id, e.size, e.device_id,
             e.from_user, e.size)).fetchone()
-        if count > quota.max_count or size > quota.max_bytes:
-            raise MailboxFull(e.device_id)
-        owner = owners.get(e.device_id)
-        if owner is None:
-            row = conn.execute("SELECT user_id FROM devices WHERE device_id=%s",
-                               (e.device_id,)).fetchone()
-            owner = owners[e.device_id] = row[0] if row else ""
+        owner = checked_owner(conn, e, quota, count, size, owners, "%s")
         if owner != e.from_user:  # my own devices' copies count against no share
             _check_sender_share(conn, e, owner, quota, known_pairs, sender_count,
                                 sender_size)

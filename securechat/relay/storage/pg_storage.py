@@ -109,7 +109,9 @@ class PostgresStorage:
         return self._run(pg_accounts.one_device, "signing_key", signing_key)
 
     def list_devices(self, user_id: str) -> defer.Deferred[list[Device]]:
-        return self._run(pg_accounts.list_devices, user_id)
+        # One lane per user: reads of a user's devices answer in the order asked, so
+        # sends waiting on them reach the store in order (as on SQLite's one thread).
+        return self._run(pg_accounts.list_devices, user_id, device=user_id)
 
     def device_seen(self, device_id: str, now: int) -> defer.Deferred[None]:
         return self._run(pg_accounts.device_seen, device_id, now)

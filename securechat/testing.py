@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twisted.internet import defer, threads
 
+import securechat.testing_servers as testing_servers
 from securechat.client.scram_pinning import Floor
 from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession, connect, leave
 from securechat.protocol import scram, uris
@@ -60,7 +61,8 @@ def start_relay(reactor: Any, db_path: str, config: RelayConfig | None = None,
     through `for_tests` unless `as_configured`."""
     if not as_configured:
         config = for_tests(config)
-    service = RelayService(reactor, [listen], db_path, config, clock=clock)
+    service = RelayService(reactor, [listen], testing_servers.test_database(db_path), config,
+                           clock=clock)
     service.startService()
     ports = yield service.ready
     return service, f"ws://127.0.0.1:{ports[0].getHost().port}"

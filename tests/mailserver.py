@@ -9,9 +9,12 @@ import re
 from email.message import EmailMessage
 from typing import Any
 
-from twisted.internet import defer, endpoints
+import attrs
+from twisted.internet import defer, endpoints, reactor
 from twisted.mail import smtp
 from zope.interface import implementer
+
+from securechat.relay.config import SmtpSettings
 
 
 @implementer(smtp.IMessage)
@@ -112,3 +115,13 @@ def code_in(message: EmailMessage) -> str:
     found = re.search(r"\b(\d{4}) (\d{4})\b", body)
     assert found is not None, body
     return found.group(1) + found.group(2)
+
+
+@defer.inlineCallbacks
+def mailing_config(test: Any, config: Any) -> Any:
+    """Deferred[(Mailbox, config)]: a mail server for this test (stopped after it) and
+    `config` (a RelayConfig) mailing codes through it."""
+    mailbox, port = yield start_mail_server(reactor)
+    test.addCleanup(port.stopListening)
+    return mailbox, attrs.evolve(config, smtp=SmtpSettings(
+        f"tcp:host=127.0.0.1:port={port.getHost().port}", "relay@chat.example.org"))

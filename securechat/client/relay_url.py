@@ -9,6 +9,7 @@ anything else the user has to ask for it explicitly (`--insecure-ws`).
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlparse
 
 from twisted.internet import defer
@@ -16,6 +17,12 @@ from twisted.internet import defer
 from securechat.client.errors import InsecureRelayUrl
 
 INSECURE_FLAG = "--insecure-ws"
+
+
+def relay_urls(url: str) -> tuple[str, ...]:
+    """The relay URLs in `url`: one, or a cluster's nodes separated by commas or spaces
+    ("wss://a.example:8443,wss://b.example:8443"), tried in that order."""
+    return tuple(part for part in re.split(r"[,\s]+", url) if part)
 
 
 
@@ -33,8 +40,14 @@ def is_loopback(host: str) -> bool:
 
 
 def check_relay_url(url: str, insecure_ws: bool = False) -> None:
-    """Raise InsecureRelayUrl unless `url` is wss://, ws:// to loopback, or ws://
-    anywhere with `insecure_ws`. Nothing is connected to."""
+    """Raise InsecureRelayUrl unless `url` (each of its URLs, see `relay_urls`) is
+    wss://, ws:// to loopback, or ws:// anywhere with `insecure_ws`. Nothing is
+    connected to."""
+    urls = relay_urls(url)
+    if len(urls) > 1:
+        for one in urls:
+            check_relay_url(one, insecure_ws)
+        return
     try:
         parsed = urlparse(url)
         scheme, host = parsed.scheme, parsed.hostname

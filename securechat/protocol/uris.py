@@ -123,6 +123,8 @@ ERR_NO_SUCH_BLOB = "sc.error.no_such_blob"  # unknown, expired, or not readable 
 ERR_FILE_TOO_LARGE = "sc.error.file_too_large"  # over the relay's maximum file size
 ERR_BLOB_QUOTA = "sc.error.blob_quota"  # the account's blob quota is used up
 ERR_BLOB_INCOMPLETE = "sc.error.blob_incomplete"  # chunks missing (finish), or not finished
+# Relay clusters: the shared database cannot be reached now; nothing was stored, try again.
+ERR_UNAVAILABLE = "sc.error.unavailable"
 # Email verification (registration proves the email with a mailed code).
 ERR_EMAIL_CODE_REQUIRED = "sc.error.email_code_required"
 ERR_EMAIL_CODE_WRONG = "sc.error.email_code_wrong"

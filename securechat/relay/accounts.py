@@ -18,7 +18,6 @@ from securechat.relay.connections import address_key
 from securechat.relay.context import Caller, RelayContext
 from securechat.relay.emailcodes import EmailVerification
 from securechat.relay.errors import invalid, refuse
-from securechat.relay.limits import BucketsByKey
 from securechat.relay.presence import Presence
 from securechat.relay.records import Account, Device
 from securechat.relay.storage import AccountExists, DeviceExists, TooManyDevices
@@ -37,8 +36,8 @@ class Accounts:
         self._email_verification = email_verification
         self._presence = presence
         config = ctx.config
-        self._registrations = BucketsByKey(ctx.clock, config.register_rate,
-                                           config.register_burst)
+        self._registrations = ctx.buckets("register", config.register_rate,
+                                          config.register_burst)
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -88,13 +87,14 @@ class Accounts:
             recovery_blob=_as_bytes(arguments.blob("recovery_blob", recovery_blob,
                                                    MAX_RECOVERY_BLOB)),
         )
-        wait = self._registrations.take(address_key(caller.peer))  # an IPv6 /64 is one
+        # An IPv6 /64 is one address.
+        wait = yield self._registrations.take(address_key(caller.peer))
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many registrations from this address",
                    retry_after=round(wait, 3))
         # Only whoever reads the email's mail gets this far when verification is on, so
         # "already exists" below tells nobody else anything.
-        self._email_verification.spend(user_id, email_code)
+        yield self._email_verification.spend(user_id, email_code)
         try:
             yield self._storage.create_account(account)
         except AccountExists:

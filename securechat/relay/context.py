@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IReactorTime
 from securechat.relay.authorization import Principal
 from securechat.relay.config import RelayConfig
 from securechat.relay.directory import Directory
+from securechat.relay.limits import BucketsByKey
 from securechat.relay.storage import IRelayStorage
 
 
@@ -68,6 +69,19 @@ class RelayContext:
     kick_device: Callable[[str, str, str], None]
     # An account was registered in this session (an anonymous one then ends).
     registered: Callable[[int], None]
+    # Rate limits that must hold across a cluster's nodes: (name, rate, burst) ->
+    # buckets in Redis (relay.cluster_limits); None: this process's own buckets.
+    shared_buckets: Callable[[str, float, float], Any] | None = None
+    # One of several nodes (relay.cluster): caches may lag a change made on another.
+    clustered: bool = False
+
+    def buckets(self, name: str, rate: float, burst: float) -> Any:
+        """Token buckets by key for a limit that is global (per account, per email, per
+        address): `take` answers 0, the seconds to wait, or a Deferred of either (in a
+        cluster, where the buckets live in Redis; see `limits.after_take`)."""
+        if self.shared_buckets is not None:
+            return self.shared_buckets(name, rate, burst)
+        return BucketsByKey(self.clock, rate, burst)
 
     def now_ms(self) -> int:
         """The relay clock, in milliseconds since the epoch."""

@@ -25,6 +25,7 @@ from securechat.protocol import uris
 from securechat.relay.authorization import Action, is_authorized
 from securechat.relay.config import RelayConfig
 from securechat.relay.context import Caller, Session
+from securechat.relay.storage import StorageUnavailable
 
 Procedure = Callable[..., Any]
 
@@ -182,6 +183,13 @@ class Dealer:
             session.log_refusal("{procedure}: {error}", procedure=msg.procedure,
                                 error=err.error)
             session.send_error(msg, err.error, *err.args, **err.kwargs)
+        elif result.check(StorageUnavailable):
+            # A cluster's database is down: say so, and that nothing was stored.
+            self.log.warn("{procedure}: {why}", procedure=msg.procedure,
+                          why=result.getErrorMessage())
+            session.send_error(msg, uris.ERR_UNAVAILABLE, "the relay's database is "
+                               "unavailable: nothing was stored, try again shortly",
+                               retry_after=1.0)
         else:
             self.log.failure("{procedure} failed", result, procedure=msg.procedure)
             session.send_error(msg, uris.ERR_INTERNAL, "the relay failed to handle this call")

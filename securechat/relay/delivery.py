@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -27,7 +28,7 @@ from securechat.protocol import envelope, uris
 from securechat.relay import arguments
 from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
-from securechat.relay.limits import BucketsByKey
+from securechat.relay.limits import after_take
 from securechat.relay.records import Envelope, MailboxQuota
 from securechat.relay.storage import MailboxFull, MailboxPage, StorageFull
 
@@ -63,7 +64,7 @@ class Delivery:
     def __init__(self, ctx: RelayContext) -> None:
         self._ctx = ctx
         config = ctx.config
-        self._accounts = BucketsByKey(ctx.clock, config.account_rate, config.account_burst)
+        self._accounts = ctx.buckets("account", config.account_rate, config.account_burst)
         self._quota = MailboxQuota(
             config.mailbox_max_count, config.mailbox_max_bytes, config.mailbox_sender_share,
             config.mailbox_stranger_count, config.mailbox_stranger_bytes,
@@ -83,24 +84,12 @@ class Delivery:
         sender's own other devices. The device set must match the relay's exactly."""
         # The hot path of the relay: plain callbacks, and no database read when the
         # device lists are cached.
-        return self._checked(caller, recipient, envelopes, self._check_and_store)
+        return self._checked(caller, recipient, envelopes, self._store)
 
     def _checked(self, caller: Caller, recipient: Any, envelopes: Any,
-                 then: Callable[..., Any]) -> defer.Deferred[Any]:
-        """`then(device lists, parsed envelopes, sender device, ts, to own user)` once
-        the envelopes are accepted and both users' device lists are read."""
-        sender, sender_device = caller.principal.user_id, caller.principal.device_id
-        assert sender is not None and sender_device is not None
-        parsed, ts = self._accepted(caller, recipient, envelopes)
-        directory = self._ctx.directory
-        d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
-        d.addCallback(then, parsed, sender_device, ts, recipient == sender)
-        return d
-
-    def _accepted(self, caller: Caller, recipient: Any, envelopes: Any,
-                  ) -> tuple[list[Envelope], int]:
-        """The envelopes of a send, checked and counted against the sender's rate, and
-        the relay time they carry; refused (raises) if any is not acceptable."""
+                 then: Callable[..., Any]) -> Any:
+        """`then(device lists, parsed envelopes, ts)` once the envelopes are accepted,
+        counted against the sender's rate, and match both users' device lists."""
         config = self._ctx.config
         sender, sender_device = caller.principal.user_id, caller.principal.device_id
         assert sender is not None and sender_device is not None
@@ -115,11 +104,38 @@ class Delivery:
         parsed = [self._envelope(e, sender, sender_device, ts) for e in envelopes]
         if len({e.device_id for e in parsed}) != len(parsed):
             invalid("each device may be listed once")
-        wait = self._accounts.take(sender, len(envelopes))
+        return after_take(self._accounts.take(sender, len(envelopes)), lambda wait:
+                          self._admitted(wait, parsed, recipient, sender, sender_device, ts,
+                                         then))
+
+    def _admitted(self, wait: float, parsed: list[Envelope], recipient: str, sender: str,
+                  sender_device: str, ts: int, then: Callable[..., Any],
+                  ) -> defer.Deferred[Any]:
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "this account is sending too fast",
                    retry_after=round(wait, 3))
-        return parsed, ts
+        directory = self._ctx.directory
+        d = defer.gatherResults([directory.devices(recipient), directory.devices(sender)])
+        d.addCallback(self._matched, parsed, sender_device, ts, recipient == sender, then,
+                      (recipient, sender) if self._ctx.clustered else None)
+        return d
+
+    def _matched(self, device_lists: list[Any], parsed: list[Envelope], sender_device: str,
+                 ts: int, to_own: bool, then: Callable[..., Any],
+                 cached: tuple[str, str] | None) -> Any:
+        try:
+            self._check_devices(device_lists, parsed, sender_device, to_own)
+        except ApplicationError:
+            if cached is None:
+                raise
+            # In a cluster the lists may be cached from before a change made on another
+            # node (its notice still on its way): read them again once before refusing.
+            directory = self._ctx.directory
+            for user_id in cached:
+                directory.forget_devices(user_id, tell=False)
+            d = defer.gatherResults([directory.devices(u) for u in cached])
+            return d.addCallback(self._matched, parsed, sender_device, ts, to_own, then, None)
+        return then(device_lists, parsed, ts)
 
     # --- ephemeral frames (call signaling, typing): live only, never stored ----------------
 
@@ -127,18 +143,16 @@ class Delivery:
         """`sc.message.send_live`: like `send` (the same checks, device set and rate), but
         each envelope is only pushed to its device's live sessions, never written to a
         mailbox: a device that is offline never gets it. Answers which devices got it."""
-        return self._checked(caller, recipient, envelopes, self._check_and_push)
+        return self._checked(caller, recipient, envelopes, self._push_live)
 
-    def _check_and_push(self, device_lists: list[Any], parsed: list[Envelope],
-                        sender_device: str, ts: int, to_own: bool) -> dict[str, Any]:
-        self._check_devices(device_lists, parsed, sender_device, to_own)
+    def _push_live(self, _device_lists: list[Any], parsed: list[Envelope], ts: int,
+                   ) -> dict[str, Any]:
         delivered = sorted(e.device_id for e in parsed
                            if self._ctx.push(uris.inbox_topic(e.device_id), [e.event()]))
         return {"ts": ts, "delivered": delivered}
 
-    def _check_and_store(self, device_lists: list[Any], parsed: list[Envelope],
-                         sender_device: str, ts: int, to_own: bool) -> defer.Deferred[Any]:
-        self._check_devices(device_lists, parsed, sender_device, to_own)
+    def _store(self, device_lists: list[Any], parsed: list[Envelope], ts: int,
+               ) -> defer.Deferred[Any]:
         config = self._ctx.config
         owners = {d.device_id: d.user_id for devices in device_lists for d in devices}
         d = self._ctx.storage.store_envelopes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
@@ -19,6 +20,9 @@ class Directory:
         self._accounts: OrderedDict[str, Account] = OrderedDict()
         # Bumped by every change, so a read that raced a change is not cached.
         self._generation: dict[str, int] = {}
+        # Told of every change made here ("devices" | "account", user id): a cluster's
+        # other nodes forget theirs (relay.cluster).
+        self.changed: list[Callable[[str, str], None]] = []
 
     @defer.inlineCallbacks
     def account(self, user_id: str) -> Any:
@@ -31,9 +35,12 @@ class Directory:
             self._remember(self._accounts, user_id, account)
         return account
 
-    def forget_account(self, user_id: str) -> None:
+    def forget_account(self, user_id: str, tell: bool = True) -> None:
         """Call after changing an account's verifier or recovery blob."""
         self._accounts.pop(user_id, None)
+        if tell:
+            for listener in self.changed:
+                listener("account", user_id)
 
     def devices(self, user_id: str) -> defer.Deferred[list[Device]]:
         """The user's devices, oldest first (from the cache when it has them)."""
@@ -50,10 +57,13 @@ class Directory:
 
         return self._storage.list_devices(user_id).addCallback(loaded)
 
-    def forget_devices(self, user_id: str) -> None:
+    def forget_devices(self, user_id: str, tell: bool = True) -> None:
         """Call after enrolling or removing a device of this user."""
         self._devices.pop(user_id, None)
         self._generation[user_id] = self._generation.get(user_id, 0) + 1
+        if tell:
+            for listener in self.changed:
+                listener("devices", user_id)
 
     def _remember(self, cache: OrderedDict[str, Any], key: str, value: Any) -> None:
         cache[key] = value

@@ -31,7 +31,6 @@ from securechat.relay import arguments
 from securechat.relay.connections import address_key
 from securechat.relay.context import Caller, RelayContext
 from securechat.relay.errors import invalid, refuse
-from securechat.relay.limits import BucketsByKey
 from securechat.relay.mailer import MailFailed
 
 CODE_DIGITS = 8
@@ -60,9 +59,9 @@ class EmailVerification:
         self._clock = ctx.clock
         self._mailer = mailer
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
-        self._per_email = BucketsByKey(ctx.clock, config.email_codes_per_email_rate,
+        self._per_email = ctx.buckets("email", config.email_codes_per_email_rate,
                                        config.email_codes_per_email_burst)
-        self._per_source = BucketsByKey(ctx.clock, config.email_codes_per_source_rate,
+        self._per_source = ctx.buckets("code-source", config.email_codes_per_source_rate,
                                         config.email_codes_per_source_burst)
 
     @property
@@ -84,16 +83,16 @@ class EmailVerification:
             invalid("user_id is not the id of this email (SHA-256 of the normalised email)")
         if not self.required:
             return {"required": False}
-        wait = self._per_source.take(address_key(caller.peer))
+        wait = yield self._per_source.take(address_key(caller.peer))
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many code requests from this address",
                    retry_after=round(wait, 3))
-        wait = self._per_email.take(user_id)
+        wait = yield self._per_email.take(user_id)
         if wait:
             refuse(uris.ERR_RATE_LIMITED, "too many codes were mailed to this address lately",
                    retry_after=round(wait, 3))
         account = yield self._ctx.directory.account(user_id)
-        code = self._issue(user_id)
+        code = yield self._issue(user_id)
         ttl = self._config.email_code_ttl
         assert self._mailer is not None
         if account is None:
@@ -114,23 +113,14 @@ class EmailVerification:
         """Use up the email's code, or refuse the registration with a clear error."""
         if not self.required:
             return
-        if code is None:
-            refuse(uris.ERR_EMAIL_CODE_REQUIRED,
-                   "this relay registers an email only with the code it mails there: "
-                   f"call {uris.ACCOUNT_VERIFY_EMAIL} first")
-        if type(code) is not str or len(code) > 32:
-            invalid("email_code must be a string")
-        given = "".join(c for c in code if c not in " -").encode("ascii", "replace")
+        given = self.given_code(code).encode("ascii", "replace")
         now = self._clock.seconds()
         pending = self._pending.get(user_id)
         if pending is not None:
             pending.codes = [(c, expires) for c, expires in pending.codes if expires > now]
         if pending is None or not pending.codes:
             self._pending.pop(user_id, None)
-            refuse(uris.ERR_EMAIL_CODE_EXPIRED,
-                   "there is no valid code for this email (codes last "
-                   f"{int(self._config.email_code_ttl // 60)} minutes and work once): "
-                   "ask for a new one")
+            self.refuse_expired()
         matched = False
         for c, _ in pending.codes:  # every code compared: the time says nothing
             matched |= hmac.compare_digest(c.encode("ascii"), given)
@@ -140,10 +130,34 @@ class EmailVerification:
         pending.attempts_left -= 1
         if pending.attempts_left <= 0:
             del self._pending[user_id]
+        self.refuse_wrong(pending.attempts_left)
+
+    # The refusals of `spend` (shared with cluster_codes, which keeps codes in Redis).
+
+    @staticmethod
+    def given_code(code: Any) -> str:
+        """The code as typed, checked and without its separators."""
+        if code is None:
+            refuse(uris.ERR_EMAIL_CODE_REQUIRED,
+                   "this relay registers an email only with the code it mails there: "
+                   f"call {uris.ACCOUNT_VERIFY_EMAIL} first")
+        if type(code) is not str or len(code) > 32:
+            invalid("email_code must be a string")
+        return "".join(c for c in code if c not in " -")
+
+    def refuse_expired(self) -> None:
+        refuse(uris.ERR_EMAIL_CODE_EXPIRED,
+               "there is no valid code for this email (codes last "
+               f"{int(self._config.email_code_ttl // 60)} minutes and work once): "
+               "ask for a new one")
+
+    @staticmethod
+    def refuse_wrong(attempts_left: int) -> None:
+        if attempts_left <= 0:
             refuse(uris.ERR_EMAIL_CODE_EXPIRED,
                    "too many wrong codes for this email: ask for a new one", attempts_left=0)
         refuse(uris.ERR_EMAIL_CODE_WRONG, "this is not the code that was mailed",
-               attempts_left=pending.attempts_left)
+               attempts_left=attempts_left)
 
     def _issue(self, user_id: str) -> str:
         code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
+
+T = TypeVar("T")
 
 
 class TokenBucket:
@@ -61,3 +66,11 @@ class BucketsByKey:
         else:
             self._buckets.move_to_end(key)
         return bucket
+
+
+def after_take(wait: float | defer.Deferred[float], then: Callable[[float], T]) -> Any:
+    """`then(wait)` once a bucket's answer is known: at once for this process's own
+    buckets (the hot path stays synchronous), later for a cluster's (in Redis)."""
+    if isinstance(wait, defer.Deferred):
+        return wait.addCallback(then)
+    return then(wait)

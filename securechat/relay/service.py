@@ -14,7 +14,7 @@ from securechat.relay.blobstore import DiskBlobStore, default_directory
 from securechat.relay.config import RelayConfig
 from securechat.relay.mailer import SmtpMailer
 from securechat.relay.router import Router
-from securechat.relay.storage import IRelayStorage, SQLiteStorage
+from securechat.relay.storage import IRelayStorage, StorageUnavailable, open_storage
 from securechat.relay.transport import make_factory
 from securechat.sqlite import DatabaseTooNew
 
@@ -38,20 +38,29 @@ class RelayService(service.Service):
 
     def __init__(self, reactor: Any, listen: list[str], db_path: str,
                  config: RelayConfig | None = None, storage: IRelayStorage | None = None,
-                 clock: Any = None) -> None:
+                 clock: Any = None, redis_url: str | None = None) -> None:
         self._reactor = reactor
         self._listen = listen
         self.config = config or RelayConfig()
         if self.config.email_verification and self.config.smtp is None:
             raise ConfigError(NO_MAIL)
-        self.storage = storage or SQLiteStorage(db_path, reactor)
+        self.storage = storage or open_storage(db_path, reactor)
         mailer = SmtpMailer(reactor, self.config.smtp) if self.config.smtp else None
+        # A cluster node (`--redis`): live traffic between nodes goes through Redis.
+        self.bus = None
+        if redis_url is not None:
+            from securechat.relay.cluster import RedisBus
+
+            self.bus = RedisBus(reactor, redis_url)
+        # The blob store's bytes: a directory beside the database unless configured (a
+        # cluster's nodes need one they share: none unless configured).
+        blob_dir = self.config.blob_dir
+        if blob_dir is None and "://" not in db_path:
+            blob_dir = default_directory(db_path)
+        self.blob_store = None if blob_dir is None else DiskBlobStore(blob_dir, reactor)
         # `clock` times policies (TTL, rate limits); tests may pass a task.Clock.
-        # The blob store's bytes: a directory beside the database unless configured.
-        self.blob_store = DiskBlobStore(self.config.blob_dir or default_directory(db_path),
-                                        reactor)
         self.router = Router(self.config, self.storage, clock or reactor, mailer,
-                             self.blob_store)
+                             self.blob_store, self.bus)
         self.ports: list[IListeningPort] = []
         self.ready: defer.Deferred[list[IListeningPort]] = defer.Deferred()
         self._purge = task.LoopingCall(self._housekeeping)
@@ -61,7 +70,18 @@ class RelayService(service.Service):
         work = [self.router.delivery.purge(), self.router.accounts.expire_pending()]
         if self.router.blobs is not None:
             work.append(self.router.blobs.purge())
-        return defer.gatherResults(work, consumeErrors=True)
+        d = defer.gatherResults(work, consumeErrors=True)
+        return d.addErrback(self._housekeeping_failed)
+
+    def _housekeeping_failed(self, failure: Failure) -> None:
+        # A database away for a while (a cluster's PostgreSQL restarting) skips a round;
+        # the purge goes on at the next.
+        if failure.check(defer.FirstError) and failure.value.subFailure.check(
+                StorageUnavailable):
+            self.log.warn("housekeeping skipped: {why}",
+                          why=failure.value.subFailure.getErrorMessage())
+            return
+        self.log.failure("housekeeping failed", failure)
 
     def startService(self) -> None:
         super().startService()
@@ -77,6 +97,8 @@ class RelayService(service.Service):
         d.chainDeferred(self.ready)
 
     def _opened(self, _: None) -> defer.Deferred[list[IListeningPort]]:
+        if self.bus is not None:
+            self.router.presence.start()
         self._purge.start(self.config.purge_interval, now=True).addErrback(
             lambda f: self.log.failure("mailbox purge stopped", f))
         factory = make_factory(self.router.session_factory, self.config,
@@ -111,4 +133,7 @@ class RelayService(service.Service):
             self._purge.stop()
         yield defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in self.ports])
         yield self.router.shutdown()
+        if self.bus is not None:
+            self.router.presence.stop()
+            yield self.bus.stop()
         yield self.storage.stop()

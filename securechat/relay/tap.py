@@ -21,7 +21,12 @@ class Options(usage.Options):
         "for offline devices, and hands out TURN credentials. It never sees plaintext."
     )
     optParameters = [
-        ["db", None, "relay.sqlite", "SQLite database file (created if missing)."],
+        ["db", None, "relay.sqlite",
+         "SQLite database file (created if missing), or a PostgreSQL URL "
+         "(postgresql://user@host/dbname) shared by the nodes of a cluster."],
+        ["redis", None, None,
+         "Redis URL (redis://host:port/db) through which the nodes of a cluster reach "
+         "each other's devices; needs a PostgreSQL --db."],
         ["max-message-bytes", None, _DEFAULTS.max_message_bytes,
          "Largest WebSocket message accepted.", int],
         ["max-envelope-bytes", None, _DEFAULTS.max_envelope_bytes,
@@ -140,6 +145,7 @@ class Options(usage.Options):
         self["turn-uri"].append(uri)
 
     def postOptions(self) -> None:
+        check_cluster_options(self["db"], self["redis"])
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         try:
@@ -238,4 +244,20 @@ def makeService(options: Options) -> Any:
 
     from securechat.relay.service import RelayService
 
-    return RelayService(reactor, options["listen"], options["db"], options["config"])
+    return RelayService(reactor, options["listen"], options["db"], options["config"],
+                        redis_url=options["redis"])
+
+
+def check_cluster_options(db: str, redis: str | None) -> None:
+    """Refuse a cluster that could not work: nodes on SQLite files share nothing."""
+    postgres = db.startswith(("postgresql://", "postgres://"))
+    if redis is not None:
+        if not postgres:
+            raise usage.UsageError("--redis joins a cluster, whose nodes share one "
+                                   "PostgreSQL database: give --db postgresql://...")
+        from securechat.relay.cluster import RedisUrlError, parse_redis_url
+
+        try:
+            parse_redis_url(redis)
+        except RedisUrlError as e:
+            raise usage.UsageError(f"--redis: {e}") from None

@@ -32,15 +32,23 @@ def set_recovery_blob(conn: sqlite3.Connection, user_id: str, blob: bytes) -> bo
 
 
 def replace_verifier(conn: sqlite3.Connection, user_id: str, v: ScramVerifier,
-                      current_salt: str | None) -> bool:
-    query = ("UPDATE accounts SET scram_kdf=?, scram_salt=?, scram_iterations=?, "
-             "scram_memory=?, stored_key=?, server_key=? WHERE user_id=?")
+                     current_salt: str | None) -> bool:
+    return bool(conn.execute(*verifier_update(user_id, v, current_salt, "?")).rowcount)
+
+
+def verifier_update(user_id: str, v: ScramVerifier, current_salt: str | None,
+                    mark: str) -> tuple[str, tuple[object, ...]]:
+    """The UPDATE that replaces an account's SCRAM verifier, with parameters written
+    `mark` (the storage backends' placeholders differ)."""
+    query = (f"UPDATE accounts SET scram_kdf={mark}, scram_salt={mark}, "  # noqa: S608
+             f"scram_iterations={mark}, scram_memory={mark}, stored_key={mark}, "
+             f"server_key={mark} WHERE user_id={mark}")
     values: tuple[object, ...] = (v.kdf, v.salt, v.iterations, v.memory, v.stored_key,
                                   v.server_key, user_id)
     if current_salt is not None:  # compare and set: a replayed reset changes nothing
-        query += " AND scram_salt=?"
+        query += f" AND scram_salt={mark}"
         values += (current_salt,)
-    return bool(conn.execute(query, values).rowcount)
+    return query, values
 
 
 def add_device(conn: sqlite3.Connection, d: Device, max_devices: int) -> None:

@@ -45,6 +45,11 @@ class MailboxFull(StorageError):
         self.sender_share = sender_share  # the sender's share of it is full, not all of it
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be reached now (PostgreSQL restarting, say): nothing of the
+    operation was stored; the caller may try again."""
+
+
 class StorageFull(StorageError):
     """Every mailbox together has reached the relay's disk budget."""
 

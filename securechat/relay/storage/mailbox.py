@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from securechat.relay.records import Envelope, MailboxQuota
 from securechat.relay.storage.interface import MailboxFull, MailboxPage, StorageFull
@@ -29,13 +30,7 @@ def store_envelopes(
             "count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
             (e.device_id, e.size),
         ).fetchone()
-        if count > quota.max_count or size > quota.max_bytes:
-            raise MailboxFull(e.device_id)
-        owner = owners.get(e.device_id)
-        if owner is None:
-            row = conn.execute("SELECT user_id FROM devices WHERE device_id=?",
-                               (e.device_id,)).fetchone()
-            owner = owners[e.device_id] = row[0] if row else ""
+        owner = checked_owner(conn, e, quota, count, size, owners, "?")
         if owner != e.from_user:
             _check_sender_share(conn, e, owner, quota, known_pairs)
         else:  # my own devices' copies count against no share, but are counted
@@ -51,7 +46,22 @@ def store_envelopes(
         raise StorageFull()
 
 
-def _pair(sender: str, recipient: str) -> bytes:
+def checked_owner(conn: Any, e: Envelope, quota: MailboxQuota, count: int, size: int,
+                  owners: dict[str, str], mark: str) -> str:
+    """Raise MailboxFull if the device's mailbox now holds more than `quota` (`count`
+    envelopes, `size` bytes); else the user owning the device (from `owners`, or read
+    with parameters written `mark`, as the storage backends' placeholders differ)."""
+    if count > quota.max_count or size > quota.max_bytes:
+        raise MailboxFull(e.device_id)
+    owner = owners.get(e.device_id)
+    if owner is None:
+        row = conn.execute(f"SELECT user_id FROM devices WHERE device_id={mark}",  # noqa: S608
+                           (e.device_id,)).fetchone()
+        owner = owners[e.device_id] = row[0] if row else ""
+    return owner
+
+
+def pair_of(sender: str, recipient: str) -> bytes:
     return hashlib.sha256(f"{sender}:{recipient}".encode()).digest()
 
 
@@ -77,13 +87,13 @@ def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
     """One other user may fill only a share of a device's mailbox, and a stranger (its
     owner never wrote to them through this relay) only a little: a flood by one sender
     leaves room for everyone else's messages."""
-    sent = _pair(e.from_user, owner)
+    sent = pair_of(e.from_user, owner)
     # Only rows that were there before this transaction are cached: one it adds could
     # still be undone (a full mailbox), and would then be added again next time.
     if sent not in known and conn.execute("INSERT OR IGNORE INTO routed_pairs VALUES (?)",
                                           (sent,)).rowcount == 0:
         known.add(sent)
-    answered = _pair(owner, e.from_user)
+    answered = pair_of(owner, e.from_user)
     stranger = answered not in known
     if stranger and conn.execute("SELECT 1 FROM routed_pairs WHERE pair=?",
                                  (answered,)).fetchone() is not None:
@@ -93,6 +103,14 @@ def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
         "INSERT INTO mailbox_sender_usage VALUES (?,?,1,?) ON CONFLICT(device_id, from_user) "
         "DO UPDATE SET count=count+1, bytes=bytes+excluded.bytes RETURNING count, bytes",
         (e.device_id, e.from_user, e.size)).fetchone()
+    check_share(e, quota, stranger, count, size)
+
+
+def check_share(e: Envelope, quota: MailboxQuota, stranger: bool, count: int,
+                size: int) -> None:
+    """Raise MailboxFull if the sender now has more in the device's mailbox (`count`
+    envelopes, `size` bytes) than a stranger's or a contact's share (storage backends
+    share this rule)."""
     if stranger:
         most_count, most_bytes = quota.stranger_count, quota.stranger_bytes
     else:
@@ -100,6 +118,35 @@ def _check_sender_share(conn: sqlite3.Connection, e: Envelope, owner: str,
         most_bytes = max(1, int(quota.max_bytes * quota.sender_share))
     if count > most_count or size > most_bytes:
         raise MailboxFull(e.device_id, sender_share=True)
+
+
+def cut_page(rows: Iterable[tuple[int, int]], limit: int, max_bytes: int,
+             overhead: int) -> tuple[list[int], bool]:
+    """From (row key, size) rows, oldest first: the keys of one page (at most `limit`,
+    within `max_bytes` counting `overhead` each, but at least one) and whether more
+    are left."""
+    keys: list[int] = []
+    budget = max_bytes
+    for key, size in rows:
+        budget -= size + overhead
+        if len(keys) >= limit or (keys and budget < 0):
+            return keys, True
+        keys.append(key)
+    return keys, False
+
+
+def tally_removed(removed: Iterable[tuple[str, int, str]]
+                  ) -> tuple[dict[str, list[int]], dict[tuple[str, str], list[int]]]:
+    """[count, bytes] per device and per (device, sender) of removed (device id, size,
+    sender) rows."""
+    per_device: dict[str, list[int]] = {}
+    per_sender: dict[tuple[str, str], list[int]] = {}
+    for device_id, size, from_user in removed:
+        for totals in (per_device.setdefault(device_id, [0, 0]),
+                       per_sender.setdefault((device_id, from_user), [0, 0])):
+            totals[0] += 1
+            totals[1] += size
+    return per_device, per_sender
 
 
 _ENVELOPE_COLUMNS = "id, device_id, from_user, from_device, ts, v, alg, type, body"
@@ -116,15 +163,7 @@ def fetch_mailbox(
         "SELECT rowid, size FROM mailbox WHERE device_id=? AND expires>? ORDER BY ts, rowid",
         (device_id, now),
     )
-    rowids: list[int] = []
-    more = False
-    budget = max_bytes
-    for rowid, size in cursor:
-        budget -= size + overhead
-        if len(rowids) >= limit or (rowids and budget < 0):
-            more = True
-            break
-        rowids.append(rowid)
+    rowids, more = cut_page(cursor, limit, max_bytes, overhead)
     cursor.close()
     if not rowids:
         return MailboxPage([], more=False)
@@ -141,13 +180,7 @@ def _forget_usage(conn: sqlite3.Connection,
                   removed: Iterable[tuple[str, int, str]]) -> int:
     """Update the mailbox counters for removed (device id, size, sender) rows; returns
     how many."""
-    per_device: dict[str, list[int]] = {}
-    per_sender: dict[tuple[str, str], list[int]] = {}
-    for device_id, size, from_user in removed:
-        for totals in (per_device.setdefault(device_id, [0, 0]),
-                       per_sender.setdefault((device_id, from_user), [0, 0])):
-            totals[0] += 1
-            totals[1] += size
+    per_device, per_sender = tally_removed(removed)
     conn.executemany(
         "UPDATE mailbox_usage SET count=count-?, bytes=bytes-? WHERE device_id=?",
         [(count, size, device_id) for device_id, (count, size) in per_device.items()],

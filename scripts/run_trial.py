@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +23,8 @@ UI_PREFIX = "tests.test_ui"  # tests/test_ui*.py run on the Qt reactor
 # Calls (issue 15): tests/test_call*.py run on Twisted's asyncio reactor (aiortc is
 # asyncio), in a trial process of their own; counted with the others.
 CALL_PREFIX = "tests.test_call"
+# Seconds one trial process may run (the whole suite takes about 5 minutes here).
+LIMIT = int(os.environ.get("SECURECHAT_TEST_LIMIT", "2400"))
 
 
 def trial_options() -> list[str]:
@@ -53,8 +57,25 @@ def split_tests(tests: list[str]) -> tuple[list[str], list[str], list[str]]:
 
 
 def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, int], int]:
+    """Run one trial process, echoing its output; (its summary counts, exit status).
+
+    A process still running after LIMIT seconds is hung (trial's own per-test timeout
+    cannot fire while native code holds the main thread): it is sent SIGABRT, which
+    makes faulthandler print every thread's stack, then killed, and counts as failed."""
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
+    hung = threading.Event()
+
+    def abort() -> None:
+        hung.set()
+        module = command[command.index("-m") + 1]
+        sys.stdout.write(f"\n*** {module} still running after {LIMIT} s: hung, killed "
+                         "(stacks below)\n")
+        process.send_signal(signal.SIGABRT)
+        threading.Timer(10, process.kill).start()
+    watchdog = threading.Timer(LIMIT, abort)
+    watchdog.daemon = True
+    watchdog.start()
     counts: dict[str, int] = {}
     assert process.stdout is not None
     for line in process.stdout:
@@ -63,7 +84,9 @@ def run(command: list[str], env: dict[str, str]) -> tuple[dict[str, int], int]:
         if match:
             counts = {k: int(v) for k, v in
                       (item.split("=") for item in match.group(2).split(", ") if "=" in item)}
-    return counts, process.wait()
+    code = process.wait()
+    watchdog.cancel()
+    return ({} if hung.is_set() else counts), (code or int(hung.is_set()))
 
 
 def main(argv: list[str]) -> int:
@@ -74,16 +97,18 @@ def main(argv: list[str]) -> int:
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     runs = []
     if plain:
-        runs.append([sys.executable, "-m", "twisted.trial", *options, *plain])
+        runs.append([sys.executable, "-X", "faulthandler", "-m", "twisted.trial", *options,
+                     *plain])
     if ui:
         ui_options = [o for o in options if not o.startswith("--temp-directory")]
         ui_env = {**env, "QT_QPA_PLATFORM": env.get("QT_QPA_PLATFORM", "offscreen"),
                   "SECURECHAT_SCREENSHOTS": str(ROOT / "_trial_temp" / "screenshots")}
-        runs.append(([sys.executable, "-m", "tests.ui_trial", *ui_options,
+        runs.append(([sys.executable, "-X", "faulthandler", "-m", "tests.ui_trial", *ui_options,
                       "--temp-directory=_trial_temp/ui", *ui], ui_env))
     if calls:  # calls: the asyncio reactor (aiortc)
         call_options = [o for o in options if not o.startswith("--temp-directory")]
-        runs.append([sys.executable, "-m", "twisted.trial", "--reactor=asyncio",
+        runs.append([sys.executable, "-X", "faulthandler", "-m", "twisted.trial",
+                     "--reactor=asyncio",
                      *call_options, "--temp-directory=_trial_temp_calls", *calls])
     passed = failed = skipped = 0
     worst = 0

@@ -289,8 +289,13 @@ def PatternTrack(width: int = 160, height: int = 120, fps: int = 15) -> Any:
         async def recv(self) -> Any:
             _still_live(self)
             n = await self._pace.next_due()
-            frame = av.VideoFrame(width, height, "gray")
-            frame.planes[0].update(bytes([n * 8 % 256]) * (width * height))
+            # yuv420p, what the VP8 encoder takes: no conversion (FFmpeg's threaded
+            # scaler can hang; see ui/windows/call.py).
+            frame = av.VideoFrame(width, height, "yuv420p")
+            luma, chroma = frame.planes[0], frame.planes[1:]
+            luma.update(bytes([n * 8 % 256]) * luma.buffer_size)
+            for plane in chroma:
+                plane.update(bytes([128]) * plane.buffer_size)
             frame.pts = n
             frame.time_base = fractions.Fraction(1, fps)
             return frame

@@ -108,7 +108,9 @@ class VideoView(QLabel):
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            rgb = frame.reformat(format="rgb24")
+            # One thread: FFmpeg's slice threads (the default, one per core) can hang
+            # for good freeing themselves (seen on libswscale 9, PyAV 18).
+            rgb = frame.reformat(format="rgb24", threads=1)
             plane = rgb.planes[0]
             image = QImage(bytes(plane), rgb.width, rgb.height, plane.line_size,
                            QImage.Format.Format_RGB888).copy()

@@ -175,3 +175,14 @@ class ClientTestCase(RelayTestCase):
                     yield d
             finally:
                 client.events.unsubscribe(any_event)
+
+
+class LaptopPhoneAndBobCase(ClientTestCase):
+    """Alice has a laptop (`laptop`, also `alice`) and a phone (`phone`); Bob has one
+    device; they are friends."""
+
+    @defer.inlineCallbacks
+    def setUp(self) -> Any:
+        yield super().setUp()
+        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
+        self.laptop = self.alice

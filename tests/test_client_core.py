@@ -28,7 +28,7 @@ from securechat.client.keys import session_id
 from securechat.client.typing_indicator import PEER_TYPING_LAPSE, TYPING_IDLE, TYPING_REFRESH
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
-from tests.clientsupport import ClientTestCase
+from tests.clientsupport import ClientTestCase, LaptopPhoneAndBobCase
 from tests.dbtraces import traces
 from tests.hostile import HostileRelay
 
@@ -225,13 +225,7 @@ class EventDataTests(ClientTestCase):
         self.assertEqual(changed.summary.last_message.id, got.id)
 
 
-class PresenceAndTypingTests(ClientTestCase):
-    @defer.inlineCallbacks
-    def setUp(self) -> Any:
-        yield super().setUp()
-        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
-        self.laptop = self.alice
-
+class PresenceAndTypingTests(LaptopPhoneAndBobCase):
     @defer.inlineCallbacks
     def test_a_contact_is_online_while_any_of_their_devices_is(self) -> Any:
         alice, bob_log = self.laptop.me.user_id, self.log(self.bob)

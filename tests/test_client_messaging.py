@@ -11,18 +11,12 @@ from securechat.client.errors import ClientError
 from securechat.client.model import MessageStatus, MessageType
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame
-from tests.clientsupport import ClientTestCase
+from tests.clientsupport import LaptopPhoneAndBobCase
 from tests.dbtraces import traces
 
 
-class TwoDevicesAndAFriendTests(ClientTestCase):
+class TwoDevicesAndAFriendTests(LaptopPhoneAndBobCase):
     """Alice has a laptop and a phone; Bob has one device."""
-
-    @defer.inlineCallbacks
-    def setUp(self) -> Any:
-        yield super().setUp()
-        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
-        self.laptop = self.alice
 
     @defer.inlineCallbacks
     def test_friendship_is_known_on_every_device_with_the_same_sid(self) -> Any:

@@ -12,18 +12,12 @@ from securechat.client.errors import ClientError
 from securechat.client.model import Sender
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame, InvalidFrame
-from tests.clientsupport import ClientTestCase
+from tests.clientsupport import ClientTestCase, LaptopPhoneAndBobCase
 
 
-class ReactionsAndEditsTests(ClientTestCase):
+class ReactionsAndEditsTests(LaptopPhoneAndBobCase):
     """Alice has a laptop and a phone; Bob has one device. In the hostile test Mallory is
     another contact of Alice's and Trudy a stranger."""
-
-    @defer.inlineCallbacks
-    def setUp(self) -> Any:
-        yield super().setUp()
-        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
-        self.laptop = self.alice
 
     @defer.inlineCallbacks
     def sent_and_copied(self, text: str) -> Any:

@@ -21,18 +21,12 @@ from securechat.client.model import MessageType, StoredMessage
 from securechat.client.storage.schema import migrate_schema
 from securechat.protocol import frames
 from securechat.protocol.frames import Frame, InvalidFrame
-from tests.clientsupport import ClientTestCase
+from tests.clientsupport import LaptopPhoneAndBobCase
 from tests.dbtraces import traces
 
 
-class UnsendMarkerTests(ClientTestCase):
+class UnsendMarkerTests(LaptopPhoneAndBobCase):
     """Alice has a laptop and a phone; Bob has one device."""
-
-    @defer.inlineCallbacks
-    def setUp(self) -> Any:
-        yield super().setUp()
-        yield self.alice_and_bob("alice-laptop", phone="alice-phone")
-        self.laptop = self.alice
 
     @defer.inlineCallbacks
     def test_unsend_leaves_a_marker_everywhere_and_the_text_leaves_every_database(self) -> Any:

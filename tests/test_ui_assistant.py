@@ -29,12 +29,7 @@ from tests.test_ui import UITestCase, screenshot, until
 class AssistantInTheChat(UITestCase):
     @defer.inlineCallbacks
     def test_settings_chips_and_a_polished_draft_with_stop(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org", "Alice")
-        window = self.shell("alice")
-        alice = yield self.unlock(window, "alice@example.org")
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(bob)
-        yield self.befriend(alice, bob)
+        window, alice, bob = yield self.alice_window_and_bob()
         mark = self.log(alice).mark()
         yield bob.send_text(alice.me.user_id, "lunch tomorrow?")
         yield self.log(alice).wait_for(ev.MessageReceived, since=mark)

@@ -186,6 +186,11 @@ def Gate(source: Any, failed: Callable[[str], None] | None = None) -> Any:
                     raise
                 raise MediaStreamError from e
             if self.on:
+                if isinstance(frame, av.VideoFrame) and frame.format.name != "yuv420p":
+                    # What the VP8 encoder takes, converted here on one thread: left to
+                    # the encoder, PyAV's scaler runs on every core and can hang freeing
+                    # its threads (PyAV 17+; its maintainers advise threads=1).
+                    return frame.reformat(format="yuv420p", threads=1)
                 return frame
             if isinstance(frame, av.AudioFrame):
                 quiet = av.AudioFrame(format=frame.format.name, layout=frame.layout.name,
@@ -272,7 +277,8 @@ def ToneTrack(frequency: float = 440.0) -> Any:
 
 
 def PatternTrack(width: int = 160, height: int = 120, fps: int = 15) -> Any:
-    """A synthetic video track (a moving grey level); `.frames` counts what was sent."""
+    """A synthetic video track (a moving grey level, in `gray`: the call converts it,
+    as it does a camera's frames); `.frames` counts what was sent."""
     import av
 
     class _Pattern(_media_track_base()):  # type: ignore[misc]
@@ -289,13 +295,8 @@ def PatternTrack(width: int = 160, height: int = 120, fps: int = 15) -> Any:
         async def recv(self) -> Any:
             _still_live(self)
             n = await self._pace.next_due()
-            # yuv420p, what the VP8 encoder takes: no conversion (FFmpeg's threaded
-            # scaler can hang; see ui/windows/call.py).
-            frame = av.VideoFrame(width, height, "yuv420p")
-            luma, chroma = frame.planes[0], frame.planes[1:]
-            luma.update(bytes([n * 8 % 256]) * luma.buffer_size)
-            for plane in chroma:
-                plane.update(bytes([128]) * plane.buffer_size)
+            frame = av.VideoFrame(width, height, "gray")
+            frame.planes[0].update(bytes([n * 8 % 256]) * (width * height))
             frame.pts = n
             frame.time_base = fractions.Fraction(1, fps)
             return frame

@@ -107,7 +107,8 @@ async def run_setup(reactor: IReactorCore, label: str, options: BenchOptions, no
             port = crossbar_env.free_port()
             args = relay_args(port, workdir / "relay.sqlite")
             if db is not None:
-                args = [a for a in args if not a.startswith("--db=")] + [f"--db={db}"]
+                args = [a for a in args if not a.startswith("--db=")] + [
+                    f"--db={db}", f"--blob-dir={workdir / 'blobs'}"]  # the nodes share it
             if redis is not None:
                 args.append(f"--redis={redis}")
             node_dir = workdir / f"node{i}"

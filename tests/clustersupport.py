@@ -94,6 +94,18 @@ class ClusterTestCase(ClientTestCase):
             return proc.ended
         return None
 
+    @defer.inlineCallbacks
+    def friends_on_two_nodes(self) -> Any:
+        """(alice, bob): Alice's client on the first node, Bob's on the second, both
+        online and friends."""
+        self.on(self.urls[0])
+        alice = yield self.register("alice", "alice@example.org")
+        self.on(self.urls[1])
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(alice, bob)
+        yield self.befriend(alice, bob)
+        return alice, bob
+
     def on(self, *urls: str) -> None:
         """Clients registered or signed in from now on use these relay URLs, in order."""
         self.url = ",".join(urls)

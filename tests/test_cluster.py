@@ -35,12 +35,7 @@ from tests.test_service import TWISTD, TwistdProcess
 class TwoNodesTests(ClusterTestCase):
     @defer.inlineCallbacks
     def alice_on_a_bob_on_b(self) -> Any:
-        self.on(self.urls[0])
-        self.alice = yield self.register("alice", "alice@example.org")
-        self.on(self.urls[1])
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.alice, self.bob)
-        yield self.befriend(self.alice, self.bob)
+        self.alice, self.bob = yield self.friends_on_two_nodes()
         a, b = self.nodes[0].router, self.nodes[1].router
         self.assertTrue(a.has_device(self.alice.me.device_id))
         self.assertFalse(a.has_device(self.bob.me.device_id))
@@ -190,12 +185,7 @@ class FileAcrossNodesTests(ClusterTestCase):
 
     @defer.inlineCallbacks
     def test_a_file_sent_through_one_node_is_downloaded_through_another(self) -> Any:
-        self.on(self.urls[0])
-        alice = yield self.register("alice", "alice@example.org")
-        self.on(self.urls[1])
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(alice, bob)
-        yield self.befriend(alice, bob)
+        alice, bob = yield self.friends_on_two_nodes()
         bob.files.auto_download_bytes = 0  # only when asked: after node A has gone
         content = os.urandom(3 * filecrypt.CHUNK_SIZE + 12345)
         path = os.path.join(self.mktemp())
@@ -267,12 +257,7 @@ class RedisRestartTests(ClusterTestCase):
 
     @defer.inlineCallbacks
     def test_redis_restarting_mid_traffic_loses_nothing(self) -> Any:
-        self.on(self.urls[0])
-        alice = yield self.register("alice", "alice@example.org")
-        self.on(self.urls[1])
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(alice, bob)
-        yield self.befriend(alice, bob)
+        alice, bob = yield self.friends_on_two_nodes()
         peer = bob.me.user_id
         first = yield defer.gatherResults([alice.send_text(peer, f"one {i}") for i in range(5)])
         self.redis.restart()

@@ -101,6 +101,7 @@ async def run_setup(reactor: IReactorCore, label: str, options: BenchOptions, no
                     db: str | None, redis: str | None, pg: PostgresServer | None,
                     redis_server: RedisServer | None) -> Setup:
     workdir = Path(tempfile.mkdtemp(prefix="securechat-cluster-bench-"))
+    (workdir / "blobs").mkdir()  # the nodes' shared blob directory (--blob-dir)
     started = []
     try:
         for i in range(nodes):

@@ -101,13 +101,15 @@ async def run_setup(reactor: IReactorCore, label: str, options: BenchOptions, no
                     db: str | None, redis: str | None, pg: PostgresServer | None,
                     redis_server: RedisServer | None) -> Setup:
     workdir = Path(tempfile.mkdtemp(prefix="securechat-cluster-bench-"))
+    (workdir / "blobs").mkdir()  # the nodes' shared blob directory (--blob-dir)
     started = []
     try:
         for i in range(nodes):
             port = crossbar_env.free_port()
             args = relay_args(port, workdir / "relay.sqlite")
             if db is not None:
-                args = [a for a in args if not a.startswith("--db=")] + [f"--db={db}"]
+                args = [a for a in args if not a.startswith("--db=")] + [
+                    f"--db={db}", f"--blob-dir={workdir / 'blobs'}"]  # the nodes share it
             if redis is not None:
                 args.append(f"--redis={redis}")
             node_dir = workdir / f"node{i}"

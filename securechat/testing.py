@@ -25,6 +25,7 @@ from securechat.client.wamp import Anonymous, DeviceKey, Password, RelaySession,
 from securechat.protocol import scram, uris
 from securechat.protocol.encoding import b64
 from securechat.protocol.keys import device_certificate, user_id_for_email
+from securechat.relay.blobstore import default_directory
 from securechat.relay.config import RelayConfig
 from securechat.relay.service import RelayService
 
@@ -61,8 +62,12 @@ def start_relay(reactor: Any, db_path: str, config: RelayConfig | None = None,
     through `for_tests` unless `as_configured`."""
     if not as_configured:
         config = for_tests(config)
-    service = RelayService(reactor, [listen], testing_servers.test_database(db_path), config,
-                           clock=clock)
+    db = testing_servers.test_database(db_path)
+    if "://" in db and (config is None or config.blob_dir is None):
+        # A PostgreSQL relay needs its blob directory named: where the file `db_path`
+        # (which the database stands for) would keep it.
+        config = attrs.evolve(config or RelayConfig(), blob_dir=default_directory(db_path))
+    service = RelayService(reactor, [listen], db, config, clock=clock)
     service.startService()
     ports = yield service.ready
     return service, f"ws://127.0.0.1:{ports[0].getHost().port}"

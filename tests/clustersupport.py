@@ -11,6 +11,7 @@ import itertools
 import os
 from typing import Any
 
+import attrs
 from twisted.internet import defer, reactor
 
 from securechat import testing
@@ -27,12 +28,13 @@ def fresh_redis_url() -> str:
     return shared_redis().url(next(_redis_databases) % 1024)
 
 
-def twistd_node(dsn: str, redis_url: str, port: int) -> TwistdProcess:
+def twistd_node(dsn: str, redis_url: str, port: int, blob_dir: str) -> TwistdProcess:
     """A relay node as operators run it (`twistd securechat-relay`), in its own
     process: `listening` fires when it serves; SIGKILL it to kill the node."""
     proc = TwistdProcess()
     reactor.spawnProcess(proc, TWISTD, [
         TWISTD, "-n", "--pidfile=", "securechat-relay", "--db", dsn, "--redis", redis_url,
+        "--blob-dir", blob_dir,
         "--listen", f"tcp:{port}:interface=127.0.0.1", "--email-verification", "off",
         "--min-scram-memory", str(testing.TEST_SCRAM_MEMORY),
         "--min-scram-iterations", str(testing.TEST_SCRAM_ITERATIONS)],
@@ -51,6 +53,8 @@ class ClusterTestCase(ClientTestCase):
     def start_relay(self) -> Any:
         self.dsn = self.database_for_test()
         self.redis_url = self.redis_for_test()
+        self.blob_dir = self.mktemp()  # the nodes' shared blob directory (NFS in production)
+        os.makedirs(self.blob_dir)
         self.nodes: list[RelayService] = []
         self.urls: list[str] = []
         for _ in range(self.node_count):
@@ -69,8 +73,8 @@ class ClusterTestCase(ClientTestCase):
 
     @defer.inlineCallbacks
     def start_node(self, listen: str = "tcp:0:interface=127.0.0.1") -> Any:
-        node = RelayService(reactor, [listen], self.dsn, testing.for_tests(self.config),
-                            redis_url=self.redis_url)
+        config = attrs.evolve(testing.for_tests(self.config), blob_dir=self.blob_dir)
+        node = RelayService(reactor, [listen], self.dsn, config, redis_url=self.redis_url)
         node.startService()
         self.addCleanup(self._stop, node)
         ports = yield node.ready
@@ -79,7 +83,7 @@ class ClusterTestCase(ClientTestCase):
     def run_node(self) -> tuple[TwistdProcess, str]:
         """A node in its own process (killable): (process, url)."""
         port = free_port()
-        proc = twistd_node(self.dsn, self.redis_url, port)
+        proc = twistd_node(self.dsn, self.redis_url, port, self.blob_dir)
         self.addCleanup(self._kill, proc)
         return proc, f"ws://127.0.0.1:{port}"
 
@@ -89,6 +93,18 @@ class ClusterTestCase(ClientTestCase):
             proc.transport.signalProcess("KILL")
             return proc.ended
         return None
+
+    @defer.inlineCallbacks
+    def friends_on_two_nodes(self) -> Any:
+        """(alice, bob): Alice's client on the first node, Bob's on the second, both
+        online and friends."""
+        self.on(self.urls[0])
+        alice = yield self.register("alice", "alice@example.org")
+        self.on(self.urls[1])
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(alice, bob)
+        yield self.befriend(alice, bob)
+        return alice, bob
 
     def on(self, *urls: str) -> None:
         """Clients registered or signed in from now on use these relay URLs, in order."""

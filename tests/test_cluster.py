@@ -15,13 +15,16 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor, threads
 from twisted.internet.utils import getProcessOutputAndValue
 
+import securechat.client.filecrypt as filecrypt
 from securechat import testing
+from securechat.client import MediaStatus
 from securechat.client import events as ev
 from securechat.client.model import MessageStatus
 from securechat.client.registration import request_email_code
 from securechat.client.wamp import Anonymous, connect
 from securechat.protocol import uris
 from securechat.relay.config import RelayConfig
+from securechat.relay.service import ConfigError, RelayService
 from securechat.testing_servers import PostgresServer, RedisServer, free_port
 from tests.clustersupport import ClusterTestCase
 from tests.mailserver import code_in, mailing_config
@@ -32,12 +35,7 @@ from tests.test_service import TWISTD, TwistdProcess
 class TwoNodesTests(ClusterTestCase):
     @defer.inlineCallbacks
     def alice_on_a_bob_on_b(self) -> Any:
-        self.on(self.urls[0])
-        self.alice = yield self.register("alice", "alice@example.org")
-        self.on(self.urls[1])
-        self.bob = yield self.register("bob", "bob@example.org")
-        yield self.online(self.alice, self.bob)
-        yield self.befriend(self.alice, self.bob)
+        self.alice, self.bob = yield self.friends_on_two_nodes()
         a, b = self.nodes[0].router, self.nodes[1].router
         self.assertTrue(a.has_device(self.alice.me.device_id))
         self.assertFalse(a.has_device(self.bob.me.device_id))
@@ -128,6 +126,88 @@ class TwoNodesTests(ClusterTestCase):
         self.assertEqual(set(result["ids"]), {laptop.device_id, phone.device_id})
 
 
+class LiveAcrossNodesTests(ClusterTestCase):
+    """`sc.message.send_live` (call signaling, typing): a device connected to another
+    node counts as reached, and gets the frame."""
+
+    @defer.inlineCallbacks
+    def listened(self, node: int, device_id: str, count: int = 1) -> Any:
+        """Until `count` nodes listen on the device's Redis channel (node `node` takes
+        it once it has welcomed the device, and lets it go once the session has ended)."""
+        bus = self.nodes[node].bus
+        channel = bus.device_channel(device_id)
+        while (yield bus.redis.execute_command("PUBSUB", "NUMSUB", channel))[1] != count:
+            pass  # each turn waits on a Redis round trip
+
+    @defer.inlineCallbacks
+    def test_a_live_frame_reaches_a_device_on_another_node_and_counts_as_delivered(
+            self) -> Any:
+        alice = yield self.account("alice@example.org")
+        laptop = yield self.device(alice, "alice-laptop")
+        phone = yield self.device(alice, "alice-phone")
+        bob = yield self.account("bob@example.org")
+        bob_laptop = yield self.device(bob, "bob-laptop")
+        bob_phone = yield self.device(bob, "bob-phone")  # never online here
+        inboxes = {}
+        for device, url in ((phone, self.urls[0]), (bob_laptop, self.urls[1])):
+            session = yield connect(reactor, url, device.key)
+            self.sessions.append(session)
+            inboxes[device.device_id] = inbox = Inbox()
+            yield session.subscribe(inbox.received, uris.inbox_topic(device.device_id))
+        yield self.listened(1, bob_laptop.device_id)
+        sender = yield self.join(laptop.key)  # on node A
+        frames = [envelope(bob_laptop, b"ring"), envelope(bob_phone, b"ring"),
+                  envelope(phone, b"ringing")]
+
+        result = yield sender.call(uris.MESSAGE_SEND_LIVE, bob.user_id, frames)
+
+        # Bob's laptop (node B) and Alice's phone (node A) got it; Bob's phone did not.
+        self.assertEqual(result["delivered"], ["alice-phone", "bob-laptop"])
+        got = yield inboxes["bob-laptop"].next()
+        self.assertEqual((got["body"], got["from_device"]), (b"ring", "alice-laptop"))
+        self.assertEqual((yield inboxes["alice-phone"].next())["body"], b"ringing")
+        # Once Bob's laptop has gone, a frame to it reaches nobody, and says so.
+        yield testing.leave(self.sessions[1])
+        yield self.listened(1, bob_laptop.device_id, count=0)
+        result = yield sender.call(uris.MESSAGE_SEND_LIVE, bob.user_id, frames)
+        self.assertEqual(result["delivered"], ["alice-phone"])
+        # Live frames are never stored, on either node.
+        for device, url in ((bob_laptop, self.urls[0]), (bob_phone, self.urls[1])):
+            session = yield connect(reactor, url, device.key)
+            self.sessions.append(session)
+            page = yield session.call(uris.MAILBOX_FETCH)
+            self.assertEqual(page["envelopes"], [])
+
+
+class FileAcrossNodesTests(ClusterTestCase):
+    """Encrypted files in a cluster: metadata in PostgreSQL, bytes in the blob directory
+    every node shares."""
+
+    @defer.inlineCallbacks
+    def test_a_file_sent_through_one_node_is_downloaded_through_another(self) -> Any:
+        alice, bob = yield self.friends_on_two_nodes()
+        bob.files.auto_download_bytes = 0  # only when asked: after node A has gone
+        content = os.urandom(3 * filecrypt.CHUNK_SIZE + 12345)
+        path = os.path.join(self.mktemp())
+        with open(path, "wb") as f:
+            f.write(content)
+        message = yield alice.files.send(bob.me.user_id, path)
+        sent = yield alice.files.wait(message.id)
+        self.assertEqual(sent.status, MediaStatus.SENT)
+        yield self.log(bob).wait_for(ev.FileOffered, lambda e: e.item.message_id == message.id)
+        # Uploaded through node A, which now stops: the file lives on for node B.
+        yield self.nodes[0].stopService()
+        self.assertTrue(self.nodes[1].router.has_device(bob.me.device_id))
+
+        item = yield bob.files.download(message.id)
+
+        self.assertEqual(item.status, MediaStatus.DONE)
+        saved = self.mktemp()
+        yield bob.files.save(message.id, saved)
+        with open(saved, "rb") as f:
+            self.assertEqual(f.read(), content)
+
+
 class KilledNodeTests(ClusterTestCase):
     node_count = 1
 
@@ -177,12 +257,7 @@ class RedisRestartTests(ClusterTestCase):
 
     @defer.inlineCallbacks
     def test_redis_restarting_mid_traffic_loses_nothing(self) -> Any:
-        self.on(self.urls[0])
-        alice = yield self.register("alice", "alice@example.org")
-        self.on(self.urls[1])
-        bob = yield self.register("bob", "bob@example.org")
-        yield self.online(alice, bob)
-        yield self.befriend(alice, bob)
+        alice, bob = yield self.friends_on_two_nodes()
         peer = bob.me.user_id
         first = yield defer.gatherResults([alice.send_text(peer, f"one {i}") for i in range(5)])
         self.redis.restart()
@@ -309,17 +384,51 @@ class CheckCommandTests(ClusterTestCase):
 
     @defer.inlineCallbacks
     def test_reachable_services_pass_and_unreachable_ones_fail_clearly(self) -> Any:
-        out, err, status = yield self.run_check("--db", self.dsn, "--redis", self.redis_url)
+        out, err, status = yield self.run_check("--db", self.dsn, "--redis", self.redis_url,
+                                                "--blob-dir", self.blob_dir)
         self.assertEqual(status, 0, err)
         self.assertIn(b"database: ok: PostgreSQL", out)
-        self.assertIn(b"schema 1/1", out)
+        self.assertIn(b"schema 2/2", out)
         self.assertIn(b"redis: ok: Redis", out)
+        self.assertIn(f"blobs: ok: {self.blob_dir}, writable".encode(), out)
+        self.assertEqual(os.listdir(self.blob_dir), [])  # its probe file is gone
         dead = f"redis://127.0.0.1:{free_port()}/0"
-        out, _, status = yield self.run_check("--db", self.dsn, "--redis", dead)
+        out, _, status = yield self.run_check("--db", self.dsn, "--redis", dead,
+                                              "--blob-dir", self.blob_dir)
         self.assertEqual(status, 1)
         self.assertIn(b"database: ok", out)
         self.assertIn(f"redis: FAILED: {dead}".encode(), out)
         self.assertIn(b"refused", out)
+
+    @defer.inlineCallbacks
+    def test_a_missing_blob_directory_fails_the_check(self) -> Any:
+        out, _, status = yield self.run_check("--db", self.dsn, "--redis", self.redis_url)
+        self.assertEqual(status, 1)
+        self.assertIn(b"redis: ok", out)
+        self.assertIn(b"blobs: FAILED: a relay on PostgreSQL needs --blob-dir", out)
+        unmounted = os.path.join(self.blob_dir, "not-mounted")
+        out, _, status = yield self.run_check("--db", self.dsn, "--blob-dir", unmounted)
+        self.assertEqual(status, 1)
+        self.assertIn(f"blobs: FAILED: {unmounted} is not a directory".encode(), out)
+
+    @defer.inlineCallbacks
+    def test_a_node_on_postgresql_without_a_shared_blob_directory_is_refused_at_start(
+            self) -> Any:
+        for extra, says in (([], b"--db postgresql://... needs --blob-dir"),
+                            (["--blob-dir", os.path.join(self.blob_dir, "not-mounted")],
+                             b"is not a directory: mount the storage the nodes share")):
+            proc = TwistdProcess()
+            reactor.spawnProcess(proc, TWISTD, [
+                TWISTD, "-n", "--pidfile=", "securechat-relay", "--db", self.dsn,
+                "--redis", self.redis_url, "--email-verification", "off", *extra],
+                env=os.environ.copy())
+            proc.listening.addErrback(lambda _: None)
+            yield proc.ended
+            self.assertIn(says, proc.output)
+        # The service itself (a relay embedded in another program) refuses the same.
+        with self.assertRaises(ConfigError) as refused:
+            RelayService(reactor, ["tcp:0"], self.dsn, testing.for_tests(RelayConfig()))
+        self.assertIn("--blob-dir", str(refused.exception))
 
     @defer.inlineCallbacks
     def test_a_cluster_on_sqlite_files_is_refused_at_start(self) -> Any:

@@ -40,11 +40,18 @@ class ClusterNode:
     def push(self, topic: str, args: list[Any]) -> int:
         """An EVENT to the topic's subscribers here, or, for a device connected to
         another node, through its channel. Returns how many got it here."""
+        reached = self.push_reaching(topic, args)
+        return reached if isinstance(reached, int) else 0
+
+    def push_reaching(self, topic: str, args: list[Any]) -> int | defer.Deferred[int]:
+        """`push`, answering how many took it: the subscribers here (at once), or for a
+        device not connected here, Deferred[the nodes that took it from its channel]
+        (Redis PUBLISH's count: a node listens on a device's channel exactly while the
+        device is connected to it; 0 if none does, or Redis is away)."""
         device_id = device_of(topic)
         if device_id is None or self._router.has_device(device_id):
             return int(self._router.broker.deliver(topic, args))
-        self._bus.publish(self._bus.device_channel(device_id), EVENT, [topic, args])
-        return 0
+        return self._bus.publish(self._bus.device_channel(device_id), EVENT, [topic, args])
 
     # --- devices ---------------------------------------------------------------------
 

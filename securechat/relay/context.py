@@ -74,6 +74,10 @@ class RelayContext:
     shared_buckets: Callable[[str, float, float], Any] | None = None
     # One of several nodes (relay.cluster): caches may lag a change made on another.
     clustered: bool = False
+    # `push` answering whether the event reached a live session on any node: a count,
+    # or in a cluster, for a device connected to another node, a Deferred of one (the
+    # nodes that took it from Redis). None: `push`'s count says it all (one node).
+    push_reaching: Callable[[str, list[Any]], Any] | None = None
 
     def buckets(self, name: str, rate: float, burst: float) -> Any:
         """Token buckets by key for a limit that is global (per account, per email, per

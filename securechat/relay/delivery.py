@@ -9,7 +9,9 @@ mid-delivery gets it again from `sc.mailbox.fetch`: clients de-duplicate by
 envelope id.
 
 Ephemeral frames (call signaling, typing) go through `sc.message.send_live` instead:
-the same checks, but pushed only to the devices' live sessions and never stored.
+the same checks, but pushed only to the devices' live sessions and never stored; the
+answer lists the devices it reached (in a cluster, also those connected to other
+nodes: the nodes that took it from Redis).
 """
 
 from __future__ import annotations
@@ -146,9 +148,21 @@ class Delivery:
         return self._checked(caller, recipient, envelopes, self._push_live)
 
     def _push_live(self, _device_lists: list[Any], parsed: list[Envelope], ts: int,
-                   ) -> dict[str, Any]:
-        delivered = sorted(e.device_id for e in parsed
-                           if self._ctx.push(uris.inbox_topic(e.device_id), [e.event()]))
+                   ) -> Any:
+        push = self._ctx.push_reaching or self._ctx.push
+        reached = [push(uris.inbox_topic(e.device_id), [e.event()]) for e in parsed]
+        if not any(isinstance(r, defer.Deferred) for r in reached):
+            return self._delivered_live(reached, parsed, ts)  # one node: no waiting
+        # In a cluster, a device connected to another node counts once a node took the
+        # frame from Redis for it.
+        d = defer.gatherResults([r if isinstance(r, defer.Deferred) else defer.succeed(r)
+                                 for r in reached], consumeErrors=True)
+        return d.addCallback(self._delivered_live, parsed, ts)
+
+    @staticmethod
+    def _delivered_live(reached: list[int], parsed: list[Envelope], ts: int,
+                        ) -> dict[str, Any]:
+        delivered = sorted(e.device_id for e, r in zip(parsed, reached, strict=True) if r)
         return {"ts": ts, "delivered": delivered}
 
     def _store(self, device_lists: list[Any], parsed: list[Envelope], ts: int,

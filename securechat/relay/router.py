@@ -63,7 +63,8 @@ class Router:
         ctx = RelayContext(config, storage, self.directory, clock, self.sessions,
                            push=self.broker.deliver if bus is None else self._push_anywhere,
                            kick_device=self.kick_device, registered=self.registered,
-                           shared_buckets=shared, clustered=bus is not None)
+                           shared_buckets=shared, clustered=bus is not None,
+                           push_reaching=None if bus is None else self._push_reaching)
         self.presence: Any = Presence(ctx)
         if bus is not None:
             self.presence = cluster_node.join(self, bus, ctx)
@@ -173,6 +174,9 @@ class Router:
 
     def _push_anywhere(self, topic: str, args: list[Any]) -> int:
         return self._cluster.push(topic, args)
+
+    def _push_reaching(self, topic: str, args: list[Any]) -> Any:
+        return self._cluster.push_reaching(topic, args)
 
     def shutdown(self) -> defer.Deferred[Any]:
         """Close every connection; fires when all are gone."""

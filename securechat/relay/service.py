@@ -25,6 +25,8 @@ class ConfigError(Exception):
 
 NO_MAIL = ("email verification needs an SMTP server to mail codes: give --smtp-endpoint and "
            "--smtp-from, or, for a development relay only, --email-verification off")
+NO_BLOB_DIR = ("a relay on PostgreSQL keeps the files clients share in --blob-dir: give a "
+               "directory every node of the cluster shares (NFS, say)")
 
 
 class RelayService(service.Service):
@@ -44,6 +46,14 @@ class RelayService(service.Service):
         self.config = config or RelayConfig()
         if self.config.email_verification and self.config.smtp is None:
             raise ConfigError(NO_MAIL)
+        # The blob store's bytes: a directory beside a SQLite database unless configured;
+        # a PostgreSQL relay (a cluster's node) must be given one, which every node
+        # shares: a file uploaded through one node is downloaded through any other.
+        blob_dir = self.config.blob_dir
+        if blob_dir is None:
+            if "://" in db_path:
+                raise ConfigError(NO_BLOB_DIR)
+            blob_dir = default_directory(db_path)
         self.storage = storage or open_storage(db_path, reactor)
         mailer = SmtpMailer(reactor, self.config.smtp) if self.config.smtp else None
         # A cluster node (`--redis`): live traffic between nodes goes through Redis.
@@ -52,12 +62,7 @@ class RelayService(service.Service):
             from securechat.relay.cluster import RedisBus
 
             self.bus = RedisBus(reactor, redis_url)
-        # The blob store's bytes: a directory beside the database unless configured (a
-        # cluster's nodes need one they share: none unless configured).
-        blob_dir = self.config.blob_dir
-        if blob_dir is None and "://" not in db_path:
-            blob_dir = default_directory(db_path)
-        self.blob_store = None if blob_dir is None else DiskBlobStore(blob_dir, reactor)
+        self.blob_store = DiskBlobStore(blob_dir, reactor)
         # `clock` times policies (TTL, rate limits); tests may pass a task.Clock.
         self.router = Router(self.config, self.storage, clock or reactor, mailer,
                              self.blob_store, self.bus)

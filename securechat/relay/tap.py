@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from twisted.python import usage
@@ -85,8 +86,8 @@ class Options(usage.Options):
         ["max-uri-length", None, _DEFAULTS.max_uri_length,
          "Characters of any URI in any message.", int],
         ["blob-dir", None, None,
-         "Directory of the encrypted files clients share (default: beside --db, "
-         "DB.blobs).", str],
+         "Directory of the encrypted files clients share (default: beside a SQLite --db, "
+         "DB.blobs; required with a PostgreSQL --db: every node shares it).", str],
         ["blob-max-bytes", None, _DEFAULTS.blob_max_bytes,
          "Largest file (ciphertext bytes) a client may upload.", int],
         ["blob-quota-bytes", None, _DEFAULTS.blob_quota_bytes,
@@ -145,7 +146,7 @@ class Options(usage.Options):
         self["turn-uri"].append(uri)
 
     def postOptions(self) -> None:
-        check_cluster_options(self["db"], self["redis"])
+        check_cluster_options(self["db"], self["redis"], self["blob-dir"])
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         try:
@@ -248,9 +249,18 @@ def makeService(options: Options) -> Any:
                         redis_url=options["redis"])
 
 
-def check_cluster_options(db: str, redis: str | None) -> None:
-    """Refuse a cluster that could not work: nodes on SQLite files share nothing."""
+def check_cluster_options(db: str, redis: str | None, blob_dir: str | None = None) -> None:
+    """Refuse a cluster that could not work: nodes on SQLite files share nothing, and
+    nodes on PostgreSQL need a blob directory they share."""
     postgres = db.startswith(("postgresql://", "postgres://"))
+    if postgres and blob_dir is None:
+        raise usage.UsageError("--db postgresql://... needs --blob-dir: the directory of "
+                               "the files clients share, the same one (NFS, say) for "
+                               "every node of the cluster")
+    if postgres and not os.path.isdir(str(blob_dir)):
+        # A shared mount that is not there must not quietly become a local folder.
+        raise usage.UsageError(f"--blob-dir {blob_dir} is not a directory: mount the "
+                               "storage the nodes share there (or create it)")
     if redis is not None:
         if not postgres:
             raise usage.UsageError("--redis joins a cluster, whose nodes share one "

@@ -16,6 +16,7 @@ from securechat.sqlite import DatabaseTooNew, Step
 
 MIGRATION_LOCK = 0x5EC0C4A7  # pg_advisory_xact_lock key: one migrating node at a time
 PURGE_LOCK = 0x5EC0C4A8  # pg_try_advisory_xact_lock key: one purging node at a time
+BLOB_PURGE_LOCK = 0x5EC0C4A9  # the same for expired blobs (a purge of its own)
 # Rows of the relay-wide byte counter (no single row every store waits on), as
 # migration 1 makes them.
 STORAGE_USAGE_SHARDS = 16
@@ -102,8 +103,38 @@ CREATE TABLE mailbox_usage (
 );
 """
 
+# Migration 2: the blob store's metadata, the tables of storage.blobs.SCHEMA
+# (operations: pg_blobs).
+_BLOBS = """
+CREATE TABLE blobs (
+    blob_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    owner_device TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    token_hash BYTEA NOT NULL,
+    readers TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    expires BIGINT NOT NULL,
+    finished BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX blobs_by_owner ON blobs(owner, expires);
+CREATE INDEX blobs_by_expiry ON blobs(expires);
+CREATE INDEX blobs_unfinished ON blobs(created) WHERE NOT finished;
+CREATE TABLE blob_chunks (
+    blob_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, idx)
+);
+"""
+
 # Step N takes the schema to version N. Never edit a step that has shipped: append one.
-PG_MIGRATIONS: list[Step] = [_SCHEMA_1]
+PG_MIGRATIONS: list[Step] = [
+    _SCHEMA_1,
+    _BLOBS,  # 2: the blob store's metadata (encrypted file sharing), as SQLite's 2
+]
 
 
 def migrate(conn: Any, steps: list[Step] = PG_MIGRATIONS) -> int:

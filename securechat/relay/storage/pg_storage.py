@@ -19,9 +19,11 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 import securechat.relay.storage.pg_accounts as pg_accounts
+import securechat.relay.storage.pg_blobs as pg_blobs
 import securechat.relay.storage.pg_mailbox as pg_mailbox
 from securechat.protocol.scram import ScramVerifier
 from securechat.relay.records import Account, Device, Envelope, MailboxQuota, OneTimeKey
+from securechat.relay.storage.blobs import BlobRecord
 from securechat.relay.storage.interface import IRelayStorage, MailboxPage
 from securechat.relay.storage.mailbox import PairCache
 from securechat.relay.storage.pg_lanes import CONNECT_TIMEOUT, Lanes
@@ -154,6 +156,30 @@ class PostgresStorage:
 
     def relay_secret(self, name: str) -> defer.Deferred[bytes]:
         return self._run(pg_accounts.relay_secret, name, os.urandom(32))
+
+    # --- blob metadata (the bytes: relay.blobstore, a directory the nodes share) ------
+
+    def create_blob(self, blob: BlobRecord, quota_bytes: int, max_count: int,
+                    now: int) -> defer.Deferred[None]:
+        return self._run(pg_blobs.create_blob, blob, quota_bytes, max_count, now)
+
+    def get_blob(self, blob_id: str) -> defer.Deferred[BlobRecord | None]:
+        return self._run(pg_blobs.get_blob, blob_id)
+
+    def blob_chunk_stored(self, blob_id: str, index: int, size: int) -> defer.Deferred[None]:
+        return self._run(pg_blobs.chunk_stored, blob_id, index, size)
+
+    def blob_missing(self, blob_id: str, count: int) -> defer.Deferred[list[int]]:
+        return self._run(pg_blobs.missing_chunks, blob_id, count)
+
+    def finish_blob(self, blob_id: str, count: int) -> defer.Deferred[list[int]]:
+        return self._run(pg_blobs.finish_blob, blob_id, count)
+
+    def delete_blob(self, blob_id: str) -> defer.Deferred[bool]:
+        return self._run(pg_blobs.delete_blob, blob_id)
+
+    def purge_blobs(self, now: int, unfinished_before: int) -> defer.Deferred[list[str]]:
+        return self._run(pg_blobs.purge_blobs, now, unfinished_before)
 
     def check(self) -> defer.Deferred[int]:
         """The schema version, read over a fresh connection (`--check`)."""

@@ -5,6 +5,10 @@ re-binds them all through Qt's translators (`QCoreApplication.translate`, contex
 "securechat"), so installing a `QTranslator` (`use_translator`, or a .qm file found by
 `install_system_translation`) before the windows are built translates the whole client.
 The English text is the source text: it is what a .ts file lists.
+
+Size: long because it is the one catalogue of the client's strings: `retranslate()`
+re-binds this module's names, and the .ts file lists them in one context; split by
+window, both would have to walk several modules for no gain.
 """
 
 # ruff: noqa: S105 - labels that mention passwords are not passwords

@@ -1,5 +1,5 @@
-"""One label for a form's outcome: what is in progress ("Working…") in the muted colour,
-and anything else, an error, in the theme's one error colour."""
+"""One label for a form's outcome: what is in progress ("Working…") or done well in the
+muted colour, and anything else, an error, in the theme's one error colour."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ class StatusLabel(QLabel):
 
     def setText(self, text: str | None) -> None:
         super().setText(text or "")
-        name = "muted" if text in progress_texts() else "error"
+        self._style("muted" if text in progress_texts() else "error")
+
+    def show_news(self, text: str) -> None:
+        """Good news ("Friend request sent to …"): muted, never in the error colour."""
+        super().setText(text)
+        self._style("muted")
+
+    def _style(self, name: str) -> None:
         if name != self.objectName():
             self.setObjectName(name)
             style = self.style()

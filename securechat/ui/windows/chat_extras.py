@@ -169,6 +169,7 @@ class ChatExtras:
         menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
         for _, _, url in find_urls(message.text)[:3]:  # the full address, then asked again
             shown = url if len(url) <= 60 else url[:59] + "…"
+            shown = shown.replace("&", "&&")  # a menu reads "&b" as a shortcut: shown as typed
             menu.addAction(f"{S.OPEN_LINK}: {shown}", lambda u=url: self.ask_to_open(u))
         menu.addSeparator()
         menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))

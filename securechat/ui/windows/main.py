@@ -26,13 +26,13 @@ from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
-from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.avatars import AvatarDecorations
 from securechat.ui.widgets.contact_menu import Mutes, contact_menu
 from securechat.ui.widgets.history_progress import HistoryProgressBar
 from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
+from securechat.ui.widgets.status import StatusLabel
 from securechat.ui.windows.call import CallController
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
@@ -124,9 +124,7 @@ class MainPage(QWidget):
         add_row.addWidget(self.add_email, 1)
         add_row.addWidget(self.add_button)
         left_layout.addLayout(add_row)
-        self.add_status = plain_label()
-        self.add_status.setObjectName("muted")
-        self.add_status.setWordWrap(True)
+        self.add_status = StatusLabel()  # errors in the error colour, "sent" muted
         self.add_status.setContentsMargins(8, 0, 8, 0)
         left_layout.addWidget(self.add_status)
         self.splitter.addWidget(left)
@@ -348,10 +346,11 @@ class MainPage(QWidget):
             return None
         self.add_button.setEnabled(False)
 
-        def sent(_: Any) -> None:
+        def sent(request: Any) -> None:
             self.add_button.setEnabled(True)
             self.add_email.clear()
-            self.add_status.setText(S.REQUEST_SENT.format(email=email))
+            # the address as the account has it, not as typed ("Bob@Example.org")
+            self.add_status.show_news(S.REQUEST_SENT.format(email=request.email))
             self.requests.refresh()  # mine shows as waiting
 
         def failed(message: str) -> None:

@@ -128,6 +128,7 @@ class BubbleDelegate(QStyledItemDelegate):
     QUOTE_H = 22
     FOOT_H = 16
     REACT_H = 22
+    TICK_PAD = 4  # either side of the ticks inside the "read" badge
     CACHE_LIMIT = 5000
 
     def __init__(self, view: QAbstractItemView) -> None:
@@ -173,7 +174,7 @@ class BubbleDelegate(QStyledItemDelegate):
     @staticmethod
     def _foot_sample(index: _Index) -> str:
         edited = f"{S.EDITED} " if index.data(Roles.EDITED) else ""
-        return f"{edited}00:00 ✓✓"
+        return f"{edited}00:00 ✓✓  "  # the ticks' badge pads them
 
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
         # The view asks for every row's size on every relayout: a dictionary lookup.
@@ -286,23 +287,39 @@ class BubbleDelegate(QStyledItemDelegate):
         muted.setAlpha(170)
         foot_rect = QRect(left, y, inner_w, self.FOOT_H)
         if mine:
-            status = int(index.data(Roles.STATUS))
-            ticks = tick_text(status)
-            tick_w = QFontMetrics(small).horizontalAdvance(ticks)
-            read = status == MessageStatus.READ
-            p.setPen(QColor(t.tick_read) if read else muted)
-            if read:  # read is bold and coloured, delivered thin and muted
-                bold = QFont(small)
-                bold.setBold(True)
-                p.setFont(bold)
-                tick_w = QFontMetrics(bold).horizontalAdvance(ticks)
-            p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       ticks)
+            tick_w = self._paint_ticks(p, option, int(index.data(Roles.STATUS)), foot_rect,
+                                       muted, fill)
             foot_rect.setRight(foot_rect.right() - tick_w - 4)
         p.setFont(small)
         p.setPen(muted)
         p.drawText(foot_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, foot)
         p.restore()
+
+    def _paint_ticks(self, p: QPainter, option: QStyleOptionViewItem, status: int,
+                     foot: QRect, muted: QColor, fill: QColor) -> int:
+        """The ticks at the foot's right, in the body font (the small one made them
+        specks): delivered faint, read as a solid badge with the ticks cut out, which
+        no one mistakes for a shade of the other (review: #5F8DF0 against #5FA3DF).
+        Returns the width taken."""
+        ticks = tick_text(status)
+        font = QFont(option.font)
+        read = status == MessageStatus.READ
+        font.setBold(read)
+        p.setFont(font)
+        width = QFontMetrics(font).horizontalAdvance(ticks)
+        align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        if not read:
+            p.setPen(muted)
+            p.drawText(foot, align, ticks)
+            return width
+        width += 2 * self.TICK_PAD
+        badge = QRectF(foot.right() - width, foot.top(), width, foot.height())
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(theme.current().tick_read))
+        p.drawRoundedRect(badge, foot.height() / 2, foot.height() / 2)
+        p.setPen(fill)
+        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, ticks)
+        return width
 
     def text_origin(self, option: QStyleOptionViewItem, index: _Index) -> tuple[QPoint, int]:
         """Where a bubble's text starts in the view, and the width it wraps to (as

@@ -132,10 +132,13 @@ class OnboardingPage(QWidget):
         self.strength = _muted(S.STRENGTH[0])
         self.reg_password.textChanged.connect(
             lambda text: self.strength.setText(S.STRENGTH[password_strength(text)]))
+        # Labels above their fields: long labels ("Repeat the master password") would
+        # take half of a narrow window's width from the fields (review: ~100 px inputs).
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.addRow(S.EMAIL, self.reg_email)
         form.addRow(S.DISPLAY_NAME, self.reg_name)
         form.addRow(S.MASTER_PASSWORD, self.reg_password)
-        form.addRow("", self.strength)
+        form.addRow(self.strength)
         form.addRow(S.CONFIRM_PASSWORD, self.reg_confirm)
         layout.addLayout(form)
         self.reg_error = StatusLabel()  # "Working…" muted, errors red

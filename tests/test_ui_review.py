@@ -1,0 +1,245 @@
+"""The desktop review's findings that no other test walked (issue 11): the add-contact
+box's answers (colour, the address as the account has it, nothing carried over to the
+next account), whitespace that must not say "typing…", the emoji picker, read ticks
+that look unlike delivered ones, the sign-up form in a narrow window, notifications
+readable in both themes, two accounts told apart, and the language setting.
+
+Runs on the Qt reactor (tests/ui_trial.py), real clients on a real relay, offscreen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from securechat.ui import loop
+
+if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
+    from twisted.trial import unittest
+
+    raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
+
+from PyQt6.QtCore import QRect, Qt
+from PyQt6.QtGui import QColor, QImage
+from PyQt6.QtTest import QTest
+from PyQt6.QtWidgets import QSystemTrayIcon
+
+import tests.test_ui_details as details
+from securechat.client import MessageStatus
+from securechat.client import events as ev
+from securechat.protocol import uris
+from securechat.ui import theme
+from securechat.ui.delegates import BubbleDelegate
+from securechat.ui.models.roles import Roles
+from securechat.ui.widgets.notifier import app_icon
+from securechat.ui.windows.settings import LANGUAGE_KEY
+from tests.hostile import HostileRelay
+from tests.test_ui import model_signals, screenshot, until
+
+
+def luminance(colour: QColor) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+    return (0.2126 * channel(colour.red()) + 0.7152 * channel(colour.green())
+            + 0.0722 * channel(colour.blue()))
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG's contrast ratio (4.5 or more: readable text)."""
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def ink(image: QImage, area: QRect, fill: QColor) -> list[QColor]:
+    """The pixels of `area` drawn in something other than `fill` (text, ticks)."""
+    found = []
+    for x in range(max(area.left(), 0), min(area.right(), image.width() - 1) + 1):
+        for y in range(max(area.top(), 0), min(area.bottom(), image.height() - 1) + 1):
+            c = image.pixelColor(x, y)
+            if abs(c.red() - fill.red()) + abs(c.green() - fill.green()) + abs(
+                    c.blue() - fill.blue()) > 60:
+                found.append(c)
+    return found
+
+
+def mean(colours: list[QColor]) -> tuple[float, float, float]:
+    n = max(len(colours), 1)
+    return (sum(c.red() for c in colours) / n, sum(c.green() for c in colours) / n,
+            sum(c.blue() for c in colours) / n)
+
+
+class AddContactTests(details.DetailsCase):
+    @defer.inlineCallbacks
+    def test_the_add_contact_box_answers_in_one_tone_and_forgets_between_accounts(
+            self) -> Any:
+        alice_win, alice, _, bob = yield self.two_windows()
+        main = alice_win.main
+        status = main.add_status
+
+        def add(email: str) -> None:
+            main.add_email.clear()
+            QTest.keyClicks(main.add_email, email)
+            QTest.keyClick(main.add_email, Qt.Key.Key_Return)
+
+        add("not an email")  # named as invalid, in the error colour
+        self.assertEqual((status.text(), status.objectName()),
+                         ("Enter a valid email address.", "error"))
+        add("alice@example.org")
+        yield until(lambda: main.add_button.isEnabled())
+        self.assertEqual((status.text(), status.objectName()),
+                         ("you cannot add yourself", "error"))
+        # Sent: good news, muted; the address as the account knows it, not as typed
+        add("Bob@Example.org")
+        yield until(lambda: status.text().startswith("Friend request sent"),
+                    main.requests.rendered)
+        self.assertEqual((status.text(), status.objectName()),
+                         ("Friend request sent to bob@example.org.", "muted"))
+        yield self.log(bob).wait_for(ev.FriendRequestReceived)
+        yield bob.accept_friend(alice.me.user_id)
+        yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
+        add("bob@example.org")  # already a contact: it says so, as an error
+        yield until(lambda: main.add_button.isEnabled() and status.text() != "")
+        self.assertEqual((status.text(), status.objectName()), ("already a contact", "error"))
+        screenshot(alice_win, "r1-already-a-contact")
+        # Typed but not sent, then another account opened here: its box is empty
+        main.add_email.clear()
+        QTest.keyClicks(main.add_email, "carol@exam")
+        yield self.account_on_disk("alice", "carol@example.org")
+        yield alice_win.lock()
+        self.clients.remove(alice)
+        yield self.unlock(alice_win, "carol@example.org")
+        self.assertEqual(main.add_email.text(), "")
+        self.assertEqual(main.add_status.text(), "")
+
+
+class ComposerAndTicksTests(details.DetailsCase):
+    friends = details.DetailsTests.friends
+
+    @defer.inlineCallbacks
+    def test_whitespace_is_not_typing_the_emoji_picker_and_read_ticks_stand_out(
+            self) -> Any:
+        alice_win, alice, chat_a, bob_win, bob, chat_b = yield self.friends()
+        live = HostileRelay(self.relay).capture(uris.MESSAGE_SEND_LIVE)  # typing goes live
+
+        def alices() -> list[Any]:
+            return [c for c, _, _ in live if c.principal.user_id == alice.me.user_id]
+
+        # Spaces and newlines: nothing to show Bob, and Enter sends nothing
+        mark = self.log(bob).mark()
+        QTest.keyClicks(chat_a.composer, "     ")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+        QTest.keyClicks(chat_a.composer, "  ")
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        self.assertEqual(chat_a.composer.toPlainText(), "     \n  ")  # kept, not sent
+        marker = yield alice.send_text(bob.me.user_id, "are you there?")
+        yield self.log(bob).wait_for(ev.MessageReceived, lambda e: e.message.id == marker.id)
+        yield alice.flush_outbox()
+        self.assertEqual(alices(), [])
+        self.assertEqual([e for e in self.log(bob).events[mark:]
+                          if isinstance(e, ev.TypingChanged)], [])
+        self.assertNotEqual(chat_b.subtitle.text(), "typing…")
+        # A letter is typing (the path the spaces took is the real one)
+        mark = self.log(bob).mark()
+        QTest.keyClicks(chat_a.composer, "h")
+        yield self.log(bob).wait_for(ev.TypingChanged, lambda e: e.typing, since=mark)
+        self.assertEqual(len(alices()), 1)
+        # The emoji picker inserts where the cursor is
+        chat_a.composer.selectAll()
+        chat_a.composer.insertPlainText("hi ")
+        chat_a.emoji.buttons[0].click()
+        picked = chat_a.emoji.buttons[0].text()
+        self.assertEqual(chat_a.composer.toPlainText(), f"hi {picked}")
+        self.assertFalse(chat_a.emoji.menu().isVisible())
+        # Delivered, then read: the ticks change colour and weight, not just a shade
+        chat_b.set_client(bob, bob_win.bridge)  # Bob's chat closed: not read yet
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_a.model.rowCount() == 2
+                    and chat_a.model.index(1).data(Roles.STATUS) == MessageStatus.DELIVERED,
+                    *model_signals(chat_a.model))
+        delivered = self.ticks(chat_a, 1)
+        chat_b.open_peer(alice.me.user_id)
+        yield until(lambda: chat_a.model.index(1).data(Roles.STATUS) == MessageStatus.READ,
+                    *model_signals(chat_a.model))
+        read = self.ticks(chat_a, 1)
+        (_, dg, db), (_, rg, rb) = mean(delivered), mean(read)
+        self.assertGreater(db, dg + 40)  # delivered: faint, the bubble's own blue-white
+        self.assertGreater(rg, rb + 20)  # read: a solid green badge...
+        self.assertGreater(len(read), 3 * len(delivered))  # ...many times the ink
+        screenshot(alice_win, "r2-read-ticks")
+
+    def ticks(self, chat: Any, row: int) -> list[QColor]:
+        """The tick marks' pixels at the bottom right of one of my bubbles."""
+        QTest.qWait(0)
+        chat.view.clearSelection()
+        rect = chat.view.visualRect(chat.model.index(row))
+        image = chat.view.viewport().grab(rect).toImage()
+        d = BubbleDelegate
+        right = rect.width() - d.MARGIN - d.PAD
+        bottom = rect.height() - d.GAP - d.PAD + 2
+        area = QRect(right - 24, bottom - d.FOOT_H, 26, d.FOOT_H + 2)
+        return ink(image, area, QColor(theme.current().bubble_me))
+
+
+class WindowTests(details.DetailsCase):
+    def test_the_sign_up_form_keeps_its_fields_wide_in_a_narrow_window(self) -> None:
+        win = self.shell("zoe")
+        win.resize(640, 600)
+        page = win.onboarding
+        QTest.mouseClick(page.create_button, Qt.MouseButton.LeftButton)
+        QTest.qWait(0)
+        self.assertLessEqual(win.minimumSizeHint().width(), 640)
+        for field in (page.reg_email, page.reg_name, page.reg_password, page.reg_confirm):
+            self.assertGreaterEqual(field.width(), 250, field.objectName())
+        QTest.keyClicks(page.reg_password, "short")
+        line = page.strength.fontMetrics().lineSpacing()
+        self.assertLess(page.strength.height(), 2 * line)  # "Strength: too short", one line
+        screenshot(win, "r3-sign-up-640")
+
+    @defer.inlineCallbacks
+    def test_notifications_are_readable_in_both_themes_and_two_accounts_differ(
+            self) -> Any:
+        win, alice, bob = yield self.alice_and_a_friend()
+        self.addCleanup(theme.apply, self.app, False)
+        for dark in (False, True):
+            theme.apply(self.app, dark=dark)
+            mark = self.log(alice).mark()
+            yield bob.send_text(alice.me.user_id, f"dark={dark}")
+            yield self.log(alice).wait_for(ev.MessageReceived, since=mark)
+            banner = win.banner
+            QTest.qWait(0)
+            image = banner.grab().toImage()
+            background = image.pixelColor(image.width() // 2, 2)
+            for label in (banner.title, banner.body):
+                text = label.palette().color(label.foregroundRole())
+                self.assertGreaterEqual(contrast(text, background), 4.5,
+                                        f"dark={dark}: {text.name()} on {background.name()}")
+            screenshot(win, f"r4-banner-{'dark' if dark else 'light'}")
+        # A second account in another window: titles and tray tooltips say whose
+        yield self.account_on_disk("carol", "carol@example.org")
+        other = self.shell("carol")
+        yield self.unlock(other, "carol@example.org")
+        for window in (win, other):
+            window.notifier.tray = QSystemTrayIcon(app_icon(), window)
+            window._show_unread(window.main.unread_total)
+        self.assertIn("alice@example.org", win.notifier.tray.toolTip())
+        self.assertIn("carol@example.org", other.notifier.tray.toolTip())
+        self.assertIn("2 unread", win.notifier.tray.toolTip())  # the count too
+        self.assertTrue(win.windowTitle().startswith("(2) "))
+        self.assertIn("carol@example.org", other.windowTitle())
+        for window in (win, other):
+            window.notifier.tray = None
+
+    @defer.inlineCallbacks
+    def test_the_language_chosen_is_kept_for_the_next_start(self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org")
+        win = self.shell("alice")
+        yield self.unlock(win, "alice@example.org")
+        dialog = win.show_settings()
+        self.assertEqual(dialog.language.currentData(), "")  # the system's, at first
+        dialog.language.setCurrentIndex(dialog.language.findData("en"))
+        self.assertEqual(self.settings.value(LANGUAGE_KEY), "en")
+        dialog.close()
+        again = win.show_settings()
+        self.assertEqual(again.language.currentData(), "en")
+        again.close()

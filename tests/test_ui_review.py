@@ -28,6 +28,7 @@ import tests.test_ui_details as details
 from securechat.client import MessageStatus
 from securechat.client import events as ev
 from securechat.protocol import uris
+from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.delegates import BubbleDelegate
 from securechat.ui.models.roles import Roles
@@ -67,6 +68,19 @@ def mean(colours: list[QColor]) -> tuple[float, float, float]:
     n = max(len(colours), 1)
     return (sum(c.red() for c in colours) / n, sum(c.green() for c in colours) / n,
             sum(c.blue() for c in colours) / n)
+
+
+class RecordingTray(QSystemTrayIcon):
+    """A real tray icon whose balloons are also written down (offscreen has no tray
+    to show them on)."""
+
+    def __init__(self, parent: Any) -> None:
+        super().__init__(app_icon(), parent)
+        self.balloons: list[tuple[str, str, int]] = []
+
+    def showMessage(self, title: str, body: str, icon: Any = None,  # Qt's name
+                    ms: int = 10000) -> None:
+        self.balloons.append((title, body, ms))
 
 
 class AddContactTests(details.DetailsCase):
@@ -182,6 +196,36 @@ class ComposerAndTicksTests(details.DetailsCase):
 
 
 class WindowTests(details.DetailsCase):
+    @defer.inlineCallbacks
+    def test_errors_in_the_status_bar_take_the_error_colour_news_does_not(self) -> Any:
+        win, _, bob = yield self.alice_and_a_friend()
+        chat = yield self.chat_with(win, bob.me.user_id)
+        chat.composer.insertPlainText("x" * 70_000)
+        QTest.keyClick(chat.composer, Qt.Key.Key_Return)
+        bar = win.statusBar()
+        self.assertIn("70,000", bar.currentMessage())
+        self.assertEqual(bar.objectName(), "error")
+        screenshot(win, "r5-too-long-in-the-status-bar")
+        win._pin_changed(S.PIN_REMOVED)  # where a removed PIN is told: news, not an error
+        self.assertEqual((bar.currentMessage(), bar.objectName()), (S.PIN_REMOVED, ""))
+
+    @defer.inlineCallbacks
+    def test_the_lock_screens_account_list_is_drawn_like_its_fields(self) -> Any:
+        yield self.account_on_disk("alice", "alice@example.org")
+        win = self.shell("alice")
+        lock = win.lock_page
+        QTest.qWait(0)
+        combo, field = lock.account.grab().toImage(), lock.password.grab().toImage()
+        # rounded like the field (the corner is the window's), the same border
+        self.assertEqual(combo.pixelColor(0, 0), field.pixelColor(0, 0))
+        self.assertNotEqual(combo.pixelColor(0, 0), combo.pixelColor(combo.width() // 2, 0))
+        self.assertEqual(combo.pixelColor(combo.width() // 2, 0),
+                         field.pixelColor(field.width() // 2, 0))
+        # and its arrow is there, in the muted colour
+        arrow = ink(combo, QRect(combo.width() - 24, 0, 24, combo.height()),
+                    QColor(theme.current().base))
+        self.assertTrue(any(c.name() == theme.current().muted for c in arrow))
+
     def test_the_sign_up_form_keeps_its_fields_wide_in_a_narrow_window(self) -> None:
         win = self.shell("zoe")
         win.resize(640, 600)
@@ -215,17 +259,32 @@ class WindowTests(details.DetailsCase):
                 self.assertGreaterEqual(contrast(text, background), 4.5,
                                         f"dark={dark}: {text.name()} on {background.name()}")
             screenshot(win, f"r4-banner-{'dark' if dark else 'light'}")
+            # a tray's balloon (Qt draws it on X11 without a notification service)
+            # takes the theme's tooltip colours: readable too
+            palette = self.app.palette()
+            self.assertGreaterEqual(contrast(palette.color(palette.ColorRole.ToolTipText),
+                                             palette.color(palette.ColorRole.ToolTipBase)),
+                                    4.5)
+        # With a tray: the balloon is the bounded preview, and it goes by itself
+        tray = win.notifier.tray = RecordingTray(win)
+        mark = self.log(alice).mark()
+        yield bob.send_text(alice.me.user_id, "z" * 5000)
+        yield self.log(alice).wait_for(ev.MessageReceived, since=mark)
+        (title, body, ms), = tray.balloons
+        self.assertEqual(title, "New message from bob")
+        self.assertLessEqual(len(body), 200)
+        self.assertGreater(ms, 0)
         # A second account in another window: titles and tray tooltips say whose
         yield self.account_on_disk("carol", "carol@example.org")
         other = self.shell("carol")
         yield self.unlock(other, "carol@example.org")
+        other.notifier.tray = RecordingTray(other)
         for window in (win, other):
-            window.notifier.tray = QSystemTrayIcon(app_icon(), window)
             window._show_unread(window.main.unread_total)
         self.assertIn("alice@example.org", win.notifier.tray.toolTip())
         self.assertIn("carol@example.org", other.notifier.tray.toolTip())
-        self.assertIn("2 unread", win.notifier.tray.toolTip())  # the count too
-        self.assertTrue(win.windowTitle().startswith("(2) "))
+        self.assertIn("3 unread", win.notifier.tray.toolTip())  # the count too
+        self.assertTrue(win.windowTitle().startswith("(3) "))
         self.assertIn("carol@example.org", other.windowTitle())
         for window in (win, other):
             window.notifier.tray = None

@@ -8,6 +8,7 @@ from PyQt6.QtWidgets import QLabel, QPlainTextEdit, QWidget
 
 from securechat.client import MAX_MESSAGE_LENGTH
 from securechat.ui import strings as S
+from securechat.ui import theme
 
 SHOW_FROM = 0.9  # of the limit: the counter appears
 
@@ -37,13 +38,7 @@ class LengthCounter(QLabel):
         count = self.count()
         self.setVisible(count >= self.limit * SHOW_FROM)
         self.setText(S.LENGTH_COUNTER.format(count=f"{count:,}", limit=f"{self.limit:,}"))
-        name = "error" if count > self.limit else "muted"
-        if self.objectName() != name:
-            self.setObjectName(name)
-            style = self.style()
-            if style is not None:  # the theme's stylesheet picks the new name up
-                style.unpolish(self)
-                style.polish(self)
+        theme.restyle(self, "error" if count > self.limit else "muted")
 
 
 def clear_undoably(editor: QPlainTextEdit) -> None:

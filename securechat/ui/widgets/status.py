@@ -7,6 +7,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QWidget
 
 from securechat.ui import strings as S
+from securechat.ui import theme
 
 
 def progress_texts() -> set[str]:
@@ -23,20 +24,12 @@ class StatusLabel(QLabel):
 
     def setText(self, text: str | None) -> None:
         super().setText(text or "")
-        self._style("muted" if text in progress_texts() else "error")
+        theme.restyle(self, "muted" if text in progress_texts() else "error")
 
     def show_news(self, text: str) -> None:
         """Good news ("Friend request sent to …"): muted, never in the error colour."""
         super().setText(text)
-        self._style("muted")
-
-    def _style(self, name: str) -> None:
-        if name != self.objectName():
-            self.setObjectName(name)
-            style = self.style()
-            if style is not None:
-                style.unpolish(self)
-                style.polish(self)
+        theme.restyle(self, "muted")
 
     @property
     def in_progress(self) -> bool:

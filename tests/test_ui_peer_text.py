@@ -111,6 +111,9 @@ class PeerTextTests(UITestCase):
         yield until(lambda: main.sessions.rowCount() == 1, *model_signals(main.sessions))
         peer = mallory.me.user_id
         self.assertEqual(main.sessions.index(0).data(Roles.NAME), NAME)  # drawn as text
+        tip = main.sessions.index(0).data(Qt.ItemDataRole.ToolTipRole)  # the row elides it
+        self.assertEqual(tip, "<qt>&lt;b&gt;Mallory&lt;/b&gt; &lt;i&gt;Featherstonehaugh-"
+                              "Smythe&lt;/i&gt; 🌸<br>mallory@example.org</qt>")
 
         # --- her messages: a notification, then the chat --------------------------------
         sent = []

@@ -19,13 +19,13 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
 
     raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
 
-from PyQt6.QtCore import QRect, Qt
+from PyQt6.QtCore import QPoint, QRect, Qt
 from PyQt6.QtGui import QColor, QImage
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QSystemTrayIcon
 
 import tests.test_ui_details as details
-from securechat.client import MessageStatus
+from securechat.client import MessageStatus, StoredMessage
 from securechat.client import events as ev
 from securechat.protocol import uris
 from securechat.ui import strings as S
@@ -302,3 +302,37 @@ class WindowTests(details.DetailsCase):
         again = win.show_settings()
         self.assertEqual(again.language.currentData(), "en")
         again.close()
+
+
+class ReadingPositionTests(details.DetailsCase):
+    friends = details.DetailsTests.friends
+
+    @defer.inlineCallbacks
+    def test_resizing_the_window_keeps_the_message_being_read_in_place(self) -> Any:
+        alice_win, alice, chat_a, _, bob, _ = yield self.friends()
+        sid = alice.contacts[bob.me.user_id].sid
+        start = 1_700_000_000_000
+        for i in range(40):  # long lines: their heights change with the width
+            yield alice.store.add_message(StoredMessage(
+                f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
+                f"message {i} " + "word " * (20 + 7 * (i % 5)), "text", start + i * 60_000,
+                MessageStatus.READ, True, None))
+        opened = until(lambda: chat_a.model.rowCount() == 40, chat_a.page_loaded)
+        chat_a.open_peer(bob.me.user_id)
+        yield opened
+        QTest.qWait(0)
+        bar = chat_a.view.verticalScrollBar()
+        bar.setValue(bar.maximum() // 2)
+        top = chat_a.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID)
+        for width in (700, 1200, 960):
+            alice_win.resize(width, alice_win.height())
+            QTest.qWait(0)
+            QTest.qWait(0)
+            self.assertEqual(chat_a.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID), top,
+                             f"at {width} px")
+        # at the bottom, it stays at the bottom
+        chat_a.view.scrollToBottom()
+        alice_win.resize(700, alice_win.height())
+        QTest.qWait(0)
+        QTest.qWait(0)
+        self.assertEqual(bar.value(), bar.maximum())

@@ -246,6 +246,7 @@ class ChatView(ChatHistory, ChatExtras, QWidget):
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if watched is self.view and event is not None and event.type() == QEvent.Type.Resize:
             self._place_latest_button()
+            self.keep_place_while_resizing()
         if (watched is self.view.viewport() and isinstance(event, QMouseEvent)
                 and event.type() == QEvent.Type.MouseButtonRelease
                 and event.button() == Qt.MouseButton.LeftButton):

@@ -5,14 +5,12 @@ A mixin of `chat.ChatView`, whose widgets and state it uses."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QPoint, Qt, QTimer
 from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QListView,
     QMenu,
     QMessageBox,
@@ -45,6 +43,8 @@ class ChatExtras:
 
     def _sid(self) -> str | None: ...
     def _update_latest_button(self) -> None: ...
+    if TYPE_CHECKING:  # ChatHistory's (declared here only: a stub would hide it)
+        def _reading_position(self) -> AbstractContextManager[None]: ...
     def cancel_reply(self) -> None: ...
     def start_reply(self, message: StoredMessage) -> None: ...
 
@@ -111,27 +111,6 @@ class ChatExtras:
         self.reply_label.setText(S.EDITING.format(text=message.text))
         self.reply_bar.show()
         self.composer.setFocus()
-
-    @contextlib.contextmanager
-    def _reading_position(self) -> Iterator[None]:
-        """Whatever changes size inside: the view stays at the bottom if it was there,
-        else the message at the top of the view stays where it was."""
-        bar = self.view.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 4
-        anchor = self.view.indexAt(QPoint(8, 8))
-        anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
-        offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
-        yield
-        self.view.doItemsLayout()
-        if at_bottom:
-            self.view.scrollToBottom()
-        elif anchor_id is not None:
-            row = self.model.row_of(anchor_id)
-            if row >= 0:
-                self.view.scrollTo(self.model.index(row),
-                                   QAbstractItemView.ScrollHint.PositionAtTop)
-                bar.setValue(bar.value() - offset)
-        self._update_latest_button()
 
     def confirm_unsend(self, message_id: str) -> Question:
         """Unsend asks first: it cannot be taken back."""

@@ -1,19 +1,32 @@
-"""Paging through a conversation's history (issue 11's chat view): the window of
-messages grows at the top as the user scrolls up (what is on screen stays in place),
-at the bottom after scrolling back down, and the "↓" button brings back the newest.
+"""Paging through a conversation's history and keeping the reader's place (issue 11's
+chat view): the window of messages grows at the top as the user scrolls up and at the
+bottom after scrolling back down, with what is on screen kept in place; so do resizes
+and bubbles that change size; the "↓" button brings back the newest.
 A mixin of `chat.ChatView`, whose widgets and state it uses."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from PyQt6.QtCore import QPoint
+import attrs
+from PyQt6.QtCore import QPoint, QTimer
 from PyQt6.QtWidgets import QAbstractItemView, QListView, QPushButton
 
 from securechat.client import SecureChatClient, StoredMessage
 from securechat.ui.bridge import call
 from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
+
+
+@attrs.frozen
+class Place:
+    """Where the reader is: at the bottom, or which message is at the top, how far up."""
+
+    at_bottom: bool
+    anchor_id: str | None
+    offset: int
 
 
 class ChatHistory:
@@ -30,6 +43,57 @@ class ChatHistory:
     if TYPE_CHECKING:  # ChatExtras' (declared here only: a stub would hide them)
         def _fetch_extras(self, messages: list[StoredMessage]) -> None: ...
         def scroll_to_newest(self) -> None: ...
+
+    # --- the reading position -------------------------------------------------------------
+
+    _resize_place: Place | None = None  # taken when a resize began, until it is restored
+
+    def _place(self) -> Place:
+        bar = self.view.verticalScrollBar()
+        anchor = self.view.indexAt(QPoint(8, 8))
+        if not anchor.isValid():
+            return Place(bar.value() >= bar.maximum() - 4, None, 0)
+        return Place(bar.value() >= bar.maximum() - 4, anchor.data(Roles.MESSAGE_ID),
+                     self.view.visualRect(anchor).top())
+
+    def _restore(self, place: Place) -> None:
+        """Lay the rows out again, then back to `place`: the bottom if the reader was
+        there, else the same message at the top, as far up as it was."""
+        self.view.doItemsLayout()
+        if place.at_bottom:
+            self.view.scrollToBottom()
+        elif place.anchor_id is not None:
+            row = self.model.row_of(place.anchor_id)
+            if row >= 0:
+                self.view.scrollTo(self.model.index(row),
+                                   QAbstractItemView.ScrollHint.PositionAtTop)
+                bar = self.view.verticalScrollBar()
+                bar.setValue(bar.value() - place.offset)
+        self._update_latest_button()
+
+    @contextlib.contextmanager
+    def _reading_position(self) -> Iterator[None]:
+        """Whatever changes size inside: the view stays at the bottom if it was there,
+        else the message at the top of the view stays where it was."""
+        place = self._place()
+        yield
+        self._restore(place)
+
+    def keep_place_while_resizing(self) -> None:
+        """The view is about to be resized (the window, the splitter): bubbles change
+        height as they wrap anew, and the message being read stays where it was (the
+        rows are laid out again after the resize; the place is taken before it)."""
+        if self.model.rowCount() == 0 or self._resize_place is not None:
+            return
+        self._resize_place = self._place()
+        QTimer.singleShot(0, self._resized)
+
+    def _resized(self) -> None:
+        place, self._resize_place = self._resize_place, None
+        if place is not None:
+            self._restore(place)
+
+    # --- the "↓" button ---------------------------------------------------------------------
 
     def _place_latest_button(self) -> None:
         rect = self.view.rect()
@@ -80,20 +144,11 @@ class ChatHistory:
             if self.model.generation != generation:
                 return  # the window was reset meanwhile: this page is no longer next to it
             self.loading_page = False
-            anchor = self.view.indexAt(QPoint(8, 8))
-            anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
-            offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
+            place = self._place()
             added = self.model.prepend(page) if after is None else self.model.append(page)
             self._fetch_extras(page)
-            if added and anchor_id is not None:
-                # the row that was at the top stays at the top, wherever rows went
-                self.view.doItemsLayout()
-                row = self.model.row_of(anchor_id)
-                if row >= 0:
-                    self.view.scrollTo(self.model.index(row),
-                                       QAbstractItemView.ScrollHint.PositionAtTop)
-                    bar = self.view.verticalScrollBar()
-                    bar.setValue(bar.value() - offset)
+            if added:  # the row that was at the top stays at the top, wherever rows went
+                self._restore(Place(False, place.anchor_id, place.offset))
             self._update_latest_button()
             self.page_loaded.emit()
 

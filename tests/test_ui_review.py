@@ -8,6 +8,7 @@ Runs on the Qt reactor (tests/ui_trial.py), real clients on a real relay, offscr
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from twisted.internet import defer
@@ -20,7 +21,7 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
     raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
 
 from PyQt6.QtCore import QPoint, QRect, Qt
-from PyQt6.QtGui import QColor, QImage
+from PyQt6.QtGui import QColor, QGuiApplication, QImage
 from PyQt6.QtTest import QTest
 from PyQt6.QtWidgets import QSystemTrayIcon
 
@@ -336,3 +337,35 @@ class ReadingPositionTests(details.DetailsCase):
         QTest.qWait(0)
         QTest.qWait(0)
         self.assertEqual(bar.value(), bar.maximum())
+
+
+class FileMessageTests(details.DetailsCase):
+    friends = details.DetailsTests.friends
+
+    @defer.inlineCallbacks
+    def test_a_file_message_is_quoted_copied_and_not_edited_by_its_name(self) -> Any:
+        _, alice, chat_a, _, bob, chat_b = yield self.friends()
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        path = os.path.join(folder, "minutes.txt")
+        with open(path, "w") as f:
+            f.write("we met, we agreed\n")
+        yield alice.files.send(bob.me.user_id, path)
+        for chat in (chat_a, chat_b):
+            yield until(lambda c=chat: c.model.rowCount() == 1, *model_signals(chat.model))
+        shown = chat_b.model.index(0).data(Qt.ItemDataRole.DisplayRole)
+        self.assertTrue(shown.startswith("📎 minutes.txt"), shown)
+        # Alice's menu: no Edit (a file has no text to edit); Copy copies what is shown
+        actions = {a.text(): a for a in chat_a.context_menu(0).actions()}
+        self.assertNotIn("Edit", actions)
+        actions["Copy text"].trigger()
+        self.assertEqual(QGuiApplication.clipboard().text(), shown)
+        # Bob replies to it: the bar and the quote name the file, never its JSON
+        chat_b.start_reply(chat_b.model.message(0))
+        self.assertIn("📎 minutes.txt", chat_b.reply_label.text())
+        self.assertNotIn("filename", chat_b.reply_label.text())
+        QTest.keyClicks(chat_b.composer, "got it")
+        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
+        self.assertEqual(chat_a.model.index(1).data(Roles.REPLY_QUOTE), shown)
+        self.assertEqual(chat_b.model.index(1).data(Roles.REPLY_QUOTE), shown)

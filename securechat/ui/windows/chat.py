@@ -31,7 +31,7 @@ from securechat.ui.widgets.confirm import Question
 from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
 from securechat.ui.widgets.elided import ElidedLabel
 from securechat.ui.widgets.emoji import EmojiPicker
-from securechat.ui.widgets.files import FileBar
+from securechat.ui.widgets.files import FileBar, shown_text
 from securechat.ui.windows.call import CallButtons
 from securechat.ui.windows.chat_extras import ChatExtras
 from securechat.ui.windows.chat_history import ChatHistory
@@ -398,7 +398,8 @@ class ChatView(ChatHistory, ChatExtras, QWidget):
             self.cancel_reply()
         self.reply_to = message
         author = S.ME_AUTHOR if message.from_me else self.model.peer_name
-        self.reply_label.setText(S.REPLYING_TO_NAME.format(name=author, text=message.text))
+        self.reply_label.setText(S.REPLYING_TO_NAME.format(name=author,
+                                                           text=shown_text(message)))
         self.reply_bar.show()
         self.composer.setFocus()
 

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client import SecureChatClient, StoredMessage
+from securechat.client import MessageType, SecureChatClient, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.delegates import BubbleDelegate
@@ -27,6 +27,7 @@ from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.widgets.confirm import Question, ask
 from securechat.ui.widgets.emoji import reaction_menu
+from securechat.ui.widgets.files import shown_text
 from securechat.ui.widgets.links import find_urls, open_link
 
 
@@ -141,12 +142,13 @@ class ChatExtras:
         menu.addAction(S.REPLY, lambda: self.start_reply(message))
         mine = self.model.index(row).data(Roles.MY_REACTION) or ""
         menu.addMenu(reaction_menu(menu, mine, lambda e: self.react(message.id, e)))
-        if message.from_me:
+        if message.from_me and message.type == MessageType.TEXT:  # a file's is its JSON
             menu.addAction(S.EDIT, lambda: self.start_edit(message))
         if self.model.index(row).data(Roles.EDITED):
             menu.addAction(S.EDIT_HISTORY_ACTION, lambda: self.show_versions(message.id))
-        menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
-        for _, _, url in find_urls(message.text)[:3]:  # the full address, then asked again
+        text = shown_text(message)  # what the bubble shows (a file: its name, caption)
+        menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(text))
+        for _, _, url in find_urls(text)[:3]:  # the full address, then asked again
             shown = url if len(url) <= 60 else url[:59] + "…"
             shown = shown.replace("&", "&&")  # a menu reads "&b" as a shortcut: shown as typed
             menu.addAction(f"{S.OPEN_LINK}: {shown}", lambda u=url: self.ask_to_open(u))

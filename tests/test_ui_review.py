@@ -369,3 +369,18 @@ class FileMessageTests(details.DetailsCase):
         yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
         self.assertEqual(chat_a.model.index(1).data(Roles.REPLY_QUOTE), shown)
         self.assertEqual(chat_b.model.index(1).data(Roles.REPLY_QUOTE), shown)
+
+    @defer.inlineCallbacks
+    def test_a_file_is_notified_by_its_name(self) -> Any:
+        win, alice, bob = yield self.alice_and_a_friend()
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        path = os.path.join(folder, "holiday.txt")
+        with open(path, "w") as f:
+            f.write("the photos follow\n")
+        mark = self.log(alice).mark()
+        yield bob.files.send(alice.me.user_id, path)
+        yield self.log(alice).wait_for(ev.MessageReceived, since=mark)
+        title, body = win.notifier.shown[-1]
+        self.assertEqual(title, "New message from bob")
+        self.assertTrue(body.startswith("📎 holiday.txt"), body)

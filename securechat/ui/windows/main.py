@@ -28,6 +28,7 @@ from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.widgets.avatars import AvatarDecorations
 from securechat.ui.widgets.contact_menu import Mutes, contact_menu
+from securechat.ui.widgets.files import shown_text
 from securechat.ui.widgets.history_progress import HistoryProgressBar
 from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
@@ -251,7 +252,7 @@ class MainPage(QWidget):
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
             if not (self.client and self.mutes.muted(self.client.me.user_id, peer)):
-                self.notifier.message(row.name, event.message.text,
+                self.notifier.message(row.name, shown_text(event.message),  # a file: its name
                                       self.avatars.pixmap(peer, 64) if self.avatars else None)
 
     def _identity_changed(self, event: ev.IdentityKeyChanged) -> None:

@@ -384,3 +384,10 @@ class FileMessageTests(details.DetailsCase):
         title, body = win.notifier.shown[-1]
         self.assertEqual(title, "New message from bob")
         self.assertTrue(body.startswith("📎 holiday.txt"), body)
+        # found by its name in the message search, and listed by it
+        panel = win.main.message_search
+        searched = until(lambda: panel.list.count() == 1, panel.searched)
+        QTest.keyClicks(win.main.search, "holiday")
+        yield searched
+        self.assertTrue(panel.list.item(0).text().startswith("bob: 📎 holiday.txt"),
+                        panel.list.item(0).text())

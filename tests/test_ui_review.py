@@ -391,3 +391,36 @@ class FileMessageTests(details.DetailsCase):
         yield searched
         self.assertTrue(panel.list.item(0).text().startswith("bob: 📎 holiday.txt"),
                         panel.list.item(0).text())
+
+
+class DraftTests(details.DetailsCase):
+    @defer.inlineCallbacks
+    def test_a_draft_stays_with_its_conversation_and_goes_with_the_account(self) -> Any:
+        win, alice, bob = yield self.alice_and_a_friend()
+        carol = yield self.register("carol", "carol@example.org")
+        yield self.online(carol)
+        yield self.befriend(carol, alice)
+        chat = yield self.chat_with(win, bob.me.user_id)
+        QTest.keyClicks(chat.composer, "for bob only")
+        yield self.log(bob).wait_for(ev.TypingChanged, lambda e: e.typing)
+        # Carol's chat: an empty composer, and Carol is not told anyone types
+        mark = self.log(carol).mark()
+        yield self.chat_with(win, carol.me.user_id)
+        self.assertEqual(chat.composer.toPlainText(), "")
+        sent = yield alice.send_text(carol.me.user_id, "hello Carol")
+        yield self.log(carol).wait_for(ev.MessageReceived, lambda e: e.message.id == sent.id,
+                                       since=mark)
+        self.assertEqual([e for e in self.log(carol).events[mark:]
+                          if isinstance(e, ev.TypingChanged) and e.typing], [])
+        # Back to Bob: his draft is there, ready to go on
+        yield self.chat_with(win, bob.me.user_id)
+        self.assertEqual(chat.composer.toPlainText(), "for bob only")
+        QTest.keyClicks(chat.composer, ", really")
+        self.assertEqual(chat.composer.toPlainText(), "for bob only, really")
+        # Locked (the account closed) and opened again: nothing typed is kept
+        yield win.lock()
+        self.clients.remove(alice)
+        reopened = until(lambda: chat.peer == bob.me.user_id, chat.page_loaded)
+        yield self.unlock(win, "alice@example.org")
+        yield reopened
+        self.assertEqual(chat.composer.toPlainText(), "")

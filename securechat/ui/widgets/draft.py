@@ -1,5 +1,5 @@
 """Keeping what the user typed: a counter that appears as a message nears the length
-limit, and clearing the composer in a way Ctrl+Z can undo."""
+limit, clearing the composer in a way Ctrl+Z can undo, and a draft per conversation."""
 
 from __future__ import annotations
 
@@ -39,6 +39,39 @@ class LengthCounter(QLabel):
         self.setVisible(count >= self.limit * SHOW_FROM)
         self.setText(S.LENGTH_COUNTER.format(count=f"{count:,}", limit=f"{self.limit:,}"))
         theme.restyle(self, "error" if count > self.limit else "muted")
+
+
+class Drafts:
+    """What was typed to each conversation, kept while another one is open: a draft
+    never follows the user into the next chat (to be sent to the wrong person), and
+    comes back with its own. In memory only, and forgotten when the account closes."""
+
+    def __init__(self, editor: QPlainTextEdit) -> None:
+        self.editor = editor
+        self.restoring = False  # the editor's text changes, but nobody is typing
+        self._kept: dict[str, str] = {}
+
+    def leave(self, peer: str | None) -> None:
+        text = self.editor.toPlainText()
+        if peer is not None and text.strip():
+            self._kept[peer] = text
+        elif peer is not None:
+            self._kept.pop(peer, None)
+
+    def enter(self, peer: str) -> None:
+        self._show(self._kept.pop(peer, ""))
+
+    def forget(self) -> None:
+        self._kept.clear()
+        self._show("")
+
+    def _show(self, text: str) -> None:
+        self.restoring = True
+        try:
+            self.editor.setPlainText(text)
+            self.editor.moveCursor(QTextCursor.MoveOperation.End)
+        finally:
+            self.restoring = False
 
 
 def clear_undoably(editor: QPlainTextEdit) -> None:

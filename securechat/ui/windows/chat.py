@@ -28,7 +28,7 @@ from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.composer import Composer
 from securechat.ui.widgets.confirm import Question
-from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
+from securechat.ui.widgets.draft import Drafts, LengthCounter, clear_undoably, restore
 from securechat.ui.widgets.elided import ElidedLabel
 from securechat.ui.widgets.emoji import EmojiPicker
 from securechat.ui.widgets.files import FileBar, shown_text
@@ -129,6 +129,7 @@ class ChatView(ChatHistory, ChatExtras, QWidget):
         self.composer.submitted.connect(self.send)
         self.composer.escaped.connect(self.cancel_reply)
         self.composer.textChanged.connect(self._typed)
+        self.drafts = Drafts(self.composer)  # each conversation's own
         self.send_button = primary_button(S.SEND, self.send)
         self.counter = LengthCounter(self.composer)
         self.emoji = EmojiPicker(self.composer.insertPlainText)
@@ -167,6 +168,7 @@ class ChatView(ChatHistory, ChatExtras, QWidget):
                 signal.disconnect(slot)
         self.client, self.bridge = client, bridge
         self.peer = None
+        self.drafts.forget()  # one account's drafts are not the next one's
         self.model.reset(None, [])
         self.title.setText(S.NO_CHAT_SELECTED)
         self.call_buttons.set_peer(None)
@@ -201,10 +203,13 @@ class ChatView(ChatHistory, ChatExtras, QWidget):
     def open_peer(self, peer: str) -> Any:
         """Show the conversation with `peer`: its newest page, scrolled to the bottom."""
         assert self.client is not None
+        if self.editing is None:
+            self.drafts.leave(self.peer)
         self.finish()
         self.peer = peer
         self.loading_page = False
         self.cancel_reply()
+        self.drafts.enter(peer)
         contact = self.client.contacts[peer]
         self.title.setText(contact.display_name)
         self.call_buttons.set_peer(peer)
@@ -390,7 +395,7 @@ class ChatView(ChatHistory, ChatExtras, QWidget):
 
     def _typed(self) -> None:
         # The core decides when "typing" is sent, refreshed and stopped.
-        if self.client is not None and self.peer is not None:
+        if self.client is not None and self.peer is not None and not self.drafts.restoring:
             self.client.composing(self.peer, self.composer.toPlainText())
 
     def start_reply(self, message: StoredMessage) -> None:

@@ -117,15 +117,19 @@ class AddContactTests(details.DetailsCase):
         yield until(lambda: main.add_button.isEnabled() and status.text() != "")
         self.assertEqual((status.text(), status.objectName()), ("already a contact", "error"))
         screenshot(alice_win, "r1-already-a-contact")
-        # Typed but not sent, then another account opened here: its box is empty
+        # Typed but not sent, a notification on screen, then another account opened
+        # here: its box is empty, and the notification went with the account
         main.add_email.clear()
         QTest.keyClicks(main.add_email, "carol@exam")
+        alice_win.notifier.message("bob", "the plan for Saturday")
+        self.assertTrue(alice_win.banner.isVisibleTo(alice_win))
         yield self.account_on_disk("alice", "carol@example.org")
         yield alice_win.lock()
         self.clients.remove(alice)
         yield self.unlock(alice_win, "carol@example.org")
         self.assertEqual(main.add_email.text(), "")
         self.assertEqual(main.add_status.text(), "")
+        self.assertFalse(alice_win.banner.isVisibleTo(alice_win))
 
 
 class ComposerAndTicksTests(details.DetailsCase):

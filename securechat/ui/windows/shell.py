@@ -368,6 +368,7 @@ class ShellWindow(QMainWindow):
             bridge, self.bridge = self.bridge, None
             self._signed_in_actions(False)
             self.main.set_client(None, None)
+            self.banner.hide()  # its last notification is not the next account's
             self.statusBar().hide()
             self.setWindowTitle(S.APP_NAME)
             if bridge is not None:

@@ -12,12 +12,11 @@ import os
 from typing import Any
 
 from twisted.internet import defer
+from twisted.trial import unittest
 
 from securechat.ui import loop
 
 if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
-    from twisted.trial import unittest
-
     raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
 
 from PyQt6.QtCore import QPoint, QRect, Qt
@@ -32,6 +31,7 @@ from securechat.protocol import uris
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.delegates import BubbleDelegate
+from securechat.ui.format import initials
 from securechat.ui.models.roles import Roles
 from securechat.ui.widgets.notifier import app_icon
 from securechat.ui.windows.settings import LANGUAGE_KEY
@@ -428,3 +428,11 @@ class DraftTests(details.DetailsCase):
         yield self.unlock(win, "alice@example.org")
         yield reopened
         self.assertEqual(chat.composer.toPlainText(), "")
+
+
+class InitialsTests(unittest.TestCase):
+    def test_initials_are_made_of_letters_not_emoji(self) -> None:
+        self.assertEqual(initials("Bobby 🐻"), "BO")
+        self.assertEqual(initials("🌸 Carol Ann"), "CA")
+        self.assertEqual(initials("🌸"), "🌸")  # nothing else to take
+        self.assertEqual(initials("Alice Liddell"), "AL")

@@ -19,10 +19,10 @@ from securechat.ui import loop
 if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
     raise unittest.SkipTest("needs the Qt reactor: run with scripts/run_trial.py")
 
-from PyQt6.QtCore import QPoint, QRect, Qt
-from PyQt6.QtGui import QColor, QGuiApplication, QImage
+from PyQt6.QtCore import QEvent, QPoint, QRect, Qt
+from PyQt6.QtGui import QColor, QGuiApplication, QHelpEvent, QImage
 from PyQt6.QtTest import QTest
-from PyQt6.QtWidgets import QSystemTrayIcon
+from PyQt6.QtWidgets import QApplication, QStyleOptionViewItem, QSystemTrayIcon, QToolTip
 
 import tests.test_ui_details as details
 from securechat.client import MessageStatus, StoredMessage
@@ -436,3 +436,42 @@ class InitialsTests(unittest.TestCase):
         self.assertEqual(initials("🌸 Carol Ann"), "CA")
         self.assertEqual(initials("🌸"), "🌸")  # nothing else to take
         self.assertEqual(initials("Alice Liddell"), "AL")
+
+
+class QuoteTests(details.DetailsCase):
+    friends = details.DetailsTests.friends
+
+    @defer.inlineCallbacks
+    def test_hovering_an_elided_quote_shows_all_of_it(self) -> Any:
+        _, _, chat_a, _, _, chat_b = yield self.friends()
+        long = "Shall we meet " + "really " * 60 + "at the end of the pier?"
+        chat_a.composer.insertPlainText(long)
+        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
+        chat_b.start_reply(chat_b.model.message(0))
+        QTest.keyClicks(chat_b.composer, "yes")
+        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
+        QTest.qWait(0)
+        index = chat_a.model.index(1)
+        option = QStyleOptionViewItem()
+        option.rect = chat_a.view.visualRect(index)
+        option.font = chat_a.view.font()
+        quote = chat_a.delegate.quote_rect(option, index)
+        viewport = chat_a.view.viewport()
+
+        def hover(point: QPoint) -> str:
+            QToolTip.hideText()
+            QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, point,
+                                                        viewport.mapToGlobal(point)))
+            return QToolTip.text() if QToolTip.isVisible() else ""
+
+        shown = hover(quote.center())
+        self.assertIn("You: Shall we meet really", shown)
+        self.assertIn("at the end of the pier?", shown)  # the end the bubble cut off
+        origin, _ = chat_a.delegate.text_origin(option, index)  # the reply's own text: none
+        on_text = origin + QPoint(4, 4)
+        self.assertFalse(chat_a.delegate.helpEvent(
+            QHelpEvent(QEvent.Type.ToolTip, on_text, viewport.mapToGlobal(on_text)),
+            chat_a.view, option, index))
+        QToolTip.hideText()

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QRectF, QSize, Qt
-from PyQt6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette
-from PyQt6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PyQt6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+)
+from PyQt6.QtGui import QColor, QFont, QFontMetrics, QHelpEvent, QPainter, QPainterPath, QPalette
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
+)
 
 from securechat.client import MessageStatus
 from securechat.ui import strings as S
 from securechat.ui import theme
 from securechat.ui.models.roles import Roles
+from securechat.ui.plaintext import plain_tooltip
 from securechat.ui.textlayout import draw_text, position_at, text_size
 from securechat.ui.widgets.links import url_at
 
@@ -331,6 +347,26 @@ class BubbleDelegate(QStyledItemDelegate):
         x = (r.right() - self.MARGIN - bubble_size.width()) if mine else r.left() + self.MARGIN
         y = top + self.PAD - 2 + (self.QUOTE_H + 4 if index.data(Roles.REPLY_QUOTE) else 0)
         return QPoint(x + self.PAD, y), bubble_size.width() - 2 * self.PAD
+
+    def quote_rect(self, option: QStyleOptionViewItem, index: _Index) -> QRect | None:
+        """Where a reply's quote of its original is drawn in the view, if it has one."""
+        if not index.data(Roles.REPLY_QUOTE) or index.data(Roles.SYSTEM):
+            return None
+        origin, width = self.text_origin(option, index)
+        return QRect(origin.x(), origin.y() - self.QUOTE_H - 4, width, self.QUOTE_H)
+
+    def helpEvent(self, event: QHelpEvent | None, view: QAbstractItemView | None,
+                  option: QStyleOptionViewItem, index: _Index) -> bool:
+        """Hovering a quote shows all of it (drawn on one line, it ends in "…")."""
+        if event is not None and event.type() == QEvent.Type.ToolTip:
+            rect = self.quote_rect(option, index)
+            if rect is not None and rect.contains(event.pos()):
+                author = index.data(Roles.REPLY_AUTHOR)
+                quote = index.data(Roles.REPLY_QUOTE)
+                QToolTip.showText(event.globalPos(),
+                                  plain_tooltip(f"{author}: {quote}" if author else quote), view)
+                return True
+        return super().helpEvent(event, view, option, index)
 
     def link_at(self, option: QStyleOptionViewItem, index: _Index, pos: QPoint) -> str | None:
         """The link under `pos` (view coordinates) in this bubble, if any."""

@@ -71,6 +71,13 @@ def mean(colours: list[QColor]) -> tuple[float, float, float]:
             sum(c.blue() for c in colours) / n)
 
 
+def outlined_in_error(field: Any) -> bool:
+    """The field's border, drawn: in the theme's error colour?"""
+    QTest.qWait(0)
+    image = field.grab().toImage()
+    return image.pixelColor(image.width() // 2, 0).name() == theme.current().error
+
+
 class RecordingTray(QSystemTrayIcon):
     """A real tray icon whose balloons are also written down (offscreen has no tray
     to show them on)."""
@@ -97,9 +104,10 @@ class AddContactTests(details.DetailsCase):
             QTest.keyClicks(main.add_email, email)
             QTest.keyClick(main.add_email, Qt.Key.Key_Return)
 
-        add("not an email")  # named as invalid, in the error colour
+        add("not an email")  # named as invalid, in the error colour, the field outlined
         self.assertEqual((status.text(), status.objectName()),
                          ("Enter a valid email address.", "error"))
+        self.assertTrue(outlined_in_error(main.add_email))
         add("alice@example.org")
         yield until(lambda: main.add_button.isEnabled())
         self.assertEqual((status.text(), status.objectName()),
@@ -130,6 +138,7 @@ class AddContactTests(details.DetailsCase):
         self.assertEqual(main.add_email.text(), "")
         self.assertEqual(main.add_status.text(), "")
         self.assertFalse(alice_win.banner.isVisibleTo(alice_win))
+        self.assertFalse(outlined_in_error(main.add_email))
 
 
 class ComposerAndTicksTests(details.DetailsCase):
@@ -240,6 +249,16 @@ class WindowTests(details.DetailsCase):
         self.assertLessEqual(win.minimumSizeHint().width(), 640)
         for field in (page.reg_email, page.reg_name, page.reg_password, page.reg_confirm):
             self.assertGreaterEqual(field.width(), 250, field.objectName())
+        # a mistake outlines the field it is in, until it is edited
+        QTest.keyClicks(page.reg_email, "alice-at-example")
+        QTest.mouseClick(page.register_button, Qt.MouseButton.LeftButton)
+        self.assertEqual(page.reg_error.text(), "Enter a valid email address.")
+        self.assertTrue(outlined_in_error(page.reg_email))
+        self.assertFalse(outlined_in_error(page.reg_name))
+        screenshot(win, "r6-invalid-email-outlined")
+        page.reg_email.selectAll()
+        QTest.keyClicks(page.reg_email, "alice@example.org")
+        self.assertFalse(outlined_in_error(page.reg_email))
         QTest.keyClicks(page.reg_password, "short")
         line = page.strength.fontMetrics().lineSpacing()
         self.assertLess(page.strength.height(), 2 * line)  # "Strength: too short", one line

@@ -79,6 +79,7 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
         f"QLineEdit, QPlainTextEdit {{ border: 1px solid {t.separator}; border-radius: 8px;"
         f" padding: 6px; background: {t.base}; }}"
         # the lock screen's account list looks like the fields around it (review)
+        f"QLineEdit[invalid=\"true\"] {{ border: 1px solid {t.error}; }}"  # widgets.fields
         f"QComboBox {{ border: 1px solid {t.separator}; border-radius: 8px; padding: 5px 10px;"
         f" background: {t.base}; }}"
         f"QComboBox::drop-down {{ border: none; width: 24px; }}"
@@ -118,9 +119,13 @@ def _down_arrow(colour: str) -> str:
 def restyle(widget: QWidget, name: str) -> None:
     """Give `widget` one of the stylesheet's names ("muted", "error", or "" for none)
     and have the stylesheet applied again (a name changed later is not seen otherwise)."""
-    if widget.objectName() == name:
-        return
-    widget.setObjectName(name)
+    if widget.objectName() != name:
+        widget.setObjectName(name)
+        repolish(widget)
+
+
+def repolish(widget: QWidget) -> None:
+    """Apply the stylesheet again (after a name or a property it reads changed)."""
     style = widget.style()
     if style is not None:
         style.unpolish(widget)

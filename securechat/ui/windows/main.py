@@ -28,6 +28,7 @@ from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
 from securechat.ui.widgets.avatars import AvatarDecorations
 from securechat.ui.widgets.contact_menu import Mutes, contact_menu
+from securechat.ui.widgets.fields import flag_invalid, unflag
 from securechat.ui.widgets.files import shown_text
 from securechat.ui.widgets.history_progress import HistoryProgressBar
 from securechat.ui.widgets.message_search import MessageSearchPanel
@@ -153,6 +154,7 @@ class MainPage(QWidget):
         AvatarDecorations.mount(self, client)
         self.message_search.set_client(client)
         self.add_email.clear()  # what one account typed is not the next one's
+        unflag(self.add_email)
         self.requests.client = client
         self.device_notices.set_client(client)
         self.sessions.set_contacts([])
@@ -344,6 +346,7 @@ class MainPage(QWidget):
             return None
         if not EMAIL_RE.match(email):  # named as invalid, not "no such account"
             self.add_status.setText(S.EMAIL_INVALID)
+            flag_invalid(self.add_email)
             return None
         self.add_button.setEnabled(False)
 

@@ -30,6 +30,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.fields import flag_invalid
 from securechat.ui.widgets.status import StatusLabel
 from securechat.ui.widgets.words import NumberedWords
 from securechat.ui.windows.linking import NewDeviceLinkPage
@@ -333,12 +334,15 @@ class OnboardingPage(QWidget):
         password = self.reg_password.text()
         if not EMAIL_RE.match(email):
             self.reg_error.setText(S.EMAIL_INVALID)
+            flag_invalid(self.reg_email)
             return
         if len(password) < MIN_PASSWORD:
             self.reg_error.setText(S.PASSWORD_TOO_SHORT)
+            flag_invalid(self.reg_password)
             return
         if password != self.reg_confirm.text():
             self.reg_error.setText(S.PASSWORDS_DIFFER)
+            flag_invalid(self.reg_confirm)
             return
         self.submit.emit(lambda: self._ask_code(email, password))
 
@@ -441,6 +445,7 @@ class OnboardingPage(QWidget):
         email = self.login_email.text().strip()
         if not EMAIL_RE.match(email):
             self.login_error.setText(S.EMAIL_INVALID)
+            flag_invalid(self.login_email)
             return
         self.submit.emit(lambda: self._sign_in(email))
 
@@ -466,12 +471,15 @@ class OnboardingPage(QWidget):
         password = self.reset_password.text()
         if not EMAIL_RE.match(email):
             self.reset_error.setText(S.EMAIL_INVALID)
+            flag_invalid(self.reset_email)
             return
         if len(password) < MIN_PASSWORD:
             self.reset_error.setText(S.PASSWORD_TOO_SHORT)
+            flag_invalid(self.reset_password)
             return
         if password != self.reset_confirm.text():
             self.reset_error.setText(S.PASSWORDS_DIFFER)
+            flag_invalid(self.reset_confirm)
             return
         self.submit.emit(lambda: self._reset_password(email, password))
 

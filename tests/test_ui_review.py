@@ -22,7 +22,13 @@ if not loop.is_installed():  # pragma: no cover - run through tests/ui_trial.py
 from PyQt6.QtCore import QEvent, QPoint, QRect, Qt
 from PyQt6.QtGui import QColor, QGuiApplication, QHelpEvent, QImage
 from PyQt6.QtTest import QTest
-from PyQt6.QtWidgets import QApplication, QStyleOptionViewItem, QSystemTrayIcon, QToolTip
+from PyQt6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QStyleOptionViewItem,
+    QSystemTrayIcon,
+    QToolTip,
+)
 
 import tests.test_ui_details as details
 from securechat.client import MessageStatus, StoredMessage
@@ -260,6 +266,15 @@ class WindowTests(details.DetailsCase):
         QTest.keyClicks(page.reg_email, "alice@example.org")
         self.assertFalse(outlined_in_error(page.reg_email))
         QTest.keyClicks(page.reg_password, "short")
+        # the eye shows the password as typed, and hides it again
+        eye = page.reveal[0]
+        self.assertIn(eye, page.reg_password.actions())
+        eye.trigger()
+        self.assertEqual(page.reg_password.echoMode(), QLineEdit.EchoMode.Normal)
+        self.assertEqual(page.reg_password.displayText(), "short")
+        eye.trigger()
+        self.assertEqual(page.reg_password.echoMode(), QLineEdit.EchoMode.Password)
+        self.assertNotIn("short", page.reg_password.displayText())
         line = page.strength.fontMetrics().lineSpacing()
         self.assertLess(page.strength.height(), 2 * line)  # "Strength: too short", one line
         screenshot(win, "r3-sign-up-640")

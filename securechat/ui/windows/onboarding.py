@@ -30,7 +30,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.widgets.buttons import primary_button
-from securechat.ui.widgets.fields import flag_invalid
+from securechat.ui.widgets.fields import add_reveal, flag_invalid
 from securechat.ui.widgets.status import StatusLabel
 from securechat.ui.widgets.words import NumberedWords
 from securechat.ui.windows.linking import NewDeviceLinkPage
@@ -130,6 +130,7 @@ class OnboardingPage(QWidget):
         self.reg_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.reg_confirm = QLineEdit()
         self.reg_confirm.setEchoMode(QLineEdit.EchoMode.Password)
+        self.reveal = [add_reveal(field) for field in (self.reg_password, self.reg_confirm)]
         self.strength = _muted(S.STRENGTH[0])
         self.reg_password.textChanged.connect(
             lambda text: self.strength.setText(S.STRENGTH[password_strength(text)]))
@@ -165,6 +166,7 @@ class OnboardingPage(QWidget):
         self.login_email = QLineEdit()
         self.login_password = QLineEdit()
         self.login_password.setEchoMode(QLineEdit.EchoMode.Password)
+        add_reveal(self.login_password)
         self.login_phrase = QLineEdit()
         self.login_phrase.setPlaceholderText(S.RECOVERY_PHRASE_PLACEHOLDER)
         form.addRow(S.EMAIL, self.login_email)
@@ -211,6 +213,7 @@ class OnboardingPage(QWidget):
         self.reset_confirm = QLineEdit()
         for field in (self.reset_password, self.reset_confirm):
             field.setEchoMode(QLineEdit.EchoMode.Password)
+            add_reveal(field)
         form.addRow(S.EMAIL, self.reset_email)
         form.addRow(S.RECOVERY_PHRASE, self.reset_phrase)
         form.addRow(S.NEW_PASSWORD, self.reset_password)

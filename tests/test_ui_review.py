@@ -31,7 +31,7 @@ from PyQt6.QtWidgets import (
 )
 
 import tests.test_ui_details as details
-from securechat.client import MessageStatus, StoredMessage
+from securechat.client import MessageStatus
 from securechat.client import events as ev
 from securechat.protocol import uris
 from securechat.ui import strings as S
@@ -330,9 +330,7 @@ class WindowTests(details.DetailsCase):
 
     @defer.inlineCallbacks
     def test_the_language_chosen_is_kept_for_the_next_start(self) -> Any:
-        yield self.account_on_disk("alice", "alice@example.org")
-        win = self.shell("alice")
-        yield self.unlock(win, "alice@example.org")
+        win, _, _ = yield self.alice_and_a_friend()
         dialog = win.show_settings()
         self.assertEqual(dialog.language.currentData(), "")  # the system's, at first
         dialog.language.setCurrentIndex(dialog.language.findData("en"))
@@ -349,17 +347,9 @@ class ReadingPositionTests(details.DetailsCase):
     @defer.inlineCallbacks
     def test_resizing_the_window_keeps_the_message_being_read_in_place(self) -> Any:
         alice_win, alice, chat_a, _, bob, _ = yield self.friends()
-        sid = alice.contacts[bob.me.user_id].sid
-        start = 1_700_000_000_000
-        for i in range(40):  # long lines: their heights change with the width
-            yield alice.store.add_message(StoredMessage(
-                f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
-                f"message {i} " + "word " * (20 + 7 * (i % 5)), "text", start + i * 60_000,
-                MessageStatus.READ, True, None))
-        opened = until(lambda: chat_a.model.rowCount() == 40, chat_a.page_loaded)
-        chat_a.open_peer(bob.me.user_id)
-        yield opened
-        QTest.qWait(0)
+        # long lines: their heights change with the width
+        yield self.stored_history(alice, chat_a, bob.me.user_id,
+                                  lambda i: f"message {i} " + "word " * (20 + 7 * (i % 5)))
         bar = chat_a.view.verticalScrollBar()
         bar.setValue(bar.maximum() // 2)
         top = chat_a.view.indexAt(QPoint(8, 8)).data(Roles.MESSAGE_ID)

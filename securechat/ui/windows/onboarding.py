@@ -28,6 +28,7 @@ from securechat.client import KdfCost, SecureChatClient, request_email_code
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.plaintext import wrapped_label
 from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.fields import add_reveal, flag_invalid
@@ -37,19 +38,6 @@ from securechat.ui.windows.linking import NewDeviceLinkPage
 from securechat.ui.windows.restore import RestorePage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _title(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("title")
-    return label
-
-
-def _muted(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("muted")
-    label.setWordWrap(True)
-    return label
 
 
 class OnboardingPage(QWidget):
@@ -102,8 +90,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.WELCOME_TITLE))
-        layout.addWidget(_muted(S.WELCOME_BODY))
+        layout.addWidget(wrapped_label(S.WELCOME_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.WELCOME_BODY))
         self.create_button = primary_button(S.CREATE_ACCOUNT, lambda: self.stack.setCurrentIndex(1))
         self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
         self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
@@ -122,7 +110,7 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.CREATE_ACCOUNT))
+        layout.addWidget(wrapped_label(S.CREATE_ACCOUNT, "title"))
         form = QFormLayout()
         self.reg_email = QLineEdit()
         self.reg_name = QLineEdit()
@@ -131,7 +119,7 @@ class OnboardingPage(QWidget):
         self.reg_confirm = QLineEdit()
         self.reg_confirm.setEchoMode(QLineEdit.EchoMode.Password)
         self.reveal = [add_reveal(field) for field in (self.reg_password, self.reg_confirm)]
-        self.strength = _muted(S.STRENGTH[0])
+        self.strength = wrapped_label(S.STRENGTH[0])
         self.reg_password.textChanged.connect(
             lambda text: self.strength.setText(S.STRENGTH[password_strength(text)]))
         # Labels above their fields: long labels ("Repeat the master password") would
@@ -161,7 +149,7 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.SIGN_IN_NEW_DEVICE))
+        layout.addWidget(wrapped_label(S.SIGN_IN_NEW_DEVICE, "title"))
         form = QFormLayout()
         self.login_email = QLineEdit()
         self.login_password = QLineEdit()
@@ -172,7 +160,7 @@ class OnboardingPage(QWidget):
         form.addRow(S.EMAIL, self.login_email)
         form.addRow(S.MASTER_PASSWORD, self.login_password)
         form.addRow(S.RECOVERY_PHRASE, self.login_phrase)
-        form.addRow("", _muted(S.RECOVERY_PHRASE_HINT))
+        form.addRow("", wrapped_label(S.RECOVERY_PHRASE_HINT))
         layout.addLayout(form)
         # Other ways to get the account key (approval from another device) go in this row.
         self.login_alternatives = QHBoxLayout()
@@ -203,8 +191,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.RESET_TITLE))
-        layout.addWidget(_muted(S.RESET_BODY))
+        layout.addWidget(wrapped_label(S.RESET_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.RESET_BODY))
         form = QFormLayout()
         self.reset_email = QLineEdit()
         self.reset_phrase = QLineEdit()
@@ -248,8 +236,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.MNEMONIC_TITLE))
-        layout.addWidget(_muted(S.MNEMONIC_BODY))
+        layout.addWidget(wrapped_label(S.MNEMONIC_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.MNEMONIC_BODY))
         self.mnemonic_label = QLabel()
         self.mnemonic_label.setWordWrap(True)
         self.mnemonic_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -277,8 +265,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.EMAIL_CODE_TITLE))
-        self.code_body = _muted()
+        layout.addWidget(wrapped_label(S.EMAIL_CODE_TITLE, "title"))
+        self.code_body = wrapped_label()
         layout.addWidget(self.code_body)
         form = QFormLayout()
         self.email_code = QLineEdit()

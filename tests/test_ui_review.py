@@ -499,3 +499,16 @@ class QuoteTests(details.DetailsCase):
             QHelpEvent(QEvent.Type.ToolTip, on_text, viewport.mapToGlobal(on_text)),
             chat_a.view, option, index))
         QToolTip.hideText()
+
+
+class CounterTests(details.DetailsCase):
+    @defer.inlineCallbacks
+    def test_the_counter_counts_characters_as_the_limit_does(self) -> Any:
+        win, _, bob = yield self.alice_and_a_friend()
+        chat = yield self.chat_with(win, bob.me.user_id)
+        chat.composer.insertPlainText("😀" * 40_000)  # 80,000 UTF-16 units, 40,000 emoji
+        self.assertFalse(chat.counter.isVisibleTo(chat))  # far from 65,536
+        chat.composer.insertPlainText("😀" * 20_000)
+        self.assertTrue(chat.counter.isVisibleTo(chat))  # near it: 60,000
+        self.assertIn("60,000", chat.counter.text())
+        self.assertEqual(chat.counter.objectName(), "muted")  # not over

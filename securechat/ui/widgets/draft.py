@@ -30,9 +30,10 @@ class LengthCounter(QLabel):
         return self.count() > self.limit
 
     def count(self) -> int:
-        document = self.editor.document()
-        # characterCount() counts a final paragraph separator too.
-        return max(document.characterCount() - 1, 0) if document is not None else 0
+        # Characters as the limit counts them (Python's len): Qt's characterCount()
+        # counts UTF-16 units, so an emoji would count twice and the counter would say
+        # "over" for a message that goes.
+        return len(self.editor.toPlainText())
 
     def refresh(self) -> None:
         count = self.count()

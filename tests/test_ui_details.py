@@ -38,6 +38,21 @@ URL = "https://example.org/" + "a1b2c3d4" * 12 + "?q=the-end"
 
 class DetailsCase(UITestCase):
     @defer.inlineCallbacks
+    def stored_history(self, client: Any, chat: Any, peer: str, text_of: Any) -> Any:
+        """40 messages (`text_of(i)`), a minute apart, stored as if long received, both
+        ways; then the conversation opened on them."""
+        sid = client.contacts[peer].sid
+        start = 1_700_000_000_000
+        for i in range(40):
+            yield client.store.add_message(StoredMessage(
+                f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
+                text_of(i), "text", start + i * 60_000, MessageStatus.READ, True, None))
+        opened = until(lambda: chat.model.rowCount() == 40, chat.page_loaded)
+        chat.open_peer(peer)
+        yield opened
+        QTest.qWait(0)
+
+    @defer.inlineCallbacks
     def alice_and_a_friend(self) -> Any:
         """(win, alice, bob): Alice in a window, Bob a core client, befriended (Bob
         asked; his request was notified to Alice)."""
@@ -197,17 +212,9 @@ class DetailsTests(DetailsCase):
     @defer.inlineCallbacks
     def test_a_chat_opens_at_the_newest_keeps_its_place_and_reopens_after_unlock(self) -> Any:
         alice_win, alice, chat_a, _, bob, _ = yield self.friends()
-        sid = alice.contacts[bob.me.user_id].sid
-        start = 1_700_000_000_000
-        for i in range(40):  # tall messages, so that the newest is far below the top
-            yield alice.store.add_message(StoredMessage(
-                f"{start + i * 60_000:012x}{i:04x}", sid, "other" if i % 2 else "me",
-                f"message {i}\n" + "line\n" * (i % 5) + "end", "text", start + i * 60_000,
-                MessageStatus.READ, True, None))
-        opened = until(lambda: chat_a.model.rowCount() == 40, chat_a.page_loaded)
-        chat_a.open_peer(bob.me.user_id)
-        yield opened
-        QTest.qWait(0)
+        # tall messages, so that the newest is far below the top
+        yield self.stored_history(alice, chat_a, bob.me.user_id,
+                                  lambda i: f"message {i}\n" + "line\n" * (i % 5) + "end")
         bar = chat_a.view.verticalScrollBar()
         self.assertGreater(bar.maximum(), 0)
         self.assertEqual(bar.value(), bar.maximum())  # the newest, whole, at the bottom

@@ -12,6 +12,8 @@ def initials(name: str) -> str:
     if "@" in name:  # an email: its local part
         name = name.split("@", 1)[0]
     words = [w for w in name.replace(".", " ").replace("_", " ").split() if w]
+    # "Bobby 🐻": the letters make the initials, not the emoji (review: "B🐻")
+    words = [w for w in words if w[0].isalnum()] or words
     if not words:
         return "?"
     if len(words) == 1:

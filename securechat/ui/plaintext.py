@@ -37,8 +37,9 @@ def make_plain(label: QLabel) -> QLabel:
 
 
 def plain_tooltip(text: str) -> str:
-    """A tooltip (always rich text to Qt's guess) that shows `text` literally."""
-    return f"<qt>{html.escape(text)}</qt>" if text else ""
+    """A tooltip (always rich text to Qt's guess) that shows `text` literally, its
+    lines as lines."""
+    return f"<qt>{html.escape(text).replace(chr(10), '<br>')}</qt>" if text else ""
 
 
 def plain_notification(text: str) -> str:

@@ -5,6 +5,10 @@ re-binds them all through Qt's translators (`QCoreApplication.translate`, contex
 "securechat"), so installing a `QTranslator` (`use_translator`, or a .qm file found by
 `install_system_translation`) before the windows are built translates the whole client.
 The English text is the source text: it is what a .ts file lists.
+
+Size: long because it is the one catalogue of the client's strings: `retranslate()`
+re-binds this module's names, and the .ts file lists them in one context; split by
+window, both would have to walk several modules for no gain.
 """
 
 # ruff: noqa: S105 - labels that mention passwords are not passwords
@@ -529,6 +533,29 @@ FILE_SAVED = "Saved to {path}"
 FILE_PASTED = "pasted image.png"
 FILE_LINE = "📎 {name} ({size})"
 
+# --- receiving while locked (issue 11): a screen lock over the open account ------------
+RECEIVE_WHILE_LOCKED = "Keep receiving while locked (notifications show the name only)"
+RECEIVE_WHILE_LOCKED_INFO = (
+    "When this is on, locking hides your chats but keeps this account open and "
+    "connected: messages still arrive, and notifications show only who wrote and how "
+    "many are unread, never the text. The price: while locked, the account's keys "
+    "(the key of its message database among them) stay in this computer's memory, so "
+    "someone who can read this computer's memory, or who steals it while it runs, could "
+    "reach your messages. When it is off, locking closes the account and takes its keys "
+    "out of memory, and nothing arrives until you unlock.")
+SCREEN_LOCKED_TITLE = "SecureChat is locked"
+SCREEN_LOCKED_INFO = ("{email} is still receiving. Enter your PIN (if you set one) or "
+                      "the master password to unlock.")
+SCREEN_LOCKED_UNREAD = "{count} unread"
+SCREEN_UNLOCK = "Unlock"
+SCREEN_PIN_OR_PASSWORD = "PIN or master password"
+SCREEN_CLOSE_ACCOUNT = "Close the account (stop receiving)"
+NOTIFY_LOCKED_BODY = "{count} unread (SecureChat is locked)"
+
+# --- fields (issue 11): showing a password while typing it --------------------------------
+SHOW_PASSWORD = "Show the password"
+HIDE_PASSWORD = "Hide the password"
+
 # --- translation (keep this section last: it snapshots every string above) -----------
 
 _SOURCE: dict[str, Any] = {name: value for name, value in list(globals().items())
@@ -568,22 +595,3 @@ def install_system_translation(language: str | None = None) -> Any:
         return None
     use_translator(translator)
     return translator
-
-# --- receiving while locked (issue 11): a screen lock over the open account ------------
-RECEIVE_WHILE_LOCKED = "Keep receiving while locked (notifications show the name only)"
-RECEIVE_WHILE_LOCKED_INFO = (
-    "When this is on, locking hides your chats but keeps this account open and "
-    "connected: messages still arrive, and notifications show only who wrote and how "
-    "many are unread, never the text. The price: while locked, the account's keys "
-    "(the key of its message database among them) stay in this computer's memory, so "
-    "someone who can read this computer's memory, or who steals it while it runs, could "
-    "reach your messages. When it is off, locking closes the account and takes its keys "
-    "out of memory, and nothing arrives until you unlock.")
-SCREEN_LOCKED_TITLE = "SecureChat is locked"
-SCREEN_LOCKED_INFO = ("{email} is still receiving. Enter your PIN (if you set one) or "
-                      "the master password to unlock.")
-SCREEN_LOCKED_UNREAD = "{count} unread"
-SCREEN_UNLOCK = "Unlock"
-SCREEN_PIN_OR_PASSWORD = "PIN or master password"
-SCREEN_CLOSE_ACCOUNT = "Close the account (stop receiving)"
-NOTIFY_LOCKED_BODY = "{count} unread (SecureChat is locked)"

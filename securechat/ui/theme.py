@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import attrs
-from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QColor, QGuiApplication, QPalette
-from PyQt6.QtWidgets import QApplication
+from PyQt6.QtCore import QPointF, Qt, QTemporaryDir
+from PyQt6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPixmap, QPolygonF
+from PyQt6.QtWidgets import QApplication, QWidget
 
 
 @attrs.frozen
@@ -76,6 +78,12 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
     app.setStyleSheet(
         f"QLineEdit, QPlainTextEdit {{ border: 1px solid {t.separator}; border-radius: 8px;"
         f" padding: 6px; background: {t.base}; }}"
+        # the lock screen's account list looks like the fields around it (review)
+        f"QLineEdit[invalid=\"true\"] {{ border: 1px solid {t.error}; }}"  # widgets.fields
+        f"QComboBox {{ border: 1px solid {t.separator}; border-radius: 8px; padding: 5px 10px;"
+        f" background: {t.base}; }}"
+        f"QComboBox::drop-down {{ border: none; width: 24px; }}"
+        f"QComboBox::down-arrow {{ image: url({_down_arrow(t.muted)}); }}"
         f"QPushButton {{ border: 1px solid {t.separator}; border-radius: 8px; padding: 6px 14px;"
         f" background: {t.base}; }}"
         f"QPushButton:default, QPushButton[primary=\"true\"] {{ background: {t.accent};"
@@ -86,6 +94,42 @@ def apply(app: QApplication, dark: bool | None = None) -> Theme:
         f"#error {{ color: {t.error}; }}"
         f"#title {{ font-size: 20px; font-weight: 600; }}")
     return t
+
+
+_arrows = QTemporaryDir()  # the combo boxes' arrows, drawn once per colour
+
+
+def _down_arrow(colour: str) -> str:
+    """A small triangle in `colour`, as a PNG file a stylesheet can name (a stylesheet
+    draws images from files only; the package ships none)."""
+    path = os.path.join(_arrows.path(), f"down-{colour.lstrip('#')}.png")
+    if not os.path.exists(path):
+        pixmap = QPixmap(10, 6)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(colour))
+        p.drawPolygon(QPolygonF([QPointF(0, 0), QPointF(10, 0), QPointF(5, 6)]))
+        p.end()
+        pixmap.save(path, "PNG")
+    return path.replace("\\", "/")
+
+
+def restyle(widget: QWidget, name: str) -> None:
+    """Give `widget` one of the stylesheet's names ("muted", "error", or "" for none)
+    and have the stylesheet applied again (a name changed later is not seen otherwise)."""
+    if widget.objectName() != name:
+        widget.setObjectName(name)
+        repolish(widget)
+
+
+def repolish(widget: QWidget) -> None:
+    """Apply the stylesheet again (after a name or a property it reads changed)."""
+    style = widget.style()
+    if style is not None:
+        style.unpolish(widget)
+        style.polish(widget)
 
 
 # The user's choice (Settings ▸ Theme): follow the system, or always light or dark.

@@ -295,6 +295,38 @@ MIGRATIONS: list[Step] = [
     CREATE INDEX media_by_session ON media(sid, created);
     CREATE INDEX media_by_status ON media(status);
     """,
+    # Message search finds a file by its name and caption (issue 11 x 12): a file's
+    # stored text is its JSON, whose keys ("filename", "size") matched every file.
+    """
+    DROP TRIGGER message_search_insert;
+    CREATE TRIGGER message_search_insert AFTER INSERT ON messages
+        WHEN NEW.sender != 'system' AND NEW.type != 'deleted'
+    BEGIN
+        INSERT INTO message_search(rowid, text) VALUES (NEW.rowid,
+            CASE WHEN NEW.type IN ('file', 'image') AND json_valid(NEW.text)
+            THEN coalesce(json_extract(NEW.text, '$.filename'), '') || ' ' ||
+                 coalesce(json_extract(NEW.text, '$.caption'), '')
+            ELSE NEW.text END);
+    END;
+    DROP TRIGGER message_search_update;
+    CREATE TRIGGER message_search_update AFTER UPDATE OF text ON messages
+        WHEN NEW.sender != 'system' AND NEW.type != 'deleted'
+    BEGIN
+        UPDATE message_search SET text =
+            CASE WHEN NEW.type IN ('file', 'image') AND json_valid(NEW.text)
+            THEN coalesce(json_extract(NEW.text, '$.filename'), '') || ' ' ||
+                 coalesce(json_extract(NEW.text, '$.caption'), '')
+            ELSE NEW.text END
+            WHERE rowid = NEW.rowid;
+    END;
+    UPDATE message_search SET text = (SELECT
+            CASE WHEN m.type IN ('file', 'image') AND json_valid(m.text)
+            THEN coalesce(json_extract(m.text, '$.filename'), '') || ' ' ||
+                 coalesce(json_extract(m.text, '$.caption'), '')
+            ELSE m.text END
+            FROM messages m WHERE m.rowid = message_search.rowid)
+        WHERE rowid IN (SELECT rowid FROM messages WHERE type IN ('file', 'image'));
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

@@ -112,7 +112,9 @@ class ChatModel(QAbstractListModel):
             original = self._by_id.get(m.reply_to)
             if original is None:
                 return S.DELETED_ORIGINAL
-            return S.DELETED_QUOTE if original.type == MessageType.DELETED else original.text
+            if original.type == MessageType.DELETED:
+                return S.DELETED_QUOTE
+            return shown_text(original)  # a file by its name, not its stored JSON
         return None
 
     def _extra(self, m: StoredMessage, role: int) -> Any:

@@ -116,7 +116,7 @@ class SessionListModel(QAbstractListModel):
         if role == Roles.AVATAR:
             return self.avatars.get(row.peer)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return plain_tooltip(row.email)
+            return plain_tooltip(f"{row.name}\n{row.email}")  # the whole name: rows elide it
         return None
 
     def set_avatar(self, peer: str, pixmap: Any) -> None:

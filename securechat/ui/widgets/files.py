@@ -28,6 +28,7 @@ from securechat.client import MediaItem, MediaStatus, MessageType, SecureChatCli
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import plain_label
+from securechat.ui.widgets.elided import ElidedLabel
 
 SHOWN = 4  # the conversation's latest files listed under it
 THUMBNAIL_PX = 160  # the thumbnail sent with an image (FILE_INFO) and shown here
@@ -97,7 +98,8 @@ class FileRow(QFrame):
             self.thumbnail.setPixmap(pixmap.scaled(48, 48, Qt.AspectRatioMode.KeepAspectRatio))
         layout.addWidget(self.thumbnail)
         texts = QVBoxLayout()
-        self.name = plain_label(S.FILE_SIZE.format(name=item.original_name,
+        # the name the peer chose, of any length: one line, "…" (never widens the chat)
+        self.name = ElidedLabel(S.FILE_SIZE.format(name=item.original_name,
                                                    size=size_text(item.file_size)))
         self.state = plain_label()  # a reason may quote the peer's file name
         self.state.setObjectName("muted")
@@ -160,7 +162,7 @@ class FileBar(QWidget):
         self.preview = QFrame()
         preview = QHBoxLayout(self.preview)
         self.preview_image = QLabel()
-        self.preview_name = plain_label()
+        self.preview_name = ElidedLabel()
         self.send_button = QPushButton(S.FILE_SEND)
         self.send_button.clicked.connect(self.confirm)
         cancel = QPushButton(S.CANCEL)

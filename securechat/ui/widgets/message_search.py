@@ -16,6 +16,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.format import short_time
 from securechat.ui.plaintext import plain_label, plain_tooltip
+from securechat.ui.widgets.files import shown_text
 
 MIN_CHARS = 2  # a single letter would match half the history
 DELAY_MS = 250  # typing pauses this long before a search runs
@@ -83,7 +84,7 @@ class MessageSearchPanel(QWidget):
         for hit in hits:
             contact = client.contacts.get(hit.peer_user_id) if client else None
             name = contact.display_name if contact else hit.peer_user_id
-            line = " ".join(hit.message.text.split())
+            line = " ".join(shown_text(hit.message).split())  # a file: its name
             who = S.ME_AUTHOR if hit.message.from_me else name
             item = QListWidgetItem(f"{who}: {line[:300]}")  # a QListWidget item is plain
             item.setToolTip(plain_tooltip(

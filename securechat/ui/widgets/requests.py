@@ -13,7 +13,6 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -21,9 +20,10 @@ from PyQt6.QtWidgets import (
 from securechat.client import Request, SecureChatClient
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
-from securechat.ui.plaintext import plain_label, plain_tooltip
+from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.confirm import Question, ask
+from securechat.ui.widgets.elided import ElidedLabel
 
 
 class RequestRow(QWidget):
@@ -38,11 +38,10 @@ class RequestRow(QWidget):
         layout.setSpacing(2)
         incoming = request.direction == "in"
         named = bool(request.name) and incoming
-        # A long name is cut at the row's edge; the email below is always whole.
+        # A long name ends in "…" at the row's edge (whole in its tooltip); the email
+        # below is always whole.
         name_row = QHBoxLayout()
-        self.name_label = plain_label(request.name if incoming else "")
-        self.name_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.name_label.setToolTip(plain_tooltip(request.name))
+        self.name_label = ElidedLabel(request.name if incoming else "")
         self.name_label.setVisible(named)
         self.chosen_label = plain_label(f"({S.REQUEST_NAME_CHOSEN})")
         self.chosen_label.setObjectName("muted")

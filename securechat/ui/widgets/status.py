@@ -1,5 +1,5 @@
-"""One label for a form's outcome: what is in progress ("Working…") in the muted colour,
-and anything else, an error, in the theme's one error colour."""
+"""One label for a form's outcome: what is in progress ("Working…") or done well in the
+muted colour, and anything else, an error, in the theme's one error colour."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel, QWidget
 
 from securechat.ui import strings as S
+from securechat.ui import theme
 
 
 def progress_texts() -> set[str]:
@@ -23,13 +24,12 @@ class StatusLabel(QLabel):
 
     def setText(self, text: str | None) -> None:
         super().setText(text or "")
-        name = "muted" if text in progress_texts() else "error"
-        if name != self.objectName():
-            self.setObjectName(name)
-            style = self.style()
-            if style is not None:
-                style.unpolish(self)
-                style.polish(self)
+        theme.restyle(self, "muted" if text in progress_texts() else "error")
+
+    def show_news(self, text: str) -> None:
+        """Good news ("Friend request sent to …"): muted, never in the error colour."""
+        super().setText(text)
+        theme.restyle(self, "muted")
 
     @property
     def in_progress(self) -> bool:

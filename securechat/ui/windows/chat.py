@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PyQt6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QKeyEvent, QMouseEvent
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
-    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -25,45 +24,22 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import BubbleDelegate
 from securechat.ui.models.chat import ChatModel
-from securechat.ui.models.roles import Roles
 from securechat.ui.plaintext import make_plain
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.composer import Composer
 from securechat.ui.widgets.confirm import Question
-from securechat.ui.widgets.draft import LengthCounter, clear_undoably, restore
+from securechat.ui.widgets.draft import Drafts, LengthCounter, clear_undoably, restore
 from securechat.ui.widgets.elided import ElidedLabel
 from securechat.ui.widgets.emoji import EmojiPicker
-from securechat.ui.widgets.files import FileBar
+from securechat.ui.widgets.files import FileBar, shown_text
 from securechat.ui.windows.call import CallButtons
 from securechat.ui.windows.chat_extras import ChatExtras
+from securechat.ui.windows.chat_history import ChatHistory
 
 READ_DELAY_MS = 300  # read receipts for a burst of messages go as one
 
 
-class Composer(QPlainTextEdit):
-    """Enter sends, Shift+Enter starts a new line, Escape cancels a reply."""
-
-    submitted = pyqtSignal()
-    escaped = pyqtSignal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setPlaceholderText(S.COMPOSER_PLACEHOLDER)
-        self.setTabChangesFocus(True)
-        self.setFixedHeight(64)
-
-    def keyPressEvent(self, e: QKeyEvent | None) -> None:
-        assert e is not None
-        if (e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-                and not e.modifiers() & Qt.KeyboardModifier.ShiftModifier):
-            self.submitted.emit()
-            return
-        if e.key() == Qt.Key.Key_Escape:
-            self.escaped.emit()
-            return
-        super().keyPressEvent(e)
-
-
-class ChatView(ChatExtras, QWidget):
+class ChatView(ChatHistory, ChatExtras, QWidget):
     profile_requested = pyqtSignal(str)
     page_loaded = pyqtSignal()  # a page of the conversation is in, and the view settled
     error = pyqtSignal(str)
@@ -153,6 +129,7 @@ class ChatView(ChatExtras, QWidget):
         self.composer.submitted.connect(self.send)
         self.composer.escaped.connect(self.cancel_reply)
         self.composer.textChanged.connect(self._typed)
+        self.drafts = Drafts(self.composer)  # each conversation's own
         self.send_button = primary_button(S.SEND, self.send)
         self.counter = LengthCounter(self.composer)
         self.emoji = EmojiPicker(self.composer.insertPlainText)
@@ -191,6 +168,7 @@ class ChatView(ChatExtras, QWidget):
                 signal.disconnect(slot)
         self.client, self.bridge = client, bridge
         self.peer = None
+        self.drafts.forget()  # one account's drafts are not the next one's
         self.model.reset(None, [])
         self.title.setText(S.NO_CHAT_SELECTED)
         self.call_buttons.set_peer(None)
@@ -225,10 +203,13 @@ class ChatView(ChatExtras, QWidget):
     def open_peer(self, peer: str) -> Any:
         """Show the conversation with `peer`: its newest page, scrolled to the bottom."""
         assert self.client is not None
+        if self.editing is None:
+            self.drafts.leave(self.peer)
         self.finish()
         self.peer = peer
         self.loading_page = False
         self.cancel_reply()
+        self.drafts.enter(peer)
         contact = self.client.contacts[peer]
         self.title.setText(contact.display_name)
         self.call_buttons.set_peer(peer)
@@ -265,11 +246,12 @@ class ChatView(ChatExtras, QWidget):
             return None
         return call(self.client.mark_read(self.peer), failed=self.error.emit)
 
-    # --- history --------------------------------------------------------------------------
+    # --- events of the view -------------------------------------------------------------
 
     def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if watched is self.view and event is not None and event.type() == QEvent.Type.Resize:
             self._place_latest_button()
+            self.keep_place_while_resizing()
         if (watched is self.view.viewport() and isinstance(event, QMouseEvent)
                 and event.type() == QEvent.Type.MouseButtonRelease
                 and event.button() == Qt.MouseButton.LeftButton):
@@ -278,95 +260,6 @@ class ChatView(ChatExtras, QWidget):
                 self.ask_to_open(url)
                 return True
         return super().eventFilter(watched, event)
-
-    def _place_latest_button(self) -> None:
-        rect = self.view.rect()
-        self.latest_button.move(rect.right() - 60, rect.bottom() - 56)
-
-    def _update_latest_button(self) -> None:
-        bar = self.view.verticalScrollBar()
-        away = not self.model.at_end or bar.maximum() - bar.value() > self.view.height()
-        self.latest_button.setVisible(away and self.model.rowCount() > 0)
-
-    def to_latest(self) -> Any:
-        """The "↓" button: the newest messages, at the bottom."""
-        if self.model.at_end:
-            self.view.scrollToBottom()
-            return None
-        return self.jump_to_latest()
-
-    def _scrolled(self, value: int) -> None:
-        bar = self.view.verticalScrollBar()
-        self._update_latest_button()
-        if not self.model.rowCount():
-            return
-        if value == bar.minimum():
-            self.load_older()
-        elif value == bar.maximum() and not self.model.at_end:
-            self.load_newer()
-
-    def load_older(self) -> Any:
-        """Prepend the previous page, keeping what is on screen where it is."""
-        if self.model.at_start:
-            return None
-        return self._load_page(before=self.model.oldest_key())
-
-    def load_newer(self) -> Any:
-        """Append the next page (after scrolling back, the window lost the newest)."""
-        if self.model.at_end:
-            return None
-        return self._load_page(after=self.model.newest_key())
-
-    def _load_page(self, before: tuple[int, str] | None = None,
-                   after: tuple[int, str] | None = None) -> Any:
-        if self.client is None or self.peer is None or self.loading_page:
-            return None
-        self.loading_page = True
-        peer, generation = self.peer, self.model.generation
-
-        def loaded(page: list[StoredMessage]) -> None:
-            if self.model.generation != generation:
-                return  # the window was reset meanwhile: this page is no longer next to it
-            self.loading_page = False
-            anchor = self.view.indexAt(QPoint(8, 8))
-            anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
-            offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
-            added = self.model.prepend(page) if after is None else self.model.append(page)
-            self._fetch_extras(page)
-            if added and anchor_id is not None:
-                # the row that was at the top stays at the top, wherever rows went
-                self.view.doItemsLayout()
-                row = self.model.row_of(anchor_id)
-                if row >= 0:
-                    self.view.scrollTo(self.model.index(row),
-                                       QAbstractItemView.ScrollHint.PositionAtTop)
-                    bar = self.view.verticalScrollBar()
-                    bar.setValue(bar.value() - offset)
-            self._update_latest_button()
-            self.page_loaded.emit()
-
-        def failed(message: str) -> None:
-            if self.model.generation == generation:
-                self.loading_page = False
-            self.error.emit(message)
-
-        return call(self.client.messages(peer, ChatModel.PAGE, before=before, after=after),
-                    loaded, failed)
-
-    def jump_to_latest(self) -> Any:
-        """Back to the newest page (sending from far up in the history, say)."""
-        if self.client is None or self.peer is None:
-            return None
-        peer, generation = self.peer, self.model.generation
-
-        def loaded(messages: list[StoredMessage]) -> None:
-            if self.model.generation == generation:
-                self.model.reset(peer, messages)
-                self._fetch_extras(messages)
-                self.loading_page = False
-                self.scroll_to_newest()
-                self.page_loaded.emit()
-        return call(self.client.messages(peer, ChatModel.PAGE), loaded, self.error.emit)
 
     # --- core events ----------------------------------------------------------------------
 
@@ -502,7 +395,7 @@ class ChatView(ChatExtras, QWidget):
 
     def _typed(self) -> None:
         # The core decides when "typing" is sent, refreshed and stopped.
-        if self.client is not None and self.peer is not None:
+        if self.client is not None and self.peer is not None and not self.drafts.restoring:
             self.client.composing(self.peer, self.composer.toPlainText())
 
     def start_reply(self, message: StoredMessage) -> None:
@@ -510,7 +403,8 @@ class ChatView(ChatExtras, QWidget):
             self.cancel_reply()
         self.reply_to = message
         author = S.ME_AUTHOR if message.from_me else self.model.peer_name
-        self.reply_label.setText(S.REPLYING_TO_NAME.format(name=author, text=message.text))
+        self.reply_label.setText(S.REPLYING_TO_NAME.format(name=author,
+                                                           text=shown_text(message)))
         self.reply_bar.show()
         self.composer.setFocus()
 

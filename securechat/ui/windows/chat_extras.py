@@ -5,14 +5,12 @@ A mixin of `chat.ChatView`, whose widgets and state it uses."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QPoint, Qt, QTimer
 from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QListView,
     QMenu,
     QMessageBox,
@@ -20,7 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from securechat.client import SecureChatClient, StoredMessage
+from securechat.client import MessageType, SecureChatClient, StoredMessage
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.delegates import BubbleDelegate
@@ -29,6 +27,7 @@ from securechat.ui.models.chat import ChatModel
 from securechat.ui.models.roles import Roles
 from securechat.ui.widgets.confirm import Question, ask
 from securechat.ui.widgets.emoji import reaction_menu
+from securechat.ui.widgets.files import shown_text
 from securechat.ui.widgets.links import find_urls, open_link
 
 
@@ -45,6 +44,8 @@ class ChatExtras:
 
     def _sid(self) -> str | None: ...
     def _update_latest_button(self) -> None: ...
+    if TYPE_CHECKING:  # ChatHistory's (declared here only: a stub would hide it)
+        def _reading_position(self) -> AbstractContextManager[None]: ...
     def cancel_reply(self) -> None: ...
     def start_reply(self, message: StoredMessage) -> None: ...
 
@@ -112,27 +113,6 @@ class ChatExtras:
         self.reply_bar.show()
         self.composer.setFocus()
 
-    @contextlib.contextmanager
-    def _reading_position(self) -> Iterator[None]:
-        """Whatever changes size inside: the view stays at the bottom if it was there,
-        else the message at the top of the view stays where it was."""
-        bar = self.view.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 4
-        anchor = self.view.indexAt(QPoint(8, 8))
-        anchor_id = anchor.data(Roles.MESSAGE_ID) if anchor.isValid() else None
-        offset = self.view.visualRect(anchor).top() if anchor.isValid() else 0
-        yield
-        self.view.doItemsLayout()
-        if at_bottom:
-            self.view.scrollToBottom()
-        elif anchor_id is not None:
-            row = self.model.row_of(anchor_id)
-            if row >= 0:
-                self.view.scrollTo(self.model.index(row),
-                                   QAbstractItemView.ScrollHint.PositionAtTop)
-                bar.setValue(bar.value() - offset)
-        self._update_latest_button()
-
     def confirm_unsend(self, message_id: str) -> Question:
         """Unsend asks first: it cannot be taken back."""
         assert isinstance(self, QWidget)
@@ -162,13 +142,15 @@ class ChatExtras:
         menu.addAction(S.REPLY, lambda: self.start_reply(message))
         mine = self.model.index(row).data(Roles.MY_REACTION) or ""
         menu.addMenu(reaction_menu(menu, mine, lambda e: self.react(message.id, e)))
-        if message.from_me:
+        if message.from_me and message.type == MessageType.TEXT:  # a file's is its JSON
             menu.addAction(S.EDIT, lambda: self.start_edit(message))
         if self.model.index(row).data(Roles.EDITED):
             menu.addAction(S.EDIT_HISTORY_ACTION, lambda: self.show_versions(message.id))
-        menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(message.text))
-        for _, _, url in find_urls(message.text)[:3]:  # the full address, then asked again
+        text = shown_text(message)  # what the bubble shows (a file: its name, caption)
+        menu.addAction(S.COPY, lambda: QGuiApplication.clipboard().setText(text))
+        for _, _, url in find_urls(text)[:3]:  # the full address, then asked again
             shown = url if len(url) <= 60 else url[:59] + "…"
+            shown = shown.replace("&", "&&")  # a menu reads "&b" as a shortcut: shown as typed
             menu.addAction(f"{S.OPEN_LINK}: {shown}", lambda u=url: self.ask_to_open(u))
         menu.addSeparator()
         menu.addAction(S.DELETE_FOR_ME, lambda: self.delete(message.id))

@@ -26,13 +26,15 @@ from securechat.ui.bridge import ClientBridge, call
 from securechat.ui.delegates import SessionDelegate
 from securechat.ui.models.roles import Roles
 from securechat.ui.models.sessions import SessionFilterModel, SessionListModel
-from securechat.ui.plaintext import plain_label
 from securechat.ui.widgets.avatars import AvatarDecorations
 from securechat.ui.widgets.contact_menu import Mutes, contact_menu
+from securechat.ui.widgets.fields import flag_invalid, unflag
+from securechat.ui.widgets.files import shown_text
 from securechat.ui.widgets.history_progress import HistoryProgressBar
 from securechat.ui.widgets.message_search import MessageSearchPanel
 from securechat.ui.widgets.notifier import Notifier
 from securechat.ui.widgets.requests import RequestsPanel
+from securechat.ui.widgets.status import StatusLabel
 from securechat.ui.windows.call import CallController
 from securechat.ui.windows.chat import ChatView
 from securechat.ui.windows.devices import DeviceNoticeBar
@@ -124,9 +126,7 @@ class MainPage(QWidget):
         add_row.addWidget(self.add_email, 1)
         add_row.addWidget(self.add_button)
         left_layout.addLayout(add_row)
-        self.add_status = plain_label()
-        self.add_status.setObjectName("muted")
-        self.add_status.setWordWrap(True)
+        self.add_status = StatusLabel()  # errors in the error colour, "sent" muted
         self.add_status.setContentsMargins(8, 0, 8, 0)
         left_layout.addWidget(self.add_status)
         self.splitter.addWidget(left)
@@ -154,6 +154,7 @@ class MainPage(QWidget):
         AvatarDecorations.mount(self, client)
         self.message_search.set_client(client)
         self.add_email.clear()  # what one account typed is not the next one's
+        unflag(self.add_email)
         self.requests.client = client
         self.device_notices.set_client(client)
         self.sessions.set_contacts([])
@@ -253,7 +254,7 @@ class MainPage(QWidget):
         if row is not None:
             self.sessions.update(peer, unread=row.unread + 1)
             if not (self.client and self.mutes.muted(self.client.me.user_id, peer)):
-                self.notifier.message(row.name, event.message.text,
+                self.notifier.message(row.name, shown_text(event.message),  # a file: its name
                                       self.avatars.pixmap(peer, 64) if self.avatars else None)
 
     def _identity_changed(self, event: ev.IdentityKeyChanged) -> None:
@@ -345,13 +346,15 @@ class MainPage(QWidget):
             return None
         if not EMAIL_RE.match(email):  # named as invalid, not "no such account"
             self.add_status.setText(S.EMAIL_INVALID)
+            flag_invalid(self.add_email)
             return None
         self.add_button.setEnabled(False)
 
-        def sent(_: Any) -> None:
+        def sent(request: Any) -> None:
             self.add_button.setEnabled(True)
             self.add_email.clear()
-            self.add_status.setText(S.REQUEST_SENT.format(email=email))
+            # the address as the account has it, not as typed ("Bob@Example.org")
+            self.add_status.show_news(S.REQUEST_SENT.format(email=request.email))
             self.requests.refresh()  # mine shows as waiting
 
         def failed(message: str) -> None:

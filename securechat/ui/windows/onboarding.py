@@ -28,27 +28,16 @@ from securechat.client import KdfCost, SecureChatClient, request_email_code
 from securechat.client import local_accounts as accounts
 from securechat.ui import strings as S
 from securechat.ui.bridge import call
+from securechat.ui.plaintext import wrapped_label
 from securechat.ui.strength import MIN_PASSWORD, password_strength
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.fields import add_reveal, flag_invalid
 from securechat.ui.widgets.status import StatusLabel
 from securechat.ui.widgets.words import NumberedWords
 from securechat.ui.windows.linking import NewDeviceLinkPage
 from securechat.ui.windows.restore import RestorePage
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _title(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("title")
-    return label
-
-
-def _muted(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("muted")
-    label.setWordWrap(True)
-    return label
 
 
 class OnboardingPage(QWidget):
@@ -101,8 +90,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.WELCOME_TITLE))
-        layout.addWidget(_muted(S.WELCOME_BODY))
+        layout.addWidget(wrapped_label(S.WELCOME_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.WELCOME_BODY))
         self.create_button = primary_button(S.CREATE_ACCOUNT, lambda: self.stack.setCurrentIndex(1))
         self.login_button = QPushButton(S.SIGN_IN_NEW_DEVICE)
         self.login_button.clicked.connect(lambda: self.stack.setCurrentIndex(2))
@@ -121,7 +110,7 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.CREATE_ACCOUNT))
+        layout.addWidget(wrapped_label(S.CREATE_ACCOUNT, "title"))
         form = QFormLayout()
         self.reg_email = QLineEdit()
         self.reg_name = QLineEdit()
@@ -129,13 +118,17 @@ class OnboardingPage(QWidget):
         self.reg_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.reg_confirm = QLineEdit()
         self.reg_confirm.setEchoMode(QLineEdit.EchoMode.Password)
-        self.strength = _muted(S.STRENGTH[0])
+        self.reveal = [add_reveal(field) for field in (self.reg_password, self.reg_confirm)]
+        self.strength = wrapped_label(S.STRENGTH[0])
         self.reg_password.textChanged.connect(
             lambda text: self.strength.setText(S.STRENGTH[password_strength(text)]))
+        # Labels above their fields: long labels ("Repeat the master password") would
+        # take half of a narrow window's width from the fields (review: ~100 px inputs).
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.addRow(S.EMAIL, self.reg_email)
         form.addRow(S.DISPLAY_NAME, self.reg_name)
         form.addRow(S.MASTER_PASSWORD, self.reg_password)
-        form.addRow("", self.strength)
+        form.addRow(self.strength)
         form.addRow(S.CONFIRM_PASSWORD, self.reg_confirm)
         layout.addLayout(form)
         self.reg_error = StatusLabel()  # "Working…" muted, errors red
@@ -156,17 +149,18 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.SIGN_IN_NEW_DEVICE))
+        layout.addWidget(wrapped_label(S.SIGN_IN_NEW_DEVICE, "title"))
         form = QFormLayout()
         self.login_email = QLineEdit()
         self.login_password = QLineEdit()
         self.login_password.setEchoMode(QLineEdit.EchoMode.Password)
+        add_reveal(self.login_password)
         self.login_phrase = QLineEdit()
         self.login_phrase.setPlaceholderText(S.RECOVERY_PHRASE_PLACEHOLDER)
         form.addRow(S.EMAIL, self.login_email)
         form.addRow(S.MASTER_PASSWORD, self.login_password)
         form.addRow(S.RECOVERY_PHRASE, self.login_phrase)
-        form.addRow("", _muted(S.RECOVERY_PHRASE_HINT))
+        form.addRow("", wrapped_label(S.RECOVERY_PHRASE_HINT))
         layout.addLayout(form)
         # Other ways to get the account key (approval from another device) go in this row.
         self.login_alternatives = QHBoxLayout()
@@ -197,8 +191,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.RESET_TITLE))
-        layout.addWidget(_muted(S.RESET_BODY))
+        layout.addWidget(wrapped_label(S.RESET_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.RESET_BODY))
         form = QFormLayout()
         self.reset_email = QLineEdit()
         self.reset_phrase = QLineEdit()
@@ -207,6 +201,7 @@ class OnboardingPage(QWidget):
         self.reset_confirm = QLineEdit()
         for field in (self.reset_password, self.reset_confirm):
             field.setEchoMode(QLineEdit.EchoMode.Password)
+            add_reveal(field)
         form.addRow(S.EMAIL, self.reset_email)
         form.addRow(S.RECOVERY_PHRASE, self.reset_phrase)
         form.addRow(S.NEW_PASSWORD, self.reset_password)
@@ -241,8 +236,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.MNEMONIC_TITLE))
-        layout.addWidget(_muted(S.MNEMONIC_BODY))
+        layout.addWidget(wrapped_label(S.MNEMONIC_TITLE, "title"))
+        layout.addWidget(wrapped_label(S.MNEMONIC_BODY))
         self.mnemonic_label = QLabel()
         self.mnemonic_label.setWordWrap(True)
         self.mnemonic_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -270,8 +265,8 @@ class OnboardingPage(QWidget):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addStretch(1)
-        layout.addWidget(_title(S.EMAIL_CODE_TITLE))
-        self.code_body = _muted()
+        layout.addWidget(wrapped_label(S.EMAIL_CODE_TITLE, "title"))
+        self.code_body = wrapped_label()
         layout.addWidget(self.code_body)
         form = QFormLayout()
         self.email_code = QLineEdit()
@@ -330,12 +325,15 @@ class OnboardingPage(QWidget):
         password = self.reg_password.text()
         if not EMAIL_RE.match(email):
             self.reg_error.setText(S.EMAIL_INVALID)
+            flag_invalid(self.reg_email)
             return
         if len(password) < MIN_PASSWORD:
             self.reg_error.setText(S.PASSWORD_TOO_SHORT)
+            flag_invalid(self.reg_password)
             return
         if password != self.reg_confirm.text():
             self.reg_error.setText(S.PASSWORDS_DIFFER)
+            flag_invalid(self.reg_confirm)
             return
         self.submit.emit(lambda: self._ask_code(email, password))
 
@@ -438,6 +436,7 @@ class OnboardingPage(QWidget):
         email = self.login_email.text().strip()
         if not EMAIL_RE.match(email):
             self.login_error.setText(S.EMAIL_INVALID)
+            flag_invalid(self.login_email)
             return
         self.submit.emit(lambda: self._sign_in(email))
 
@@ -463,12 +462,15 @@ class OnboardingPage(QWidget):
         password = self.reset_password.text()
         if not EMAIL_RE.match(email):
             self.reset_error.setText(S.EMAIL_INVALID)
+            flag_invalid(self.reset_email)
             return
         if len(password) < MIN_PASSWORD:
             self.reset_error.setText(S.PASSWORD_TOO_SHORT)
+            flag_invalid(self.reset_password)
             return
         if password != self.reset_confirm.text():
             self.reset_error.setText(S.PASSWORDS_DIFFER)
+            flag_invalid(self.reset_confirm)
             return
         self.submit.emit(lambda: self._reset_password(email, password))
 

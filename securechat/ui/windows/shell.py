@@ -42,6 +42,8 @@ from securechat.ui.windows.screen_lock import mount_screen_lock, receive_while_l
 from securechat.ui.windows.settings import THEME_KEY, SettingsDialog, about_label, close_to_tray
 from securechat.ui.windows.vault import VaultWindow
 
+STATUS_MS = 8000  # a status bar message stays this long
+
 
 class ShellWindow(QMainWindow):
     signed_in = pyqtSignal(object)  # the started client
@@ -85,7 +87,7 @@ class ShellWindow(QMainWindow):
         if isinstance(app, QApplication) and self.settings.contains(THEME_KEY):
             theme.choose(app, str(self.settings.value(THEME_KEY)))
         self.main.unread_total_changed.connect(self._show_unread)
-        self.main.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.main.error.connect(lambda m: self.show_status(m, error=True))
         for page in (self.onboarding, self.lock_page, self.main):
             self.stack.addWidget(page)
         self.connection = ConnectionIndicator()
@@ -266,7 +268,7 @@ class ShellWindow(QMainWindow):
         if self.client is None:
             return None
         dialog = ChangePasswordDialog(self.client, self.cost, self)
-        dialog.changed.connect(lambda: self.statusBar().showMessage(S.PASSWORD_CHANGED, 8000))
+        dialog.changed.connect(lambda: self.show_status(S.PASSWORD_CHANGED))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -281,11 +283,19 @@ class ShellWindow(QMainWindow):
         if self.client is None:
             return None
         return call(self.client.remove_pin(), lambda _: self._pin_changed(S.PIN_REMOVED),
-                    lambda m: self.statusBar().showMessage(m, 8000))
+                    lambda m: self.show_status(m, error=True))
 
     def _pin_changed(self, message: str) -> None:
         self._signed_in_actions(self.client is not None)
-        self.statusBar().showMessage(message, 8000)
+        self.show_status(message)
+
+    def show_status(self, message: str, error: bool = False) -> None:
+        """A line in the status bar for a while: an error in the theme's one error
+        colour (as every form shows them), news in the ordinary one."""
+        bar = self.statusBar()
+        assert bar is not None
+        theme.restyle(bar, "error" if error else "")
+        bar.showMessage(message, STATUS_MS)
 
     def set_notification_content(self, content: str) -> None:
         """What desktop notifications reveal (remembered for next time)."""
@@ -358,6 +368,7 @@ class ShellWindow(QMainWindow):
             bridge, self.bridge = self.bridge, None
             self._signed_in_actions(False)
             self.main.set_client(None, None)
+            self.banner.hide()  # its last notification is not the next account's
             self.statusBar().hide()
             self.setWindowTitle(S.APP_NAME)
             if bridge is not None:

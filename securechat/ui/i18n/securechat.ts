@@ -1729,5 +1729,45 @@ Help: docs/protocol.md and README.md in the source.</source>
         <source>📎 {name} ({size})</source>
         <translation type="unfinished"></translation>
     </message>
+    <message>
+        <source>Keep receiving while locked (notifications show the name only)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>When this is on, locking hides your chats but keeps this account open and connected: messages still arrive, and notifications show only who wrote and how many are unread, never the text. The price: while locked, the account's keys (the key of its message database among them) stay in this computer's memory, so someone who can read this computer's memory, or who steals it while it runs, could reach your messages. When it is off, locking closes the account and takes its keys out of memory, and nothing arrives until you unlock.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>SecureChat is locked</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{email} is still receiving. Enter your PIN (if you set one) or the master password to unlock.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{count} unread</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>PIN or master password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Close the account (stop receiving)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>{count} unread (SecureChat is locked)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Show the password</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Hide the password</source>
+        <translation type="unfinished"></translation>
+    </message>
 </context>
 </TS>

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,6 +144,84 @@ def write_sealed(path: str, layout: Layout, index: int, sealed: bytes) -> None:
         os.pwrite(fd, sealed, layout.offset(index))
     finally:
         os.close(fd)
+
+
+class Vault:
+    """A file being downloaded: one descriptor for the whole transfer, chunks written at
+    their offsets from any thread (pwrite), each verified first and its plaintext hashed
+    in order as it comes (no second pass over the file at the end)."""
+
+    def __init__(self, path: str, key: bytes, file_id: str, layout: Layout,
+                 hold: int) -> None:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self.path, self._key, self._file_id, self._layout = path, key, file_id, layout
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._digest = InOrderDigest(self._reread, layout.chunk_count, hold)
+
+    def keep(self, index: int, sealed: Any) -> None:
+        """A fetched chunk is written only if it verifies at its place (ChunkInvalid)."""
+        if type(sealed) is not bytes:
+            raise ChunkInvalid(f"chunk {index} is not bytes")
+        plaintext = open_chunk(self._key, self._file_id, self._layout, index, sealed)
+        os.pwrite(self._fd, sealed, self._layout.offset(index))
+        self._digest.add(index, plaintext)
+
+    def already_here(self, indexes: set[int]) -> None:
+        """Chunks verified before (a resumed download): hashed from disk in their turn."""
+        for index in sorted(indexes):
+            self._digest.add(index, None)
+
+    def _reread(self, index: int) -> bytes:
+        sealed = os.pread(self._fd, self._layout.sealed_length(index),
+                          self._layout.offset(index))
+        return open_chunk(self._key, self._file_id, self._layout, index, sealed)
+
+    def check(self, sha256_hex: str) -> None:
+        """Every chunk is in and the plaintext's SHA-256 is `sha256_hex`; else HashMismatch."""
+        if not hmac.compare_digest(self._digest.hexdigest(), sha256_hex):
+            raise HashMismatch()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class InOrderDigest:
+    """SHA-256 of chunks that arrive in any order, from several threads: a chunk ahead
+    of the next one is held (at most `hold` of them: memory stays bounded), past that it
+    is dropped and read back (`reread`) when its turn comes."""
+
+    def __init__(self, reread: Any, count: int, hold: int) -> None:
+        self._reread, self._count, self._hold = reread, count, hold
+        self._lock = threading.Lock()
+        self._digest = hashlib.sha256()
+        self._next = 0
+        self._ahead: dict[int, bytes | None] = {}
+        self._held = 0
+
+    def add(self, index: int, plaintext: bytes | None) -> None:
+        with self._lock:
+            if index < self._next or index in self._ahead:
+                return  # fetched twice (a retry after a lost answer): hashed once
+            if plaintext is not None and self._held >= self._hold and index != self._next:
+                plaintext = None
+            self._held += plaintext is not None
+            self._ahead[index] = plaintext
+            while self._next in self._ahead:
+                piece = self._ahead.pop(self._next)
+                if piece is None:
+                    piece = self._reread(self._next)
+                else:
+                    self._held -= 1
+                self._digest.update(piece)
+                self._next += 1
+
+    def hexdigest(self) -> str:
+        with self._lock:
+            if self._next != self._count:
+                raise ChunkInvalid(f"chunk {self._next} is missing")
+            return self._digest.hexdigest()
 
 
 def verified_chunks(path: str, key: bytes, file_id: str, layout: Layout) -> set[int]:

@@ -408,9 +408,30 @@ class FileTransfers:
     def _download(self, row: media_db.MediaRow, transfer: _Transfer) -> Any:
         item = row.item
         layout = filecrypt.Layout(item.file_size, row.chunk_size)
-        vault = self._vault(item.message_id)
-        have = yield self._thread(filecrypt.verified_chunks, vault, row.key, item.message_id,
-                                  layout)
+        have, vault = yield self._thread(_open_vault, self._vault(item.message_id), row.key,
+                                         item.message_id, layout, self.window)
+        try:
+            yield self._fetch_all(row, transfer, layout, vault, have)
+            try:
+                yield self._thread(vault.check, row.sha256)
+            except (filecrypt.HashMismatch, filecrypt.ChunkInvalid):
+                vault.close()
+                self._remove_vault(item.message_id)
+                raise FileRejected(f"{item.original_name} was rejected: its content does not "
+                                   "match the SHA-256 its sender announced") from None
+        finally:
+            vault.close()
+        yield self._ctx.store.run(media_db.set_status, item.message_id, MediaStatus.DONE)
+        done = attrs.evolve(item, status=MediaStatus.DONE)
+        self._ctx.events.emit(ev.FileTransferred(done, row.peer))
+        return done
+
+    def _fetch_all(self, row: media_db.MediaRow, transfer: _Transfer,
+                   layout: filecrypt.Layout, vault: filecrypt.Vault,
+                   have: set[int]) -> defer.Deferred[None]:
+        """The chunks not here yet, a window of requests in flight, each verified (and
+        hashed) in a thread as it comes; a bad one is fetched again."""
+        item = row.item
         progress = _Progress(self._ctx, item, row.peer, layout, len(have))
 
         @defer.inlineCallbacks
@@ -425,8 +446,7 @@ class FileTransfers:
                                               ) from None
                     raise
                 try:
-                    yield self._thread(_verify_and_keep, vault, row.key, item.message_id,
-                                       layout, index, sealed)
+                    yield self._thread(vault.keep, index, sealed)
                 except filecrypt.ChunkInvalid as e:
                     self.log.warn("a chunk of a file failed verification ({why}); fetching "
                                   "it again", why=str(e))
@@ -438,19 +458,8 @@ class FileTransfers:
                 f"{layout.chunk_count} kept failing verification (the relay is not serving "
                 "the file its sender uploaded)")
 
-        yield self._pump(transfer, [i for i in range(layout.chunk_count) if i not in have],
-                         fetch)
-        try:
-            yield self._thread(filecrypt.check_file, vault, row.key, item.message_id, layout,
-                               row.sha256)
-        except (filecrypt.HashMismatch, filecrypt.ChunkInvalid):
-            self._remove_vault(item.message_id)
-            raise FileRejected(f"{item.original_name} was rejected: its content does not "
-                               "match the SHA-256 its sender announced") from None
-        yield self._ctx.store.run(media_db.set_status, item.message_id, MediaStatus.DONE)
-        done = attrs.evolve(item, status=MediaStatus.DONE)
-        self._ctx.events.emit(ev.FileTransferred(done, row.peer))
-        return done
+        return self._pump(transfer, [i for i in range(layout.chunk_count) if i not in have],
+                          fetch)
 
     # --- FILE_INFO ------------------------------------------------------------------
 
@@ -577,13 +586,14 @@ class _Progress:
                                                   self._item.file_size))
 
 
-def _verify_and_keep(vault: str, key: bytes, file_id: str, layout: filecrypt.Layout,
-                     index: int, sealed: Any) -> None:
-    """In a thread: a fetched chunk is kept only if it verifies at its place."""
-    if type(sealed) is not bytes:
-        raise filecrypt.ChunkInvalid(f"chunk {index} is not bytes")
-    filecrypt.open_chunk(key, file_id, layout, index, sealed)
-    filecrypt.write_sealed(vault, layout, index, sealed)
+def _open_vault(path: str, key: bytes, file_id: str, layout: filecrypt.Layout,
+                hold: int) -> tuple[set[int], filecrypt.Vault]:
+    """In a thread: the chunks already verified here (a resumed download), and the vault
+    open to take the others."""
+    have = filecrypt.verified_chunks(path, key, file_id, layout)
+    vault = filecrypt.Vault(path, key, file_id, layout, hold)
+    vault.already_here(have)
+    return have, vault
 
 
 def _upload_refusal(e: ApplicationError, name: str) -> Exception:

@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -99,10 +99,12 @@ def open_chunk(key: bytes, file_id: str, layout: Layout, index: int, sealed: byt
 
 
 def encrypt_file(source: str, target: str, key: bytes, file_id: str, max_size: int,
-                 chunk_size: int = CHUNK_SIZE) -> tuple[Layout, str]:
+                 chunk_size: int = CHUNK_SIZE,
+                 written: Callable[[int], None] | None = None) -> tuple[Layout, str]:
     """Encrypt `source` into `target` (made readable by this user only): (layout, SHA-256
     hex of the plaintext). OSError if `source` cannot be read; FileTooBig past `max_size`
-    (the file may grow while it is read)."""
+    (the file may grow while it is read). `written(i)`: chunk i is in `target` (to
+    upload it while the rest is encrypted)."""
     digest = hashlib.sha256()
     size = index = 0
     with open(source, "rb") as src, _private(target) as out:
@@ -114,6 +116,9 @@ def encrypt_file(source: str, target: str, key: bytes, file_id: str, max_size: i
                 raise FileTooBig(size)
             digest.update(piece)
             out.write(seal_chunk(key, file_id, index, not ahead, piece))
+            if written is not None:
+                out.flush()
+                written(index)
             if not ahead:
                 break
             piece, index = ahead, index + 1

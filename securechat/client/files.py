@@ -76,6 +76,7 @@ from securechat.client.model import (
     new_message_id,
 )
 from securechat.client.outbox import Outbox
+from securechat.client.upload_ahead import UploadAhead
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
 
@@ -137,17 +138,22 @@ class FileTransfers:
         now = now_ms()
         message_id = new_message_id(now)
         key, token = os.urandom(filecrypt.KEY_BYTES), os.urandom(32)
+        ahead = yield self._upload_ahead(peer_user_id, message_id, info.st_size, token)
         try:
             layout, sha256 = yield self._thread(
                 filecrypt.encrypt_file, path, self._vault(message_id), key, message_id,
-                self.max_bytes)
+                self.max_bytes, filecrypt.CHUNK_SIZE,
+                ahead.written_in_thread if ahead else None)
         except filecrypt.FileTooBig as e:
+            yield ahead and ahead.finish(None)
             self._remove_vault(message_id)
             self._check_size(e.size)
             raise
         except OSError as e:
+            yield ahead and ahead.finish(None)
             self._remove_vault(message_id)
             raise FileReadError(f"cannot read {name}: {e.strerror or e}") from None
+        blob_id = (yield ahead.finish(layout)) if ahead else None
         mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         item = MediaItem(message_id, contact.sid, "out", name, layout.size, mime,
                          MediaStatus.UPLOADING, vault_name(message_id),
@@ -155,12 +161,23 @@ class FileTransfers:
                          None, now)
         message = StoredMessage(message_id, contact.sid, Sender.ME, _message_text(item),
                                 _message_type(mime), now, MessageStatus.PENDING, True, None)
-        row = media_db.MediaRow(item, peer_user_id, None, token, key, layout.chunk_size,
+        row = media_db.MediaRow(item, peer_user_id, blob_id, token, key, layout.chunk_size,
                                 sha256)
         yield self._ctx.store.run(media_db.insert_outgoing, row, message)
         self._ctx.events.emit(ev.MessageSent(message, peer_user_id))
         self._start(message_id)
         return message
+
+    @defer.inlineCallbacks
+    def _upload_ahead(self, peer: str, message_id: str, size: int, token: bytes) -> Any:
+        """An UploadAhead under way for a file of `size` bytes, or None when offline."""
+        if not self._ctx.online or self.window < 1:
+            return None
+        readers = yield self._ctx.outbound.run(self._readers, peer)
+        ahead = UploadAhead(self._ctx.reactor, self._call, self._thread,
+                            self._vault(message_id), filecrypt.Layout(size), self.window)
+        ahead.start(readers, token)
+        return ahead
 
     def download(self, message_id: str) -> defer.Deferred[MediaItem]:
         """Fetch and verify a received file (resuming what is here already); fires with
@@ -381,6 +398,7 @@ class FileTransfers:
                 progress.chunk_done(index)
 
             yield self._pump(transfer, missing, put)
+            progress.complete()  # also when every chunk went up ahead, during send()
             yield self._call(uris.BLOB_FINISH, blob_id)
         frame = Frame(frames.FILE_INFO, item.sid, {
             "messageId": item.message_id, "name": item.original_name, "size": item.file_size,
@@ -577,13 +595,22 @@ class _Progress:
         self._step = max(1, item.file_size // 100)
         self._told = -1
 
+    def complete(self) -> None:
+        """Every chunk is there: the bar ends full (told once)."""
+        if self._told != self._item.file_size:
+            self._done = self._item.file_size
+            self._tell()
+
     def chunk_done(self, index: int) -> None:
         self._done = min(self._item.file_size, self._done + self._layout.plain_length(index))
         if self._done - self._told >= self._step or self._done == self._item.file_size:
-            self._told = self._done
-            self._ctx.events.emit(ev.FileProgress(self._item.message_id, self._peer,
-                                                  self._item.direction, self._done,
-                                                  self._item.file_size))
+            self._tell()
+
+    def _tell(self) -> None:
+        self._told = self._done
+        self._ctx.events.emit(ev.FileProgress(self._item.message_id, self._peer,
+                                              self._item.direction, self._done,
+                                              self._item.file_size))
 
 
 def _open_vault(path: str, key: bytes, file_id: str, layout: filecrypt.Layout,

@@ -76,6 +76,7 @@ from securechat.client.model import (
     new_message_id,
 )
 from securechat.client.outbox import Outbox
+from securechat.client.transfer import TransferMachine
 from securechat.client.upload_ahead import UploadAhead
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
@@ -85,13 +86,6 @@ AUTO_DOWNLOAD_BYTES = 16 * 1024 * 1024
 WINDOW = 8  # chunk requests in flight (8 x 512 KiB: a few MB of buffers at most)
 MAX_REFETCH = 3  # times one chunk is fetched again after failing verification
 OFFLINE_ERRORS = frozenset({uris.WAMP_CANCELED, uris.ERR_CONNECTION_LOST})
-
-
-@attrs.define(eq=False)
-class _Transfer:
-    message_id: str
-    canceled: bool = False
-    ended: defer.Deferred[None] = attrs.Factory(defer.Deferred)
 
 
 class FileTransfers:
@@ -109,7 +103,7 @@ class FileTransfers:
         self.auto_download_bytes = AUTO_DOWNLOAD_BYTES
         self.window = WINDOW
         self.max_refetch = MAX_REFETCH
-        self._active: dict[str, _Transfer] = {}
+        self._active: dict[str, TransferMachine] = {}  # under way or paused
         self._waiters: dict[str, list[defer.Deferred[MediaItem]]] = {}
         handlers.register(frames.FILE_INFO, self._file_info)
         ctx.events.subscribe(lambda _e: self.resume(), ev.CaughtUp)
@@ -221,10 +215,11 @@ class FileTransfers:
     def cancel(self, message_id: str) -> Any:
         """Stop an upload (its blob is deleted from the relay) or a download (what was
         fetched is dropped; `download()` starts again)."""
-        transfer = self._active.get(message_id)
-        if transfer is not None:
-            transfer.canceled = True
-            yield transfer.ended
+        machine = self._active.get(message_id)
+        if machine is not None:
+            machine.cancel()
+            yield machine.wait_idle()
+            self._active.pop(message_id, None)
         row = yield self._ctx.store.run(media_db.get, message_id)
         if row is None or row.item.status not in (MediaStatus.UPLOADING,
                                                    MediaStatus.DOWNLOADING):
@@ -288,14 +283,25 @@ class FileTransfers:
     # --- one transfer ---------------------------------------------------------------
 
     def _start(self, message_id: str) -> None:
-        if message_id in self._active or self._ctx.closed:
+        machine = self._active.get(message_id)
+        if machine is not None:
+            machine.resume()  # paused: from the last verified chunk; under way: nothing
             return
-        transfer = self._active[message_id] = _Transfer(message_id)
-        d = self._run(transfer)
-        d.addBoth(self._ended, transfer)
+        if self._ctx.closed:
+            return
+        machine = self._active[message_id] = TransferMachine(
+            message_id, self._run, self._ended, lambda result: self._done(message_id, result),
+            lambda failure: self._given_up(message_id, failure))
+        machine.start()
+
+    def transfer_state(self, message_id: str) -> str | None:
+        """A TransferState while this file's transfer is under way or paused, else None
+        (`media.status` then says how it ended)."""
+        machine = self._active.get(message_id)
+        return machine.state if machine is not None else None
 
     @defer.inlineCallbacks
-    def _run(self, transfer: _Transfer) -> Any:
+    def _run(self, transfer: TransferMachine) -> Any:
         row = yield self._ctx.store.run(media_db.get, transfer.message_id)
         if row is None:
             return None
@@ -305,30 +311,39 @@ class FileTransfers:
             return (yield self._download(row, transfer))
         return row.item
 
-    def _ended(self, result: Any, transfer: _Transfer) -> Any:
-        del self._active[transfer.message_id]
-        transfer.ended.callback(None)
-        if transfer.canceled:
-            return None  # cancel() reports it
+    def _ended(self, machine: TransferMachine, result: Any) -> None:
+        """Sort how a run ended into the machine's inputs."""
+        if machine.canceled:
+            return  # cancel() reports it
         if self._ctx.closed:
-            return None  # stopped under it: resumed, from its verified chunks, at next start
+            # Stopped under it: resumed, from its verified chunks, at the next start.
+            self._active.pop(machine.message_id, None)
+            return
         if not isinstance(result, Failure):
-            if result is not None:
-                self._fire(transfer.message_id, result)
-            return None
-        if self._offline(result):
+            machine.verified(result)
+        elif self._offline(result):
             self.log.info("file transfer paused (offline): {why}", why=result.value)
+            machine.lost(result)
             # Goes on from the last verified chunk at the next catch-up (or now, if the
             # connection came back before this transfer noticed it dropped).
             if self._ctx.online and self._ctx.connection and self._ctx.connection.is_caught_up:
-                self._ctx.reactor.callLater(0, self._start, transfer.message_id)
-            return None
-        if result.check(ClientError):
-            reason = str(result.value)
+                self._ctx.reactor.callLater(0, self._start, machine.message_id)
         else:
-            self.log.failure("a file transfer failed", result)
+            machine.failed_with(result)
+
+    def _done(self, message_id: str, result: Any) -> None:
+        self._active.pop(message_id, None)
+        if result is not None:
+            self._fire(message_id, result)
+
+    def _given_up(self, message_id: str, failure: Failure) -> Any:
+        self._active.pop(message_id, None)
+        if failure.check(ClientError):
+            reason = str(failure.value)
+        else:
+            self.log.failure("a file transfer failed", failure)
             reason = "the transfer failed (see the log)"
-        return self._failed(transfer.message_id, reason, result.value)
+        return self._failed(message_id, reason, failure.value)
 
     @defer.inlineCallbacks
     def _failed(self, message_id: str, reason: str, error: BaseException) -> Any:
@@ -362,7 +377,7 @@ class FileTransfers:
     # --- uploading ------------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def _upload(self, row: media_db.MediaRow, transfer: _Transfer) -> Any:
+    def _upload(self, row: media_db.MediaRow, transfer: TransferMachine) -> Any:
         item = row.item
         layout = filecrypt.Layout(item.file_size, row.chunk_size)
         blob_id = row.blob_id
@@ -398,6 +413,7 @@ class FileTransfers:
                 progress.chunk_done(index)
 
             yield self._pump(transfer, missing, put)
+            transfer.all_chunks_in()
             progress.complete()  # also when every chunk went up ahead, during send()
             yield self._call(uris.BLOB_FINISH, blob_id)
         frame = Frame(frames.FILE_INFO, item.sid, {
@@ -423,13 +439,14 @@ class FileTransfers:
     # --- downloading ----------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def _download(self, row: media_db.MediaRow, transfer: _Transfer) -> Any:
+    def _download(self, row: media_db.MediaRow, transfer: TransferMachine) -> Any:
         item = row.item
         layout = filecrypt.Layout(item.file_size, row.chunk_size)
         have, vault = yield self._thread(_open_vault, self._vault(item.message_id), row.key,
                                          item.message_id, layout, self.window)
         try:
             yield self._fetch_all(row, transfer, layout, vault, have)
+            transfer.all_chunks_in()
             try:
                 yield self._thread(vault.check, row.sha256)
             except (filecrypt.HashMismatch, filecrypt.ChunkInvalid):
@@ -444,13 +461,14 @@ class FileTransfers:
         self._ctx.events.emit(ev.FileTransferred(done, row.peer))
         return done
 
-    def _fetch_all(self, row: media_db.MediaRow, transfer: _Transfer,
+    def _fetch_all(self, row: media_db.MediaRow, transfer: TransferMachine,
                    layout: filecrypt.Layout, vault: filecrypt.Vault,
                    have: set[int]) -> defer.Deferred[None]:
         """The chunks not here yet, a window of requests in flight, each verified (and
         hashed) in a thread as it comes; a bad one is fetched again."""
         item = row.item
         progress = _Progress(self._ctx, item, row.peer, layout, len(have))
+        rejected: set[int] = set()  # chunks being fetched again
 
         @defer.inlineCallbacks
         def fetch(index: int) -> Any:
@@ -468,8 +486,14 @@ class FileTransfers:
                 except filecrypt.ChunkInvalid as e:
                     self.log.warn("a chunk of a file failed verification ({why}); fetching "
                                   "it again", why=str(e))
+                    rejected.add(index)
+                    transfer.chunk_rejected()
                     continue
                 progress.chunk_done(index)
+                if index in rejected:
+                    rejected.discard(index)
+                    if not rejected:
+                        transfer.chunk_recovered()
                 return
             raise FileRejected(
                 f"{item.original_name} was rejected: part {index + 1} of "
@@ -519,7 +543,7 @@ class FileTransfers:
 
     # --- helpers --------------------------------------------------------------------
 
-    def _pump(self, transfer: _Transfer, indexes: list[int],
+    def _pump(self, transfer: TransferMachine, indexes: list[int],
               work: Callable[[int], defer.Deferred[Any]]) -> defer.Deferred[None]:
         """`work(i)` for each index, at most `window` at once; fails with the first
         failure (once those in flight are done), or TransferCanceled."""

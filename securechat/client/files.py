@@ -20,7 +20,11 @@ file kept at rest; `save()` decrypts it on request.
 A transfer that loses the connection (a relay restart, say) stops where it is and goes
 on from the last verified chunk at the next catch-up; a client restart does the same
 (`media.status` says what was under way). Bulk crypto and file I/O run in threads.
-Lifecycle of one file, as `media.status`:
+The steps overlap: the upload starts while send() is still encrypting
+(client.upload_ahead), and a download verifies, writes and hashes each chunk in a thread
+as it arrives (client.filecrypt.Vault: no second pass over the file). One transfer's
+run (queued, running, retrying, paused, verifying, done, failed, canceled) is an Automat
+machine, client.transfer. Lifecycle of one file, as `media.status`:
 
     mine:    uploading --uploaded--> sent         theirs:  pending --download--> downloading
                  |  \\--error--> failed                        downloading --verified--> done

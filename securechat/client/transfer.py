@@ -218,7 +218,7 @@ class TransferMachine:
         _state.upon(failed_with, enter=failed, outputs=[_report_failure])
         _state.upon(cancel, enter=canceled, outputs=[_stop])
     # A download whose chunks were all here already: verified straight from running.
-    for _state in (running, verifying):
+    for _state in (running, retrying, verifying):
         _state.upon(verified, enter=done, outputs=[_report_done])
     verifying.upon(chunk_rejected, enter=verifying, outputs=[])
     for _state in (done, failed, canceled):  # final: what still comes in changes nothing

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore
 
-from bench.bench_client import Waiter, make_pair, start_relay
+from bench.bench_client import Waiter, cpu_seconds, make_pair, start_relay
 from bench.common import RunOptions, add_run_arguments, bounded, run_benchmark, run_options
 from securechat.client import events as ev
 
@@ -118,6 +118,8 @@ def peak_rss_mb(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=256, help="MiB in the file")
+    parser.add_argument("--window", type=int, default=0,
+                        help="chunks in flight each way (default: the client's own)")
     add_run_arguments(parser, stall_s=60.0, timeout_s=900.0,
                       stall_help="unused (the transfer has its own limit)",
                       profile_help="unused", keep_help="keep the temporary directory")
@@ -136,7 +138,10 @@ def main() -> None:
                 for _ in range(-(-total // CHUNK)):
                     f.write(os.urandom(CHUNK))
             pair.bob.files.auto_download_bytes = total
+            if ns.window:
+                pair.alice.files.window = pair.bob.files.window = ns.window
             verified = Waiter(pair.bob).next(ev.FileTransferred)
+            cpu_before = cpu_seconds(), cpu_seconds(relay.pid)
             started = time.perf_counter()
             message = await pair.alice.files.send(pair.bob.me.user_id, str(path))
             figures["prepared"] = time.perf_counter() - started
@@ -144,6 +149,8 @@ def main() -> None:
             figures["uploaded"] = time.perf_counter() - started
             await bounded(verified, options.timeout_s, "Bob's verified download")
             figures["e2e"] = time.perf_counter() - started
+            figures["clients_cpu"] = cpu_seconds() - cpu_before[0]
+            figures["relay_cpu"] = cpu_seconds(relay.pid) - cpu_before[1]
             figures["relay_rss"] = peak_rss_mb(relay.pid)
             figures["clients_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         finally:
@@ -156,6 +163,7 @@ def main() -> None:
     def report() -> tuple[list[str], bool]:
         mb = total / MB
         e2e = mb / figures["e2e"]
+        busy = (figures["relay_cpu"] + figures["clients_cpu"]) / figures["e2e"]
         lines = [
             f"raw AES-256-GCM (512 KiB chunks, one thread): {figures['aes']:8.1f} MB/s",
             f"raw WebSocket (512 KiB binary messages):       {figures['ws']:8.1f} MB/s",
@@ -164,6 +172,9 @@ def main() -> None:
             f"{figures['e2e']:.2f}s",
             f"end to end: {e2e:.1f} MB/s = {e2e / figures['aes']:.2f} x raw AES-GCM, "
             f"{e2e / figures['ws']:.2f} x raw WebSocket",
+            f"CPU during the transfer: relay {figures['relay_cpu']:.2f}s, this process "
+            f"{figures['clients_cpu']:.2f}s: {busy:.2f} of {os.cpu_count()} cores busy on "
+            "average",
             f"peak RSS: relay {figures['relay_rss']:.0f} MB, this process (both clients) "
             f"{figures['clients_rss']:.0f} MB",
         ]

@@ -21,6 +21,7 @@ from securechat.client import (
     TransferCanceled,
     events,
 )
+from securechat.client.transfer import TransferState
 from securechat.protocol import uris
 from securechat.relay.config import RelayConfig
 from tests.clientsupport import ClientTestCase
@@ -247,6 +248,39 @@ class ResumeTest(FileTestCase):
         self.assertNotIn(0, after)
 
 
+    @defer.inlineCallbacks
+    def test_a_download_paused_by_the_relay_going_away_can_be_canceled_and_keeps_nothing(
+            self) -> Any:
+        yield self.alice_and_bob()
+        self.bob.files.window = 1
+        path, content = self.write_file("archive.tar", 6 * CHUNK)
+        message = yield self.alice.files.send(self.bob.me.user_id, path)
+        yield self.alice.files.wait(message.id)
+        yield self.log(self.bob).wait_for(events.FileProgress, lambda e: e.done > 0)
+        self.assertIn(self.bob.files.transfer_state(message.id), (TransferState.RUNNING,
+                                                                  TransferState.VERIFYING))
+        download = self.bob.files.wait(message.id)
+        yield self.relay.stopService()
+        yield self.wait_until(self.bob, lambda: self.bob.files.transfer_state(message.id)
+                              == TransferState.PAUSED)
+
+        yield self.bob.files.cancel(message.id)
+
+        with self.assertRaises(TransferCanceled):
+            yield download
+        self.assertIsNone(self.bob.files.transfer_state(message.id))
+        item = yield self.bob.files.item(message.id)
+        self.assertEqual(item.status, MediaStatus.CANCELED)
+        self.assertFalse(os.path.exists(os.path.join(self.bob.account_dir, "media",
+                                                     item.filename)))
+        # Back online, a canceled download stays canceled until asked for again.
+        yield self.start_relay_again()
+        item = yield self.bob.files.item(message.id)
+        self.assertEqual(item.status, MediaStatus.CANCELED)
+        yield self.bob.files.download(message.id)
+        self.assertEqual((yield self.saved(self.bob, message.id)), content)
+
+
 class HostileBlobRelayTest(FileTestCase):
     @defer.inlineCallbacks
     def send_and_tamper(self, tamper: Any, chunks: int = 3, window: int = 8) -> Any:
@@ -305,7 +339,8 @@ class HostileBlobRelayTest(FileTestCase):
         def reorder(index: int, answer: bytes, counts: dict[int, int], read: Any) -> Any:
             # Chunk 0 in place of the last one: a shorter file, "ending" early.
             return read.get(0, answer) if index == 2 else answer
-        message, _, _ = yield self.send_and_tamper(reorder)
+        # One request at a time: chunk 0 has been read when chunk 2 is asked for.
+        message, _, _ = yield self.send_and_tamper(reorder, window=1)
         with self.assertRaises(FileRejected):
             yield self.bob.files.download(message.id)
 

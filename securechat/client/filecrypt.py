@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -98,10 +99,12 @@ def open_chunk(key: bytes, file_id: str, layout: Layout, index: int, sealed: byt
 
 
 def encrypt_file(source: str, target: str, key: bytes, file_id: str, max_size: int,
-                 chunk_size: int = CHUNK_SIZE) -> tuple[Layout, str]:
+                 chunk_size: int = CHUNK_SIZE,
+                 written: Callable[[int], None] | None = None) -> tuple[Layout, str]:
     """Encrypt `source` into `target` (made readable by this user only): (layout, SHA-256
     hex of the plaintext). OSError if `source` cannot be read; FileTooBig past `max_size`
-    (the file may grow while it is read)."""
+    (the file may grow while it is read). `written(i)`: chunk i is in `target` (to
+    upload it while the rest is encrypted)."""
     digest = hashlib.sha256()
     size = index = 0
     with open(source, "rb") as src, _private(target) as out:
@@ -113,6 +116,9 @@ def encrypt_file(source: str, target: str, key: bytes, file_id: str, max_size: i
                 raise FileTooBig(size)
             digest.update(piece)
             out.write(seal_chunk(key, file_id, index, not ahead, piece))
+            if written is not None:
+                out.flush()
+                written(index)
             if not ahead:
                 break
             piece, index = ahead, index + 1
@@ -143,6 +149,84 @@ def write_sealed(path: str, layout: Layout, index: int, sealed: bytes) -> None:
         os.pwrite(fd, sealed, layout.offset(index))
     finally:
         os.close(fd)
+
+
+class Vault:
+    """A file being downloaded: one descriptor for the whole transfer, chunks written at
+    their offsets from any thread (pwrite), each verified first and its plaintext hashed
+    in order as it comes (no second pass over the file at the end)."""
+
+    def __init__(self, path: str, key: bytes, file_id: str, layout: Layout,
+                 hold: int) -> None:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        self.path, self._key, self._file_id, self._layout = path, key, file_id, layout
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._digest = InOrderDigest(self._reread, layout.chunk_count, hold)
+
+    def keep(self, index: int, sealed: Any) -> None:
+        """A fetched chunk is written only if it verifies at its place (ChunkInvalid)."""
+        if type(sealed) is not bytes:
+            raise ChunkInvalid(f"chunk {index} is not bytes")
+        plaintext = open_chunk(self._key, self._file_id, self._layout, index, sealed)
+        os.pwrite(self._fd, sealed, self._layout.offset(index))
+        self._digest.add(index, plaintext)
+
+    def already_here(self, indexes: set[int]) -> None:
+        """Chunks verified before (a resumed download): hashed from disk in their turn."""
+        for index in sorted(indexes):
+            self._digest.add(index, None)
+
+    def _reread(self, index: int) -> bytes:
+        sealed = os.pread(self._fd, self._layout.sealed_length(index),
+                          self._layout.offset(index))
+        return open_chunk(self._key, self._file_id, self._layout, index, sealed)
+
+    def check(self, sha256_hex: str) -> None:
+        """Every chunk is in and the plaintext's SHA-256 is `sha256_hex`; else HashMismatch."""
+        if not hmac.compare_digest(self._digest.hexdigest(), sha256_hex):
+            raise HashMismatch()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class InOrderDigest:
+    """SHA-256 of chunks that arrive in any order, from several threads: a chunk ahead
+    of the next one is held (at most `hold` of them: memory stays bounded), past that it
+    is dropped and read back (`reread`) when its turn comes."""
+
+    def __init__(self, reread: Any, count: int, hold: int) -> None:
+        self._reread, self._count, self._hold = reread, count, hold
+        self._lock = threading.Lock()
+        self._digest = hashlib.sha256()
+        self._next = 0
+        self._ahead: dict[int, bytes | None] = {}
+        self._held = 0
+
+    def add(self, index: int, plaintext: bytes | None) -> None:
+        with self._lock:
+            if index < self._next or index in self._ahead:
+                return  # fetched twice (a retry after a lost answer): hashed once
+            if plaintext is not None and self._held >= self._hold and index != self._next:
+                plaintext = None
+            self._held += plaintext is not None
+            self._ahead[index] = plaintext
+            while self._next in self._ahead:
+                piece = self._ahead.pop(self._next)
+                if piece is None:
+                    piece = self._reread(self._next)
+                else:
+                    self._held -= 1
+                self._digest.update(piece)
+                self._next += 1
+
+    def hexdigest(self) -> str:
+        with self._lock:
+            if self._next != self._count:
+                raise ChunkInvalid(f"chunk {self._next} is missing")
+            return self._digest.hexdigest()
 
 
 def verified_chunks(path: str, key: bytes, file_id: str, layout: Layout) -> set[int]:

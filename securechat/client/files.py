@@ -20,7 +20,11 @@ file kept at rest; `save()` decrypts it on request.
 A transfer that loses the connection (a relay restart, say) stops where it is and goes
 on from the last verified chunk at the next catch-up; a client restart does the same
 (`media.status` says what was under way). Bulk crypto and file I/O run in threads.
-Lifecycle of one file, as `media.status`:
+The steps overlap: the upload starts while send() is still encrypting
+(client.upload_ahead), and a download verifies, writes and hashes each chunk in a thread
+as it arrives (client.filecrypt.Vault: no second pass over the file). One transfer's
+run (queued, running, retrying, paused, verifying, done, failed, canceled) is an Automat
+machine, client.transfer. Lifecycle of one file, as `media.status`:
 
     mine:    uploading --uploaded--> sent         theirs:  pending --download--> downloading
                  |  \\--error--> failed                        downloading --verified--> done
@@ -76,6 +80,8 @@ from securechat.client.model import (
     new_message_id,
 )
 from securechat.client.outbox import Outbox
+from securechat.client.transfer import TransferMachine
+from securechat.client.upload_ahead import UploadAhead
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame
 
@@ -84,13 +90,6 @@ AUTO_DOWNLOAD_BYTES = 16 * 1024 * 1024
 WINDOW = 8  # chunk requests in flight (8 x 512 KiB: a few MB of buffers at most)
 MAX_REFETCH = 3  # times one chunk is fetched again after failing verification
 OFFLINE_ERRORS = frozenset({uris.WAMP_CANCELED, uris.ERR_CONNECTION_LOST})
-
-
-@attrs.define(eq=False)
-class _Transfer:
-    message_id: str
-    canceled: bool = False
-    ended: defer.Deferred[None] = attrs.Factory(defer.Deferred)
 
 
 class FileTransfers:
@@ -108,7 +107,7 @@ class FileTransfers:
         self.auto_download_bytes = AUTO_DOWNLOAD_BYTES
         self.window = WINDOW
         self.max_refetch = MAX_REFETCH
-        self._active: dict[str, _Transfer] = {}
+        self._active: dict[str, TransferMachine] = {}  # under way or paused
         self._waiters: dict[str, list[defer.Deferred[MediaItem]]] = {}
         handlers.register(frames.FILE_INFO, self._file_info)
         ctx.events.subscribe(lambda _e: self.resume(), ev.CaughtUp)
@@ -137,17 +136,22 @@ class FileTransfers:
         now = now_ms()
         message_id = new_message_id(now)
         key, token = os.urandom(filecrypt.KEY_BYTES), os.urandom(32)
+        ahead = yield self._upload_ahead(peer_user_id, message_id, info.st_size, token)
         try:
             layout, sha256 = yield self._thread(
                 filecrypt.encrypt_file, path, self._vault(message_id), key, message_id,
-                self.max_bytes)
+                self.max_bytes, filecrypt.CHUNK_SIZE,
+                ahead.written_in_thread if ahead else None)
         except filecrypt.FileTooBig as e:
+            yield ahead and ahead.finish(None)
             self._remove_vault(message_id)
             self._check_size(e.size)
             raise
         except OSError as e:
+            yield ahead and ahead.finish(None)
             self._remove_vault(message_id)
             raise FileReadError(f"cannot read {name}: {e.strerror or e}") from None
+        blob_id = (yield ahead.finish(layout)) if ahead else None
         mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         item = MediaItem(message_id, contact.sid, "out", name, layout.size, mime,
                          MediaStatus.UPLOADING, vault_name(message_id),
@@ -155,12 +159,23 @@ class FileTransfers:
                          None, now)
         message = StoredMessage(message_id, contact.sid, Sender.ME, _message_text(item),
                                 _message_type(mime), now, MessageStatus.PENDING, True, None)
-        row = media_db.MediaRow(item, peer_user_id, None, token, key, layout.chunk_size,
+        row = media_db.MediaRow(item, peer_user_id, blob_id, token, key, layout.chunk_size,
                                 sha256)
         yield self._ctx.store.run(media_db.insert_outgoing, row, message)
         self._ctx.events.emit(ev.MessageSent(message, peer_user_id))
         self._start(message_id)
         return message
+
+    @defer.inlineCallbacks
+    def _upload_ahead(self, peer: str, message_id: str, size: int, token: bytes) -> Any:
+        """An UploadAhead under way for a file of `size` bytes, or None when offline."""
+        if not self._ctx.online or self.window < 1:
+            return None
+        readers = yield self._ctx.outbound.run(self._readers, peer)
+        ahead = UploadAhead(self._ctx.reactor, self._call, self._thread,
+                            self._vault(message_id), filecrypt.Layout(size), self.window)
+        ahead.start(readers, token)
+        return ahead
 
     def download(self, message_id: str) -> defer.Deferred[MediaItem]:
         """Fetch and verify a received file (resuming what is here already); fires with
@@ -204,10 +219,11 @@ class FileTransfers:
     def cancel(self, message_id: str) -> Any:
         """Stop an upload (its blob is deleted from the relay) or a download (what was
         fetched is dropped; `download()` starts again)."""
-        transfer = self._active.get(message_id)
-        if transfer is not None:
-            transfer.canceled = True
-            yield transfer.ended
+        machine = self._active.get(message_id)
+        if machine is not None:
+            machine.cancel()
+            yield machine.wait_idle()
+            self._active.pop(message_id, None)
         row = yield self._ctx.store.run(media_db.get, message_id)
         if row is None or row.item.status not in (MediaStatus.UPLOADING,
                                                    MediaStatus.DOWNLOADING):
@@ -271,14 +287,25 @@ class FileTransfers:
     # --- one transfer ---------------------------------------------------------------
 
     def _start(self, message_id: str) -> None:
-        if message_id in self._active or self._ctx.closed:
+        machine = self._active.get(message_id)
+        if machine is not None:
+            machine.resume()  # paused: from the last verified chunk; under way: nothing
             return
-        transfer = self._active[message_id] = _Transfer(message_id)
-        d = self._run(transfer)
-        d.addBoth(self._ended, transfer)
+        if self._ctx.closed:
+            return
+        machine = self._active[message_id] = TransferMachine(
+            message_id, self._run, self._ended, lambda result: self._done(message_id, result),
+            lambda failure: self._given_up(message_id, failure))
+        machine.start()
+
+    def transfer_state(self, message_id: str) -> str | None:
+        """A TransferState while this file's transfer is under way or paused, else None
+        (`media.status` then says how it ended)."""
+        machine = self._active.get(message_id)
+        return machine.state if machine is not None else None
 
     @defer.inlineCallbacks
-    def _run(self, transfer: _Transfer) -> Any:
+    def _run(self, transfer: TransferMachine) -> Any:
         row = yield self._ctx.store.run(media_db.get, transfer.message_id)
         if row is None:
             return None
@@ -288,30 +315,39 @@ class FileTransfers:
             return (yield self._download(row, transfer))
         return row.item
 
-    def _ended(self, result: Any, transfer: _Transfer) -> Any:
-        del self._active[transfer.message_id]
-        transfer.ended.callback(None)
-        if transfer.canceled:
-            return None  # cancel() reports it
+    def _ended(self, machine: TransferMachine, result: Any) -> None:
+        """Sort how a run ended into the machine's inputs."""
+        if machine.canceled:
+            return  # cancel() reports it
         if self._ctx.closed:
-            return None  # stopped under it: resumed, from its verified chunks, at next start
+            # Stopped under it: resumed, from its verified chunks, at the next start.
+            self._active.pop(machine.message_id, None)
+            return
         if not isinstance(result, Failure):
-            if result is not None:
-                self._fire(transfer.message_id, result)
-            return None
-        if self._offline(result):
+            machine.verified(result)
+        elif self._offline(result):
             self.log.info("file transfer paused (offline): {why}", why=result.value)
+            machine.lost(result)
             # Goes on from the last verified chunk at the next catch-up (or now, if the
             # connection came back before this transfer noticed it dropped).
             if self._ctx.online and self._ctx.connection and self._ctx.connection.is_caught_up:
-                self._ctx.reactor.callLater(0, self._start, transfer.message_id)
-            return None
-        if result.check(ClientError):
-            reason = str(result.value)
+                self._ctx.reactor.callLater(0, self._start, machine.message_id)
         else:
-            self.log.failure("a file transfer failed", result)
+            machine.failed_with(result)
+
+    def _done(self, message_id: str, result: Any) -> None:
+        self._active.pop(message_id, None)
+        if result is not None:
+            self._fire(message_id, result)
+
+    def _given_up(self, message_id: str, failure: Failure) -> Any:
+        self._active.pop(message_id, None)
+        if failure.check(ClientError):
+            reason = str(failure.value)
+        else:
+            self.log.failure("a file transfer failed", failure)
             reason = "the transfer failed (see the log)"
-        return self._failed(transfer.message_id, reason, result.value)
+        return self._failed(message_id, reason, failure.value)
 
     @defer.inlineCallbacks
     def _failed(self, message_id: str, reason: str, error: BaseException) -> Any:
@@ -345,7 +381,7 @@ class FileTransfers:
     # --- uploading ------------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def _upload(self, row: media_db.MediaRow, transfer: _Transfer) -> Any:
+    def _upload(self, row: media_db.MediaRow, transfer: TransferMachine) -> Any:
         item = row.item
         layout = filecrypt.Layout(item.file_size, row.chunk_size)
         blob_id = row.blob_id
@@ -381,6 +417,8 @@ class FileTransfers:
                 progress.chunk_done(index)
 
             yield self._pump(transfer, missing, put)
+            transfer.all_chunks_in()
+            progress.complete()  # also when every chunk went up ahead, during send()
             yield self._call(uris.BLOB_FINISH, blob_id)
         frame = Frame(frames.FILE_INFO, item.sid, {
             "messageId": item.message_id, "name": item.original_name, "size": item.file_size,
@@ -405,13 +443,36 @@ class FileTransfers:
     # --- downloading ----------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def _download(self, row: media_db.MediaRow, transfer: _Transfer) -> Any:
+    def _download(self, row: media_db.MediaRow, transfer: TransferMachine) -> Any:
         item = row.item
         layout = filecrypt.Layout(item.file_size, row.chunk_size)
-        vault = self._vault(item.message_id)
-        have = yield self._thread(filecrypt.verified_chunks, vault, row.key, item.message_id,
-                                  layout)
+        have, vault = yield self._thread(_open_vault, self._vault(item.message_id), row.key,
+                                         item.message_id, layout, self.window)
+        try:
+            yield self._fetch_all(row, transfer, layout, vault, have)
+            transfer.all_chunks_in()
+            try:
+                yield self._thread(vault.check, row.sha256)
+            except (filecrypt.HashMismatch, filecrypt.ChunkInvalid):
+                vault.close()
+                self._remove_vault(item.message_id)
+                raise FileRejected(f"{item.original_name} was rejected: its content does not "
+                                   "match the SHA-256 its sender announced") from None
+        finally:
+            vault.close()
+        yield self._ctx.store.run(media_db.set_status, item.message_id, MediaStatus.DONE)
+        done = attrs.evolve(item, status=MediaStatus.DONE)
+        self._ctx.events.emit(ev.FileTransferred(done, row.peer))
+        return done
+
+    def _fetch_all(self, row: media_db.MediaRow, transfer: TransferMachine,
+                   layout: filecrypt.Layout, vault: filecrypt.Vault,
+                   have: set[int]) -> defer.Deferred[None]:
+        """The chunks not here yet, a window of requests in flight, each verified (and
+        hashed) in a thread as it comes; a bad one is fetched again."""
+        item = row.item
         progress = _Progress(self._ctx, item, row.peer, layout, len(have))
+        rejected: set[int] = set()  # chunks being fetched again
 
         @defer.inlineCallbacks
         def fetch(index: int) -> Any:
@@ -425,32 +486,26 @@ class FileTransfers:
                                               ) from None
                     raise
                 try:
-                    yield self._thread(_verify_and_keep, vault, row.key, item.message_id,
-                                       layout, index, sealed)
+                    yield self._thread(vault.keep, index, sealed)
                 except filecrypt.ChunkInvalid as e:
                     self.log.warn("a chunk of a file failed verification ({why}); fetching "
                                   "it again", why=str(e))
+                    rejected.add(index)
+                    transfer.chunk_rejected()
                     continue
                 progress.chunk_done(index)
+                if index in rejected:
+                    rejected.discard(index)
+                    if not rejected:
+                        transfer.chunk_recovered()
                 return
             raise FileRejected(
                 f"{item.original_name} was rejected: part {index + 1} of "
                 f"{layout.chunk_count} kept failing verification (the relay is not serving "
                 "the file its sender uploaded)")
 
-        yield self._pump(transfer, [i for i in range(layout.chunk_count) if i not in have],
-                         fetch)
-        try:
-            yield self._thread(filecrypt.check_file, vault, row.key, item.message_id, layout,
-                               row.sha256)
-        except (filecrypt.HashMismatch, filecrypt.ChunkInvalid):
-            self._remove_vault(item.message_id)
-            raise FileRejected(f"{item.original_name} was rejected: its content does not "
-                               "match the SHA-256 its sender announced") from None
-        yield self._ctx.store.run(media_db.set_status, item.message_id, MediaStatus.DONE)
-        done = attrs.evolve(item, status=MediaStatus.DONE)
-        self._ctx.events.emit(ev.FileTransferred(done, row.peer))
-        return done
+        return self._pump(transfer, [i for i in range(layout.chunk_count) if i not in have],
+                          fetch)
 
     # --- FILE_INFO ------------------------------------------------------------------
 
@@ -492,7 +547,7 @@ class FileTransfers:
 
     # --- helpers --------------------------------------------------------------------
 
-    def _pump(self, transfer: _Transfer, indexes: list[int],
+    def _pump(self, transfer: TransferMachine, indexes: list[int],
               work: Callable[[int], defer.Deferred[Any]]) -> defer.Deferred[None]:
         """`work(i)` for each index, at most `window` at once; fails with the first
         failure (once those in flight are done), or TransferCanceled."""
@@ -568,22 +623,32 @@ class _Progress:
         self._step = max(1, item.file_size // 100)
         self._told = -1
 
+    def complete(self) -> None:
+        """Every chunk is there: the bar ends full (told once)."""
+        if self._told != self._item.file_size:
+            self._done = self._item.file_size
+            self._tell()
+
     def chunk_done(self, index: int) -> None:
         self._done = min(self._item.file_size, self._done + self._layout.plain_length(index))
         if self._done - self._told >= self._step or self._done == self._item.file_size:
-            self._told = self._done
-            self._ctx.events.emit(ev.FileProgress(self._item.message_id, self._peer,
-                                                  self._item.direction, self._done,
-                                                  self._item.file_size))
+            self._tell()
+
+    def _tell(self) -> None:
+        self._told = self._done
+        self._ctx.events.emit(ev.FileProgress(self._item.message_id, self._peer,
+                                              self._item.direction, self._done,
+                                              self._item.file_size))
 
 
-def _verify_and_keep(vault: str, key: bytes, file_id: str, layout: filecrypt.Layout,
-                     index: int, sealed: Any) -> None:
-    """In a thread: a fetched chunk is kept only if it verifies at its place."""
-    if type(sealed) is not bytes:
-        raise filecrypt.ChunkInvalid(f"chunk {index} is not bytes")
-    filecrypt.open_chunk(key, file_id, layout, index, sealed)
-    filecrypt.write_sealed(vault, layout, index, sealed)
+def _open_vault(path: str, key: bytes, file_id: str, layout: filecrypt.Layout,
+                hold: int) -> tuple[set[int], filecrypt.Vault]:
+    """In a thread: the chunks already verified here (a resumed download), and the vault
+    open to take the others."""
+    have = filecrypt.verified_chunks(path, key, file_id, layout)
+    vault = filecrypt.Vault(path, key, file_id, layout, hold)
+    vault.already_here(have)
+    return have, vault
 
 
 def _upload_refusal(e: ApplicationError, name: str) -> Exception:

@@ -10,6 +10,8 @@ key that travels only inside Olm, in FILE_INFO), cut in chunks of a fixed size:
     finish(blob_id)                 every chunk stored: readable from now on
     get(blob_id, token, index)      -> the chunk's bytes, to a named reader holding the token
     delete(blob_id)                 the uploader's account: gone, its quota freed
+    grant(blob_id, token, devices)  a device that may read it names more readers, of
+                                    the accounts already sharing it -> {readers}
 
 Chunks travel as bytes (binary serializers; never base64). Who may read a blob is two
 capabilities: the device must be one of the `readers` the uploader listed (or of the
@@ -20,6 +22,14 @@ the bytes and the number of live blobs, a maximum file size and a byte rate; per
 session: a bounded number of chunk reads on disk at once, on top of the router's
 calls-in-flight and request-bytes bounds. Blobs expire with the mailbox TTL; an upload
 left unfinished is dropped after `blob_upload_ttl`.
+
+Devices linked later (a new phone of the receiver, or of the sender) were not named at
+`create`: `grant` lets a device that may read the blob now (it holds the token, and is a
+reader or of the uploader's account) add devices of the accounts already party to it
+(the uploader's, and those of its readers), never of anyone else, up to
+`blob_max_readers` (readers removed from the relay since are dropped first). A stranger
+who learnt the token is no reader, so he can grant nothing, himself included; a reader
+can share the file with a third person only the way he always could, by sending it.
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ class Blobs:
             uris.BLOB_FINISH: self.finish,
             uris.BLOB_GET: self.get,
             uris.BLOB_DELETE: self.delete,
+            uris.BLOB_GRANT: self.grant,
         }
 
     # --- the uploader ----------------------------------------------------------------
@@ -153,13 +164,10 @@ class Blobs:
 
     @defer.inlineCallbacks
     def get(self, caller: Caller, blob_id: Any, token: Any, index: Any) -> Any:
-        blob = yield self._blob(blob_id)
-        principal = caller.principal
-        if (blob is None or not blob.finished or type(token) is not bytes
-                or not hmac.compare_digest(hashlib.sha256(token).digest(), blob.token_hash)
-                or (principal.device_id not in blob.readers
-                    and principal.user_id != blob.owner)):
+        blob = yield self._readable(caller, blob_id, token)
+        if not blob.finished:
             _no_such_blob()
+        principal = caller.principal
         arguments.integer("index", index, 0, blob.chunk_count - 1)
         length = blob.chunk_length(index)
         self._take_bytes(principal.user_id or "", length)
@@ -178,6 +186,34 @@ class Blobs:
             self.log.error("blob {blob} is shorter on disk than recorded", blob=blob.blob_id)
             refuse(uris.ERR_INTERNAL, "this chunk cannot be read now")
         return data
+
+    @defer.inlineCallbacks
+    def grant(self, caller: Caller, blob_id: Any, token: Any, devices: Any) -> Any:
+        blob = yield self._readable(caller, blob_id, token)
+        config = self._ctx.config
+        arguments.listing("devices", devices, config.blob_max_readers)
+        for device in devices:
+            arguments.device_id("devices[]", device)
+        new = [d for d in dict.fromkeys(devices) if d not in blob.readers]
+        if not new:
+            return {"readers": len(blob.readers)}
+        storage = self._ctx.storage
+        known = yield defer.gatherResults([storage.get_device(d) for d in blob.readers])
+        parties = {blob.owner} | {device.user_id for device in known if device is not None}
+        for device_id in new:
+            device = yield storage.get_device(device_id)
+            if device is None or device.user_id not in parties:
+                # The same answer for an unknown device and another account's: a grant
+                # tells nothing about devices outside the two accounts.
+                refuse(uris.ERR_NO_SUCH_DEVICE, f"{device_id} is not a device of the "
+                       "accounts sharing this file")
+        gone = [d for d, device in zip(blob.readers, known, strict=True) if device is None]
+        readers = yield storage.add_blob_readers(blob.blob_id, new, gone,
+                                                 config.blob_max_readers)
+        if readers is None:
+            refuse(uris.ERR_BLOB_READERS, f"a file can be read by at most "
+                   f"{config.blob_max_readers} devices", max_readers=config.blob_max_readers)
+        return {"readers": len(readers)}
 
     # --- housekeeping ------------------------------------------------------------------
 
@@ -206,6 +242,19 @@ class Blobs:
         d = self._ctx.storage.get_blob(blob_id)
         now = self._ctx.now_ms()
         return d.addCallback(lambda blob: blob if blob and blob.expires > now else None)
+
+    @defer.inlineCallbacks
+    def _readable(self, caller: Caller, blob_id: Any, token: Any) -> Any:
+        """The blob, if the caller may read it: it holds the token and is a named reader
+        or a device of the uploader's account (finished or not: `get` checks that)."""
+        blob = yield self._blob(blob_id)
+        principal = caller.principal
+        if (blob is None or type(token) is not bytes
+                or not hmac.compare_digest(hashlib.sha256(token).digest(), blob.token_hash)
+                or (principal.device_id not in blob.readers
+                    and principal.user_id != blob.owner)):
+            _no_such_blob()
+        return blob
 
     @defer.inlineCallbacks
     def _owned(self, caller: Caller, blob_id: Any) -> Any:

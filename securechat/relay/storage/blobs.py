@@ -119,6 +119,23 @@ def delete_blob(conn: sqlite3.Connection, blob_id: str) -> bool:
     return conn.execute("DELETE FROM blobs WHERE blob_id=?", (blob_id,)).rowcount > 0
 
 
+def add_blob_readers(conn: sqlite3.Connection, blob_id: str, add: list[str],
+                     drop: list[str], max_readers: int) -> tuple[str, ...] | None:
+    """Name more readers of a blob (sc.blob.grant), forgetting `drop` (devices removed
+    from the relay) first; None (and nothing changed) if that would make more than
+    `max_readers`. Read and written in one transaction: grants at once never lose one."""
+    row = conn.execute("SELECT readers FROM blobs WHERE blob_id=?", (blob_id,)).fetchone()
+    if row is None:
+        return None
+    gone = set(drop)
+    readers = tuple(dict.fromkeys([r for r in json.loads(row[0]) if r not in gone] + add))
+    if len(readers) > max_readers:
+        return None
+    conn.execute("UPDATE blobs SET readers=? WHERE blob_id=?",
+                 (json.dumps(list(readers)), blob_id))
+    return readers
+
+
 def purge_blobs(conn: sqlite3.Connection, now: int, unfinished_before: int,
                 limit: int = 1000) -> list[str]:
     """Forget expired blobs, and uploads left unfinished since before `unfinished_before`;

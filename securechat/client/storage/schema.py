@@ -295,6 +295,15 @@ MIGRATIONS: list[Step] = [
     CREATE INDEX media_by_session ON media(sid, created);
     CREATE INDEX media_by_status ON media(status);
     """,
+    # Files in account sync (client.file_sync): grants still to make for devices linked
+    # after a file was sent (storage.media_sync).
+    """
+    CREATE TABLE media_grants (
+        message_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        PRIMARY KEY (message_id, device_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

@@ -171,6 +171,74 @@ class PeerManifestFileTests(FileTestCase):
         self.assertEqual((shown.id, shown.type), (message.id, "image"))
 
 
+class OwnPushFileTests(FileTestCase):
+    @defer.inlineCallbacks
+    def test_a_file_my_phone_missed_comes_in_my_laptops_push(self) -> Any:
+        """Bob sends Alice a file while her phone is off, and the relay loses the phone's
+        mailbox. The laptop's next MANIFEST carries the file message with its FILE_INFO:
+        the phone shows it, offered for download (not fetched by itself), and gets it."""
+        yield self.alice_and_bob(phone="phone")
+        alice, bob, phone = self.alice, self.bob, self.phone
+        yield phone.stop()
+        path, content = self.write_file("invoice.pdf", 1500)
+        message = yield bob.files.send(alice.me.user_id, path)
+        yield self.transferred(alice, message.id)
+        phone = yield self.reopen(phone, "phone")  # not started yet
+        yield self.relay.stopService()
+        db = sqlite3.connect(self.db_path)
+        db.execute("DELETE FROM mailbox WHERE device_id=?", (phone.me.device_id,))
+        db.commit()
+        db.close()
+        mark = self.log(alice).mark()
+        yield self.start_relay_again(wait_online=False)
+        yield self.log(alice).wait_for(ev.CaughtUp, since=mark)  # and pushes
+        yield alice.account_sync.settled()
+        yield alice.flush_outbox()
+
+        yield self.online(phone)
+        offered = yield self.log(phone).wait_for(
+            ev.FileOffered, lambda e: e.item.message_id == message.id)
+        self.assertEqual((offered.item.direction, offered.item.status),
+                         ("in", MediaStatus.PENDING))
+        yield phone.files.download(message.id)
+        self.assertEqual((yield self.saved(phone, message.id)), content)
+
+
+class ForgedFileTests(FileTestCase):
+    @defer.inlineCallbacks
+    def test_a_contact_cannot_swap_or_attach_files_to_my_messages(self) -> Any:
+        """Bob's MANIFEST names files for Alice's own messages (a text, and a file she
+        sent him, with another blob and key): nothing of hers changes. A file Bob wrote
+        himself is taken, as his FILE_INFO would be."""
+        yield self.alice_and_bob()
+        alice, bob = self.alice, self.bob
+        sid = alice.contacts[bob.me.user_id].sid
+        text = yield alice.send_text(bob.me.user_id, "just text")
+        path, _ = self.write_file("mine.txt", 100)
+        mine = yield alice.files.send(bob.me.user_id, path)
+        yield self.transferred(bob, mine.id)
+        before = yield alice.store.run(media_db.get, mine.id)
+        theirs = yield bob.store.run(media_db.get, mine.id)  # a real blob, Bob may read
+        file = {"name": "swapped.exe", "size": 100, "type": "application/octet-stream",
+                "thumbnail": "", "blobId": theirs.blob_id, "chunkSize": theirs.chunk_size,
+                "chunkCount": 1, "key": base64.b64encode(b"k" * 32).decode(),
+                "token": base64.b64encode(theirs.token).decode(), "sha256": "0" * 64}
+        entry = {"sid": sid, "sender": "me", "type": "file", "timestamp": 5, "status": 1,
+                 "is_read": False, "reply_to": None, "file": file}
+        forged = {"messages": [dict(entry, id=text.id, text="{}"),
+                               dict(entry, id=mine.id, text=mine.text),
+                               dict(entry, id="bobs-own-file", text='{"filename": "b"}')]}
+        yield bob.outbox.queue(alice.me.user_id, Frame(frames.MANIFEST, sid, forged),
+                               copy_to_own=False)
+        offered = yield self.log(alice).wait_for(ev.FileOffered)
+        self.assertEqual((offered.item.message_id, offered.item.direction),
+                         ("bobs-own-file", "in"))
+        self.assertEqual((yield alice.store.run(media_db.get, mine.id)), before)
+        self.assertIsNone((yield alice.store.run(media_db.get, text.id)))
+        shown = {m.id: m for m in (yield alice.messages(bob.me.user_id))}
+        self.assertEqual((shown[text.id].text, shown[mine.id].text), ("just text", mine.text))
+
+
 class ManifestFileFrameTests(FileTestCase):
     def test_a_malformed_file_in_a_manifest_is_refused(self) -> None:
         entry = {"id": "m1", "sid": "s", "sender": "me", "text": "{}", "type": "file",

@@ -162,3 +162,33 @@ class BlobGrantTests(RelayTestCase):
             yield session.call(uris.DEVICE_REMOVE, phone.device_id)
         self.assertEqual((yield uploader.call(uris.BLOB_GRANT, blob_id, token,
                                               [later[2].device_id])), {"readers": 4})
+
+
+class BlobGrantRateTests(RelayTestCase):
+    config = RelayConfig(blob_grant_rate=1.0, blob_grant_burst=2.0)
+    use_clock = True
+
+    @defer.inlineCallbacks
+    def test_grants_that_add_readers_are_rate_limited_per_account(self) -> Any:
+        alice = yield self.account("alice@example.org")
+        laptop = yield self.device(alice)
+        bob = yield self.account("bob@example.org")
+        token = os.urandom(32)
+        uploader, _ = yield self.online(laptop)
+        later = []
+        for _ in range(3):
+            later.append((yield self.device(bob)))
+        blob_id = (yield uploader.call(uris.BLOB_CREATE, 10, 10, 1, [later[0].device_id],
+                                       token))["blob_id"]
+        for device in later[1:]:
+            yield uploader.call(uris.BLOB_GRANT, blob_id, token, [device.device_id])
+        # A grant that adds nothing costs nothing; one that adds waits its turn.
+        yield uploader.call(uris.BLOB_GRANT, blob_id, token, [later[0].device_id])
+        fourth = yield self.device(bob)
+        with self.assertRaises(ApplicationError) as caught:
+            yield uploader.call(uris.BLOB_GRANT, blob_id, token, [fourth.device_id])
+        self.assertEqual(caught.exception.error, uris.ERR_RATE_LIMITED)
+        self.assertGreater(caught.exception.kwargs["retry_after"], 0)
+        self.clock.advance(1.0)
+        self.assertEqual((yield uploader.call(uris.BLOB_GRANT, blob_id, token,
+                                              [fourth.device_id])), {"readers": 4})

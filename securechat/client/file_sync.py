@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 import securechat.client.events as ev
@@ -37,6 +37,7 @@ from securechat.client.manifest import AccountSync
 from securechat.protocol import uris
 
 BATCH = 50  # files read from the database per round of grants
+WINDOW = 8  # grant calls in flight
 # What the relay refuses for good: the grant is dropped, not tried again.
 _FINAL_REFUSALS = frozenset({uris.ERR_NO_SUCH_BLOB, uris.ERR_NO_SUCH_DEVICE,
                              uris.ERR_BLOB_READERS, uris.ERR_INVALID_ARGUMENT})
@@ -102,39 +103,55 @@ class FileSync:
             batch = yield ctx.store.run(media_sync.pending_grants, BATCH)
             if not batch:
                 return
-            for message_id, blob_id, token, devices in batch:
-                # One call for the blob; if refused, device by device (one removed
-                # device must not keep the others out).
-                done = yield self._grant(blob_id, token, devices)
-                if done is None:
-                    return  # offline: the rest waits for the next catch-up
-                if not done and len(devices) > 1:
-                    for device in devices:
-                        if (yield self._grant(blob_id, token, [device])) is None:
-                            return
-                yield ctx.store.run(media_sync.grants_done, message_id, devices)
+            window = defer.DeferredSemaphore(WINDOW)
+            made = yield defer.gatherResults(
+                [window.run(self._grant_file, *grant) for grant in batch])
+            if not all(made):
+                return  # offline: the rest waits for the next catch-up
+
+    @defer.inlineCallbacks
+    def _grant_file(self, message_id: str, blob_id: str, token: bytes,
+                    devices: list[str]) -> Any:
+        """Grant one file to its devices; False if it could not be asked (offline)."""
+        # One call for the blob; if refused, device by device (one removed device must
+        # not keep the others out).
+        done = yield self._grant(blob_id, token, devices)
+        if done is None:
+            return False
+        if not done and len(devices) > 1:
+            for device in devices:
+                if (yield self._grant(blob_id, token, [device])) is None:
+                    return False
+        yield self._ctx.store.run(media_sync.grants_done, message_id, devices)
+        return True
 
     @defer.inlineCallbacks
     def _grant(self, blob_id: str, token: bytes, devices: list[str]) -> Any:
         """True if granted, False if refused for good, None if it could not be asked."""
-        session = self._ctx.session
-        if session is None or self._ctx.closed:
-            return None
-        try:
-            yield session.call(uris.BLOB_GRANT, blob_id, token, devices)
-        except ApplicationError as e:
-            if e.error not in _FINAL_REFUSALS:
-                self.log.info("a file grant waits for the next catch-up: {error}",
-                              error=e.error)
+        while True:
+            session = self._ctx.session
+            if session is None or self._ctx.closed:
                 return None
-            self.log.info("the relay refused to share a file with {count} new device(s): "
-                          "{error}", count=len(devices), error=e.error)
-            return False
-        except Exception as e:  # the connection went (TransportLost, Disconnected...)
-            self.log.info("a file grant waits for the next catch-up: {error}",
-                          error=type(e).__name__)
+            try:
+                yield session.call(uris.BLOB_GRANT, blob_id, token, devices)
+                return True
+            except ApplicationError as e:
+                if e.error != uris.ERR_RATE_LIMITED:
+                    return self._refused(e, len(devices))
+                wait = float(e.kwargs.get("retry_after") or 1.0)
+            except Exception as e:  # the connection went (TransportLost, Disconnected...)
+                self.log.info("a file grant waits for the next catch-up: {error}",
+                              error=type(e).__name__)
+                return None
+            yield task.deferLater(self._ctx.reactor, min(wait, 30.0), lambda: None)
+
+    def _refused(self, e: ApplicationError, count: int) -> bool | None:
+        if e.error not in _FINAL_REFUSALS:
+            self.log.info("a file grant waits for the next catch-up: {error}", error=e.error)
             return None
-        return True
+        self.log.info("the relay refused to share a file with {count} new device(s): "
+                      "{error}", count=count, error=e.error)
+        return False
 
     def _quietly(self, d: defer.Deferred[Any]) -> defer.Deferred[None]:
         """Never fails: what went wrong is logged (unless the client stopped under it)."""

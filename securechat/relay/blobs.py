@@ -69,6 +69,7 @@ class Blobs:
         self._store = store
         config = ctx.config
         self._bytes = BucketsByKey(ctx.clock, config.blob_rate_bytes, config.blob_burst_bytes)
+        self._grants = BucketsByKey(ctx.clock, config.blob_grant_rate, config.blob_grant_burst)
         self._reads: dict[int, defer.DeferredSemaphore] = {}  # session id -> its disk reads
 
     def procedures(self) -> dict[str, Any]:
@@ -197,6 +198,10 @@ class Blobs:
         new = [d for d in dict.fromkeys(devices) if d not in blob.readers]
         if not new:
             return {"readers": len(blob.readers)}
+        wait = self._grants.take(caller.principal.user_id or "")
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "this account is sharing files with new devices "
+                   "too fast", retry_after=round(wait, 3))
         storage = self._ctx.storage
         known = yield defer.gatherResults([storage.get_device(d) for d in blob.readers])
         parties = {blob.owner} | {device.user_id for device in known if device is not None}

@@ -6,7 +6,6 @@ and strangers get nothing. Real clients on a real relay and its blob store."""
 from __future__ import annotations
 
 import base64
-import sqlite3
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
@@ -153,14 +152,7 @@ class PeerManifestFileTests(FileTestCase):
         yield bob.files.wait(message.id)
         yield bob.flush_outbox()
         alice = yield self.reopen(alice, "alice")  # not started yet
-        yield self.relay.stopService()
-        db = sqlite3.connect(self.db_path)
-        db.execute("DELETE FROM mailbox")  # lost (expired, say); the blob is still there
-        db.commit()
-        db.close()
-        mark = self.log(bob).mark()
-        yield self.start_relay_again(wait_online=False)
-        yield self.log(bob).wait_for(ev.CaughtUp, since=mark)
+        yield self.relay_loses_mail(bob)  # all of it (expired, say); the blob stays
         yield self.online(alice)
 
         done = yield self.transferred(alice, message.id)
@@ -184,14 +176,7 @@ class OwnPushFileTests(FileTestCase):
         message = yield bob.files.send(alice.me.user_id, path)
         yield self.transferred(alice, message.id)
         phone = yield self.reopen(phone, "phone")  # not started yet
-        yield self.relay.stopService()
-        db = sqlite3.connect(self.db_path)
-        db.execute("DELETE FROM mailbox WHERE device_id=?", (phone.me.device_id,))
-        db.commit()
-        db.close()
-        mark = self.log(alice).mark()
-        yield self.start_relay_again(wait_online=False)
-        yield self.log(alice).wait_for(ev.CaughtUp, since=mark)  # and pushes
+        yield self.relay_loses_mail(alice, phone.me.device_id)  # alice catches up, pushes
         yield alice.account_sync.settled()
         yield alice.flush_outbox()
 

@@ -151,10 +151,16 @@ class BlobGrantTests(BlobTestCase):
         yield self.refused(uploader.call(uris.BLOB_GRANT, blob_id, token,
                                          [later[2].device_id]),
                            uris.ERR_BLOB_READERS, "at most 4 devices")
-        # A reader removed from the relay makes room.
+        # Bob loses his phone, its only reader of another file, and removes it: his
+        # account still shares that file, so his new device can be let in.
+        only_phone = (yield uploader.call(uris.BLOB_CREATE, 10, 10, 1, [phone.device_id],
+                                          token))["blob_id"]
         session, _ = yield self.online(phone)
         with self.assertRaises(ApplicationError):  # its session ends with it
             yield session.call(uris.DEVICE_REMOVE, phone.device_id)
+        self.assertEqual((yield uploader.call(uris.BLOB_GRANT, only_phone, token,
+                                              [later[2].device_id])), {"readers": 1})
+        # A reader removed from the relay makes room.
         self.assertEqual((yield uploader.call(uris.BLOB_GRANT, blob_id, token,
                                               [later[2].device_id])), {"readers": 4})
 

@@ -26,8 +26,9 @@ left unfinished is dropped after `blob_upload_ttl`.
 Devices linked later (a new phone of the receiver, or of the sender) were not named at
 `create`: `grant` lets a device that may read the blob now (it holds the token, and is a
 reader or of the uploader's account) add devices of the accounts already party to it
-(the uploader's, and those of its readers), never of anyone else, up to
-`blob_max_readers` (readers removed from the relay since are dropped first). A stranger
+(the uploader's, and those of its readers, kept from `create` on), never of anyone
+else, up to `blob_max_readers` (readers removed from the relay since are dropped
+first). A stranger
 who learnt the token is no reader, so he can grant nothing, himself included; a reader
 can share the file with a third person only the way he always could, by sending it.
 """
@@ -85,8 +86,9 @@ class Blobs:
 
     # --- the uploader ----------------------------------------------------------------
 
+    @defer.inlineCallbacks
     def create(self, caller: Caller, size: Any, chunk_size: Any, chunk_count: Any,
-               readers: Any, token: Any) -> defer.Deferred[Any]:
+               readers: Any, token: Any) -> Any:
         config = self._ctx.config
         if type(size) is int and size > config.blob_max_bytes:
             refuse(uris.ERR_FILE_TOO_LARGE, f"this relay stores files of at most "
@@ -103,22 +105,21 @@ class Blobs:
             invalid(f"token must be {TOKEN_BYTES} bytes")
         principal = caller.principal
         assert principal.user_id is not None and principal.device_id is not None
+        readers = tuple(dict.fromkeys(readers))
+        parties = yield self._accounts_of(readers)
         now = self._ctx.now_ms()
         blob = BlobRecord(secrets.token_hex(16), principal.user_id, principal.device_id, size,
-                          chunk_size, chunk_count, hashlib.sha256(token).digest(),
-                          tuple(dict.fromkeys(readers)), now,
-                          now + int(config.mailbox_ttl * 1000))
-        d = self._ctx.storage.create_blob(blob, config.blob_quota_bytes, config.blob_max_count,
-                                          now)
-
-        def over_quota(failure: Any) -> None:
-            full = failure.trap(BlobQuotaExceeded) and failure.value
+                          chunk_size, chunk_count, hashlib.sha256(token).digest(), readers,
+                          now, now + int(config.mailbox_ttl * 1000),
+                          parties=tuple(sorted(parties | {principal.user_id})))
+        try:
+            yield self._ctx.storage.create_blob(blob, config.blob_quota_bytes,
+                                                config.blob_max_count, now)
+        except BlobQuotaExceeded as full:
             refuse(uris.ERR_BLOB_QUOTA, "your files on this relay have used up your quota: "
                    "delete some or wait until they expire", used=full.used, quota=full.quota,
                    count=full.count, max_count=full.max_count)
-        d.addCallbacks(lambda _: {"blob_id": blob.blob_id, "expires": blob.expires},
-                       over_quota)
-        return d
+        return {"blob_id": blob.blob_id, "expires": blob.expires}
 
     @defer.inlineCallbacks
     def put(self, caller: Caller, blob_id: Any, index: Any, data: Any) -> Any:
@@ -204,7 +205,8 @@ class Blobs:
                    "too fast", retry_after=round(wait, 3))
         storage = self._ctx.storage
         known = yield defer.gatherResults([storage.get_device(d) for d in blob.readers])
-        parties = {blob.owner} | {device.user_id for device in known if device is not None}
+        parties = {blob.owner, *blob.parties} | {
+            device.user_id for device in known if device is not None}
         for device_id in new:
             device = yield storage.get_device(device_id)
             if device is None or device.user_id not in parties:
@@ -219,6 +221,11 @@ class Blobs:
             refuse(uris.ERR_BLOB_READERS, f"a file can be read by at most "
                    f"{config.blob_max_readers} devices", max_readers=config.blob_max_readers)
         return {"readers": len(readers)}
+
+    def _accounts_of(self, devices: tuple[str, ...]) -> defer.Deferred[set[str]]:
+        """The accounts of these devices (those that exist)."""
+        d = defer.gatherResults([self._ctx.storage.get_device(d) for d in devices])
+        return d.addCallback(lambda found: {device.user_id for device in found if device})
 
     # --- housekeeping ------------------------------------------------------------------
 

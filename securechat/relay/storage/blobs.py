@@ -54,6 +54,9 @@ class BlobRecord:
     created: int
     expires: int
     finished: bool = False
+    # The accounts sharing the blob: the uploader's and its readers' at `create` (grants
+    # add devices of these only; kept, so a reader device removed since still counts).
+    parties: tuple[str, ...] = ()
 
     def chunk_length(self, index: int) -> int:
         """The ciphertext bytes chunk `index` must have."""
@@ -63,15 +66,23 @@ class BlobRecord:
 
 
 _COLUMNS = ("blob_id, owner, owner_device, size, chunk_size, chunk_count, token_hash, "
-            "readers, created, expires, finished")
+            "readers, created, expires, finished, parties")
+
+
+def add_parties(conn: sqlite3.Connection) -> None:
+    """Migration 3 (appended to schema.MIGRATIONS): the accounts sharing each blob, for
+    sc.blob.grant ('[]' for blobs from before it: their readers' accounts count then).
+    Only if missing, as a database from before numbered migrations runs every step."""
+    if "parties" not in {row[1] for row in conn.execute("PRAGMA table_info(blobs)")}:
+        conn.execute("ALTER TABLE blobs ADD COLUMN parties TEXT NOT NULL DEFAULT '[]'")
 
 
 def _record(row: tuple) -> BlobRecord:  # type: ignore[type-arg]
     (blob_id, owner, owner_device, size, chunk_size, chunk_count, token_hash, readers,
-     created, expires, finished) = row
+     created, expires, finished, parties) = row
     return BlobRecord(blob_id, owner, owner_device, size, chunk_size, chunk_count,
                       bytes(token_hash), tuple(json.loads(readers)), created, expires,
-                      bool(finished))
+                      bool(finished), tuple(json.loads(parties)))
 
 
 def create_blob(conn: sqlite3.Connection, blob: BlobRecord, quota_bytes: int,
@@ -83,10 +94,10 @@ def create_blob(conn: sqlite3.Connection, blob: BlobRecord, quota_bytes: int,
     if count >= max_count or used + blob.size > quota_bytes:
         raise BlobQuotaExceeded(used, quota_bytes, count, max_count)
     conn.execute(
-        f"INSERT INTO blobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+        f"INSERT INTO blobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
         (blob.blob_id, blob.owner, blob.owner_device, blob.size, blob.chunk_size,
          blob.chunk_count, blob.token_hash, json.dumps(list(blob.readers)), blob.created,
-         blob.expires, 0))
+         blob.expires, 0, json.dumps(list(blob.parties))))
 
 
 def get_blob(conn: sqlite3.Connection, blob_id: str) -> BlobRecord | None:

@@ -9,13 +9,14 @@ import base64
 from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 
 import securechat.client.storage.media as media_db
+from securechat import testing
 from securechat.client import MediaStatus, events
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame, InvalidFrame
-from tests.hostile import HostileRelay
+from tests.hostile import HostileRelay, RawDevice
 from tests.test_files import CHUNK, FileTestCase
 
 ev = events
@@ -136,6 +137,38 @@ class LaterDevicesTests(FileTestCase):
         with self.assertRaises(ApplicationError) as refused:
             yield carol.connection.session.call(uris.BLOB_GET, row.blob_id, row.token, 0)
         self.assertEqual(refused.exception.error, uris.ERR_NO_SUCH_BLOB)
+
+
+class HostileRelayGrantTests(FileTestCase):
+    @defer.inlineCallbacks
+    def test_a_device_the_relay_adds_to_bobs_list_is_granted_nothing(self) -> Any:
+        """The relay lists Mallory's device among Bob's, hoping Alice lets it read what
+        she sent Bob: its certificate does not verify under Bob's account key, so Alice
+        does not take it for Bob's, and grants it nothing."""
+        yield self.alice_and_bob()
+        alice, bob = self.alice, self.bob
+        path, _ = self.write_file("private.txt", 500)
+        message = yield alice.files.send(bob.me.user_id, path)
+        yield self.transferred(bob, message.id)
+        mallory = yield testing.register_account(reactor, self.url, "mallory@example.org",
+                                                 "mallory-password")
+        evil = yield RawDevice.enroll(reactor, self.url, mallory)
+        hostile = HostileRelay(self.relay)
+        grants = hostile.capture(uris.BLOB_GRANT)
+        hostile.rewrite(uris.DEVICE_LIST, lambda caller, answer, user_id=None: (
+            [*answer, evil.certificate_for(bob.me.user_id, evil.device.device_id, mallory)]
+            if user_id == bob.me.user_id else answer))
+        listed = hostile.answered(uris.DEVICE_LIST)
+
+        yield alice.directory.refresh(bob.me.user_id)
+        yield alice.file_sync.grant_pending()
+
+        _caller, answer = yield listed
+        self.assertIn(evil.device.device_id, [d["device_id"] for d in answer])
+
+        self.assertNotIn(evil.device.device_id, alice.directory.devices[bob.me.user_id])
+        self.assertEqual(self.log(alice).of(ev.DeviceAdded), [])
+        self.assertEqual(grants, [])
 
 
 class PeerManifestFileTests(FileTestCase):

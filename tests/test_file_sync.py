@@ -12,8 +12,9 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor
 
 import securechat.client.storage.media as media_db
+import securechat.client.storage.media_sync as media_sync
 from securechat import testing
-from securechat.client import MediaStatus, events
+from securechat.client import FileUnavailable, MediaStatus, events
 from securechat.protocol import frames, uris
 from securechat.protocol.frames import Frame, InvalidFrame
 from tests.hostile import HostileRelay, RawDevice
@@ -137,6 +138,37 @@ class LaterDevicesTests(FileTestCase):
         with self.assertRaises(ApplicationError) as refused:
             yield carol.connection.session.call(uris.BLOB_GET, row.blob_id, row.token, 0)
         self.assertEqual(refused.exception.error, uris.ERR_NO_SUCH_BLOB)
+
+
+class GrantResumeTests(FileTestCase):
+    @defer.inlineCallbacks
+    def test_a_grant_the_relay_could_not_take_is_made_after_a_restart(self) -> Any:
+        """The relay cannot take the laptop's grant for the new phone now: the phone's
+        download says the file is not there, the grant waits in the laptop's database,
+        and after the laptop restarts it is made; the phone's second try downloads."""
+        yield self.alice_and_bob()
+        alice, bob = self.alice, self.bob
+        path, content = self.write_file("later.bin", CHUNK + 1)
+        message = yield bob.files.send(alice.me.user_id, path)
+        yield self.transferred(alice, message.id)
+        hostile = HostileRelay(self.relay)
+        hostile.refuse(uris.BLOB_GRANT, uris.ERR_UNAVAILABLE)
+        phone = yield self.login("phone", alice.me.email)
+        yield self.online(phone)
+        yield self.log(phone).wait_for(ev.HistoryProgress, lambda e: e.done)
+        with self.assertRaises(FileUnavailable):
+            yield phone.files.download(message.id)
+        waiting = yield alice.store.run(media_sync.pending_grants, 10)
+        self.assertEqual([(m, devices) for m, _b, _t, devices in waiting],
+                         [(message.id, [phone.me.device_id])])
+
+        hostile.restore()
+        alice = yield self.reopen(alice, "alice")
+        yield self.online(alice)
+        yield alice.file_sync.grant_pending()
+        self.assertEqual((yield alice.store.run(media_sync.pending_grants, 10)), [])
+        yield phone.files.download(message.id)
+        self.assertEqual((yield self.saved(phone, message.id)), content)
 
 
 class HostileRelayGrantTests(FileTestCase):

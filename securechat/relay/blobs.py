@@ -28,9 +28,9 @@ Devices linked later (a new phone of the receiver, or of the sender) were not na
 reader or of the uploader's account) add devices of the accounts already party to it
 (the uploader's, and those of its readers, kept from `create` on), never of anyone
 else, up to `blob_max_readers` (readers removed from the relay since are dropped
-first). A stranger
-who learnt the token is no reader, so he can grant nothing, himself included; a reader
-can share the file with a third person only the way he always could, by sending it.
+first). A stranger who learnt the token is no reader, so he can grant nothing, himself
+included; a reader can share the file with a third person only the way he always
+could, by sending it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, reactor
+from twisted.trial import unittest
 
 import securechat.client.storage.media as media_db
 import securechat.client.storage.media_sync as media_sync
@@ -289,7 +290,7 @@ class ForgedFileTests(FileTestCase):
         self.assertEqual((shown[text.id].text, shown[mine.id].text), ("just text", mine.text))
 
 
-class ManifestFileFrameTests(FileTestCase):
+class ManifestFileFrameTests(unittest.TestCase):
     def test_a_malformed_file_in_a_manifest_is_refused(self) -> None:
         entry = {"id": "m1", "sid": "s", "sender": "me", "text": "{}", "type": "file",
                  "timestamp": 1, "status": 1, "is_read": True, "reply_to": None}

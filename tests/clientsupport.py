@@ -147,6 +147,22 @@ class ClientTestCase(RelayTestCase):
         yield self.start_relay_again()
 
     @defer.inlineCallbacks
+    def relay_loses_mail(self, waiting: SecureChatClient, *device_ids: str) -> Any:
+        """The relay loses the mailboxes of these devices (none named: all), as if they
+        expired: it stops, they go, it starts again; waits until `waiting` caught up."""
+        yield self.relay.stopService()
+        db = sqlite3.connect(self.db_path)
+        if device_ids:
+            db.executemany("DELETE FROM mailbox WHERE device_id=?", [(d,) for d in device_ids])
+        else:
+            db.execute("DELETE FROM mailbox")
+        db.commit()
+        db.close()
+        mark = self.log(waiting).mark()
+        yield self.start_relay_again(wait_online=False)
+        yield self.log(waiting).wait_for(ev.CaughtUp, since=mark)
+
+    @defer.inlineCallbacks
     def start_relay_again(self, wait_online: bool = True) -> Any:
         """Start the (stopped) relay on its old port and database."""
         port = int(self.url.rsplit(":", 1)[1])

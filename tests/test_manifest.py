@@ -4,7 +4,6 @@ forged MANIFEST ignored. Real clients on a real relay."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from twisted.internet import defer
@@ -156,14 +155,7 @@ class PeerManifestTests(ClientTestCase):
         sent = yield bob.send_text(alice.me.user_id, "while you were away")
         yield bob.flush_outbox()
         alice = yield self.reopen(alice, "alice")  # not started yet
-        yield self.relay.stopService()
-        db = sqlite3.connect(self.db_path)
-        db.execute("DELETE FROM mailbox")  # lost (expired, say)
-        db.commit()
-        db.close()
-        mark = self.log(bob).mark()
-        yield self.start_relay_again(wait_online=False)
-        yield self.log(bob).wait_for(ev.CaughtUp, since=mark)
+        yield self.relay_loses_mail(bob)  # all of it (expired, say)
         yield self.online(alice)
         yield self.log(alice).wait_for(ev.ConversationChanged)
         (got,) = yield alice.messages(bob.me.user_id)

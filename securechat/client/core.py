@@ -21,6 +21,7 @@ in one module per feature, over a shared `context.ClientContext`:
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     profiles     display names and avatars                       Profiles (`profiles`)
     files        encrypted file sharing (relay blob store)       FileTransfers (`files`)
+    file_sync    files on devices linked later (MANIFEST, grants)  FileSync (`file_sync`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
     backup       the encrypted backup file, and restoring it     (module functions)
     calls        voice and video calls through TURN (WebRTC)     Calls (`calls`)
@@ -47,6 +48,7 @@ from securechat.client.directory import DeviceDirectory
 from securechat.client.dispatch import FrameHandlers, nothing
 from securechat.client.errors import ClientError, NotCaughtUp
 from securechat.client.fanout import Fanout
+from securechat.client.file_sync import FileSync
 from securechat.client.files import FileTransfers
 from securechat.client.friends import Friends
 from securechat.client.inbox import Inbox
@@ -129,6 +131,7 @@ class SecureChatClient(account.AccountEntryPoints, RestoreEntryPoint):
         self.screen_lock = ScreenLock(ctx)  # `screen_lock.check_password`: a soft lock
         self.calls = Calls(ctx, handlers, self.fanout, self.outbox, self.directory)
         self.files = FileTransfers(ctx, handlers, self.outbox, self.directory)
+        self.file_sync = FileSync(ctx, self.files, self.account_sync)
 
     @defer.inlineCallbacks
     def _load(self) -> Any:

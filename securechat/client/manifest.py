@@ -81,6 +81,11 @@ class AccountSync:
         # Called with each contact learnt from another device of mine (client.profiles
         # asks for their profile).
         self.contact_learnt: Any = lambda _peer: defer.succeed(None)
+        # Shared files (set by client.file_sync): called with the media rows a MANIFEST
+        # brought (and whether a contact's did), and with the device a history is about
+        # to go to (it is let read the files first). Neither fails.
+        self.files_merged: Any = lambda _rows, _from_peer: defer.succeed(None)
+        self.history_requested: Any = lambda _device: defer.succeed(None)
         handlers.register(frames.MANIFEST, self._manifest, strangers="drop",
                           self_addressed=True)
         handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
@@ -283,6 +288,7 @@ class AccountSync:
             total = yield store.run(db.message_count, since, before)
             pages = _Pages({"history": {"total": total, "for": device}})
             if before is None:
+                yield self.history_requested(device)  # its files readable before they come
                 for page in pages.add_sections((yield store.run(db.state_since, 0))):
                     yield self._to_own(page)
 
@@ -350,8 +356,9 @@ class AccountSync:
         # A contact's: only the messages they wrote, in our conversation.
         sid = origin.contact.sid
         return Outcome(
-            effect=lambda c: merged.append(db.merge_from_peer(c, sid, data.get("messages", ()))),
-            notify=lambda: self._merged(merged[0], None))
+            effect=lambda c: merged.append(db.merge_from_peer(c, sid, data.get("messages", ()),
+                                                              now_ms())),
+            notify=lambda: self._merged(merged[0], None, from_peer=True))
 
     def _contact_rows(self, entries: Any) -> Iterator[tuple[str, str, str, str, str]]:
         me = self._ctx.me
@@ -366,7 +373,7 @@ class AccountSync:
 
     @defer.inlineCallbacks
     def _merged(self, merged: db.Merged, history: dict[str, Any] | None,
-                received: int = 0) -> Any:
+                received: int = 0, from_peer: bool = False) -> Any:
         ctx = self._ctx
         if merged.contacts or merged.settings:
             yield ctx.reload_contacts()
@@ -399,6 +406,8 @@ class AccountSync:
             if peer is not None:
                 last, unread = yield ctx.store.summary(sid)
                 ctx.events.emit(ev.ConversationChanged(peer, ConversationSummary(last, unread)))
+        if merged.files:
+            yield self.files_merged(merged.files, from_peer)
         if history is not None:
             done = bool(history.get("done"))
             if done:

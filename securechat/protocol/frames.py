@@ -300,6 +300,30 @@ def _check_manifest(data: dict[str, Any]) -> None:
             # Unsend leaves a marker (issue 11): a deletion says whether it was an unsend.
             if section == "deleted" and type(entry.get("unsent", False)) is not bool:
                 raise InvalidFrame("MANIFEST.data.deleted[].unsent is not a boolean")
+            # A shared file's message carries its FILE_INFO (issue 13: files follow as
+            # references): checked as a FILE_INFO of that message.
+            if section == "messages" and "file" in entry:
+                _check_manifest_file(entry)
+
+
+# A MANIFEST message's `file`: FILE_INFO's fields but those the message has already.
+MANIFEST_FILE_FIELDS = tuple(f for f in _FIELDS[FILE_INFO] if f not in
+                             ("messageId", "timestamp", "text"))
+
+
+def _check_manifest_file(entry: dict[str, Any]) -> None:
+    file = entry["file"]
+    if type(file) is not dict or set(file) != set(MANIFEST_FILE_FIELDS):
+        raise InvalidFrame("MANIFEST.data.messages[].file is not a file's description")
+    info = {**file, "messageId": entry["id"], "timestamp": entry["timestamp"], "text": None}
+    for name, types in _FIELDS[FILE_INFO].items():
+        if type(info[name]) not in types:
+            raise InvalidFrame(f"MANIFEST.data.messages[].file.{name} has the wrong type")
+    try:
+        _check_file_info(info)
+    except InvalidFrame as e:
+        raise InvalidFrame(str(e).replace("FILE_INFO.data.", "MANIFEST.data.messages[].file."),
+                           ) from None
 
 
 def _check_profile(kind: str, data: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ key that travels only inside Olm, in FILE_INFO), cut in chunks of a fixed size:
     finish(blob_id)                 every chunk stored: readable from now on
     get(blob_id, token, index)      -> the chunk's bytes, to a named reader holding the token
     delete(blob_id)                 the uploader's account: gone, its quota freed
+    grant(blob_id, token, devices)  a device that may read it names more readers, of
+                                    the accounts already sharing it -> {readers}
 
 Chunks travel as bytes (binary serializers; never base64). Who may read a blob is two
 capabilities: the device must be one of the `readers` the uploader listed (or of the
@@ -20,6 +22,15 @@ the bytes and the number of live blobs, a maximum file size and a byte rate; per
 session: a bounded number of chunk reads on disk at once, on top of the router's
 calls-in-flight and request-bytes bounds. Blobs expire with the mailbox TTL; an upload
 left unfinished is dropped after `blob_upload_ttl`.
+
+Devices linked later (a new phone of the receiver, or of the sender) were not named at
+`create`: `grant` lets a device that may read the blob now (it holds the token, and is a
+reader or of the uploader's account) add devices of the accounts already party to it
+(the uploader's, and those of its readers, kept from `create` on), never of anyone
+else, up to `blob_max_readers` (readers removed from the relay since are dropped
+first). A stranger who learnt the token is no reader, so he can grant nothing, himself
+included; a reader can share the file with a third person only the way he always
+could, by sending it.
 """
 
 from __future__ import annotations
@@ -59,6 +70,7 @@ class Blobs:
         self._store = store
         config = ctx.config
         self._bytes = BucketsByKey(ctx.clock, config.blob_rate_bytes, config.blob_burst_bytes)
+        self._grants = BucketsByKey(ctx.clock, config.blob_grant_rate, config.blob_grant_burst)
         self._reads: dict[int, defer.DeferredSemaphore] = {}  # session id -> its disk reads
 
     def procedures(self) -> dict[str, Any]:
@@ -69,12 +81,14 @@ class Blobs:
             uris.BLOB_FINISH: self.finish,
             uris.BLOB_GET: self.get,
             uris.BLOB_DELETE: self.delete,
+            uris.BLOB_GRANT: self.grant,
         }
 
     # --- the uploader ----------------------------------------------------------------
 
+    @defer.inlineCallbacks
     def create(self, caller: Caller, size: Any, chunk_size: Any, chunk_count: Any,
-               readers: Any, token: Any) -> defer.Deferred[Any]:
+               readers: Any, token: Any) -> Any:
         config = self._ctx.config
         if type(size) is int and size > config.blob_max_bytes:
             refuse(uris.ERR_FILE_TOO_LARGE, f"this relay stores files of at most "
@@ -91,22 +105,21 @@ class Blobs:
             invalid(f"token must be {TOKEN_BYTES} bytes")
         principal = caller.principal
         assert principal.user_id is not None and principal.device_id is not None
+        readers = tuple(dict.fromkeys(readers))
+        parties = yield self._accounts_of(readers)
         now = self._ctx.now_ms()
         blob = BlobRecord(secrets.token_hex(16), principal.user_id, principal.device_id, size,
-                          chunk_size, chunk_count, hashlib.sha256(token).digest(),
-                          tuple(dict.fromkeys(readers)), now,
-                          now + int(config.mailbox_ttl * 1000))
-        d = self._ctx.storage.create_blob(blob, config.blob_quota_bytes, config.blob_max_count,
-                                          now)
-
-        def over_quota(failure: Any) -> None:
-            full = failure.trap(BlobQuotaExceeded) and failure.value
+                          chunk_size, chunk_count, hashlib.sha256(token).digest(), readers,
+                          now, now + int(config.mailbox_ttl * 1000),
+                          parties=tuple(sorted(parties | {principal.user_id})))
+        try:
+            yield self._ctx.storage.create_blob(blob, config.blob_quota_bytes,
+                                                config.blob_max_count, now)
+        except BlobQuotaExceeded as full:
             refuse(uris.ERR_BLOB_QUOTA, "your files on this relay have used up your quota: "
                    "delete some or wait until they expire", used=full.used, quota=full.quota,
                    count=full.count, max_count=full.max_count)
-        d.addCallbacks(lambda _: {"blob_id": blob.blob_id, "expires": blob.expires},
-                       over_quota)
-        return d
+        return {"blob_id": blob.blob_id, "expires": blob.expires}
 
     @defer.inlineCallbacks
     def put(self, caller: Caller, blob_id: Any, index: Any, data: Any) -> Any:
@@ -153,13 +166,10 @@ class Blobs:
 
     @defer.inlineCallbacks
     def get(self, caller: Caller, blob_id: Any, token: Any, index: Any) -> Any:
-        blob = yield self._blob(blob_id)
-        principal = caller.principal
-        if (blob is None or not blob.finished or type(token) is not bytes
-                or not hmac.compare_digest(hashlib.sha256(token).digest(), blob.token_hash)
-                or (principal.device_id not in blob.readers
-                    and principal.user_id != blob.owner)):
+        blob = yield self._readable(caller, blob_id, token)
+        if not blob.finished:
             _no_such_blob()
+        principal = caller.principal
         arguments.integer("index", index, 0, blob.chunk_count - 1)
         length = blob.chunk_length(index)
         self._take_bytes(principal.user_id or "", length)
@@ -178,6 +188,44 @@ class Blobs:
             self.log.error("blob {blob} is shorter on disk than recorded", blob=blob.blob_id)
             refuse(uris.ERR_INTERNAL, "this chunk cannot be read now")
         return data
+
+    @defer.inlineCallbacks
+    def grant(self, caller: Caller, blob_id: Any, token: Any, devices: Any) -> Any:
+        blob = yield self._readable(caller, blob_id, token)
+        config = self._ctx.config
+        arguments.listing("devices", devices, config.blob_max_readers)
+        for device in devices:
+            arguments.device_id("devices[]", device)
+        new = [d for d in dict.fromkeys(devices) if d not in blob.readers]
+        if not new:
+            return {"readers": len(blob.readers)}
+        wait = self._grants.take(caller.principal.user_id or "")
+        if wait:
+            refuse(uris.ERR_RATE_LIMITED, "this account is sharing files with new devices "
+                   "too fast", retry_after=round(wait, 3))
+        storage = self._ctx.storage
+        known = yield defer.gatherResults([storage.get_device(d) for d in blob.readers])
+        parties = {blob.owner, *blob.parties} | {
+            device.user_id for device in known if device is not None}
+        for device_id in new:
+            device = yield storage.get_device(device_id)
+            if device is None or device.user_id not in parties:
+                # The same answer for an unknown device and another account's: a grant
+                # tells nothing about devices outside the two accounts.
+                refuse(uris.ERR_NO_SUCH_DEVICE, f"{device_id} is not a device of the "
+                       "accounts sharing this file")
+        gone = [d for d, device in zip(blob.readers, known, strict=True) if device is None]
+        readers = yield storage.add_blob_readers(blob.blob_id, new, gone,
+                                                 config.blob_max_readers)
+        if readers is None:
+            refuse(uris.ERR_BLOB_READERS, f"a file can be read by at most "
+                   f"{config.blob_max_readers} devices", max_readers=config.blob_max_readers)
+        return {"readers": len(readers)}
+
+    def _accounts_of(self, devices: tuple[str, ...]) -> defer.Deferred[set[str]]:
+        """The accounts of these devices (those that exist)."""
+        d = defer.gatherResults([self._ctx.storage.get_device(d) for d in devices])
+        return d.addCallback(lambda found: {device.user_id for device in found if device})
 
     # --- housekeeping ------------------------------------------------------------------
 
@@ -206,6 +254,19 @@ class Blobs:
         d = self._ctx.storage.get_blob(blob_id)
         now = self._ctx.now_ms()
         return d.addCallback(lambda blob: blob if blob and blob.expires > now else None)
+
+    @defer.inlineCallbacks
+    def _readable(self, caller: Caller, blob_id: Any, token: Any) -> Any:
+        """The blob, if the caller may read it: it holds the token and is a named reader
+        or a device of the uploader's account (finished or not: `get` checks that)."""
+        blob = yield self._blob(blob_id)
+        principal = caller.principal
+        if (blob is None or type(token) is not bytes
+                or not hmac.compare_digest(hashlib.sha256(token).digest(), blob.token_hash)
+                or (principal.device_id not in blob.readers
+                    and principal.user_id != blob.owner)):
+            _no_such_blob()
+        return blob
 
     @defer.inlineCallbacks
     def _owned(self, caller: Caller, blob_id: Any) -> Any:

@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 
 import securechat.client.retention as retention
+import securechat.client.storage.media as media_db
+import securechat.client.storage.media_sync as media_sync
 import securechat.client.storage.messages as messages
 import securechat.client.storage.profiles as profiles
 from securechat.client.model import MessageType, StoredMessage
@@ -86,7 +88,7 @@ def messages_changed(c: sqlite3.Connection, since: int, after: tuple[int, str] |
         f"SELECT changed, {', '.join(_MESSAGE_FIELDS)} FROM messages "  # noqa: S608
         "WHERE (changed, id) > (?, ?) ORDER BY changed, id LIMIT ?",  # the index's order
         (changed, mid, limit)).fetchall()
-    return [((r[0], r[1]), _message_entry(r[1:])) for r in rows]
+    return _with_files(c, [((r[0], r[1]), _message_entry(r[1:])) for r in rows])
 
 
 def history_page(c: sqlite3.Connection, since: int, before: tuple[int, str] | None,
@@ -98,7 +100,7 @@ def history_page(c: sqlite3.Connection, since: int, before: tuple[int, str] | No
         f"SELECT {', '.join(_MESSAGE_FIELDS)} FROM messages "  # noqa: S608
         "WHERE timestamp >= ? AND (timestamp, id) < (?, ?) "  # a range of messages_by_time
         "ORDER BY timestamp DESC, id DESC LIMIT ?", (since, ts, mid, limit)).fetchall()
-    return [((r[5], r[0]), _message_entry(r)) for r in rows]
+    return _with_files(c, [((r[5], r[0]), _message_entry(r)) for r in rows])
 
 
 def message_count(c: sqlite3.Connection, since: int,
@@ -144,7 +146,13 @@ def missed_by_peer(c: sqlite3.Connection, sid: str, limit: int) -> list[Entry]:
         "WHERE sid=? AND sender='me' AND status=1 AND timestamp > "
         "(SELECT last_manifest_sync FROM sessions WHERE sid=?) "
         "ORDER BY timestamp, id LIMIT ?", (sid, sid, limit)).fetchall()
-    return [_message_entry(r) for r in rows]
+    return media_sync.attach(c, [_message_entry(r) for r in rows])
+
+
+def _with_files(c: sqlite3.Connection, keyed: list[tuple[Any, Entry]]) -> list[tuple[Any, Entry]]:
+    """Shared files' entries carry their FILE_INFO (storage.media_sync)."""
+    media_sync.attach(c, [entry for _, entry in keyed])
+    return keyed
 
 
 def _message_entry(row: Any) -> Entry:
@@ -168,6 +176,7 @@ class Merged:
     deleted: list[tuple[str, str]] = attrs.Factory(list)  # (message id, sid)
     received: list[Entry] = attrs.Factory(list)  # a contact's messages new here
     unsent: list[StoredMessage] = attrs.Factory(list)  # markers of messages unsent here
+    files: list[media_db.MediaRow] = attrs.Factory(list)  # shared files new here
 
     @property
     def anything(self) -> bool:
@@ -224,8 +233,10 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
                  int(a["verified"]))).rowcount:
             merged.settings.append(a["user_id"])
     sids = {sid for (sid,) in c.execute("SELECT sid FROM sessions")}
-    for m in _merge_messages(c, [m for m in data.get("messages", ()) if m["sid"] in sids]):
+    entries = [m for m in data.get("messages", ()) if m["sid"] in sids]
+    for m in _merge_messages(c, entries):
         merged.messages[m["sid"]] = merged.messages.get(m["sid"], 0) + 1
+    merged.files = media_sync.merge(c, entries, now)
     for d in data.get("deleted", ()):
         if d.get("unsent"):  # unsent (issue 11): a marker stays, as the DELETE leaves it
             marker = messages.unsend_message(c, d["id"], d["sid"], d["sender"], d["at"])
@@ -240,7 +251,8 @@ def merge_own(c: sqlite3.Connection, data: dict[str, Any],
     return merged
 
 
-def merge_from_peer(c: sqlite3.Connection, sid: str, messages: list[Entry]) -> Merged:
+def merge_from_peer(c: sqlite3.Connection, sid: str, messages: list[Entry],
+                    now: int = 0) -> Merged:
     """A contact's MANIFEST: only messages they wrote, in our conversation, stored as
     received (insert-or-ignore); anything else in it is ignored."""
     merged = Merged()
@@ -249,6 +261,7 @@ def merge_from_peer(c: sqlite3.Connection, sid: str, messages: list[Entry]) -> M
     for entry in _merge_messages(c, entries):
         merged.messages[sid] = merged.messages.get(sid, 0) + 1
         merged.received.append(entry)
+    merged.files = media_sync.merge(c, entries, now)
     return merged
 
 

@@ -97,3 +97,15 @@ def by_session(c: sqlite3.Connection, sid: str) -> list[MediaItem]:
     return [_row(r).item for r in c.execute(
         f"SELECT {_COLUMNS} FROM media WHERE sid=? ORDER BY created DESC",  # noqa: S608
         (sid,))]
+
+
+def get_many(c: sqlite3.Connection, message_ids: list[str]) -> dict[str, MediaRow]:
+    """The media rows of these messages (those that have one), by message id."""
+    rows: dict[str, MediaRow] = {}
+    for at in range(0, len(message_ids), 500):  # SQLite allows 999 parameters
+        chunk = message_ids[at:at + 500]
+        for r in c.execute(f"SELECT {_COLUMNS} FROM media WHERE message_id IN "  # noqa: S608
+                           f"({','.join('?' * len(chunk))})", chunk):
+            row = _row(r)
+            rows[row.item.message_id] = row
+    return rows

@@ -54,6 +54,9 @@ class BlobRecord:
     created: int
     expires: int
     finished: bool = False
+    # The accounts sharing the blob: the uploader's and its readers' at `create` (grants
+    # add devices of these only; kept, so a reader device removed since still counts).
+    parties: tuple[str, ...] = ()
 
     def chunk_length(self, index: int) -> int:
         """The ciphertext bytes chunk `index` must have."""
@@ -63,15 +66,23 @@ class BlobRecord:
 
 
 _COLUMNS = ("blob_id, owner, owner_device, size, chunk_size, chunk_count, token_hash, "
-            "readers, created, expires, finished")
+            "readers, created, expires, finished, parties")
+
+
+def add_parties(conn: sqlite3.Connection) -> None:
+    """Migration 3 (appended to schema.MIGRATIONS): the accounts sharing each blob, for
+    sc.blob.grant ('[]' for blobs from before it: their readers' accounts count then).
+    Only if missing, as a database from before numbered migrations runs every step."""
+    if "parties" not in {row[1] for row in conn.execute("PRAGMA table_info(blobs)")}:
+        conn.execute("ALTER TABLE blobs ADD COLUMN parties TEXT NOT NULL DEFAULT '[]'")
 
 
 def _record(row: tuple) -> BlobRecord:  # type: ignore[type-arg]
     (blob_id, owner, owner_device, size, chunk_size, chunk_count, token_hash, readers,
-     created, expires, finished) = row
+     created, expires, finished, parties) = row
     return BlobRecord(blob_id, owner, owner_device, size, chunk_size, chunk_count,
                       bytes(token_hash), tuple(json.loads(readers)), created, expires,
-                      bool(finished))
+                      bool(finished), tuple(json.loads(parties)))
 
 
 def create_blob(conn: sqlite3.Connection, blob: BlobRecord, quota_bytes: int,
@@ -83,10 +94,10 @@ def create_blob(conn: sqlite3.Connection, blob: BlobRecord, quota_bytes: int,
     if count >= max_count or used + blob.size > quota_bytes:
         raise BlobQuotaExceeded(used, quota_bytes, count, max_count)
     conn.execute(
-        f"INSERT INTO blobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+        f"INSERT INTO blobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
         (blob.blob_id, blob.owner, blob.owner_device, blob.size, blob.chunk_size,
          blob.chunk_count, blob.token_hash, json.dumps(list(blob.readers)), blob.created,
-         blob.expires, 0))
+         blob.expires, 0, json.dumps(list(blob.parties))))
 
 
 def get_blob(conn: sqlite3.Connection, blob_id: str) -> BlobRecord | None:
@@ -117,6 +128,23 @@ def finish_blob(conn: sqlite3.Connection, blob_id: str, count: int) -> list[int]
 def delete_blob(conn: sqlite3.Connection, blob_id: str) -> bool:
     conn.execute("DELETE FROM blob_chunks WHERE blob_id=?", (blob_id,))
     return conn.execute("DELETE FROM blobs WHERE blob_id=?", (blob_id,)).rowcount > 0
+
+
+def add_blob_readers(conn: sqlite3.Connection, blob_id: str, add: list[str],
+                     drop: list[str], max_readers: int) -> tuple[str, ...] | None:
+    """Name more readers of a blob (sc.blob.grant), forgetting `drop` (devices removed
+    from the relay) first; None (and nothing changed) if that would make more than
+    `max_readers`. Read and written in one transaction: grants at once never lose one."""
+    row = conn.execute("SELECT readers FROM blobs WHERE blob_id=?", (blob_id,)).fetchone()
+    if row is None:
+        return None
+    gone = set(drop)
+    readers = tuple(dict.fromkeys([r for r in json.loads(row[0]) if r not in gone] + add))
+    if len(readers) > max_readers:
+        return None
+    conn.execute("UPDATE blobs SET readers=? WHERE blob_id=?",
+                 (json.dumps(list(readers)), blob_id))
+    return readers
 
 
 def purge_blobs(conn: sqlite3.Connection, now: int, unfinished_before: int,

@@ -29,10 +29,11 @@ def create_blob(conn: Conn, blob: BlobRecord, quota_bytes: int, max_count: int,
     if count >= max_count or used + blob.size > quota_bytes:
         raise BlobQuotaExceeded(int(used), quota_bytes, count, max_count)
     conn.execute(
-        f"INSERT INTO blobs ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,FALSE)",  # noqa: S608
+        f"INSERT INTO blobs ({_COLUMNS}) VALUES "  # noqa: S608
+        "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,FALSE,%s)",
         (blob.blob_id, blob.owner, blob.owner_device, blob.size, blob.chunk_size,
          blob.chunk_count, blob.token_hash, json.dumps(list(blob.readers)), blob.created,
-         blob.expires))
+         blob.expires, json.dumps(list(blob.parties))))
 
 
 def get_blob(conn: Conn, blob_id: str) -> BlobRecord | None:
@@ -64,6 +65,22 @@ def finish_blob(conn: Conn, blob_id: str, count: int) -> list[int]:
 def delete_blob(conn: Conn, blob_id: str) -> bool:
     conn.execute("DELETE FROM blob_chunks WHERE blob_id=%s", (blob_id,))
     return bool(conn.execute("DELETE FROM blobs WHERE blob_id=%s", (blob_id,)).rowcount)
+
+
+def add_blob_readers(conn: Conn, blob_id: str, add: list[str], drop: list[str],
+                     max_readers: int) -> tuple[str, ...] | None:
+    """As SQLite's: the row locked, so grants made at once on two nodes both count."""
+    row = conn.execute("SELECT readers FROM blobs WHERE blob_id=%s FOR UPDATE",
+                       (blob_id,)).fetchone()
+    if row is None:
+        return None
+    gone = set(drop)
+    readers = tuple(dict.fromkeys([r for r in json.loads(row[0]) if r not in gone] + add))
+    if len(readers) > max_readers:
+        return None
+    conn.execute("UPDATE blobs SET readers=%s WHERE blob_id=%s",
+                 (json.dumps(list(readers)), blob_id))
+    return readers
 
 
 def purge_blobs(conn: Conn, now: int, unfinished_before: int, limit: int = 1000) -> list[str]:

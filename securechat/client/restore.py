@@ -117,8 +117,10 @@ class RestoreEntryPoint:
                        progress: backup.Progress | None = None) -> defer.Deferred[str]:
         """Restore the backup at `path` into `data_dir` as a new device of its account,
         signed in with the account `password` (the relay must be reachable). Fires with
-        the account's email; then `open` it. Refusals: BackupDecryptionFailed,
-        CorruptBackup, BackupMissingEmail, StorageFull, WrongPassword, BackupError.
+        the account's email (a str; its `.damaged` lists the shared files whose copy in
+        the backup was damaged, restored as not downloaded); then `open` it. Refusals:
+        BackupDecryptionFailed, CorruptBackup, BackupMissingEmail, StorageFull, WrongPassword,
+        BackupError.
         `progress(stage, done, total)`: stages "checking", "signing in", "database",
         "media", "finishing"."""
         return restore(cls, RelayEndpoint(reactor, url, serializer, ca_file), data_dir,

@@ -57,7 +57,7 @@ class BackupSharedFilesTest(FileTestCase):
         got = yield self.bob.files.send(self.alice.me.user_id, path)
         yield self.transferred(self.alice, got.id)
         self.alice.files.auto_download_bytes = 0
-        path, _ = self.write_file("big.mov", 3 * CHUNK)
+        path, self.offered_bytes = self.write_file("big.mov", 3 * CHUNK)
         offered = yield self.bob.files.send(self.alice.me.user_id, path)
         yield self.bob.files.wait(offered.id)
         yield self.log(self.alice).wait_for(events.FileOffered,
@@ -85,6 +85,7 @@ class BackupSharedFilesTest(FileTestCase):
     @defer.inlineCallbacks
     def test_sent_and_downloaded_files_open_byte_for_byte_after_a_restore(self) -> Any:
         (sent_id, sent_bytes), (got_id, got_bytes), offered_id = yield self.share()
+        offered_bytes = self.offered_bytes
         sealed = {}
         for message_id in (sent_id, got_id):
             with open(os.path.join(self.alice.account_dir, "media", f"vault_{message_id}"),
@@ -115,6 +116,11 @@ class BackupSharedFilesTest(FileTestCase):
         self.assertEqual((yield self.saved(restored, sent_id)), sent_bytes)
         self.assertEqual((yield self.saved(restored, got_id)), got_bytes)
         self.assertEqual((yield restored.files.item(sent_id)).caption, "the beach")
+        # The reference downloads on demand: the restored device is of the account
+        # whose (old) device Bob listed as a reader.
+        yield self.online(restored)
+        yield restored.files.download(offered_id)
+        self.assertEqual((yield self.saved(restored, offered_id)), offered_bytes)
 
     @defer.inlineCallbacks
     def test_a_damaged_copy_costs_that_file_alone_and_is_fetched_again(self) -> Any:

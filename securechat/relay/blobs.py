@@ -13,7 +13,8 @@ key that travels only inside Olm, in FILE_INFO), cut in chunks of a fixed size:
 
 Chunks travel as bytes (binary serializers; never base64). Who may read a blob is two
 capabilities: the device must be one of the `readers` the uploader listed (or of the
-uploader's own account), and it must present the `token` (32 random bytes, sent inside
+uploader's own account, or another device of a listed reader's account: one restored
+from a backup, say), and it must present the `token` (32 random bytes, sent inside
 FILE_INFO; the relay keeps only its SHA-256). A blob id alone reads nothing, and every
 refusal of a read or a write looks the same as an unknown blob. Per account: a quota on
 the bytes and the number of live blobs, a maximum file size and a byte rate; per
@@ -45,6 +46,7 @@ from securechat.relay.storage.blobs import BlobRecord
 BLOB_ID = re.compile(r"[0-9a-f]{32}")
 TOKEN_BYTES = 32
 MAX_REPORTED_MISSING = 100  # chunk indexes named in a blob_incomplete error
+READER_ACCOUNTS_KEPT = 4096  # answers remembered of "is this account a reader"
 
 
 def _no_such_blob() -> Any:
@@ -60,6 +62,8 @@ class Blobs:
         config = ctx.config
         self._bytes = BucketsByKey(ctx.clock, config.blob_rate_bytes, config.blob_burst_bytes)
         self._reads: dict[int, defer.DeferredSemaphore] = {}  # session id -> its disk reads
+        # (blob id, user id) -> whether a device of that account is among the readers
+        self._reader_accounts: dict[tuple[str, str], bool] = {}
 
     def procedures(self) -> dict[str, Any]:
         return {
@@ -157,8 +161,8 @@ class Blobs:
         principal = caller.principal
         if (blob is None or not blob.finished or type(token) is not bytes
                 or not hmac.compare_digest(hashlib.sha256(token).digest(), blob.token_hash)
-                or (principal.device_id not in blob.readers
-                    and principal.user_id != blob.owner)):
+                or not (yield self._may_read(blob, principal.user_id or "",
+                                             principal.device_id or ""))):
             _no_such_blob()
         arguments.integer("index", index, 0, blob.chunk_count - 1)
         length = blob.chunk_length(index)
@@ -178,6 +182,28 @@ class Blobs:
             self.log.error("blob {blob} is shorter on disk than recorded", blob=blob.blob_id)
             refuse(uris.ERR_INTERNAL, "this chunk cannot be read now")
         return data
+
+    @defer.inlineCallbacks
+    def _may_read(self, blob: BlobRecord, user_id: str, device_id: str) -> Any:
+        """A listed reader, a device of the uploader's account, or another device of a
+        listed reader's account: a device restored from a backup (or added since) holds
+        the token and the key only if that account gave them to it. Asked only of a
+        caller holding the token; the last case looks up the listed devices once per
+        blob and account (remembered, a bounded number of answers)."""
+        if device_id in blob.readers or user_id == blob.owner:
+            return True
+        key = (blob.blob_id, user_id)
+        if key not in self._reader_accounts:
+            found = False
+            for reader in blob.readers:
+                device = yield self._ctx.storage.get_device(reader)
+                if device is not None and device.user_id == user_id:
+                    found = True
+                    break
+            if len(self._reader_accounts) >= READER_ACCOUNTS_KEPT:
+                self._reader_accounts.clear()
+            self._reader_accounts[key] = found
+        return self._reader_accounts[key]
 
     # --- housekeeping ------------------------------------------------------------------
 

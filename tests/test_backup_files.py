@@ -17,7 +17,6 @@ from securechat.client import CorruptBackup, MediaStatus, SecureChatClient, even
 from tests.clientsupport import FAST
 from tests.test_backup import (
     ALICE,
-    BOB,
     PASSPHRASE,
     PASSWORD,
     minimal_decrypt,
@@ -26,24 +25,28 @@ from tests.test_backup import (
 from tests.test_files import CHUNK, FileTestCase
 
 
-def damage_member(zip_bytes: bytes, name: str) -> bytes:
-    """The zip with one byte of `name`'s data flipped (its CRC-32 left as it was)."""
+def damaged_copy(path: str, target: str, name: str) -> str:
+    """A copy of the backup at `path`, written to `target` by the minimal
+    implementation, in which one byte of member `name`'s data is flipped (its CRC-32
+    left as it was): well encrypted, one entry damaged."""
+    with open(path, "rb") as f:
+        zip_bytes = minimal_decrypt(f.read(), PASSPHRASE)
     with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
         info = zf.getinfo(name)
     name_length, extra_length = struct.unpack("<2H", zip_bytes[info.header_offset + 26:
                                                                  info.header_offset + 30])
     at = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
-    return zip_bytes[:at] + bytes([zip_bytes[at] ^ 0x40]) + zip_bytes[at + 1:]
+    with open(target, "wb") as f:
+        f.write(minimal_encrypt(zip_bytes[:at] + bytes([zip_bytes[at] ^ 0x40])
+                                + zip_bytes[at + 1:], PASSPHRASE))
+    return target
 
 
 class BackupSharedFilesTest(FileTestCase):
     @defer.inlineCallbacks
     def setUp(self) -> Any:
         yield super().setUp()
-        self.alice = yield self.register("alice", ALICE)
-        self.bob = yield self.register("bob", BOB)
-        yield self.online(self.alice, self.bob)
-        yield self.befriend(self.alice, self.bob)
+        yield self.alice_and_bob()
 
     @defer.inlineCallbacks
     def share(self) -> Any:
@@ -126,15 +129,10 @@ class BackupSharedFilesTest(FileTestCase):
     def test_a_damaged_copy_costs_that_file_alone_and_is_fetched_again(self) -> Any:
         """The backup's copy of one shared file is damaged (its CRC-32 no longer
         matches): the restore names it, restores everything else, and the file comes
-        back from the relay on demand. A damaged vault file refuses the restore."""
+        back from the relay on demand."""
         (sent_id, sent_bytes), (got_id, got_bytes), _ = yield self.share()
         path = yield self.back_up_and_lose()
-        with open(path, "rb") as f:
-            zip_bytes = minimal_decrypt(f.read(), PASSPHRASE)
-        damaged = self.mktemp()
-        with open(damaged, "wb") as f:
-            f.write(minimal_encrypt(damage_member(zip_bytes, f"media/vault_{sent_id}"),
-                                    PASSPHRASE))
+        damaged = damaged_copy(path, self.mktemp(), f"media/vault_{sent_id}")
 
         email, restored = yield self.restore_and_open("new-laptop", damaged)
         self.assertEqual(email, ALICE)
@@ -157,12 +155,7 @@ class BackupSharedFilesTest(FileTestCase):
         yield self.alice.vault.unlock()
         item = yield self.alice.vault.add_file("Scan", source)
         path = yield self.back_up_and_lose()
-        with open(path, "rb") as f:
-            zip_bytes = minimal_decrypt(f.read(), PASSPHRASE)
-        damaged = self.mktemp()
-        with open(damaged, "wb") as f:
-            f.write(minimal_encrypt(damage_member(zip_bytes, f"media/vault/{item.id}"),
-                                    PASSPHRASE))
+        damaged = damaged_copy(path, self.mktemp(), f"media/vault/{item.id}")
         failure = yield self.assertFailure(SecureChatClient.restore_backup(
             reactor, self.device_dir("new-laptop"), self.url, damaged, PASSPHRASE, PASSWORD,
             FAST, floor=FAST), CorruptBackup)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import io
 import itertools
 import os
 import struct
@@ -48,6 +47,7 @@ from securechat.crypto.backup_format import (
     TAG_SIZE,
     BackupFormatError,
     BackupReader,
+    PlaintextView,
     TruncatedBackup,
     WrongPassphrase,
     derive_key,
@@ -199,42 +199,24 @@ def extract(path: str, passphrase: str, choose: Choose,
                      damaged)
 
 
-class _RecordingView(io.RawIOBase):
+class _RecordingView(PlaintextView):
     """The plaintext, decrypted unauthenticated at any offset (for `zipfile` to read the
     central directory), every byte it hands out recorded for the pass to compare."""
 
     def __init__(self, reader: BackupReader, recorded: list[tuple[int, bytes]]) -> None:
-        super().__init__()
-        self._reader, self._recorded, self._pos = reader, recorded, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._reader.size}[whence]
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
-        return self._pos
+        super().__init__(reader)
+        self._recorded = recorded
 
     def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read_at(self._pos, len(view))
-        view[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
+        offset = self.tell()
+        n = super().readinto(buffer)
+        if n:
+            self._recorded.append((offset, bytes(memoryview(buffer).cast("B")[:n])))
+        return n
 
     def read_at(self, offset: int, length: int) -> bytes:
-        data = self._reader.read_at(offset, length)
-        if data:
-            self._recorded.append((offset, data))
-        return data
+        self.seek(offset)
+        return self.read(length) or b""
 
 
 def _plan(reader: BackupReader, recorded: list[tuple[int, bytes]],

@@ -196,7 +196,7 @@ class BackupReader:
 
     def plaintext(self) -> IO[bytes]:
         """A seekable, read-only view of the zip (valid until `close()`)."""
-        return io.BufferedReader(_PlaintextView(self), buffer_size=CHUNK)
+        return io.BufferedReader(PlaintextView(self), buffer_size=CHUNK)
 
     def read_at(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))
@@ -259,7 +259,7 @@ def _write_all(out: IO[bytes], data: memoryview) -> None:
         data = data[out.write(data) or 0:]
 
 
-class _PlaintextView(io.RawIOBase):
+class PlaintextView(io.RawIOBase):
     def __init__(self, reader: BackupReader) -> None:
         super().__init__()
         self._reader = reader

@@ -18,7 +18,8 @@ copy: a gigabyte written and decrypted twice. Here:
 3. then the tag: if it does not verify, everything written is removed and the caller
    gets `WrongPassphrase`, exactly as before. If it does, every byte of the pass is
    authenticated, and so is the plan (its bytes were the pass's: else
-   `ChangedWhileRead`). Each file is synced.
+   `ChangedWhileRead`). Each file is synced (on threads beside the pass, as soon as it is
+   written: with many files, a millisecond or so each, that overlaps the pass).
 
 A member whose data does not match its CRC-32 or declared size, or does not inflate,
 is reported in `Extracted.damaged` (its file removed), not raised: the caller decides
@@ -28,6 +29,7 @@ whether that member matters. Blocking (PBKDF2, a whole pass): call it in a threa
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
 import contextlib
 import itertools
 import os
@@ -148,7 +150,7 @@ class _Member:
         else:
             self.kept += piece
 
-    def finish(self) -> None:
+    def finish(self, syncer: _Syncer) -> None:
         if self.error is None:
             if self.inflate is not None and not self.inflate.eof:
                 self.error = "its compressed data is cut short"
@@ -158,7 +160,37 @@ class _Member:
                 self.error = "its CRC-32 does not match"
         self.inflate = None
         if self.out is not None:
-            self.out.close()  # synced once the tag is checked
+            out, self.out = self.out, None
+            syncer.sync_and_close(out, self.error is None)
+
+
+class _Syncer:
+    """fsync, then close, each file written, on a few threads beside the pass (the
+    file system commits their syncs together)."""
+
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(4, "backup-extract-sync")
+        self._pending: list[concurrent.futures.Future[None]] = []
+
+    def sync_and_close(self, out: WriteBehindFile, keep: bool) -> None:
+        def work() -> None:
+            try:
+                if keep:
+                    out.sync()
+            finally:
+                out.close()
+        self._pending.append(self._pool.submit(work))
+
+    def wait(self, quiet: bool = False) -> None:
+        """Every file synced and closed (WriteFailed if one could not be, unless
+        `quiet`: the files are about to be removed anyway)."""
+        self._pool.shutdown(wait=True)
+        for future in self._pending:
+            try:
+                future.result()
+            except OSError as e:
+                if not quiet:
+                    raise WriteFailed(e) from None
 
 
 def extract(path: str, passphrase: str, choose: Choose,
@@ -178,11 +210,16 @@ def extract(path: str, passphrase: str, choose: Choose,
         tag = f.read(TAG_SIZE)
         recorded: list[tuple[int, bytes]] = []
         members, wanted, plan_error = _plan(BackupReader(f, key, iv, size), recorded, choose)
+        syncer = _Syncer()
         try:
-            _one_pass(f, key, iv, tag, size, wanted, recorded, progress)
+            try:
+                _one_pass(f, key, iv, tag, size, wanted, recorded, syncer, progress)
+            except BaseException:
+                syncer.wait(quiet=True)
+                raise
+            syncer.wait()
             if plan_error is not None:  # authentic, and not a zip we can read
                 raise BackupFormatError(plan_error)
-            _sync([m.target for m in wanted if m.target != KEEP and m.error is None])
         except BaseException:
             _remove(wanted)
             raise
@@ -256,7 +293,7 @@ def _plan(reader: BackupReader, recorded: list[tuple[int, bytes]],
 
 
 def _one_pass(f: IO[bytes], key: bytes, iv: bytes, tag: bytes, size: int,
-              wanted: list[_Member], recorded: list[tuple[int, bytes]],
+              wanted: list[_Member], recorded: list[tuple[int, bytes]], syncer: _Syncer,
               progress: Progress | None) -> None:
     """GCM over the whole ciphertext: members fed as their bytes go by, the recorded
     bytes compared; then the tag (WrongPassphrase) and the comparison (ChangedWhileRead)."""
@@ -294,7 +331,7 @@ def _one_pass(f: IO[bytes], key: bytes, iv: bytes, tag: bytes, size: int,
                 member.feed(plain[a - low:b - low])
             if member.end > high:
                 break
-            member.finish()
+            member.finish(syncer)
             current += 1
         done += got
         reads.consumed(HEADER_SIZE + done)
@@ -302,7 +339,7 @@ def _one_pass(f: IO[bytes], key: bytes, iv: bytes, tag: bytes, size: int,
             progress(done, size)
     for member in wanted[current:]:  # empty members at the very end
         member.begin()
-        member.finish()
+        member.finish(syncer)
     try:
         decryptor.finalize()
     except InvalidTag:
@@ -310,19 +347,6 @@ def _one_pass(f: IO[bytes], key: bytes, iv: bytes, tag: bytes, size: int,
                               "(or it was changed)") from None
     if changed:
         raise ChangedWhileRead("the backup file changed while it was being read")
-
-
-def _sync(paths: list[str]) -> None:
-    """On disk before the caller uses them; synced together at the end, so that each
-    file's write-back overlapped the writing of the next."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        except OSError as e:
-            raise WriteFailed(e) from None
-        finally:
-            os.close(fd)
 
 
 def _remove(members: list[_Member]) -> None:

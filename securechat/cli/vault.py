@@ -26,7 +26,7 @@ from typing import Any
 from twisted.internet import defer
 
 from securechat.cli.account import kdf_cost, open_account
-from securechat.cli.output import printable, say, when
+from securechat.cli.output import note, printable, say, when
 from securechat.cli.prompts import read_code, read_vault_secret
 from securechat.client import (
     ClientError,
@@ -153,3 +153,5 @@ def cmd_backup(reactor: Any, args: argparse.Namespace) -> Any:
         kdf_cost(args), ca_file=args.ca_file, insecure_ws=args.insecure_ws)
     say(f"Restored {email} on this device (as a new device of the account). Open it with "
         "your password.")
+    for damaged in getattr(email, "damaged", ()):  # that file alone: shown, not downloaded
+        note(f"warning: {printable(damaged)}; it was restored as not downloaded")

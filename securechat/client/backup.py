@@ -14,6 +14,10 @@ PBKDF2-HMAC-SHA256 (100,000 iterations) derives from the backup passphrase. The 
                          every table of both databases, a row an object by column; a
                          BLOB is {"base64": "..."}
     media/vault/<id>     each vault file's content, still sealed under the vault key
+    media/<filename>     each shared file kept here (client.files: `vault_<message id>`,
+                         a `media` row's filename), still encrypted under its file key,
+                         as it is in the account's media/ directory: those downloaded
+                         or sent from here; the others stay references (their rows)
 
 Not inside: this device's keys (its relay signing key, its Olm account and sessions
 are in the export but sealed under the device's local key, which is not), the SCRAM
@@ -45,6 +49,7 @@ from twisted.python import threadable
 from securechat.client.context import ClientContext
 from securechat.client.errors import BackupError, ClientError
 from securechat.client.keys import AccountSecrets
+from securechat.client.model import MediaStatus
 from securechat.client.secrets import SecretStore
 from securechat.client.storage import MIGRATIONS
 from securechat.client.totp import Mfa
@@ -61,6 +66,10 @@ IDENTITY_PRIVATE = "identity_priv.json"
 IDENTITY_PUBLIC = "identity_pub.json"
 DB_EXPORT = "db_export.json"
 VAULT_MEDIA = "media/vault/"
+SHARED_MEDIA = "media/"  # + a media row's filename
+SHARED_DIR = "media"  # in the account directory (client.files)
+# Shared files whose encrypted copy here is whole (client.files keeps it at rest).
+KEPT_STATUSES = (MediaStatus.DONE, MediaStatus.SENT, MediaStatus.UPLOADING)
 MIN_PASSPHRASE = 8
 # (stage, done, total): "database", "media", "encrypting" while creating; see restore.py
 Progress = Callable[[str, int, int], None]
@@ -134,8 +143,11 @@ def create(ctx: ClientContext, vault: Vault, mfa: Mfa, path: str, passphrase: st
     export = {"format": FORMAT,
               "account": {"schema_version": account[0], "tables": account[1]},
               "vault": {"schema_version": vault_tables[0], "tables": vault_tables[1]}}
-    files = [row["id"] for row in vault_tables[1].get("vault_items", [])
-             if row["type"] == "file"]
+    files = [(VAULT_MEDIA + row["id"], os.path.join(vault.store.files_dir, row["id"]))
+             for row in vault_tables[1].get("vault_items", []) if row["type"] == "file"]
+    shared_dir = os.path.join(ctx.account_dir, SHARED_DIR)
+    files += [(SHARED_MEDIA + row["filename"], os.path.join(shared_dir, row["filename"]))
+              for row in account[1].get("media", []) if row["status"] in KEPT_STATUSES]
     metadata = {"format": FORMAT, "app": "securechat", "email": ctx.me.email,
                 "user_id": ctx.me.user_id, "created_at": int(time.time() * 1000),
                 "schema_version": len(MIGRATIONS), "vault_schema_version": len(VAULT_MIGRATIONS)}
@@ -147,7 +159,7 @@ def create(ctx: ClientContext, vault: Vault, mfa: Mfa, path: str, passphrase: st
     }
     report = reporter(ctx.reactor, progress)
     yield threads.deferToThread(_write, path, passphrase, metadata, keys_files, export,
-                                vault.store.files_dir, files, report)
+                                files, report)
 
 
 def reporter(reactor: Any, progress: Progress | None) -> Progress:
@@ -163,14 +175,22 @@ def reporter(reactor: Any, progress: Progress | None) -> Progress:
 
 
 def _write(path: str, passphrase: str, metadata: dict[str, Any], keys: dict[str, bytes],
-           export: dict[str, Any], media_dir: str, files: list[str],
+           export: dict[str, Any], files: list[tuple[str, str]],
            progress: Progress) -> None:
     """On a thread: the zip, encrypted as it is written, into `path`.partial, then
-    renamed. Nothing is left behind on failure."""
+    renamed; `files` the media, (name in the zip, path here). Nothing is left behind on
+    failure. A shared file gone meanwhile (deleted with its conversation) is left out:
+    its row, if still in the export, is restored as not downloaded."""
     partial = path + ".partial"
     buffer = bytearray(CHUNK)  # each media file read into it in turn: no copy per piece
     view = memoryview(buffer)
-    sizes = {item_id: os.path.getsize(os.path.join(media_dir, item_id)) for item_id in files}
+    sizes = {}
+    for name, source in files:
+        try:
+            sizes[name] = os.path.getsize(source)
+        except FileNotFoundError:
+            if name.startswith(VAULT_MEDIA):
+                raise
     total, done = sum(sizes.values()), 0
     try:
         # Not through a link someone planted; and 0600 even if the file was there.
@@ -187,11 +207,18 @@ def _write(path: str, passphrase: str, metadata: dict[str, Any], keys: dict[str,
                 progress("database", 0, 1)
                 zf.writestr(DB_EXPORT, json.dumps(export))
                 progress("database", 1, 1)
-                for item_id in files:  # sealed already: stored, not compressed
-                    info = zipfile.ZipInfo(VAULT_MEDIA + item_id, time.localtime()[:6])
+                for name, source in files:  # sealed already: stored, not compressed
+                    if name not in sizes:
+                        continue
+                    try:
+                        src = open(source, "rb", buffering=0)
+                    except FileNotFoundError:
+                        if name.startswith(VAULT_MEDIA):
+                            raise
+                        continue
+                    info = zipfile.ZipInfo(name, time.localtime()[:6])
                     info.compress_type = zipfile.ZIP_STORED
-                    with open(os.path.join(media_dir, item_id), "rb", buffering=0) as src, \
-                            zf.open(info, "w", force_zip64=True) as dst:
+                    with src, zf.open(info, "w", force_zip64=True) as dst:
                         while n := src.readinto(buffer):
                             dst.write(view[:n])
                             done += n

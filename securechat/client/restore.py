@@ -3,7 +3,9 @@
 The spec's steps, in order; any failure leaves the data directory as it was:
 
 1. decrypt: the whole file's GCM tag is checked before anything in it is believed
-   ("Decryption failed. Incorrect backup code."; a damaged zip is CorruptBackup);
+   ("Decryption failed. Incorrect backup code."; a damaged zip is CorruptBackup), in
+   the same single pass that unzips the media into the staging directory
+   (crypto.backup_extract: no copy of the backup, no second decryption);
 2. the account email from metadata.json ("Could not find account email in backup");
 3. master key and identity keys: the master key (recovery phrase) from the backup
    signs this device into the account with the password, exactly as a sign-in on a
@@ -15,7 +17,8 @@ The spec's steps, in order; any failure leaves the data directory as it was:
 4. every table repopulated in dependency order, an older schema first migrated: the
    rows go into an in-memory database at the backup's schema version, which the
    same migrations (`storage.MIGRATIONS`) then bring to this version;
-5. the vault and its media files (still sealed);
+5. the vault and its media files, and the shared files (client.restore_media), all
+   still encrypted as they were on the old device;
 6. the account entry (accounts.json), so the account is known at the next sign-in.
 
 Atomic: all of it is built in `data_dir/.restoring-XXXX/` and moved into place by one
@@ -27,6 +30,7 @@ of that account, before it enrolls its own (client.restore_orphans).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -37,9 +41,11 @@ from typing import Any
 
 import attrs
 from twisted.internet import defer, threads
+from twisted.logger import Logger
 
 import securechat.client.account as account
 import securechat.client.backup as backup
+import securechat.client.restore_media as restore_media
 import securechat.client.restore_orphans as orphans
 from securechat import encrypted_sqlite
 from securechat.client.accountlock import AccountLock
@@ -57,17 +63,11 @@ from securechat.client.model import KdfCost
 from securechat.client.storage import MIGRATIONS
 from securechat.client.vault_store import DATABASE, FILES_DIR, VAULT_DIR, storage_full
 from securechat.client.vault_store import MIGRATIONS as VAULT_MIGRATIONS
-from securechat.crypto.backup_format import (
-    CHUNK,
-    BackupFormatError,
-    BackupReader,
-    TruncatedBackup,
-    WrongPassphrase,
-)
+from securechat.crypto import backup_extract
+from securechat.crypto.backup_format import BackupFormatError, TruncatedBackup, WrongPassphrase
 from securechat.protocol import uris
 from securechat.protocol.keys import normalise_email, user_id_for_email
 from securechat.sqlite import Step, migrate
-from securechat.writebehind import open_write_behind
 
 STAGING_PREFIX = ".restoring-"
 # Dependency order: who I am and my contacts before what refers to them. Tables not
@@ -76,34 +76,32 @@ STAGING_PREFIX = ".restoring-"
 ACCOUNT_TABLES = ("sessions", "identity_keys", "devices", "blocked_users",
                   "pending_requests", "messages", "own_device_notices", "held_frames",
                   "seen_envelopes", "outbox", "vault_mfa", "deleted_messages",
-                  "reactions", "message_edits")  # reactions and edits: issue 11
+                  "reactions", "message_edits",  # reactions and edits: issue 11
+                  "media")  # shared files (issue 12): after their messages
 ME_COLUMNS = ("public_name", "name_version", "avatar_version", "avatar")
 VAULT_TABLES = ("vault_meta", "vault_items")
 DECRYPTION_FAILED = "Decryption failed. Incorrect backup code."
 MISSING_EMAIL = "Could not find account email in backup"
 Tables = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+log = Logger()
 
 
 @attrs.define
 class _Backup:
-    """What a checked backup holds (the zip stays open for the media)."""
+    """What a checked backup holds; its media are unzipped in the staging directory."""
 
-    reader: BackupReader
-    zip: zipfile.ZipFile
     email: str
     mnemonic: str = attrs.field(repr=False)
     identity_seed: bytes = attrs.field(repr=False)
     account: Tables
     vault: Tables
     me: dict[str, Any]
-    media: list[tuple[str, zipfile.ZipInfo]]
-
-    def close(self) -> None:
-        self.zip.close()
-        self.reader.close()
+    vault_media: list[tuple[str, str]]  # (vault item id, unzipped file)
+    shared: list[tuple[str, str]]  # (media row filename, unzipped file)
+    damaged: tuple[str, ...]  # shared files damaged in the backup, described
 
 
-CIPHERTEXT_COPY = "backup.ciphertext"  # in the staging directory: what is read after the check
+INCOMING = "incoming"  # in the staging directory: the media, unzipped during the check
 MAX_SMALL_MEMBER = 1 << 20  # bytes: metadata.json, the key files
 MAX_EXPORT_BYTES = 1 << 30  # bytes of db_export.json: far above any real account
 
@@ -119,8 +117,10 @@ class RestoreEntryPoint:
                        progress: backup.Progress | None = None) -> defer.Deferred[str]:
         """Restore the backup at `path` into `data_dir` as a new device of its account,
         signed in with the account `password` (the relay must be reachable). Fires with
-        the account's email; then `open` it. Refusals: BackupDecryptionFailed,
-        CorruptBackup, BackupMissingEmail, StorageFull, WrongPassword, BackupError.
+        the account's email (a str; its `.damaged` lists the shared files whose copy in
+        the backup was damaged, restored as not downloaded); then `open` it. Refusals:
+        BackupDecryptionFailed, CorruptBackup, BackupMissingEmail, StorageFull, WrongPassword,
+        BackupError.
         `progress(stage, done, total)`: stages "checking", "signing in", "database",
         "media", "finishing"."""
         return restore(cls, RelayEndpoint(reactor, url, serializer, ca_file), data_dir,
@@ -135,24 +135,23 @@ def restore(make_client: Any, relay: RelayEndpoint, data_dir: str, path: str,
     report = backup.reporter(relay.reactor, progress)
     staging, lock = yield threads.deferToThread(_staging_dir, data_dir)
     try:
-        contents = yield threads.deferToThread(_read, path, passphrase, report,
-                                               os.path.join(staging, CIPHERTEXT_COPY))
-        try:
-            if is_set_up(data_dir, contents.email):
-                raise BackupError("this account is already on this device: remove it "
-                                  "first to restore it from a backup")
-            # Devices killed restores of this account left: gone before ours comes.
-            yield orphans.withdraw(relay, data_dir, contents.email, password, floor)
-            yield _restore_into(make_client, relay, data_dir, staging, contents, password,
-                                cost, floor, insecure_ws, report)
-        finally:
-            contents.close()
+        contents = yield threads.deferToThread(_read, path, passphrase, report, staging)
+        if is_set_up(data_dir, contents.email):
+            raise BackupError("this account is already on this device: remove it "
+                              "first to restore it from a backup")
+        # Devices killed restores of this account left: gone before ours comes.
+        yield orphans.withdraw(relay, data_dir, contents.email, password, floor)
+        yield _restore_into(make_client, relay, data_dir, staging, contents, password,
+                            cost, floor, insecure_ws, report)
     finally:
         # A device this restore enrolled and could not withdraw: the next one will.
         yield threads.deferToThread(orphans.collect, staging, data_dir)
         shutil.rmtree(staging, ignore_errors=True)
         lock.release()
-    return contents.email
+    if contents.damaged:
+        log.warn("restored {email}; damaged in the backup, so not restored: {damaged}",
+                 email=contents.email, damaged="; ".join(contents.damaged))
+    return restore_media.RestoredAccount(contents.email, contents.damaged)
 
 
 @defer.inlineCallbacks
@@ -246,50 +245,51 @@ def _storage_error(e: OSError) -> ClientError:
 # --- reading the backup (on a thread) ---------------------------------------------------
 
 
-def _read(path: str, passphrase: str, report: backup.Progress,
-          copy_to: str | None = None) -> _Backup:
+def _read(path: str, passphrase: str, report: backup.Progress, staging: str) -> _Backup:
+    """The backup checked and unzipped in one pass (crypto.backup_extract): the small
+    members into memory, the media into `staging`/incoming/ (moved into the account
+    once it exists); then parsed."""
+    incoming = os.path.join(staging, INCOMING)
+    numbers = itertools.count()
+
+    def choose(info: zipfile.ZipInfo) -> str | None:
+        name = info.filename
+        if name in (backup.METADATA, backup.MASTER_KEY, backup.IDENTITY_PRIVATE,
+                    backup.IDENTITY_PUBLIC, backup.DB_EXPORT):
+            limit = MAX_EXPORT_BYTES if name == backup.DB_EXPORT else MAX_SMALL_MEMBER
+            if max(info.file_size, info.compress_size) > limit:
+                raise CorruptBackup(f"the backup's {name} is larger than any backup writes")
+            return backup_extract.KEEP
+        if name.startswith(backup.SHARED_MEDIA) and not info.is_dir():
+            return os.path.join(incoming, str(next(numbers)))
+        return None
+
     try:
-        reader = BackupReader.open(path, passphrase,
-                                   lambda done, total: report("checking", done, total),
-                                   copy_to)
+        os.makedirs(incoming, mode=0o700)
+        found = backup_extract.extract(path, passphrase, choose,
+                                       lambda done, total: report("checking", done, total))
     except WrongPassphrase:
         raise BackupDecryptionFailed(DECRYPTION_FAILED) from None
     except TruncatedBackup as e:
         raise CorruptBackup(f"the backup file is damaged: {e}") from None
+    except BackupFormatError as e:
+        raise CorruptBackup(f"the backup is damaged ({e})") from None
+    except backup_extract.WriteFailed as e:
+        raise _storage_error(e.error) from None
     except OSError as e:
         raise BackupError(f"cannot read the backup file: {e.strerror}") from None
-    try:
-        zf = zipfile.ZipFile(reader.plaintext())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as e:
-        reader.close()
-        raise CorruptBackup(f"the backup is damaged (ZIP parse error: {e})") from None
-    try:
-        return _parse(reader, zf)
-    except BaseException:
-        zf.close()
-        reader.close()
-        raise
+    return _parse(found)
 
 
-def _member(zf: zipfile.ZipFile, name: str) -> bytes | None:
-    """A member read whole; its declared size is bounded (zipfile never reads past it),
-    so a crafted file cannot exhaust memory before any password is asked."""
-    try:
-        info = zf.getinfo(name)
-    except KeyError:
-        return None
-    limit = MAX_EXPORT_BYTES if name == backup.DB_EXPORT else MAX_SMALL_MEMBER
-    if info.file_size > limit:
-        raise CorruptBackup(f"the backup's {name} is larger than any backup writes")
-    try:
-        return zf.read(info)
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
-        raise CorruptBackup(f"the backup is damaged (ZIP parse error in {name}: {e})") \
-            from None
+def _member(found: backup_extract.Extracted, name: str) -> bytes | None:
+    if name in found.damaged:
+        raise CorruptBackup(f"the backup is damaged (ZIP parse error in {name}: "
+                            f"{found.damaged[name]})")
+    return found.kept.get(name)
 
 
-def _json(zf: zipfile.ZipFile, name: str) -> Any:
-    data = _member(zf, name)
+def _json(found: backup_extract.Extracted, name: str) -> Any:
+    data = _member(found, name)
     if data is None:
         raise CorruptBackup(f"the backup has no {name}")
     try:
@@ -298,8 +298,8 @@ def _json(zf: zipfile.ZipFile, name: str) -> Any:
         raise CorruptBackup(f"the backup's {name} is damaged") from None
 
 
-def _parse(reader: BackupReader, zf: zipfile.ZipFile) -> _Backup:
-    metadata_bytes = _member(zf, backup.METADATA)
+def _parse(found: backup_extract.Extracted) -> _Backup:
+    metadata_bytes = _member(found, backup.METADATA)
     try:
         metadata = json.loads(metadata_bytes) if metadata_bytes is not None else None
         email = metadata.get("email") if isinstance(metadata, dict) else None
@@ -308,9 +308,9 @@ def _parse(reader: BackupReader, zf: zipfile.ZipFile) -> _Backup:
         email = normalise_email(email)
     except ValueError:
         raise BackupMissingEmail(MISSING_EMAIL) from None
-    mnemonic = (_member(zf, backup.MASTER_KEY) or b"").decode("utf-8", "replace").strip()
-    private = _json(zf, backup.IDENTITY_PRIVATE)
-    export = _json(zf, backup.DB_EXPORT)
+    mnemonic = (_member(found, backup.MASTER_KEY) or b"").decode("utf-8", "replace").strip()
+    private = _json(found, backup.IDENTITY_PRIVATE)
+    export = _json(found, backup.DB_EXPORT)
     try:
         seed = bytes.fromhex(private["identity_seed"])
         parts = export["account"], export.get("vault", {"schema_version": 0, "tables": {}})
@@ -323,21 +323,30 @@ def _parse(reader: BackupReader, zf: zipfile.ZipFile) -> _Backup:
         raise CorruptBackup("the backup's keys are missing or damaged")
     columns, rows = account_tables.pop("me")
     me = dict(zip(columns, rows[0], strict=True)) if rows else {}
-    file_ids = {row[0] for row in vault_tables["vault_items"][1] if row[1] == "file"}
-    media: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        if info.filename.startswith(backup.VAULT_MEDIA):
-            item_id = info.filename[len(backup.VAULT_MEDIA):]
-            if item_id in media:
-                raise CorruptBackup("the backup holds one of the vault's files twice")
-            if item_id in file_ids and item_id.isalnum():
-                media[item_id] = info
-    if set(media) != file_ids:
-        raise CorruptBackup("the backup lacks some of the vault's files")
     if user_id_for_email(email) != metadata.get("user_id", user_id_for_email(email)):
         raise CorruptBackup("the backup's metadata.json is damaged")
-    return _Backup(reader, zf, email, mnemonic, seed, account_tables, vault_tables, me,
-                   sorted(media.items()))
+    vault_media = _vault_media(found, vault_tables)
+    shared, damaged = restore_media.shared_files(found, account_tables)
+    return _Backup(email, mnemonic, seed, account_tables, vault_tables, me,
+                   vault_media, shared, damaged)
+
+
+def _vault_media(found: backup_extract.Extracted, vault_tables: Tables) -> list[tuple[str, str]]:
+    """(vault item id, the file its sealed content was unzipped to), every file item's."""
+    file_ids = {row[0] for row in vault_tables["vault_items"][1] if row[1] == "file"}
+    media = {}
+    for info in found.members:
+        if info.filename.startswith(backup.VAULT_MEDIA):
+            item_id = info.filename[len(backup.VAULT_MEDIA):]
+            if item_id not in file_ids or not item_id.isalnum():
+                continue
+            if info.filename in found.damaged:
+                raise CorruptBackup(f"the backup's copy of a vault file ({info.filename}) is "
+                                    f"damaged: {found.damaged[info.filename]}")
+            media[item_id] = found.written[info.filename]
+    if set(media) != file_ids:
+        raise CorruptBackup("the backup lacks some of the vault's files")
+    return sorted(media.items())
 
 
 def _migrated(part: dict[str, Any], steps: list[Step], wanted: tuple[str, ...]) -> Tables:
@@ -413,34 +422,10 @@ def _restore_vault(account_dir: str, contents: _Backup, report: backup.Progress)
             conn.execute("COMMIT")
         finally:
             conn.close()
-        total = sum(info.file_size for _, info in contents.media)
-        done = 0
-
-        def copied(n: int) -> None:
-            nonlocal done
-            done += n
-            report("media", done, total)
-
-        for item_id, info in contents.media:
-            # Written behind: a few MiB of page cache per file (securechat.writebehind).
-            with open_write_behind(os.path.join(files_dir, item_id)) as dst:
-                if info.compress_type == zipfile.ZIP_STORED:  # ours: sealed, not compressed
-                    contents.reader.copy_stored(info.header_offset, info.file_size, dst,
-                                                copied)
-                else:  # another implementation's backup may compress
-                    with contents.zip.open(info) as src:
-                        while chunk := src.read(CHUNK):
-                            dst.write(chunk)
-                            copied(len(chunk))
-        # On disk before the account is moved into place; synced together at the end,
-        # so that each file's write-back overlaps the writing of the next.
-        for item_id, _ in contents.media:
-            fd = os.open(os.path.join(files_dir, item_id), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    except (zipfile.BadZipFile, EOFError, BackupFormatError) as e:
-        raise CorruptBackup(f"the backup is damaged (ZIP parse error: {e})") from None
+        report("media", 0, 1)
+        for item_id, unzipped in contents.vault_media:  # synced already: renames
+            os.replace(unzipped, os.path.join(files_dir, item_id))
+        restore_media.move_into(account_dir, contents.shared)
+        report("media", 1, 1)
     except OSError as e:
         raise _storage_error(e) from None

@@ -21,6 +21,8 @@ Streamed both ways, so that gigabytes of media never need that much memory:
   plaintext never goes to disk, and nothing is read that was not authenticated first.
   The file is opened once and kept open between the two passes, so a file replaced
   under the same name in between is not read.
+- A restore uses neither pass twice: `crypto.backup_extract` checks the tag and
+  unzips in one pass.
 
 Slow (PBKDF2, whole-file passes): call from a thread. Errors are this module's own:
 `WrongPassphrase` (the tag does not verify: a wrong passphrase, or a tampered file —
@@ -53,8 +55,6 @@ KEY_SIZE = 32
 CHUNK = 1 << 20  # bytes per read while checking or copying
 _BLOCK = 16
 MAX_PLAINTEXT = (2**32 - 2) * _BLOCK  # GCM's limit for one message (~64 GiB)
-COPY_CHUNK = 8 << 20  # bytes per decrypted run when copying a member out
-_LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip local file header, 30 bytes
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 use_fast_crc()  # zipfile's CRC-32 costs more than AES-GCM otherwise (crypto.zipcrc)
@@ -125,7 +125,6 @@ class BackupReader:
         self._key = key
         self._iv = iv
         self.size = size  # of the plaintext
-        self._buffers: tuple[bytearray, bytearray] | None = None  # copy_stored's
 
     @classmethod
     def open(cls, path: str, passphrase: str, progress: Progress | None = None,
@@ -196,7 +195,7 @@ class BackupReader:
 
     def plaintext(self) -> IO[bytes]:
         """A seekable, read-only view of the zip (valid until `close()`)."""
-        return io.BufferedReader(_PlaintextView(self), buffer_size=CHUNK)
+        return io.BufferedReader(PlaintextView(self), buffer_size=CHUNK)
 
     def read_at(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))
@@ -208,41 +207,6 @@ class BackupReader:
         self._f.seek(HEADER_SIZE + first_block * _BLOCK)
         data = self._f.read(skip + length)
         return decryptor.update(data)[skip:]
-
-    def copy_stored(self, header_offset: int, size: int, out: IO[bytes],
-                    progress: Callable[[int], None] | None = None) -> None:
-        """Copy the data of a zip member stored uncompressed, whose local header is at
-        `header_offset` of the plaintext, straight to `out`: big decrypted runs, no
-        second checksum (GCM authenticated every byte already)."""
-        local = self.read_at(header_offset, _LOCAL_HEADER.size)
-        if len(local) != _LOCAL_HEADER.size or local[:4] != b"PK\x03\x04":
-            raise BackupFormatError("a zip member's local header is damaged")
-        name_length, extra_length = _LOCAL_HEADER.unpack(local)[-2:]
-        offset = header_offset + _LOCAL_HEADER.size + name_length + extra_length
-        if offset + size > self.size:
-            raise BackupFormatError("a zip member ends past the end of the backup")
-        # One CTR stream over the whole member, read into and decrypted into the same
-        # two buffers: one copy of each byte in memory, no allocation per run.
-        first_block, skip = divmod(offset, _BLOCK)
-        decryptor = Cipher(algorithms.AES(self._key), modes.CTR(
-            self._iv + struct.pack(">I", 2 + first_block))).decryptor()
-        run = COPY_CHUNK
-        if self._buffers is None:  # made once, for every member copied
-            self._buffers = bytearray(run), bytearray(run + _BLOCK - 1)
-        ciphertext, plaintext = self._buffers
-        self._f.seek(HEADER_SIZE + first_block * _BLOCK)
-        left = skip + size
-        while left:
-            view = memoryview(ciphertext)[:min(run, left)]
-            got = self._f.readinto(view)
-            if not got:
-                raise BackupFormatError("a zip member ends past the end of the backup")
-            n = decryptor.update_into(view[:got], plaintext)
-            out.write(memoryview(plaintext)[skip:n])
-            if progress is not None:
-                progress(n - skip)
-            left -= got
-            skip = 0
 
     def close(self) -> None:
         self._f.close()
@@ -259,7 +223,7 @@ def _write_all(out: IO[bytes], data: memoryview) -> None:
         data = data[out.write(data) or 0:]
 
 
-class _PlaintextView(io.RawIOBase):
+class PlaintextView(io.RawIOBase):
     def __init__(self, reader: BackupReader) -> None:
         super().__init__()
         self._reader = reader

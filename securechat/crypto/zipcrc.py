@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from typing import Any
 
 
 def use_fast_crc() -> bool:
@@ -29,3 +30,8 @@ def use_fast_crc() -> bool:
         return False
     zipfile.crc32 = zlib_ng.crc32  # type: ignore[attr-defined]
     return True
+
+
+def crc32(data: Any, value: int = 0) -> int:
+    """The CRC-32 `zipfile` uses (zlib-ng's once `use_fast_crc()` ran, else zlib's)."""
+    return zipfile.crc32(data, value)  # type: ignore[attr-defined,no-any-return]

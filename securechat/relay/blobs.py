@@ -15,7 +15,9 @@ key that travels only inside Olm, in FILE_INFO), cut in chunks of a fixed size:
 
 Chunks travel as bytes (binary serializers; never base64). Who may read a blob is two
 capabilities: the device must be one of the `readers` the uploader listed (or of the
-uploader's own account), and it must present the `token` (32 random bytes, sent inside
+uploader's own account, or another device of an account party to the blob — the
+accounts of the uploader and of its readers at `create`: one restored from a backup,
+say), and it must present the `token` (32 random bytes, sent inside
 FILE_INFO; the relay keeps only its SHA-256). A blob id alone reads nothing, and every
 refusal of a read or a write looks the same as an unknown blob. Per account: a quota on
 the bytes and the number of live blobs, a maximum file size and a byte rate; per
@@ -257,14 +259,17 @@ class Blobs:
 
     @defer.inlineCallbacks
     def _readable(self, caller: Caller, blob_id: Any, token: Any) -> Any:
-        """The blob, if the caller may read it: it holds the token and is a named reader
-        or a device of the uploader's account (finished or not: `get` checks that)."""
+        """The blob, if the caller may read it: it holds the token and is a named reader,
+        a device of the uploader's account, or another device of an account party to
+        it (one restored from a backup, whose old device may be gone: it holds the token
+        only if its account gave it) (finished or not: `get` checks that)."""
         blob = yield self._blob(blob_id)
         principal = caller.principal
         if (blob is None or type(token) is not bytes
                 or not hmac.compare_digest(hashlib.sha256(token).digest(), blob.token_hash)
                 or (principal.device_id not in blob.readers
-                    and principal.user_id != blob.owner)):
+                    and principal.user_id != blob.owner
+                    and principal.user_id not in blob.parties)):
             _no_such_blob()
         return blob
 

@@ -44,7 +44,10 @@ class FileSearchMigrationTests(unittest.TestCase):
         os.makedirs(directory)
         path, key = os.path.join(directory, "account.sqlite"), os.urandom(32)
         conn = encrypted_sqlite.connect(path, key)
-        migrate(conn, MIGRATIONS[:-1])  # the version before: the JSON indexed as it is
+        # The version before the step that indexes files by name: the JSON as it is.
+        step = next(i for i, sql in enumerate(MIGRATIONS)
+                    if "json_extract(NEW.text, '$.filename')" in str(sql))
+        migrate(conn, MIGRATIONS[:step])
         for i, (kind, text) in enumerate((("file", FILE_JSON), ("text", "the size of it"),
                                           ("file", "not json at all"))):
             conn.execute("INSERT INTO messages (id, sid, sender, text, type, timestamp) "

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import vodozemac
-from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from securechat.client.olm import ALG, CRYPTO_VERSION
@@ -54,14 +53,6 @@ class HostileRelay:
                 d = defer.maybeDeferred(fn, caller, *args, **kwargs)
                 d.addCallback(lambda answer: change(caller, answer, *args, **kwargs))
                 return d
-            return call
-        self._wrap(uri, around)
-
-    def refuse(self, uri: str, error: str) -> None:
-        """Every call of `uri` fails with `error`, and the procedure does not run."""
-        def around(_fn: Callable[..., Any]) -> Callable[..., Any]:
-            def call(caller: Caller, *args: Any, **kwargs: Any) -> Any:
-                raise ApplicationError(error, "refused by the hostile relay")
             return call
         self._wrap(uri, around)
 

@@ -10,7 +10,6 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from securechat.protocol import uris
-from securechat.relay.config import RelayConfig
 from tests.support import RelayTestCase
 
 
@@ -76,14 +75,12 @@ class BlobStoreTests(BlobTestCase):
         yield self.refused(session.call(uris.BLOB_STATUS, blob_id), uris.ERR_NO_SUCH_BLOB)
 
 
-class BlobGrantTests(BlobTestCase):
-    """sc.blob.grant: devices linked after a file was sent are let in by a device that
-    may read it, only devices of the two accounts sharing it, and within bounds."""
-
-    config = RelayConfig(blob_max_readers=4)
+class LaterDeviceTests(BlobTestCase):
+    """Devices linked after a file was sent (or restored from a backup) read it with the
+    token if their account is party to the blob; a stranger's never, token or not."""
 
     @defer.inlineCallbacks
-    def test_a_reader_lets_in_a_later_device_of_its_account_and_no_one_else(self) -> Any:
+    def test_a_later_device_of_an_account_party_to_the_blob_reads_it(self) -> Any:
         alice = yield self.account("alice@example.org")
         laptop = yield self.device(alice)
         bob = yield self.account("bob@example.org")
@@ -97,99 +94,38 @@ class BlobGrantTests(BlobTestCase):
         yield uploader.call(uris.BLOB_PUT, blob_id, 0, chunk)
         yield uploader.call(uris.BLOB_FINISH, blob_id)
         tablet = yield self.device(bob)  # Bob links a tablet a day later
-        reader, _ = yield self.online(phone)
+        desktop = yield self.device(alice)  # and Alice a desktop
         late, _ = yield self.online(tablet)
+        mine, _ = yield self.online(desktop)
         outsider, _ = yield self.online(stranger)
         # A device of an account party to the blob reads it with the token (a device
         # restored from a backup, say); a stranger's does not, token or not.
         self.assertEqual((yield late.call(uris.BLOB_GET, blob_id, token, 0)), chunk)
+        self.assertEqual((yield mine.call(uris.BLOB_GET, blob_id, token, 0)), chunk)
         yield self.refused(outsider.call(uris.BLOB_GET, blob_id, token, 0),
                            uris.ERR_NO_SUCH_BLOB)
-
-        # A stranger who learnt the id and the token can grant nothing, himself included.
-        yield self.refused(outsider.call(uris.BLOB_GRANT, blob_id, token,
-                                         [stranger.device_id]), uris.ERR_NO_SUCH_BLOB)
-        # Nor can a reader without the token.
-        yield self.refused(reader.call(uris.BLOB_GRANT, blob_id, os.urandom(32),
-                                       [tablet.device_id]), uris.ERR_NO_SUCH_BLOB)
-        # A reader cannot hand the blob to a third account, nor to a made-up device.
-        for device_id in (stranger.device_id, "0" * 32):
-            yield self.refused(reader.call(uris.BLOB_GRANT, blob_id, token, [device_id]),
-                               uris.ERR_NO_SUCH_DEVICE, "not a device of the accounts sharing")
-        yield self.refused(outsider.call(uris.BLOB_GET, blob_id, token, 0),
+        # Nor does a later device without the token.
+        yield self.refused(late.call(uris.BLOB_GET, blob_id, os.urandom(32), 0),
                            uris.ERR_NO_SUCH_BLOB)
-        yield self.refused(reader.call(uris.BLOB_GRANT, blob_id, token, ["../x"]),
-                           uris.ERR_INVALID_ARGUMENT, "devices[] is not well formed")
-
-        granted = yield reader.call(uris.BLOB_GRANT, blob_id, token, [tablet.device_id])
-        self.assertEqual(granted, {"readers": 2})
-        self.assertEqual((yield late.call(uris.BLOB_GET, blob_id, token, 0)), chunk)
-        # Again: nothing changes (a history answered twice grants twice).
-        self.assertEqual((yield reader.call(uris.BLOB_GRANT, blob_id, token,
-                                            [tablet.device_id])), {"readers": 2})
 
     @defer.inlineCallbacks
-    def test_the_uploader_lets_in_the_peers_new_devices_up_to_the_bound(self) -> Any:
+    def test_the_account_stays_party_when_its_only_reader_is_removed(self) -> Any:
+        """Bob loses his phone, the only reader named, and removes it: his account is
+        still party to the file, so his new (restored) device reads it."""
         alice = yield self.account("alice@example.org")
         laptop = yield self.device(alice)
         bob = yield self.account("bob@example.org")
         phone = yield self.device(bob)
         token = os.urandom(32)
         uploader, _ = yield self.online(laptop)
-        blob_id = (yield uploader.call(uris.BLOB_CREATE, 10, 10, 1,
-                                       [phone.device_id, laptop.device_id], token))["blob_id"]
+        blob_id = (yield uploader.call(uris.BLOB_CREATE, 10, 10, 1, [phone.device_id],
+                                       token))["blob_id"]
         yield uploader.call(uris.BLOB_PUT, blob_id, 0, b"0123456789")
         yield uploader.call(uris.BLOB_FINISH, blob_id)
-        later = []
-        for _ in range(3):
-            later.append((yield self.device(bob)))
-        self.assertEqual((yield uploader.call(uris.BLOB_GRANT, blob_id, token,
-                                              [d.device_id for d in later[:2]])),
-                         {"readers": 4})
-        for device in later[:2]:
-            session, _ = yield self.online(device)
-            self.assertEqual((yield session.call(uris.BLOB_GET, blob_id, token, 0)),
-                             b"0123456789")
-        yield self.refused(uploader.call(uris.BLOB_GRANT, blob_id, token,
-                                         [later[2].device_id]),
-                           uris.ERR_BLOB_READERS, "at most 4 devices")
-        # Bob loses his phone, its only reader of another file, and removes it: his
-        # account still shares that file, so his new device can be let in.
-        only_phone = (yield uploader.call(uris.BLOB_CREATE, 10, 10, 1, [phone.device_id],
-                                          token))["blob_id"]
         session, _ = yield self.online(phone)
         with self.assertRaises(ApplicationError):  # its session ends with it
             yield session.call(uris.DEVICE_REMOVE, phone.device_id)
-        self.assertEqual((yield uploader.call(uris.BLOB_GRANT, only_phone, token,
-                                              [later[2].device_id])), {"readers": 1})
-        # A reader removed from the relay makes room.
-        self.assertEqual((yield uploader.call(uris.BLOB_GRANT, blob_id, token,
-                                              [later[2].device_id])), {"readers": 4})
-
-
-class BlobGrantRateTests(BlobTestCase):
-    config = RelayConfig(blob_grant_rate=1.0, blob_grant_burst=2.0)
-    use_clock = True
-
-    @defer.inlineCallbacks
-    def test_grants_that_add_readers_are_rate_limited_per_account(self) -> Any:
-        alice = yield self.account("alice@example.org")
-        laptop = yield self.device(alice)
-        bob = yield self.account("bob@example.org")
-        token = os.urandom(32)
-        uploader, _ = yield self.online(laptop)
-        later = []
-        for _ in range(3):
-            later.append((yield self.device(bob)))
-        blob_id = (yield uploader.call(uris.BLOB_CREATE, 10, 10, 1, [later[0].device_id],
-                                       token))["blob_id"]
-        for device in later[1:]:
-            yield uploader.call(uris.BLOB_GRANT, blob_id, token, [device.device_id])
-        # A grant that adds nothing costs nothing; one that adds waits its turn.
-        yield uploader.call(uris.BLOB_GRANT, blob_id, token, [later[0].device_id])
-        fourth = yield self.device(bob)
-        yield self.refused(uploader.call(uris.BLOB_GRANT, blob_id, token, [fourth.device_id]),
-                           uris.ERR_RATE_LIMITED, "too fast")
-        self.clock.advance(1.0)
-        self.assertEqual((yield uploader.call(uris.BLOB_GRANT, blob_id, token,
-                                              [fourth.device_id])), {"readers": 4})
+        restored = yield self.device(bob)
+        session, _ = yield self.online(restored)
+        self.assertEqual((yield session.call(uris.BLOB_GET, blob_id, token, 0)),
+                         b"0123456789")

@@ -86,6 +86,10 @@ class BlobStoreOnPostgres(OnPostgres, blobs.BlobStoreTests):
     pass
 
 
+class LaterDeviceOnPostgres(OnPostgres, blobs.LaterDeviceTests):
+    pass
+
+
 class FileLimitsOnPostgres(OnPostgres, files.LimitsTest):
     pass
 

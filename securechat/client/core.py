@@ -21,7 +21,7 @@ in one module per feature, over a shared `context.ClientContext`:
     manifest     the same account on every device (MANIFEST)     AccountSync (`account_sync`)
     profiles     display names and avatars                       Profiles (`profiles`)
     files        encrypted file sharing (relay blob store)       FileTransfers (`files`)
-    file_sync    files on devices linked later (MANIFEST, grants)  FileSync (`file_sync`)
+    file_sync    files on devices linked later (MANIFEST)        FileSync (`file_sync`)
     vault, totp  the vault behind its local MFA code             Vault (`vault`), Mfa (`mfa`)
     backup       the encrypted backup file, and restoring it     (module functions)
     calls        voice and video calls through TURN (WebRTC)     Calls (`calls`)

@@ -82,10 +82,8 @@ class AccountSync:
         # asks for their profile).
         self.contact_learnt: Any = lambda _peer: defer.succeed(None)
         # Shared files (set by client.file_sync): called with the media rows a MANIFEST
-        # brought (and whether a contact's did), and with the device a history is about
-        # to go to (it is let read the files first). Neither fails.
+        # brought (and whether a contact's did). Never fails.
         self.files_merged: Any = lambda _rows, _from_peer: defer.succeed(None)
-        self.history_requested: Any = lambda _device: defer.succeed(None)
         handlers.register(frames.MANIFEST, self._manifest, strangers="drop",
                           self_addressed=True)
         handlers.register(frames.HISTORY_REQUEST, self._history_request, strangers="drop",
@@ -288,7 +286,6 @@ class AccountSync:
             total = yield store.run(db.message_count, since, before)
             pages = _Pages({"history": {"total": total, "for": device}})
             if before is None:
-                yield self.history_requested(device)  # its files readable before they come
                 for page in pages.add_sections((yield store.run(db.state_since, 0))):
                     yield self._to_own(page)
 

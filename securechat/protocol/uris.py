@@ -45,8 +45,6 @@ BLOB_STATUS = "sc.blob.status"
 BLOB_FINISH = "sc.blob.finish"
 BLOB_GET = "sc.blob.get"
 BLOB_DELETE = "sc.blob.delete"
-# ... a device that may read a blob lets later devices of the same two accounts read it
-BLOB_GRANT = "sc.blob.grant"
 
 # --- per-device topics (only that device may subscribe) ----------------------
 INBOX_TOPIC_PREFIX = "sc.inbox."
@@ -125,7 +123,6 @@ ERR_NO_SUCH_BLOB = "sc.error.no_such_blob"  # unknown, expired, or not readable 
 ERR_FILE_TOO_LARGE = "sc.error.file_too_large"  # over the relay's maximum file size
 ERR_BLOB_QUOTA = "sc.error.blob_quota"  # the account's blob quota is used up
 ERR_BLOB_INCOMPLETE = "sc.error.blob_incomplete"  # chunks missing (finish), or not finished
-ERR_BLOB_READERS = "sc.error.blob_readers"  # a grant would name more readers than allowed
 # Relay clusters: the shared database cannot be reached now; nothing was stored, try again.
 ERR_UNAVAILABLE = "sc.error.unavailable"
 # Email verification (registration proves the email with a mailed code).

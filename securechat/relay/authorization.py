@@ -58,7 +58,7 @@ DEVICE_PROCEDURES = frozenset(
         uris.DEVICE_CERTIFY,
         # Blob store (relay.blobs): each checks owner or reader itself.
         uris.BLOB_CREATE, uris.BLOB_PUT, uris.BLOB_STATUS, uris.BLOB_FINISH, uris.BLOB_GET,
-        uris.BLOB_DELETE, uris.BLOB_GRANT,
+        uris.BLOB_DELETE,
     }
 )
 # A device waiting for approval: enough to reach its own account's devices (the

@@ -1,5 +1,5 @@
 """The blob store (`sc.blob.*`): encrypted files uploaded once, downloaded by every
-device the uploader named.
+device the uploader named, and by any other device of the accounts party to it.
 
 The relay holds ciphertext it cannot read (each file is encrypted by its sender under a
 key that travels only inside Olm, in FILE_INFO), cut in chunks of a fixed size:
@@ -10,8 +10,6 @@ key that travels only inside Olm, in FILE_INFO), cut in chunks of a fixed size:
     finish(blob_id)                 every chunk stored: readable from now on
     get(blob_id, token, index)      -> the chunk's bytes, to a named reader holding the token
     delete(blob_id)                 the uploader's account: gone, its quota freed
-    grant(blob_id, token, devices)  a device that may read it names more readers, of
-                                    the accounts already sharing it -> {readers}
 
 Chunks travel as bytes (binary serializers; never base64). Who may read a blob is two
 capabilities: the device must be one of the `readers` the uploader listed (or of the
@@ -25,14 +23,12 @@ session: a bounded number of chunk reads on disk at once, on top of the router's
 calls-in-flight and request-bytes bounds. Blobs expire with the mailbox TTL; an upload
 left unfinished is dropped after `blob_upload_ttl`.
 
-Devices linked later (a new phone of the receiver, or of the sender) were not named at
-`create`: `grant` lets a device that may read the blob now (it holds the token, and is a
-reader or of the uploader's account) add devices of the accounts already party to it
-(the uploader's, and those of its readers, kept from `create` on), never of anyone
-else, up to `blob_max_readers` (readers removed from the relay since are dropped
-first). A stranger who learnt the token is no reader, so he can grant nothing, himself
-included; a reader can share the file with a third person only the way he always
-could, by sending it.
+Devices linked later (a new phone of the receiver, or of the sender, or one restored
+from a backup whose old devices are gone) were not named at `create`, and need not be:
+the accounts party to the blob are stored at `create` (`parties`), so any device of
+them that holds the token reads it, with no other device's help. A stranger who learnt
+the token is of no such account, so he reads nothing; a reader can share the file with
+a third person only the way he always could, by sending it.
 """
 
 from __future__ import annotations
@@ -72,7 +68,6 @@ class Blobs:
         self._store = store
         config = ctx.config
         self._bytes = BucketsByKey(ctx.clock, config.blob_rate_bytes, config.blob_burst_bytes)
-        self._grants = BucketsByKey(ctx.clock, config.blob_grant_rate, config.blob_grant_burst)
         self._reads: dict[int, defer.DeferredSemaphore] = {}  # session id -> its disk reads
 
     def procedures(self) -> dict[str, Any]:
@@ -83,7 +78,6 @@ class Blobs:
             uris.BLOB_FINISH: self.finish,
             uris.BLOB_GET: self.get,
             uris.BLOB_DELETE: self.delete,
-            uris.BLOB_GRANT: self.grant,
         }
 
     # --- the uploader ----------------------------------------------------------------
@@ -190,39 +184,6 @@ class Blobs:
             self.log.error("blob {blob} is shorter on disk than recorded", blob=blob.blob_id)
             refuse(uris.ERR_INTERNAL, "this chunk cannot be read now")
         return data
-
-    @defer.inlineCallbacks
-    def grant(self, caller: Caller, blob_id: Any, token: Any, devices: Any) -> Any:
-        blob = yield self._readable(caller, blob_id, token)
-        config = self._ctx.config
-        arguments.listing("devices", devices, config.blob_max_readers)
-        for device in devices:
-            arguments.device_id("devices[]", device)
-        new = [d for d in dict.fromkeys(devices) if d not in blob.readers]
-        if not new:
-            return {"readers": len(blob.readers)}
-        wait = self._grants.take(caller.principal.user_id or "")
-        if wait:
-            refuse(uris.ERR_RATE_LIMITED, "this account is sharing files with new devices "
-                   "too fast", retry_after=round(wait, 3))
-        storage = self._ctx.storage
-        known = yield defer.gatherResults([storage.get_device(d) for d in blob.readers])
-        parties = {blob.owner, *blob.parties} | {
-            device.user_id for device in known if device is not None}
-        for device_id in new:
-            device = yield storage.get_device(device_id)
-            if device is None or device.user_id not in parties:
-                # The same answer for an unknown device and another account's: a grant
-                # tells nothing about devices outside the two accounts.
-                refuse(uris.ERR_NO_SUCH_DEVICE, f"{device_id} is not a device of the "
-                       "accounts sharing this file")
-        gone = [d for d, device in zip(blob.readers, known, strict=True) if device is None]
-        readers = yield storage.add_blob_readers(blob.blob_id, new, gone,
-                                                 config.blob_max_readers)
-        if readers is None:
-            refuse(uris.ERR_BLOB_READERS, f"a file can be read by at most "
-                   f"{config.blob_max_readers} devices", max_readers=config.blob_max_readers)
-        return {"readers": len(readers)}
 
     def _accounts_of(self, devices: tuple[str, ...]) -> defer.Deferred[set[str]]:
         """The accounts of these devices (those that exist)."""

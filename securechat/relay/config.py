@@ -128,9 +128,6 @@ class RelayConfig:
     blob_rate_bytes: float = 512 * 1024 ** 2  # bytes a second per account, up or down
     blob_burst_bytes: float = 2 * 1024 ** 3
     blob_gets_per_session: int = 8  # chunk reads of one session on disk at once
-    # sc.blob.grant calls that add readers, per account (each looks up <= 80 devices)
-    blob_grant_rate: float = 50.0
-    blob_grant_burst: float = 1000.0
     blob_upload_ttl: float = 24 * 3600.0  # an unfinished upload is dropped after this
     # TURN (coturn's use-auth-secret REST credentials).
     turn_secret: str | None = attrs.field(default=None, repr=False)

@@ -6,11 +6,8 @@ and read token, the chunk layout, the file key, the SHA-256): whoever merges it 
 the media row, shown with a download button, and downloads the blob when asked. The key
 and token travel only inside MANIFEST frames, i.e. inside Olm like FILE_INFO itself.
 Only files whose blob a device can name are carried: mine once uploaded (`sent`), and
-any received one.
-
-Grants (`media_grants`): which devices linked later still have to be let read which
-received or sent blob (relay `sc.blob.grant`), kept until the relay took each grant, so
-that a dropped connection or a restart loses none.
+any received one. The relay lets every device of the accounts party to a blob read it
+with the token, so a device that merged the entry can download it with no more asking.
 """
 
 from __future__ import annotations
@@ -89,45 +86,3 @@ def _caption(text: str) -> str | None:
     except (ValueError, AttributeError):
         return None
     return caption if isinstance(caption, str) else None
-
-
-# --- grants for devices linked later -------------------------------------------------------
-
-
-def grant_received_to(c: sqlite3.Connection, device: str) -> int:
-    """A new device of mine: every file I received may be read by it too (those of my
-    own account it reads anyway). Returns how many grants were queued."""
-    return c.execute("INSERT OR IGNORE INTO media_grants SELECT message_id, ? FROM media "
-                     "WHERE direction='in' AND blob_id IS NOT NULL", (device,)).rowcount
-
-
-def grant_sent_to(c: sqlite3.Connection, peer: str, device: str) -> int:
-    """A contact's new device: the files I sent them may be read by it too."""
-    return c.execute("INSERT OR IGNORE INTO media_grants SELECT message_id, ? FROM media "
-                     "WHERE direction='out' AND peer=? AND blob_id IS NOT NULL",
-                     (device, peer)).rowcount
-
-
-def pending_grants(c: sqlite3.Connection, limit: int) -> list[tuple[str, str, bytes, list[str]]]:
-    """(message id, blob id, token, [device id...]) of grants still to make, oldest file
-    first, at most `limit` files."""
-    grants: dict[str, tuple[str, str, bytes, list[str]]] = {}
-    for message_id, blob_id, token, device in c.execute(
-            "SELECT g.message_id, m.blob_id, m.token, g.device_id FROM media_grants g "
-            "JOIN media m ON m.message_id = g.message_id ORDER BY m.created, g.message_id"):
-        if message_id not in grants:
-            if len(grants) == limit:
-                break
-            grants[message_id] = (message_id, blob_id, bytes(token), [])
-        grants[message_id][3].append(device)
-    return list(grants.values())
-
-
-def grants_done(c: sqlite3.Connection, message_id: str, devices: list[str]) -> None:
-    c.executemany("DELETE FROM media_grants WHERE message_id=? AND device_id=?",
-                  [(message_id, d) for d in devices])
-
-
-def drop_orphan_grants(c: sqlite3.Connection) -> None:
-    """Grants of files no longer here (deleted)."""
-    c.execute("DELETE FROM media_grants WHERE message_id NOT IN (SELECT message_id FROM media)")

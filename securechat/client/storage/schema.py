@@ -327,15 +327,6 @@ MIGRATIONS: list[Step] = [
             FROM messages m WHERE m.rowid = message_search.rowid)
         WHERE rowid IN (SELECT rowid FROM messages WHERE type IN ('file', 'image'));
     """,
-    # Files in account sync (client.file_sync): grants still to make for devices linked
-    # after a file was sent (storage.media_sync).
-    """
-    CREATE TABLE media_grants (
-        message_id TEXT NOT NULL,
-        device_id TEXT NOT NULL,
-        PRIMARY KEY (message_id, device_id)
-    ) WITHOUT ROWID;
-    """,
 ]
 _DATABASE_KEY_LABEL = b"securechat account database v1"
 

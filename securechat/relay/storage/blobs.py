@@ -54,8 +54,8 @@ class BlobRecord:
     created: int
     expires: int
     finished: bool = False
-    # The accounts sharing the blob: the uploader's and its readers' at `create` (grants
-    # add devices of these only; kept, so a reader device removed since still counts).
+    # The accounts sharing the blob: the uploader's and its readers' at `create` (any
+    # device of these reads it with the token; kept, so a reader removed since counts).
     parties: tuple[str, ...] = ()
 
     def chunk_length(self, index: int) -> int:
@@ -70,8 +70,9 @@ _COLUMNS = ("blob_id, owner, owner_device, size, chunk_size, chunk_count, token_
 
 
 def add_parties(conn: sqlite3.Connection) -> None:
-    """Migration 3 (appended to schema.MIGRATIONS): the accounts sharing each blob, for
-    sc.blob.grant ('[]' for blobs from before it: their readers' accounts count then).
+    """Migration 3 (appended to schema.MIGRATIONS): the accounts sharing each blob, whose
+    devices may read it ('[]' for blobs from before it: named readers and the uploader's
+    account only then).
     Only if missing, as a database from before numbered migrations runs every step."""
     if "parties" not in {row[1] for row in conn.execute("PRAGMA table_info(blobs)")}:
         conn.execute("ALTER TABLE blobs ADD COLUMN parties TEXT NOT NULL DEFAULT '[]'")
@@ -128,23 +129,6 @@ def finish_blob(conn: sqlite3.Connection, blob_id: str, count: int) -> list[int]
 def delete_blob(conn: sqlite3.Connection, blob_id: str) -> bool:
     conn.execute("DELETE FROM blob_chunks WHERE blob_id=?", (blob_id,))
     return conn.execute("DELETE FROM blobs WHERE blob_id=?", (blob_id,)).rowcount > 0
-
-
-def add_blob_readers(conn: sqlite3.Connection, blob_id: str, add: list[str],
-                     drop: list[str], max_readers: int) -> tuple[str, ...] | None:
-    """Name more readers of a blob (sc.blob.grant), forgetting `drop` (devices removed
-    from the relay) first; None (and nothing changed) if that would make more than
-    `max_readers`. Read and written in one transaction: grants at once never lose one."""
-    row = conn.execute("SELECT readers FROM blobs WHERE blob_id=?", (blob_id,)).fetchone()
-    if row is None:
-        return None
-    gone = set(drop)
-    readers = tuple(dict.fromkeys([r for r in json.loads(row[0]) if r not in gone] + add))
-    if len(readers) > max_readers:
-        return None
-    conn.execute("UPDATE blobs SET readers=? WHERE blob_id=?",
-                 (json.dumps(list(readers)), blob_id))
-    return readers
 
 
 def purge_blobs(conn: sqlite3.Connection, now: int, unfinished_before: int,

@@ -188,8 +188,3 @@ class IRelayStorage(Interface):
     def purge_blobs(now: int, unfinished_before: int) -> defer.Deferred[list[str]]:
         """Forget expired blobs and stale unfinished uploads (a batch); returns their
         ids."""
-
-    def add_blob_readers(blob_id: str, add: list[str], drop: list[str],
-                         max_readers: int) -> defer.Deferred[Any]:
-        """Add readers to a blob, less `drop`, atomically; the new readers, or None if
-        there would be more than `max_readers` (nothing changed then)."""

@@ -67,22 +67,6 @@ def delete_blob(conn: Conn, blob_id: str) -> bool:
     return bool(conn.execute("DELETE FROM blobs WHERE blob_id=%s", (blob_id,)).rowcount)
 
 
-def add_blob_readers(conn: Conn, blob_id: str, add: list[str], drop: list[str],
-                     max_readers: int) -> tuple[str, ...] | None:
-    """As SQLite's: the row locked, so grants made at once on two nodes both count."""
-    row = conn.execute("SELECT readers FROM blobs WHERE blob_id=%s FOR UPDATE",
-                       (blob_id,)).fetchone()
-    if row is None:
-        return None
-    gone = set(drop)
-    readers = tuple(dict.fromkeys([r for r in json.loads(row[0]) if r not in gone] + add))
-    if len(readers) > max_readers:
-        return None
-    conn.execute("UPDATE blobs SET readers=%s WHERE blob_id=%s",
-                 (json.dumps(list(readers)), blob_id))
-    return readers
-
-
 def purge_blobs(conn: Conn, now: int, unfinished_before: int, limit: int = 1000) -> list[str]:
     """Forget expired blobs, and uploads left unfinished since before `unfinished_before`
     (a batch); returns their ids, for the caller to remove their files. Another node

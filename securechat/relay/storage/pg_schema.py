@@ -134,7 +134,7 @@ CREATE TABLE blob_chunks (
 PG_MIGRATIONS: list[Step] = [
     _SCHEMA_1,
     _BLOBS,  # 2: the blob store's metadata (encrypted file sharing), as SQLite's 2
-    # 3: the accounts sharing each blob (sc.blob.grant), as SQLite's 3
+    # 3: the accounts sharing each blob (their devices read it), as SQLite's 3
     "ALTER TABLE blobs ADD COLUMN IF NOT EXISTS parties TEXT NOT NULL DEFAULT '[]'",
 ]
 

@@ -181,10 +181,6 @@ class PostgresStorage:
     def purge_blobs(self, now: int, unfinished_before: int) -> defer.Deferred[list[str]]:
         return self._run(pg_blobs.purge_blobs, now, unfinished_before)
 
-    def add_blob_readers(self, blob_id: str, add: list[str], drop: list[str],
-                         max_readers: int) -> defer.Deferred[tuple[str, ...] | None]:
-        return self._run(pg_blobs.add_blob_readers, blob_id, add, drop, max_readers)
-
     def check(self) -> defer.Deferred[int]:
         """The schema version, read over a fresh connection (`--check`)."""
         return self._run(lambda conn: conn.execute(

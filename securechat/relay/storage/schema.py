@@ -128,7 +128,7 @@ def _schema_before_migrations(conn: sqlite3.Connection) -> None:
 MIGRATIONS: list[Step] = [
     _schema_before_migrations,
     blob_schema.SCHEMA,  # 2: the blob store's metadata (encrypted file sharing)
-    blob_schema.add_parties,  # 3: the accounts sharing each blob (sc.blob.grant)
+    blob_schema.add_parties,  # 3: the accounts sharing each blob (their devices read it)
 ]
 
 

@@ -149,10 +149,6 @@ class SQLiteStorage:
     def purge_blobs(self, now: int, unfinished_before: int) -> defer.Deferred[list[str]]:
         return self._run(blobs.purge_blobs, now, unfinished_before)
 
-    def add_blob_readers(self, blob_id: str, add: list[str], drop: list[str],
-                         max_readers: int) -> defer.Deferred[tuple[str, ...] | None]:
-        return self._run(blobs.add_blob_readers, blob_id, add, drop, max_readers)
-
 
 def _private_files(path: str) -> None:
     """The database holds SCRAM verifiers and recovery blobs: readable by the relay's

@@ -30,6 +30,17 @@ from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.status import StatusLabel
 
 
+def centred_column(outer: QHBoxLayout) -> QVBoxLayout:
+    """A column in the middle half of `outer`, what it holds pushed to the middle from
+    the top: the lock screens' layout."""
+    outer.addStretch(1)
+    column = QVBoxLayout()
+    outer.addLayout(column, 2)
+    outer.addStretch(1)
+    column.addStretch(1)
+    return column
+
+
 class LockPage(QWidget):
     unlock_requested = pyqtSignal(object)  # a callable that starts the unlock, if it may
     unlocked = pyqtSignal(object, str)  # client, email
@@ -44,12 +55,7 @@ class LockPage(QWidget):
         self._reactor, self._data_dir, self._url = reactor, data_dir, url
         self._ca_file = ca_file  # trusted for a wss:// relay
         self._insecure_ws = insecure_ws  # the user allowed a ws:// relay off loopback
-        outer = QHBoxLayout(self)
-        outer.addStretch(1)
-        column = QVBoxLayout()
-        outer.addLayout(column, 2)
-        outer.addStretch(1)
-        column.addStretch(1)
+        column = centred_column(QHBoxLayout(self))
         title = QLabel(S.LOCK_TITLE)
         title.setObjectName("title")
         column.addWidget(title)

@@ -26,6 +26,7 @@ from securechat.ui.plaintext import wrapped_label
 from securechat.ui.widgets.banner import NotificationBanner
 from securechat.ui.widgets.buttons import primary_button
 from securechat.ui.widgets.status import StatusLabel
+from securechat.ui.windows.lock import centred_column
 
 RECEIVE_WHILE_LOCKED_KEY = "security/receive_while_locked"
 PIN_SHAPE = re.compile(r"[0-9]{4,12}")
@@ -47,13 +48,9 @@ class ScreenLockPage(QWidget):
         page = QVBoxLayout(self)
         self.banner = NotificationBanner()  # no tray: notifications show here while locked
         page.addWidget(self.banner)
-        outer = QHBoxLayout()  # as the lock screen: a centred column
+        outer = QHBoxLayout()
         page.addLayout(outer, 1)
-        outer.addStretch(1)
-        column = QVBoxLayout()
-        outer.addLayout(column, 2)
-        outer.addStretch(1)
-        column.addStretch(1)
+        column = centred_column(outer)  # as the lock screen
         title = QLabel(S.SCREEN_LOCKED_TITLE)
         title.setObjectName("title")
         column.addWidget(title)

@@ -231,7 +231,7 @@ class CallTests(CallTestCase):
         yield self.state(self.alice, CallState.CONNECTED)
         logged = self.log(bob_laptop).mark()
         call.hang_up()
-        yield theirs.ended
+        self.assertEqual((yield theirs.ended), CallOutcome.COMPLETED)
         # The laptop logs the call the phone took (SYNC_CALL_END), not a missed one.
         yield self.log(bob_laptop).wait_for(CallLogged, since=logged).addTimeout(
             CALL_WAIT, _reactor())

@@ -476,3 +476,43 @@ class BackupRestoreTests(VaultUITestCase):
         yield new.lock()
         self.assertIn("dan@example.org", [new.lock_page.account.itemText(i) for i in
                                            range(new.lock_page.account.count())])
+
+
+class RestoreDamagedFilesTests(VaultUITestCase):
+    @defer.inlineCallbacks
+    def test_shared_files_left_out_of_a_restore_are_named_in_plain_text(self) -> Any:
+        from tests.test_backup import PASSPHRASE as BACKUP_PASSPHRASE
+        from tests.test_backup_files import damaged_copy
+
+        # At the default cost, as a restore signing in on a new device needs.
+        alice = yield self.register("alice", "alice@example.org", PASSWORD, KdfCost())
+        bob = yield self.register("bob", "bob@example.org")
+        yield self.online(alice, bob)
+        yield self.befriend(alice, bob)
+        source = os.path.join(self.mktemp(), "<img src=x>holiday.jpg")
+        os.makedirs(os.path.dirname(source))
+        with open(source, "wb") as f:
+            f.write(os.urandom(3000))
+        sent = yield alice.files.send(bob.me.user_id, source)
+        yield alice.files.wait(sent.id)
+        backup = self.mktemp()
+        yield alice.create_backup(backup, BACKUP_PASSPHRASE, PASSWORD)
+        yield alice.stop()  # the laptop is lost
+        self.clients.remove(alice)
+        damaged = damaged_copy(backup, self.mktemp(), f"media/vault_{sent.id}")
+
+        new = self.shell("alice-new")
+        click(new.onboarding.restore_button)
+        restore = new.onboarding.restore_page
+        restore.choose_path = lambda: damaged
+        click(restore.browse_button)
+        QTest.keyClicks(restore.passphrase, BACKUP_PASSPHRASE)
+        QTest.keyClicks(restore.password, PASSWORD)
+        restored = yield self.signed_in(new, lambda: click(restore.restore_button))
+        self.assertEqual(restored.me.email, "alice@example.org")
+        box = restore.damaged_notice
+        self.assertTrue(box.isVisible())
+        self.assertEqual(box.textFormat(), Qt.TextFormat.PlainText)  # a peer may name files
+        self.assertIn(f"<img src=x>holiday.jpg (media/vault_{sent.id})", box.text())
+        self.assertIn("CRC-32", box.text())
+        box.accept()

@@ -436,6 +436,10 @@ RESTORE_OPEN = "Choose the backup file"
 RESTORE_FILE_MISSING = "Choose the backup file."
 RESTORE_PASSWORD = "The account's master password"
 RESTORE = "Restore"
+RESTORE_DAMAGED_TITLE = "Some shared files were damaged"
+RESTORE_DAMAGED = ("The account is restored, but the backup's copy of these shared files was "
+                   "damaged, so they were left out:\n{files}\nThey show with a Download "
+                   "button and download again while the relay keeps them.")
 
 # --- history for a new device (issue 13: ui/widgets/history_progress.py) ---------------
 HISTORY_PROGRESS = "Getting your history from your other device: {received} of {total}"

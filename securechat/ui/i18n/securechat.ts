@@ -1346,6 +1346,16 @@ Help: docs/protocol.md and README.md in the source.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
+        <source>Some shared files were damaged</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The account is restored, but the backup's copy of these shared files was damaged, so they were left out:
+{files}
+They show with a Download button and download again while the relay keeps them.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
         <source>Getting your history from your other device: {received} of {total}</source>
         <translation type="unfinished"></translation>
     </message>

@@ -36,3 +36,14 @@ def ask(parent: QWidget, title: str, body: str, yes: str,
     box.finished.connect(answered)
     box.open()
     return box
+
+
+def notice(parent: QWidget, title: str, body: str) -> QMessageBox:
+    """Tell the user something, in plain text (it may name a peer's file), without
+    blocking the reactor: window-modal, closed with OK."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, body,
+                      QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.finished.connect(box.deleteLater)
+    box.open()
+    return box

@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -26,6 +27,7 @@ from securechat.ui import strings as S
 from securechat.ui.bridge import call
 from securechat.ui.plaintext import wrapped_label
 from securechat.ui.widgets.buttons import primary_button
+from securechat.ui.widgets.confirm import notice
 from securechat.ui.widgets.path import PathField
 from securechat.ui.widgets.progress import StageProgress
 
@@ -61,6 +63,7 @@ class RestorePage(QWidget):
         self.progress = StageProgress()
         layout.addWidget(self.progress)
         self.error = wrapped_label(style="error")
+        self.damaged_notice: QMessageBox | None = None  # after a restore that left files out
         layout.addWidget(self.error)
         row = QHBoxLayout()
         self.back_button = QPushButton(S.BACK)
@@ -103,17 +106,23 @@ class RestorePage(QWidget):
             self.error.setText(message)
             self.failed.emit(message)
 
-        def opened(client: SecureChatClient, email: str) -> None:
+        def opened(client: SecureChatClient, email: str, damaged: tuple[str, ...]) -> None:
             self.progress.finish()
             self.reset()
             self.done.emit(client, email)
+            if damaged:  # restored without them: they download again from the relay
+                self.damaged_notice = notice(self.window(), S.RESTORE_DAMAGED_TITLE,
+                                             S.RESTORE_DAMAGED.format(
+                                                 files="\n".join(damaged)))
 
         def restored(email: str) -> None:
+            damaged = tuple(getattr(email, "damaged", ()))
+            email = str(email)
             # On disk and listed now: open it as the lock screen would.
             call(SecureChatClient.open(self._reactor, self._data_dir, self._url, email,
                                        password, ca_file=self._ca_file,
                                        insecure_ws=self._insecure_ws),
-                 lambda client: opened(client, email), failed)
+                 lambda client: opened(client, email, damaged), failed)
 
         call(SecureChatClient.restore_backup(
             self._reactor, self._data_dir, self._url, path, passphrase, password,

@@ -61,6 +61,12 @@ def screenshot(widget: QWidget, name: str) -> str:
     return path
 
 
+def send_typed(chat: Any, text: str) -> None:
+    """Type `text` into the chat's composer and press Return, as a user sends."""
+    QTest.keyClicks(chat.composer, text)
+    QTest.keyClick(chat.composer, Qt.Key.Key_Return)
+
+
 def until(condition: Callable[[], bool], *signals: Any) -> defer.Deferred[None]:
     """Fires once `condition()` holds, checked now and whenever one of `signals` fires."""
     d: defer.Deferred[None] = defer.Deferred()

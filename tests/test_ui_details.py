@@ -30,7 +30,7 @@ from securechat.ui.models.roles import Roles
 from securechat.ui.textlayout import text_size
 from securechat.ui.widgets.notifier import Notifier, app_icon
 from securechat.ui.windows.settings import about_label
-from tests.test_ui import UITestCase, model_signals, screenshot, until
+from tests.test_ui import UITestCase, model_signals, screenshot, send_typed, until
 
 LONG_WORD = "Supercalifragilistic" * 100  # 2,000 characters, no space to break at
 URL = "https://example.org/" + "a1b2c3d4" * 12 + "?q=the-end"
@@ -137,8 +137,7 @@ class DetailsTests(DetailsCase):
         self.assertIn("Replying to Alice Liddell", chat_b.reply_label.shown_text())
         self.assertIn(LONG_WORD, chat_b.reply_label.toolTip())
         screenshot(bob_win, "d3-reply-to-a-long-message")
-        QTest.keyClicks(chat_b.composer, "that is long")
-        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        send_typed(chat_b, "that is long")
         self.assertFalse(chat_b.view.selectionModel().hasSelection())  # highlight gone
         yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
         self.assertEqual(chat_a.model.index(1).data(Roles.REPLY_AUTHOR), "You")
@@ -158,8 +157,7 @@ class DetailsTests(DetailsCase):
     @defer.inlineCallbacks
     def test_react_edit_and_unsend_from_the_menu(self) -> Any:
         _, alice, chat_a, bob_win, bob, chat_b = yield self.friends()
-        QTest.keyClicks(chat_a.composer, "lunch at noon?")
-        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        send_typed(chat_a, "lunch at noon?")
         yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
         # Bob reacts from the message's menu
         menu = chat_b.context_menu(0)

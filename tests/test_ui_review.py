@@ -42,7 +42,7 @@ from securechat.ui.models.roles import Roles
 from securechat.ui.widgets.notifier import app_icon
 from securechat.ui.windows.settings import LANGUAGE_KEY
 from tests.hostile import HostileRelay
-from tests.test_ui import model_signals, screenshot, until
+from tests.test_ui import model_signals, screenshot, send_typed, until
 
 
 def luminance(colour: QColor) -> float:
@@ -163,8 +163,7 @@ class ComposerAndTicksTests(details.DetailsCase):
         mark = self.log(bob).mark()
         QTest.keyClicks(chat_a.composer, "     ")
         QTest.keyClick(chat_a.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
-        QTest.keyClicks(chat_a.composer, "  ")
-        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        send_typed(chat_a, "  ")
         self.assertEqual(chat_a.composer.toPlainText(), "     \n  ")  # kept, not sent
         marker = yield alice.send_text(bob.me.user_id, "are you there?")
         yield self.log(bob).wait_for(ev.MessageReceived, lambda e: e.message.id == marker.id)
@@ -392,8 +391,7 @@ class FileMessageTests(details.DetailsCase):
         chat_b.start_reply(chat_b.model.message(0))
         self.assertIn("📎 minutes.txt", chat_b.reply_label.text())
         self.assertNotIn("filename", chat_b.reply_label.text())
-        QTest.keyClicks(chat_b.composer, "got it")
-        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        send_typed(chat_b, "got it")
         yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
         self.assertEqual(chat_a.model.index(1).data(Roles.REPLY_QUOTE), shown)
         self.assertEqual(chat_b.model.index(1).data(Roles.REPLY_QUOTE), shown)
@@ -473,8 +471,7 @@ class QuoteTests(details.DetailsCase):
         QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
         yield until(lambda: chat_b.model.rowCount() == 1, *model_signals(chat_b.model))
         chat_b.start_reply(chat_b.model.message(0))
-        QTest.keyClicks(chat_b.composer, "yes")
-        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        send_typed(chat_b, "yes")
         yield until(lambda: chat_a.model.rowCount() == 2, *model_signals(chat_a.model))
         QTest.qWait(0)
         index = chat_a.model.index(1)

@@ -24,7 +24,7 @@ from PyQt6.QtWidgets import QStyleOptionViewItem
 import tests.test_ui_details as details
 from securechat.ui.models.roles import Roles
 from tests.dbtraces import traces
-from tests.test_ui import model_signals, screenshot, until
+from tests.test_ui import model_signals, screenshot, send_typed, until
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 
@@ -35,13 +35,11 @@ class UnsendMarkerUITests(details.DetailsCase):
     @defer.inlineCallbacks
     def test_an_unsent_message_leaves_a_marker_and_quotes_of_it_say_deleted(self) -> Any:
         alice_win, alice, chat_a, bob_win, bob, chat_b = yield self.friends()
-        QTest.keyClicks(chat_b.composer, "the vault code is 4711")
-        QTest.keyClick(chat_b.composer, Qt.Key.Key_Return)
+        send_typed(chat_b, "the vault code is 4711")
         yield until(lambda: chat_a.model.rowCount() == 1, *model_signals(chat_a.model))
         # Alice answers quoting it, and starts a second reply to it
         chat_a.start_reply(chat_a.model.message(0))
-        QTest.keyClicks(chat_a.composer, "noted")
-        QTest.keyClick(chat_a.composer, Qt.Key.Key_Return)
+        send_typed(chat_a, "noted")
         yield until(lambda: chat_b.model.rowCount() == 2, *model_signals(chat_b.model))
         self.assertEqual(chat_b.model.index(1).data(Roles.REPLY_QUOTE),
                          "the vault code is 4711")
